@@ -1,0 +1,167 @@
+"""The command line: a thin shell over the library (DESIGN.md's contract).
+
+Exit status: 0 done; 1 the input was refused (the message on stderr names the file, row or
+policy and the reason); 2 usage error.  Each handler reads, calls the library, writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from quanhuiqi.tables.io import InputError
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _default_rejects(out: str) -> Path:
+    p = Path(out)
+    return p.with_name(p.stem + ".rejects" + p.suffix)
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from quanhuiqi.profile import profile_enterprises_file
+
+    summary = profile_enterprises_file(
+        args.enterprises, as_of=args.as_of, out=args.out, rejects=args.rejects or _default_rejects(args.out)
+    )
+    print(summary)
+    return 0
+
+
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    from quanhuiqi.policy import check_book
+
+    report = check_book(args.dir)
+    print(report.text())
+    return 0 if report.ok else 1
+
+
+def cmd_eligibility(args: argparse.Namespace) -> int:
+    from quanhuiqi.eligibility import eligibility_file
+
+    summary = eligibility_file(
+        args.enterprises,
+        args.policies,
+        as_of=args.as_of,
+        out=args.out,
+        near_miss=args.near_miss,
+        rejects=args.rejects or _default_rejects(args.out),
+    )
+    print(summary)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.what == "ranker":
+        from quanhuiqi.rank import train_ranker_cli as train
+    else:
+        from quanhuiqi.postings import train_postings_cli as train
+    print(train(args.data, register=args.register, alias=args.alias, threads=args.threads))
+    return 0
+
+
+def cmd_match_postings(args: argparse.Namespace) -> int:
+    from quanhuiqi.postings import match_postings_file
+
+    print(match_postings_file(args.postings, as_of=args.as_of, out=args.out, model=args.model,
+                              enterprises=args.enterprises, rejects=args.rejects or _default_rejects(args.out)))
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from quanhuiqi.push import run_daily
+
+    result = run_daily(args.date, args.data, args.out, model=args.model, config=args.config)
+    print(result.summary())
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from quanhuiqi.synth import generate_city
+
+    print(generate_city(args.out, n_enterprises=args.enterprises, seed=args.seed, as_of=args.as_of,
+                        history_days=args.history_days))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="quanhuiqi", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("profile", help="profile every enterprise (企业画像)")
+    s.add_argument("--enterprises", required=True)
+    s.add_argument("--as-of", required=True, type=_date)
+    s.add_argument("--out", required=True)
+    s.add_argument("--rejects")
+    s.set_defaults(func=cmd_profile)
+
+    s = sub.add_parser("policy", help="policy book commands")
+    psub = s.add_subparsers(dest="policy_command", required=True)
+    c = psub.add_parser("check", help="load, validate and run every policy's tests; exit 1 on any error")
+    c.add_argument("dir")
+    c.set_defaults(func=cmd_policy_check)
+
+    s = sub.add_parser("eligibility", help="three-valued eligibility for every enterprise × active policy")
+    s.add_argument("--enterprises", required=True)
+    s.add_argument("--policies", required=True)
+    s.add_argument("--as-of", required=True, type=_date)
+    s.add_argument("--out", required=True)
+    s.add_argument("--near-miss")
+    s.add_argument("--rejects")
+    s.set_defaults(func=cmd_eligibility)
+
+    s = sub.add_parser("train", help="train and (optionally) register a ranker in MLflow")
+    s.add_argument("what", choices=["ranker", "postings"])
+    s.add_argument("--data", required=True)
+    s.add_argument("--register")
+    s.add_argument("--alias")
+    s.add_argument("--threads", type=int, default=None, help="LightGBM threads (default: QUANHUIQI_THREADS or 1)")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("match-postings", help="pair supply and demand postings (供需对接)")
+    s.add_argument("--postings", required=True)
+    s.add_argument("--as-of", required=True, type=_date)
+    s.add_argument("--out", required=True)
+    s.add_argument("--model", help="NAME@ALIAS of a registered postings model")
+    s.add_argument("--enterprises", help="enterprise table, to exclude inactive or seriously dishonest posters")
+    s.add_argument("--rejects")
+    s.set_defaults(func=cmd_match_postings)
+
+    s = sub.add_parser("push", help="the daily batch: push list, 免申即享 list, near misses, report")
+    s.add_argument("--date", type=_date, default=dt.date.today())
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--model", help="NAME@ALIAS of a registered ranker")
+    s.add_argument("--config", help="YAML configuration (defaults are embedded)")
+    s.set_defaults(func=cmd_push)
+
+    s = sub.add_parser("synth", help="generate a synthetic city")
+    s.add_argument("--out", required=True)
+    s.add_argument("--enterprises", type=int, default=5000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--as-of", type=_date, default=dt.date(2025, 7, 1))
+    s.add_argument("--history-days", type=int, default=120)
+    s.set_defaults(func=cmd_synth)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"quanhuiqi: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

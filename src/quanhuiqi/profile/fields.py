@@ -1,0 +1,102 @@
+"""The catalogue of fields a policy may test: the profile's columns, typed, with units.
+
+This is the contract between the profile (which produces these columns) and the policy language
+(which checks every test against it at load time).  A city adds its own facts in a fields file
+beside the policies; they are appended to this catalogue for that book.
+
+Representation in the profile DataFrame:
+
+- ``code`` fields hold canonical codes (industry: section letter or 2–4 digits; district: 6 digits,
+  ``xx0000``/``xxxx00`` when known only to the province/prefecture).
+- ``category`` and ``ordinal`` fields hold strings (pandas ``string``), missing = unknown.
+- ``number`` fields are float64 (NaN = unknown); ``bool`` fields are pandas ``boolean`` (NA = unknown).
+- ``date`` fields are ``datetime64[ns]`` (NaT = unknown).
+- ``set`` fields are ``;``-joined sorted tokens (``"high_tech;tech_sme"``), empty string = holds none
+  (closed world: never unknown).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quanhuiqi.reference.sme import SIZE_CLASSES
+from quanhuiqi.tables.columns import TAX_CREDIT_RATINGS
+
+FIELD_TYPES = ("code", "category", "ordinal", "number", "bool", "date", "set", "text")
+
+STATUSES = ["active", "suspended", "revoked", "cancelled", "moved_out", "liquidating"]
+LIFECYCLE_STAGES = ["startup", "growth", "mature", "established"]
+CERTIFICATIONS = [
+    "high_tech",  # 高新技术企业
+    "specialized_sme",  # 专精特新中小企业
+    "little_giant",  # 专精特新"小巨人"
+    "tech_sme",  # 科技型中小企业
+    "gazelle",  # 瞪羚企业
+    "unicorn",  # 独角兽企业
+    "innovative_sme",  # 创新型中小企业
+    "single_champion",  # 制造业单项冠军
+]
+CHAINS = [
+    "ai",  # 人工智能
+    "electronic_info",  # 电子信息
+    "biomedicine",  # 生物医药
+    "high_end_equipment",  # 高端装备
+    "new_materials",  # 新材料
+    "new_energy",  # 新能源
+    "software_it",  # 软件和信息技术服务
+    "modern_logistics",  # 现代物流
+    "cultural_creative",  # 文化创意
+]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    unit: str | None = None
+    description: str = ""
+    hierarchy: str | None = None  # for code fields: "industry" | "district"
+    values: tuple[str, ...] | None = None  # allowed values (category/ordinal/set); order matters for ordinal
+
+    def __post_init__(self) -> None:
+        if self.type not in FIELD_TYPES:
+            raise ValueError(f"field {self.name!r}: unknown type {self.type!r}")
+
+
+BUILTIN_FIELDS: tuple[Field, ...] = (
+    Field("industry_code", "code", hierarchy="industry", description="GB/T 4754-2017 code, most specific level known"),
+    Field("industry_section", "category", description="门类 letter"),
+    Field("industry_division", "category", description="大类, 2 digits"),
+    Field("industry_group", "category", description="中类, 3 digits"),
+    Field("industry_class", "category", description="小类, 4 digits"),
+    Field("district_code", "code", hierarchy="district", description="GB/T 2260 code, current successor"),
+    Field("status", "category", values=tuple(STATUSES), description="canonical operating status"),
+    Field("enterprise_type", "category", description="registered enterprise type as written (normalised)"),
+    Field("established_on", "date", description="date of establishment"),
+    Field("registered_capital", "number", "万元"),
+    Field("employees", "number", "人"),
+    Field("insured_employees", "number", "人", "employees with unemployment insurance paid (参保人数)"),
+    Field("insured_months", "number", "月", "consecutive months of unemployment-insurance payment"),
+    Field("layoff_rate", "number", "ratio", "share of insured employees laid off in the last 12 months"),
+    Field("revenue", "number", "万元", "operating revenue of the last full year"),
+    Field("revenue_prev", "number", "万元", "operating revenue of the year before"),
+    Field("total_assets", "number", "万元"),
+    Field("rd_expense", "number", "万元", "R&D expense of the last full year"),
+    Field("tax_paid", "number", "万元", "taxes paid in the last full year"),
+    Field("tax_credit_rating", "ordinal", values=tuple(TAX_CREDIT_RATINGS), description="A > B > M > C > D"),
+    Field("certifications", "set", values=tuple(CERTIFICATIONS), description="closed world: absent = not held"),
+    Field("abnormal_operation", "bool", description="listed in 经营异常名录"),
+    Field("serious_dishonest", "bool", description="listed as 严重失信主体"),
+    # derived by the profile
+    Field("size_class", "ordinal", values=tuple(SIZE_CLASSES), description="2011 SME standard, by industry"),
+    Field("above_scale", "bool", description="规模以上 (industry ≥ 2000 万元 revenue, etc.)"),
+    Field("age_years", "number", "年", "completed years since establishment at as_of"),
+    Field("lifecycle_stage", "category", values=tuple(LIFECYCLE_STAGES)),
+    Field("revenue_growth", "number", "ratio", "revenue / revenue_prev − 1"),
+    Field("rd_ratio", "number", "ratio", "rd_expense / revenue"),
+    Field("tax_intensity", "number", "ratio", "tax_paid / revenue"),
+    Field("chains", "set", values=tuple(CHAINS), description="industry-chain membership from GB/T 4754 codes"),
+    Field("tags", "set", description="readable Chinese tags (高新技术企业, 小微企业, …)"),
+)
+
+BUILTIN_BY_NAME: dict[str, Field] = {f.name: f for f in BUILTIN_FIELDS}

@@ -1,0 +1,1 @@
+"""Input tables: column names, readers, validation → rejects."""

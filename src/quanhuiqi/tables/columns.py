@@ -1,0 +1,67 @@
+"""Column names of the input tables and of the profile, as constants.
+
+The enterprise table contract is DESIGN.md's; only ``uscc`` and ``name`` are required.  Every
+other column may be missing, and a missing fact is *unknown*, never zero or false.
+"""
+
+from __future__ import annotations
+
+USCC = "uscc"
+NAME = "name"
+
+ENTERPRISE_REQUIRED = [USCC, NAME]
+ENTERPRISE_TEXT = ["industry_code", "industry_name", "district_code", "status", "enterprise_type", "certifications"]
+ENTERPRISE_DATES = ["established_on"]
+ENTERPRISE_MONEY = ["registered_capital", "revenue", "revenue_prev", "total_assets", "rd_expense", "tax_paid"]
+ENTERPRISE_COUNTS = ["employees", "insured_employees", "insured_months"]
+ENTERPRISE_RATES = ["layoff_rate"]
+ENTERPRISE_RATING = ["tax_credit_rating"]
+ENTERPRISE_BOOLS = ["abnormal_operation", "serious_dishonest"]
+ENTERPRISE_OPTIONAL = (
+    ENTERPRISE_TEXT
+    + ENTERPRISE_DATES
+    + ENTERPRISE_MONEY
+    + ENTERPRISE_COUNTS
+    + ENTERPRISE_RATES
+    + ENTERPRISE_RATING
+    + ENTERPRISE_BOOLS
+)
+ENTERPRISE_COLUMNS = ENTERPRISE_REQUIRED + ENTERPRISE_OPTIONAL
+
+TAX_CREDIT_RATINGS = ["D", "C", "M", "B", "A"]  # ordinal, worst first: ge B means A or B
+
+REJECT_COLUMNS = ["source", "row", "column", "value", "reason"]
+
+# --- postings (供需对接) -----------------------------------------------------------------------
+POSTING_REQUIRED = ["posting_id", "uscc", "side", "title"]
+POSTING_COLUMNS = POSTING_REQUIRED + [
+    "description",
+    "tags",  # ';'-separated free tags, normalised against the shipped vocabulary
+    "industry_code",
+    "district_code",
+    "quantity",
+    "unit",
+    "price_min",  # 万元 per unit
+    "price_max",
+    "posted_on",
+    "expires_on",
+]
+POSTING_SIDES = ["supply", "demand"]
+
+# --- history and state of the platform (the daily job's --data DIR) ----------------------------
+PUSH_HISTORY_COLUMNS = ["date", "uscc", "policy_id", "rank", "score", "mode", "clicked", "applied", "approved"]
+GRANT_COLUMNS = ["uscc", "policy_id", "granted_on", "amount"]
+SUPPRESSION_COLUMNS = ["uscc", "policy_id", "reason", "created_on", "expires_on"]
+POSTING_INTERACTION_COLUMNS = ["date", "demand_id", "supply_id", "rank", "contacted", "deal"]
+
+# File names inside a data directory (``quanhuiqi push --data DIR``); CSV or Parquet by extension.
+DATA_FILES = {
+    "enterprises": "enterprises.csv",
+    "policies": "policies",  # a folder of YAML policies plus fields.yaml
+    "postings": "postings.csv",
+    "push_history": "push_history.parquet",
+    "grants": "grants.csv",
+    "suppressions": "suppressions.csv",
+    "posting_interactions": "posting_interactions.parquet",
+    "truth": "truth",  # synthetic city only: the latent model's parameters, for evaluation
+}

@@ -1,0 +1,76 @@
+"""Read and write tables as CSV or Parquet by extension; writes are atomic."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+READABLE = (".csv", ".parquet", ".pq")
+
+
+class InputError(Exception):
+    """The input was refused as a whole (unreadable file, missing required column, bad policy).
+
+    The message names the file, row or policy and the reason; the CLI prints it and exits 1.
+    """
+
+
+def read_table(path: str | os.PathLike, *, text_columns: list[str] | None = None) -> pd.DataFrame:
+    """A CSV or Parquet file as a DataFrame of strings-as-read (CSV) or typed columns (Parquet).
+
+    CSV cells are read as text so that codes keep leading zeros and nothing is coerced before
+    validation; empty cells are missing.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file not found")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+        if suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(p)
+            for col in text_columns or []:
+                if col in df.columns:
+                    df[col] = df[col].astype("string")
+            return df
+    except (UnicodeDecodeError, ValueError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(f"{p}: unreadable {suffix[1:]} file ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    raise InputError(f"{p}: unsupported file type {suffix!r} (expected .csv or .parquet)")
+
+
+def require_columns(df: pd.DataFrame, required: list[str], source: str) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(f"{source}: missing required column(s) {', '.join(missing)}")
+
+
+def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
+    """Write through a temporary file in the same folder, then rename: no partial file is ever left."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        writer(tmp_path)
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+    return target
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``df`` as CSV or Parquet by extension, atomically, without the index."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return atomic_write(p, lambda t: df.to_csv(t, index=False, encoding="utf-8"))
+    if suffix in (".parquet", ".pq"):
+        return atomic_write(p, lambda t: df.to_parquet(t, index=False))
+    raise InputError(f"{p}: unsupported output type {suffix!r} (expected .csv or .parquet)")

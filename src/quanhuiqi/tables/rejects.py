@@ -81,3 +81,119 @@ class Validated:
             raise AssertionError(
                 f"rows in {self.rows_in} != rows out {len(self.clean)} + rows rejected {self.rows_rejected}"
             )
+
+
+def rejects_table(
+    rows: pd.Series | np.ndarray,
+    values: pd.Series | np.ndarray | None,
+    *,
+    source: str,
+    column: str,
+    reasons: str | pd.Series | np.ndarray,
+    action: str,
+) -> pd.DataFrame:
+    """Like :func:`rejects_for`, built column-wise through pyarrow (fast for many records), and
+    ``reasons`` may differ row by row (an array as long as ``rows``)."""
+    import pyarrow as pa
+
+    rows = np.asarray(rows, dtype="int64")
+    n = len(rows)
+
+    def const(text: str) -> pd.arrays.ArrowStringArray:
+        return pd.arrays.ArrowStringArray(pa.repeat(pa.scalar(text, pa.large_string()), n))
+
+    if values is None:
+        vals = pd.array([pd.NA] * n, dtype="string")
+    else:
+        vals = pd.Series(values).astype("string").array
+    why = const(reasons) if isinstance(reasons, str) else pd.array(np.asarray(reasons, dtype=object), dtype="string")
+    return pd.DataFrame(
+        {
+            "source": const(source),
+            "row": rows,
+            "column": const(column),
+            "value": vals,
+            "reason": why,
+            "action": const(action),
+        }
+    )
+
+
+def first_of_key(keys: list[np.ndarray | pd.Series], rows: np.ndarray) -> np.ndarray:
+    """For each row, the row number of the first row with the same key (NA keys compare equal)."""
+    if len(rows) == 0:
+        return rows.copy()
+    codes = None
+    for k in keys:
+        c, _ = pd.factorize(pd.Series(k), use_na_sentinel=False)
+        codes = c.astype(np.int64) if codes is None else codes * (int(c.max()) + 1) + c
+        codes, _ = pd.factorize(codes)  # keep the combined code small
+    _, first_idx, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    return rows[first_idx[inverse]]
+
+
+class RejectLog:
+    """Collects the reject records of one source while a validator runs, then orders them."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.parts: list[pd.DataFrame] = []
+
+    def add(
+        self,
+        rows: np.ndarray,
+        values: pd.Series | np.ndarray | None,
+        column: str,
+        reasons: str | np.ndarray,
+        action: str,
+    ) -> None:
+        if len(rows):
+            self.parts.append(
+                rejects_table(rows, values, source=self.source, column=column, reasons=reasons, action=action)
+            )
+
+    def reject(self, rows: np.ndarray, raw_col: pd.Series | None, mask: np.ndarray, column: str, reason: str) -> None:
+        """row_rejected records where ``mask`` holds; value = the cell as read (NA if no column)."""
+        if mask.any():
+            vals = None if raw_col is None else _cell_text(raw_col[mask])
+            self.add(rows[mask], vals, column, reason, ROW_REJECTED)
+
+    def clear(self, rows: np.ndarray, raw_col: pd.Series, mask: np.ndarray, column: str, reason: str) -> None:
+        """value_cleared records where ``mask`` holds; value = the cell as read."""
+        if mask.any():
+            self.add(rows[mask], _cell_text(raw_col[mask]), column, reason, VALUE_CLEARED)
+
+    def table(self) -> pd.DataFrame:
+        """All records, ordered by input row, then column name."""
+        if not self.parts:
+            return empty_rejects()
+        out = pd.concat(self.parts, ignore_index=True)
+        # each part holds one column: rank the parts by column name instead of ranking every record
+        names = [str(p["column"].iloc[0]) for p in self.parts]
+        rank = {name: i for i, name in enumerate(sorted(set(names)))}
+        col_rank = np.repeat([rank[nm] for nm in names], [len(p) for p in self.parts])
+        return out.take(np.lexsort((col_rank, out["row"].to_numpy()))).reset_index(drop=True)
+
+
+def _cell_text(values: pd.Series) -> pd.Series:
+    """Cells as text for the ``value`` column (the offending cell only, never the record)."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.dt.strftime("%Y-%m-%d").astype("string")
+    return values.astype("string")
+
+
+def rejects_summary(rejects: pd.DataFrame) -> pd.DataFrame:
+    """Counts per ``source, column, reason, action`` for a run report.
+
+    Reasons that name a row (``duplicate uscc: row 12 kept``) are folded into one line
+    (``duplicate uscc: row N kept``) so the report counts kinds, not rows.
+    """
+    if rejects.empty:
+        return pd.DataFrame(
+            {c: pd.Series(dtype="string") for c in ["source", "column", "reason", "action"]}
+            | {"records": pd.Series(dtype="int64"), "rows": pd.Series(dtype="int64")}
+        )
+    kind = rejects["reason"].astype("string").str.replace(r"row \d+ kept", "row N kept", regex=True)
+    grouped = rejects.assign(reason=kind).groupby(["source", "column", "reason", "action"], sort=True)["row"]
+    out = grouped.agg(records="size", rows="nunique").reset_index()
+    return out.sort_values(["source", "records"], ascending=[True, False], kind="stable").reset_index(drop=True)

@@ -14,7 +14,6 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 
 from quanhuiqi.reference.districts import canonical_district_code
 from quanhuiqi.reference.industries import canonical_industry_code
@@ -36,17 +35,14 @@ from quanhuiqi.tables.parse import (
     by_unique,
     cell_text,
     clean_text,
-    nfkc,
     parse_bools,
     parse_dates,
     parse_numbers,
     present,
-    squash_whitespace,
-    to_arrow,
 )
 from quanhuiqi.tables.rejects import ROW_REJECTED, VALUE_CLEARED, RejectLog, Validated, first_of_key
 from quanhuiqi.tables.uscc import normalize_uscc, uscc_reason
-from quanhuiqi.text import _t2s_table, normalize_text
+from quanhuiqi.text import normalize_text, normalize_text_series
 
 # Reasons written to rejects (tests and the run report rely on these texts).
 MISSING_REQUIRED = "missing required value"
@@ -108,26 +104,9 @@ def _cert_key(token: str) -> str:
     return s.lower()
 
 
-@cache
-def _traditional_class() -> str:
-    """An RE2 character class of every character the 繁→简 table changes."""
-    return "[" + "".join(f"\\x{{{k:x}}}" for k in sorted(_t2s_table())) + "]"
-
-
 def normalize_names(values: pd.Series) -> pd.Series:
-    """Same result as ``quanhuiqi.text.normalize_text_series``, through pyarrow compute.
-
-    pandas runs NFKC, ``\\s`` and ``translate`` as Python loops; here NFKC and whitespace run in
-    pyarrow, and the 繁→简 ``translate`` only on the names that hold a traditional character.
-    """
-    s = nfkc(values)
-    need = pc.fill_null(pc.match_substring_regex(to_arrow(s), _traditional_class()), False)
-    need_np = need.to_numpy(zero_copy_only=False)
-    if need_np.any():
-        s = s.copy()
-        s[need_np] = s[need_np].str.translate(_t2s_table())
-    s = squash_whitespace(s)
-    return s.mask(s == "")
+    """Names for matching: :func:`quanhuiqi.text.normalize_text_series` (NFKC, 繁→简, whitespace)."""
+    return normalize_text_series(values)
 
 
 def read_enterprises(path: str | os.PathLike) -> pd.DataFrame:

@@ -1,0 +1,89 @@
+"""Industry-chain membership (``chains``) and certifications, both closed-world set fields.
+
+The mapping of GB/T 4754-2017 codes to chains ships as ``data/industry_chains_gbt4754_2017.csv``
+(columns ``chain, chain_zh, prefix, name, coverage, basis``): each row puts every code under
+``prefix`` into ``chain``.  ``basis`` names the statistical classification the row follows —
+战略性新兴产业分类(2018), 数字经济及其核心产业统计分类(2021), 文化及相关产业分类(2018), or the
+standard's own division for 软件和信息技术服务 and 电子信息制造业; ``coverage = partial`` marks the
+codes those classifications flag with * (only part of the code's activity is in the chain — the
+code alone cannot split it, so membership is granted to the whole code).  An enterprise whose
+code is coarser than a chain prefix (section C only) is not put in the chain: set fields are
+closed world, and membership is only asserted when the code proves it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from quanhuiqi.profile._base import FeatureBuilder, column, map_distinct
+from quanhuiqi.profile.fields import CERTIFICATIONS, CHAINS
+
+CHAIN_NAMES_ZH = {
+    "ai": "人工智能",
+    "electronic_info": "电子信息",
+    "biomedicine": "生物医药",
+    "high_end_equipment": "高端装备",
+    "new_materials": "新材料",
+    "new_energy": "新能源",
+    "software_it": "软件和信息技术服务",
+    "modern_logistics": "现代物流",
+    "cultural_creative": "文化创意",
+}
+
+
+@cache
+def chain_mapping() -> pd.DataFrame:
+    """The shipped chain mapping (one row per chain × code prefix)."""
+    path = resources.files("quanhuiqi.profile").joinpath("data").joinpath("industry_chains_gbt4754_2017.csv")
+    with path.open("rb") as fh:
+        df = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    unknown = set(df["chain"]) - set(CHAINS)
+    if unknown:
+        raise ValueError(f"industry_chains_gbt4754_2017.csv: chains not in fields.CHAINS: {sorted(unknown)}")
+    return df
+
+
+def chains_of_code(code: str | None) -> str:
+    """``;``-joined sorted chains a canonical code lies in ('' when none or unknown code)."""
+    if code is None or code.isalpha():
+        return ""
+    m = chain_mapping()
+    hits = {c for c, p in zip(m["chain"], m["prefix"], strict=True) if code.startswith(p)}
+    return ";".join(sorted(hits))
+
+
+def normalise_set(text: str | None, allowed: set[str] | None = None) -> str:
+    """A ``;``/``,``/space-separated token list → sorted ``;``-joined distinct tokens (closed world: NA → '')."""
+    if text is None:
+        return ""
+    tokens = {t.strip() for t in str(text).replace(",", ";").replace("，", ";").replace("；", ";").split(";")}
+    tokens.discard("")
+    if allowed is not None:
+        tokens &= allowed
+    return ";".join(sorted(tokens))
+
+
+class ChainFeatures(FeatureBuilder):
+    """``chains`` from the industry code and ``certifications`` as a canonical set (absent = not held)."""
+
+    produces = ("certifications", "chains")
+
+    def derive(self, X: pd.DataFrame) -> pd.DataFrame:
+        code = column(X, "industry_code", "string")
+        chains = map_distinct(code, chains_of_code).fillna("")
+        certs = map_distinct(column(X, "certifications", "string"), normalise_set).fillna("")
+        return pd.DataFrame({"certifications": certs, "chains": chains}, index=X.index)
+
+
+def set_contains(values: pd.Series, token: str) -> np.ndarray:
+    """Boolean per row: the ``;``-joined set holds ``token`` (computed on distinct values)."""
+    codes, uniques = pd.factorize(values.astype("string").fillna(""))
+    hit = np.array([token in str(u).split(";") for u in uniques] + [False], dtype=bool)
+    return hit[codes]
+
+
+__all__ = ["CERTIFICATIONS", "CHAINS", "CHAIN_NAMES_ZH", "ChainFeatures", "chain_mapping", "chains_of_code"]

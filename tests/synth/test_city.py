@@ -1,0 +1,137 @@
+"""generate_city: every file, internally consistent history, determinism, the oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quanhuiqi.synth import generate_city, policy_utility, posting_utility
+from quanhuiqi.synth.postings import tag_vocabulary
+from quanhuiqi.tables.columns import (
+    DATA_FILES,
+    ENTERPRISE_COLUMNS,
+    GRANT_COLUMNS,
+    POSTING_COLUMNS,
+    POSTING_INTERACTION_COLUMNS,
+    PUSH_HISTORY_COLUMNS,
+    SUPPRESSION_COLUMNS,
+)
+from quanhuiqi.tables.io import read_table
+
+AS_OF = pd.Timestamp("2025-07-01")
+DAYS = 28
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    """A small city made through the command line, as a user would."""
+    import contextlib
+    import io
+
+    from quanhuiqi.cli import main
+
+    out = tmp_path_factory.mktemp("city")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["synth", "--out", str(out), "--enterprises", "800", "--seed", "1", "--as-of", "2025-07-01",
+                   "--history-days", str(DAYS)])
+    assert rc == 0
+    return out, buf.getvalue()
+
+
+def test_every_file_is_written_with_its_columns(city):
+    out, summary = city
+    assert "800 enterprises" in summary
+    ent = read_table(out / DATA_FILES["enterprises"])
+    assert list(ent.columns[: len(ENTERPRISE_COLUMNS)]) == ENTERPRISE_COLUMNS and len(ent) == 800
+    assert list(read_table(out / DATA_FILES["postings"]).columns) == POSTING_COLUMNS
+    assert list(read_table(out / DATA_FILES["push_history"]).columns) == PUSH_HISTORY_COLUMNS
+    assert list(read_table(out / DATA_FILES["grants"]).columns) == GRANT_COLUMNS
+    assert list(read_table(out / DATA_FILES["suppressions"]).columns) == SUPPRESSION_COLUMNS
+    assert list(read_table(out / DATA_FILES["posting_interactions"]).columns) == POSTING_INTERACTION_COLUMNS
+    assert (out / DATA_FILES["policies"] / "fields.yaml").exists()
+    assert len(list((out / DATA_FILES["policies"]).glob("*.yaml"))) >= 6
+    for name in ("enterprises_true.parquet", "policies_true.parquet", "eligible_true.parquet",
+                 "postings_true.parquet", "department_affinity.csv", "params.json"):
+        assert (out / "truth" / name).exists(), name
+
+
+def test_push_history_is_internally_consistent(city):
+    out, _ = city
+    ph = pd.read_parquet(out / DATA_FILES["push_history"])
+    assert len(ph) > 300
+    assert not (ph["approved"] & ~ph["applied"]).any()
+    assert not (ph["applied"] & ~ph["clicked"]).any()
+    assert ph.groupby(["date", "uscc"]).size().max() <= 3
+    assert set(ph["rank"]) <= {1, 2, 3}
+    d = pd.to_datetime(ph["date"])
+    assert d.min() >= AS_OF - pd.Timedelta(days=DAYS) and d.max() < AS_OF
+    # only a fraction of enterprises pushed per day
+    assert ph.groupby("date")["uscc"].nunique().max() < 0.2 * 800
+    pol = pd.read_parquet(out / "truth" / "policies_true.parquet")
+    assert set(ph["policy_id"]) <= set(pol["policy_id"])
+    # an approval needs true eligibility
+    elig = pd.read_parquet(out / "truth" / "eligible_true.parquet")
+    ok = set(zip(elig["uscc"], elig["policy_id"]))
+    approved = ph[ph["approved"]]
+    assert len(approved) > 0
+    assert np.mean([(u, p) in ok for u, p in zip(approved["uscc"], approved["policy_id"])]) > 0.95
+    # no pair is pushed again inside the 30-day cool-down
+    ph = ph.sort_values("date")
+    gaps = pd.to_datetime(ph["date"]).groupby([ph["uscc"], ph["policy_id"]]).diff().dropna()
+    assert (gaps >= pd.Timedelta(days=30)).all()
+    # every approval is a grant
+    g = pd.read_csv(out / DATA_FILES["grants"], dtype=str)
+    gk = set(zip(g["uscc"], g["policy_id"]))
+    assert all((u, p) in gk for u, p in zip(approved["uscc"], approved["policy_id"]))
+    assert (g["amount"].astype(float) >= 0).all()
+    sup = pd.read_csv(out / DATA_FILES["suppressions"], dtype=str)
+    assert (pd.to_datetime(sup["expires_on"]) > pd.to_datetime(sup["created_on"])).all()
+
+
+def test_outcomes_follow_the_latent_model(city):
+    out, _ = city
+    ph = pd.read_parquet(out / DATA_FILES["push_history"])
+    o = policy_utility(ph[["uscc", "policy_id", "date"]], out / "truth")
+    assert o["expected_relevance"].notna().all()
+    assert o.loc[ph["clicked"].to_numpy(), "p_click"].mean() > o.loc[~ph["clicked"].to_numpy(), "p_click"].mean() + 0.03
+    assert ((o["expected_relevance"] >= 0) & (o["expected_relevance"] <= 3)).all()
+    unknown = policy_utility(pd.DataFrame({"uscc": ["X"], "policy_id": ["JN-RS-2025-001"]}), out / "truth")
+    assert unknown["expected_relevance"].isna().all()
+
+
+def test_postings_and_their_interactions(city):
+    out, _ = city
+    posts = read_table(out / DATA_FILES["postings"])
+    assert posts["posting_id"].is_unique and set(posts["side"]) == {"supply", "demand"}
+    truth = pd.read_parquet(out / "truth" / "postings_true.parquet")
+    vocab = set(tag_vocabulary()["tag"])
+    assert set(";".join(truth["tags_true"]).split(";")) <= vocab
+    raw_tags = set(";".join(posts["tags"].str.replace("；", ";")).split(";"))
+    assert raw_tags - vocab  # synonyms, full-width, free tags
+    pmin, pmax = posts["price_min"].astype(float), posts["price_max"].astype(float)
+    assert (pmin.isna() | pmax.isna() | (pmin <= pmax)).all()
+    assert (pd.to_datetime(posts["posted_on"]) <= pd.to_datetime(posts["expires_on"]).fillna(pd.Timestamp.max)).all()
+    inter = pd.read_parquet(out / DATA_FILES["posting_interactions"])
+    assert len(inter) > 50
+    assert not (inter["deal"] & ~inter["contacted"]).any()
+    side = posts.set_index("posting_id")["side"]
+    assert (side.reindex(inter["demand_id"]).to_numpy() == "demand").all()
+    assert (side.reindex(inter["supply_id"]).to_numpy() == "supply").all()
+    assert inter["rank"].between(1, 5).all()
+    u = posting_utility(inter[["demand_id", "supply_id"]], out / "truth")
+    assert u["expected_relevance"].notna().all()
+    assert u.loc[inter["contacted"].to_numpy(), "utility"].mean() > u.loc[~inter["contacted"].to_numpy(), "utility"].mean()
+
+
+def test_same_seed_same_city_other_seed_other_city(tmp_path):
+    a = generate_city(tmp_path / "a", n_enterprises=300, seed=9, history_days=14)
+    b = generate_city(tmp_path / "b", n_enterprises=300, seed=9, history_days=14)
+    generate_city(tmp_path / "c", n_enterprises=300, seed=10, history_days=14, history=False)
+    assert a.split(";")[0].replace(str(tmp_path / "a"), "") == b.split(";")[0].replace(str(tmp_path / "b"), "")
+    for name in ("enterprises.csv", "postings.csv", "grants.csv", "suppressions.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    for name in ("push_history.parquet", "posting_interactions.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / name), pd.read_parquet(tmp_path / "b" / name))
+    assert (tmp_path / "a" / "enterprises.csv").read_bytes() != (tmp_path / "c" / "enterprises.csv").read_bytes()

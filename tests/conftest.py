@@ -3,5 +3,81 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+@pytest.fixture(scope="session")
+def mlflow_store_template(tmp_path_factory) -> Path:
+    """One real SQLite tracking store per session (creating the schema takes seconds); tests copy it."""
+    from mlflow import MlflowClient
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    db = folder / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.search_experiments()  # tracking schema
+    client.search_registered_models()  # registry tables
+    return db
+
+
+@pytest.fixture
+def mlflow_uri(mlflow_store_template, tmp_path, monkeypatch) -> str:
+    """A fresh real SQLite store for one test (a copy of the session template), set as MLFLOW_TRACKING_URI."""
+    folder = tmp_path / "mlflow"
+    folder.mkdir()
+    db = folder / "mlflow.db"
+    shutil.copyfile(mlflow_store_template, db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.chdir(tmp_path)  # anything written relative to the cwd lands in the test's folder
+    return uri
+
+
+@pytest.fixture(scope="session")
+def simulated_pushes():
+    """A small simulated push history with a known latent utility (quanhuiqi.rank.simulate)."""
+    from quanhuiqi.rank.simulate import simulate_pushes
+
+    return simulate_pushes(n_enterprises=1200, n_policies=40, n_days=16, per_day=0.12, seed=7)
+
+
+@pytest.fixture(scope="session")
+def ranker_data(simulated_pushes):
+    from quanhuiqi.rank import build_pair_dataset
+
+    s = simulated_pushes
+    return build_pair_dataset(s.pushes, s.population, s.profile, s.policies, s.pushes, book_version="sim-1",
+                              snapshot_of=s.snapshot_of)
+
+
+@pytest.fixture(scope="session")
+def trained_ranker(ranker_data):
+    """A small LambdaRanker (1 thread, ≤60 rounds) trained on the simulated history."""
+    from quanhuiqi.rank import train_ranker
+
+    return train_ranker(ranker_data, threads=1, num_boost_round=60, early_stopping_rounds=15)
+
+
+@pytest.fixture(scope="session")
+def day_inputs(simulated_pushes):
+    """(simulation, the last day's candidate pairs, that day): what the daily job hands a scorer."""
+    s = simulated_pushes
+    d = s.pushes["date"].max()
+    cand = s.population.drop(columns=["utility", "date"]).reset_index(drop=True)
+    return s, cand, d
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_mlflow_store_in_the_work_tree(tmp_path_factory):
+    """Without MLFLOW_TRACKING_URI, quanhuiqi.registry defaults to ./.quanhuiqi/mlflow.db: point any test
+    that does not choose a store at a session temporary one, so no test writes into the work tree."""
+    with pytest.MonkeyPatch.context() as mp:
+        if not os.environ.get("MLFLOW_TRACKING_URI"):
+            mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path_factory.mktemp('mlflow-default') / 'mlflow.db'}")
+        yield

@@ -1,0 +1,624 @@
+"""Pair features for (enterprise, policy) candidates, computed as of each row's push date only.
+
+The input of :class:`PairFeatureBuilder` is a *pair frame*: one row per candidate with ``uscc``,
+``policy_id``, ``date`` (the push date), the eligibility verdict and missing facts, the enterprise's
+profile columns and the policy's attributes (:func:`assemble_pairs` joins them).  Every feature is known
+on the push date: history statistics use pushes strictly before that date (``merge_asof`` with
+``allow_exact_matches=False``), ages and deadlines are counted from that date, and the targeting
+statistics come from the candidate population of the same date.  Nothing reads the wall clock.
+
+Feature groups (names are stable: they are the registered model's signature):
+
+- profile: size, age, revenue, growth, R&D, headcount, tax rating, certifications, chains, above scale;
+- policy: mode, department, benefit kind and size, days to deadline, age of the policy;
+- match specificity: how few enterprises the policy reaches, and how over-represented the enterprise's
+  industry division / district / size class is among the policy's candidates (lift);
+- chain and tag overlap between the enterprise and the policy's candidate population;
+- verdict: eligible vs undetermined, number of missing facts;
+- segment uptake: smoothed click/apply rates of the policy overall and within the enterprise's industry
+  division, district and size class;
+- engagement: the enterprise's past pushes, clicks, applications, and its history with this policy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+SIZE_ORDER = {"micro": 0.0, "small": 1.0, "medium": 2.0, "large": 3.0}
+RATING_ORDER = {"D": 0.0, "C": 1.0, "M": 2.0, "B": 3.0, "A": 4.0}
+LIFECYCLE_ORDER = {"startup": 0.0, "growth": 1.0, "mature": 2.0, "established": 3.0}
+MODE_ORDER = {"apply": 0.0, "instant": 1.0, "auto": 2.0}
+SEGMENTS = {"industry": "industry_division", "district": "district_code", "size": "size_class"}
+
+PROFILE_FEATURES = [
+    "industry_section",
+    "size_class",
+    "age_years",
+    "lifecycle_stage",
+    "log_revenue",
+    "revenue_growth",
+    "rd_ratio",
+    "log_employees",
+    "log_registered_capital",
+    "tax_credit_rating",
+    "above_scale",
+    "n_certifications",
+    "n_chains",
+    "n_tags",
+]
+POLICY_FEATURES = [
+    "mode",
+    "department",
+    "benefit_kind",
+    "log_max_amount",
+    "log_amount_est",
+    "days_to_deadline",
+    "policy_age_days",
+    "valid_days",
+]
+SPECIFICITY_FEATURES = ["policy_reach", "lift_industry", "lift_district", "lift_size", "chain_overlap", "tag_overlap"]
+TARGET_FEATURES = ["industry_match", "cert_match", "chain_match", "district_match"]
+VERDICT_FEATURES = ["is_eligible", "n_unknown"]
+UPTAKE_FEATURES = [
+    "policy_click_rate",
+    "policy_apply_rate",
+    "seg_click_rate_industry",
+    "seg_apply_rate_industry",
+    "seg_click_rate_district",
+    "seg_apply_rate_district",
+    "seg_click_rate_size",
+    "seg_apply_rate_size",
+]
+ENGAGEMENT_FEATURES = [
+    "ent_pushes",
+    "ent_click_rate",
+    "ent_apply_rate",
+    "ent_days_since_click",
+    "pair_prev_pushes",
+    "pair_prev_clicked",
+]
+FEATURES = (
+    PROFILE_FEATURES
+    + POLICY_FEATURES
+    + SPECIFICITY_FEATURES
+    + TARGET_FEATURES
+    + VERDICT_FEATURES
+    + UPTAKE_FEATURES
+    + ENGAGEMENT_FEATURES
+)
+CATEGORICAL_FEATURES = ["industry_section", "department", "benefit_kind"]
+SECTIONS = "ABCDEFGHIJKLMNOPQRST"
+TARGET_COLUMNS = ["target_industries", "target_certifications", "target_chains", "target_districts"]
+PAIR_KEYS = ["uscc", "policy_id", "date"]
+
+
+def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _ordinal(frame: pd.DataFrame, col: str, order: dict[str, float]) -> np.ndarray:
+    if col not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return frame[col].astype("string").map(order).to_numpy(dtype=float, na_value=np.nan)
+
+
+def _count_tokens(frame: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in frame.columns:
+        return np.full(len(frame), np.nan)
+    codes, uniques = pd.factorize(frame[col].astype("string"), use_na_sentinel=True)
+    counts = np.array([float(len([t for t in str(u).split(";") if t])) for u in uniques] + [np.nan])
+    return counts[codes]  # code -1 (missing) picks the trailing NaN
+
+
+def _distinct_sets(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[frozenset[str]]]:
+    """Factorised ``;``-sets: (code per row, the set of each distinct value); missing = empty set."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype="string").fillna(""), use_na_sentinel=False)
+    return codes, [frozenset(t for t in str(u).split(";") if t) for u in uniques]
+
+
+def _dates(values: pd.Series | np.ndarray) -> pd.Series:
+    return pd.to_datetime(pd.Series(values), errors="coerce").dt.normalize().astype("datetime64[ns]")
+
+
+def _log1p(x: np.ndarray) -> np.ndarray:
+    return np.log1p(np.clip(x, 0, None))
+
+
+def policy_targets(book: object) -> pd.DataFrame:
+    """What each policy aims at, read from its eligibility tree: ``policy_id`` and ``target_*`` columns.
+
+    Positive tests only (a test under ``not`` or a negated operator excludes, it does not target):
+    ``industry_code under`` / ``industry_section|industry_division eq|in`` → industries (codes or section
+    letters), ``certifications|chains has*`` → certifications / chains, ``district_code under`` → districts.
+    A policies frame that already carries ``target_*`` columns is returned as is.
+    """
+    if isinstance(book, pd.DataFrame):
+        cols = ["policy_id"] + [c for c in TARGET_COLUMNS if c in book.columns]
+        return book[cols].copy()
+    items = getattr(book, "items", None)
+    if items is None:
+        raise TypeError("policy_targets needs a PolicyBook or a policies frame")
+    from quanhuiqi.policy.model import Atom
+
+    rows = []
+    for pol in items:
+        found: dict[str, set[str]] = {c: set() for c in TARGET_COLUMNS}
+
+        def visit(node: object, negated: bool, found: dict[str, set[str]] = found) -> None:
+            if isinstance(node, Atom):
+                if negated or node.negated:
+                    return
+                vals = node.value if isinstance(node.value, tuple | list) else (node.value,)
+                vals = [str(v) for v in vals]
+                if node.field == "industry_code" and node.op == "under":
+                    found["target_industries"].update(v.lstrip(SECTIONS) or v for v in vals)
+                elif node.field in ("industry_section", "industry_division") and node.op in ("eq", "in"):
+                    found["target_industries"].update(vals)
+                elif node.field == "certifications" and node.op.startswith("has"):
+                    found["target_certifications"].update(vals)
+                elif node.field == "chains" and node.op.startswith("has"):
+                    found["target_chains"].update(vals)
+                elif node.field == "district_code" and node.op == "under":
+                    found["target_districts"].update(vals)
+                return
+            flip = negated != (getattr(node, "kind", "") == "not")
+            for child in getattr(node, "children", ()):
+                visit(child, flip)
+
+        visit(pol.condition, False)
+        rows.append({"policy_id": pol.id, **{k: ";".join(sorted(v)) for k, v in found.items()}})
+    out = pd.DataFrame(rows, columns=["policy_id"] + TARGET_COLUMNS)
+    return out.astype("string")
+
+
+def policy_frame(book: object) -> pd.DataFrame:
+    """``book.policies`` with the targets of :func:`policy_targets` (a frame is passed through)."""
+    if isinstance(book, pd.DataFrame):
+        return book
+    pol = book.policies  # type: ignore[attr-defined]
+    targets = policy_targets(book)
+    return pol.drop(columns=[c for c in TARGET_COLUMNS if c in pol.columns]).merge(targets, on="policy_id", how="left")
+
+
+def _long_tokens(frame: pd.DataFrame, col: str) -> pd.DataFrame:
+    """(row, token) for the ``;``-set column ``col`` (rows with no tokens are absent)."""
+    codes, sets = _distinct_sets(frame[col].to_numpy())
+    per = np.array([len(x) for x in sets], dtype=np.int64)
+    toks = [sorted(x) for x in sets]
+    flat = np.array([t for ts in toks for t in ts], dtype=object)
+    start = np.r_[0, np.cumsum(per)[:-1]] if len(per) else np.zeros(0, dtype=np.int64)
+    cnt = per[codes]
+    rows = np.repeat(np.arange(len(codes)), cnt)
+    offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    return pd.DataFrame({"row": rows, "token": flat[np.repeat(start[codes], cnt) + offs] if len(flat) else flat})
+
+
+def _combine(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct combinations of several integer code arrays: (inverse per row, one row per combination).
+
+    Hash-based (``pd.factorize`` of a mixed-radix key, re-factorised at each step so it cannot overflow);
+    combinations are numbered in order of first appearance.
+    """
+    cols = [np.asarray(c, dtype=np.int64) for c in codes]
+    key = cols[0]
+    for c in cols[1:]:
+        key = pd.factorize(key * (int(c.max(initial=0)) + 1) + c)[0].astype(np.int64)
+    inverse, uniq = pd.factorize(key)
+    first = np.empty(len(uniq), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)
+    return inverse.astype(np.int64), np.stack(cols, axis=1)[first]
+
+
+def _target_match(X: pd.DataFrame, target_col: str, value: np.ndarray | None = None, *, prefix: bool,
+                  ignore: tuple[str, ...] = ()) -> np.ndarray:
+    """1 where the pair's enterprise matches one of its policy's targets, 0 where it does not, NaN where
+    the policy names no target (or the enterprise's fact is unknown).
+
+    ``prefix``: hierarchical codes (a target matches codes under it; a section letter matches the
+    enterprise's ``industry_section``); else the enterprise's ``;``-set shares a token with the targets.
+    Computed once per distinct (enterprise value, policy targets) combination.
+    """
+    n = len(X)
+    if target_col not in X.columns or value is None:
+        return np.full(n, np.nan)
+    t_codes, t_sets = _distinct_sets(X[target_col].to_numpy())
+    t_sets = [x.difference(ignore) for x in t_sets]
+    if prefix:
+        section = (X["industry_section"].astype("string").fillna("").to_numpy(dtype=object)
+                   if "industry_section" in X.columns else np.full(n, "", dtype=object))
+        v_codes, v_uniques = pd.factorize(pd.Series(value, dtype="string").fillna(""), use_na_sentinel=False)
+        s_codes, s_uniques = pd.factorize(pd.Series(section, dtype="string"), use_na_sentinel=False)
+        inverse, combos = _combine(t_codes, v_codes, s_codes)
+        out = np.empty(len(combos))
+        for i, (tc, vc, sc) in enumerate(combos):
+            targets, code, sec = t_sets[tc], str(v_uniques[vc]), str(s_uniques[sc])
+            if not targets or not code:
+                out[i] = np.nan
+            else:
+                out[i] = float(any(sec == t if t.isalpha() else code.startswith(t) for t in targets))
+        return out[inverse]
+    v_codes, v_sets = _distinct_sets(value)
+    inverse, combos = _combine(t_codes, v_codes)
+    out = np.array([np.nan if not t_sets[tc] else float(bool(t_sets[tc] & v_sets[vc])) for tc, vc in combos])
+    return out[inverse] if len(combos) else np.full(n, np.nan)
+
+
+def assemble_pairs(
+    candidates: pd.DataFrame,
+    profile: pd.DataFrame,
+    policies: pd.DataFrame,
+    as_of: dt.date | str | None = None,
+) -> pd.DataFrame:
+    """Join candidates with their enterprise's profile and their policy's attributes.
+
+    ``candidates`` are eligibility pairs (``uscc, policy_id, verdict, unknown, …``); a ``date`` column is
+    added from ``as_of`` when absent.  Every candidate row is kept, in order (left joins); a candidate
+    whose enterprise or policy is unknown keeps missing attributes, which the features treat as unknown.
+    """
+    for col in ("uscc", "policy_id"):
+        if col not in candidates.columns:
+            raise ValueError(f"candidates: missing required column {col!r}")
+    out = candidates.reset_index(drop=True).copy()
+    if "date" not in out.columns:
+        if as_of is None:
+            raise ValueError("candidates have no 'date' column and no as_of was given")
+        out["date"] = pd.Timestamp(as_of)
+    out["date"] = _dates(out["date"]).to_numpy()
+    prof = profile.drop(columns=[c for c in profile.columns if c in out.columns and c != "uscc"])
+    prof = prof.drop_duplicates("uscc")
+    pol = policies.rename(columns={"mode": "policy_mode"}) if "mode" in out.columns else policies
+    pol = pol.drop(columns=[c for c in pol.columns if c in out.columns and c != "policy_id"])
+    pol = pol.drop_duplicates("policy_id")
+    n = len(out)
+    out = out.merge(prof, on="uscc", how="left", validate="many_to_one")
+    out = out.merge(pol, on="policy_id", how="left", validate="many_to_one")
+    assert len(out) == n
+    if "mode" not in out.columns and "policy_mode" in out.columns:
+        out["mode"] = out["policy_mode"]
+    return out
+
+
+def specificity(pairs: pd.DataFrame) -> pd.DataFrame:
+    """How narrowly each policy targets each candidate, from the candidate population of the same date.
+
+    ``pairs`` must be the *whole* candidate set of each date (every eligible/undetermined pair), so that
+    training and the daily run see the same populations.  Returns the ``SPECIFICITY_FEATURES`` columns,
+    aligned with ``pairs``.  Integer codes and bincounts throughout (no string group-bys).
+    """
+    out = pd.DataFrame(index=pairs.index)
+    d = pd.factorize(_dates(pairs["date"]).to_numpy())[0].astype(np.int64)
+    pcode = pd.factorize(pairs["policy_id"].astype("string").to_numpy())[0].astype(np.int64)
+    ucode = pd.factorize(pairs["uscc"].astype("string").to_numpy())[0].astype(np.int64)
+    n_u = int(ucode.max()) + 1 if len(ucode) else 1
+    du = d * n_u + ucode
+    first = np.unique(du, return_index=True)[1]  # one row per (date, enterprise)
+    n_ent = np.bincount(d[first], minlength=int(d.max()) + 1 if len(d) else 1).astype(float)[d]
+    dp_inv, _ = _combine(d, pcode)
+    n_pol = np.bincount(dp_inv).astype(float)[dp_inv]
+    out["policy_reach"] = n_pol / n_ent
+    for short, col in SEGMENTS.items():
+        if col not in pairs.columns:
+            out[f"lift_{short}"] = np.nan
+            continue
+        seg_values = pairs[col].astype("string")
+        seg = pd.factorize(seg_values.fillna("<NA>").to_numpy())[0].astype(np.int64)
+        dps_inv, _ = _combine(dp_inv, seg)
+        in_pol = np.bincount(dps_inv).astype(float)[dps_inv] / n_pol
+        ds_inv, ds_uniq = _combine(d, seg)
+        # enterprises per (date, segment): count the first row of each (date, enterprise)
+        base = np.bincount(ds_inv[first], minlength=len(ds_uniq)).astype(float)[ds_inv]
+        lift = in_pol / (base / n_ent)
+        out[f"lift_{short}"] = np.where(seg_values.isna().to_numpy(), np.nan, lift)
+    for name, col in (("chain_overlap", "chains"), ("tag_overlap", "tags")):
+        out[name] = _set_overlap(pairs, dp_inv, col, n_pol) if col in pairs.columns else np.nan
+    return out
+
+
+def _set_overlap(pairs: pd.DataFrame, group: np.ndarray, col: str, n_pol: np.ndarray, top: int = 64) -> np.ndarray:
+    """Mean, over the enterprise's tokens, of the share of the policy's candidates holding the same token.
+
+    1 means every candidate of the policy shares the enterprise's chains/tags (the policy targets them);
+    0 means none does, or the enterprise holds none.  At most ``top`` most frequent tokens are used.
+    """
+    codes, sets = _distinct_sets(pairs[col].to_numpy())
+    freq = np.bincount(codes, minlength=len(sets))
+    tally: dict[str, int] = {}
+    for x, f in zip(sets, freq):
+        for t in x:
+            tally[t] = tally.get(t, 0) + int(f)
+    tokens = sorted(tally, key=lambda t: (-tally[t], t))[:top]
+    if not tokens:
+        return np.zeros(len(pairs))
+    U = np.array([[t in x for t in tokens] for x in sets], dtype=float)  # distinct value × token
+    # per (policy group, distinct value) counts, then token shares per policy group
+    gv_inv, gv = _combine(group, codes)
+    counts = np.bincount(gv_inv).astype(float)
+    sums = np.zeros((int(group.max()) + 1, len(tokens)))
+    np.add.at(sums, gv[:, 0], counts[:, None] * U[gv[:, 1]])
+    share = sums[group] / n_pol[:, None]
+    m = U[codes]
+    held = m.sum(axis=1)
+    return np.where(held > 0, (m * share).sum(axis=1) / np.maximum(held, 1.0), 0.0)
+
+
+def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[str]) -> pd.DataFrame:
+    """Cumulative ``values`` of ``right`` (daily, per ``by``) as of strictly before each left row's date."""
+    if right.empty:
+        return pd.DataFrame(0.0, index=range(len(left)), columns=values)
+    lk = pd.DataFrame({"date": left["date"].to_numpy(), "_pos": np.arange(len(left))})
+    rk = pd.DataFrame({"date": right["date"].to_numpy()})
+    for c in by:  # shared integer codes for the keys: merge_asof is much faster on integers
+        both = pd.concat([left[c].astype("string"), right[c].astype("string")], ignore_index=True).fillna("<NA>")
+        codes = pd.factorize(both.to_numpy())[0]
+        lk[c], rk[c] = codes[: len(left)], codes[len(left):]
+    for v in values:
+        rk[v] = right[v].to_numpy()
+    lk = lk.sort_values("date", kind="stable")
+    rk = rk.sort_values("date", kind="stable")
+    merged = pd.merge_asof(lk, rk, on="date", by=by, allow_exact_matches=False)
+    order = np.argsort(merged["_pos"].to_numpy(), kind="stable")
+    return merged[values].iloc[order].fillna(0.0).reset_index(drop=True)
+
+
+def _smooth(num: np.ndarray, den: np.ndarray, prior: np.ndarray | float, strength: float) -> np.ndarray:
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    prior = np.broadcast_to(np.asarray(prior, dtype=float), num.shape)
+    total = den + strength
+    return np.divide(num + strength * prior, total, out=prior.copy(), where=total > 0)
+
+
+class PairFeatureBuilder(TransformerMixin, BaseEstimator):
+    """Pair frame → numeric feature frame (``FEATURES``), as of each row's date.
+
+    ``fit`` learns the vocabularies of the categorical policy attributes (department, benefit kind) and
+    keeps the push history (``history=``; with the enterprises' segments from ``profile=`` or from the
+    pair frame) as daily cumulative counts; ``transform`` looks every statistic up strictly before the
+    row's date.  Without history, uptake and engagement features are missing (LightGBM treats them as
+    unknown), never zero.
+
+    Parameters: ``smoothing`` — pseudo-counts pulling a segment's rate towards its policy's rate and a
+    policy's rate towards the global rate; ``departments``/``benefit_kinds`` — fixed vocabularies (a
+    loaded model passes the ones it was trained with).
+    """
+
+    def __init__(
+        self,
+        smoothing: float = 20.0,
+        departments: Sequence[str] | None = None,
+        benefit_kinds: Sequence[str] | None = None,
+    ) -> None:
+        self.smoothing = smoothing
+        self.departments = departments
+        self.benefit_kinds = benefit_kinds
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: object = None,
+        *,
+        history: pd.DataFrame | None = None,
+        profile: pd.DataFrame | None = None,
+    ) -> PairFeatureBuilder:
+        def vocab(given: Sequence[str] | None, col: str) -> list[str]:
+            if given is not None:
+                return list(given)
+            if col not in X.columns:
+                return []
+            return sorted(X[col].dropna().astype(str).unique().tolist())
+
+        self.departments_ = vocab(self.departments, "department")
+        self.benefit_kinds_ = vocab(self.benefit_kinds, "benefit_kind")
+        self.history_ = None if history is None else self._history_tables(history, X if profile is None else profile)
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def _history_tables(self, history: pd.DataFrame, segments_from: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        missing = [c for c in ("date", "uscc", "policy_id", "clicked", "applied") if c not in history.columns]
+        if missing:
+            raise ValueError(f"push history: missing column(s) {', '.join(missing)}")
+        h = pd.DataFrame(
+            {
+                "date": _dates(history["date"]).to_numpy(),
+                "uscc": history["uscc"].astype("string").to_numpy(),
+                "policy_id": history["policy_id"].astype("string").to_numpy(),
+                "n": 1.0,
+                "clicks": history["clicked"].astype("boolean").fillna(False).to_numpy(dtype=float),
+                "applies": history["applied"].astype("boolean").fillna(False).to_numpy(dtype=float),
+            }
+        )
+        if h["date"].isna().any():
+            raise ValueError(f"push history: {int(h['date'].isna().sum())} row(s) with an unreadable date")
+        h["last_click"] = h["date"].where(h["clicks"] > 0)
+        seg_cols = [c for c in SEGMENTS.values() if c in segments_from.columns]
+        segs = segments_from[["uscc"] + seg_cols].drop_duplicates("uscc").astype({"uscc": "string"})
+        h = h.merge(segs, on="uscc", how="left")
+        for c in ["uscc", "policy_id"] + seg_cols:  # hash the keys once, not in every group-by below
+            h[c] = h[c].astype("string").astype("category")
+
+        def cum(by: list[str]) -> pd.DataFrame:
+            vals = ["n", "clicks", "applies"]
+            daily = h.groupby(by + ["date"], dropna=False, sort=True, observed=True)[vals].sum().reset_index()
+            daily[vals] = (daily.groupby(by, dropna=False, observed=True)[vals].cumsum() if by
+                           else daily[vals].cumsum())
+            return daily
+
+        tables = {"global": cum([]), "policy": cum(["policy_id"])}
+        for short, col in SEGMENTS.items():
+            if col in h.columns:
+                tables[short] = cum(["policy_id", col])
+        ent = cum(["uscc"])
+        last = (h.dropna(subset=["last_click"]).groupby(["uscc", "date"], observed=True)["last_click"].max()
+                .reset_index())
+        ent = ent.merge(last, on=["uscc", "date"], how="left")
+        ent["last_click"] = ent.groupby("uscc", observed=True)["last_click"].ffill()
+        ent["last_click_days"] = (ent["last_click"] - pd.Timestamp("1970-01-01")).dt.days.astype(float)
+        tables["enterprise"] = ent
+        tables["pair"] = cum(["uscc", "policy_id"])
+        return tables
+
+    # -- transforming --------------------------------------------------------------------------
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray(FEATURES, dtype=object)
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        if not hasattr(self, "departments_"):
+            raise RuntimeError("PairFeatureBuilder is not fitted: call fit(pairs, history=…) first")
+        for col in ("uscc", "policy_id", "date"):
+            if col not in X.columns:
+                raise ValueError(f"pair frame: missing required column {col!r}")
+        X = X.reset_index(drop=True)
+        date = _dates(X["date"])
+        if date.isna().any():
+            raise ValueError(f"pair frame: {int(date.isna().sum())} row(s) without a push date")
+        f = pd.DataFrame(index=X.index)
+        # profile
+        if "industry_section" in X.columns:
+            f["industry_section"] = X["industry_section"].astype("string").map(
+                {c: float(i) for i, c in enumerate(SECTIONS)}).to_numpy(dtype=float, na_value=np.nan)
+        else:
+            f["industry_section"] = np.nan
+        f["size_class"] = _ordinal(X, "size_class", SIZE_ORDER)
+        if "established_on" in X.columns:
+            est = _dates(X["established_on"])
+            f["age_years"] = ((date - est).dt.days / 365.25).to_numpy(dtype=float, na_value=np.nan)
+        else:
+            f["age_years"] = _num(X, "age_years")
+        f["lifecycle_stage"] = _ordinal(X, "lifecycle_stage", LIFECYCLE_ORDER)
+        f["log_revenue"] = _log1p(_num(X, "revenue"))
+        f["revenue_growth"] = np.clip(_num(X, "revenue_growth"), -1, 10)
+        f["rd_ratio"] = np.clip(_num(X, "rd_ratio"), 0, 1)
+        f["log_employees"] = _log1p(_num(X, "employees"))
+        f["log_registered_capital"] = _log1p(_num(X, "registered_capital"))
+        f["tax_credit_rating"] = _ordinal(X, "tax_credit_rating", RATING_ORDER)
+        f["above_scale"] = (
+            X["above_scale"].astype("boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            if "above_scale" in X.columns
+            else np.nan
+        )
+        f["n_certifications"] = _count_tokens(X, "certifications")
+        f["n_chains"] = _count_tokens(X, "chains")
+        f["n_tags"] = _count_tokens(X, "tags")
+        # policy
+        f["mode"] = _ordinal(X, "mode", MODE_ORDER)
+        f["department"] = self._codes(X, "department", self.departments_)
+        f["benefit_kind"] = self._codes(X, "benefit_kind", self.benefit_kinds_)
+        f["log_max_amount"] = _log1p(_num(X, "max_amount"))
+        f["log_amount_est"] = _log1p(self._amount_estimate(X))
+        valid_to = _dates(X["valid_to"]) if "valid_to" in X.columns else pd.Series(pd.NaT, index=X.index)
+        valid_from = _dates(X["valid_from"]) if "valid_from" in X.columns else pd.Series(pd.NaT, index=X.index)
+        f["days_to_deadline"] = (valid_to - date).dt.days.to_numpy(dtype=float, na_value=np.nan)
+        f["policy_age_days"] = (date - valid_from).dt.days.to_numpy(dtype=float, na_value=np.nan)
+        f["valid_days"] = (valid_to - valid_from).dt.days.to_numpy(dtype=float, na_value=np.nan)
+        # match specificity: precomputed on the whole candidate population when the caller has it
+        if all(c in X.columns for c in SPECIFICITY_FEATURES):
+            for c in SPECIFICITY_FEATURES:
+                f[c] = _num(X, c)
+        else:
+            spec = specificity(X.assign(date=date.to_numpy()))
+            for c in SPECIFICITY_FEATURES:
+                f[c] = spec[c].to_numpy(dtype=float)
+        # explicit targets of the policy's eligibility tree
+        code = X["industry_code"].astype("string").to_numpy() if "industry_code" in X.columns else None
+        f["industry_match"] = (_target_match(X, "target_industries", code, prefix=True)
+                               if code is not None else np.nan)
+        for name, col, tcol in (("cert_match", "certifications", "target_certifications"),
+                                ("chain_match", "chains", "target_chains")):
+            f[name] = (_target_match(X, tcol, X[col].to_numpy(), prefix=False) if col in X.columns else np.nan)
+        dis = X["district_code"].astype("string").to_numpy() if "district_code" in X.columns else None
+        if dis is not None and "target_districts" in X.columns:
+            # only district-level policies target a district; a city-wide test ("3701") targets no one
+            city_wide = tuple(t for t in pd.unique(_long_tokens(X, "target_districts")["token"]) if len(t) <= 4)
+            f["district_match"] = _target_match(X, "target_districts", dis, prefix=True, ignore=city_wide)
+        else:
+            f["district_match"] = np.nan
+        # verdict
+        verdict = X["verdict"].astype("string") if "verdict" in X.columns else pd.Series(pd.NA, index=X.index)
+        f["is_eligible"] = (verdict == "eligible").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        f["n_unknown"] = _count_tokens(X, "unknown") if "unknown" in X.columns else np.nan
+        f["n_unknown"] = np.where(np.isnan(f["n_unknown"]), 0.0, f["n_unknown"])
+        # history
+        self._history_features(f, X.assign(date=date.to_numpy()))
+        return f[FEATURES].astype("float64")
+
+    @staticmethod
+    def _amount_estimate(X: pd.DataFrame) -> np.ndarray:
+        """The benefit for this enterprise: rate × its base fact, capped by the maximum (else the maximum)."""
+        cap = _num(X, "max_amount")
+        if "amount_rate" not in X.columns or "amount_base" not in X.columns:
+            return cap
+        est = cap.copy()
+        rate = _num(X, "amount_rate")
+        base = X["amount_base"].astype("string")
+        for b in base.dropna().unique():
+            if b not in X.columns:
+                continue
+            m = (base == b).fillna(False).to_numpy(dtype=bool)
+            v = np.minimum(cap[m], rate[m] * _num(X.loc[m], b))
+            est[m] = np.where(np.isfinite(v), v, cap[m])
+        return est
+
+    @staticmethod
+    def _codes(X: pd.DataFrame, col: str, vocab: list[str]) -> np.ndarray:
+        if col not in X.columns or not vocab:
+            return np.full(len(X), np.nan)
+        lookup = {v: float(i) for i, v in enumerate(vocab)}
+        return X[col].astype("string").map(lookup).to_numpy(dtype=float, na_value=np.nan)
+
+    def _history_features(self, f: pd.DataFrame, X: pd.DataFrame) -> None:
+        if self.history_ is None:
+            for c in UPTAKE_FEATURES + ENGAGEMENT_FEATURES:
+                f[c] = np.nan
+            return
+        t = self.history_
+        a = self.smoothing
+        left = X[["uscc", "policy_id", "date"] + [c for c in SEGMENTS.values() if c in X.columns]].copy()
+        left["_all"] = "all"
+        g = _asof(left, t["global"].assign(_all="all"), ["_all"], ["n", "clicks", "applies"])
+        g_click = _smooth(g["clicks"].to_numpy(), g["n"].to_numpy(), 0.05, 1.0)
+        g_apply = _smooth(g["applies"].to_numpy(), g["n"].to_numpy(), 0.01, 1.0)
+        p = _asof(left, t["policy"], ["policy_id"], ["n", "clicks", "applies"])
+        p_click = _smooth(p["clicks"].to_numpy(), p["n"].to_numpy(), g_click, a)
+        p_apply = _smooth(p["applies"].to_numpy(), p["n"].to_numpy(), g_apply, a)
+        f["policy_click_rate"] = p_click
+        f["policy_apply_rate"] = p_apply
+        for short, col in SEGMENTS.items():
+            if short in t and col in left.columns:
+                s = _asof(left, t[short], ["policy_id", col], ["n", "clicks", "applies"])
+                missing = pd.isna(X[col]).to_numpy()
+                f[f"seg_click_rate_{short}"] = np.where(
+                    missing, np.nan, _smooth(s["clicks"].to_numpy(), s["n"].to_numpy(), p_click, a)
+                )
+                f[f"seg_apply_rate_{short}"] = np.where(
+                    missing, np.nan, _smooth(s["applies"].to_numpy(), s["n"].to_numpy(), p_apply, a)
+                )
+            else:
+                f[f"seg_click_rate_{short}"] = np.nan
+                f[f"seg_apply_rate_{short}"] = np.nan
+        e = _asof(left, t["enterprise"], ["uscc"], ["n", "clicks", "applies", "last_click_days"])
+        n_e = e["n"].to_numpy()
+        f["ent_pushes"] = n_e
+        f["ent_click_rate"] = _smooth(e["clicks"].to_numpy(), n_e, g_click, 5.0)
+        f["ent_apply_rate"] = _smooth(e["applies"].to_numpy(), n_e, g_apply, 5.0)
+        today = (X["date"] - pd.Timestamp("1970-01-01")).dt.days.to_numpy(dtype=float)
+        last = e["last_click_days"].to_numpy()
+        f["ent_days_since_click"] = np.where(last > 0, today - last, np.nan)
+        pr = _asof(left, t["pair"], ["uscc", "policy_id"], ["n", "clicks"])
+        f["pair_prev_pushes"] = pr["n"].to_numpy()
+        f["pair_prev_clicked"] = (pr["clicks"].to_numpy() > 0).astype(float)
+
+    def config(self) -> dict[str, object]:
+        """What a registered model needs to rebuild this builder (JSON-serialisable)."""
+        return {
+            "smoothing": float(self.smoothing),
+            "departments": list(getattr(self, "departments_", self.departments or [])),
+            "benefit_kinds": list(getattr(self, "benefit_kinds_", self.benefit_kinds or [])),
+        }

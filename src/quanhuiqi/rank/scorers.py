@@ -1,0 +1,327 @@
+"""The rankers the daily job can call: a transparent rule score, a popularity baseline, LightGBM lambdarank.
+
+All three share one interface::
+
+    scorer.score(candidates, profile, book, as_of, history=None) -> np.ndarray
+    scorer.reasons(candidates, profile, book, as_of, history=None) -> pd.Series   # Chinese sentences
+
+``candidates`` are the day's eligibility pairs (the whole set: targeting statistics are computed from it),
+``book`` a policy book (its ``.policies`` frame) or that frame itself, ``history`` the push history up to
+``as_of`` (used strictly before ``as_of``; without it, uptake and engagement features are unknown).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quanhuiqi.rank.evaluation import ranks_within_groups
+from quanhuiqi.rank.explain import reason_sentences, with_missing_facts
+from quanhuiqi.rank.features import (
+    CATEGORICAL_FEATURES,
+    FEATURES,
+    PairFeatureBuilder,
+    assemble_pairs,
+    policy_frame,
+)
+
+
+def threads(n: int | None = None) -> int:
+    """LightGBM threads: the argument, else ``QUANHUIQI_THREADS``, else 1 (the machine is shared)."""
+    if n is not None:
+        return max(1, int(n))
+    try:
+        return max(1, int(os.environ.get("QUANHUIQI_THREADS", "1")))
+    except ValueError as exc:
+        raise ValueError(f"QUANHUIQI_THREADS must be an integer, got {os.environ['QUANHUIQI_THREADS']!r}") from exc
+
+
+class PairScorer:
+    """Shared plumbing: candidates → pair frame → features → scores and reasons."""
+
+    name = "scorer"
+    builder: PairFeatureBuilder | None = None
+
+    def features(
+        self,
+        candidates: pd.DataFrame,
+        profile: pd.DataFrame,
+        book: Any,
+        as_of: dt.date | str,
+        history: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        # score() then reasons() on the same inputs (the daily job's pattern) build the features once
+        # (the inputs themselves are held, so an identity match cannot be a recycled id)
+        key = (candidates, profile, book, history)
+        cached = getattr(self, "_last_features", None)
+        if (
+            cached is not None
+            and all(a is b for a, b in zip(cached[0], key))
+            and cached[1] == (str(as_of), len(candidates))
+        ):
+            return cached[2]
+        pairs = assemble_pairs(candidates, profile, policy_frame(book), as_of)
+        builder = self.builder if self.builder is not None else PairFeatureBuilder()
+        params = builder.get_params()
+        feats = PairFeatureBuilder(**params).fit(pairs, history=history, profile=profile).transform(pairs)
+        self._last_features = (key, (str(as_of), len(candidates)), feats)
+        return feats
+
+    def score_features(self, features: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def contributions(self, features: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def score(
+        self,
+        candidates: pd.DataFrame,
+        profile: pd.DataFrame,
+        book: Any,
+        as_of: dt.date | str,
+        history: pd.DataFrame | None = None,
+    ) -> np.ndarray:
+        return self.score_features(self.features(candidates, profile, book, as_of, history))
+
+    def reasons(
+        self,
+        candidates: pd.DataFrame,
+        profile: pd.DataFrame,
+        book: Any,
+        as_of: dt.date | str,
+        history: pd.DataFrame | None = None,
+        top: int = 3,
+    ) -> pd.Series:
+        feats = self.features(candidates, profile, book, as_of, history)
+        return self.explain_features(feats, unknown=candidates.get("unknown"), top=top)
+
+    def explain_features(self, features: pd.DataFrame, unknown: pd.Series | None = None, top: int = 3) -> pd.Series:
+        """Chinese reason sentences for feature rows (top positive contributions, plus missing facts)."""
+        return with_missing_facts(reason_sentences(self.contributions(features), features, top=top), unknown)
+
+
+class RuleScorer(PairScorer):
+    """Day one, no model: a weighted sum of readable terms, each one a reason.
+
+    score = Σ weight × term, with terms (missing = 0): eligible (1/0), missing facts (count), benefit for
+    this enterprise (log 万元), the policy explicitly targeting its industry / certification / chain /
+    district, deadline urgency (1 at the deadline, 0 from 60 days out), instant mode, targeting lift of the
+    enterprise's industry / district / size (log, clipped), chain and tag overlap, and the policy's reach
+    (broad policies rank lower).  The weights are parameters, so a city can tune them without training.
+    """
+
+    name = "rule"
+    DEFAULT_WEIGHTS: Mapping[str, float] = {
+        "is_eligible": 2.0,
+        "n_unknown": -0.5,
+        "log_amount_est": 0.3,
+        "days_to_deadline": 1.0,
+        "mode": 0.3,
+        "lift_industry": 0.8,
+        "lift_district": 0.4,
+        "lift_size": 0.4,
+        "chain_overlap": 1.0,
+        "tag_overlap": 0.5,
+        "industry_match": 0.8,
+        "cert_match": 0.8,
+        "chain_match": 0.6,
+        "district_match": 0.4,
+        "policy_reach": -0.5,
+    }
+
+    def __init__(self, weights: Mapping[str, float] | None = None) -> None:
+        self.weights = dict(self.DEFAULT_WEIGHTS if weights is None else weights)
+        unknown = set(self.weights) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"RuleScorer: unknown feature(s) in weights: {', '.join(sorted(unknown))}")
+
+    @staticmethod
+    def terms(features: pd.DataFrame) -> pd.DataFrame:
+        """Each feature as the rule's term (0 where unknown)."""
+        t = pd.DataFrame(0.0, index=features.index, columns=features.columns)
+        for col in features.columns:
+            t[col] = features[col].to_numpy(dtype=float)
+        days = features["days_to_deadline"].to_numpy(dtype=float)
+        t["days_to_deadline"] = np.where(days >= 0, np.clip(1.0 - days / 60.0, 0.0, 1.0), 0.0)
+        t["mode"] = (features["mode"].to_numpy(dtype=float) == 1.0).astype(float)
+        for col in ("lift_industry", "lift_district", "lift_size"):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t[col] = np.clip(np.log(features[col].to_numpy(dtype=float)), -1.0, 2.0)
+        return t.fillna(0.0).replace([np.inf, -np.inf], 0.0)
+
+    def contributions(self, features: pd.DataFrame) -> np.ndarray:
+        t = self.terms(features)
+        w = np.array([self.weights.get(c, 0.0) for c in features.columns])
+        return t.to_numpy(dtype=float) * w
+
+    def score_features(self, features: pd.DataFrame) -> np.ndarray:
+        return self.contributions(features).sum(axis=1)
+
+
+class PopularityScorer(PairScorer):
+    """Baseline: the policy's smoothed application rate (and click rate) before the push date."""
+
+    name = "popularity"
+
+    def contributions(self, features: pd.DataFrame) -> np.ndarray:
+        c = np.zeros(features.shape)
+        cols = list(features.columns)
+        c[:, cols.index("policy_apply_rate")] = np.nan_to_num(features["policy_apply_rate"].to_numpy(dtype=float))
+        c[:, cols.index("policy_click_rate")] = 0.1 * np.nan_to_num(
+            features["policy_click_rate"].to_numpy(dtype=float)
+        )
+        return c
+
+    def score_features(self, features: pd.DataFrame) -> np.ndarray:
+        return self.contributions(features).sum(axis=1)
+
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "lambdarank",
+    "metric": "ndcg",
+    "eval_at": [5],
+    "learning_rate": 0.03,
+    "num_leaves": 31,
+    "max_depth": 7,  # shallow trees keep pred_contrib (the reasons) cheap
+    "min_data_in_leaf": 50,
+    "feature_fraction": 0.7,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 10.0,
+    "max_bin": 255,
+    "lambdarank_truncation_level": 10,
+    "deterministic": True,
+    "force_row_wise": True,
+    "seed": 0,
+    "verbose": -1,
+}
+
+
+class LambdaRanker(PairScorer):
+    """LightGBM lambdarank over the pair features, deterministic for a fixed seed and thread count.
+
+    ``fit`` takes feature frames, graded labels and group sizes (rows sorted by group), stops early on
+    the validation window's NDCG@5, and keeps the booster (``booster_``).  ``predict`` refuses a frame
+    whose columns are not exactly the trained feature list, in order.
+    """
+
+    name = "model"
+
+    def __init__(
+        self,
+        params: Mapping[str, Any] | None = None,
+        num_boost_round: int = 300,
+        early_stopping_rounds: int = 50,
+        threads: int | None = None,
+        builder: PairFeatureBuilder | None = None,
+    ) -> None:
+        self.params = dict(DEFAULT_PARAMS, **(params or {}))
+        self.num_boost_round = num_boost_round
+        self.early_stopping_rounds = early_stopping_rounds
+        self.threads = threads
+        self.builder = builder
+
+    def lgb_params(self) -> dict[str, Any]:
+        return dict(self.params, num_threads=threads(self.threads))
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        group: Sequence[int],
+        X_valid: pd.DataFrame | None = None,
+        y_valid: np.ndarray | None = None,
+        group_valid: Sequence[int] | None = None,
+    ) -> LambdaRanker:
+        import lightgbm as lgb
+
+        if int(np.sum(group)) != len(X):
+            raise ValueError(f"group sizes sum to {int(np.sum(group))}, but there are {len(X)} rows")
+        cats = [c for c in CATEGORICAL_FEATURES if c in X.columns]
+        params = self.lgb_params()
+        train = lgb.Dataset(X, label=np.asarray(y, dtype=float), group=group, categorical_feature=cats,
+                            free_raw_data=True, params={"max_bin": params["max_bin"]})
+        callbacks = []
+        valid_sets = []
+        if X_valid is not None and len(X_valid):
+            valid = lgb.Dataset(X_valid, label=np.asarray(y_valid, dtype=float), group=group_valid, reference=train,
+                                categorical_feature=cats)
+            valid_sets = [valid]
+            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False))
+        self.booster_ = lgb.train(params, train, num_boost_round=self.num_boost_round, valid_sets=valid_sets,
+                                  valid_names=["valid"] * len(valid_sets), callbacks=callbacks)
+        best = int(self.booster_.best_iteration or 0)
+        self.best_iteration_ = best if best > 0 else int(self.booster_.current_iteration())
+        self.feature_names_ = list(X.columns)
+        self.best_score_ = {k: dict(v) for k, v in (self.booster_.best_score or {}).items()}
+        return self
+
+    @classmethod
+    def from_booster(cls, booster: Any, builder: PairFeatureBuilder | None = None, threads: int | None = None
+                     ) -> LambdaRanker:
+        """A ranker around an existing booster (e.g. loaded from the registry)."""
+        r = cls(threads=threads, builder=builder)
+        r.booster_ = booster
+        r.feature_names_ = list(booster.feature_name())
+        best = int(booster.best_iteration or 0)
+        r.best_iteration_ = best if best > 0 else int(booster.current_iteration())
+        return r
+
+    def check_features(self, X: pd.DataFrame) -> None:
+        names = list(X.columns)
+        if names != self.feature_names_:
+            missing = [c for c in self.feature_names_ if c not in names]
+            extra = [c for c in names if c not in self.feature_names_]
+            detail = (f"missing {missing}" if missing else "") + (f" unexpected {extra}" if extra else "")
+            raise ValueError(
+                "features do not match the model's signature: " + (detail.strip() or "same names, different order")
+            )
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        self.check_features(X)
+        return self.booster_.predict(X, num_iteration=self.best_iteration_, num_threads=threads(self.threads))
+
+    score_features = predict
+
+    def reasons(
+        self,
+        candidates: pd.DataFrame,
+        profile: pd.DataFrame,
+        book: Any,
+        as_of: dt.date | str,
+        history: pd.DataFrame | None = None,
+        top: int = 3,
+        explain_top: int = 10,
+    ) -> pd.Series:
+        """Reasons from the model's feature contributions for each enterprise's ``explain_top`` best pairs.
+
+        Exact contributions (TreeSHAP) cost far more than a prediction, and only the first few pairs of a
+        list are ever read; the rest get the rule scorer's reason (its terms are exact for itself).
+        """
+        feats = self.features(candidates, profile, book, as_of, history)
+        unknown = candidates.get("unknown")
+        codes = pd.factorize(candidates["uscc"].to_numpy())[0]
+        rank = ranks_within_groups(codes, self.predict(feats))
+        shown = rank <= explain_top
+        out = pd.Series([""] * len(feats), dtype="string")
+        if (~shown).any():
+            rest = feats.loc[~shown]
+            out.loc[~shown] = RuleScorer().explain_features(rest, top=top).to_numpy()
+        if shown.any():
+            head = feats.loc[shown]
+            out.loc[shown] = reason_sentences(self.contributions(head), head, top=top).to_numpy()
+        return with_missing_facts(out, unknown)
+
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        self.check_features(X)
+        return self.booster_.predict(X, num_iteration=self.best_iteration_, pred_contrib=True,
+                                     num_threads=threads(self.threads))
+
+    def model_string(self) -> str:
+        """The booster as text: the byte-identical artefact for the same data, seed and threads."""
+        return self.booster_.model_to_string(num_iteration=self.best_iteration_)

@@ -1,0 +1,272 @@
+"""Pair features of (demand, supply) postings, and the Chinese reasons shown with a pair.
+
+Features are symmetric facts of the pair (shared tags, text similarity, chain relation, place) plus
+directional fits, so the two sides can be scored separately: what the buyer gets (quantity covered,
+price within budget, supplier credit and size, freshness of the offer) and what the seller gets
+(share of its stock taken, buyer credit and size, freshness of the need).  Unknown stays NaN.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from quanhuiqi.postings.candidates import PostingIndex, build_index, pair_dot
+from quanhuiqi.postings.vocabulary import chain_adjacency
+
+FEATURES = [
+    "tag_shared",
+    "tag_jaccard",
+    "text_sim",
+    "title_score",
+    "chain_relation",
+    "district_proximity",
+    "district_km",
+    "same_chain",
+    "unit_match",
+    "qty_cover",
+    "qty_share",
+    "qty_log_ratio",
+    "price_fit",
+    "price_overlap",
+    "supply_age_days",
+    "demand_age_days",
+    "supplier_credit",
+    "supplier_size",
+    "buyer_credit",
+    "buyer_size",
+    "supplier_log_employees",
+    "buyer_log_employees",
+    "rule_demand",
+    "rule_supply",
+]
+# the day-one rule scorer's two sides, given to the model as a prior it can correct (stacking)
+RULE_FEATURES = ["rule_demand", "rule_supply"]
+
+CHAIN_UPSTREAM = 2.0  # the supplier's division feeds the buyer's division
+CHAIN_SAME = 1.0
+
+
+@cache
+def _adjacency_matrix() -> np.ndarray:
+    """adj[u, d] = True when division u is upstream of division d (2-digit codes as integers)."""
+    adj = chain_adjacency()
+    m = np.zeros((100, 100), dtype=bool)
+    m[adj["upstream"].astype(int).to_numpy(), adj["downstream"].astype(int).to_numpy()] = True
+    return m
+
+
+@cache
+def _centroids() -> tuple[dict[str, int], np.ndarray]:
+    from importlib import resources
+
+    path = resources.files("quanhuiqi.postings").joinpath("data").joinpath("jinan_district_centroids.csv")
+    with path.open("r", encoding="utf-8") as fh:
+        c = pd.read_csv(fh, dtype={"district_code": str})
+    x = c["lon"].to_numpy() * 111.32 * np.cos(np.radians(36.7))
+    y = c["lat"].to_numpy() * 110.57
+    return {code: i for i, code in enumerate(c["district_code"])}, np.column_stack([x, y])
+
+
+def district_km(d_county: np.ndarray, s_county: np.ndarray) -> np.ndarray:
+    """Straight-line km between two districts' centres (indices from ``county_index``, -1 = unknown)."""
+    _, xy = _centroids()
+    d = np.asarray(d_county, dtype=np.int64)
+    s = np.asarray(s_county, dtype=np.int64)
+    unknown = (d < 0) | (s < 0)
+    dd, ss = np.where(unknown, 0, d), np.where(unknown, 0, s)
+    km = np.hypot(xy[dd, 0] - xy[ss, 0], xy[dd, 1] - xy[ss, 1])
+    km[unknown] = np.nan
+    return km
+
+
+def county_index(codes: pd.Series) -> np.ndarray:
+    """Row of each district in the centroid table, -1 where unknown or outside Jinan."""
+    index, _ = _centroids()
+    return codes.astype("string").map(index).fillna(-1).to_numpy(dtype=np.int64)
+
+
+def chain_relation(d_div: np.ndarray, s_div: np.ndarray) -> np.ndarray:
+    """2 = supplier's division upstream of the buyer's, 1 = same division, 0 = neither, NaN = unknown
+    (divisions as integers, -1 unknown)."""
+    d = np.asarray(d_div, dtype=np.int64)
+    s = np.asarray(s_div, dtype=np.int64)
+    unknown = (d < 0) | (s < 0)
+    up = _adjacency_matrix()[np.where(unknown, 0, s), np.where(unknown, 0, d)]
+    out = np.where(up, CHAIN_UPSTREAM, np.where(d == s, CHAIN_SAME, 0.0))
+    out[unknown] = np.nan
+    return out
+
+
+class PostingFeatureBuilder(TransformerMixin, BaseEstimator):
+    """Pairs (``demand_id``, ``supply_id`` [, ``text_sim``, ``tag_shared``, ``as_of``]) → :data:`FEATURES`.
+
+    ``postings`` are prepared postings (``prepare_postings``) or an already built
+    :class:`PostingIndex`; ``fit`` builds the TF-IDF/tag index over them.  ``as_of`` per pair (a
+    column) or for all pairs (the prepared postings' date) sets the recency features.
+    """
+
+    def __init__(self, postings=None, title_scorer: str = "WRatio", workers: int = 1):
+        self.postings = postings
+        self.title_scorer = title_scorer
+        self.workers = workers
+
+    def fit(self, X=None, y=None):
+        idx = self.postings if isinstance(self.postings, PostingIndex) else build_index(self.postings)
+        self.index_ = idx
+        self.pos_ = idx.pos
+        self.n_features_in_ = 2
+        return self
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.array(FEATURES, dtype=object)
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        from rapidfuzz import fuzz, process
+
+        a = self.index_.arrays
+        if "d_pos" in X and "s_pos" in X:
+            dp = X["d_pos"].to_numpy(dtype=np.int64)
+            sp_ = X["s_pos"].to_numpy(dtype=np.int64)
+        else:
+            dpf = self.pos_.reindex(X["demand_id"].astype("string").to_numpy()).to_numpy(dtype="float64")
+            spf = self.pos_.reindex(X["supply_id"].astype("string").to_numpy()).to_numpy(dtype="float64")
+            if np.isnan(dpf).any() or np.isnan(spf).any():
+                raise KeyError("pairs name postings that are not in the postings table")
+            dp, sp_ = dpf.astype(np.int64), spf.astype(np.int64)
+        out: dict[str, np.ndarray] = {}
+        if "text_sim" in X:
+            out["text_sim"] = X["text_sim"].to_numpy(dtype="float64")
+        else:
+            out["text_sim"] = pair_dot(self.index_.text, self.index_.text, dp, sp_).astype("float64")
+        if "tag_shared" in X:
+            out["tag_shared"] = X["tag_shared"].to_numpy(dtype="float64")
+        else:
+            out["tag_shared"] = np.rint(pair_dot(self.index_.tags, self.index_.tags, dp, sp_)).astype("float64")
+        union = a["n_tags"][dp] + a["n_tags"][sp_] - out["tag_shared"]
+        out["tag_jaccard"] = np.where(union > 0, out["tag_shared"] / np.maximum(union, 1), 0.0)
+        scorer = getattr(fuzz, self.title_scorer)
+        out["title_score"] = (
+            process.cpdist(list(a["title"][dp]), list(a["title"][sp_]), scorer=scorer, dtype=np.float32,
+                           workers=self.workers).astype("float64") / 100.0
+            if len(dp) else np.zeros(0)
+        )
+        out["chain_relation"] = chain_relation(a["division"][dp], a["division"][sp_])
+        dc, sc = a["county"][dp], a["county"][sp_]
+        dpre, spre = a["prefecture"][dp], a["prefecture"][sp_]
+        prox = np.where((dc == sc) & (dc >= 0), 1.0, np.where(dpre == spre, 0.5, 0.0))
+        prox[(dpre < 0) | (spre < 0)] = np.nan
+        out["district_proximity"] = prox
+        du, su = a["unit"][dp], a["unit"][sp_]
+        unit_match = np.where((du < 0) | (su < 0), np.nan, (du == su).astype("float64"))
+        out["district_km"] = district_km(a["county_code"][dp], a["county_code"][sp_])
+        out["same_chain"] = np.where((a["chains"][dp] == 0) | (a["chains"][sp_] == 0), np.nan,
+                                     ((a["chains"][dp] & a["chains"][sp_]) != 0).astype("float64"))
+        out["unit_match"] = unit_match
+        qd, qs = a["quantity"][dp], a["quantity"][sp_]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            same_unit = unit_match == 1.0
+            out["qty_cover"] = np.where(same_unit & (qd > 0), np.minimum(qs / qd, 1.0), np.nan)
+            out["qty_share"] = np.where(same_unit & (qs > 0), np.minimum(qd / qs, 1.0), np.nan)
+            d_max, s_min = a["price_max"][dp], a["price_min"][sp_]
+            fit = np.where(s_min > 0, np.minimum(d_max / s_min, 1.0), np.where(s_min == 0, 1.0, np.nan))
+            out["price_fit"] = np.where(same_unit | np.isnan(unit_match), fit, np.nan)
+            out["qty_log_ratio"] = np.where(same_unit & (qd > 0) & (qs > 0), np.log(qs / qd), np.nan)
+            lo = np.maximum(a["price_min"][dp], s_min)
+            hi = np.minimum(d_max, a["price_max"][sp_])
+            gap = np.where(hi >= lo, 1.0, np.exp(-(lo - hi) / np.maximum(d_max, 1e-9)))
+            out["price_overlap"] = np.where(same_unit | np.isnan(unit_match), gap, np.nan)
+        if "as_of" in X:
+            as_of = pd.to_datetime(X["as_of"]).to_numpy(dtype="datetime64[ns]")
+        else:
+            as_of = np.datetime64(self.index_.postings.attrs["as_of"], "ns")
+        day = np.timedelta64(1, "D")
+        out["supply_age_days"] = (as_of - a["posted_on"][sp_]) / day
+        out["demand_age_days"] = (as_of - a["posted_on"][dp]) / day
+        out["supplier_credit"] = a["credit"][sp_]
+        out["supplier_size"] = a["size"][sp_]
+        out["buyer_credit"] = a["credit"][dp]
+        out["buyer_size"] = a["size"][dp]
+        out["supplier_log_employees"] = np.log1p(a["employees"][sp_])
+        out["buyer_log_employees"] = np.log1p(a["employees"][dp])
+        from quanhuiqi.postings.scoring import PostingRuleScorer
+
+        base = pd.DataFrame({f: np.asarray(out[f], dtype="float64") for f in FEATURES if f not in RULE_FEATURES})
+        rule = PostingRuleScorer().score_sides(base)
+        base["rule_demand"] = rule["score_demand"].to_numpy()
+        base["rule_supply"] = rule["score_supply"].to_numpy()
+        base.index = X.index
+        return base[FEATURES]
+
+
+def _obj(values) -> np.ndarray:
+    return np.asarray(values, dtype=object)
+
+
+def _join(a: np.ndarray, b: np.ndarray, sep: str) -> np.ndarray:
+    """Element-wise ``a + sep + b`` over object arrays, without the separator around empty strings."""
+    has_b = b != ""
+    if not has_b.any():
+        return a
+    out = a.copy()
+    both = has_b & (a != "")
+    only_b = has_b & ~both
+    out[both] = a[both] + sep + b[both]
+    out[only_b] = b[only_b]
+    return out
+
+
+def shared_tag_names(index: PostingIndex, d_pos: np.ndarray, s_pos: np.ndarray) -> np.ndarray:
+    """``、``-joined shared normalised tags per pair, from the padded tag-code matrix (no row loop)."""
+    dt_ = index.tag_codes[d_pos]
+    st_ = index.tag_codes[s_pos]
+    shared = ((dt_[:, :, None] == st_[:, None, :]) & (dt_[:, :, None] >= 0)).any(axis=2)
+    names = _obj(np.append(index.tag_names, ""))
+    out = np.full(len(d_pos), "", dtype=object)
+    for j in range(dt_.shape[1]):  # at most MAX_TAGS columns
+        if shared[:, j].any():
+            out = _join(out, np.where(shared[:, j], names[dt_[:, j]], ""), "、")
+    return out
+
+
+def reasons(index: PostingIndex, d_pos: np.ndarray, s_pos: np.ndarray, feats: pd.DataFrame) -> pd.Series:
+    """Why a pair is proposed, in Chinese, from its strongest facts (``；``-joined)."""
+    from quanhuiqi.reference.districts import district_name
+
+    n = len(d_pos)
+    f = feats.reset_index(drop=True)
+    prepared = index.postings
+    shared = shared_tag_names(index, d_pos, s_pos)
+    parts: list[np.ndarray] = [np.where(shared != "", "标签一致：" + shared, "")]
+    sim = f["text_sim"].to_numpy()
+    sim_txt = _obj(np.char.mod("%.2f", np.round(sim, 2))) if n else _obj([])
+    parts.append(np.where(sim >= 0.15, "品名描述相近（相似度" + sim_txt + "）", ""))
+    div = prepared["division"].astype("string").to_numpy()
+    adj = chain_adjacency()
+    keys = pd.DataFrame({"upstream": div[s_pos], "downstream": div[d_pos]})
+    chain = _obj(keys.merge(adj, on=["upstream", "downstream"], how="left")["relation"].fillna("").astype(str))
+    rel = f["chain_relation"].to_numpy()
+    parts.append(np.where(rel == CHAIN_UPSTREAM, "产业链上下游：" + chain, np.where(rel == CHAIN_SAME, "同行业", "")))
+    county = prepared["county"].astype("string").to_numpy()[s_pos]
+    uniq = pd.unique(pd.Series(county).dropna())
+    names = _obj(pd.Series(county).map({c: district_name(c) for c in uniq}).fillna("").astype(str))
+    prox = f["district_proximity"].to_numpy()
+    km = f["district_km"].to_numpy()
+    km_txt = _obj(np.char.mod("%.0f", np.nan_to_num(km))) if n else _obj([])
+    near = np.where(np.isnan(km), np.where(prox == 0.5, "同城", ""),
+                    np.where(km <= 30, "相距约" + km_txt + "公里", ""))  # a far supplier is no reason
+    parts.append(np.where(prox == 1.0, "同在" + names, near))
+    cover = f["qty_cover"].to_numpy()
+    parts.append(np.where(cover >= 1.0, "供应量满足需求", np.where(cover >= 0.5, "供应量可满足大部分需求", "")))
+    parts.append(np.where(f["price_fit"].to_numpy() >= 1.0, "报价在预算内", ""))
+    credit = f["supplier_credit"].to_numpy()
+    parts.append(np.where(credit >= 4, "供方纳税信用A级", np.where(credit >= 3, "供方纳税信用B级", "")))
+    parts.append(np.where(f["supply_age_days"].to_numpy() <= 7, "供应信息新近发布", ""))
+    joined = np.full(n, "", dtype=object)
+    for part in parts:
+        joined = _join(joined, _obj(part), "；")
+    joined = np.where(joined == "", "综合匹配度较高", joined)
+    return pd.Series(joined, dtype="string")

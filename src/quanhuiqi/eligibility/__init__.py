@@ -1,0 +1,82 @@
+"""The eligibility engine: three-valued verdicts for every enterprise × active policy, proven from
+data, with evidence, the facts that would settle an undetermined verdict, near misses and the
+免申即享 lists.  ``evaluate`` runs the city; ``PolicyBook.match`` answers one enterprise online.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from quanhuiqi.eligibility.batch import (
+    AUTO_COLUMNS,
+    NEAR_MISS_COLUMNS,
+    PAIR_COLUMNS,
+    EligibilityResult,
+    as_date,
+    evaluate_compiled,
+    verdict_matrix,
+)
+
+
+def evaluate(
+    book, profile: pd.DataFrame, as_of: str | dt.date, *, near_misses: bool = True, evidence: bool = True
+) -> EligibilityResult:
+    """Every active policy of ``book`` × every row of ``profile`` (the profile's contract columns;
+    extra fields of the book's fields file as raw columns)."""
+    return evaluate_compiled(
+        book.compiled, profile, as_of, book_version=book.version, near_misses=near_misses, evidence=evidence
+    )
+
+
+def eligibility_file(
+    enterprises: str | os.PathLike,
+    policies: str | os.PathLike,
+    as_of: str | dt.date,
+    out: str | os.PathLike,
+    near_miss: str | os.PathLike | None = None,
+    rejects: str | os.PathLike | None = None,
+) -> str:
+    """What ``quanhuiqi eligibility`` runs: read → validate → profile → evaluate → write (atomically;
+    nothing is written unless every step succeeded).  Returns a one-line summary."""
+    from quanhuiqi.policy import load_book
+    from quanhuiqi.profile import profile
+    from quanhuiqi.tables import read_enterprises, validate_enterprises, write_table
+
+    as_of = as_date(as_of)
+    book = load_book(policies)  # refused as a whole before any row is read
+    raw = read_enterprises(enterprises)
+    val = validate_enterprises(raw, as_of, source=str(enterprises))
+    prof = profile(val.clean, as_of)
+    res = evaluate(book, prof, as_of, near_misses=near_miss is not None)
+    write_table(res.pairs, out)
+    if near_miss is not None:
+        write_table(res.near_misses, near_miss)
+    if rejects is not None:
+        write_table(val.rejects, rejects)
+    n_rej = (
+        int(val.rejects.loc[val.rejects["action"] == "row_rejected", "row"].nunique())
+        if len(val.rejects)
+        else 0
+    )
+    c = res.counts
+    return (
+        f"{len(raw)} enterprises ({n_rej} rejected) × {int(c['active'].sum())} active policies (book {book.version}) as of {as_of}: "
+        f"{int(c['eligible'].sum())} eligible, {int(c['undetermined'].sum())} undetermined"
+        + (f", {len(res.near_misses)} near misses" if near_miss is not None else "")
+        + f" → {Path(out)}"
+    )
+
+
+__all__ = [
+    "AUTO_COLUMNS",
+    "NEAR_MISS_COLUMNS",
+    "PAIR_COLUMNS",
+    "EligibilityResult",
+    "eligibility_file",
+    "evaluate",
+    "verdict_matrix",
+]

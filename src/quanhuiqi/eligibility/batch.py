@@ -1,0 +1,295 @@
+"""``evaluate``: every active policy × every enterprise, three-valued, with evidence, the facts
+that would settle an undetermined verdict, near misses and the 免申即享 lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quanhuiqi.eligibility.compiled import CompiledBook
+from quanhuiqi.eligibility.engine import (
+    Encoded,
+    Planes,
+    encode,
+    evaluate_planes,
+    leaf_values,
+    pairs_of,
+    support,
+    tree_values,
+)
+from quanhuiqi.eligibility.explain import describe, display, display_arrow, gap_text, join_arrow
+
+PAIR_COLUMNS = ["uscc", "policy_id", "verdict", "unknown", "evidence", "mode", "amount"]
+NEAR_MISS_COLUMNS = ["uscc", "policy_id", "failed", "gap", "field", "gap_value"]
+AUTO_COLUMNS = ["policy_id", "uscc", "name", "evidence", "amount"]
+VERDICT_NAMES = np.array(["ineligible", "undetermined", "eligible"], dtype=object)
+
+
+@dataclass
+class EligibilityResult:
+    """The day's verdicts.
+
+    - ``pairs``: eligible and undetermined pairs only (ineligible is the rest), with ``unknown`` (the
+      facts whose values would settle an undetermined verdict whatever they are), ``evidence`` (the
+      true tests that carry the verdict, with the enterprise's values) and an estimated ``amount``.
+    - ``near_misses``: ineligible pairs one test short — making that single false test true would
+      make the pair eligible (for a plain ``all``: exactly one test false, every other true); the
+      first such test in document order is named, with the gap (``营业收入差 120万元``).
+    - ``auto_grants``: the 免申即享 lists — ``mode: auto`` and eligible, never undetermined.
+    - ``counts``: one row per policy of the book (active or not).
+    """
+
+    pairs: pd.DataFrame
+    near_misses: pd.DataFrame
+    auto_grants: pd.DataFrame
+    counts: pd.DataFrame
+    book_version: str
+    as_of: dt.date
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def auto_list(self, policy_id: str) -> pd.DataFrame:
+        """The 免申即享 list of one auto policy."""
+        return self.auto_grants[self.auto_grants["policy_id"] == policy_id].reset_index(drop=True)
+
+
+def as_date(value: str | dt.date | pd.Timestamp) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return pd.Timestamp(value).date()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"as_of {value!r} is not a date (expected YYYY-MM-DD)") from exc
+
+
+def take_strings(values: np.ndarray | pd.Series, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``values[index]`` as a pandas ``string`` array, gathered in Arrow (no Python object per row)."""
+    src = (
+        pa.array(values, type=pa.string(), from_pandas=True)
+        if not isinstance(values, pd.Series)
+        else pa.array(values.astype("string"), from_pandas=True).cast(pa.string())
+    )
+    return pd.array(src.take(pa.array(np.asarray(index, dtype=np.int64))), dtype="string")
+
+
+def active_index(cb: CompiledBook, as_of: dt.date) -> np.ndarray:
+    return np.array([i for i, cp in enumerate(cb.policies) if cp.policy.active(as_of)], dtype=np.int64)
+
+
+def _segments(keys: np.ndarray):
+    """(key, start, stop) of runs of equal values in a sorted array."""
+    if keys.size == 0:
+        return
+    cuts = np.flatnonzero(np.diff(keys)) + 1
+    starts = np.concatenate([[0], cuts])
+    stops = np.concatenate([cuts, [keys.size]])
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        yield int(keys[a]), a, b
+
+
+def _amount(cb: CompiledBook, enc: Encoded, pol, rows: np.ndarray) -> np.ndarray:
+    cap = np.inf if pol.max_amount is None else pol.max_amount
+    if pol.amount_rate is None:
+        return np.full(rows.size, np.nan if pol.max_amount is None else pol.max_amount)
+    x = enc.numeric(cb, pol.amount_base)
+    if x is None:
+        return np.full(rows.size, np.nan)
+    return np.minimum(pol.amount_rate * x[rows], cap)
+
+
+def explain_pairs(
+    cb: CompiledBook, enc: Encoded, pol_pos: np.ndarray, rows: np.ndarray, *, evidence: bool = True
+):
+    """``unknown`` (fields to supply), ``evidence`` and ``amount`` for pairs sorted by policy."""
+    unknown = np.full(rows.size, "", dtype=object)
+    ev_parts: list[pa.Array] = []
+    amount = np.full(rows.size, np.nan)
+    for pi, a, b in _segments(pol_pos):
+        cp = cb.policies[pi]
+        r = rows[a:b]
+        lv = {lf.leaf_id: leaf_values(cb, enc, lf, r) for lf in cp.leaves}
+        vals: dict[int, np.ndarray] = {}
+        root = tree_values(cp.root, lv, vals)
+        ev: dict[int, np.ndarray] = {}
+        unk: dict[int, np.ndarray] = {}
+        support(cp.root, vals, root != 0, root == 1, ev, unk)
+        names = sorted({lf.source.field for lf in cp.leaves})
+        code = np.zeros(r.size, dtype=np.int64)
+        for lf in cp.leaves:
+            code |= np.where(unk[lf.leaf_id], np.int64(1) << names.index(lf.source.field), 0)
+        uc, inv = np.unique(code, return_inverse=True)
+        text = np.array(
+            [";".join(n for i, n in enumerate(names) if c >> i & 1) for c in uc.tolist()], dtype=object
+        )
+        unknown[a:b] = text[inv]
+        if evidence:
+            shown_cache: dict[str, pa.Array] = {}
+            masks, pieces = [], []
+            for lf in cp.leaves:
+                m = ev[lf.leaf_id]
+                if not m.any():
+                    continue
+                fname = lf.source.field
+                if fname not in shown_cache:
+                    col = enc.columns[fname].iloc[r]
+                    num = enc.numeric(cb, fname) if cb.fields[fname].type == "number" else None
+                    shown_cache[fname] = display_arrow(
+                        col, None if num is None else num[r], cb.fields[fname].type
+                    )
+                masks.append(m)
+                pieces.append(
+                    pc.binary_join_element_wise(
+                        describe(cb.fields, lf.source, lf.neg) + "（", shown_cache[fname], "）", ""
+                    )
+                )
+            ev_parts.append(join_arrow(masks, pieces, r.size))
+        amount[a:b] = _amount(cb, enc, cp.policy, r)
+    if not evidence or not ev_parts:
+        return unknown, pd.array(np.full(rows.size, "", dtype=object), dtype="string"), amount
+    return unknown, pd.array(pa.chunked_array(ev_parts, type=pa.string()), dtype="string"), amount
+
+
+def near_miss_frame(cb: CompiledBook, enc: Encoded, planes: Planes, uscc: np.ndarray) -> pd.DataFrame:
+    if not planes.near_miss:
+        return pd.DataFrame(
+            {c: pd.Series(dtype="float64" if c == "gap_value" else "string") for c in NEAR_MISS_COLUMNS}
+        )
+    rows, pj, leaf = planes.near_miss[0]
+    order = np.lexsort((rows, leaf, pj))
+    rows, pj, leaf = rows[order], pj[order], leaf[order]
+    key = pj.astype(np.int64) * 100_000 + leaf
+    failed = np.empty(rows.size, dtype=object)
+    gap = np.empty(rows.size, dtype=object)
+    gap_value = np.full(rows.size, np.nan)
+    fields_col = np.empty(rows.size, dtype=object)
+    for k, a, b in _segments(key):
+        cp = cb.policies[int(planes.policy_index[k // 100_000])]
+        lf = cp.leaves[k % 100_000]
+        r = rows[a:b]
+        fname = lf.source.field
+        ftype = cb.fields[fname].type
+        num = enc.numeric(cb, fname) if ftype in ("number", "date", "ordinal") else None
+        x = None if num is None else num[r]
+        shown = display(enc.columns[fname].iloc[r], x if ftype == "number" else None, ftype)
+        failed[a:b] = describe(cb.fields, lf.source, lf.neg)
+        gap[a:b], gap_value[a:b] = gap_text(
+            cb.fields, lf.source, lf.neg, x if ftype != "ordinal" else None, shown
+        )
+        fields_col[a:b] = fname
+    pids = np.array([cb.policies[i].policy.id for i in planes.policy_index.tolist()], dtype=object)
+    return pd.DataFrame(
+        {
+            "uscc": take_strings(uscc, rows),
+            "policy_id": take_strings(pids, pj),
+            "failed": pd.array(failed, dtype="string"),
+            "gap": pd.array(gap, dtype="string"),
+            "field": pd.array(fields_col, dtype="string"),
+            "gap_value": gap_value,
+        }
+    )
+
+
+def evaluate_compiled(
+    cb: CompiledBook,
+    profile: pd.DataFrame,
+    as_of: str | dt.date,
+    *,
+    book_version: str = "",
+    near_misses: bool = True,
+    evidence: bool = True,
+    block_rows: int = 1 << 18,
+) -> EligibilityResult:
+    as_of = as_date(as_of)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if "uscc" not in profile.columns:
+        raise ValueError("profile has no uscc column")
+    bases = tuple({cp.policy.amount_base for cp in cb.policies if cp.policy.amount_base})
+    enc = encode(cb, profile, bases)
+    timings["encode_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    active = active_index(cb, as_of)
+    planes = evaluate_planes(cb, enc, active, near_misses=near_misses, block_rows=block_rows)
+    timings["evaluate_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    pj, rows, verdict = pairs_of(planes)
+    pol_pos = active[pj] if active.size else pj.astype(np.int64)
+    timings["pairs_s"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    unknown, ev_text, amount = explain_pairs(cb, enc, pol_pos, rows, evidence=evidence)
+    uscc = profile["uscc"].astype("string").to_numpy(dtype=object)
+    pids = np.array([cp.policy.id for cp in cb.policies], dtype=object)
+    modes = np.array([cp.policy.mode for cp in cb.policies], dtype=object)
+    pairs = pd.DataFrame(
+        {
+            "uscc": take_strings(uscc, rows),
+            "policy_id": take_strings(pids, pol_pos),
+            "verdict": take_strings(VERDICT_NAMES, verdict),
+            "unknown": pd.array(pa.array(unknown, type=pa.string()), dtype="string"),
+            "evidence": ev_text,
+            "mode": take_strings(modes, pol_pos),
+            "amount": amount,
+        }
+    )
+    timings["explain_s"] = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    nm = (
+        near_miss_frame(cb, enc, planes, uscc)
+        if near_misses
+        else near_miss_frame(cb, enc, Planes(active, np.zeros((0, 2, 0), dtype=np.uint64), 0), uscc)
+    )
+    timings["near_miss_s"] = time.perf_counter() - t4
+    auto_sel = (verdict == 2) & (modes[pol_pos] == "auto")
+    names = (
+        profile["name"].astype("string").to_numpy(dtype=object)
+        if "name" in profile.columns
+        else np.full(len(profile), None, dtype=object)
+    )
+    auto = pd.DataFrame(
+        {
+            "policy_id": pairs["policy_id"].to_numpy()[auto_sel],
+            "uscc": pairs["uscc"].to_numpy()[auto_sel],
+            "name": pd.array(names[rows[auto_sel]], dtype="string"),
+            "evidence": pairs["evidence"].to_numpy()[auto_sel],
+            "amount": amount[auto_sel],
+        }
+    ).astype({"policy_id": "string", "uscc": "string", "evidence": "string"})
+    n_pol = len(cb.policies)
+    nm_pos = pol_pos[:0] if not planes.near_miss else active[planes.near_miss[0][1]]
+    counts = pd.DataFrame(
+        {
+            "policy_id": pd.array(pids, dtype="string"),
+            "mode": pd.array(modes, dtype="string"),
+            "active": np.isin(np.arange(n_pol), active),
+            "eligible": np.bincount(pol_pos[verdict == 2], minlength=n_pol),
+            "undetermined": np.bincount(pol_pos[verdict == 1], minlength=n_pol),
+            "near_miss": np.bincount(nm_pos, minlength=n_pol),
+        }
+    )
+    timings["total_s"] = time.perf_counter() - t0
+    return EligibilityResult(pairs, nm, auto, counts, book_version, as_of, timings)
+
+
+def verdict_matrix(cb: CompiledBook, profile: pd.DataFrame) -> np.ndarray:
+    """Kleene codes (0 ineligible, 1 undetermined, 2 eligible), rows × all policies, ignoring the
+    validity window — for policy tests and small checks."""
+    enc = encode(cb, profile)
+    idx = np.arange(len(cb.policies), dtype=np.int64)
+    planes = evaluate_planes(cb, enc, idx)
+    out = np.zeros((len(profile), len(idx)), dtype=np.int8)
+    if len(profile) == 0 or idx.size == 0:
+        return out
+    t = np.unpackbits(np.ascontiguousarray(planes.true).view(np.uint8), axis=1, bitorder="little")[
+        :, : len(profile)
+    ]
+    u = np.unpackbits(np.ascontiguousarray(planes.unknown).view(np.uint8), axis=1, bitorder="little")[
+        :, : len(profile)
+    ]
+    return (2 * t + u).T.astype(np.int8)

@@ -1,0 +1,158 @@
+"""Readable evidence, missing facts and gaps, built per policy from templates plus the
+enterprise's own values — vectorised over the rows of one policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quanhuiqi.policy.model import Atom
+
+LABELS = {
+    "industry_code": "行业代码", "industry_section": "行业门类", "industry_division": "行业大类",
+    "industry_group": "行业中类", "industry_class": "行业小类", "district_code": "区县",
+    "status": "经营状态", "enterprise_type": "企业类型", "established_on": "成立日期",
+    "registered_capital": "注册资本", "employees": "从业人数", "insured_employees": "参保人数",
+    "insured_months": "连续参保月数", "layoff_rate": "裁员率", "revenue": "营业收入",
+    "revenue_prev": "上年营业收入", "total_assets": "资产总额", "rd_expense": "研发费用",
+    "tax_paid": "纳税额", "tax_credit_rating": "纳税信用等级", "certifications": "资质",
+    "abnormal_operation": "经营异常名录", "serious_dishonest": "严重失信", "size_class": "企业规模",
+    "above_scale": "规模以上", "age_years": "成立年限", "lifecycle_stage": "生命周期",
+    "revenue_growth": "营收增长率", "rd_ratio": "研发投入强度", "tax_intensity": "税负率",
+    "chains": "产业链", "tags": "标签",
+}  # fmt: skip
+SYMBOLS = {
+    ("in", False): "=", ("in", True): "≠", ("gt", False): ">", ("gt", True): "≤", ("ge", False): "≥",
+    ("ge", True): "<", ("between", False): "∈", ("between", True): "∉", ("under", False): "属于",
+    ("under", True): "不属于", ("has_any", False): "含", ("has_any", True): "不含", ("has_all", False): "含全部",
+    ("has_all", True): "不全含", ("exists", False): "已知", ("exists", True): "缺失",
+}  # fmt: skip
+
+
+def label(fields: dict, name: str) -> str:
+    if name in LABELS:
+        return LABELS[name]
+    f = fields.get(name)
+    return (f.description or name) if f is not None and len(f.description or "") <= 12 else name
+
+
+def unit(fields: dict, name: str) -> str:
+    f = fields.get(name)
+    u = f.unit if f is not None else None
+    return "" if u in (None, "ratio") else u
+
+
+def _fmt(x: object) -> str:
+    if isinstance(x, bool):
+        return "是" if x else "否"
+    if isinstance(x, float):
+        return f"{x:g}"
+    if isinstance(x, dt.date):
+        return x.isoformat()
+    return str(x)
+
+
+def describe(fields: dict, atom: Atom, neg_flip: bool) -> str:
+    """``营业收入≥2000万元`` for one leaf as it acts in the tree (negation applied)."""
+    key = atom.key
+    base, _ = key[1], key[2]
+    neg = neg_flip
+    name = atom.field
+    lab = label(fields, name)
+    sym = SYMBOLS[(base, neg)]
+    if base == "exists":
+        return f"{lab}{sym}"
+    raw = atom.raw
+    if isinstance(raw, list):
+        shown = (
+            "[" + ",".join(_fmt(x) for x in raw) + "]"
+            if base == "between"
+            else "/".join(_fmt(x) for x in raw)
+        )
+    else:
+        shown = _fmt(raw)
+    return f"{lab}{sym}{shown}{unit(fields, name) if base in ('gt', 'ge', 'between', 'in') else ''}"
+
+
+def display_arrow(values: pd.Series, numeric: np.ndarray | None, ftype: str) -> pa.Array:
+    """The enterprise's values as short strings (an Arrow string array); ``未知`` when missing."""
+    out = _display_arrow(values, numeric, ftype)
+    if isinstance(out, pa.ChunkedArray):
+        out = out.combine_chunks()
+    return out.cast(pa.string())
+
+
+def _display_arrow(values: pd.Series, numeric: np.ndarray | None, ftype: str):
+    if numeric is not None and ftype == "number":
+        arr = pa.array(np.round(numeric, 4), from_pandas=True)
+        return pc.fill_null(pc.cast(arr, pa.string()), "未知")
+    if ftype == "date":
+        d = pd.to_datetime(values, errors="coerce")
+        return pa.array(d.dt.strftime("%Y-%m-%d").fillna("未知").astype("string"))
+    if ftype == "bool":
+        b = values.astype("boolean") if pd.api.types.is_bool_dtype(values.dtype) else values
+        out = b.map({True: "是", False: "否"}).astype("string").fillna("未知")
+        return pa.array(out)
+    s = values.astype("string").fillna("未知")
+    if ftype == "set":
+        s = s.replace("", "无")
+    return pa.array(s)
+
+
+def display(values: pd.Series, numeric: np.ndarray | None, ftype: str) -> np.ndarray:
+    """As :func:`display_arrow`, as a numpy object array."""
+    return np.asarray(display_arrow(values, numeric, ftype).to_numpy(zero_copy_only=False), dtype=object)
+
+
+def join_arrow(masks: list[np.ndarray], pieces: list[pa.Array], n: int, sep: str = "；") -> pa.Array:
+    """Per row, the pieces whose mask is set, joined by ``sep`` — in Arrow, no Python per row.
+
+    (Empty pieces are joined as '' and the doubled separators removed afterwards: Arrow's
+    null-skipping join drops rows whose pieces are all null in pyarrow 25.)"""
+    if not pieces:
+        return pa.array([""] * n, type=pa.string())
+    null = pa.scalar(None, pa.string())
+    parts = [pc.if_else(pa.array(m), p, null) for m, p in zip(masks, pieces, strict=True)]
+    if len(parts) == 1:
+        return pc.fill_null(parts[0], "")
+    joined = pc.binary_join_element_wise(*parts, sep, null_handling="replace", null_replacement="")
+    return pc.utf8_trim(pc.replace_substring_regex(joined, f"{sep}{{2,}}", sep), sep)
+
+
+def gap_text(
+    fields: dict, atom: Atom, neg_flip: bool, x: np.ndarray | None, shown: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(gap text, gap value) for rows failing one leaf: ``营业收入差 120万元`` / ``现为 suspended``."""
+    key = atom.key
+    base, value = key[1], key[2]
+    neg = neg_flip
+    name = atom.field
+    lab = label(fields, name)
+    u = unit(fields, name)
+    ftype = fields[name].type
+    n = len(shown)
+    if ftype == "date" and x is not None:
+        u = "天"
+    if x is not None and base in ("gt", "ge", "between") and ftype in ("number", "date"):
+        if base == "between":
+            lo, hi = value
+            below = x < lo
+            gap = np.where(below, lo - x, x - hi) if not neg else np.minimum(x - lo, hi - x)
+            word = np.where(below, "差", "超出") if not neg else np.full(n, "需移出区间", dtype=object)
+        elif not neg:
+            gap = value - x
+            word = np.full(n, "差", dtype=object)
+        else:
+            gap = x - value
+            word = np.full(n, "超出", dtype=object)
+        gap = np.round(np.abs(gap), 4)
+        num = pa.compute.cast(pa.array(gap, from_pandas=True), pa.string()).to_numpy(zero_copy_only=False)
+        text = lab + word.astype(object) + " " + num.astype(object) + u
+        return text.astype(object), gap.astype("float64")
+    want = describe(fields, atom, neg_flip)
+    text = "现为" + shown.astype(object) + "，需" + want
+    return np.asarray(text, dtype=object), np.full(n, np.nan)

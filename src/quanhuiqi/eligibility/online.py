@@ -1,0 +1,290 @@
+"""One enterprise × the whole book, online: the compiled book's trees flattened level by level,
+so a verdict for every policy costs a handful of numpy reductions (Kleene codes: all = min,
+any = max), and evidence is built only for the policies that match."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quanhuiqi.eligibility.batch import PAIR_COLUMNS, as_date
+from quanhuiqi.eligibility.codecs import BoolCodec, CategoryCodec, OrderedCodec, SetCodec
+from quanhuiqi.eligibility.compiled import CompiledBook
+from quanhuiqi.eligibility.explain import describe
+from quanhuiqi.policy.load import EPOCH
+
+_TRUE = {"true", "1", "是", "yes", "y", "t", "1.0"}
+_FALSE = {"false", "0", "否", "no", "n", "f", "0.0"}
+
+
+def _missing(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    if isinstance(v, str) and not v.strip():
+        return True
+    try:
+        return bool(pd.isna(v)) if not isinstance(v, str | bytes | list | tuple | np.ndarray) else False
+    except (TypeError, ValueError):
+        return False
+
+
+class OnlineMatcher:
+    def __init__(self, cb: CompiledBook):
+        self.cb = cb
+        self.fields = list(cb.codecs)
+        self._ordered = {n: c for n, c in cb.codecs.items() if isinstance(c, OrderedCodec)}
+        self._thr = {n: c.thresholds.tolist() for n, c in self._ordered.items()}
+        self._order = {
+            n: {v: float(i) for i, v in enumerate(c.field.values or ())}
+            for n, c in self._ordered.items()
+            if c.field.type == "ordinal"
+        }
+        self._active: dict[dt.date, np.ndarray] = {}
+        for codec in cb.codecs.values():
+            if isinstance(codec, CategoryCodec):
+                codec.warm()
+        self.n_leaves = cb.leaf_atom.size
+        self.pids = [cp.policy.id for cp in cb.policies]
+        self._desc = [[describe(cb.fields, lf.source, lf.neg) for lf in cp.leaves] for cp in cb.policies]
+        # leaves are numbered policy by policy, in tree order (see CompiledBook._build_levels)
+        self.leaf_policy = np.repeat(np.arange(len(cb.policies)), [len(cp.leaves) for cp in cb.policies])
+        self.leaf_open = [d + "（" for ds in self._desc for d in ds]
+        self.leaf_field = [lf.source.field for cp in cb.policies for lf in cp.leaves]
+        self.shown_fields = sorted(set(self.leaf_field))
+        self.top_down = [
+            (kind, child, np.repeat(gates, np.diff(np.append(offsets, child.size))))
+            for kind, gates, child, offsets in reversed(cb.levels)
+        ]
+        pols = [cp.policy for cp in cb.policies]
+        self.modes = [p.mode for p in pols]
+        self.cap = np.array([np.nan if p.max_amount is None else p.max_amount for p in pols])
+        self.rate = np.array([np.nan if p.amount_rate is None else p.amount_rate for p in pols])
+        self.base = [p.amount_base for p in pols]
+        self.base_names = sorted({b for b in self.base if b})
+        self.base_idx = np.array([self.base_names.index(b) if b else -1 for b in self.base], dtype=np.int64)
+        # evidence pieces depend only on (test, negation) and the field's value: dedupe per call
+        keys = {}
+        self.leaf_key = np.array(
+            [keys.setdefault((lf.atom, lf.neg), len(keys)) for cp in cb.policies for lf in cp.leaves],
+            dtype=np.int64,
+        )
+        self.key_open = [""] * len(keys)
+        self.key_field = [""] * len(keys)
+        for i, k in enumerate(self.leaf_key.tolist()):
+            self.key_open[k] = self.leaf_open[i]
+            self.key_field[k] = self.leaf_field[i]
+
+    def _active_mask(self, as_of: dt.date) -> np.ndarray:
+        m = self._active.get(as_of)
+        if m is None:
+            m = np.array([cp.policy.active(as_of) for cp in self.cb.policies], dtype=bool)
+            self._active[as_of] = m
+        return m
+
+    def _number(self, name: str, v: Any) -> float:
+        if _missing(v):
+            return math.nan
+        ftype = self.cb.fields[name].type
+        try:
+            if ftype == "date":
+                if isinstance(v, str):
+                    v = dt.date.fromisoformat(v.strip()[:10])
+                if isinstance(v, pd.Timestamp | dt.datetime):
+                    v = v.date()
+                if isinstance(v, np.datetime64):
+                    v = pd.Timestamp(v).date()
+                return float((v - EPOCH).days)
+            if ftype == "ordinal":
+                return self._order[name].get(str(v).strip(), math.nan)
+            if isinstance(v, bool):
+                return math.nan
+            return float(v)
+        except (TypeError, ValueError):
+            return math.nan
+
+    def atom_values(self, row: Any) -> np.ndarray:
+        """Kleene codes of every base test for one profile row."""
+        cb = self.cb
+        out = np.zeros(cb.n_atoms, dtype=np.int8)
+        get = row.get
+        for name, codec in cb.codecs.items():
+            v = get(name, None)
+            if name in self._ordered:
+                x = self._number(name, v)
+                if math.isnan(x):
+                    code = 0
+                else:
+                    thr = self._thr[name]
+                    code = 1 + bisect.bisect_left(thr, x) + bisect.bisect_right(thr, x)
+                t, u = codec.t[code], codec.u[code]
+            elif isinstance(codec, BoolCodec):
+                if _missing(v):
+                    code = 0
+                elif isinstance(v, bool | np.bool_):
+                    code = 2 if v else 1
+                else:
+                    s = str(v).strip().lower()
+                    code = 2 if s in _TRUE else 1 if s in _FALSE else 0
+                t, u = codec.t[code], codec.u[code]
+            elif isinstance(codec, SetCodec):
+                t, u = codec.encode_one(v if isinstance(v, str) else (None if _missing(v) else str(v)))
+            else:
+                t, u = codec.encode_one(None if _missing(v) else str(v))
+            out[cb.codec_atoms[name]] = 2 * t.astype(np.int8) + u.astype(np.int8)
+        return out
+
+    def slot_values(self, atoms: np.ndarray) -> np.ndarray:
+        cb = self.cb
+        slots = np.empty(cb.n_slots, dtype=np.int8)
+        lv = atoms[cb.leaf_atom]
+        slots[: self.n_leaves] = np.where(cb.leaf_neg, 2 - lv, lv)
+        for kind, gate_slots, child, offsets in cb.levels:
+            vals = slots[child]
+            slots[gate_slots] = (
+                np.minimum.reduceat(vals, offsets) if kind == "all" else np.maximum.reduceat(vals, offsets)
+            )
+        return slots
+
+    def verdicts(self, row: Any, as_of: str | dt.date) -> np.ndarray:
+        """Kleene codes per policy of the book (inactive policies are 0)."""
+        slots = self.slot_values(self.atom_values(row))
+        return np.where(self._active_mask(as_of_date(as_of)), slots[self.cb.roots], 0)
+
+    def verdicts_from_atoms(self, atoms: np.ndarray, as_of: str | dt.date) -> np.ndarray:
+        slots = self.slot_values(atoms)
+        return np.where(self._active_mask(as_of_date(as_of)), slots[self.cb.roots], 0)
+
+    def match_columns(self, row: Any, as_of: str | dt.date) -> dict[str, list]:
+        """The pairs of one enterprise as columns (lists), evidence and missing facts included.
+
+        Which leaves prove a verdict and which unknown leaves must be settled is propagated top
+        down level by level for all policies at once; only the strings are built per pair."""
+        if isinstance(row, pd.DataFrame):
+            row = row.iloc[0]
+        if isinstance(row, pd.Series):
+            row = row.to_dict()
+        cb = self.cb
+        slots = self.slot_values(self.atom_values(row))
+        rootv = np.where(self._active_mask(as_of_date(as_of)), slots[cb.roots], 0)
+        hits = np.flatnonzero(rootv)
+        cols: dict[str, list] = {c: [] for c in PAIR_COLUMNS}
+        if hits.size == 0:
+            return cols
+        sup = np.zeros(cb.n_slots, dtype=bool)
+        upath = np.zeros(cb.n_slots, dtype=bool)
+        sup[cb.roots] = rootv != 0
+        upath[cb.roots] = rootv == 1
+        for kind, child, parent in self.top_down:
+            vp, vc = slots[parent], slots[child]
+            s = sup[parent] & (vp != 0)
+            if kind == "any":
+                s &= vc == vp
+            sup[child] = s
+            upath[child] = upath[parent] & (vc == 1)
+        lv = slots[: self.n_leaves]
+        ev_idx = np.flatnonzero(sup[: self.n_leaves] & (lv == 2))
+        un_idx = np.flatnonzero(upath[: self.n_leaves] & (lv == 1))
+        lf = self.leaf_field
+        uk, inv = np.unique(self.leaf_key[ev_idx], return_inverse=True)
+        shown: dict[str, str] = {}
+        distinct = []
+        for k in uk.tolist():
+            f = self.key_field[k]
+            if f not in shown:
+                shown[f] = _show(row.get(f))
+            distinct.append(self.key_open[k] + shown[f] + "）")
+        pieces = [distinct[j] for j in inv.tolist()]
+        ev_pol = self.leaf_policy[ev_idx]
+        ev_a = np.searchsorted(ev_pol, hits, "left").tolist()
+        ev_b = np.searchsorted(ev_pol, hits, "right").tolist()
+        un_fields = [lf[i] for i in un_idx.tolist()]
+        un_pol = self.leaf_policy[un_idx]
+        un_a = np.searchsorted(un_pol, hits, "left").tolist()
+        un_b = np.searchsorted(un_pol, hits, "right").tolist()
+        amount = self._amounts(hits, row)
+        uscc = row.get("uscc", None)
+        uscc = None if _missing(uscc) else str(uscc)
+        hl = hits.tolist()
+        rv = rootv[hits].tolist()
+        cols["uscc"] = [uscc] * len(hl)
+        cols["policy_id"] = [self.pids[i] for i in hl]
+        cols["verdict"] = ["eligible" if v == 2 else "undetermined" for v in rv]
+        cols["unknown"] = [
+            ";".join(sorted(set(un_fields[a:b]))) if b > a else "" for a, b in zip(un_a, un_b, strict=True)
+        ]
+        cols["evidence"] = ["；".join(pieces[a:b]) for a, b in zip(ev_a, ev_b, strict=True)]
+        cols["mode"] = [self.modes[i] for i in hl]
+        cols["amount"] = amount
+        return cols
+
+    def _amounts(self, hits: np.ndarray, row: dict) -> list:
+        """cap, or rate × base capped — vectorised over the matching policies."""
+        out = self.cap[hits]
+        bi = self.base_idx[hits]
+        if self.base_names and (bi >= 0).any():
+            xs = np.array(
+                [
+                    self._number(n, row.get(n)) if n in self._ordered else _to_float(row.get(n))
+                    for n in self.base_names
+                ]
+                + [np.nan]
+            )
+            x = self.rate[hits] * xs[bi]
+            out = np.where(bi >= 0, np.where(np.isnan(out), x, np.fmin(x, out)), out)
+            out = np.where((bi >= 0) & np.isnan(x), np.nan, out)
+        return out.tolist()
+
+    def match_records(self, row: Any, as_of: str | dt.date) -> list[dict[str, Any]]:
+        cols = self.match_columns(row, as_of)
+        return [
+            dict(zip(PAIR_COLUMNS, vals, strict=True))
+            for vals in zip(*(cols[c] for c in PAIR_COLUMNS), strict=True)
+        ]
+
+    def match(self, row: Any, as_of: str | dt.date) -> pd.DataFrame:
+        cols = self.match_columns(row, as_of)
+        data = {c: pd.array(cols[c], dtype="string") for c in PAIR_COLUMNS[:-1]}
+        data["amount"] = np.array(cols["amount"], dtype="float64")
+        return pd.DataFrame(data)
+
+
+def _to_float(v: Any) -> float:
+    try:
+        return math.nan if _missing(v) else float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _show(v: Any) -> str:
+    if _missing(v):
+        return "未知"
+    if isinstance(v, bool | np.bool_):
+        return "是" if v else "否"
+    if isinstance(v, float):
+        return f"{round(v, 4):g}"
+    if isinstance(v, pd.Timestamp | dt.datetime):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, str) and v == "":
+        return "无"
+    return str(v)
+
+
+_DATE_CACHE: dict[Any, dt.date] = {}
+
+
+def as_of_date(as_of: str | dt.date) -> dt.date:
+    if isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime):
+        return as_of
+    d = _DATE_CACHE.get(as_of)
+    if d is None:
+        d = as_date(as_of)
+        if len(_DATE_CACHE) < 1000:
+            _DATE_CACHE[as_of] = d
+    return d

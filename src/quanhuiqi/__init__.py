@@ -1,18 +1,66 @@
 """quanhuiqi — enterprise profiles, provable policy eligibility, ranking and supply–demand matching.
 
-The public API is re-exported here.  Importing the package is cheap: mlflow, lightgbm and
-pyspark are imported only by the functions that need them.
+The small public API below is re-exported lazily: importing the package is cheap, and mlflow,
+lightgbm, scikit-learn and pyspark are imported only by the functions that need them.
+
+>>> import quanhuiqi as q
+>>> v = q.validate_enterprises(q.read_enterprises("data_samples/enterprises.csv"), "2025-07-01")
+>>> prof = q.profile(v.clean, "2025-07-01")
+>>> result = q.evaluate_eligibility(q.load_book("data_samples/policies"), prof, "2025-07-01")
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+
 __version__ = "0.1.0"
 
-from quanhuiqi.tables.io import InputError, read_table, write_table
+# public name → (module, attribute); attribute None means the module itself
+_EXPORTS: dict[str, tuple[str, str | None]] = {
+    # tables
+    "InputError": ("quanhuiqi.tables.io", "InputError"),
+    "read_table": ("quanhuiqi.tables.io", "read_table"),
+    "write_table": ("quanhuiqi.tables.io", "write_table"),
+    "read_enterprises": ("quanhuiqi.tables", "read_enterprises"),
+    "validate_enterprises": ("quanhuiqi.tables", "validate_enterprises"),
+    "Validated": ("quanhuiqi.tables", "Validated"),
+    # profile: the package is also the plain function quanhuiqi.profile(enterprises, as_of)
+    "profile": ("quanhuiqi.profile", None),
+    "EnterpriseProfiler": ("quanhuiqi.profile", "EnterpriseProfiler"),
+    "link": ("quanhuiqi.profile", "link"),
+    # policy and eligibility
+    "load_book": ("quanhuiqi.policy", "load_book"),
+    "check_book": ("quanhuiqi.policy", "check_book"),
+    "PolicyBook": ("quanhuiqi.policy", "PolicyBook"),
+    "PolicyError": ("quanhuiqi.policy", "PolicyError"),
+    "evaluate_eligibility": ("quanhuiqi.eligibility", "evaluate"),
+    "EligibilityResult": ("quanhuiqi.eligibility", "EligibilityResult"),
+    # ranking and models
+    "RuleScorer": ("quanhuiqi.rank", "RuleScorer"),
+    "train_ranker": ("quanhuiqi.rank", "train_ranker"),
+    "evaluate_ranking": ("quanhuiqi.rank", "evaluate"),
+    "load_ranker": ("quanhuiqi.registry", "load_ranker"),
+    # supply–demand
+    "validate_postings": ("quanhuiqi.postings", "validate_postings"),
+    "match_postings": ("quanhuiqi.postings", "match_postings"),
+    # the daily job and the synthetic city
+    "run_daily": ("quanhuiqi.push", "run_daily"),
+    "generate_city": ("quanhuiqi.synth", "generate_city"),
+}
 
-__all__ = [
-    "InputError",
-    "__version__",
-    "read_table",
-    "write_table",
-]
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str):
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'quanhuiqi' has no attribute {name!r}")
+    module = import_module(target[0])
+    value = module if target[1] is None else getattr(module, target[1])
+    if target[1] is not None:
+        globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,463 @@
+"""The daily batch job: read the day's snapshot, decide, write the day's outputs atomically.
+
+``run_daily`` is what ``quanhuiqi push`` calls.  Same inputs give byte-identical data files and
+manifest (only ``report.json``/``report.html`` carry timings); re-running a date replaces that
+date's folder; history dated on or after the run date is ignored, so a re-run never counts its
+own pushes; a crash at any point leaves the previous outputs intact (see ``outputs``).
+
+The stages shared with the Spark job (``prepare``, ``finish``) live here too, so both runs read,
+report and write the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quanhuiqi.push.config import load_config
+from quanhuiqi.push.outputs import DayWriter, crash_point, dumps, input_hash, recover
+from quanhuiqi.push.partition import (
+    DayContext,
+    PartitionResult,
+    n_partitions,
+    partition_of,
+    policy_frame,
+    process_partition,
+    split_state,
+)
+from quanhuiqi.push.progress import Progress, log_event
+from quanhuiqi.push.report import changes_vs_previous, counts, render_html
+from quanhuiqi.push.rules import PushRules
+from quanhuiqi.tables.io import InputError, read_table
+from quanhuiqi.tables.rejects import ROW_REJECTED, concat_rejects, rejects_for
+
+STATE_TABLES = ("push_history", "grants", "suppressions")
+OUTPUT_TABLES = ("push_list", "auto_grant", "near_miss", "postings_pairs", "held_back", "rejects")
+SORT_KEYS = {
+    "push_list": ["uscc", "rank"],
+    "held_back": ["uscc", "policy_id"],
+    "auto_grant": ["policy_id", "uscc"],
+    "near_miss": ["uscc", "policy_id"],
+}
+
+
+@dataclass
+class RunResult:
+    """Where the day's outputs are, and the report's numbers."""
+
+    date: str
+    out_dir: Path
+    files: dict[str, Path]
+    report: dict[str, Any] = field(repr=False)
+
+    def summary(self) -> str:
+        s = self.report["summary"]
+        lines = [
+            f"quanhuiqi push {self.date}: {s['pushed']} pushes to {s['enterprises_pushed']} enterprises, "
+            f"{s['auto_grants']} 免申即享, {s['near_misses']} near misses, {s['held_back']} held back, "
+            f"{s['rejected_rows']} rows rejected",
+            f"  push list: {self.files['push_list']}",
+            f"  免申即享:  {self.files['auto_grant']}",
+            f"  report:    {self.files['report_html']}",
+        ]
+        lines += [f"  WARNING: {w}" for w in self.report.get("warnings", [])]
+        return "\n".join(lines)
+
+
+@dataclass
+class Prepared:
+    """Everything decided before the enterprises are touched."""
+
+    cfg: dict[str, Any]
+    day: pd.Timestamp
+    date_text: str
+    data_dir: Path
+    out_dir: Path
+    paths: dict[str, Path | None]
+    prev_paths: dict[str, Path]
+    inputs: dict[str, dict[str, Any]]
+    progress: Progress
+    warnings: list[str]
+    ctx: DayContext | None = None
+    model_info: dict[str, Any] = field(default_factory=dict)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _locate(data_dir: Path, cfg: dict) -> dict[str, Path | None]:
+    found: dict[str, Path | None] = {}
+    optional = set(cfg["paths"]["optional"])
+    if not data_dir.is_dir():
+        raise InputError(f"{data_dir}: data directory not found")
+    for name, rel in cfg["paths"].items():
+        if name in ("extra", "optional"):
+            continue
+        if name == "postings" and not cfg["postings"]["enabled"]:
+            found[name] = None
+            continue
+        p = data_dir / rel
+        if not p.exists():
+            if name in optional:
+                found[name] = None
+                continue
+            raise InputError(
+                f"{p}: input table {name!r} not found (every table of the snapshot is required; "
+                f"list it under paths.optional in the configuration to run without it)"
+            )
+        found[name] = p
+    for i, rel in enumerate(cfg["paths"]["extra"]):
+        p = data_dir / rel
+        if not p.exists():
+            raise InputError(f"{p}: extra enterprise source not found")
+        found[f"extra[{i}]"] = p
+    return found
+
+
+def _previous_push_lists(out_dir: Path, day: pd.Timestamp, cooldown_days: int) -> dict[str, Path]:
+    found = {}
+    for k in range(1, cooldown_days + 1):
+        d = (day - pd.Timedelta(days=k)).date().isoformat()
+        p = out_dir / d / "push_list.parquet"
+        if p.exists():
+            found[d] = p
+    return dict(sorted(found.items()))
+
+
+def _merge_extra(clean: pd.DataFrame, raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Join an extra source of facts (uscc + columns) to the clean enterprises; bad rows to rejects."""
+    from quanhuiqi.tables.uscc import normalize_uscc
+
+    if "uscc" not in raw:
+        raise InputError(f"{source}: missing required column uscc")
+    clash = sorted(set(raw.columns) & set(clean.columns) - {"uscc"})
+    if clash:
+        raise InputError(f"{source}: column(s) {clash} already exist in the enterprise table")
+    rows = pd.Series(range(1, len(raw) + 1), dtype="int64")
+    key = normalize_uscc(raw["uscc"].astype("string")).astype("string")
+    dup = (key.duplicated(keep="first") & key.notna()).to_numpy()
+    unknown = (~key.isin(set(clean["uscc"].astype(str)))).fillna(True).to_numpy() & ~dup
+    reason = "no such enterprise in the clean enterprise table"
+    rej = concat_rejects(
+        [
+            rejects_for(rows[dup], key[dup], source=source, column="uscc", reason="duplicate uscc", action=ROW_REJECTED),
+            rejects_for(rows[unknown], key[unknown], source=source, column="uscc", reason=reason, action=ROW_REJECTED),
+        ]
+    )
+    keep = raw.loc[~(dup | unknown)].assign(uscc=key[~(dup | unknown)])
+    return clean.merge(keep, on="uscc", how="left"), rej
+
+
+def _load_scorer(model: str | None, cfg: dict) -> tuple[Any, dict[str, Any], list[str]]:
+    from quanhuiqi.rank import RuleScorer
+
+    info: dict[str, Any] = {"requested": model, "used": "rules", "fallback": False}
+    if not model:
+        return RuleScorer(), info, []
+    try:
+        from quanhuiqi.registry import load_ranker
+
+        scorer = load_ranker(model)
+    except Exception as exc:  # the registry may be down, the alias missing, or mlflow absent
+        if not cfg["model"]["fallback_to_rules"]:
+            raise InputError(f"model {model}: cannot be loaded ({type(exc).__name__}: {str(exc)[:200]})") from exc
+        msg = f"model {model} unavailable ({type(exc).__name__}: {str(exc)[:160]}); ranked with the rule scorer instead"
+        log_event("model_fallback", level=30, model=model, error=type(exc).__name__)
+        info.update(fallback=True, error=f"{type(exc).__name__}: {str(exc)[:300]}")
+        return RuleScorer(), info, [msg]
+    info["used"] = model
+    for attr in ("version", "run_id", "name"):
+        if hasattr(scorer, attr):
+            info[attr] = str(getattr(scorer, attr))
+    return scorer, info, []
+
+
+def prepare(
+    date: str | dt.date,
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    model: str | None,
+    config: str | os.PathLike | dict | None,
+) -> Prepared:
+    """Configuration, recovery of the out folder, input files located and hashed, the book and the ranker."""
+    cfg = load_config(config)
+    day = pd.Timestamp(date).normalize()
+    date_text = day.date().isoformat()
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    progress = Progress(f"push:{date_text}")
+    prep = Prepared(cfg, day, date_text, data_dir, out_dir, {}, {}, {}, progress, [])
+    for done in recover(out_dir, date_text):
+        log_event("recovered", run=progress.run, action=done)
+    with progress.stage("locate"):
+        prep.paths = _locate(data_dir, cfg)
+        if cfg["history"]["include_previous_outputs"]:
+            prep.prev_paths = _previous_push_lists(out_dir, day, cfg["push"]["cooldown_days"])
+        for name, p in prep.paths.items():
+            if p is None:
+                prep.inputs[name] = {"path": None, "absent": True}
+                if name != "postings" or cfg["postings"]["enabled"]:
+                    prep.warnings.append(f"optional input {name} is absent: counted as empty")
+                continue
+            prep.inputs[name] = {"path": p.relative_to(data_dir).as_posix(), "sha256": input_hash(p)}
+        for d, p in prep.prev_paths.items():
+            prep.inputs[f"previous_push_list[{d}]"] = {"path": f"{d}/push_list.parquet", "sha256": input_hash(p)}
+    with progress.stage("policies"):
+        from quanhuiqi.policy import load_book
+
+        book = load_book(prep.paths["policies"])
+        scorer, prep.model_info, w = _load_scorer(model or cfg["model"]["alias"], cfg)
+        prep.warnings += w
+    prep.ctx = DayContext(as_of=day, book=book, scorer=scorer, rules=PushRules.from_config(cfg), policies=policy_frame(book))
+    return prep
+
+
+def read_previous(prev_paths: dict[str, Path]) -> pd.DataFrame | None:
+    """The push lists this job wrote for earlier dates within the cool-down (as history rows)."""
+    if not prev_paths:
+        return None
+    return pd.concat([pd.read_parquet(p, columns=["date", "uscc", "policy_id", "verdict"]) for p in prev_paths.values()])
+
+
+def merge_previous(history: pd.DataFrame | None, previous: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Push history plus earlier push lists of this job, one row per (date, uscc, policy): never double-counted."""
+    if previous is None:
+        return history
+    prev = previous.assign(date=pd.to_datetime(previous["date"]).astype("datetime64[ns]"))
+    both = [prev] if history is None else [history, prev]
+    merged = pd.concat(both, ignore_index=True).astype({"uscc": "string", "policy_id": "string"})
+    return merged.drop_duplicates(["date", "uscc", "policy_id"], keep="first").reset_index(drop=True)
+
+
+def posters(clean: pd.DataFrame, postings_clean: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The clean rows of the enterprises that posted (the matcher excludes inactive or dishonest ones)."""
+    if postings_clean is None:
+        return None
+    return clean[clean["uscc"].isin(set(postings_clean["uscc"].dropna().astype(str)))].reset_index(drop=True)
+
+
+def _postings_pairs(clean_postings: pd.DataFrame | None, as_of: pd.Timestamp, enterprises: pd.DataFrame | None,
+                    cfg: dict) -> pd.DataFrame:
+    if clean_postings is None:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in ("demand_id", "supply_id", "rank", "score", "reasons")})
+    from quanhuiqi.postings import match_postings
+
+    pairs = match_postings(clean_postings, as_of, enterprises=enterprises, model=cfg["postings"]["model"],
+                           k=cfg["postings"]["per_demand"])
+    cols = [c for c in ("demand_id", "supply_id", "rank", "score", "reasons") if c in pairs.columns]
+    rest = [c for c in pairs.columns if c not in cols]
+    return pairs[cols + rest].sort_values(["demand_id", "rank", "supply_id"], kind="stable").reset_index(drop=True)
+
+
+def combine(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    """Concatenate partition outputs and sort them: the order never depends on the partitioning."""
+    nonempty = [f for f in frames if len(f)]
+    out = pd.concat(nonempty, ignore_index=True) if nonempty else frames[0].iloc[:0]
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _code_version() -> str:
+    from quanhuiqi import __version__
+
+    return __version__
+
+
+def _sum_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + int(v)
+    return dict(sorted(total.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# --- finishing: report, write, publish -------------------------------------------------------------
+
+
+def finish(prep: Prepared, tables: dict[str, pd.DataFrame], stats: list[dict[str, Any]], partitions: int) -> RunResult:
+    """Report and write the day's outputs (staged, manifest last, swapped in)."""
+    cfg, day, date_text, progress = prep.cfg, prep.day, prep.date_text, prep.progress
+    push_list, held_back, auto_grant = tables["push_list"], tables["held_back"], tables["auto_grant"]
+    near_miss, rejects, postings_pairs = tables["near_miss"], tables["rejects"], tables["postings_pairs"]
+    for s in stats:
+        for k, t in s.get("timings", {}).items():
+            progress.add_time(f"partitions.{k}", t)
+    prev_day = (day - pd.Timedelta(days=1)).date().isoformat()
+    prev_file = prep.out_dir / prev_day / "push_list.parquet"
+    previous = pd.read_parquet(prev_file) if prev_file.exists() else None
+    per_verdict = _sum_counts([s["candidates_per_verdict"] for s in stats])
+    rej_rows = rejects[rejects["action"] == ROW_REJECTED]
+    book = prep.ctx.book
+    summary = {
+        "enterprises_read": int(prep.inputs["enterprises"].get("rows", 0)),
+        "enterprises_clean": int(prep.inputs["enterprises"].get("clean", 0)),
+        "partitions": partitions,
+        "candidates": int(sum(per_verdict.values())),
+        "pushed": len(push_list),
+        "enterprises_pushed": int(push_list["uscc"].nunique()),
+        "held_back": len(held_back),
+        "auto_grants": len(auto_grant),
+        "near_misses": len(near_miss),
+        "postings_pairs": len(postings_pairs),
+        "rejected_rows": int(rej_rows.groupby("source")["row"].nunique().sum()) if len(rej_rows) else 0,
+        "cleared_values": int((rejects["action"] != ROW_REJECTED).sum()),
+        "policies": len(prep.ctx.policies),
+    }
+    report: dict[str, Any] = {
+        "date": date_text,
+        "warnings": prep.warnings,
+        "summary": summary,
+        "model": prep.model_info,
+        "policy_book_version": str(getattr(book, "version", "")),
+        "config": cfg,
+        "inputs": prep.inputs,
+        "eligibility": {"per_verdict": per_verdict},
+        "push": {
+            "per_policy": counts(push_list["policy_id"], top=30),
+            "per_district": _sum_counts([s["pushed_per_district"] for s in stats]),
+            "per_verdict": counts(push_list["verdict"]),
+            "per_mode": counts(push_list["mode"]),
+            "held_back_by_rule": counts(held_back["rule"]),
+        },
+        "auto_grant": {"per_policy": counts(auto_grant["policy_id"], top=30)},
+        "near_miss": {"per_policy": counts(near_miss["policy_id"], top=30)},
+        "rejects": {
+            "by_reason": counts(rejects["source"] + ": " + rejects["reason"].str.replace(r"\brow \d+", "row N", regex=True), top=40),
+            "by_source_action": counts(rejects["source"] + " " + rejects["action"]),
+        },
+        "changes_vs_previous": changes_vs_previous(push_list, previous, prev_day),
+    }
+    with progress.stage("write") as info, DayWriter(prep.out_dir, date_text, cfg["outputs"]["formats"]) as w:
+        t_write = time.perf_counter()
+        report["outputs"] = {k: len(tables[k]) for k in OUTPUT_TABLES}
+        for name in OUTPUT_TABLES:
+            w.table(name, tables.pop(name))  # written: released (the caller hands the dict over)
+            crash_point(f"write:{name}")
+        progress.add_time("write.tables", time.perf_counter() - t_write)
+        report["timings_s"] = {k: round(v, 3) for k, v in progress.timings.items()}
+        w.json("report.json", report, record=False)
+        if cfg["outputs"]["report_html"]:
+            w.text("report.html", render_html(report), record=False)
+        manifest = {
+            "date": date_text,
+            "code_version": _code_version(),
+            "policy_book_version": str(getattr(book, "version", "")),
+            "model": {k: v for k, v in prep.model_info.items() if k != "error"},
+            "config_sha256": hashlib.sha256(dumps(cfg).encode()).hexdigest(),
+            "partitions": partitions,
+            "inputs": prep.inputs,
+            "rows": report["outputs"],
+            "reports": ["report.json"] + (["report.html"] if cfg["outputs"]["report_html"] else []),
+        }
+        final = w.publish(manifest)
+        info.update(files=len(w.written) + 2)
+    fmt = cfg["outputs"]["formats"][0]
+    files = {name: final / f"{name}.{fmt}" for name in OUTPUT_TABLES}
+    files.update(report_json=final / "report.json", report_html=final / "report.html", manifest=final / "manifest.json")
+    log_event("run_done", run=progress.run, out=str(final), pushed=len(push_list))
+    return RunResult(date=date_text, out_dir=final, files=files, report=report)
+
+
+# --- the local job ---------------------------------------------------------------------------------
+
+
+def run_daily(
+    date: str | dt.date,
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    model: str | None = None,
+    config: str | os.PathLike | dict | None = None,
+) -> RunResult:
+    """Run the daily push for ``date`` over the snapshot in ``data_dir``; write ``out_dir/<date>/``."""
+    from quanhuiqi.tables import read_enterprises, validate_enterprises, validate_history
+
+    prep = prepare(date, data_dir, out_dir, model, config)
+    cfg, day, progress, inputs = prep.cfg, prep.day, prep.progress, prep.inputs
+
+    with progress.stage("read") as info:
+        raw: dict[str, pd.DataFrame] = {}
+        for name, p in prep.paths.items():
+            if p is None or name == "policies":
+                continue
+            raw[name] = read_enterprises(p) if name == "enterprises" else read_table(p)
+            inputs[name]["rows"] = len(raw[name])
+        info["tables"] = len(raw)
+    crash_point("read")
+
+    rejects_parts = []
+    with progress.stage("validate") as info:
+        v = validate_enterprises(raw.pop("enterprises"), day, "enterprises")
+        clean = v.clean
+        rejects_parts.append(v.rejects)
+        inputs["enterprises"].update(clean=len(clean), rows_rejected=v.rows_rejected)
+        for name in [k for k in raw if k.startswith("extra[")]:
+            clean, rej = _merge_extra(clean, raw.pop(name), name)
+            rejects_parts.append(rej)
+            inputs[name].update(rows_rejected=int(rej["row"].nunique()) if len(rej) else 0)
+        state: dict[str, pd.DataFrame | None] = {}
+        for name in STATE_TABLES:
+            if name not in raw:
+                state[name] = None
+                continue
+            sv = validate_history(name, raw.pop(name), day, name)
+            state[name] = sv.clean
+            rejects_parts.append(sv.rejects)
+            inputs[name].update(clean=len(sv.clean), rows_rejected=sv.rows_rejected)
+        postings_clean = None
+        if "postings" in raw:
+            from quanhuiqi.postings import validate_postings
+
+            pv = validate_postings(raw.pop("postings"), day, "postings")
+            postings_clean = pv.clean
+            rejects_parts.append(pv.rejects)
+            inputs["postings"].update(clean=len(pv.clean), rows_rejected=pv.rows_rejected)
+        state["push_history"] = merge_previous(state["push_history"], read_previous(prep.prev_paths))
+        info.update(enterprises=len(clean))
+    crash_point("validate")
+
+    with progress.stage("postings") as info:  # first: its peak comes before the partitions' outputs exist
+        postings_pairs = _postings_pairs(postings_clean, day, posters(clean, postings_clean), cfg)
+        info.update(pairs=len(postings_pairs))
+    del postings_clean
+    crash_point("postings")
+
+    parts = n_partitions(cfg, int(inputs["enterprises"]["rows"]))
+    results: list[PartitionResult] = []
+    with progress.stage("partitions", partitions=parts) as info:
+        groups = pd.Series(partition_of(clean["uscc"], parts)).groupby(partition_of(clean["uscc"], parts)).indices
+        if not groups:  # no clean enterprise: one empty partition still yields well-formed outputs
+            groups = {0: clean.index.to_numpy()[:0]}
+        by_part = {name: split_state(state[name], parts) for name in STATE_TABLES}
+        empty = {name: _empty_like(state[name]) for name in STATE_TABLES}
+        del state  # the partitions hold the rows now
+        for p in progress.iterate(sorted(groups), total=len(groups), desc="partitions", unit="partition"):
+            results.append(
+                process_partition(
+                    clean.iloc[groups[p]].reset_index(drop=True),
+                    prep.ctx,
+                    history=by_part["push_history"].pop(p, empty["push_history"]),
+                    grants=by_part["grants"].pop(p, empty["grants"]),
+                    suppressions=by_part["suppressions"].pop(p, empty["suppressions"]),
+                )
+            )
+        del clean, by_part
+        tables = {}
+        for name, keys in SORT_KEYS.items():  # one table at a time, releasing its parts: bounded peak memory
+            tables[name] = combine([getattr(r, name) for r in results], keys)
+            for r in results:
+                setattr(r, name, None)
+        info.update(pushed=len(tables["push_list"]), held_back=len(tables["held_back"]))
+    crash_point("partitions")
+
+    tables["postings_pairs"] = postings_pairs
+    tables["rejects"] = concat_rejects(rejects_parts)
+    return finish(prep, tables, [r.stats for r in results], parts)
+
+
+def _empty_like(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    return None if frame is None else frame.iloc[:0]

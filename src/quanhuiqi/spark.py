@@ -1,0 +1,299 @@
+"""The daily job on Apache Spark: the same per-partition function, mapped with ``mapInPandas``.
+
+``pip install quanhuiqi[spark]``.  Every input table is read by Spark, each row tagged with its
+1-based input row and its enterprise partition (the stable uscc hash of
+``quanhuiqi.push.partition.partition_of``), the tables are unioned and repartitioned by that
+partition, and ``mapInPandas`` runs, per enterprise partition, exactly what the local run does:
+validate → profile → eligibility → rank → push rules.  Partition outputs come back to the driver,
+which sorts, reports and writes them with the local job's writer, so a Spark run and a local run
+with the same configuration give byte-identical data files.
+
+pyspark is imported inside the functions: ``import quanhuiqi`` stays light.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pickle
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quanhuiqi.push.job import (
+    SORT_KEYS,
+    STATE_TABLES,
+    RunResult,
+    _postings_pairs,
+    combine,
+    finish,
+    merge_previous,
+    prepare,
+)
+from quanhuiqi.push.partition import n_partitions, partition_of, process_partition
+from quanhuiqi.tables.io import InputError, read_table
+from quanhuiqi.tables.rejects import concat_rejects
+
+SEP = "__"  # table__column in the unioned frame
+OUT_SCHEMA = "_part long, _kind string, _payload binary"
+
+
+def local_session(master: str = "local[2]", app: str = "quanhuiqi-push", **conf: str) -> Any:
+    """A Spark session for tests and single-machine runs; the workers use this interpreter."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    b = (
+        SparkSession.builder.master(master)
+        .appName(app)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "8")
+    )
+    for k, v in conf.items():
+        b = b.config(k, v)
+    return b.getOrCreate()
+
+
+def _read(spark: Any, path: Path, name: str, partitions: int) -> Any:
+    """One input table as a Spark DataFrame: ``table__column`` columns plus ``_table``, ``_row``, ``_part``."""
+    from pyspark.sql import functions as F
+
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        df = spark.read.options(header=True, multiLine=True, encoding="UTF-8", escape='"').csv(str(path))
+    elif suffix in (".parquet", ".pq"):
+        df = spark.read.parquet(str(path))
+    else:
+        raise InputError(f"{path}: unsupported file type {suffix!r} (expected .csv or .parquet)")
+    cols = [c.lstrip("\ufeff").strip() for c in df.columns]
+    df = df.toDF(*cols)
+    if "uscc" not in cols:
+        raise InputError(f"{path}: missing required column uscc")
+    # the 1-based input row, in the JVM: a record's index within its Spark partition (the file's order)
+    # plus the rows of the partitions before it
+    if df.rdd.getNumPartitions() == 1:  # one split (a small or multi-line file): no counting job needed
+        return _tagged(df.withColumn("_row", F.monotonically_increasing_id() + 1), cols, name, partitions)
+    df = df.withColumn("_id", F.monotonically_increasing_id()).withColumn("_pid", F.spark_partition_id())
+    sizes = sorted((r["_pid"], r["count"]) for r in df.groupBy("_pid").count().collect())
+    offsets, total = [], 0
+    for pid, n in sizes:
+        offsets += [F.lit(pid), F.lit(total)]
+        total += n
+    offset = F.create_map(*offsets)[F.col("_pid")] if offsets else F.lit(0)
+    local = F.col("_id") - F.shiftleft(F.col("_pid").cast("long"), 33)
+    df = df.withColumn("_row", (offset + local + 1).cast("long")).drop("_id", "_pid")
+    return _tagged(df, cols, name, partitions)
+
+
+def _tagged(df: Any, cols: list[str], name: str, partitions: int) -> Any:
+    """Add each row's enterprise partition (the library's hash, in pandas) and prefix the columns."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    def tag(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for b in batches:
+            yield b.assign(_part=partition_of(b["uscc"], partitions))
+
+    df = df.mapInPandas(tag, StructType(list(df.schema.fields) + [StructField("_part", LongType(), False)]))
+    renamed = [F.col(f"`{c}`").alias(f"{name}{SEP}{c}") for c in cols]
+    return df.select(F.lit(name).alias("_table"), "_row", "_part", *renamed)
+
+
+def _restore(group: pd.DataFrame, name: str, columns: list[str]) -> pd.DataFrame:
+    """One table's rows of a partition, in input order, with its own column names (plus ``_row``)."""
+    rows = group[group["_table"] == name].sort_values("_row", kind="stable")
+    out = rows[[f"{name}{SEP}{c}" for c in columns]]
+    out.columns = columns
+    out = out.reset_index(drop=True)
+    if len(out):
+        for c in columns:  # Spark hands CSV text over as object; the local CSV reader gives pandas' str dtype
+            if out[c].dtype == object and out[c].map(lambda v: v is None or isinstance(v, str)).all():
+                out[c] = out[c].astype("str")
+    return out.assign(_row=rows["_row"].to_numpy())
+
+
+def _validated(validate: Any, frame: pd.DataFrame, as_of: Any, source: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """Validate a partition's rows, then put back the rows' numbers in the whole input file."""
+    rownum = frame["_row"].to_numpy()
+    v = validate(frame.drop(columns="_row"), as_of, source)
+    clean = v.clean.copy()
+    rej = v.rejects.copy()
+    if "row" in clean:
+        clean["row"] = rownum[clean["row"].to_numpy() - 1]
+    if len(rej):
+        rej["row"] = rownum[rej["row"].to_numpy() - 1]
+        # reasons that name another row ("duplicate uscc: row 12 kept") name it in the whole file too
+        rej["reason"] = rej["reason"].str.replace(
+            r"\brow (\d+)\b", lambda m: f"row {rownum[int(m.group(1)) - 1]}", regex=True
+        )
+    return clean, rej, {"rows": v.rows_in, "clean": len(v.clean), "rows_rejected": v.rows_rejected}
+
+
+def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: Any) -> Any:
+    """The function ``mapInPandas`` maps over the unioned, repartitioned tables."""
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        from functools import partial
+
+        from quanhuiqi.tables import validate_enterprises, validate_history
+
+        frames = list(batches)
+        if not frames:
+            return
+        ctx = ctx_bc.value
+        pdf = pd.concat(frames, ignore_index=True)
+        for part, group in pdf.groupby("_part", sort=True):
+            tables = {name: _restore(group, name, cols) for name, cols in columns.items()}
+            rejects, counts = [], {}
+            clean, rej, counts["enterprises"] = _validated(validate_enterprises, tables["enterprises"], ctx.as_of, "enterprises")
+            rejects.append(rej)
+            state: dict[str, pd.DataFrame | None] = {}
+            for name in STATE_TABLES:
+                if name not in tables:
+                    state[name] = None
+                    continue
+                state[name], rej, counts[name] = _validated(partial(validate_history, name), tables[name], ctx.as_of, name)
+                rejects.append(rej)
+            if "previous" in tables:
+                state["push_history"] = merge_previous(state["push_history"], tables["previous"].drop(columns="_row"))
+            out: dict[str, Any] = {"rejects": concat_rejects(rejects)}
+            if posters_bc is not None:  # the clean rows of enterprises that posted, for the matcher
+                out["posters"] = clean[clean["uscc"].isin(posters_bc.value)]
+            stats: dict[str, Any] = {"counts": counts}
+            if len(clean):
+                r = process_partition(
+                    clean,
+                    ctx,
+                    history=state["push_history"],
+                    grants=state["grants"],
+                    suppressions=state["suppressions"],
+                )
+                out.update(push_list=r.push_list, held_back=r.held_back, auto_grant=r.auto_grant, near_miss=r.near_miss)
+                stats.update(r.stats)
+            out["stats"] = stats
+            yield pd.DataFrame(
+                {
+                    "_part": [int(part)] * len(out),
+                    "_kind": list(out),
+                    "_payload": [pickle.dumps(v, protocol=5) for v in out.values()],
+                }
+            )
+
+    return run
+
+
+def run_daily_spark(
+    date: str | dt.date,
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    model: str | None = None,
+    config: str | os.PathLike | dict | None = None,
+    *,
+    spark: Any = None,
+) -> RunResult:
+    """The daily job with the enterprise partitions processed on Spark; same outputs as ``run_daily``.
+
+    ``spark``: an existing SparkSession (a cluster's); default: ``local_session()``.  The data
+    folder and the out folder are read and written by the driver; input tables by Spark.
+    """
+    prep = prepare(date, data_dir, out_dir, model, config)
+    cfg, day, progress, inputs = prep.cfg, prep.day, prep.progress, prep.inputs
+    if cfg["paths"]["extra"]:
+        raise InputError("paths.extra (extra enterprise sources) is not supported by the Spark job yet")
+    spark = spark or local_session()
+
+    with progress.stage("spark.read") as info:
+        ent_path = prep.paths["enterprises"]
+        n_rows = -1
+        if int(cfg["run"]["partitions"]) <= 0:  # auto: the count decides
+            reader = spark.read.options(header=True, multiLine=True, escape='"')
+            n_rows = (reader.csv(str(ent_path)) if ent_path.suffix.lower() == ".csv" else spark.read.parquet(str(ent_path))).count()
+        parts = n_partitions(cfg, n_rows)
+        frames, columns = [], {}
+        for name in ("enterprises", *STATE_TABLES):
+            p = prep.paths.get(name)
+            if p is None:
+                continue
+            df = _read(spark, p, name, parts)
+            frames.append(df)
+            columns[name] = [c.split(SEP, 1)[1] for c in df.columns if SEP in c]
+        if prep.prev_paths:
+            prev = spark.read.parquet(*[str(p) for p in prep.prev_paths.values()]).select("date", "uscc", "policy_id", "verdict")
+            from pyspark.sql import functions as F
+
+            prev = prev.withColumn("_row", F.monotonically_increasing_id() + 1)
+
+            def tag(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+                for b in batches:
+                    yield b.assign(_part=partition_of(b["uscc"], parts))
+
+            prev = prev.mapInPandas(tag, prev.schema.add("_part", "long"))
+            prev = prev.select(F.lit("previous").alias("_table"), "_row", "_part", *[F.col(c).alias(f"previous{SEP}{c}") for c in ("date", "uscc", "policy_id", "verdict")])
+            frames.append(prev)
+            columns["previous"] = ["date", "uscc", "policy_id", "verdict"]
+        union = frames[0]
+        for f in frames[1:]:
+            union = union.unionByName(f, allowMissingColumns=True)
+        info.update(partitions=parts, rows=n_rows)
+
+    rejects: list[pd.DataFrame] = []
+    postings_clean = None
+    if prep.paths.get("postings") is not None:
+        from quanhuiqi.postings import validate_postings
+
+        raw = read_table(prep.paths["postings"])
+        pv = validate_postings(raw, day, "postings")
+        postings_clean = pv.clean
+        rejects.append(pv.rejects)
+        inputs["postings"].update(rows=len(raw), clean=len(pv.clean), rows_rejected=pv.rows_rejected)
+
+    with progress.stage("spark.partitions", partitions=parts) as info:
+        ctx_bc = spark.sparkContext.broadcast(prep.ctx)
+        posters_bc = (
+            spark.sparkContext.broadcast(set(postings_clean["uscc"].dropna().astype(str)))
+            if postings_clean is not None
+            else None
+        )
+        fn = _partition_function(ctx_bc, columns, posters_bc)
+        result = union.repartition(parts, "_part").mapInPandas(fn, OUT_SCHEMA)
+        pieces: dict[str, list[Any]] = {}
+        for row in result.collect():
+            pieces.setdefault(row["_kind"], []).append((row["_part"], pickle.loads(row["_payload"])))
+        ctx_bc.unpersist()
+        for k in pieces:
+            pieces[k].sort(key=lambda t: t[0])
+        stats = [s for _, s in pieces.get("stats", [])]
+        tables = {name: combine([f for _, f in pieces.get(name, [])] or [_empty(name)], keys) for name, keys in SORT_KEYS.items()}
+        info.update(pushed=len(tables["push_list"]))
+
+    for name in ("enterprises", *STATE_TABLES):
+        if name in columns:
+            for k in ("rows", "clean", "rows_rejected"):
+                inputs[name][k] = int(sum(s["counts"].get(name, {}).get(k, 0) for s in stats))
+
+    rejects += [f for _, f in pieces.get("rejects", [])]
+    with progress.stage("postings") as info:
+        ent = None
+        if postings_clean is not None:
+            parts_ = [f for _, f in pieces.get("posters", [])]
+            if parts_:
+                ent = pd.concat(parts_, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
+        tables["postings_pairs"] = _postings_pairs(postings_clean, day, ent, cfg)
+        info.update(pairs=len(tables["postings_pairs"]))
+    tables["rejects"] = concat_rejects(rejects)
+    return finish(prep, tables, [s for s in stats if "timings" in s], parts)
+
+
+def _empty(name: str) -> pd.DataFrame:
+    from quanhuiqi.push.rules import AUTO_GRANT_COLUMNS, HELD_BACK_COLUMNS, PUSH_LIST_COLUMNS
+
+    cols = {"push_list": PUSH_LIST_COLUMNS, "held_back": HELD_BACK_COLUMNS, "auto_grant": AUTO_GRANT_COLUMNS}.get(
+        name, ["uscc", "policy_id", "failed", "gap"]
+    )
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in cols})

@@ -1,0 +1,119 @@
+"""Staged writing, the swap, recovery, and the report page."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from quanhuiqi.push.outputs import DayWriter, recover
+from quanhuiqi.push.report import changes_vs_previous, counts, render_html
+
+DAY = "2025-07-01"
+
+
+def write_day(out, value):
+    with DayWriter(out, DAY) as w:
+        w.table("push_list", pd.DataFrame({"uscc": ["A", "B"], "policy_id": ["P1", "P2"], "v": [value, value]}))
+        w.json("report.json", {"t": 1.5}, record=False)
+        return w.publish({"date": DAY})
+
+
+def test_publish_replaces_the_day_and_leaves_nothing_else(tmp_path):
+    final = write_day(tmp_path, 1)
+    assert sorted(p.name for p in final.iterdir()) == ["manifest.json", "push_list.csv", "push_list.parquet", "report.json"]
+    manifest = json.loads((final / "manifest.json").read_text())
+    assert set(manifest["outputs"]) == {"push_list.csv", "push_list.parquet"}
+    write_day(tmp_path, 2)
+    assert pd.read_parquet(final / "push_list.parquet")["v"].tolist() == [2, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DAY]
+
+
+def test_same_content_same_bytes(tmp_path):
+    a = write_day(tmp_path / "a", 1)
+    b = write_day(tmp_path / "b", 1)
+    for name in ("push_list.csv", "push_list.parquet", "manifest.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_a_failure_inside_the_writer_leaves_no_staging(tmp_path):
+    write_day(tmp_path, 1)
+    with pytest.raises(RuntimeError), DayWriter(tmp_path, DAY) as w:
+        w.table("push_list", pd.DataFrame({"x": [9]}))
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DAY]
+    assert pd.read_parquet(tmp_path / DAY / "push_list.parquet")["v"].tolist() == [1, 1]
+
+
+DRIVER = textwrap.dedent(
+    """
+    import sys, pandas as pd
+    from quanhuiqi.push.outputs import DayWriter, recover
+    out = sys.argv[1]
+    recover(__import__("pathlib").Path(out), "2025-07-01")
+    with DayWriter(out, "2025-07-01") as w:
+        w.table("push_list", pd.DataFrame({"v": [2]}))
+        w.publish({"date": "2025-07-01"})
+    """
+)
+
+
+@pytest.mark.parametrize("stage", ["manifest", "swap"])
+def test_sigkill_at_the_swap_keeps_or_restores_the_previous_day(tmp_path, stage):
+    write_day(tmp_path, 1)
+    env = dict(os.environ, QUANHUIQI_TEST_CRASH_AFTER=stage)
+    proc = subprocess.run([sys.executable, "-c", DRIVER, str(tmp_path)], env=env, capture_output=True)
+    assert proc.returncode == -9
+    # after the kill: either the day is untouched, or recover() restores it
+    recover(tmp_path, DAY)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DAY]
+    assert pd.read_parquet(tmp_path / DAY / "push_list.parquet")["v"].tolist() == [1, 1]
+    # the next run (no crash) publishes normally
+    env.pop("QUANHUIQI_TEST_CRASH_AFTER")
+    subprocess.run([sys.executable, "-c", DRIVER, str(tmp_path)], env=env, check=True)
+    assert pd.read_parquet(tmp_path / DAY / "push_list.parquet")["v"].tolist() == [2]
+
+
+def test_report_html_is_self_contained_and_escapes():
+    report = {
+        "date": DAY,
+        "warnings": ["model x@y unavailable <b>"],
+        "summary": {"pushed": 3},
+        "model": {"used": "rules"},
+        "inputs": {"enterprises": {"path": "enterprises.csv", "rows": 3, "sha256": "ab" * 32}},
+        "push": {
+            "per_policy": {"P<1>": 2, "P2": 1},
+            "per_district": {"370102": 3},
+            "per_verdict": {"eligible": 3},
+            "per_mode": {"apply": 3},
+            "held_back_by_rule": {"cap": 4},
+        },
+        "eligibility": {"per_verdict": {"eligible": 7}},
+        "auto_grant": {"per_policy": {}},
+        "near_miss": {"per_policy": {}},
+        "rejects": {"by_reason": {"enterprises: invalid uscc": 1}},
+        "changes_vs_previous": {"available": False, "previous_date": "2025-06-30"},
+        "timings_s": {"read": 0.1, "partitions": 2.0},
+        "outputs": {"push_list": 3},
+    }
+    page = render_html(report)
+    assert page.count("<svg") >= 5
+    assert "P&lt;1&gt;" in page and "P<1>" not in page
+    assert "&lt;b&gt;" in page
+    for external in ("<script", "src=", "href=", "http://cdn", "https://"):
+        assert external not in page
+
+
+def test_counts_and_changes():
+    assert counts(pd.Series(["b", "a", "b", None])) == {"b": 2, "(unknown)": 1, "a": 1}
+    today = pd.DataFrame({"uscc": ["A", "B"], "policy_id": ["P1", "P1"]})
+    prev = pd.DataFrame({"uscc": ["A", "C", "C"], "policy_id": ["P1", "P2", "P1"]})
+    ch = changes_vs_previous(today, prev, "2025-06-30")
+    assert ch["new_pairs"] == 1 and ch["dropped_pairs"] == 2
+    assert ch["per_policy_delta"] == {"P2": -1}
+    assert changes_vs_previous(today, None, "2025-06-30")["available"] is False

@@ -100,3 +100,26 @@ BUILTIN_FIELDS: tuple[Field, ...] = (
 )
 
 BUILTIN_BY_NAME: dict[str, Field] = {f.name: f for f in BUILTIN_FIELDS}
+
+# Chinese names of the fields, for evidence, reasons and missing-fact lists shown to people.
+FIELD_LABELS = {
+    "industry_code": "行业代码", "industry_section": "行业门类", "industry_division": "行业大类",
+    "industry_group": "行业中类", "industry_class": "行业小类", "district_code": "区县",
+    "status": "经营状态", "enterprise_type": "企业类型", "established_on": "成立日期",
+    "registered_capital": "注册资本", "employees": "从业人数", "insured_employees": "参保人数",
+    "insured_months": "连续参保月数", "layoff_rate": "裁员率", "revenue": "营业收入",
+    "revenue_prev": "上年营业收入", "total_assets": "资产总额", "rd_expense": "研发费用",
+    "tax_paid": "纳税额", "tax_credit_rating": "纳税信用等级", "certifications": "资质",
+    "abnormal_operation": "经营异常名录", "serious_dishonest": "严重失信", "size_class": "企业规模",
+    "above_scale": "规模以上", "age_years": "成立年限", "lifecycle_stage": "生命周期",
+    "revenue_growth": "营收增长率", "rd_ratio": "研发投入强度", "tax_intensity": "税负率",
+    "chains": "产业链", "tags": "标签",
+}  # fmt: skip
+
+
+def field_label(name: str, fields: dict[str, Field] | None = None) -> str:
+    """The Chinese name of a field; a city's extra field falls back to its short description."""
+    if name in FIELD_LABELS:
+        return FIELD_LABELS[name]
+    f = (fields or {}).get(name)
+    return (f.description or name) if f is not None and len(f.description or "") <= 12 else name

@@ -135,3 +135,56 @@ def test_same_seed_same_city_other_seed_other_city(tmp_path):
     for name in ("push_history.parquet", "posting_interactions.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / name), pd.read_parquet(tmp_path / "b" / name))
     assert (tmp_path / "a" / "enterprises.csv").read_bytes() != (tmp_path / "c" / "enterprises.csv").read_bytes()
+
+
+def test_revealed_tastes_and_exploration_logs(city):
+    """The tastes history reveals are in truth/, move the utility as documented, and the loggers'
+    exploration slots are recorded."""
+    from quanhuiqi.synth.preference import (
+        FAMILIES,
+        KINDS,
+        TW,
+        department_family,
+        load_truth,
+        policy_pair_utility,
+    )
+
+    out, _ = city
+    t = load_truth(out / "truth")
+    ent = t["enterprises"]
+    cols = [f"dept_taste_{i}" for i in range(len(FAMILIES))] + [f"kind_taste_{j}" for j in range(len(KINDS))]
+    assert set(cols + ["apply_taste", "reputation"]) <= set(ent.columns)
+    assert 0.6 < ent["dept_taste_0"].std() < 1.2  # √(0.5² + 0.7²) ≈ 0.86
+    assert t["params"]["model"]["taste_weights"] == TW
+    # one pair, the firm's taste for the policy's bureau family raised by 1 → utility up by TW
+    pol = t["policies"].iloc[0]
+    fam = FAMILIES.index(department_family(pol["department"]))
+    pair = pd.DataFrame({"uscc": [ent.index[0]], "policy_id": [pol["policy_id"]]})
+    base = policy_pair_utility(pair, ent, t["policies"], t["dept_affinity"], AS_OF)["utility"].iloc[0]
+    ent2 = ent.copy()
+    ent2.loc[ent.index[0], f"dept_taste_{fam}"] += 1.0
+    up = policy_pair_utility(pair, ent2, t["policies"], t["dept_affinity"], AS_OF)["utility"].iloc[0]
+    assert up - base == pytest.approx(TW["dept_taste"])
+    # exploration: every logged push says whether it was a random slot; about 20 % of the lists were
+    ph = pd.read_parquet(out / DATA_FILES["push_history"])
+    log = t["push_logging"]
+    assert len(log) == len(ph) and (log["uscc"].to_numpy() == ph["uscc"].to_numpy()).all()
+    assert 0.1 < log["explored"].mean() < 0.32
+    plog = t["posting_logging"]
+    assert len(plog) == len(pd.read_parquet(out / DATA_FILES["posting_interactions"]))
+    assert 0.1 < plog.drop_duplicates("demand_id")["explored"].mean() < 0.45
+
+
+def test_truth_list_metrics_grade_every_candidate(city):
+    """The postings target's yardstick: the oracle's order scores NDCG 1, the reverse order less."""
+    from quanhuiqi.postings.model import truth_list_metrics
+
+    out, _ = city
+    inter = pd.read_parquet(out / DATA_FILES["posting_interactions"])[["demand_id", "supply_id"]]
+    rel = posting_utility(inter, out / "truth")["expected_relevance"].to_numpy()
+    for ascending, expect_one in ((False, True), (True, False)):
+        r = inter.assign(_r=rel).sort_values(["demand_id", "_r"], ascending=[True, ascending], kind="stable")
+        r["rank"] = r.groupby("demand_id").cumcount() + 1
+        m = truth_list_metrics(r.drop(columns="_r"), out / "truth", k=2)
+        assert (m["truth_ndcg@2"] == pytest.approx(1.0)) is expect_one
+        assert 0 < m["truth_deal_recall@2"] <= 1

@@ -13,14 +13,21 @@ from quanhuiqi.reference.industries import industry_table
 from quanhuiqi.synth.enterprises import simulate_enterprises
 from quanhuiqi.synth.policies import copy_policy_book, policy_table, template_policies
 from quanhuiqi.synth.postings import generate_posting_interactions, generate_postings
-from quanhuiqi.synth.preference import RANK, chains_of, dept_affinity_table, write_truth
+from quanhuiqi.synth.preference import (
+    RANK,
+    TASTE_SD,
+    chains_of,
+    dept_affinity_table,
+    enterprise_tastes,
+    write_truth,
+)
 from quanhuiqi.tables.columns import DATA_FILES
 from quanhuiqi.tables.io import write_table
 
 
 def enterprise_truth(true: pd.DataFrame, seed: int) -> pd.DataFrame:
     """The true table plus what the latent model reads: section, chains, latent tastes z (policies)
-    and w (postings)."""
+    and w (postings), and the tastes history reveals (``enterprise_tastes``)."""
     rng = np.random.default_rng([seed, 13])
     t = true.copy()
     t["section"] = pd.array(industry_table().loc[t["industry_code"].to_numpy(), "section"].to_numpy(), dtype="string")
@@ -30,7 +37,12 @@ def enterprise_truth(true: pd.DataFrame, seed: int) -> pd.DataFrame:
         t[f"z{k}"] = z[:, k]
     w = rng.normal(0, 1, (len(t), 2))
     t["w0"], t["w1"] = w[:, 0], w[:, 1]
-    return t
+    # revealed-preference tastes: a stream of their own, so the draws above are unchanged
+    tastes = enterprise_tastes(t["section"], np.random.default_rng([seed, 29]))
+    rating = t["tax_credit_rating"].astype("string").map({"A": 2.0, "B": 1.0, "M": 0.0, "C": -1.0, "D": -2.0})
+    rating = rating.astype("Float64").fillna(0.0).to_numpy(dtype=float)
+    tastes["reputation"] += TASTE_SD["reputation_rating"] * (rating - 0.9)  # 0.9 ≈ the city's mean rating
+    return pd.concat([t, tastes], axis=1)
 
 
 def policy_truth(docs: list[dict], seed: int) -> pd.DataFrame:
@@ -65,7 +77,9 @@ def generate_city(out_dir: str | Path, n_enterprises: int = 5000, seed: int = 0,
 
     postings, post_truth = generate_postings(ent_truth, seed, as_of_ts, history_days)
     write_table(postings, out / DATA_FILES["postings"])
-    inter = generate_posting_interactions(post_truth, ent_truth, seed, as_of_ts, history_days)
+    inter = generate_posting_interactions(post_truth, ent_truth, seed, as_of_ts, history_days, with_exploration=True)
+    posting_logging = inter[["date", "demand_id", "supply_id", "explored"]].copy()
+    inter = inter.drop(columns="explored")
     write_table(inter, out / DATA_FILES["posting_interactions"])
 
     if history:
@@ -77,7 +91,10 @@ def generate_city(out_dir: str | Path, n_enterprises: int = 5000, seed: int = 0,
                 "grants": pd.DataFrame(columns=GRANT_COLUMNS),
                 "suppressions": pd.DataFrame(columns=SUPPRESSION_COLUMNS),
                 "eligible_true": pd.DataFrame({"uscc": pd.Series(dtype="string"),
-                                               "policy_id": pd.Series(dtype="string")})}
+                                               "policy_id": pd.Series(dtype="string")}),
+                "push_logging": pd.DataFrame({"date": pd.Series(dtype="string"), "uscc": pd.Series(dtype="string"),
+                                              "policy_id": pd.Series(dtype="string"),
+                                              "explored": pd.Series(dtype=bool)})}
     write_table(hist["push_history"], out / DATA_FILES["push_history"])
     write_table(hist["grants"], out / DATA_FILES["grants"])
     write_table(hist["suppressions"], out / DATA_FILES["suppressions"])
@@ -88,6 +105,7 @@ def generate_city(out_dir: str | Path, n_enterprises: int = 5000, seed: int = 0,
         post_truth_out[c] = pd.to_datetime(post_truth_out[c])
     write_truth(out / DATA_FILES["truth"], enterprises=truth_ent, policies=pol_truth, dept_affinity=aff,
                 eligible=hist["eligible_true"], postings=post_truth_out,
+                logging={"push_logging": hist["push_logging"], "posting_logging": posting_logging},
                 params={"seed": seed, "n_enterprises": n_enterprises, "as_of": str(as_of_ts.date()),
                         "history_days": history_days, "history": history})
     ph = hist["push_history"]

@@ -10,8 +10,10 @@ facts).  Eligibility is re-evaluated at weekly snapshots; each day of the window
    mode-auto eligible pairs (they go to the 免申即享 list), pairs pushed in the last 30 days, pairs
    already granted and suppressed pairs;
 3. the logging policy scores ``ln(1 + max_amount) + 0.3·eligible + 0.5·closing_soon + Gumbel(0, 1)``
-   and, for 20 % of the pushed enterprises (exploration), Gumbel noise only; the top 3 are pushed
-   with ranks 1–3 (``score`` is that logging score);
+   and, for 20 % of the pushed enterprises (exploration), Gumbel noise only — their 3 slots are a
+   uniform random draw from the candidates; the top 3 are pushed with ranks 1–3 (``score`` is that
+   logging score).  Which pushes were exploration is written to ``truth/push_logging.parquet``, so a
+   test window can be evaluated on impressions the old rule did not choose;
 4. outcomes are drawn from :mod:`quanhuiqi.synth.preference`; an approval is decided after a lag
    (instant/auto 0–2 days, apply 10–45 days) and counts only when decided before ``as_of``.
 
@@ -125,7 +127,7 @@ def simulate_history(book, clean: pd.DataFrame, true_clean: pd.DataFrame, ent_tr
             pushes.append(pd.DataFrame({
                 "date": day, "uscc": cand["uscc"], "policy_id": cand["policy_id"], "rank": cand["rank"].astype("int64"),
                 "score": cand["score"], "mode": cand["mode"], "clicked": clicked, "applied": applied,
-                "approved": approved}))
+                "approved": approved, "explored": cand["uscc"].isin(explore).to_numpy()}))
             if approved.any():
                 grants.append(pd.DataFrame({"uscc": cand["uscc"][approved].to_numpy(),
                                             "policy_id": cand["policy_id"][approved].to_numpy(),
@@ -134,7 +136,11 @@ def simulate_history(book, clean: pd.DataFrame, true_clean: pd.DataFrame, ent_tr
                 granted.update(cand["key"][approved])
             last_push.update(dict.fromkeys(cand["key"], day))
         snap = snap + pd.Timedelta(days=SNAPSHOT_DAYS)
-    push = pd.concat(pushes, ignore_index=True) if pushes else pd.DataFrame(columns=PUSH_HISTORY_COLUMNS)
+    push = (pd.concat(pushes, ignore_index=True) if pushes
+            else pd.DataFrame(columns=[*PUSH_HISTORY_COLUMNS, "explored"]))
+    logging = pd.DataFrame({"date": pd.to_datetime(push["date"]).dt.strftime("%Y-%m-%d"),
+                            "uscc": push["uscc"].astype("string"), "policy_id": push["policy_id"].astype("string"),
+                            "explored": push["explored"].astype(bool)})
     push = push[PUSH_HISTORY_COLUMNS]
     push["date"] = pd.to_datetime(push["date"]).dt.strftime("%Y-%m-%d")
     push["uscc"] = push["uscc"].astype("string")
@@ -148,7 +154,7 @@ def simulate_history(book, clean: pd.DataFrame, true_clean: pd.DataFrame, ent_tr
     sup = _suppressions(push, rng, as_of)
     true_final = true_eligible_pairs(book, profile(true_clean, as_of.date()))
     return {"push_history": push, "grants": g[GRANT_COLUMNS].reset_index(drop=True), "suppressions": sup,
-            "eligible_true": true_final}
+            "eligible_true": true_final, "push_logging": logging}
 
 
 def _suppressions(push: pd.DataFrame, rng: np.random.Generator, as_of: pd.Timestamp) -> pd.DataFrame:

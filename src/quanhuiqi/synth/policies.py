@@ -179,6 +179,7 @@ def policy_table(docs: list[dict[str, Any]]) -> pd.DataFrame:
         rows.append({
             "policy_id": d["id"], "title": d["title"], "department": d["department"], "mode": d["mode"],
             "valid_from": pd.Timestamp(d["valid_from"]), "valid_to": pd.Timestamp(d["valid_to"]),
+            "benefit_kind": b.get("kind"),
             "max_amount": float(b.get("max_amount") or 0.0), "amount_rate": float(b.get("rate") or np.nan),
             "amount_base": b.get("base"),
             **{f"target_{k}": ";".join(v) for k, v in t.items()},

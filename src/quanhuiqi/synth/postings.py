@@ -29,6 +29,7 @@ UNIT_PRICE = {"吨": 0.45, "台": 6.0, "套": 15.0, "件": 0.02, "批": 8.0, "�
 UNIT_QTY = {"吨": 50, "台": 5, "套": 3, "件": 2000, "批": 3, "次": 6, "项": 1, "月": 12}
 TON_DIVS = {"06", "13", "25", "26", "28", "30", "31", "32", "42", "44", "45"}
 SET_DIVS = {"34", "35", "36", "37", "38", "40"}
+EXPLORE_POSTINGS = 0.25  # share of demands whose shown supplies were drawn uniformly (exploration)
 
 
 @cache
@@ -241,12 +242,14 @@ def _texts(rng: np.random.Generator, tag: np.ndarray, service: np.ndarray, side:
 
 def generate_posting_interactions(postings_true: pd.DataFrame, ent_truth: pd.DataFrame, seed: int,
                                   as_of: str | pd.Timestamp, history_days: int = 120, k: int = 5,
-                                  candidates: int = 24) -> pd.DataFrame:
+                                  candidates: int = 24, with_exploration: bool = False) -> pd.DataFrame:
     """Past supply recommendations for each demand posted in the window, and contacts → deals.
 
     Logging policy: for each demand, ``candidates`` supplies drawn at random among those sharing its
     primary tag (two thirds) or in a division upstream of it (one third), active on the day, scored
-    by canonical tag overlap + 0.3·same district + Gumbel noise; the top ``k`` were shown.
+    by canonical tag overlap + 0.3·same district + Gumbel noise; the top ``k`` were shown — except for
+    ``EXPLORE_POSTINGS`` of the demands (exploration), whose ``k`` slots are a uniform draw from the
+    candidates.  ``with_exploration`` adds the ``explored`` flag (the generator writes it to ``truth/``).
     """
     rng = np.random.default_rng([seed, 11])
     as_of = pd.Timestamp(as_of)
@@ -255,7 +258,8 @@ def generate_posting_interactions(postings_true: pd.DataFrame, ent_truth: pd.Dat
     dem = pt[(pt["side"] == "demand") & (pt["posted_on"] >= start) & (pt["posted_on"] < as_of)].copy()
     sup = pt[pt["side"] == "supply"].reset_index(drop=True)
     if dem.empty or sup.empty:
-        return pd.DataFrame(columns=["date", "demand_id", "supply_id", "rank", "contacted", "deal"])
+        cols = ["date", "demand_id", "supply_id", "rank", "contacted", "deal"]
+        return pd.DataFrame(columns=cols + (["explored"] if with_exploration else []))
     dem["date"] = np.minimum(dem["posted_on"] + pd.to_timedelta(rng.integers(0, 4, len(dem)), unit="D"),
                              as_of - pd.Timedelta(days=1))
     cand = []
@@ -289,6 +293,10 @@ def generate_posting_interactions(postings_true: pd.DataFrame, ent_truth: pd.Dat
                           "date": date,
                           "same_district": d_rows["district_code"].to_numpy() == s_rows["district_code"].to_numpy()})[active]
     pairs["log_score"] = overlap + 0.3 * pairs["same_district"] + rng.gumbel(0, 0.5, len(pairs))
+    # exploration: for a share of the demands the k slots are a uniform draw from the candidates
+    explored_ids = dem["posting_id"].to_numpy()[rng.random(len(dem)) < EXPLORE_POSTINGS]
+    pairs["explored"] = pairs["demand_id"].isin(explored_ids).to_numpy()
+    pairs["log_score"] = np.where(pairs["explored"], rng.random(len(pairs)), pairs["log_score"])
     pairs = pairs.sort_values(["demand_id", "log_score"], ascending=[True, False], kind="stable")
     pairs["rank"] = pairs.groupby("demand_id").cumcount() + 1
     pairs = pairs[pairs["rank"] <= k].reset_index(drop=True)
@@ -299,6 +307,8 @@ def generate_posting_interactions(postings_true: pd.DataFrame, ent_truth: pd.Dat
     out = pd.DataFrame({"date": pd.to_datetime(pairs["date"]).dt.strftime("%Y-%m-%d"),
                         "demand_id": pairs["demand_id"], "supply_id": pairs["supply_id"],
                         "rank": pairs["rank"].astype("int64"), "contacted": contacted, "deal": deal})
+    if with_exploration:
+        out["explored"] = pairs["explored"].to_numpy()
     return out.sort_values(["date", "demand_id", "rank"], kind="stable").reset_index(drop=True)
 
 

@@ -13,6 +13,15 @@ Policy pushes.  For an enterprise *e* and a policy *p* on date *t*::
                + 0.40·is_new(p, t)                    t − valid_from ≤ 14 days
                + mode_effect(p)                       instant +0.3, auto +0.2, apply −0.2
                + 0.60·(z_e · q_p)/2                   low-rank latent taste (rank 4, z, q ~ N(0, I))
+               + 1.00·dept_taste(e, family(p))        what this firm wants from this bureau family
+               + 1.00·kind_taste(e, kind_group(p))    subsidy / reward / finance / service benefits
+               + 1.00·apply_taste(e)·[mode(p) = apply]   paperwork tolerance
+
+Revealed-preference tastes (``TASTE_SD``): ``dept_taste = seg[section(e), family] + indiv``, seg ~
+N(0, 0.5), indiv ~ N(0, 0.7) (firms of a section share part of their tastes); ``kind_taste`` likewise
+with N(0, 0.3) + N(0, 0.5); ``apply_taste ~ N(0, 0.6)``.  They are static, so a firm's past clicks and
+applications by bureau family, benefit kind and mode reveal them — what a model can learn and a static
+rule cannot see.
 
 Outcomes of a push: click ~ Bernoulli(σ(u − 2.4)); apply | click ~ Bernoulli(σ(u − 1.2 + s_mode))
 with s_mode = instant +0.8, auto +1.0, apply −0.3; approve | apply ~ Bernoulli(r_mode) only when
@@ -25,7 +34,10 @@ Supply–demand.  For a demand posting *d* and a supply posting *s*::
 
     v(d, s) = 2.2·jaccard(tags_d, tags_s) + 0.8·chain_adjacent(div_s → div_d) + 0.4·same_chain
             − 0.012·distance_km(district_d, district_s) + 0.6·price_fit + 0.25·quantity_fit
-            + 0.15·ln(employees_s) + 0.5·(w_d · w_s)/√2
+            + 0.15·ln(employees_s) + 0.5·(w_d · w_s)/√2 + 1.0·reputation(s)
+
+reputation(s) = 0.25·(tax rating A=2 … D=−2, centred) + N(0, 0.6) per supplier enterprise: buyers come back
+to suppliers that deliver, which past contacts and deals of that supplier reveal.
 
 contact ~ Bernoulli(σ(v − 2.6)/√rank) (position bias of the list shown); deal | contact ~ Bernoulli(σ(v − 3.2)); graded relevance 0/1/2;
 :func:`posting_utility` returns ``expected_relevance = P(c)·(1 + P(deal|c))``.
@@ -55,7 +67,14 @@ CLOSING_DAYS = 14
 NEW_DAYS = 14
 
 PW = {"tags": 2.2, "chain_adjacent": 0.8, "same_chain": 0.4, "distance": -0.012, "price": 0.6,
-      "quantity": 0.25, "size": 0.15, "latent": 0.5}
+      "quantity": 0.25, "size": 0.15, "latent": 0.5, "reputation": 1.0}
+# revealed-preference tastes (policies): weights in u and the standard deviations they are drawn with
+TW = {"dept_taste": 1.0, "kind_taste": 1.0, "apply_taste": 1.0}
+TASTE_SD = {"dept_segment": 0.5, "dept_firm": 0.7, "kind_segment": 0.3, "kind_firm": 0.5, "apply": 0.6,
+            "reputation": 0.6, "reputation_rating": 0.25}
+KIND_GROUPS = {"subsidy": "subsidy", "reward": "reward", "interest_subsidy": "finance", "fee_reduction": "finance",
+               "refund": "finance", "voucher": "service", "procurement": "service"}
+KINDS = ["subsidy", "reward", "finance", "service"]
 CONTACT_OFFSET = 2.6
 DEAL_OFFSET = 3.2
 
@@ -81,22 +100,62 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+FAMILIES = list(DEPT_SECTIONS)
+
+
+def department_family(d: str) -> str | None:
+    """The city bureau a department belongs with (district bureaus: the one whose name they share)."""
+    if d in DEPT_SECTIONS:
+        return d
+    if "工业和信息化" in d:
+        return "市工业和信息化局"
+    if "商务" in d:
+        return "市商务局"
+    if "科技" in d or "高新区" in d:
+        return "市科技局"
+    if "发展和改革" in d or "发展改革" in d:
+        return "市发展和改革委员会"
+    return next((k for k in DEPT_SECTIONS if k[1:] in d or d.endswith(k[1:])), None)
+
+
+def enterprise_tastes(section: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
+    """Static tastes revealed by history: ``dept_taste_<i>`` (``FAMILIES[i]``), ``kind_taste_<j>``
+    (``KINDS[j]``), ``apply_taste`` and the supplier ``reputation`` (rating part added by the caller).
+
+    A section-level component is shared by the firms of a section (segment tastes), the rest is the
+    firm's own."""
+    n = len(section)
+    sec = pd.Categorical(section.astype("string").fillna("?"), categories=SECTIONS + ["?"]).codes
+    out = {}
+    seg = rng.normal(0, TASTE_SD["dept_segment"], (len(SECTIONS) + 1, len(FAMILIES)))
+    own = rng.normal(0, TASTE_SD["dept_firm"], (n, len(FAMILIES)))
+    for i in range(len(FAMILIES)):
+        out[f"dept_taste_{i}"] = seg[sec, i] + own[:, i]
+    seg = rng.normal(0, TASTE_SD["kind_segment"], (len(SECTIONS) + 1, len(KINDS)))
+    own = rng.normal(0, TASTE_SD["kind_firm"], (n, len(KINDS)))
+    for j in range(len(KINDS)):
+        out[f"kind_taste_{j}"] = seg[sec, j] + own[:, j]
+    out["apply_taste"] = rng.normal(0, TASTE_SD["apply"], n)
+    out["reputation"] = rng.normal(0, TASTE_SD["reputation"], n)
+    return pd.DataFrame(out, index=section.index)
+
+
+def _taste_term(e: pd.DataFrame, prefix: str, idx: np.ndarray) -> np.ndarray:
+    """Row-wise pick of ``<prefix><idx>`` (0 where idx < 0 or the truth has no such columns)."""
+    cols = [c for c in e.columns if c.startswith(prefix)]
+    if not cols:
+        return np.zeros(len(e))
+    mat = np.nan_to_num(e[sorted(cols, key=lambda c: int(c[len(prefix):]))].to_numpy(float))
+    ok = (idx >= 0) & (idx < mat.shape[1])
+    return np.where(ok, mat[np.arange(len(e)), np.clip(idx, 0, mat.shape[1] - 1)], 0.0)
+
+
 def dept_affinity_table(rng: np.random.Generator, departments: list[str]) -> pd.DataFrame:
     """department × section → affinity: the documented base table plus N(0, 0.15) per cell."""
     rows = []
     for d in sorted(set(departments)):
-        base = DEPT_SECTIONS.get(d)
-        if base is None:  # district bureaus: like the city bureau whose name they share
-            key = next((k for k in DEPT_SECTIONS if k[1:] in d or d.endswith(k[1:])), None)
-            base = DEPT_SECTIONS.get(key, {}) if key else {}
-            if "工业和信息化" in d:
-                base = DEPT_SECTIONS["市工业和信息化局"]
-            elif "商务" in d:
-                base = DEPT_SECTIONS["市商务局"]
-            elif "科技" in d or "高新区" in d:
-                base = DEPT_SECTIONS["市科技局"]
-            elif "发展和改革" in d or "发展改革" in d:
-                base = DEPT_SECTIONS["市发展和改革委员会"]
+        fam = department_family(d)
+        base = DEPT_SECTIONS.get(fam, {}) if fam else {}
         for s in SECTIONS:
             rows.append({"department": d, "section": s,
                          "affinity": round(base.get(s, 0.0) + float(rng.normal(0, 0.15)), 4)})
@@ -195,9 +254,17 @@ def policy_pair_utility(pairs: pd.DataFrame, ent: pd.DataFrame, pol: pd.DataFram
     z = e[[f"z{k}" for k in range(RANK)]].to_numpy(float)
     q = p[[f"q{k}" for k in range(RANK)]].to_numpy(float)
     latent = (z * q).sum(axis=1) / np.sqrt(RANK)
+    fam = p["department"].astype(object).map(
+        {d: (FAMILIES.index(f) if (f := department_family(str(d))) else -1) for d in pd.unique(p["department"])})
+    kind = (p["benefit_kind"].astype(object).map(KIND_GROUPS).map({k: i for i, k in enumerate(KINDS)})
+            if "benefit_kind" in p.columns else pd.Series(np.nan, index=p.index))
+    tastes = (TW["dept_taste"] * _taste_term(e, "dept_taste_", fam.fillna(-1).to_numpy(np.int64))
+              + TW["kind_taste"] * _taste_term(e, "kind_taste_", kind.fillna(-1).to_numpy(np.int64))
+              + TW["apply_taste"] * (mode == "apply")
+              * (np.nan_to_num(e["apply_taste"].to_numpy(float)) if "apply_taste" in e.columns else 0.0))
     u = (W["amount"] * np.log1p(amount) + W["industry"] * ind + W["cert"] * cert + W["chain"] * chain
          + W["district"] * district + W["dept"] * dept + e["engagement"].to_numpy(float)
-         + W["closing_soon"] * closing + W["new"] * new + mode_eff + W["latent"] * latent)
+         + W["closing_soon"] * closing + W["new"] * new + mode_eff + W["latent"] * latent + tastes)
     u = np.nan_to_num(u, nan=-5.0)
     p_click = sigmoid(u - CLICK_OFFSET)
     p_apply = sigmoid(u - APPLY_OFFSET + pd.Series(mode).map(APPLY_SHIFT).fillna(0).to_numpy(float))
@@ -308,7 +375,8 @@ def posting_pair_utility(pairs: pd.DataFrame, posts: pd.DataFrame, ent: pd.DataF
     de = ent.reindex(dm["uscc"].to_numpy())
     size = np.log(np.nan_to_num(se["employees"].to_numpy(float), nan=1.0).clip(1))
     latent = (de[["w0", "w1"]].to_numpy(float) * se[["w0", "w1"]].to_numpy(float)).sum(axis=1) / np.sqrt(2)
-    v = (PW["tags"] * tags + PW["chain_adjacent"] * adj + PW["same_chain"] * same_chain + PW["distance"] * dist
+    rep = np.nan_to_num(se["reputation"].to_numpy(float)) if "reputation" in se.columns else np.zeros(len(se))
+    v = (PW["reputation"] * rep + PW["tags"] * tags + PW["chain_adjacent"] * adj + PW["same_chain"] * same_chain + PW["distance"] * dist
          + PW["price"] * np.nan_to_num(price) + PW["quantity"] * np.nan_to_num(quantity) + PW["size"] * size
          + PW["latent"] * np.nan_to_num(latent))
     p_contact = sigmoid(v - CONTACT_OFFSET)
@@ -338,12 +406,14 @@ TRUTH_FILES = {
     "eligible": "eligible_true.parquet",
     "postings": "postings_true.parquet",
     "params": "params.json",
+    "push_logging": "push_logging.parquet",  # which logged pushes were exploration
+    "posting_logging": "posting_logging.parquet",  # which shown supplies were exploration
 }
 
 
 def write_truth(truth_dir: str | Path, *, enterprises: pd.DataFrame, policies: pd.DataFrame,
                 dept_affinity: pd.DataFrame, eligible: pd.DataFrame, postings: pd.DataFrame,
-                params: dict) -> Path:
+                params: dict, logging: dict[str, pd.DataFrame] | None = None) -> Path:
     out = Path(truth_dir)
     out.mkdir(parents=True, exist_ok=True)
     enterprises.to_parquet(out / TRUTH_FILES["enterprises"], index=False)
@@ -351,9 +421,13 @@ def write_truth(truth_dir: str | Path, *, enterprises: pd.DataFrame, policies: p
     dept_affinity.to_csv(out / TRUTH_FILES["dept_affinity"], index=False)
     eligible.to_parquet(out / TRUTH_FILES["eligible"], index=False)
     postings.to_parquet(out / TRUTH_FILES["postings"], index=False)
+    for name, frame in (logging or {}).items():
+        frame.to_parquet(out / TRUTH_FILES[name], index=False)
     model = {"policy_weights": W, "mode_effect": MODE_EFFECT, "click_offset": CLICK_OFFSET,
              "apply_offset": APPLY_OFFSET, "apply_shift": APPLY_SHIFT, "approve_rate": APPROVE_RATE,
              "closing_days": CLOSING_DAYS, "new_days": NEW_DAYS, "rank": RANK, "posting_weights": PW,
+             "taste_weights": TW, "taste_sd": TASTE_SD, "families": FAMILIES, "kinds": KINDS,
+             "kind_groups": KIND_GROUPS,
              "contact_offset": CONTACT_OFFSET, "deal_offset": DEAL_OFFSET}
     (out / TRUTH_FILES["params"]).write_text(json.dumps({**params, "model": model}, ensure_ascii=False, indent=1),
                                              encoding="utf-8")
@@ -373,4 +447,6 @@ def load_truth(truth_dir: str | Path) -> dict:
         "eligible": pd.read_parquet(d / TRUTH_FILES["eligible"]),
         "params": json.loads((d / TRUTH_FILES["params"]).read_text(encoding="utf-8")),
         "adjacency": chain_adjacency(),
+        **{name: pd.read_parquet(d / TRUTH_FILES[name]) for name in ("push_logging", "posting_logging")
+           if (d / TRUTH_FILES[name]).exists()},
     }

@@ -45,6 +45,7 @@ def test_no_leakage_from_same_day_or_future_history(small):
     f_none = PairFeatureBuilder().fit(pairs).transform(pairs)
     assert f_none["policy_apply_rate"].isna().all()
     assert not f_all["policy_apply_rate"].isna().any()
+    assert f_all["ent_dept_click_rate"].notna().any() and f_all["ent_mode_apply_rate"].notna().any()
 
 
 def test_history_counts_by_hand():
@@ -143,3 +144,39 @@ def test_amount_estimate_uses_rate_times_base():
     )
     f = PairFeatureBuilder().fit_transform(pairs)
     np.testing.assert_allclose(np.expm1(f["log_amount_est"]), [5.0, 100.0, 100.0])
+
+
+def test_department_key_joins_city_and_district_bureaus():
+    from quanhuiqi.rank.features import department_key
+
+    got = department_key(pd.Series(["市商务局", "历下区商务局", "章丘区工业和信息化局", "市工业和信息化局", None]))
+    assert got.iloc[0] == got.iloc[1] == "商务局"
+    assert got.iloc[2] == got.iloc[3] == "工业和信息化局"
+    assert pd.isna(got.iloc[4])
+
+
+def test_revealed_preference_by_hand_and_strictly_before():
+    """A firm that applied to 人社 subsidies before scores higher on the next 人社 policy than on a 科技 one;
+    the push on the row's own date and anything later never count."""
+    pol = pd.DataFrame({"policy_id": ["RS1", "RS2", "KJ1", "KJ2"],
+                        "department": ["市人力资源社会保障局", "历下区人力资源社会保障局", "市科技局", "市科技局"],
+                        "benefit_kind": ["subsidy", "subsidy", "reward", "reward"],
+                        "mode": ["apply", "apply", "instant", "instant"]})
+    pairs = pd.DataFrame({"uscc": ["E1", "E1"], "policy_id": ["RS2", "KJ2"], "date": ["2025-03-10"] * 2,
+                          "industry_division": ["39", "39"]}).merge(pol, on="policy_id", how="left")
+    history = pd.DataFrame({"date": ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-10", "2025-03-11"],
+                            "uscc": ["E1"] * 5, "policy_id": ["RS1", "KJ1", "RS1", "KJ1", "KJ1"],
+                            "clicked": [True, False, True, True, True], "applied": [True, False, True, True, True]})
+    f = PairFeatureBuilder().fit(pairs, history=history, policies=pol).transform(pairs)
+    assert f["ent_dept_pushes"].tolist() == [2.0, 1.0]  # 市/区 人社 are one bureau; 03-10 and 03-11 not counted
+    assert f.loc[0, "ent_dept_apply_rate"] > f.loc[1, "ent_dept_apply_rate"]
+    assert f.loc[0, "ent_mode_apply_rate"] > f.loc[1, "ent_mode_apply_rate"]
+    assert f.loc[0, "ent_kind_click_rate"] > f.loc[1, "ent_kind_click_rate"]
+    assert f.loc[0, "seg_dept_apply_rate"] > f.loc[1, "seg_dept_apply_rate"]
+    # rewriting the same-day and future outcomes changes nothing
+    h2 = history.assign(clicked=[True, False, True, False, False], applied=[True, False, True, False, False])
+    f2 = PairFeatureBuilder().fit(pairs, history=h2, policies=pol).transform(pairs)
+    pd.testing.assert_frame_equal(f, f2)
+    # without history the revealed features are unknown, never zero
+    f0 = PairFeatureBuilder().fit(pairs).transform(pairs)
+    assert f0[[c for c in FEATURES if c.startswith(("ent_dept", "ent_kind", "ent_mode", "seg_dept"))]].isna().all().all()

@@ -9,9 +9,15 @@ Chinese) → ``evaluate_postings``.
 from quanhuiqi.postings.candidates import build_index, generate_candidates
 from quanhuiqi.postings.features import FEATURES, PostingFeatureBuilder
 from quanhuiqi.postings.match import match_postings, match_postings_file
-from quanhuiqi.postings.model import evaluate_postings, train_postings_cli, train_postings_model
+from quanhuiqi.postings.model import (
+    evaluate_postings,
+    time_split_evaluation,
+    train_postings_cli,
+    train_postings_model,
+    truth_list_metrics,
+)
 from quanhuiqi.postings.prepare import prepare_postings
-from quanhuiqi.postings.scoring import PostingModelScorer, PostingRuleScorer
+from quanhuiqi.postings.scoring import PostingModelScorer, PostingPopularityScorer, PostingRuleScorer
 from quanhuiqi.postings.validate import validate_postings
 from quanhuiqi.postings.vocabulary import chain_adjacency, normalize_tags, tag_vocabulary
 
@@ -19,6 +25,7 @@ __all__ = [
     "FEATURES",
     "PostingFeatureBuilder",
     "PostingModelScorer",
+    "PostingPopularityScorer",
     "PostingRuleScorer",
     "build_index",
     "chain_adjacency",
@@ -29,7 +36,9 @@ __all__ = [
     "normalize_tags",
     "prepare_postings",
     "tag_vocabulary",
+    "time_split_evaluation",
     "train_postings_cli",
     "train_postings_model",
+    "truth_list_metrics",
     "validate_postings",
 ]

@@ -4,6 +4,12 @@ Features are symmetric facts of the pair (shared tags, text similarity, chain re
 directional fits, so the two sides can be scored separately: what the buyer gets (quantity covered,
 price within budget, supplier credit and size, freshness of the offer) and what the seller gets
 (share of its stock taken, buyer credit and size, freshness of the need).  Unknown stays NaN.
+
+With the platform's past impressions (``fit(history=…)``: ``date, demand_id, supply_id, contacted,
+deal``) come revealed-preference features, each counted strictly before the pair's date: how often the
+supplier *enterprise* was shown, contacted and closed a deal (smoothed rates: buyers come back to
+suppliers that deliver), how often this buyer enterprise contacted this supplier enterprise before, and
+how active the buyer enterprise has been.
 """
 
 from __future__ import annotations
@@ -42,7 +48,16 @@ FEATURES = [
     "buyer_log_employees",
     "rule_demand",
     "rule_supply",
+    "supplier_shown",
+    "supplier_contact_rate",
+    "supplier_deal_rate",
+    "pair_prev_contacts",
+    "buyer_prev_contacts",
 ]
+# revealed preference from past impressions (strictly before each pair's date; NaN without history)
+HISTORY_FEATURES = ["supplier_shown", "supplier_contact_rate", "supplier_deal_rate", "pair_prev_contacts",
+                    "buyer_prev_contacts"]
+HISTORY_PRIOR = 2.0  # pseudo-impressions pulling a supplier's rates towards the platform's
 # the day-one rule scorer's two sides, given to the model as a prior it can correct (stacking)
 RULE_FEATURES = ["rule_demand", "rule_supply"]
 
@@ -114,11 +129,12 @@ class PostingFeatureBuilder(TransformerMixin, BaseEstimator):
         self.title_scorer = title_scorer
         self.workers = workers
 
-    def fit(self, X=None, y=None):
+    def fit(self, X=None, y=None, *, history: pd.DataFrame | None = None):
         idx = self.postings if isinstance(self.postings, PostingIndex) else build_index(self.postings)
         self.index_ = idx
         self.pos_ = idx.pos
         self.n_features_in_ = 2
+        self.history_ = None if history is None else _history_events(idx, history)
         return self
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -194,12 +210,97 @@ class PostingFeatureBuilder(TransformerMixin, BaseEstimator):
         out["buyer_log_employees"] = np.log1p(a["employees"][dp])
         from quanhuiqi.postings.scoring import PostingRuleScorer
 
-        base = pd.DataFrame({f: np.asarray(out[f], dtype="float64") for f in FEATURES if f not in RULE_FEATURES})
+        base = pd.DataFrame({f: np.asarray(out[f], dtype="float64") for f in FEATURES
+                             if f not in RULE_FEATURES and f not in HISTORY_FEATURES})
         rule = PostingRuleScorer().score_sides(base)
         base["rule_demand"] = rule["score_demand"].to_numpy()
         base["rule_supply"] = rule["score_supply"].to_numpy()
+        hist = _history_features(getattr(self, "history_", None), self.index_, dp, sp_,
+                                 np.broadcast_to(np.asarray(as_of, dtype="datetime64[ns]"), dp.shape))
+        for c in HISTORY_FEATURES:
+            base[c] = hist[c]
         base.index = X.index
         return base[FEATURES]
+
+
+def _day(values) -> np.ndarray:
+    return np.asarray(values, dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+
+
+def _history_events(index: PostingIndex, history: pd.DataFrame) -> pd.DataFrame:
+    """Past impressions as (day, buyer uscc, supplier uscc, contacted, deal); rows naming postings
+    the index does not know are dropped (their enterprises are unknown)."""
+    need = [c for c in ("date", "demand_id", "supply_id", "contacted", "deal") if c not in history.columns]
+    if need:
+        raise ValueError(f"posting interaction history: missing column(s) {', '.join(need)}")
+    uscc = pd.Series(index.postings["uscc"].astype("string").to_numpy(),
+                     index=index.postings["posting_id"].astype("string").to_numpy())
+    uscc = uscc[~uscc.index.duplicated()]
+    d = uscc.reindex(history["demand_id"].astype("string").to_numpy()).to_numpy()
+    s = uscc.reindex(history["supply_id"].astype("string").to_numpy()).to_numpy()
+    ok = pd.notna(d) & pd.notna(s) & pd.notna(pd.to_datetime(history["date"], errors="coerce")).to_numpy()
+    h = history.loc[ok]
+    return pd.DataFrame({
+        "day": _day(pd.to_datetime(h["date"])),
+        "buyer": pd.array(d[ok], dtype="string"), "supplier": pd.array(s[ok], dtype="string"),
+        "contacted": h["contacted"].astype("boolean").fillna(False).to_numpy(dtype=float),
+        "deal": h["deal"].astype("boolean").fillna(False).to_numpy(dtype=float),
+    }).reset_index(drop=True)
+
+
+def _sums_before(ev_key: np.ndarray, ev_day: np.ndarray, ev_vals: list[np.ndarray], q_key: np.ndarray,
+                 q_day: np.ndarray) -> list[np.ndarray]:
+    """For each query, the count and sums of events with the same key on a day strictly before its day.
+
+    Keys are non-negative integers (-1 = no key → 0); sorted (key, day) and cumulative sums with
+    ``searchsorted``: no loop over rows."""
+    n = len(q_key)
+    if not len(ev_key):
+        return [np.zeros(n) for _ in range(len(ev_vals) + 1)]
+    span = int(max(ev_day.max(), q_day.max()) - min(ev_day.min(), q_day.min())) + 2
+    lo = int(min(ev_day.min(), q_day.min()))
+    ev = ev_key.astype(np.int64) * span + (ev_day - lo)
+    order = np.argsort(ev, kind="stable")
+    ev = ev[order]
+    cums = [np.r_[0.0, np.cumsum(np.ones(len(ev)))]] + [np.r_[0.0, np.cumsum(v[order])] for v in ev_vals]
+    start = np.searchsorted(ev, np.maximum(q_key, 0).astype(np.int64) * span, side="left")
+    end = np.searchsorted(ev, np.maximum(q_key, 0).astype(np.int64) * span + (q_day - lo), side="left")
+    valid = q_key >= 0
+    return [np.where(valid, c[end] - c[start], 0.0) for c in cums]
+
+
+def _history_features(events: pd.DataFrame | None, index: PostingIndex, dp: np.ndarray, sp_: np.ndarray,
+                      as_of: np.ndarray) -> dict[str, np.ndarray]:
+    n = len(dp)
+    if events is None:
+        return {c: np.full(n, np.nan) for c in HISTORY_FEATURES}
+    uscc = index.postings["uscc"].astype("string").to_numpy()
+    q_buyer, q_supplier = uscc[dp], uscc[sp_]
+    q_day = _day(as_of) if n else np.zeros(0, dtype=np.int64)
+    # shared integer codes for enterprises (events and queries)
+    codes, uniq = pd.factorize(pd.Series(np.concatenate([events["buyer"].to_numpy(dtype=object),
+                                                         events["supplier"].to_numpy(dtype=object),
+                                                         q_buyer.astype(object), q_supplier.astype(object)]),
+                                         dtype="string"), use_na_sentinel=True)
+    m = len(events)
+    eb, es, qb, qs = codes[:m], codes[m:2 * m], codes[2 * m:2 * m + n], codes[2 * m + n:]
+    ed = events["day"].to_numpy(dtype=np.int64)
+    con, deal = events["contacted"].to_numpy(), events["deal"].to_numpy()
+    shown, s_con, s_deal = _sums_before(es, ed, [con, deal], qs, q_day)
+    g_shown, g_con, g_deal = _sums_before(np.zeros(m, np.int64), ed, [con, deal], np.zeros(n, np.int64), q_day)
+    g_rate = np.where(g_shown > 0, g_con / np.maximum(g_shown, 1), 0.1)
+    g_deal_rate = np.where(g_shown > 0, g_deal / np.maximum(g_shown, 1), 0.03)
+    k = len(uniq) + 1
+    _, pair_con = _sums_before(np.where((eb >= 0) & (es >= 0), eb.astype(np.int64) * k + es, -1), ed, [con],
+                               np.where((qb >= 0) & (qs >= 0), qb.astype(np.int64) * k + qs, -1), q_day)
+    _, buyer_con = _sums_before(eb, ed, [con], qb, q_day)
+    return {
+        "supplier_shown": shown,
+        "supplier_contact_rate": (s_con + HISTORY_PRIOR * g_rate) / (shown + HISTORY_PRIOR),
+        "supplier_deal_rate": (s_deal + HISTORY_PRIOR * g_deal_rate) / (shown + HISTORY_PRIOR),
+        "pair_prev_contacts": pair_con,
+        "buyer_prev_contacts": buyer_con,
+    }
 
 
 def _obj(values) -> np.ndarray:

@@ -67,6 +67,7 @@ def match_postings(
     index: PostingIndex | None = None,
     timings: dict | None = None,
     demand_ids=None,
+    history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Top-``k`` supplies per open demand with scores and Chinese reasons.
 
@@ -76,6 +77,8 @@ def match_postings(
     table) enables the exclusion of inactive and seriously dishonest enterprises and the credit/size
     features; without it that exclusion cannot be applied.  ``demand_ids`` restricts the answer to
     those demands (an online call for one enterprise; the evaluation's day-by-day replay).
+    ``history`` (past ``posting_interactions``) feeds the revealed-preference features a trained
+    model reads; only interactions dated before ``as_of`` are used.
     """
     t0 = time.perf_counter()
     as_of_ts = as_timestamp(as_of)
@@ -88,7 +91,9 @@ def match_postings(
     t1 = time.perf_counter()
     cand = generate_candidates(index, n_text=n_text, n_chain=n_chain, demand_ids=demand_ids)
     t2 = time.perf_counter()
-    builder = PostingFeatureBuilder(index, workers=workers).fit()
+    if history is not None:
+        history = history.loc[(pd.to_datetime(history["date"]) < as_of_ts).to_numpy()]
+    builder = PostingFeatureBuilder(index, workers=workers).fit(history=history)
     feats = builder.transform(cand)
     t3 = time.perf_counter()
     scorer = resolve_scorer(model)

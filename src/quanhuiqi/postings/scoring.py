@@ -78,6 +78,20 @@ class PostingRuleScorer:
         return self.score_sides(features, pairs)["score"].to_numpy()
 
 
+class PostingPopularityScorer:
+    """Baseline: the supplier enterprise's smoothed past contact rate (the same for both sides);
+    without history every pair ties and the matcher's candidate order decides."""
+
+    name = "popularity"
+
+    def score_sides(self, features: pd.DataFrame, pairs: pd.DataFrame | None = None) -> pd.DataFrame:
+        r = np.nan_to_num(features["supplier_contact_rate"].to_numpy(dtype="float64"))
+        return pd.DataFrame({"score_demand": r, "score_supply": r, "score": r}, index=features.index)
+
+    def score(self, features: pd.DataFrame, pairs: pd.DataFrame | None = None) -> np.ndarray:
+        return self.score_sides(features, pairs)["score"].to_numpy()
+
+
 def threads(value: int | None = None) -> int:
     """LightGBM threads: the argument, else QUANHUIQI_THREADS, else 1."""
     if value:

@@ -17,7 +17,11 @@ Feature groups (names are stable: they are the registered model's signature):
 - verdict: eligible vs undetermined, number of missing facts;
 - segment uptake: smoothed click/apply rates of the policy overall and within the enterprise's industry
   division, district and size class;
-- engagement: the enterprise's past pushes, clicks, applications, and its history with this policy.
+- engagement: the enterprise's past pushes, clicks, applications, and its history with this policy;
+- revealed preference: the enterprise's click/apply rates on past pushes of the same bureau (department
+  without its city/district prefix, :func:`department_key`), the same benefit kind and the same mode,
+  each smoothed towards its overall rate; its industry division's rates for the bureau and benefit kind.
+  Firms that applied to a bureau's subsidies before tend to again — a static rule cannot see this.
 """
 
 from __future__ import annotations
@@ -82,6 +86,19 @@ ENGAGEMENT_FEATURES = [
     "pair_prev_pushes",
     "pair_prev_clicked",
 ]
+# revealed preference: the enterprise's own past engagement with this kind of policy, and its segment's
+REVEALED_FEATURES = [
+    "ent_dept_pushes",
+    "ent_dept_click_rate",
+    "ent_dept_apply_rate",
+    "ent_kind_click_rate",
+    "ent_kind_apply_rate",
+    "ent_mode_click_rate",
+    "ent_mode_apply_rate",
+    "seg_dept_click_rate",
+    "seg_dept_apply_rate",
+    "seg_kind_apply_rate",
+]
 FEATURES = (
     PROFILE_FEATURES
     + POLICY_FEATURES
@@ -90,7 +107,10 @@ FEATURES = (
     + VERDICT_FEATURES
     + UPTAKE_FEATURES
     + ENGAGEMENT_FEATURES
+    + REVEALED_FEATURES
 )
+# what a past push is grouped by for the revealed-preference features (policy attribute columns)
+POLICY_GROUPS = {"dept": "dept_key", "kind": "benefit_kind", "mode": "mode"}
 CATEGORICAL_FEATURES = ["industry_section", "department", "benefit_kind"]
 SECTIONS = "ABCDEFGHIJKLMNOPQRST"
 TARGET_COLUMNS = ["target_industries", "target_certifications", "target_chains", "target_districts"]
@@ -125,6 +145,16 @@ def _distinct_sets(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[fro
 
 def _dates(values: pd.Series | np.ndarray) -> pd.Series:
     return pd.to_datetime(pd.Series(values), errors="coerce").dt.normalize().astype("datetime64[ns]")
+
+
+def department_key(departments: pd.Series | np.ndarray) -> pd.Series:
+    """The bureau a department is, without its administrative prefix: 市商务局 and 历下区商务局 → 商务局.
+
+    District bureaus run the same programmes as their city bureau, so an enterprise's engagement with
+    one says something about the other."""
+    s = pd.Series(departments, dtype="string")
+    key = s.str.replace(r"^(济南)?(市|[^市区县]{1,4}?[区县]|高新区)", "", regex=True)
+    return key.where(key.str.len() > 0, s)
 
 
 def _log1p(x: np.ndarray) -> np.ndarray:
@@ -367,6 +397,24 @@ def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[s
     return merged[values].iloc[order].fillna(0.0).reset_index(drop=True)
 
 
+def _policy_groups(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Row-aligned ``policy_id`` with the grouping columns of :data:`POLICY_GROUPS` (the bureau key,
+    benefit kind and mode of each row's policy); None when the frame carries none of them."""
+    if frame is None or "policy_id" not in frame.columns:
+        return None
+    out = pd.DataFrame({"policy_id": frame["policy_id"].astype("string").to_numpy()}, index=frame.index)
+    if "department" in frame.columns:
+        out["dept_key"] = department_key(frame["department"]).to_numpy()
+    if "benefit_kind" in frame.columns:
+        out["benefit_kind"] = frame["benefit_kind"].astype("string").to_numpy()
+    mode = "mode" if "mode" in frame.columns else ("policy_mode" if "policy_mode" in frame.columns else None)
+    if mode:
+        out["mode"] = frame[mode].astype("string").to_numpy()
+    if out.shape[1] == 1:
+        return None
+    return out
+
+
 def _smooth(num: np.ndarray, den: np.ndarray, prior: np.ndarray | float, strength: float) -> np.ndarray:
     num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
     prior = np.broadcast_to(np.asarray(prior, dtype=float), num.shape)
@@ -406,6 +454,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         *,
         history: pd.DataFrame | None = None,
         profile: pd.DataFrame | None = None,
+        policies: pd.DataFrame | None = None,
     ) -> PairFeatureBuilder:
         def vocab(given: Sequence[str] | None, col: str) -> list[str]:
             if given is not None:
@@ -416,12 +465,15 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
 
         self.departments_ = vocab(self.departments, "department")
         self.benefit_kinds_ = vocab(self.benefit_kinds, "benefit_kind")
-        self.history_ = None if history is None else self._history_tables(history, X if profile is None else profile)
+        self.history_ = (None if history is None else
+                         self._history_tables(history, X if profile is None else profile,
+                                              X if policies is None else policies))
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
 
-    def _history_tables(self, history: pd.DataFrame, segments_from: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    def _history_tables(self, history: pd.DataFrame, segments_from: pd.DataFrame,
+                        policies_from: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
         missing = [c for c in ("date", "uscc", "policy_id", "clicked", "applied") if c not in history.columns]
         if missing:
             raise ValueError(f"push history: missing column(s) {', '.join(missing)}")
@@ -441,7 +493,11 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         seg_cols = [c for c in SEGMENTS.values() if c in segments_from.columns]
         segs = segments_from[["uscc"] + seg_cols].drop_duplicates("uscc").astype({"uscc": "string"})
         h = h.merge(segs, on="uscc", how="left")
-        for c in ["uscc", "policy_id"] + seg_cols:  # hash the keys once, not in every group-by below
+        attrs = _policy_groups(policies_from)
+        if attrs is not None:
+            h = h.merge(attrs.drop_duplicates("policy_id"), on="policy_id", how="left")
+        group_cols = [c for c in POLICY_GROUPS.values() if c in h.columns]
+        for c in ["uscc", "policy_id"] + seg_cols + group_cols:  # hash the keys once, not in every group-by
             h[c] = h[c].astype("string").astype("category")
 
         def cum(by: list[str]) -> pd.DataFrame:
@@ -463,6 +519,11 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         ent["last_click_days"] = (ent["last_click"] - pd.Timestamp("1970-01-01")).dt.days.astype(float)
         tables["enterprise"] = ent
         tables["pair"] = cum(["uscc", "policy_id"])
+        for short, col in POLICY_GROUPS.items():
+            if col in h.columns:
+                tables[f"ent_{short}"] = cum(["uscc", col])
+                if short != "mode" and SEGMENTS["industry"] in h.columns:
+                    tables[f"seg_{short}"] = cum([SEGMENTS["industry"], col])
         return tables
 
     # -- transforming --------------------------------------------------------------------------
@@ -575,7 +636,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
 
     def _history_features(self, f: pd.DataFrame, X: pd.DataFrame) -> None:
         if self.history_ is None:
-            for c in UPTAKE_FEATURES + ENGAGEMENT_FEATURES:
+            for c in UPTAKE_FEATURES + ENGAGEMENT_FEATURES + REVEALED_FEATURES:
                 f[c] = np.nan
             return
         t = self.history_
@@ -614,6 +675,42 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         pr = _asof(left, t["pair"], ["uscc", "policy_id"], ["n", "clicks"])
         f["pair_prev_pushes"] = pr["n"].to_numpy()
         f["pair_prev_clicked"] = (pr["clicks"].to_numpy() > 0).astype(float)
+        self._revealed_features(f, X, left, f["ent_click_rate"].to_numpy(), f["ent_apply_rate"].to_numpy(),
+                                g_click, g_apply)
+
+    def _revealed_features(self, f: pd.DataFrame, X: pd.DataFrame, left: pd.DataFrame, e_click: np.ndarray,
+                           e_apply: np.ndarray, g_click: np.ndarray, g_apply: np.ndarray) -> None:
+        """The enterprise's (and its division's) past rates on pushes of the same bureau / kind / mode,
+        strictly before each row's date, smoothed towards its overall rates (2 pseudo-pushes)."""
+        t = self.history_
+        groups = _policy_groups(X)
+        for c in REVEALED_FEATURES:
+            f[c] = np.nan
+        if groups is None:
+            return
+        left = left.copy()
+        for col in POLICY_GROUPS.values():
+            if col in groups.columns:
+                left[col] = groups[col].to_numpy()
+        div = SEGMENTS["industry"]
+        for short, col in POLICY_GROUPS.items():
+            if f"ent_{short}" not in t or col not in left.columns:
+                continue
+            known = left[col].notna().to_numpy()
+            r = _asof(left, t[f"ent_{short}"], ["uscc", col], ["n", "clicks", "applies"])
+            n = r["n"].to_numpy()
+            if short == "dept":
+                f["ent_dept_pushes"] = np.where(known, n, np.nan)
+            f[f"ent_{short}_click_rate"] = np.where(known, _smooth(r["clicks"].to_numpy(), n, e_click, 2.0), np.nan)
+            f[f"ent_{short}_apply_rate"] = np.where(known, _smooth(r["applies"].to_numpy(), n, e_apply, 2.0), np.nan)
+            if f"seg_{short}" in t and div in left.columns:
+                s = _asof(left, t[f"seg_{short}"], [div, col], ["n", "clicks", "applies"])
+                ok = known & left[div].notna().to_numpy()
+                if short == "dept":
+                    f["seg_dept_click_rate"] = np.where(
+                        ok, _smooth(s["clicks"].to_numpy(), s["n"].to_numpy(), g_click, self.smoothing), np.nan)
+                f[f"seg_{short}_apply_rate"] = np.where(
+                    ok, _smooth(s["applies"].to_numpy(), s["n"].to_numpy(), g_apply, self.smoothing), np.nan)
 
     def config(self) -> dict[str, object]:
         """What a registered model needs to rebuild this builder (JSON-serialisable)."""

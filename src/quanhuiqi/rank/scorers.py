@@ -65,10 +65,12 @@ class PairScorer:
             and cached[1] == (str(as_of), len(candidates))
         ):
             return cached[2]
-        pairs = assemble_pairs(candidates, profile, policy_frame(book), as_of)
+        policies = policy_frame(book)
+        pairs = assemble_pairs(candidates, profile, policies, as_of)
         builder = self.builder if self.builder is not None else PairFeatureBuilder()
         params = builder.get_params()
-        feats = PairFeatureBuilder(**params).fit(pairs, history=history, profile=profile).transform(pairs)
+        feats = (PairFeatureBuilder(**params).fit(pairs, history=history, profile=profile, policies=policies)
+                 .transform(pairs))
         self._last_features = (key, (str(as_of), len(candidates)), feats)
         return feats
 

@@ -171,7 +171,7 @@ def build_pair_dataset(
     rows = rows.drop(columns=["_merge", "_snap"])
     rows = rows.sort_values(["split", "date", "uscc", "policy_id"], kind="stable").reset_index(drop=True)
     pairs = assemble_pairs(rows, profile, policies)
-    builder = PairFeatureBuilder().fit(pairs, history=history, profile=profile)
+    builder = PairFeatureBuilder().fit(pairs, history=history, profile=profile, policies=policies)
     feats = builder.transform(pairs)
     frame_cols = ["uscc", "policy_id", "date", "split", "relevance"] + [
         c for c in ("verdict", "unknown", "district_code", "industry_division", "size_class", "mode", "rank")
@@ -271,11 +271,14 @@ class TrainResult:
     data: TrainingData
     oracle: bool
     truth_report: pd.DataFrame | None = None  # full candidate lists vs latent expected relevance
+    exploration_report: pd.DataFrame | None = None  # pushed lists chosen at random by the old platform
 
     @property
     def full_report(self) -> pd.DataFrame:
         """Both views in one table (index: view, ranker) — what is logged as the evaluation report."""
         views = {"observed_pushed_lists": self.report}
+        if self.exploration_report is not None:
+            views["observed_exploration_lists"] = self.exploration_report
         if self.truth_report is not None:
             views["truth_full_lists"] = self.truth_report
         return pd.concat(views, names=["view", "ranker"])
@@ -288,11 +291,13 @@ class TrainResult:
             for k, v in row.items():
                 if isinstance(v, int | float | np.floating) and np.isfinite(v):
                     out[f"test.{name}.{k}"] = float(v)
-        if self.truth_report is not None:
-            for name, row in self.truth_report.iterrows():
+        for prefix, rep in (("truth", self.truth_report), ("explore", self.exploration_report)):
+            if rep is None:
+                continue
+            for name, row in rep.iterrows():
                 for k, v in row.items():
                     if isinstance(v, int | float | np.floating) and np.isfinite(v):
-                        out[f"truth.{name}.{k}"] = float(v)
+                        out[f"{prefix}.{name}.{k}"] = float(v)
         out.update(self.targets)
         out["best_iteration"] = float(self.ranker.best_iteration_)
         return out
@@ -309,6 +314,11 @@ class TrainResult:
             t["truth_ndcg5_model_over_rule"] = float(tr.loc["model", "ndcg@5"] / tr.loc["rule", "ndcg@5"])
             t["truth_ndcg5_model_over_popularity"] = float(tr.loc["model", "ndcg@5"] / tr.loc["popularity", "ndcg@5"])
             t["truth_ndcg5_model_over_oracle"] = float(tr.loc["model", "ndcg@5"] / tr.loc["oracle", "ndcg@5"])
+        if self.exploration_report is not None:
+            er = self.exploration_report
+            t["explore_ndcg5_model_over_rule"] = float(er.loc["model", "ndcg@5"] / er.loc["rule", "ndcg@5"])
+            if "oracle" in er.index:
+                t["explore_ndcg5_model_over_oracle"] = float(er.loc["model", "ndcg@5"] / er.loc["oracle", "ndcg@5"])
         return t
 
 
@@ -356,7 +366,29 @@ def train_ranker(
                 "popularity": PopularityScorer().score_features(fl), "oracle": fr["relevance"].to_numpy()}
         truth_report = evaluate(fr, full, ks=ks, catalogue=data.catalogue, relevant_from=1)
     report = evaluate(ft, scores, ks=ks, catalogue=data.catalogue)
-    return TrainResult(ranker, report, scores, data, has_oracle, truth_report)
+    explore = exploration_mask(ft, truth_dir) if has_oracle else None
+    exploration_report = None
+    if explore is not None and explore.any():
+        sub = ft.loc[explore].reset_index(drop=True)
+        exploration_report = evaluate(sub, {k: np.asarray(v)[explore] for k, v in scores.items()}, ks=ks,
+                                      catalogue=data.catalogue)
+    return TrainResult(ranker, report, scores, data, has_oracle, truth_report, exploration_report)
+
+
+def exploration_mask(frame: pd.DataFrame, truth_dir: str | os.PathLike) -> np.ndarray | None:
+    """Rows of ``frame`` (uscc, policy_id, date) whose push was an exploration slot of the logging
+    platform (``truth/push_logging.parquet`` of a synthetic city); None when the city does not say.
+
+    On those lists the old rule did not choose what was shown, so observed outcomes there do not
+    reward copying it (selection bias)."""
+    path = Path(truth_dir) / "push_logging.parquet"
+    if not path.exists():
+        return None
+    log = pd.read_parquet(path)
+    log = log.loc[log["explored"].astype(bool)]
+    key = (frame["uscc"].astype(str) + "\x1f" + pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")).to_numpy()
+    explored = set(log["uscc"].astype(str) + "\x1f" + pd.to_datetime(log["date"]).dt.strftime("%Y-%m-%d"))
+    return np.isin(key, list(explored))
 
 
 def explain(ranker: Any, features: pd.DataFrame, unknown: pd.Series | None = None, top: int = 3) -> pd.Series:
@@ -371,8 +403,11 @@ def summary_text(result: TrainResult, logged: Mapping[str, str] | None = None) -
         f"best iteration {result.ranker.best_iteration_}, {len(FEATURES)} features",
         "test window, pushed lists, observed outcomes:",
         result.report[cols].round(4).to_string(),
+        *([] if result.exploration_report is None else [
+            "test window, exploration pushes only (lists the old rule did not choose), observed outcomes:",
+            result.exploration_report[cols].round(4).to_string()]),
         *([] if result.truth_report is None else [
-            "test window, full candidate lists, latent expected relevance (synthetic truth):",
+            "test window, full candidate lists, latent expected relevance (synthetic truth) — the issue's target:",
             result.truth_report[cols].round(4).to_string()]),
         "targets: " + ", ".join(f"{k}={v:.3f}" for k, v in result.targets.items()),
     ]

@@ -31,6 +31,7 @@ from quanhuiqi.push.job import (
     combine,
     finish,
     merge_previous,
+    posting_interactions,
     prepare,
 )
 from quanhuiqi.push.partition import n_partitions, partition_of, process_partition
@@ -284,7 +285,9 @@ def run_daily_spark(
             parts_ = [f for _, f in pieces.get("posters", [])]
             if parts_:
                 ent = pd.concat(parts_, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
-        tables["postings_pairs"] = _postings_pairs(postings_clean, day, ent, cfg)
+        path = prep.paths.get("posting_interactions")
+        interactions = posting_interactions(read_table(path) if path is not None else None, day, inputs, rejects)
+        tables["postings_pairs"] = _postings_pairs(postings_clean, day, ent, cfg, interactions)
         info.update(pairs=len(tables["postings_pairs"]))
     tables["rejects"] = concat_rejects(rejects)
     return finish(prep, tables, [s for s in stats if "timings" in s], parts)

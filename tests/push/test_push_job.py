@@ -18,7 +18,7 @@ from quanhuiqi.tables.io import InputError
 sys.path.insert(0, str(Path(__file__).parent))
 from push_city import DAY, make_city  # noqa: E402
 
-CONFIG = {"paths": {"optional": ["postings"]}}
+CONFIG = {"paths": {"optional": ["postings", "posting_interactions"]}}
 DATA_FILES = ["push_list", "auto_grant", "near_miss", "postings_pairs", "held_back", "rejects"]
 
 
@@ -196,7 +196,7 @@ def test_sigkill_mid_run_leaves_the_previous_day_intact(first, city, tmp_path, s
         (out / DAY / p.name).write_bytes(p.read_bytes())
     before = {p.name: p.read_bytes() for p in (out / DAY).iterdir()}
     cfg = tmp_path / "k1.yaml"  # a different K: a finished run would change the outputs
-    cfg.write_text("push:\n  max_per_enterprise: 1\npaths:\n  optional: [postings]\n", encoding="utf-8")
+    cfg.write_text("push:\n  max_per_enterprise: 1\npaths:\n  optional: [postings, posting_interactions]\n", encoding="utf-8")
     args = ["--date", DAY, "--data", str(city), "--out", str(out), "--config", str(cfg)]
     proc = _cli(args, {"QUANHUIQI_TEST_CRASH_AFTER": stage})
     assert proc.returncode == -9, proc.stderr[-2000:]
@@ -210,3 +210,18 @@ def test_sigkill_mid_run_leaves_the_previous_day_intact(first, city, tmp_path, s
     assert sorted(p.name for p in out.iterdir()) == [DAY]
     push = pd.read_parquet(out / DAY / "push_list.parquet")
     assert push[push["policy_id"] != "JN-SW-2025-004"].groupby("uscc").size().max() == 1
+
+
+def test_sample_city_run_reads_posting_interactions(tmp_path):
+    """The matcher's history features get the day's posting interactions (validated, counted in the manifest)."""
+    import json
+    from pathlib import Path
+
+    from quanhuiqi.push import run_daily
+
+    samples = Path(__file__).resolve().parents[2] / "data_samples"
+    result = run_daily("2025-07-01", samples, tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "2025-07-01" / "manifest.json").read_text(encoding="utf-8"))
+    seen = manifest["inputs"]["posting_interactions"]
+    assert seen["clean"] > 0 and seen["rows"] == seen["clean"] + seen["rows_rejected"]
+    assert "push_list" in result.summary()

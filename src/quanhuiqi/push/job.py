@@ -242,14 +242,27 @@ def posters(clean: pd.DataFrame, postings_clean: pd.DataFrame | None) -> pd.Data
     return clean[clean["uscc"].isin(set(postings_clean["uscc"].dropna().astype(str)))].reset_index(drop=True)
 
 
+def posting_interactions(raw: pd.DataFrame | None, day: pd.Timestamp, inputs: dict,
+                         rejects: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """Past contacts → deals, validated: the history the supply–demand matcher's features read."""
+    if raw is None:
+        return None
+    from quanhuiqi.tables import validate_history
+
+    iv = validate_history("posting_interactions", raw, day, "posting_interactions")
+    rejects.append(iv.rejects)
+    inputs["posting_interactions"].update(rows=len(raw), clean=len(iv.clean), rows_rejected=iv.rows_rejected)
+    return iv.clean
+
+
 def _postings_pairs(clean_postings: pd.DataFrame | None, as_of: pd.Timestamp, enterprises: pd.DataFrame | None,
-                    cfg: dict) -> pd.DataFrame:
+                    cfg: dict, interactions: pd.DataFrame | None = None) -> pd.DataFrame:
     if clean_postings is None:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in ("demand_id", "supply_id", "rank", "score", "reasons")})
     from quanhuiqi.postings import match_postings
 
     pairs = match_postings(clean_postings, as_of, enterprises=enterprises, model=cfg["postings"]["model"],
-                           k=cfg["postings"]["per_demand"])
+                           k=cfg["postings"]["per_demand"], history=interactions)
     cols = [c for c in ("demand_id", "supply_id", "rank", "score", "reasons") if c in pairs.columns]
     rest = [c for c in pairs.columns if c not in cols]
     return pairs[cols + rest].sort_values(["demand_id", "rank", "supply_id"], kind="stable").reset_index(drop=True)
@@ -408,6 +421,7 @@ def run_daily(
             state[name] = sv.clean
             rejects_parts.append(sv.rejects)
             inputs[name].update(clean=len(sv.clean), rows_rejected=sv.rows_rejected)
+        interactions = posting_interactions(raw.pop("posting_interactions", None), day, inputs, rejects_parts)
         postings_clean = None
         if "postings" in raw:
             from quanhuiqi.postings import validate_postings
@@ -421,9 +435,9 @@ def run_daily(
     crash_point("validate")
 
     with progress.stage("postings") as info:  # first: its peak comes before the partitions' outputs exist
-        postings_pairs = _postings_pairs(postings_clean, day, posters(clean, postings_clean), cfg)
+        postings_pairs = _postings_pairs(postings_clean, day, posters(clean, postings_clean), cfg, interactions)
         info.update(pairs=len(postings_pairs))
-    del postings_clean
+    del postings_clean, interactions
     crash_point("postings")
 
     parts = n_partitions(cfg, int(inputs["enterprises"]["rows"]))

@@ -138,3 +138,12 @@ def test_build_pair_dataset_rejects_missing_columns(simulated_pushes):
     with pytest.raises(Exception, match="missing column"):
         build_pair_dataset(s.pushes.drop(columns=["policy_id"]), s.population, s.profile, s.policies, s.pushes,
                            snapshot_of=s.snapshot_of)
+
+
+def test_missing_facts_are_named_in_chinese():
+    import pandas as pd
+
+    from quanhuiqi.rank.explain import with_missing_facts
+
+    out = with_missing_facts(pd.Series(["推荐理由：甲。", "推荐理由：乙。"]), pd.Series(["insured_months;revenue", None]))
+    assert out.tolist() == ["推荐理由：甲。需补充：连续参保月数、营业收入。", "推荐理由：乙。"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from quanhuiqi.profile.fields import field_label
+
 
 def _fmt_amount(x: np.ndarray) -> pd.Series:
     amount = np.expm1(x)
@@ -124,6 +126,8 @@ def with_missing_facts(sentences: pd.Series, unknown: pd.Series | None) -> pd.Se
     if unknown is None:
         return sentences
     u = unknown.astype("string").reset_index(drop=True).fillna("")
-    facts = u.str.replace(";", "、", regex=False)
+    codes, uniques = pd.factorize(u)
+    named = np.array(["、".join(field_label(f) for f in x.split(";") if f) for x in uniques], dtype=object)
+    facts = pd.Series(named[codes] if len(uniques) else [], dtype="string")
     add = ("需补充：" + facts + "。").where(u.str.len() > 0, "")
     return (sentences.reset_index(drop=True) + add).astype("string")

@@ -80,9 +80,14 @@ def main() -> None:
     cand = cand.iloc[: args.rows].reset_index(drop=True)
     t2 = time.perf_counter()
     pairs = assemble_pairs(cand, sim.profile, sim.policies)
-    feats = PairFeatureBuilder(**ranker.builder.get_params() if ranker.builder else {}).fit(
-        pairs, history=sim.pushes, profile=sim.profile).transform(pairs)
+    t_asm = time.perf_counter()
+    builder = PairFeatureBuilder(**ranker.builder.get_params() if ranker.builder else {}).fit(
+        pairs, history=sim.pushes, profile=sim.profile)
+    t_bfit = time.perf_counter()
+    feats = builder.transform(pairs)
     t_sfeat = time.perf_counter() - t2
+    results.update(score_assemble_s=round(t_asm - t2, 2), score_builder_fit_s=round(t_bfit - t_asm, 2),
+                   score_transform_s=round(t2 + t_sfeat - t_bfit, 2))
     t3 = time.perf_counter()
     scores = ranker.predict(feats)
     t_pred = time.perf_counter() - t3

@@ -27,11 +27,14 @@ Feature groups (names are stable: they are the registered model's signature):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 from sklearn.base import BaseEstimator, TransformerMixin
+
+ArrayLike = pd.Series | np.ndarray | ExtensionArray  # a column: Series, numpy array or pandas array
 
 SIZE_ORDER = {"micro": 0.0, "small": 1.0, "medium": 2.0, "large": 3.0}
 RATING_ORDER = {"D": 0.0, "C": 1.0, "M": 2.0, "B": 3.0, "A": 4.0}
@@ -126,7 +129,14 @@ def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
 def _ordinal(frame: pd.DataFrame, col: str, order: dict[str, float]) -> np.ndarray:
     if col not in frame.columns:
         return np.full(len(frame), np.nan)
-    return frame[col].astype("string").map(order).to_numpy(dtype=float, na_value=np.nan)
+    return _map_distinct(frame[col], order)
+
+
+def _map_distinct(values: pd.Series, lookup: dict[str, float]) -> np.ndarray:
+    """``lookup`` of each value as a string (NaN when absent or missing), looked up once per distinct value."""
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    mapped = np.array([lookup.get(str(u), np.nan) for u in uniques] + [np.nan], dtype=float)
+    return mapped[codes]  # code -1 (missing) picks the trailing NaN
 
 
 def _count_tokens(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -137,7 +147,7 @@ def _count_tokens(frame: pd.DataFrame, col: str) -> np.ndarray:
     return counts[codes]  # code -1 (missing) picks the trailing NaN
 
 
-def _distinct_sets(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[frozenset[str]]]:
+def _distinct_sets(values: ArrayLike) -> tuple[np.ndarray, list[frozenset[str]]]:
     """Factorised ``;``-sets: (code per row, the set of each distinct value); missing = empty set."""
     codes, uniques = pd.factorize(pd.Series(values, dtype="string").fillna(""), use_na_sentinel=False)
     return codes, [frozenset(t for t in str(u).split(";") if t) for u in uniques]
@@ -219,7 +229,7 @@ def policy_frame(book: object) -> pd.DataFrame:
 
 def _long_tokens(frame: pd.DataFrame, col: str) -> pd.DataFrame:
     """(row, token) for the ``;``-set column ``col`` (rows with no tokens are absent)."""
-    codes, sets = _distinct_sets(frame[col].to_numpy())
+    codes, sets = _distinct_sets(frame[col].array)
     per = np.array([len(x) for x in sets], dtype=np.int64)
     toks = [sorted(x) for x in sets]
     flat = np.array([t for ts in toks for t in ts], dtype=object)
@@ -233,20 +243,26 @@ def _long_tokens(frame: pd.DataFrame, col: str) -> pd.DataFrame:
 def _combine(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct combinations of several integer code arrays: (inverse per row, one row per combination).
 
-    Hash-based (``pd.factorize`` of a mixed-radix key, re-factorised at each step so it cannot overflow);
-    combinations are numbered in order of first appearance.
+    Hash-based (``pd.factorize`` of a mixed-radix key; re-factorised at each step when it could overflow
+    or a code is negative); combinations are numbered in order of first appearance.
     """
     cols = [np.asarray(c, dtype=np.int64) for c in codes]
-    key = cols[0]
-    for c in cols[1:]:
-        key = pd.factorize(key * (int(c.max(initial=0)) + 1) + c)[0].astype(np.int64)
+    sizes = [int(c.max(initial=0)) + 1 for c in cols]
+    if all(c.min(initial=0) >= 0 for c in cols) and float(np.prod(sizes, dtype=float)) < 2.0**62:
+        key = cols[0]  # non-negative codes whose radix key cannot overflow: one hash pass
+        for c, size in zip(cols[1:], sizes[1:]):
+            key = key * size + c
+    else:
+        key = cols[0]
+        for c in cols[1:]:
+            key = pd.factorize(key * (int(c.max(initial=0)) + 1) + c)[0].astype(np.int64)
     inverse, uniq = pd.factorize(key)
     first = np.empty(len(uniq), dtype=np.int64)
     first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)
     return inverse.astype(np.int64), np.stack(cols, axis=1)[first]
 
 
-def _target_match(X: pd.DataFrame, target_col: str, value: np.ndarray | None = None, *, prefix: bool,
+def _target_match(X: pd.DataFrame, target_col: str, value: ArrayLike | None = None, *, prefix: bool,
                   ignore: tuple[str, ...] = ()) -> np.ndarray:
     """1 where the pair's enterprise matches one of its policy's targets, 0 where it does not, NaN where
     the policy names no target (or the enterprise's fact is unknown).
@@ -258,10 +274,10 @@ def _target_match(X: pd.DataFrame, target_col: str, value: np.ndarray | None = N
     n = len(X)
     if target_col not in X.columns or value is None:
         return np.full(n, np.nan)
-    t_codes, t_sets = _distinct_sets(X[target_col].to_numpy())
+    t_codes, t_sets = _distinct_sets(X[target_col].array)
     t_sets = [x.difference(ignore) for x in t_sets]
     if prefix:
-        section = (X["industry_section"].astype("string").fillna("").to_numpy(dtype=object)
+        section = (X["industry_section"].astype("string").fillna("").array
                    if "industry_section" in X.columns else np.full(n, "", dtype=object))
         v_codes, v_uniques = pd.factorize(pd.Series(value, dtype="string").fillna(""), use_na_sentinel=False)
         s_codes, s_uniques = pd.factorize(pd.Series(section, dtype="string"), use_na_sentinel=False)
@@ -324,8 +340,8 @@ def specificity(pairs: pd.DataFrame) -> pd.DataFrame:
     """
     out = pd.DataFrame(index=pairs.index)
     d = pd.factorize(_dates(pairs["date"]).to_numpy())[0].astype(np.int64)
-    pcode = pd.factorize(pairs["policy_id"].astype("string").to_numpy())[0].astype(np.int64)
-    ucode = pd.factorize(pairs["uscc"].astype("string").to_numpy())[0].astype(np.int64)
+    pcode = np.asarray(pd.factorize(pairs["policy_id"].astype("string"))[0], dtype=np.int64)
+    ucode = np.asarray(pd.factorize(pairs["uscc"].astype("string"))[0], dtype=np.int64)
     n_u = int(ucode.max()) + 1 if len(ucode) else 1
     du = d * n_u + ucode
     first = np.unique(du, return_index=True)[1]  # one row per (date, enterprise)
@@ -338,7 +354,7 @@ def specificity(pairs: pd.DataFrame) -> pd.DataFrame:
             out[f"lift_{short}"] = np.nan
             continue
         seg_values = pairs[col].astype("string")
-        seg = pd.factorize(seg_values.fillna("<NA>").to_numpy())[0].astype(np.int64)
+        seg = np.asarray(pd.factorize(seg_values.fillna("<NA>"))[0], dtype=np.int64)
         dps_inv, _ = _combine(dp_inv, seg)
         in_pol = np.bincount(dps_inv).astype(float)[dps_inv] / n_pol
         ds_inv, ds_uniq = _combine(d, seg)
@@ -357,7 +373,7 @@ def _set_overlap(pairs: pd.DataFrame, group: np.ndarray, col: str, n_pol: np.nda
     1 means every candidate of the policy shares the enterprise's chains/tags (the policy targets them);
     0 means none does, or the enterprise holds none.  At most ``top`` most frequent tokens are used.
     """
-    codes, sets = _distinct_sets(pairs[col].to_numpy())
+    codes, sets = _distinct_sets(pairs[col].array)
     freq = np.bincount(codes, minlength=len(sets))
     tally: dict[str, int] = {}
     for x, f in zip(sets, freq):
@@ -372,47 +388,149 @@ def _set_overlap(pairs: pd.DataFrame, group: np.ndarray, col: str, n_pol: np.nda
     counts = np.bincount(gv_inv).astype(float)
     sums = np.zeros((int(group.max()) + 1, len(tokens)))
     np.add.at(sums, gv[:, 0], counts[:, None] * U[gv[:, 1]])
-    share = sums[group] / n_pol[:, None]
-    m = U[codes]
+    # the overlap depends on (policy group, distinct value) only: compute it per combination, then take
+    n_pol_g = np.zeros(len(sums))
+    n_pol_g[group] = n_pol
+    share = sums[gv[:, 0]] / n_pol_g[gv[:, 0], None]
+    m = U[gv[:, 1]]
     held = m.sum(axis=1)
-    return np.where(held > 0, (m * share).sum(axis=1) / np.maximum(held, 1.0), 0.0)
+    per = np.where(held > 0, (m * share).sum(axis=1) / np.maximum(held, 1.0), 0.0)
+    return per[gv_inv]
 
 
-def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[str]) -> pd.DataFrame:
-    """Cumulative ``values`` of ``right`` (daily, per ``by``) as of strictly before each left row's date."""
+_NA_KEY = "<NA>"  # a missing key matches a missing key (as the string "<NA>" would)
+
+
+def _key_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Factorised keys (missing → the ``"<NA>"`` key): (code per row, the distinct keys).
+
+    A categorical column is read from its codes (no per-row hashing)."""
+    values = pd.Series(values)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+        uniq = pd.Index(values.cat.categories.astype("string"), dtype="string")
+    else:
+        raw, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+        codes, uniq = np.asarray(raw, dtype=np.int64), pd.Index(uniques, dtype="string")
+    if (codes < 0).any():
+        na = uniq.get_indexer(pd.Index([_NA_KEY], dtype="string"))[0]
+        if na < 0:
+            na = len(uniq)
+            uniq = uniq.append(pd.Index([_NA_KEY], dtype="string"))
+        codes = np.where(codes < 0, na, codes)
+    return codes, uniq
+
+
+def _right_codes(values: pd.Series, uniq: pd.Index) -> np.ndarray:
+    """Codes of ``values`` in the key space of ``uniq`` (left's distinct keys); keys left lacks get codes
+    past the end, so they match nothing."""
+    r_codes, r_uniq = _key_codes(values)
+    mapped = uniq.get_indexer(r_uniq).astype(np.int64)
+    unseen = mapped < 0
+    mapped[unseen] = len(uniq) + np.arange(int(unseen.sum()))
+    return mapped[r_codes] if len(r_codes) else r_codes
+
+
+def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[str],
+          cache: dict[str, object] | None = None) -> pd.DataFrame:
+    """Cumulative ``values`` of ``right`` (daily, per ``by``) as of strictly before each left row's date.
+
+    An as-of join on integer keys: each row's (key, date) becomes one sortable integer (key × days +
+    the number of ``right``'s dates before the row's date), and a binary search finds the last right
+    row below it; it is a match when that row has the same key.  ``cache`` (one dict per ``left``
+    frame) keeps left's key codes between calls, so the string keys of a million pairs are hashed once
+    per transform, not once per statistic.  No match (no earlier push) → 0."""
     if right.empty:
         return pd.DataFrame(0.0, index=range(len(left)), columns=values)
-    lk = pd.DataFrame({"date": left["date"].to_numpy(), "_pos": np.arange(len(left))})
-    rk = pd.DataFrame({"date": right["date"].to_numpy()})
-    for c in by:  # shared integer codes for the keys: merge_asof is much faster on integers
-        both = pd.concat([left[c].astype("string"), right[c].astype("string")], ignore_index=True).fillna("<NA>")
-        codes = pd.factorize(both.to_numpy())[0]
-        lk[c], rk[c] = codes[: len(left)], codes[len(left):]
-    for v in values:
-        rk[v] = right[v].to_numpy()
-    lk = lk.sort_values("date", kind="stable")
-    rk = rk.sort_values("date", kind="stable")
-    merged = pd.merge_asof(lk, rk, on="date", by=by, allow_exact_matches=False)
-    order = np.argsort(merged["_pos"].to_numpy(), kind="stable")
-    return merged[values].iloc[order].fillna(0.0).reset_index(drop=True)
+    cache = {} if cache is None else cache
+    if "__date__" not in cache:
+        cache["__date__"] = left["date"].to_numpy(dtype="datetime64[ns]")
+    l_date = cache["__date__"]
+    r_date = right["date"].to_numpy(dtype="datetime64[ns]")
+    days = np.unique(r_date)
+    day_key = "__days__" + days.tobytes().hex()
+    if day_key not in cache:  # right's dates strictly before each row's (tables share their dates)
+        cache[day_key] = np.searchsorted(days, l_date, side="left").astype(np.int64)
+    l_day = cache[day_key]
+    r_day = np.searchsorted(days, r_date, side="left").astype(np.int64)
+    span = len(days) + 1
+    l_key = np.zeros(len(left), dtype=np.int64)
+    r_key = np.zeros(len(right), dtype=np.int64)
+    size = 1
+    for c in by:  # shared integer codes for the keys
+        if c not in cache:
+            cache[c] = _key_codes(left[c])
+        l_codes, uniq = cache[c]
+        r_codes = _right_codes(right[c].reset_index(drop=True), uniq)
+        m = max(len(uniq), int(r_codes.max(initial=-1)) + 1, 1)
+        if size * m * span >= 2**62:  # renumber the keys so far densely before they could overflow
+            joint = np.asarray(pd.factorize(np.concatenate([l_key, r_key]))[0], dtype=np.int64)
+            l_key, r_key, size = joint[: len(left)], joint[len(left):], int(joint.max(initial=0)) + 1
+        l_key, r_key, size = l_key * m + l_codes, r_key * m + r_codes, size * m
+    if size * span > max(4 * len(left), 1 << 22):  # renumber densely: only keys present count
+        joint = np.asarray(pd.factorize(np.concatenate([l_key, r_key]))[0], dtype=np.int64)
+        l_key, r_key, size = joint[: len(left)], joint[len(left):], int(joint.max(initial=0)) + 1
+    r_val = r_key * span + r_day
+    order = np.argsort(r_val, kind="stable")
+    if size * span <= max(4 * len(left), 1 << 22):
+        # dense (key × day) grid of right's row (in sorted order), carried forward over the days
+        grid = np.full(size * span, -1, dtype=np.int64)
+        grid[r_val[order]] = np.arange(len(order))
+        grid = np.maximum.accumulate(grid.reshape(size, span), axis=1).ravel()
+        pos = np.where(l_day > 0, grid[l_key * span + np.maximum(l_day - 1, 0)], -1)
+    else:
+        l_val = l_key * span + l_day
+        pos = np.searchsorted(r_val[order], l_val, side="left") - 1  # the last (key, date) below the row's
+        hit = pos >= 0
+        hit[hit] = r_key[order[pos[hit]]] == l_key[hit]
+        pos[~hit] = -1
+    vals = right[values].to_numpy(dtype=float, na_value=np.nan)[order]
+    # one trailing row of zeros: position -1 (no earlier push) reads 0
+    table = np.vstack([np.where(np.isnan(vals), 0.0, vals), np.zeros((1, len(values)))]).T.copy()
+    return pd.DataFrame(table[:, pos].T, columns=values)
+
+
+def _per_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series] | None = None) -> pd.Categorical:
+    """``values`` as strings (``fn`` applied to each distinct value, not to every row), categorical so
+    that later key look-ups hash the distinct values only."""
+    codes, uniques = pd.factorize(pd.Series(values).astype("string"), use_na_sentinel=True)
+    uniq = pd.Series(uniques, dtype="string")
+    if fn is not None:
+        uniq = fn(uniq)
+    mapped_codes, cat_values = pd.factorize(uniq, use_na_sentinel=True)
+    row_codes = np.where(np.asarray(codes) < 0, -1, np.asarray(mapped_codes, dtype=np.int64)[np.maximum(codes, 0)]
+                         if len(mapped_codes) else -1)
+    return pd.Categorical.from_codes(row_codes, categories=pd.Index(cat_values, dtype="string"))
 
 
 def _policy_groups(frame: pd.DataFrame | None) -> pd.DataFrame | None:
     """Row-aligned ``policy_id`` with the grouping columns of :data:`POLICY_GROUPS` (the bureau key,
-    benefit kind and mode of each row's policy); None when the frame carries none of them."""
+    benefit kind and mode of each row's policy); None when the frame carries none of them.  The group
+    columns are categorical (strings computed once per distinct value)."""
     if frame is None or "policy_id" not in frame.columns:
         return None
-    out = pd.DataFrame({"policy_id": frame["policy_id"].astype("string").to_numpy()}, index=frame.index)
+    out = pd.DataFrame({"policy_id": frame["policy_id"].astype("string").array}, index=frame.index)
     if "department" in frame.columns:
-        out["dept_key"] = department_key(frame["department"]).to_numpy()
+        out["dept_key"] = _per_distinct(frame["department"], department_key)
     if "benefit_kind" in frame.columns:
-        out["benefit_kind"] = frame["benefit_kind"].astype("string").to_numpy()
+        out["benefit_kind"] = _per_distinct(frame["benefit_kind"])
     mode = "mode" if "mode" in frame.columns else ("policy_mode" if "policy_mode" in frame.columns else None)
     if mode:
-        out["mode"] = frame[mode].astype("string").to_numpy()
+        out["mode"] = _per_distinct(frame[mode])
     if out.shape[1] == 1:
         return None
     return out
+
+
+def _attach(keys: pd.Categorical, table: pd.DataFrame, key: str, col: str) -> pd.Categorical:
+    """``table[col]`` for each row's key (a many-to-one left join; unknown or missing key → missing),
+    looked up once per distinct key and returned categorical (as strings)."""
+    pos = pd.Index(table[key].astype("string")).get_indexer(keys.categories.astype("string"))
+    per_key = pd.Categorical(table[col].astype("string").reset_index(drop=True).reindex(pos))
+    codes = np.asarray(keys.codes, dtype=np.int64)
+    per_code = np.asarray(per_key.codes, dtype=np.int64)
+    row_codes = np.where(codes < 0, -1, per_code[np.maximum(codes, 0)] if len(per_code) else -1)
+    return pd.Categorical.from_codes(row_codes, dtype=per_key.dtype)
 
 
 def _smooth(num: np.ndarray, den: np.ndarray, prior: np.ndarray | float, strength: float) -> np.ndarray:
@@ -480,8 +598,8 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         h = pd.DataFrame(
             {
                 "date": _dates(history["date"]).to_numpy(),
-                "uscc": history["uscc"].astype("string").to_numpy(),
-                "policy_id": history["policy_id"].astype("string").to_numpy(),
+                "uscc": pd.Categorical(history["uscc"].astype("string")),
+                "policy_id": pd.Categorical(history["policy_id"].astype("string")),
                 "n": 1.0,
                 "clicks": history["clicked"].astype("boolean").fillna(False).to_numpy(dtype=float),
                 "applies": history["applied"].astype("boolean").fillna(False).to_numpy(dtype=float),
@@ -492,19 +610,61 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         h["last_click"] = h["date"].where(h["clicks"] > 0)
         seg_cols = [c for c in SEGMENTS.values() if c in segments_from.columns]
         segs = segments_from[["uscc"] + seg_cols].drop_duplicates("uscc").astype({"uscc": "string"})
-        h = h.merge(segs, on="uscc", how="left")
+        for c in seg_cols:  # a left join on the key, done once per distinct enterprise
+            h[c] = _attach(h["uscc"].array, segs, "uscc", c)
+        if policies_from is not None and "policy_id" in policies_from.columns:
+            policies_from = policies_from.loc[~policies_from["policy_id"].astype("string").duplicated().to_numpy()]
         attrs = _policy_groups(policies_from)
         if attrs is not None:
-            h = h.merge(attrs.drop_duplicates("policy_id"), on="policy_id", how="left")
+            for c in attrs.columns.drop("policy_id"):
+                h[c] = _attach(h["policy_id"].array, attrs, "policy_id", c)
         group_cols = [c for c in POLICY_GROUPS.values() if c in h.columns]
         for c in ["uscc", "policy_id"] + seg_cols + group_cols:  # hash the keys once, not in every group-by
-            h[c] = h[c].astype("string").astype("category")
+            if not isinstance(h[c].dtype, pd.CategoricalDtype):
+                h[c] = h[c].astype("string").astype("category")
+
+        vals = ["n", "clicks", "applies"]
+        days, day_code = np.unique(h["date"].to_numpy(), return_inverse=True)
+        weights = {v: h[v].to_numpy(dtype=float) for v in vals}
+        key_codes = {c: np.asarray(h[c].cat.codes, dtype=np.int64) for c in h.columns
+                     if isinstance(h[c].dtype, pd.CategoricalDtype)}
 
         def cum(by: list[str]) -> pd.DataFrame:
-            vals = ["n", "clicks", "applies"]
-            daily = h.groupby(by + ["date"], dropna=False, sort=True, observed=True)[vals].sum().reset_index()
-            daily[vals] = (daily.groupby(by, dropna=False, observed=True)[vals].cumsum() if by
-                           else daily[vals].cumsum())
+            """Daily sums per (``by``, date), accumulated over the dates of each ``by`` group (bincounts
+            on integer codes; counts of 0/1 pushes, so the float sums are exact)."""
+            codes = [np.where(key_codes[c] < 0, len(h[c].cat.categories), key_codes[c]) for c in by]
+            codes.append(day_code.astype(np.int64))
+            sizes = [len(h[c].cat.categories) + 1 for c in by] + [len(days)]
+            if float(np.prod(sizes, dtype=float)) < 2.0**62:  # one sortable integer per (keys, date)
+                key = np.zeros(len(h), dtype=np.int64)
+                for code, size in zip(codes, sizes):
+                    key = key * size + code
+                uniq, inverse = np.unique(key, return_inverse=True)  # sorted: keys (missing last), date
+                combos = np.empty((len(uniq), len(codes)), dtype=np.int64)
+                rest = uniq
+                for j in range(len(codes) - 1, -1, -1):
+                    rest, combos[:, j] = np.divmod(rest, sizes[j])
+                order = np.arange(len(uniq))
+            else:
+                inverse, combos = _combine(*codes)
+                order = np.lexsort(combos.T[::-1])  # by the keys (missing last), then the date
+                combos = combos[order]
+            new_group = np.ones(len(combos), dtype=bool)
+            if by and len(combos):
+                new_group[1:] = (combos[1:, :-1] != combos[:-1, :-1]).any(axis=1)
+            elif len(combos):
+                new_group[1:] = False
+            start = np.maximum.accumulate(np.where(new_group, np.arange(len(combos)), 0))
+            daily = pd.DataFrame(index=range(len(combos)))
+            for j, c in enumerate(by):
+                k = combos[:, j]
+                daily[c] = pd.Categorical.from_codes(np.where(k == len(h[c].cat.categories), -1, k),
+                                                     dtype=h[c].dtype)
+            daily["date"] = days[combos[:, -1]]
+            for v in vals:
+                total = np.bincount(inverse, weights=weights[v], minlength=len(order))[order]
+                run = np.cumsum(total)
+                daily[v] = run - np.where(start > 0, run[np.maximum(start - 1, 0)], 0.0)
             return daily
 
         tables = {"global": cum([]), "policy": cum(["policy_id"])}
@@ -543,8 +703,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         f = pd.DataFrame(index=X.index)
         # profile
         if "industry_section" in X.columns:
-            f["industry_section"] = X["industry_section"].astype("string").map(
-                {c: float(i) for i, c in enumerate(SECTIONS)}).to_numpy(dtype=float, na_value=np.nan)
+            f["industry_section"] = _map_distinct(X["industry_section"], {c: float(i) for i, c in enumerate(SECTIONS)})
         else:
             f["industry_section"] = np.nan
         f["size_class"] = _ordinal(X, "size_class", SIZE_ORDER)
@@ -588,13 +747,13 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
             for c in SPECIFICITY_FEATURES:
                 f[c] = spec[c].to_numpy(dtype=float)
         # explicit targets of the policy's eligibility tree
-        code = X["industry_code"].astype("string").to_numpy() if "industry_code" in X.columns else None
+        code = X["industry_code"].astype("string").array if "industry_code" in X.columns else None
         f["industry_match"] = (_target_match(X, "target_industries", code, prefix=True)
                                if code is not None else np.nan)
         for name, col, tcol in (("cert_match", "certifications", "target_certifications"),
                                 ("chain_match", "chains", "target_chains")):
-            f[name] = (_target_match(X, tcol, X[col].to_numpy(), prefix=False) if col in X.columns else np.nan)
-        dis = X["district_code"].astype("string").to_numpy() if "district_code" in X.columns else None
+            f[name] = (_target_match(X, tcol, X[col].array, prefix=False) if col in X.columns else np.nan)
+        dis = X["district_code"].astype("string").array if "district_code" in X.columns else None
         if dis is not None and "target_districts" in X.columns:
             # only district-level policies target a district; a city-wide test ("3701") targets no one
             city_wide = tuple(t for t in pd.unique(_long_tokens(X, "target_districts")["token"]) if len(t) <= 4)
@@ -632,7 +791,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         if col not in X.columns or not vocab:
             return np.full(len(X), np.nan)
         lookup = {v: float(i) for i, v in enumerate(vocab)}
-        return X[col].astype("string").map(lookup).to_numpy(dtype=float, na_value=np.nan)
+        return _map_distinct(X[col], lookup)
 
     def _history_features(self, f: pd.DataFrame, X: pd.DataFrame) -> None:
         if self.history_ is None:
@@ -642,18 +801,18 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         t = self.history_
         a = self.smoothing
         left = X[["uscc", "policy_id", "date"] + [c for c in SEGMENTS.values() if c in X.columns]].copy()
-        left["_all"] = "all"
-        g = _asof(left, t["global"].assign(_all="all"), ["_all"], ["n", "clicks", "applies"])
+        keys: dict[str, object] = {}  # left's key codes, shared by every look-up below
+        g = _asof(left, t["global"], [], ["n", "clicks", "applies"], cache=keys)
         g_click = _smooth(g["clicks"].to_numpy(), g["n"].to_numpy(), 0.05, 1.0)
         g_apply = _smooth(g["applies"].to_numpy(), g["n"].to_numpy(), 0.01, 1.0)
-        p = _asof(left, t["policy"], ["policy_id"], ["n", "clicks", "applies"])
+        p = _asof(left, t["policy"], ["policy_id"], ["n", "clicks", "applies"], cache=keys)
         p_click = _smooth(p["clicks"].to_numpy(), p["n"].to_numpy(), g_click, a)
         p_apply = _smooth(p["applies"].to_numpy(), p["n"].to_numpy(), g_apply, a)
         f["policy_click_rate"] = p_click
         f["policy_apply_rate"] = p_apply
         for short, col in SEGMENTS.items():
             if short in t and col in left.columns:
-                s = _asof(left, t[short], ["policy_id", col], ["n", "clicks", "applies"])
+                s = _asof(left, t[short], ["policy_id", col], ["n", "clicks", "applies"], cache=keys)
                 missing = pd.isna(X[col]).to_numpy()
                 f[f"seg_click_rate_{short}"] = np.where(
                     missing, np.nan, _smooth(s["clicks"].to_numpy(), s["n"].to_numpy(), p_click, a)
@@ -664,7 +823,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
             else:
                 f[f"seg_click_rate_{short}"] = np.nan
                 f[f"seg_apply_rate_{short}"] = np.nan
-        e = _asof(left, t["enterprise"], ["uscc"], ["n", "clicks", "applies", "last_click_days"])
+        e = _asof(left, t["enterprise"], ["uscc"], ["n", "clicks", "applies", "last_click_days"], cache=keys)
         n_e = e["n"].to_numpy()
         f["ent_pushes"] = n_e
         f["ent_click_rate"] = _smooth(e["clicks"].to_numpy(), n_e, g_click, 5.0)
@@ -672,14 +831,15 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         today = (X["date"] - pd.Timestamp("1970-01-01")).dt.days.to_numpy(dtype=float)
         last = e["last_click_days"].to_numpy()
         f["ent_days_since_click"] = np.where(last > 0, today - last, np.nan)
-        pr = _asof(left, t["pair"], ["uscc", "policy_id"], ["n", "clicks"])
+        pr = _asof(left, t["pair"], ["uscc", "policy_id"], ["n", "clicks"], cache=keys)
         f["pair_prev_pushes"] = pr["n"].to_numpy()
         f["pair_prev_clicked"] = (pr["clicks"].to_numpy() > 0).astype(float)
         self._revealed_features(f, X, left, f["ent_click_rate"].to_numpy(), f["ent_apply_rate"].to_numpy(),
-                                g_click, g_apply)
+                                g_click, g_apply, keys)
 
     def _revealed_features(self, f: pd.DataFrame, X: pd.DataFrame, left: pd.DataFrame, e_click: np.ndarray,
-                           e_apply: np.ndarray, g_click: np.ndarray, g_apply: np.ndarray) -> None:
+                           e_apply: np.ndarray, g_click: np.ndarray, g_apply: np.ndarray,
+                           keys: dict[str, object]) -> None:
         """The enterprise's (and its division's) past rates on pushes of the same bureau / kind / mode,
         strictly before each row's date, smoothed towards its overall rates (2 pseudo-pushes)."""
         t = self.history_
@@ -691,20 +851,20 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         left = left.copy()
         for col in POLICY_GROUPS.values():
             if col in groups.columns:
-                left[col] = groups[col].to_numpy()
+                left[col] = groups[col].array
         div = SEGMENTS["industry"]
         for short, col in POLICY_GROUPS.items():
             if f"ent_{short}" not in t or col not in left.columns:
                 continue
             known = left[col].notna().to_numpy()
-            r = _asof(left, t[f"ent_{short}"], ["uscc", col], ["n", "clicks", "applies"])
+            r = _asof(left, t[f"ent_{short}"], ["uscc", col], ["n", "clicks", "applies"], cache=keys)
             n = r["n"].to_numpy()
             if short == "dept":
                 f["ent_dept_pushes"] = np.where(known, n, np.nan)
             f[f"ent_{short}_click_rate"] = np.where(known, _smooth(r["clicks"].to_numpy(), n, e_click, 2.0), np.nan)
             f[f"ent_{short}_apply_rate"] = np.where(known, _smooth(r["applies"].to_numpy(), n, e_apply, 2.0), np.nan)
             if f"seg_{short}" in t and div in left.columns:
-                s = _asof(left, t[f"seg_{short}"], [div, col], ["n", "clicks", "applies"])
+                s = _asof(left, t[f"seg_{short}"], [div, col], ["n", "clicks", "applies"], cache=keys)
                 ok = known & left[div].notna().to_numpy()
                 if short == "dept":
                     f["seg_dept_click_rate"] = np.where(

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2])
+from quanhuiqi.tables.uscc import ALPHABET, make_uscc, org_check_values
 
 
 def make_uscc_codes(district: np.ndarray, index: np.ndarray, seed: int, etype: np.ndarray | None = None) -> np.ndarray:
@@ -25,7 +24,7 @@ def make_uscc_codes(district: np.ndarray, index: np.ndarray, seed: int, etype: n
     a = 48271 * 2 + 1 if (seed % 2 == 0) else 69621 * 2 + 1
     body = (a * (index.astype(np.int64) + 7919 * (seed % 1000) + 1) + 12345678) % 100_000_000
     digits = (body[:, None] // 10 ** np.arange(7, -1, -1)) % 10
-    org_check = (11 - (digits * _ORG_WEIGHTS).sum(axis=1) % 11) % 11  # 10 → 'X', 11 → '0'
+    org_check = org_check_values(digits)  # 10 → 'X'
     org_check_idx = np.where(org_check == 10, ALPHABET.index("X"), org_check)
     dis = np.asarray(district).astype("<U6")
     dis_digits = np.frombuffer(dis.astype("S6").tobytes(), np.uint8).reshape(n, 6).astype(np.int64) - 48
@@ -34,6 +33,4 @@ def make_uscc_codes(district: np.ndarray, index: np.ndarray, seed: int, etype: n
     alpha = np.frombuffer(ALPHABET.encode(), np.uint8)
     body = np.frombuffer(alpha[first].astype(np.uint8).tobytes(), dtype="S17").astype("U17")
     # the tables stage's make_uscc adds the check character and refuses any body validation would reject
-    from quanhuiqi.tables.uscc import make_uscc
-
     return make_uscc(pd.Series(body, dtype="string")).to_numpy(dtype=object).astype("U18")

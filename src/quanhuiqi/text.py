@@ -29,10 +29,6 @@ def _t2s_table() -> dict[int, str]:
     return table
 
 
-def to_simplified(text: str) -> str:
-    return text.translate(_t2s_table())
-
-
 def normalize_text(text: str | None) -> str | None:
     """One value: NFKC, traditional → simplified, whitespace collapsed and trimmed."""
     if text is None or (isinstance(text, float) and text != text):

@@ -18,7 +18,6 @@ import pandas as pd
 from quanhuiqi.reference._files import read_reference_csv
 from quanhuiqi.reference.industries import clean_code_text
 
-JINAN_PREFIX = "3701"
 # 国函〔2019〕4号: 莱芜市 abolished, its whole territory placed under 济南市 (the history file has
 # no successor for the prefecture itself, only for its districts).
 _MANUAL_SUCCESSORS = {"371200": "370100"}

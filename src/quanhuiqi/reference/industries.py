@@ -12,7 +12,6 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
-import numpy as np
 import pandas as pd
 
 from quanhuiqi.reference._files import read_reference_csv
@@ -83,23 +82,12 @@ def industry_hierarchy(codes: pd.Series) -> pd.DataFrame:
     return out
 
 
-def is_industry_code(value: str) -> bool:
-    """True when ``value`` is a code of the standard in any accepted form."""
-    return canonical_industry_code(pd.Series([value])).notna().iloc[0]
-
-
 @dataclass(frozen=True)
 class IndustryCode:
     code: str
     level: int
     section: str
     name: str
-
-    def path(self) -> list[str]:
-        """The codes from the section down to this one."""
-        if self.level == 1:
-            return [self.section]
-        return [self.section] + [self.code[:n] for n in range(2, len(self.code) + 1)]
 
 
 def lookup_industry(value: str) -> IndustryCode:
@@ -109,10 +97,6 @@ def lookup_industry(value: str) -> IndustryCode:
         raise KeyError(f"industry code {value!r} does not exist in GB/T 4754-2017")
     row = industry_table().loc[canon]
     return IndustryCode(code=canon, level=int(row["level"]), section=row["section"], name=row["name"])
-
-
-def industry_name(code: str) -> str:
-    return lookup_industry(code).name
 
 
 def could_lie_under(known: str, prefix: str) -> bool | None:
@@ -136,8 +120,3 @@ def could_lie_under(known: str, prefix: str) -> bool | None:
 def level_counts() -> dict[str, int]:
     tab = industry_table()
     return {LEVEL_NAMES[k]: int(v) for k, v in tab["level"].value_counts().sort_index().items()}
-
-
-def codes_at_level(level: int) -> np.ndarray:
-    tab = industry_table()
-    return tab.loc[tab["level"] == level, "code"].to_numpy()

@@ -39,19 +39,8 @@ def rejects_for(
     reason: str,
     action: str,
 ) -> pd.DataFrame:
-    """Reject records for the given row numbers (1-based input rows), one per row."""
-    rows = np.asarray(rows, dtype="int64")
-    vals = pd.Series(values if values is not None else [pd.NA] * len(rows), dtype="object").astype("string")
-    return pd.DataFrame(
-        {
-            "source": pd.Series([source] * len(rows), dtype="string"),
-            "row": rows,
-            "column": pd.Series([column] * len(rows), dtype="string"),
-            "value": vals.to_numpy(),
-            "reason": pd.Series([reason] * len(rows), dtype="string"),
-            "action": pd.Series([action] * len(rows), dtype="string"),
-        }
-    )
+    """Reject records for the given row numbers (1-based input rows), one per row, one reason."""
+    return rejects_table(rows, values, source=source, column=column, reasons=reason, action=action)
 
 
 def concat_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -92,8 +81,8 @@ def rejects_table(
     reasons: str | pd.Series | np.ndarray,
     action: str,
 ) -> pd.DataFrame:
-    """Like :func:`rejects_for`, built column-wise through pyarrow (fast for many records), and
-    ``reasons`` may differ row by row (an array as long as ``rows``)."""
+    """Reject records built column-wise through pyarrow (fast for many records); ``reasons`` is one
+    text or differs row by row (an array as long as ``rows``)."""
     import pyarrow as pa
 
     rows = np.asarray(rows, dtype="int64")

@@ -19,6 +19,7 @@ import pickle
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -29,12 +30,16 @@ from quanhuiqi.push.job import (
     RunResult,
     _postings_pairs,
     combine,
+    empty_push_list,
     finish,
+    formats_of,
     merge_previous,
+    open_writer,
     posting_interactions,
     prepare,
 )
 from quanhuiqi.push.partition import n_partitions, partition_of, process_partition
+from quanhuiqi.push.sink import STREAMED, PartitionSink
 from quanhuiqi.tables.io import InputError, read_table
 from quanhuiqi.tables.rejects import concat_rejects
 
@@ -270,7 +275,8 @@ def run_daily_spark(
         for k in pieces:
             pieces[k].sort(key=lambda t: t[0])
         stats = [s for _, s in pieces.get("stats", [])]
-        tables = {name: combine([f for _, f in pieces.get(name, [])] or [_empty(name)], keys) for name, keys in SORT_KEYS.items()}
+        tables = {"push_list": combine([f for _, f in pieces.pop("push_list", [])] or [empty_push_list()],
+                                       SORT_KEYS["push_list"])}
         info.update(pushed=len(tables["push_list"]))
 
     for name in ("enterprises", *STATE_TABLES):
@@ -290,13 +296,13 @@ def run_daily_spark(
         tables["postings_pairs"] = _postings_pairs(postings_clean, day, ent, cfg, interactions)
         info.update(pairs=len(tables["postings_pairs"]))
     tables["rejects"] = concat_rejects(rejects)
-    return finish(prep, tables, [s for s in stats if "timings" in s], parts)
-
-
-def _empty(name: str) -> pd.DataFrame:
-    from quanhuiqi.push.rules import AUTO_GRANT_COLUMNS, HELD_BACK_COLUMNS, PUSH_LIST_COLUMNS
-
-    cols = {"push_list": PUSH_LIST_COLUMNS, "held_back": HELD_BACK_COLUMNS, "auto_grant": AUTO_GRANT_COLUMNS}.get(
-        name, ["uscc", "policy_id", "failed", "gap"]
-    )
-    return pd.DataFrame({c: pd.Series(dtype="string") for c in cols})
+    with open_writer(prep) as w:  # the large tables go through the local job's sink, in partition order
+        sink = PartitionSink(w, formats_of(cfg))
+        by_part: dict[int, dict[str, Any]] = {}
+        for name in STREAMED:
+            for part, frame in pieces.pop(name, []):
+                by_part.setdefault(part, {})[name] = frame
+        for part in sorted(by_part):
+            sink.add(SimpleNamespace(push_list=None, stats=None, **{n: by_part[part].get(n) for n in STREAMED}))
+        streamed = sink.close()
+        return finish(prep, w, tables, streamed, [s for s in stats if "timings" in s], parts)

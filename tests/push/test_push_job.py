@@ -20,6 +20,7 @@ from push_city import DAY, make_city  # noqa: E402
 
 CONFIG = {"paths": {"optional": ["postings", "posting_interactions"]}}
 DATA_FILES = ["push_list", "auto_grant", "near_miss", "postings_pairs", "held_back", "rejects"]
+CSV_FILES = ["push_list", "auto_grant", "postings_pairs", "rejects"]  # outputs.csv_tables by default
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,8 @@ def snapshot(day_dir: Path) -> dict[str, bytes]:
 def test_outputs_and_summary(first):
     d = first.out_dir
     for name in DATA_FILES:
-        assert (d / f"{name}.parquet").exists() and (d / f"{name}.csv").exists()
+        assert (d / f"{name}.parquet").exists()
+        assert (d / f"{name}.csv").exists() == (name in CSV_FILES)
     for name in ("report.json", "report.html", "manifest.json"):
         assert (d / name).exists()
     assert not [p for p in d.parent.iterdir() if p.name.startswith(".")]
@@ -70,7 +72,8 @@ def test_push_rules_hold_on_the_real_run(first, city):
     recent = hist[pd.to_datetime(hist["date"]) > pd.Timestamp(DAY) - pd.Timedelta(days=30)]
     repeated = pairs & set(zip(recent["uscc"], recent["policy_id"]))
     assert not repeated  # the history has no verdicts, so nothing counts as changed
-    assert set(held["rule"]) <= {"inactive", "granted", "suppressed", "auto_grant", "undetermined", "cooldown", "cap"}
+    assert set(held["rule"]) <= {"inactive", "granted", "suppressed", "auto_grant", "undetermined", "cooldown",
+                                 "shortlist", "cap"}
     assert {"cooldown", "granted", "auto_grant"} <= set(held["rule"])
     report = json.loads((first.out_dir / "report.json").read_text())
     assert report["summary"]["candidates"] == len(push) + len(held)  # every eligible pair accounted for
@@ -106,7 +109,7 @@ def test_report_records_read_rejected_computed_written(first):
     assert page.count("<svg") >= 8 and "<script" not in page and "src=" not in page
     assert "济南测试企业" not in page  # counts only, never a record
     manifest = json.loads((first.out_dir / "manifest.json").read_text())
-    assert set(manifest["outputs"]) == {f"{n}.{f}" for n in DATA_FILES for f in ("parquet", "csv")}
+    assert set(manifest["outputs"]) == {f"{n}.parquet" for n in DATA_FILES} | {f"{n}.csv" for n in CSV_FILES}
     assert manifest["inputs"]["enterprises"]["sha256"] and manifest["policy_book_version"]
 
 
@@ -188,7 +191,7 @@ def _cli(args, env_extra=None):
     return subprocess.run([sys.executable, "-m", "quanhuiqi.cli", "push", *args], env=env, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("stage", ["write:held_back", "swap"])
+@pytest.mark.parametrize("stage", ["partition", "write:push_list", "swap"])
 def test_sigkill_mid_run_leaves_the_previous_day_intact(first, city, tmp_path, stage):
     out = tmp_path / "out"
     (out / DAY).mkdir(parents=True)

@@ -20,16 +20,45 @@ from quanhuiqi.eligibility.batch import (
     evaluate_compiled,
     verdict_matrix,
 )
+from quanhuiqi.eligibility.batch import (
+    evidence_for as _evidence_for,
+)
 
 
 def evaluate(
-    book, profile: pd.DataFrame, as_of: str | dt.date, *, near_misses: bool = True, evidence: bool = True
+    book,
+    profile: pd.DataFrame,
+    as_of: str | dt.date,
+    *,
+    near_misses: bool = True,
+    evidence: bool = True,
+    near_miss_per_enterprise: int | None = None,
+    categorical: bool = False,
 ) -> EligibilityResult:
     """Every active policy of ``book`` × every row of ``profile`` (the profile's contract columns;
-    extra fields of the book's fields file as raw columns)."""
+    extra fields of the book's fields file as raw columns).
+
+    ``evidence=False`` skips the evidence text (ask ``evidence_for`` for the pairs you publish);
+    ``near_miss_per_enterprise`` keeps each enterprise's near misses with the largest benefit;
+    ``categorical=True`` gives the pairs' text columns as Categoricals (codes, no string per pair: what a
+    city-scale job wants) and leaves ``auto_grants`` empty (build it from the pairs).
+    """
     return evaluate_compiled(
-        book.compiled, profile, as_of, book_version=book.version, near_misses=near_misses, evidence=evidence
+        book.compiled, profile, as_of, book_version=book.version, near_misses=near_misses, evidence=evidence,
+        near_miss_per_enterprise=near_miss_per_enterprise, categorical=categorical,
     )
+
+
+def evidence_for(book, profile: pd.DataFrame, pairs: pd.DataFrame) -> pd.array:
+    """Evidence text for chosen ``pairs`` (``uscc, policy_id``) of ``profile`` — what ``evaluate`` would
+    give them, without paying for every other pair.  A pair whose uscc is not in the profile is an error."""
+    import numpy as np
+
+    rows = pd.Index(profile["uscc"].astype("string")).get_indexer(pd.Index(pairs["uscc"].astype("string")))
+    if (rows < 0).any():
+        raise ValueError(f"{int((rows < 0).sum())} pair(s) name an enterprise that is not in the profile")
+    return _evidence_for(book.compiled, profile, rows, pairs["policy_id"].astype("string").to_numpy(dtype=object)) \
+        if len(pairs) else pd.array(np.array([], dtype=object), dtype="string")
 
 
 def eligibility_file(
@@ -78,5 +107,6 @@ __all__ = [
     "EligibilityResult",
     "eligibility_file",
     "evaluate",
+    "evidence_for",
     "verdict_matrix",
 ]

@@ -107,8 +107,12 @@ def _amount(cb: CompiledBook, enc: Encoded, pol, rows: np.ndarray) -> np.ndarray
 def explain_pairs(
     cb: CompiledBook, enc: Encoded, pol_pos: np.ndarray, rows: np.ndarray, *, evidence: bool = True
 ):
-    """``unknown`` (fields to supply), ``evidence`` and ``amount`` for pairs sorted by policy."""
-    unknown = np.full(rows.size, "", dtype=object)
+    """``unknown`` (fields to supply), ``evidence`` and ``amount`` for pairs sorted by policy.
+
+    ``unknown`` is a Categorical: millions of pairs share a few hundred field lists."""
+    unknown_code = np.zeros(rows.size, dtype=np.int32)
+    unknown_texts: dict[str, int] = {"": 0}
+    shown_all: dict[str, pa.Array] = {}
     ev_parts: list[pa.Array] = []
     amount = np.full(rows.size, np.nan)
     for pi, a, b in _segments(pol_pos):
@@ -125,24 +129,26 @@ def explain_pairs(
         for lf in cp.leaves:
             code |= np.where(unk[lf.leaf_id], np.int64(1) << names.index(lf.source.field), 0)
         uc, inv = np.unique(code, return_inverse=True)
-        text = np.array(
-            [";".join(n for i, n in enumerate(names) if c >> i & 1) for c in uc.tolist()], dtype=object
+        text_code = np.array(
+            [unknown_texts.setdefault(";".join(n for i, n in enumerate(names) if c >> i & 1), len(unknown_texts))
+             for c in uc.tolist()],
+            dtype=np.int32,
         )
-        unknown[a:b] = text[inv]
+        unknown_code[a:b] = text_code[inv]
         if evidence:
             shown_cache: dict[str, pa.Array] = {}
+            r_arrow = pa.array(r)
             masks, pieces = [], []
             for lf in cp.leaves:
                 m = ev[lf.leaf_id]
                 if not m.any():
                     continue
                 fname = lf.source.field
-                if fname not in shown_cache:
-                    col = enc.columns[fname].iloc[r]
+                if fname not in shown_all:  # each field displayed once for every enterprise, then gathered
                     num = enc.numeric(cb, fname) if cb.fields[fname].type == "number" else None
-                    shown_cache[fname] = display_arrow(
-                        col, None if num is None else num[r], cb.fields[fname].type
-                    )
+                    shown_all[fname] = display_arrow(enc.columns[fname], num, cb.fields[fname].type)
+                if fname not in shown_cache:
+                    shown_cache[fname] = shown_all[fname].take(r_arrow)
                 masks.append(m)
                 pieces.append(
                     pc.binary_join_element_wise(
@@ -151,17 +157,48 @@ def explain_pairs(
                 )
             ev_parts.append(join_arrow(masks, pieces, r.size))
         amount[a:b] = _amount(cb, enc, cp.policy, r)
+    unknown = pd.Categorical.from_codes(unknown_code, categories=pd.Index(list(unknown_texts), dtype="string"))
     if not evidence or not ev_parts:
         return unknown, pd.array(np.full(rows.size, "", dtype=object), dtype="string"), amount
     return unknown, pd.array(pa.chunked_array(ev_parts, type=pa.string()), dtype="string"), amount
 
 
-def near_miss_frame(cb: CompiledBook, enc: Encoded, planes: Planes, uscc: np.ndarray) -> pd.DataFrame:
+def _keep_best_near_misses(
+    cb: CompiledBook, planes: Planes, rows: np.ndarray, pj: np.ndarray, leaf: np.ndarray, per_enterprise: int
+) -> np.ndarray:
+    """Which near misses to keep: each enterprise's ``per_enterprise`` with the largest policy benefit
+    (``max_amount``, unknown last), ties by the book's policy order — a city-scale list stays readable."""
+    amount = np.array(
+        [np.nan if cb.policies[i].policy.max_amount is None else cb.policies[i].policy.max_amount
+         for i in planes.policy_index.tolist()],
+        dtype=float,
+    )
+    # one integer key: enterprise row, then the policy's priority rank (benefit desc, book order), then leaf
+    prio_of_pj = np.lexsort((planes.policy_index, np.nan_to_num(-amount, nan=np.inf)))
+    rank_of_pj = np.empty_like(prio_of_pj)
+    rank_of_pj[prio_of_pj] = np.arange(prio_of_pj.size)
+    n_leaf = int(leaf.max()) + 1
+    key = (rows.astype(np.int64) * prio_of_pj.size + rank_of_pj[pj]) * n_leaf + leaf
+    order = np.argsort(key, kind="stable")
+    r = rows[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(r)) + 1]
+    within = np.arange(r.size) - np.repeat(starts, np.diff(np.r_[starts, r.size]))
+    keep = np.zeros(rows.size, dtype=bool)
+    keep[order[within < per_enterprise]] = True
+    return keep
+
+
+def near_miss_frame(
+    cb: CompiledBook, enc: Encoded, planes: Planes, uscc: np.ndarray, per_enterprise: int | None = None
+) -> pd.DataFrame:
     if not planes.near_miss:
         return pd.DataFrame(
             {c: pd.Series(dtype="float64" if c == "gap_value" else "string") for c in NEAR_MISS_COLUMNS}
         )
     rows, pj, leaf = planes.near_miss[0]
+    if per_enterprise is not None and per_enterprise > 0 and rows.size:
+        keep = _keep_best_near_misses(cb, planes, rows, pj, leaf, per_enterprise)
+        rows, pj, leaf = rows[keep], pj[keep], leaf[keep]
     order = np.lexsort((rows, leaf, pj))
     rows, pj, leaf = rows[order], pj[order], leaf[order]
     key = pj.astype(np.int64) * 100_000 + leaf
@@ -204,6 +241,8 @@ def evaluate_compiled(
     book_version: str = "",
     near_misses: bool = True,
     evidence: bool = True,
+    near_miss_per_enterprise: int | None = None,
+    categorical: bool = False,
     block_rows: int = 1 << 18,
 ) -> EligibilityResult:
     as_of = as_date(as_of)
@@ -227,26 +266,42 @@ def evaluate_compiled(
     uscc = profile["uscc"].astype("string").to_numpy(dtype=object)
     pids = np.array([cp.policy.id for cp in cb.policies], dtype=object)
     modes = np.array([cp.policy.mode for cp in cb.policies], dtype=object)
-    pairs = pd.DataFrame(
-        {
-            "uscc": take_strings(uscc, rows),
-            "policy_id": take_strings(pids, pol_pos),
-            "verdict": take_strings(VERDICT_NAMES, verdict),
-            "unknown": pd.array(pa.array(unknown, type=pa.string()), dtype="string"),
-            "evidence": ev_text,
-            "mode": take_strings(modes, pol_pos),
-            "amount": amount,
-        }
-    )
+    if categorical:  # codes into the profile's usccs and the book's ids: no string per pair
+        mode_code, mode_names = pd.factorize(pd.Series(modes, dtype="string"))
+        pairs = pd.DataFrame(
+            {
+                "uscc": pd.Categorical.from_codes(rows, categories=pd.Index(uscc, dtype="string")),
+                "policy_id": pd.Categorical.from_codes(pol_pos, categories=pd.Index(pids, dtype="string")),
+                "verdict": pd.Categorical.from_codes(verdict, categories=pd.Index(VERDICT_NAMES, dtype="string")),
+                "unknown": unknown,
+                "evidence": ev_text,
+                "mode": pd.Categorical.from_codes(mode_code[pol_pos], categories=pd.Index(mode_names, dtype="string")),
+                "amount": amount,
+            }
+        )
+    else:
+        pairs = pd.DataFrame(
+            {
+                "uscc": take_strings(uscc, rows),
+                "policy_id": take_strings(pids, pol_pos),
+                "verdict": take_strings(VERDICT_NAMES, verdict),
+                "unknown": unknown.astype("string"),
+                "evidence": ev_text,
+                "mode": take_strings(modes, pol_pos),
+                "amount": amount,
+            }
+        )
     timings["explain_s"] = time.perf_counter() - t3
     t4 = time.perf_counter()
     nm = (
-        near_miss_frame(cb, enc, planes, uscc)
+        near_miss_frame(cb, enc, planes, uscc, near_miss_per_enterprise)
         if near_misses
         else near_miss_frame(cb, enc, Planes(active, np.zeros((0, 2, 0), dtype=np.uint64), 0), uscc)
     )
     timings["near_miss_s"] = time.perf_counter() - t4
     auto_sel = (verdict == 2) & (modes[pol_pos] == "auto")
+    if categorical:  # the caller builds its own lists from the categorical pairs
+        auto_sel = np.zeros(verdict.size, dtype=bool)
     names = (
         profile["name"].astype("string").to_numpy(dtype=object)
         if "name" in profile.columns
@@ -293,3 +348,25 @@ def verdict_matrix(cb: CompiledBook, profile: pd.DataFrame) -> np.ndarray:
         :, : len(profile)
     ]
     return (2 * t + u).T.astype(np.int8)
+
+
+def evidence_for(cb: CompiledBook, profile: pd.DataFrame, rows: np.ndarray, policy_ids: np.ndarray) -> pd.array:
+    """The evidence text of chosen pairs only (``rows`` into ``profile``, ``policy_ids`` of the book).
+
+    A city-wide run asks for evidence only on the pairs it publishes (pushed, 免申即享): building it for
+    every candidate pair costs more than the verdicts themselves.  Same text as ``evaluate`` gives.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    pos = pd.Index([cp.policy.id for cp in cb.policies]).get_indexer(pd.Index(np.asarray(policy_ids, dtype=object)))
+    if (pos < 0).any():
+        bad = np.asarray(policy_ids, dtype=object)[pos < 0][0]
+        raise ValueError(f"policy {bad!r} is not in the policy book")
+    if rows.size == 0:
+        return pd.array([], dtype="string")
+    bases = tuple({cp.policy.amount_base for cp in cb.policies if cp.policy.amount_base})
+    enc = encode(cb, profile, bases)
+    order = np.lexsort((rows, pos))
+    _, ev, _ = explain_pairs(cb, enc, pos[order].astype(np.int64), rows[order], evidence=True)
+    out = np.empty(rows.size, dtype=object)
+    out[order] = np.asarray(ev.to_numpy(dtype=object, na_value=None), dtype=object)
+    return pd.array(out, dtype="string")

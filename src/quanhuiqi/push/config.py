@@ -63,6 +63,14 @@ def _check(cfg: dict, source: str) -> None:
     bad = set(cfg["outputs"]["formats"]) - {"parquet", "csv"}
     if bad or not cfg["outputs"]["formats"]:
         raise InputError(f"{source}: outputs.formats must be a non-empty subset of [parquet, csv], got {bad or '[]'}")
+    for where, value in (("rank.shortlist", cfg["rank"]["shortlist"]),
+                         ("outputs.near_miss_per_enterprise", cfg["outputs"]["near_miss_per_enterprise"])):
+        if value < 0:
+            raise InputError(f"{source}: {where} must be >= 0, got {value}")
+    outputs = {"push_list", "auto_grant", "near_miss", "postings_pairs", "held_back", "rejects"}
+    bad = set(cfg["outputs"]["csv_tables"]) - outputs
+    if bad:
+        raise InputError(f"{source}: outputs.csv_tables names unknown table(s) {sorted(bad)}")
     tables = set(cfg["paths"]) - {"extra", "optional"}
     unknown = set(cfg["paths"]["optional"]) - tables
     if unknown:

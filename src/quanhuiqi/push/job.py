@@ -25,7 +25,6 @@ from quanhuiqi.push.config import load_config
 from quanhuiqi.push.outputs import DayWriter, crash_point, dumps, input_hash, recover
 from quanhuiqi.push.partition import (
     DayContext,
-    PartitionResult,
     n_partitions,
     partition_of,
     policy_frame,
@@ -35,17 +34,13 @@ from quanhuiqi.push.partition import (
 from quanhuiqi.push.progress import Progress, log_event
 from quanhuiqi.push.report import changes_vs_previous, counts, render_html
 from quanhuiqi.push.rules import PushRules
+from quanhuiqi.push.sink import PartitionSink
 from quanhuiqi.tables.io import InputError, read_table
 from quanhuiqi.tables.rejects import ROW_REJECTED, concat_rejects, rejects_for
 
 STATE_TABLES = ("push_history", "grants", "suppressions")
 OUTPUT_TABLES = ("push_list", "auto_grant", "near_miss", "postings_pairs", "held_back", "rejects")
-SORT_KEYS = {
-    "push_list": ["uscc", "rank"],
-    "held_back": ["uscc", "policy_id"],
-    "auto_grant": ["policy_id", "uscc"],
-    "near_miss": ["uscc", "policy_id"],
-}
+SORT_KEYS = {"push_list": ["uscc", "rank"]}  # the streamed tables are sorted within partitions (push.sink)
 
 
 @dataclass
@@ -214,7 +209,15 @@ def prepare(
         book = load_book(prep.paths["policies"])
         scorer, prep.model_info, w = _load_scorer(model or cfg["model"]["alias"], cfg)
         prep.warnings += w
-    prep.ctx = DayContext(as_of=day, book=book, scorer=scorer, rules=PushRules.from_config(cfg), policies=policy_frame(book))
+    from quanhuiqi.push.partition import _prescore_weights
+    from quanhuiqi.push.prescore import policy_terms
+    from quanhuiqi.rank.features import policy_frame as ranker_policies
+
+    prep.ctx = DayContext(
+        as_of=day, book=book, scorer=scorer, rules=PushRules.from_config(cfg), policies=policy_frame(book),
+        shortlist=int(cfg["rank"]["shortlist"]), near_miss_per_enterprise=int(cfg["outputs"]["near_miss_per_enterprise"]),
+        policy_term=policy_terms(ranker_policies(book), day, _prescore_weights(scorer)),
+    )
     return prep
 
 
@@ -292,14 +295,33 @@ def _sum_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
 # --- finishing: report, write, publish -------------------------------------------------------------
 
 
-def finish(prep: Prepared, tables: dict[str, pd.DataFrame], stats: list[dict[str, Any]], partitions: int) -> RunResult:
-    """Report and write the day's outputs (staged, manifest last, swapped in)."""
+def formats_of(cfg: dict) -> dict[str, tuple[str, ...]]:
+    """The formats each output table is written in (csv only for ``outputs.csv_tables``)."""
+    csv = set(cfg["outputs"]["csv_tables"])
+    return {name: tuple(f for f in cfg["outputs"]["formats"] if f != "csv" or name in csv) or ("parquet",)
+            for name in OUTPUT_TABLES}
+
+
+def _top(counter: dict[str, int], top: int | None = None) -> dict[str, int]:
+    """Counts largest first then by key, like ``report.counts``."""
+    items = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    return dict(items[:top] if top is not None else items)
+
+
+def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], streamed: dict[str, dict[str, Any]],
+           stats: list[dict[str, Any]], partitions: int) -> RunResult:
+    """Report and write the day's remaining outputs into the open writer (manifest last, swapped in).
+
+    ``tables``: push_list, postings_pairs, rejects (whole frames); ``streamed``: the row counts and
+    value counts of the tables the partition sink already wrote (held_back, near_miss, auto_grant).
+    """
     cfg, day, date_text, progress = prep.cfg, prep.day, prep.date_text, prep.progress
-    push_list, held_back, auto_grant = tables["push_list"], tables["held_back"], tables["auto_grant"]
-    near_miss, rejects, postings_pairs = tables["near_miss"], tables["rejects"], tables["postings_pairs"]
+    push_list, rejects, postings_pairs = tables["push_list"], tables["rejects"], tables["postings_pairs"]
     for s in stats:
         for k, t in s.get("timings", {}).items():
             progress.add_time(f"partitions.{k}", t)
+    for name, st in streamed.items():
+        progress.add_time(f"partitions.write.{name}", st.get("seconds", 0.0))
     prev_day = (day - pd.Timedelta(days=1)).date().isoformat()
     prev_file = prep.out_dir / prev_day / "push_list.parquet"
     previous = pd.read_parquet(prev_file) if prev_file.exists() else None
@@ -313,9 +335,9 @@ def finish(prep: Prepared, tables: dict[str, pd.DataFrame], stats: list[dict[str
         "candidates": int(sum(per_verdict.values())),
         "pushed": len(push_list),
         "enterprises_pushed": int(push_list["uscc"].nunique()),
-        "held_back": len(held_back),
-        "auto_grants": len(auto_grant),
-        "near_misses": len(near_miss),
+        "held_back": streamed["held_back"]["rows"],
+        "auto_grants": streamed["auto_grant"]["rows"],
+        "near_misses": streamed["near_miss"]["rows"],
         "postings_pairs": len(postings_pairs),
         "rejected_rows": int(rej_rows.groupby("source")["row"].nunique().sum()) if len(rej_rows) else 0,
         "cleared_values": int((rejects["action"] != ROW_REJECTED).sum()),
@@ -335,21 +357,22 @@ def finish(prep: Prepared, tables: dict[str, pd.DataFrame], stats: list[dict[str
             "per_district": _sum_counts([s["pushed_per_district"] for s in stats]),
             "per_verdict": counts(push_list["verdict"]),
             "per_mode": counts(push_list["mode"]),
-            "held_back_by_rule": counts(held_back["rule"]),
+            "held_back_by_rule": _top(streamed["held_back"]["counts"]),
         },
-        "auto_grant": {"per_policy": counts(auto_grant["policy_id"], top=30)},
-        "near_miss": {"per_policy": counts(near_miss["policy_id"], top=30)},
+        "auto_grant": {"per_policy": _top(streamed["auto_grant"]["counts"], 30)},
+        "near_miss": {"per_policy": _top(streamed["near_miss"]["counts"], 30)},
         "rejects": {
             "by_reason": counts(rejects["source"] + ": " + rejects["reason"].str.replace(r"\brow \d+", "row N", regex=True), top=40),
             "by_source_action": counts(rejects["source"] + " " + rejects["action"]),
         },
         "changes_vs_previous": changes_vs_previous(push_list, previous, prev_day),
     }
-    with progress.stage("write") as info, DayWriter(prep.out_dir, date_text, cfg["outputs"]["formats"]) as w:
+    formats = formats_of(cfg)
+    with progress.stage("write") as info:
         t_write = time.perf_counter()
-        report["outputs"] = {k: len(tables[k]) for k in OUTPUT_TABLES}
-        for name in OUTPUT_TABLES:
-            w.table(name, tables.pop(name))  # written: released (the caller hands the dict over)
+        report["outputs"] = {k: (len(tables[k]) if k in tables else streamed[k]["rows"]) for k in OUTPUT_TABLES}
+        for name in ("push_list", "postings_pairs", "rejects"):
+            w.table(name, tables.pop(name), formats[name])  # written: released (the caller hands the dict over)
             crash_point(f"write:{name}")
         progress.add_time("write.tables", time.perf_counter() - t_write)
         report["timings_s"] = {k: round(v, 3) for k, v in progress.timings.items()}
@@ -369,11 +392,15 @@ def finish(prep: Prepared, tables: dict[str, pd.DataFrame], stats: list[dict[str
         }
         final = w.publish(manifest)
         info.update(files=len(w.written) + 2)
-    fmt = cfg["outputs"]["formats"][0]
-    files = {name: final / f"{name}.{fmt}" for name in OUTPUT_TABLES}
+    files = {name: final / f"{name}.{formats[name][0]}" for name in OUTPUT_TABLES}
     files.update(report_json=final / "report.json", report_html=final / "report.html", manifest=final / "manifest.json")
     log_event("run_done", run=progress.run, out=str(final), pushed=len(push_list))
     return RunResult(date=date_text, out_dir=final, files=files, report=report)
+
+
+def open_writer(prep: Prepared) -> DayWriter:
+    """The day's staging writer (use as a context manager: a failure removes the staging folder)."""
+    return DayWriter(prep.out_dir, prep.date_text, prep.cfg["outputs"]["formats"])
 
 
 # --- the local job ---------------------------------------------------------------------------------
@@ -441,36 +468,39 @@ def run_daily(
     crash_point("postings")
 
     parts = n_partitions(cfg, int(inputs["enterprises"]["rows"]))
-    results: list[PartitionResult] = []
-    with progress.stage("partitions", partitions=parts) as info:
-        groups = pd.Series(partition_of(clean["uscc"], parts)).groupby(partition_of(clean["uscc"], parts)).indices
-        if not groups:  # no clean enterprise: one empty partition still yields well-formed outputs
-            groups = {0: clean.index.to_numpy()[:0]}
-        by_part = {name: split_state(state[name], parts) for name in STATE_TABLES}
-        empty = {name: _empty_like(state[name]) for name in STATE_TABLES}
-        del state  # the partitions hold the rows now
-        for p in progress.iterate(sorted(groups), total=len(groups), desc="partitions", unit="partition"):
-            results.append(
-                process_partition(
-                    clean.iloc[groups[p]].reset_index(drop=True),
-                    prep.ctx,
-                    history=by_part["push_history"].pop(p, empty["push_history"]),
-                    grants=by_part["grants"].pop(p, empty["grants"]),
-                    suppressions=by_part["suppressions"].pop(p, empty["suppressions"]),
+    with open_writer(prep) as w:
+        sink = PartitionSink(w, formats_of(cfg))
+        with progress.stage("partitions", partitions=parts) as info:
+            groups = pd.Series(partition_of(clean["uscc"], parts)).groupby(partition_of(clean["uscc"], parts)).indices
+            by_part = {name: split_state(state[name], parts) for name in STATE_TABLES}
+            empty = {name: _empty_like(state[name]) for name in STATE_TABLES}
+            del state  # the partitions hold the rows now
+            for p in progress.iterate(sorted(groups), total=len(groups), desc="partitions", unit="partition"):
+                sink.add(
+                    process_partition(
+                        clean.iloc[groups[p]].reset_index(drop=True),
+                        prep.ctx,
+                        history=by_part["push_history"].pop(p, empty["push_history"]),
+                        grants=by_part["grants"].pop(p, empty["grants"]),
+                        suppressions=by_part["suppressions"].pop(p, empty["suppressions"]),
+                    )
                 )
-            )
-        del clean, by_part
-        tables = {}
-        for name, keys in SORT_KEYS.items():  # one table at a time, releasing its parts: bounded peak memory
-            tables[name] = combine([getattr(r, name) for r in results], keys)
-            for r in results:
-                setattr(r, name, None)
-        info.update(pushed=len(tables["push_list"]), held_back=len(tables["held_back"]))
-    crash_point("partitions")
+                crash_point("partition")
+            del clean, by_part
+            streamed = sink.close()
+            tables = {"push_list": combine(sink.push_lists or [empty_push_list()], SORT_KEYS["push_list"])}
+            info.update(pushed=len(tables["push_list"]), held_back=streamed["held_back"]["rows"])
+        crash_point("partitions")
+        tables["postings_pairs"] = postings_pairs
+        tables["rejects"] = concat_rejects(rejects_parts)
+        return finish(prep, w, tables, streamed, sink.stats, parts)
 
-    tables["postings_pairs"] = postings_pairs
-    tables["rejects"] = concat_rejects(rejects_parts)
-    return finish(prep, tables, [r.stats for r in results], parts)
+
+def empty_push_list() -> pd.DataFrame:
+    from quanhuiqi.push.rules import PUSH_LIST_COLUMNS
+
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "rank" else "float64" if c == "score" else "string")
+                         for c in PUSH_LIST_COLUMNS})
 
 
 def _empty_like(frame: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -109,11 +109,11 @@ class DayWriter:
         if record:
             self._record(path)
 
-    def table(self, name: str, df: pd.DataFrame) -> list[Path]:
+    def table(self, name: str, df: pd.DataFrame, formats: Iterable[str] | None = None) -> list[Path]:
         """Write ``df`` as ``name.parquet`` / ``name.csv`` (rows as given: callers sort them)."""
         paths = []
         df = df.reset_index(drop=True)
-        for fmt in self.formats:
+        for fmt in self.formats if formats is None else formats:
             target = self.staging / f"{name}.{fmt}"
             if fmt == "csv":
                 atomic_write(target, lambda t, d=df: d.to_csv(t, index=False, encoding="utf-8", lineterminator="\n"))

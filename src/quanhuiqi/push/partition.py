@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from quanhuiqi.push.rules import CANDIDATE_COLUMNS, PushRules, apply_push_rules
 from quanhuiqi.tables.uscc import normalize_uscc
@@ -52,6 +53,9 @@ class DayContext:
     scorer: Any
     rules: PushRules
     policies: pd.DataFrame  # policy_id, mode, valid_from, valid_to
+    shortlist: int = 0  # rank only each enterprise's N best open pairs by the pre-score (0 = all)
+    near_miss_per_enterprise: int = 0  # 0 = every near miss
+    policy_term: pd.DataFrame | None = None  # the pre-score's per-policy terms (prescore.policy_terms)
 
 
 @dataclass
@@ -86,6 +90,10 @@ def _near_miss(res: Any) -> pd.DataFrame:
 
 
 def _value_counts(s: pd.Series) -> dict[str, int]:
+    if isinstance(s.dtype, pd.CategoricalDtype):  # counted on the codes
+        vc = s.value_counts(dropna=False)
+        vc = vc[vc > 0]
+        return {("(unknown)" if pd.isna(k) else str(k)): int(v) for k, v in vc.items()}
     vc = s.astype("string").fillna("(unknown)").value_counts()
     return {str(k): int(v) for k, v in vc.items()}
 
@@ -97,6 +105,12 @@ def _scorer_history(history: pd.DataFrame | None) -> pd.DataFrame | None:
     return history
 
 
+def _prescore_weights(scorer: Any) -> dict[str, float]:
+    from quanhuiqi.rank import RuleScorer
+
+    return dict(getattr(scorer, "weights", None) or RuleScorer.DEFAULT_WEIGHTS)
+
+
 def process_partition(
     clean: pd.DataFrame,
     ctx: DayContext,
@@ -105,9 +119,16 @@ def process_partition(
     grants: pd.DataFrame | None,
     suppressions: pd.DataFrame | None,
 ) -> PartitionResult:
-    """profile → eligibility → rank → push rules for one enterprise partition (clean rows)."""
-    from quanhuiqi.eligibility import evaluate
+    """profile → eligibility → score-independent rules → shortlist → rank → K cap, for one partition.
+
+    Evidence is built only for the pairs published (pushed, 免申即享); the ranker's population
+    statistics come from every candidate pair of the partition, its features only for the pairs it
+    has to order.
+    """
+    from quanhuiqi.eligibility import evaluate, evidence_for
     from quanhuiqi.profile import profile
+    from quanhuiqi.push.prescore import prescore
+    from quanhuiqi.push.rules import hold_before_ranking, shortlist
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -115,43 +136,72 @@ def process_partition(
     timings["profile"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    res = evaluate(ctx.book, prof, ctx.as_of)
-    pairs = res.pairs.reset_index(drop=True)
+    res = evaluate(ctx.book, prof, ctx.as_of, evidence=False, categorical=True,
+                   near_miss_per_enterprise=ctx.near_miss_per_enterprise or None)
+    cand = res.pairs.reset_index(drop=True)
     timings["eligibility"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    cand = pairs.assign(uscc=pairs["uscc"].astype("string"), policy_id=pairs["policy_id"].astype("string"))
-    if len(pairs):
-        hist = _scorer_history(history)
-        cand["score"] = np.asarray(ctx.scorer.score(pairs, prof, ctx.book, ctx.as_of, history=hist), dtype=np.float64)
-        reasons = ctx.scorer.reasons(pairs, prof, ctx.book, ctx.as_of, history=hist)
-        cand["reason"] = pd.array(np.asarray(reasons, dtype=object), dtype="string")
-    else:
-        cand["score"] = pd.Series(dtype="float64")
-        cand["reason"] = pd.Series(dtype="string")
     pol = ctx.policies
-    if "mode" not in cand:
-        cand = cand.merge(pol[["policy_id", "mode"]], on="policy_id", how="left")
-    cand = cand.merge(pol[["policy_id", "valid_from", "valid_to"]], on="policy_id", how="left")
+    at = pd.Index(pol["policy_id"]).get_indexer(cand["policy_id"].cat.categories)
+    per_policy = cand["policy_id"].cat.codes.to_numpy()
+    cand["valid_from"] = pol["valid_from"].to_numpy()[at][per_policy]
+    cand["valid_to"] = pol["valid_to"].to_numpy()[at][per_policy]
+    cand["evidence"] = pd.array(pa.nulls(len(cand), pa.large_string()), dtype="string")  # built for published pairs only
+    status = prof[["uscc", "status"]] if "status" in prof else None
+    holds = hold_before_ranking(cand, as_of=ctx.as_of, rules=ctx.rules, history=history, grants=grants,
+                                suppressions=suppressions, status=status, unique=True)
+    to_rank = holds.open
+    if ctx.shortlist > 0 and ctx.policy_term is not None:
+        to_rank = shortlist(holds, prescore(cand, ctx.policy_term, _prescore_weights(ctx.scorer)), ctx.shortlist,
+                            ctx.rules)
+    timings["rules_before_ranking"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    score = np.full(len(cand), np.nan)
+    ranked = np.flatnonzero(to_rank)
+    feats = None
+    hist = _scorer_history(history)
+    if ranked.size:
+        sub = cand.iloc[ranked].reset_index(drop=True)
+        import inspect  # TEMP until rank gains population=
+
+        kw = {"population": cand} if "population" in inspect.signature(ctx.scorer.features).parameters else {}
+        feats = ctx.scorer.features(sub, prof, ctx.book, ctx.as_of, history=hist, **kw)
+        score[ranked] = np.asarray(ctx.scorer.score_features(feats), dtype=np.float64)
+    cand["score"] = score
     timings["rank"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    status = prof[["uscc", "status"]] if "status" in prof else None
     decision = apply_push_rules(
-        cand[CANDIDATE_COLUMNS + ["reason"]],
+        cand[CANDIDATE_COLUMNS],
         as_of=ctx.as_of,
         rules=ctx.rules,
-        history=history,
-        grants=grants,
-        suppressions=suppressions,
-        status=status,
         names=clean[["uscc", "name"]],
+        holds=holds,
     )
-    per_district: dict[str, int] = {}
-    if "district_code" in prof and len(decision.push_list):
-        d = decision.push_list[["uscc"]].merge(prof[["uscc", "district_code"]].astype("string"), on="uscc", how="left")
-        per_district = _value_counts(d["district_code"])
     timings["rules"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    push_list = decision.push_list
+    if len(push_list) and feats is not None:
+        # the ranker's reason for the pushed pairs only (tags added by the rules stay in front)
+        rows = pd.Index(holds.keys.key[ranked]).get_indexer(holds.keys.of(push_list))
+        have = rows >= 0
+        if have.any():
+            unknown = cand["unknown"].iloc[ranked[rows[have]]].reset_index(drop=True)
+            why = ctx.scorer.explain_features(feats.iloc[rows[have]].reset_index(drop=True), unknown=unknown)
+            push_list = push_list.copy()  # its reason holds only the rules' tags so far (no evidence was given)
+            tags = push_list["reason"].iloc[np.flatnonzero(have)].fillna("").to_numpy(dtype=object)
+            push_list.loc[have, "reason"] = tags + why.fillna("").to_numpy(dtype=object)
+    auto_grant = decision.auto_grant
+    if len(auto_grant):
+        auto_grant = auto_grant.assign(evidence=evidence_for(ctx.book, prof, auto_grant))
+    timings["evidence"] = time.perf_counter() - t
+    per_district: dict[str, int] = {}
+    if "district_code" in prof and len(push_list):
+        d = push_list[["uscc"]].merge(prof[["uscc", "district_code"]].astype("string"), on="uscc", how="left")
+        per_district = _value_counts(d["district_code"])
     stats = {
         "enterprises": len(clean),
         "candidates_per_verdict": _value_counts(cand["verdict"]) if len(cand) else {},
@@ -159,9 +209,9 @@ def process_partition(
         "timings": timings,
     }
     return PartitionResult(
-        push_list=decision.push_list,
+        push_list=push_list,
         held_back=decision.held_back,
-        auto_grant=decision.auto_grant,
+        auto_grant=auto_grant,
         near_miss=_near_miss(res),
         stats=stats,
     )

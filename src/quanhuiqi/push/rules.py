@@ -12,6 +12,8 @@ Rules, in the order they are tried (the first that applies is recorded):
 ``auto_grant``     mode ``auto`` and eligible: it goes on the 免申即享 list, not on the push list
 ``undetermined``   undetermined pairs are not pushed (only when configured so)
 ``cooldown``       pushed within the cool-down and the verdict did not change since
+``shortlist``      not among the enterprise's N best open pairs by a cheap pre-score, so not ranked
+                   (only when the job is configured with a shortlist; see ``shortlist``)
 ``cap``            the enterprise already has K better-ranked items today
 """
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-RULES = ("inactive", "granted", "suppressed", "auto_grant", "undetermined", "cooldown", "cap")
+RULES = ("inactive", "granted", "suppressed", "auto_grant", "undetermined", "cooldown", "shortlist", "cap")
 
 CANDIDATE_COLUMNS = ["uscc", "policy_id", "verdict", "score", "mode", "valid_from", "valid_to", "evidence"]
 PUSH_LIST_COLUMNS = ["date", "uscc", "policy_id", "rank", "score", "mode", "reason", "verdict"]
@@ -71,22 +73,66 @@ def _dates(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s, errors="coerce").astype("datetime64[ns]")
 
 
-def _keys(df: pd.DataFrame) -> pd.DataFrame:
-    """The (uscc, policy_id) key as plain Python strings, whatever string storage each table uses."""
-    return pd.DataFrame(
-        {"uscc": df["uscc"].to_numpy(dtype=object), "policy_id": df["policy_id"].to_numpy(dtype=object)}
-    )
+class PairKeys:
+    """Integer codes of the candidates' (uscc, policy_id): lookups in the other tables are integer
+    searches instead of string joins (a partition holds millions of pairs).  Codes follow the
+    strings' sort order, so sorting by code is sorting by text."""
+
+    def __init__(self, c: pd.DataFrame):
+        self.ucode, self.uscc = _sorted_codes(c["uscc"])
+        self.pcode, self.policy = _sorted_codes(c["policy_id"])
+        self.n_policy = max(1, len(self.policy))
+        self.key = self.ucode.astype(np.int64) * self.n_policy + self.pcode
+        self._where: pd.Index | None = None
+
+    def of(self, other: pd.DataFrame) -> np.ndarray:
+        """The key of each row of ``other`` (-1 where its pair is not a candidate)."""
+        u = self.uscc.get_indexer(pd.Index(other["uscc"].astype("string")))
+        p = self.policy.get_indexer(pd.Index(other["policy_id"].astype("string")))
+        return np.where((u >= 0) & (p >= 0), u.astype(np.int64) * self.n_policy + p, -1)
+
+    def lookup(self, other: pd.DataFrame, value: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Which candidates appear in ``other`` (and ``value`` of their first row there).
+
+        The other table is small next to the candidates: each of its rows finds its candidate in a
+        hash index of the candidate keys (built once)."""
+        if self._where is None:
+            self._where = pd.Index(self.key)
+        okey = self.of(other)
+        at = np.full(okey.size, -1, dtype=np.int64)
+        ok = okey >= 0
+        if ok.any():
+            at[ok] = self._where.get_indexer(okey[ok])
+        found = np.flatnonzero(at >= 0)
+        hit = np.zeros(self.key.size, dtype=bool)
+        hit[at[found]] = True
+        if value is None:
+            return hit, None
+        out = np.full(self.key.size, None, dtype=object)
+        out[at[found[::-1]]] = np.asarray(value, dtype=object)[found[::-1]]  # the first row wins
+        return hit, out
+
+
+def _sorted_codes(values: pd.Series, required: bool = True) -> tuple[np.ndarray, pd.Index]:
+    """Codes in the sort order of the texts (a Categorical's codes are remapped, not re-hashed)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = pd.Index(values.cat.categories.astype("string"))
+        order = np.argsort(cats.to_numpy(dtype=object), kind="stable")
+        rank = np.empty(len(cats), dtype=np.int64)
+        rank[order] = np.arange(len(cats))
+        codes = values.cat.codes.to_numpy()
+        if (codes < 0).any():
+            if required:
+                raise ValueError("candidates have a missing uscc or policy_id")
+            return np.where(codes >= 0, rank[codes], -1), cats[order]
+        return rank[codes], cats[order]
+    codes, uniq = pd.factorize(values.astype("string"), sort=True)
+    return codes, pd.Index(uniq, dtype="string")
 
 
 def _lookup(c: pd.DataFrame, other: pd.DataFrame, value: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Which pairs of ``c`` appear in ``other`` (and ``other[value]`` for them, first occurrence)."""
-    o = _keys(other)
-    if value is not None:
-        o["_value"] = other[value].to_numpy(dtype=object)
-    o = o.drop_duplicates(["uscc", "policy_id"]).assign(_hit=True)
-    m = _keys(c).merge(o, on=["uscc", "policy_id"], how="left")
-    hit = m["_hit"].notna().to_numpy()
-    return hit, (m["_value"].to_numpy(dtype=object) if value is not None else None)
+    return PairKeys(c).lookup(other, None if value is None else other[value].to_numpy(dtype=object))
 
 
 def last_pushes(history: pd.DataFrame, as_of: dt.date | str, cooldown_days: int) -> pd.DataFrame:
@@ -148,6 +194,148 @@ def _boost_flags(c: pd.DataFrame, day: pd.Timestamp, rules: PushRules) -> tuple[
     )
 
 
+class Holds:
+    """Which rule holds each candidate back (0 = none yet), with its detail — the day's accounting.
+
+    Built in two steps so a city-scale job can rank only what is still open: ``hold_before_ranking``
+    applies every rule that does not depend on the score, ``apply_push_rules`` the K cap.  Details are
+    stored as codes into ``texts`` (millions of pairs share a handful of sentences).
+    """
+
+    def __init__(self, c: pd.DataFrame, day: pd.Timestamp, rules: PushRules):
+        n = len(c)
+        self.n = n
+        self.keys = PairKeys(c)
+        self.rule = np.zeros(n, dtype=np.int8)  # 0 = not held; i + 1 = RULES[i]
+        self.detail = np.full(n, -1, dtype=np.int32)
+        self.texts: list[str] = []
+        self.closing, self.new, self.days_left = _boost_flags(c, day, rules)
+        self.eligible = (c["verdict"] == "eligible").to_numpy(dtype=bool, na_value=False)
+        self.undetermined = (c["verdict"] == "undetermined").to_numpy(dtype=bool, na_value=False)
+        self.is_auto = (c["mode"] == "auto").to_numpy(dtype=bool, na_value=False) & self.eligible
+
+    @property
+    def open(self) -> np.ndarray:
+        return self.rule == 0
+
+    def hold(self, mask: np.ndarray, name: str, text: Callable[[np.ndarray], np.ndarray] | str) -> None:
+        """Record ``name`` for the pairs of ``mask`` no earlier rule holds; ``text`` builds their detail."""
+        take = mask & (self.rule == 0)
+        if not take.any():
+            return
+        self.rule[take] = RULES.index(name) + 1
+        if callable(text):
+            codes, uniq = pd.factorize(np.asarray(text(take), dtype=object))
+            self.detail[take] = codes + len(self.texts)
+            self.texts.extend(str(u) for u in uniq)
+        else:
+            self.detail[take] = len(self.texts)
+            self.texts.append(text)
+
+
+def hold_before_ranking(
+    candidates: pd.DataFrame,
+    *,
+    as_of: dt.date | str,
+    rules: PushRules | None = None,
+    history: pd.DataFrame | None = None,
+    grants: pd.DataFrame | None = None,
+    suppressions: pd.DataFrame | None = None,
+    status: pd.DataFrame | None = None,
+    unique: bool = False,
+) -> Holds:
+    """The rules that do not depend on the score: inactive, granted, suppressed, 免申即享, undetermined,
+    cool-down.  What stays open is what the ranker has to order."""
+    rules = rules or PushRules()
+    day = _ts(as_of)
+    c = candidates
+    missing = [col for col in ("uscc", "policy_id", "verdict", "mode", "valid_from", "valid_to") if col not in c.columns]
+    if missing:
+        raise ValueError(f"candidates lack column(s) {missing}")
+    h = Holds(c, day, rules)
+    if not unique and not pd.Index(h.keys.key).is_unique:  # unique=True: the caller guarantees it (evaluate does)
+        raise ValueError("candidates hold a (uscc, policy_id) pair more than once")
+    n = h.n
+
+    # inactive enterprises
+    if status is not None and (rules.skip_inactive or rules.skip_unknown_status):
+        st = status[["uscc", "status"]].astype({"uscc": "string", "status": "string"}).drop_duplicates("uscc")
+        pos = pd.Index(st["uscc"]).get_indexer(h.keys.uscc)
+        st_u = np.where(pos >= 0, st["status"].fillna("").to_numpy(dtype=object)[pos], "")
+        st_text = np.where(st_u == "", "unknown", st_u)[h.keys.ucode]
+        known = (st_u != "")[h.keys.ucode]
+        inactive = np.zeros(n, bool)
+        if rules.skip_inactive:
+            inactive |= known & (st_text != "active")
+        if rules.skip_unknown_status:
+            inactive |= ~known
+        h.hold(inactive, "inactive", lambda m: "status " + st_text[m].astype(object))
+
+    # granted
+    if grants is not None and len(grants):
+        g = grants
+        granted_on = _dates(g["granted_on"]) if "granted_on" in g else pd.Series(pd.NaT, index=g.index)
+        g = g[(granted_on.isna() | (granted_on <= day)).to_numpy()]
+        h.hold(h.keys.lookup(g)[0], "granted", "already granted")
+
+    # suppressed (an officer or the enterprise disputed the pair; in force until it expires)
+    sup = active_suppressions(suppressions, day)
+    if len(sup):
+        m_pair, why = h.keys.lookup(sup, sup["reason"].to_numpy(dtype=object))
+        h.hold(m_pair, "suppressed", lambda m: np.array([f"suppressed: {'' if pd.isna(w) else w}" for w in why[m]], dtype=object))
+
+    if not rules.push_auto_grants:
+        h.hold(h.is_auto, "auto_grant", "on the 免申即享 list")
+    if not rules.include_undetermined:
+        h.hold(h.undetermined, "undetermined", "undetermined pairs are not pushed")
+
+    # cool-down, unless the verdict changed since the last push
+    last = last_pushes(history, day, rules.cooldown_days)
+    if len(last):
+        hit, when = h.keys.lookup(last, last["last_pushed"].to_numpy(dtype="datetime64[ns]"))
+        _, lv = h.keys.lookup(last, last["last_verdict"].fillna("").to_numpy(dtype=object))
+        changed = np.zeros(n, bool)
+        if rules.repeat_if_verdict_changed and hit.any():
+            at = np.flatnonzero(hit)
+            verdict = c["verdict"].iloc[at].astype("string").fillna("").to_numpy(dtype=object)
+            changed[at] = (lv[at] != "") & (lv[at] != verdict) & (lv[at] != None)  # noqa: E711 - object array
+        since = np.full(n, -1, dtype=np.int64)
+        if hit.any():
+            since[hit] = ((day.to_datetime64() - when[hit].astype("datetime64[ns]")) // np.timedelta64(1, "D")).astype(np.int64)
+        h.hold(hit & ~changed, "cooldown", lambda m: np.array([f"pushed {d} days ago" for d in since[m]], dtype=object))
+    return h
+
+
+def _within_group_position(group: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """1-based position of each element of ``order`` within its run of equal ``group[order]``."""
+    g = group[order]
+    if g.size == 0:
+        return np.zeros(0, np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    return np.arange(g.size) - np.repeat(starts, np.diff(np.r_[starts, g.size])) + 1
+
+
+def shortlist(holds: Holds, prescore: np.ndarray, per_enterprise: int, rules: PushRules) -> np.ndarray:
+    """Hold back, per enterprise, the open pairs beyond its ``per_enterprise`` best by a cheap pre-score
+    (new policies to announce are always kept).  Returns the mask of pairs the ranker must score."""
+    open_ = holds.open
+    if per_enterprise <= 0:
+        return open_
+    exempt = open_ & holds.new & holds.eligible & rules.announce_new_policies
+    cand = np.flatnonzero(open_ & ~exempt)
+    adj = prescore + rules.closing_soon_boost * holds.closing + rules.new_policy_boost * holds.new
+    order = cand[np.lexsort((holds.keys.pcode[cand], -np.nan_to_num(adj[cand], nan=-np.inf), holds.keys.ucode[cand]))]
+    pos = np.zeros(holds.n, np.int64)
+    pos[order] = _within_group_position(holds.keys.ucode, order)
+    holds.hold(open_ & ~exempt & (pos > per_enterprise), "shortlist",
+               f"not among the enterprise's {per_enterprise} best by the pre-score")
+    return holds.open
+
+
+def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="string"))
+
+
 def apply_push_rules(
     candidates: pd.DataFrame,
     *,
@@ -158,118 +346,62 @@ def apply_push_rules(
     suppressions: pd.DataFrame | None = None,
     status: pd.DataFrame | None = None,
     names: pd.DataFrame | None = None,
+    holds: Holds | None = None,
 ) -> PushDecision:
     """Decide the day's pushes.
 
     ``candidates``: one row per (uscc, policy_id) with ``CANDIDATE_COLUMNS`` and optionally
     ``reason`` (the ranker's explanation).  ``status``: ``uscc, status`` (canonical; NA = unknown).
     ``names``: ``uscc, name`` for the 免申即享 list.  History, grants and suppressions use the
-    columns of ``quanhuiqi.tables.columns``; ``history`` may carry ``verdict``.
+    columns of ``quanhuiqi.tables.columns``; ``history`` may carry ``verdict``.  ``holds``: the result
+    of ``hold_before_ranking`` (and ``shortlist``) on these same candidates, when already computed.
+    A missing score ranks last; ``held_back`` keeps it missing.  ``held_back`` columns are
+    categorical (millions of rows share few values); its rows are sorted by uscc, policy_id.
     """
     rules = rules or PushRules()
     day = _ts(as_of)
     date_text = day.date().isoformat()
-    c = candidates.reset_index(drop=True).copy()
+    c = candidates.reset_index(drop=True)
     missing = [col for col in CANDIDATE_COLUMNS if col not in c.columns]
     if missing:
         raise ValueError(f"candidates lack column(s) {missing}")
-    if c.duplicated(["uscc", "policy_id"]).any():
-        raise ValueError("candidates hold a (uscc, policy_id) pair more than once")
-    n = len(c)
-    c["uscc"] = c["uscc"].astype("string")
-    c["policy_id"] = c["policy_id"].astype("string")
-    c["verdict"] = c["verdict"].astype("string")
-    c["mode"] = c["mode"].astype("string")
-    base_reason = c["reason"].astype("string") if "reason" in c else c["evidence"].astype("string")
-    score = pd.to_numeric(c["score"], errors="coerce").fillna(0.0).to_numpy(np.float64)
-    closing, new, days_left = _boost_flags(c, day, rules)
-    adjusted = score + rules.closing_soon_boost * closing + rules.new_policy_boost * new
-
-    rule = np.zeros(n, dtype=np.int8)  # 0 = not held; i + 1 = RULES[i]
-    detail = np.full(n, "", dtype=object)
-
-    def hold(mask: np.ndarray, name: str, text: Callable[[np.ndarray], np.ndarray] | str) -> None:
-        """Record ``name`` for the pairs of ``mask`` no earlier rule holds; ``text`` builds their detail."""
-        take = mask & (rule == 0)
-        rule[take] = RULES.index(name) + 1
-        detail[take] = text(take) if callable(text) else text
-
-    # inactive enterprises
-    if status is not None and (rules.skip_inactive or rules.skip_unknown_status):
-        st = c[["uscc"]].merge(
-            status[["uscc", "status"]].astype({"uscc": "string", "status": "string"}).drop_duplicates("uscc"),
-            on="uscc",
-            how="left",
-        )["status"]
-        known = st.notna().to_numpy()
-        st_text = st.fillna("unknown").astype(str).to_numpy(dtype=object)
-        inactive = np.zeros(n, bool)
-        if rules.skip_inactive:
-            inactive |= known & (st_text != "active")
-        if rules.skip_unknown_status:
-            inactive |= ~known
-        hold(inactive, "inactive", lambda m: "status " + st_text[m])
-
-    # granted
-    if grants is not None and len(grants):
-        g = grants
-        granted_on = _dates(g["granted_on"]) if "granted_on" in g else pd.Series(pd.NaT, index=g.index)
-        g = g[(granted_on.isna() | (granted_on <= day)).to_numpy()]
-        hold(_lookup(c, g)[0], "granted", "already granted")
-
-    # suppressed (an officer or the enterprise disputed the pair; in force until it expires)
-    sup = active_suppressions(suppressions, day)
-    if len(sup):
-        m_pair, why = _lookup(c, sup, "reason")
-        hold(m_pair, "suppressed", lambda m: np.array([f"suppressed: {'' if pd.isna(w) else w}" for w in why[m]], dtype=object))
-
-    verdict = c["verdict"].fillna("").to_numpy(dtype=object)
-    mode = c["mode"].fillna("").to_numpy(dtype=object)
-    eligible = verdict == "eligible"
-    is_auto = (mode == "auto") & eligible
-    if not rules.push_auto_grants:
-        hold(is_auto, "auto_grant", "on the 免申即享 list")
-    if not rules.include_undetermined:
-        hold(verdict == "undetermined", "undetermined", "undetermined pairs are not pushed")
-
-    # cool-down, unless the verdict changed since the last push
-    last = c[["uscc", "policy_id"]].merge(last_pushes(history, day, rules.cooldown_days), on=["uscc", "policy_id"], how="left")
-    pushed_recently = last["last_pushed"].notna().to_numpy()
-    changed = np.zeros(n, bool)
-    if rules.repeat_if_verdict_changed:
-        lv = last["last_verdict"]
-        changed = (lv.notna() & (lv.astype("string") != c["verdict"])).fillna(False).to_numpy(bool)
-    since = (day - last["last_pushed"]).dt.days.fillna(-1).to_numpy(np.int64)
-    hold(pushed_recently & ~changed, "cooldown", lambda m: np.array([f"pushed {d} days ago" for d in since[m]], dtype=object))
+    if holds is None:
+        holds = hold_before_ranking(c, as_of=day, rules=rules, history=history, grants=grants,
+                                    suppressions=suppressions, status=status)
+    elif holds.n != len(c):
+        raise ValueError("holds were computed for other candidates")
+    h, keys = holds, holds.keys
+    score = pd.to_numeric(c["score"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    adjusted = score + rules.closing_soon_boost * h.closing + rules.new_policy_boost * h.new
 
     # the K cap: rank what is left per enterprise; new policies are announced beyond it
-    open_ = rule == 0
-    exempt = open_ & new & eligible & rules.announce_new_policies
-    capped = open_ & ~exempt
-    order = pd.DataFrame({"uscc": c["uscc"], "adj": -adjusted, "policy_id": c["policy_id"]})
-    sub = order[capped].sort_values(["uscc", "adj", "policy_id"], kind="stable")
-    pos = np.zeros(n, np.int64)
-    pos[sub.index.to_numpy()] = sub.groupby("uscc", sort=False).cumcount().to_numpy() + 1
-    over = capped & (pos > rules.max_per_enterprise)
-    hold(over, "cap", "beyond the top " + str(rules.max_per_enterprise) + " of the day")
+    open_ = h.open
+    exempt = open_ & h.new & h.eligible & rules.announce_new_policies
+    capped = np.flatnonzero(open_ & ~exempt)
+    order = capped[np.lexsort((keys.pcode[capped], -np.nan_to_num(adjusted[capped], nan=-np.inf), keys.ucode[capped]))]
+    pos = np.zeros(h.n, np.int64)
+    pos[order] = _within_group_position(keys.ucode, order)
+    h.hold(open_ & ~exempt & (pos > rules.max_per_enterprise), "cap",
+           "beyond the top " + str(rules.max_per_enterprise) + " of the day")
 
-    pushed = rule == 0
+    pushed = h.open
     pi, hi = np.flatnonzero(pushed), np.flatnonzero(~pushed)
 
     def take(col: str, idx: np.ndarray) -> pd.Series:
-        return c[col].iloc[idx].reset_index(drop=True)
+        return c[col].iloc[idx].astype("string").reset_index(drop=True)
 
     # reasons of the pushed pairs: the ranker's sentence, tagged with what boosted it
-    reason = base_reason.iloc[pi].fillna("").to_numpy(dtype=object)
-    cl, nw = closing[pi], new[pi]
-    reason[cl] = np.array([f"【即将截止·剩{d}天】" for d in days_left[pi][cl]], dtype=object) + reason[cl]
+    base_reason = c["reason"] if "reason" in c else c["evidence"]
+    reason = base_reason.iloc[pi].astype("string").fillna("").to_numpy(dtype=object)
+    cl, nw = h.closing[pi], h.new[pi]
+    reason[cl] = np.array([f"【即将截止·剩{d}天】" for d in h.days_left[pi][cl]], dtype=object) + reason[cl]
     reason[nw] = "【新发布政策】" + reason[nw]
     p = pd.DataFrame(
         {
             "date": pd.array([date_text] * len(pi), dtype="string"),
             "uscc": take("uscc", pi),
             "policy_id": take("policy_id", pi),
-            "adj": -adjusted[pi],
+            "adj": -np.nan_to_num(adjusted[pi], nan=-np.inf),
             "score": adjusted[pi],
             "mode": take("mode", pi),
             "reason": pd.array(reason, dtype="string"),
@@ -280,21 +412,24 @@ def apply_push_rules(
     p["rank"] = (p.groupby("uscc", sort=False).cumcount() + 1).astype("int64")
     push_list = p[PUSH_LIST_COLUMNS].reset_index(drop=True)
 
-    h = pd.DataFrame(
+    hi = hi[np.argsort(keys.key[hi], kind="stable")]
+    verdict_codes, verdict_names = _sorted_codes(c["verdict"], required=False)
+    mode_codes, mode_names = _sorted_codes(c["mode"], required=False)
+    held_back = pd.DataFrame(
         {
-            "date": pd.array([date_text] * len(hi), dtype="string"),
-            "uscc": take("uscc", hi),
-            "policy_id": take("policy_id", hi),
-            "verdict": take("verdict", hi),
-            "mode": take("mode", hi),
+            "date": _categorical(np.zeros(hi.size, np.int8), [date_text]),
+            "uscc": _categorical(keys.ucode[hi], keys.uscc),
+            "policy_id": _categorical(keys.pcode[hi], keys.policy),
+            "verdict": _categorical(verdict_codes[hi], verdict_names),
+            "mode": _categorical(mode_codes[hi], mode_names),
             "score": adjusted[hi],
-            "rule": pd.array(np.array(RULES, dtype=object)[rule[hi] - 1], dtype="string"),
-            "detail": pd.array(detail[hi], dtype="string"),
+            "rule": _categorical(h.rule[hi] - 1, list(RULES)),
+            "detail": _categorical(h.detail[hi], h.texts),
         }
     )
-    held_back = h.sort_values(["uscc", "policy_id"], kind="stable").reset_index(drop=True)
 
-    ag = c.loc[(rule == RULES.index("auto_grant") + 1) | (is_auto & pushed), ["policy_id", "uscc", "evidence"]]
+    ag_idx = np.flatnonzero((h.rule == RULES.index("auto_grant") + 1) | (h.is_auto & pushed))
+    ag = c.loc[ag_idx, ["policy_id", "uscc", "evidence"]]
     if names is not None:
         ag = ag.merge(names[["uscc", "name"]].astype("string").drop_duplicates("uscc"), on="uscc", how="left")
     else:

@@ -1,0 +1,139 @@
+"""Where partition outputs go: the large tables streamed to disk partition by partition.
+
+A city-wide day has hundreds of millions of held-back pairs and tens of millions of 免申即享 rows and
+near misses; holding them all to sort them once would need more memory than the machine has.  So
+``held_back``, ``near_miss`` and ``auto_grant`` are written as they come, one Parquet row group (and
+one CSV block) per enterprise partition, in partition order, each part sorted by the table's keys.
+Rows are therefore grouped by partition (a stable hash of the uscc) and sorted within it; the local
+run and Spark feed the same parts in the same order, so their files are byte-identical.  Counts for
+the report are accumulated on the way.  Only ``push_list`` is kept whole and sorted globally.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from quanhuiqi.push.outputs import DayWriter
+from quanhuiqi.push.rules import AUTO_GRANT_COLUMNS, HELD_BACK_COLUMNS
+
+# name: (columns, sort keys or None when the partition function already sorted them, non-string dtypes)
+STREAMED = {
+    "held_back": (HELD_BACK_COLUMNS, None, {"score": "float64"}),  # apply_push_rules sorts by uscc, policy_id
+    "near_miss": (["uscc", "policy_id", "failed", "gap", "field", "gap_value"], ["uscc", "policy_id"],
+                  {"gap_value": "float64"}),
+    "auto_grant": (AUTO_GRANT_COLUMNS, None, {}),  # sorted by policy_id, uscc
+}
+DICTIONARY_TABLES = {"held_back"}
+COUNTED = {"held_back": "rule", "near_miss": "policy_id", "auto_grant": "policy_id"}
+
+
+def empty_frame(name: str) -> pd.DataFrame:
+    cols, _, types = STREAMED[name]
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, "string")) for c in cols})
+
+
+class _Stream:
+    def __init__(self, writer: DayWriter, name: str, formats: tuple[str, ...]):
+        self.name = name
+        cols, self.keys, _ = STREAMED[name]
+        self.columns = cols
+        # held_back's text columns stay dictionary-encoded all the way (codes, no string per row); the
+        # arrow schema is not stored, so readers see plain string columns either way
+        plain = pa.Schema.from_pandas(empty_frame(name), preserve_index=False).remove_metadata()
+        self.dictionary = name in DICTIONARY_TABLES
+        self.schema = pa.schema([
+            pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if self.dictionary and pa.types.is_large_string(f.type)
+            else f for f in plain
+        ])
+        self.writer = writer
+        self.paths = {fmt: writer.staging / f"{name}.{fmt}" for fmt in formats}
+        self.tmp = {fmt: p.with_name(f".{p.name}.part") for fmt, p in self.paths.items()}
+        self.parquet = (pq.ParquetWriter(self.tmp["parquet"], self.schema, compression="zstd", store_schema=False)
+                        if "parquet" in self.paths else None)
+        self.csv_started = False
+        self.rows = 0
+        self.counts: Counter[str] = Counter()
+        self.seconds = 0.0
+
+    def add(self, df: pd.DataFrame) -> None:
+        if df is None or len(df) == 0:
+            return
+        t = time.perf_counter()
+        df = df[self.columns]
+        if self.keys is not None:
+            df = df.sort_values(self.keys, kind="stable")
+        df = df.reset_index(drop=True)
+        self.rows += len(df)
+        vc = df[COUNTED[self.name]].astype("string").fillna("(unknown)").value_counts()
+        self.counts.update({str(k): int(v) for k, v in vc.items()})
+        if self.parquet is not None:
+            self.parquet.write_table(self._arrow(df))
+        if "csv" in self.tmp:
+            flat = df.astype({c: "string" for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)})
+            flat.to_csv(self.tmp["csv"], index=False, header=not self.csv_started, mode="a" if self.csv_started else "w",
+                        encoding="utf-8", lineterminator="\n")
+            self.csv_started = True
+        self.seconds += time.perf_counter() - t
+
+    def _arrow(self, df: pd.DataFrame) -> pa.Table:
+        cols = []
+        for f in self.schema:
+            col = df[f.name]
+            if pa.types.is_dictionary(f.type):
+                cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("string").astype("category")
+                codes = pa.array(cat.cat.codes.to_numpy(dtype=np.int32), mask=(cat.cat.codes.to_numpy() < 0))
+                values = pa.array(cat.cat.categories.astype(str).to_numpy(dtype=object), type=pa.large_string())
+                cols.append(pa.DictionaryArray.from_arrays(codes, values))
+            elif isinstance(col.dtype, pd.CategoricalDtype):
+                cols.append(pa.array(col.astype("string"), type=f.type, from_pandas=True))
+            else:
+                cols.append(pa.array(col, type=f.type, from_pandas=True))
+        return pa.Table.from_arrays(cols, schema=self.schema)
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+        if "csv" in self.tmp and not self.csv_started:
+            empty_frame(self.name).to_csv(self.tmp["csv"], index=False, encoding="utf-8", lineterminator="\n")
+        for fmt, tmp in self.tmp.items():  # written under a temporary name, renamed when complete
+            os.replace(tmp, self.paths[fmt])
+            self.writer._finish_file(self.paths[fmt], True)
+
+    def abort(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+
+
+class PartitionSink:
+    """Takes each partition's outputs in partition order: streams the large tables, keeps the rest."""
+
+    def __init__(self, writer: DayWriter, formats_of: dict[str, tuple[str, ...]]):
+        self.streams = {name: _Stream(writer, name, formats_of[name]) for name in STREAMED}
+        self.push_lists: list[pd.DataFrame] = []
+        self.stats: list[dict[str, Any]] = []
+
+    def add(self, result: Any) -> None:
+        """One partition's ``PartitionResult`` (or any object with the same attributes)."""
+        for name, stream in self.streams.items():
+            stream.add(getattr(result, name))
+            setattr(result, name, None)
+        if getattr(result, "push_list", None) is not None:
+            self.push_lists.append(result.push_list)
+        if getattr(result, "stats", None):
+            self.stats.append(result.stats)
+
+    def close(self) -> dict[str, dict[str, Any]]:
+        """Finish every streamed file; return each table's row count and value counts."""
+        out = {}
+        for name, stream in self.streams.items():
+            stream.close()
+            out[name] = {"rows": stream.rows, "counts": dict(stream.counts), "seconds": stream.seconds}
+        return out

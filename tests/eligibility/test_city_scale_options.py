@@ -1,0 +1,65 @@
+"""The engine's options for city-scale jobs give the same answers as the full evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quanhuiqi.eligibility import evaluate, evidence_for
+from quanhuiqi.policy import load_book
+from quanhuiqi.profile import profile
+from quanhuiqi.tables import read_enterprises, validate_enterprises
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
+DAY = "2025-07-01"
+
+
+@pytest.fixture(scope="module")
+def city():
+    book = load_book(SAMPLES / "policies")
+    clean = validate_enterprises(read_enterprises(SAMPLES / "enterprises.csv").iloc[:1500], DAY, "enterprises").clean
+    prof = profile(clean, DAY)
+    return book, prof, evaluate(book, prof, DAY)
+
+
+def test_evidence_for_chosen_pairs_equals_the_full_evaluation(city):
+    book, prof, full = city
+    sub = full.pairs.sample(min(800, len(full.pairs)), random_state=3)
+    got = evidence_for(book, prof, sub[["uscc", "policy_id"]])
+    assert list(got) == list(sub["evidence"])
+    assert len(evidence_for(book, prof, sub.iloc[:0])) == 0
+    with pytest.raises(ValueError, match="not in the profile"):
+        evidence_for(book, prof, pd.DataFrame({"uscc": ["91370100MA0000000X"], "policy_id": [sub["policy_id"].iloc[0]]}))
+    with pytest.raises(ValueError, match="not in the policy book"):
+        evidence_for(book, prof, sub.iloc[:1].assign(policy_id="NO-SUCH-POLICY"))
+
+
+def test_categorical_pairs_hold_the_same_values(city):
+    book, prof, full = city
+    cat = evaluate(book, prof, DAY, categorical=True, evidence=False, near_misses=False).pairs
+    for col in ("uscc", "policy_id", "verdict", "unknown", "mode"):
+        assert isinstance(cat[col].dtype, pd.CategoricalDtype), col
+        assert list(cat[col].astype("string")) == list(full.pairs[col]), col
+    np.testing.assert_array_equal(cat["amount"].to_numpy(), full.pairs["amount"].to_numpy())
+
+
+def test_near_misses_capped_per_enterprise_keep_the_largest_benefits(city):
+    book, prof, full = city
+    capped = evaluate(book, prof, DAY, near_miss_per_enterprise=2).near_misses
+    assert capped.groupby("uscc").size().max() <= 2
+    # every enterprise with a near miss keeps min(2, its count) of them, with the same texts
+    per = full.near_misses.groupby("uscc").size()
+    assert capped.groupby("uscc").size().reindex(per.index).fillna(0).eq(per.clip(upper=2)).all()
+    merged = capped.merge(full.near_misses, on=["uscc", "policy_id"], suffixes=("", "_all"))
+    assert len(merged) == len(capped) and (merged["gap"] == merged["gap_all"]).all()
+    # the kept ones have the largest max_amount of the enterprise's near misses (unknown amounts last)
+    amount = book.policies.set_index("policy_id")["max_amount"].astype(float).fillna(-np.inf)
+    kept_min = capped.assign(a=capped["policy_id"].map(amount)).groupby("uscc")["a"].min()
+    dropped = full.near_misses.merge(capped[["uscc", "policy_id"]], how="left", indicator=True)
+    dropped = dropped[dropped["_merge"] == "left_only"]
+    dropped_max = dropped.assign(a=dropped["policy_id"].map(amount)).groupby("uscc")["a"].max()
+    both = pd.concat([kept_min, dropped_max], axis=1, keys=["kept", "dropped"]).dropna()
+    assert (both["kept"] >= both["dropped"]).all()

@@ -179,7 +179,7 @@ def _keep_best_near_misses(
     rank_of_pj[prio_of_pj] = np.arange(prio_of_pj.size)
     n_leaf = int(leaf.max()) + 1
     key = (rows.astype(np.int64) * prio_of_pj.size + rank_of_pj[pj]) * n_leaf + leaf
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)  # keys are distinct (one near miss per enterprise and policy)
     r = rows[order]
     starts = np.r_[0, np.flatnonzero(np.diff(r)) + 1]
     within = np.arange(r.size) - np.repeat(starts, np.diff(np.r_[starts, r.size]))
@@ -206,6 +206,7 @@ def near_miss_frame(
     gap = np.empty(rows.size, dtype=object)
     gap_value = np.full(rows.size, np.nan)
     fields_col = np.empty(rows.size, dtype=object)
+    shown_all: dict[str, np.ndarray] = {}  # each field displayed once for every enterprise, then gathered
     for k, a, b in _segments(key):
         cp = cb.policies[int(planes.policy_index[k // 100_000])]
         lf = cp.leaves[k % 100_000]
@@ -214,7 +215,9 @@ def near_miss_frame(
         ftype = cb.fields[fname].type
         num = enc.numeric(cb, fname) if ftype in ("number", "date", "ordinal") else None
         x = None if num is None else num[r]
-        shown = display(enc.columns[fname].iloc[r], x if ftype == "number" else None, ftype)
+        if fname not in shown_all:
+            shown_all[fname] = display(enc.columns[fname], num if ftype == "number" else None, ftype)
+        shown = shown_all[fname][r]
         failed[a:b] = describe(cb.fields, lf.source, lf.neg)
         gap[a:b], gap_value[a:b] = gap_text(
             cb.fields, lf.source, lf.neg, x if ftype != "ordinal" else None, shown

@@ -39,9 +39,10 @@ from quanhuiqi.tables.parse import (
     parse_dates,
     parse_numbers,
     present,
+    take_rows,
 )
 from quanhuiqi.tables.rejects import ROW_REJECTED, VALUE_CLEARED, RejectLog, Validated, first_of_key
-from quanhuiqi.tables.uscc import normalize_uscc, uscc_reason
+from quanhuiqi.tables.uscc import normalize_uscc, uscc_key, uscc_reason
 from quanhuiqi.text import normalize_text, normalize_text_series
 
 # Reasons written to rejects (tests and the run report rely on these texts).
@@ -131,7 +132,7 @@ def _required_rows(df: pd.DataFrame, rows: np.ndarray, rej: RejectLog) -> tuple[
     ok = has_uscc & ~bad & has_name
     # duplicates among the otherwise good rows: keep the first, name it in the others' reason
     cand = rows[ok]
-    first = first_of_key([uscc[ok]], cand)
+    first = first_of_key(list(uscc_key(uscc[ok])), cand)  # integers: no hashing of 1M strings
     dup = first != cand
     if dup.any():
         dup_rows = cand[dup]
@@ -183,6 +184,8 @@ def _take(values: pd.Series, keep: np.ndarray | None) -> pd.Series:
     """The kept rows of a full-length column, re-indexed 0..k-1."""
     if keep is None:
         return values.reset_index(drop=True)
+    if isinstance(values, pd.Series):
+        return take_rows(values, keep)
     return values[keep].reset_index(drop=True)
 
 

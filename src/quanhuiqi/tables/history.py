@@ -36,9 +36,10 @@ from quanhuiqi.tables.parse import (
     parse_dates,
     parse_numbers,
     present,
+    take_rows,
 )
 from quanhuiqi.tables.rejects import RejectLog, Validated, first_of_key
-from quanhuiqi.tables.uscc import normalize_uscc, uscc_reason
+from quanhuiqi.tables.uscc import normalize_uscc, uscc_checked
 
 MODES = ("auto", "instant", "apply")
 MODE_NAMES = {"免申即享": "auto", "即申即享": "instant", "申报": "apply", "依申请": "apply"}
@@ -145,12 +146,17 @@ def _validate(
     def col(name: str) -> pd.Series:
         return df[name] if name in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
 
+    def col_of(name: str) -> pd.Series:
+        return out[name] if name in out else col(name)
+
     # --- whole-row checks
+    uscc_keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in spec.uscc:
         code = normalize_uscc(col(name))
         missing = code.isna().to_numpy()
         rej.reject(rows, None, missing, name, MISSING_REQUIRED)
-        reason = uscc_reason(code, normalized=True)
+        reason, hi, lo = uscc_checked(code)
+        uscc_keys[name] = (hi, lo)
         bad = reason.notna().to_numpy()
         if bad.any():
             rej.add(rows[bad], col(name)[bad].astype("string"), name, reason[bad].to_numpy(), "row_rejected")
@@ -166,7 +172,7 @@ def _validate(
         name = spec.event_date
         raw_col = col(name)
         dates, bad = parse_dates(raw_col)
-        missing = ~present(raw_col)
+        missing = ~present(raw_col) if bad.any() or dates.isna().any() else np.zeros(n, dtype=bool)
         after = (dates > as_of_ts).fillna(False).to_numpy(dtype=bool)
         rej.reject(rows, None, missing, name, MISSING_REQUIRED)
         rej.reject(rows, raw_col, bad, name, UNPARSEABLE_DATE)
@@ -192,7 +198,11 @@ def _validate(
         ok &= ~same
     # duplicates among the rows still in: keep the first, name it in the others' reason
     if ok.any():
-        kept_row = first_of_key([(out[c] if c in out else col(c))[ok] for c in spec.key], rows[ok])
+        keys: list[np.ndarray | pd.Series] = []
+        for c in spec.key:
+            # a valid USCC as two integers: grouping millions of history rows hashes no text
+            keys += [half[ok] for half in uscc_keys[c]] if c in spec.uscc else [take_rows(col_of(c), ok)]
+        kept_row = first_of_key(keys, rows[ok])
         dup = kept_row != rows[ok]
         if dup.any():
             dup_rows = rows[ok][dup]
@@ -247,7 +257,7 @@ def _validate(
     order = [c for c in spec.columns] + [c for c in out if c not in spec.columns]
     clean = pd.DataFrame({"row": rows[keep]})
     for c in order:
-        clean[c] = out[c][keep].reset_index(drop=True)
+        clean[c] = take_rows(out[c], keep)
     extras = [c for c in df.columns if c not in clean.columns]
     if extras:
         clean = pd.concat([clean, df.loc[keep, extras].reset_index(drop=True)], axis=1)

@@ -42,14 +42,51 @@ def as_timestamp(as_of: str | dt.date | pd.Timestamp) -> pd.Timestamp:
 
 def present(values: pd.Series) -> np.ndarray:
     """Cells that hold something: not missing and not blank text."""
+    if values.dtype == object and _holds_dates(values):  # a date is never blank: skip str() of every cell
+        return values.notna().to_numpy(dtype=bool)
     if _is_texty(values):
-        arr = pc.utf8_trim(to_arrow(values), characters=whitespace_chars())
+        arr = to_arrow(values)
+        if not printable_ascii(arr):
+            arr = pc.utf8_trim(arr, characters=whitespace_chars())
         return pc.fill_null(pc.not_equal(arr, ""), False).to_numpy(zero_copy_only=False)
     return values.notna().to_numpy(dtype=bool)
 
 
 def _is_texty(values: pd.Series) -> bool:
     return pd.api.types.is_string_dtype(values.dtype) or values.dtype == object
+
+
+def _holds_dates(values: pd.Series) -> bool:
+    """An object column of ``datetime.date`` only (and missing): what pandas makes of a Parquet date32.
+
+    Only pure dates: a ``datetime`` (maybe with a time zone) keeps the text path, whose result
+    for it is the reference.
+    """
+    if len(values) == 0 or pd.api.types.infer_dtype(values, skipna=True) != "date":
+        return False
+    # infer_dtype also says "date" for datetimes (a subclass): look at the exact types, in C (map)
+    kinds = set(map(type, values.to_numpy(dtype=object))) - {type(pd.NaT)}  # NaT is missing, not a datetime
+    return not any(issubclass(k, dt.date) and k is not dt.date for k in kinds)
+
+
+# the years the text path accepts (the span of datetime64[ns]), as day numbers since 1970-01-01
+_FIRST_DAY = int(np.datetime64("1678-01-01", "D").astype(np.int64))
+_LAST_DAY = int(np.datetime64("2261-12-31", "D").astype(np.int64))
+
+
+def _parse_date_objects(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """:func:`parse_dates` for :func:`_holds_dates` columns, through Arrow's date32 instead of text.
+
+    Same result as formatting each date as ``YYYY-MM-DD`` and parsing it: missing stays missing,
+    a year outside 1678–2261 is unparseable.
+    """
+    arr = pa.array(values.to_numpy(dtype=object), type=pa.date32(), from_pandas=True)
+    valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
+    days = pc.fill_null(arr.cast(pa.int32()), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    ok = valid & (days >= _FIRST_DAY) & (days <= _LAST_DAY)
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[ok] = days[ok].astype("datetime64[D]").astype("datetime64[ns]")
+    return pd.Series(out, index=values.index), valid & ~ok
 
 
 # --- text through pyarrow compute: pandas falls back to a Python loop for NFKC and for ``\s``.
@@ -69,8 +106,29 @@ def whitespace_class() -> str:
 
 def to_arrow(values: pd.Series) -> pa.Array:
     """The column as one pyarrow string array (missing → null)."""
-    arr = pa.array(values.astype("string"))
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        arr = pa.array(values.array)  # already Arrow (``str`` or ``string``): no conversion pass
+    else:
+        arr = pa.array(values.astype("string"))
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def string_bytes(arr: pa.Array) -> np.ndarray:
+    """The character bytes of a (large_)string array, straight from its buffer (no copy)."""
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1]
+    if bufs[2] is None or len(offsets) == 0:
+        return np.zeros(0, dtype=np.uint8)
+    return np.frombuffer(bufs[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+
+
+def printable_ascii(arr: pa.Array) -> bool:
+    """Every character is printable ASCII other than space (``!`` … ``~``): NFKC changes nothing and
+    there is no whitespace to trim (numbers, codes and ISO dates, usually).  Two fast reductions."""
+    data = string_bytes(arr)
+    return len(data) == 0 or bool(data.min() > 0x20 and data.max() < 0x7F)
 
 
 def from_arrow(arr: pa.Array, index: pd.Index) -> pd.Series:
@@ -85,8 +143,27 @@ def nfkc(values: pd.Series) -> pd.Series:
 def squash_whitespace(values: pd.Series) -> pd.Series:
     """Runs of whitespace → one space, trimmed: ``re.sub(r"\\s+", " ", s).strip()`` for every cell."""
     ws = whitespace_class()
-    arr = pc.replace_substring_regex(to_arrow(values), pattern=ws + "+", replacement=" ")
+    arr = to_arrow(values)
+    # cells that would change: whitespace at an end, two in a row, or any but the plain space;
+    # names and titles mostly have none, so only those cells go through replace and trim
+    other = "[" + whitespace_class()[1:].replace("\\x{20}", "", 1)
+    need = pc.fill_null(pc.match_substring_regex(arr, f"^{ws}|{ws}$|{ws}{ws}|{other}"), False)
+    n_need = pc.sum(need).as_py() or 0
+    if n_need == 0:
+        return from_arrow(arr, values.index)
+    if n_need < len(arr):
+        fixed = pc.utf8_trim(
+            pc.replace_substring_regex(arr.filter(need), pattern=ws + "+", replacement=" "), characters=" "
+        )
+        return from_arrow(pc.replace_with_mask(arr, need, fixed), values.index)
+    arr = pc.replace_substring_regex(arr, pattern=ws + "+", replacement=" ")
     return from_arrow(pc.utf8_trim(arr, characters=" "), values.index)
+
+
+def take_rows(values: pd.Series, keep: np.ndarray) -> pd.Series:
+    """``values[keep]`` (a boolean mask) re-indexed 0..k-1, selecting the values only: masking the
+    Series also takes and rebuilds its index, which costs as much again on millions of rows."""
+    return pd.Series(values.array[np.asarray(keep, dtype=bool)], name=values.name)
 
 
 def by_unique(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -100,14 +177,19 @@ def by_unique(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.S
 
 def clean_text(values: pd.Series) -> pd.Series:
     """NFKC, whitespace trimmed, as ``string``; blank → missing.  No 繁→简 (use for codes and words)."""
-    arr = pc.utf8_normalize(to_arrow(values), form="NFKC")
-    arr = pc.utf8_trim(arr, characters=whitespace_chars())
-    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    arr = to_arrow(values)
+    if not printable_ascii(arr):
+        arr = pc.utf8_normalize(arr, form="NFKC")
+        arr = pc.utf8_trim(arr, characters=whitespace_chars())
+    if pc.any(pc.equal(pc.binary_length(arr), 0)).as_py():
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
     return from_arrow(arr, values.index)
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """``datetime64[ns]`` from ISO and common registry forms; returns (dates, unparseable mask)."""
+    if values.dtype == object and _holds_dates(values):
+        return _parse_date_objects(values)
     has = present(values)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         out = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values

@@ -109,16 +109,68 @@ def rejects_table(
 
 
 def first_of_key(keys: list[np.ndarray | pd.Series], rows: np.ndarray) -> np.ndarray:
-    """For each row, the row number of the first row with the same key (NA keys compare equal)."""
+    """For each row, the row number of the first row with the same key (NA keys compare equal).
+
+    Most keys are unique, so each key column becomes exact int64 values, the columns are mixed
+    into one 64-bit hash, and a sort (fast for int64) finds the hashes that occur more than once.
+    A row with a hash of its own has no duplicate and is its own first row; the few rows that
+    share a hash (true duplicates, or a rare collision) get the exact answer from
+    :func:`_first_of_key_exact`, which only they go through.
+    """
     if len(rows) == 0:
         return rows.copy()
-    codes = None
-    for k in keys:
-        c, _ = pd.factorize(pd.Series(k), use_na_sentinel=False)
-        codes = c.astype(np.int64) if codes is None else codes * (int(c.max()) + 1) + c
-        codes, _ = pd.factorize(codes)  # keep the combined code small
-    _, first_idx, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    return rows[first_idx[inverse]]
+    cols = [_exact_int64(k) for k in keys]
+    h = np.zeros(len(rows), dtype=np.uint64)
+    for c in cols:
+        with np.errstate(over="ignore"):
+            h = _mix64(h * np.uint64(0x9E3779B97F4A7C15) + c.view(np.uint64))
+    s = np.sort(h)
+    shared = s[1:][s[1:] == s[:-1]]
+    out = rows.copy()
+    if len(shared):
+        idx = np.flatnonzero(np.isin(h, shared))
+        out[idx] = _first_of_key_exact([c[idx] for c in cols], rows[idx])
+    return out
+
+
+def _exact_int64(values: np.ndarray | pd.Series) -> np.ndarray:
+    """int64 numbers with equal ⇔ equal values (NA equal to NA): the values themselves for integers,
+    booleans and datetimes (NaT is one number), codes of a hash pass for anything else."""
+    arr = values.to_numpy() if isinstance(values, pd.Series) and values.dtype.kind in "iubM" else values
+    if isinstance(arr, np.ndarray) and arr.dtype.kind in "iub":
+        return arr.astype(np.int64, copy=False)
+    if isinstance(arr, np.ndarray) and arr.dtype.kind == "M":
+        return arr.view(np.int64)
+    codes, _ = pd.factorize(pd.Series(values), use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser over uint64 (wrapping arithmetic): spreads the bits of each number."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _first_of_key_exact(cols: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """:func:`first_of_key` by exact codes: the columns combined as mixed-radix numbers (re-coded
+    when the product would overflow int64), coded again in order of first appearance, then the
+    first row of each code found in one scan."""
+    codes, size = np.zeros(len(rows), dtype=np.int64), 1
+    for col in cols:
+        c, _ = pd.factorize(col)
+        m = int(c.max()) + 1
+        if size * m >= 2**62:  # keep the combined code inside int64
+            codes, u = pd.factorize(codes)
+            size = len(u)
+        codes, size = codes * m + c.astype(np.int64), size * m
+    codes, _ = pd.factorize(codes)  # codes numbered in order of first appearance
+    seen = np.maximum.accumulate(codes)
+    is_first = np.ones(len(codes), dtype=bool)
+    is_first[1:] = codes[1:] > seen[:-1]
+    first_idx = np.flatnonzero(is_first)  # first_idx[code] = position of that code's first row
+    return rows[first_idx[codes]]
 
 
 class RejectLog:

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quanhuiqi.tables.parse import from_arrow, to_arrow, whitespace_class
+from quanhuiqi.tables.parse import from_arrow, string_bytes, to_arrow, whitespace_class
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015 table 2: 31 characters
 WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)  # 1, 3, 9, 27, 19, …
@@ -78,9 +78,25 @@ def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _VALUE, _ORG_VALUE, _PAIRS = _tables()
 
 
+# bytes that normalize_uscc never changes: ASCII (NFKC leaves it alone) but not lower-case letters,
+# Python whitespace or the hyphen
+_PLAIN_BYTE = np.zeros(256, dtype=bool)
+_PLAIN_BYTE[:128] = True
+_PLAIN_BYTE[[ord(c) for c in "abcdefghijklmnopqrstuvwxyz-"]] = False
+_PLAIN_BYTE[[i for i in range(128) if chr(i).isspace()]] = False
+
+
 def normalize_uscc(values: pd.Series) -> pd.Series:
     """NFKC (full-width → ASCII), whitespace and hyphens removed, upper-case; empty → missing."""
-    arr = pc.utf8_normalize(to_arrow(values), form="NFKC")
+    arr = to_arrow(values)
+    data = string_bytes(arr)
+    # the usual registry column has only 0-9 and A-Z (two fast reductions say so): nothing to normalise
+    plain = len(data) == 0 or (data.min() >= 0x30 and data.max() <= 0x5A) or _PLAIN_BYTE[data].all()
+    if plain:
+        if pc.any(pc.equal(pc.binary_length(arr), 0)).as_py():
+            arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+        return from_arrow(arr, values.index)
+    arr = pc.utf8_normalize(arr, form="NFKC")
     arr = pc.utf8_upper(
         pc.replace_substring_regex(arr, pattern=whitespace_class()[:-1] + "-]", replacement="")
     )
@@ -107,7 +123,25 @@ def _code_points(arr: pa.Array) -> np.ndarray:
 
 def org_check_values(body8: np.ndarray) -> np.ndarray:
     """GB 11714 check value (0–10, 10 written X) of (n, 8) organisation-code values."""
-    return (11 - (body8 @ ORG_WEIGHTS) % 11) % 11
+    return (11 - _weighted_sum(body8, ORG_WEIGHTS) % 11) % 11
+
+
+def _weighted_sum(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``values @ weights`` for an (n, k) small-integer array: column by column in int64, because
+    numpy's integer matmul has no fast kernel and would first widen the whole array."""
+    values = np.asarray(values)
+    total = np.zeros(values.shape[:-1], dtype=np.int64)
+    for i, w in enumerate(weights):
+        total += values[..., i].astype(np.int64) * int(w)
+    return total
+
+
+def _weighted_rows(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``weights @ values`` for a (k, n) uint8 array, row by row in int32 (255 × 31 × 18 fits)."""
+    total = np.zeros(values.shape[1], dtype=np.int32)
+    for i, w in enumerate(weights):
+        total += values[i].astype(np.int32) * np.int32(w)
+    return total.astype(np.int64)
 
 
 def uscc_reason(values: pd.Series | Iterable[str] | str, *, normalized: bool = False) -> pd.Series:
@@ -117,34 +151,88 @@ def uscc_reason(values: pd.Series | Iterable[str] | str, *, normalized: bool = F
     missing code separately.
     """
     s = _as_series(values) if normalized else normalize_uscc(_as_series(values))
-    reason = np.full(len(s), None, dtype=object)
-    arr = to_arrow(s)
+    reason, _, _ = _check(to_arrow(s))
+    return _reason_text(reason, s.index)
+
+
+def uscc_checked(codes: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """:func:`uscc_reason` of normalised codes plus their :func:`uscc_key` halves, in one pass over
+    the characters (meaningful for valid codes only; −1 where a code is not 18 ASCII characters)."""
+    reason, idx, v = _check(to_arrow(codes))
+    hi = np.full(len(codes), -1, dtype=np.int64)
+    lo = np.full(len(codes), -1, dtype=np.int64)
+    if v is not None:
+        hi[idx], lo[idx] = _key_halves(v)
+    return _reason_text(reason, codes.index), hi, lo
+
+
+def _reason_text(reason: np.ndarray, index: pd.Index) -> pd.Series:
+    text = pa.array(USCC_REASONS, type=pa.large_string())
+    picked = pc.take(text, pa.array(reason, mask=reason < 0).cast(pa.int32()))
+    return pd.Series(pd.arrays.ArrowStringArray(picked), index=index, dtype="string")
+
+
+def _key_halves(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Characters 1–9 and 10–18 of (18, n) alphabet values as base-31 numbers (both < 31**9 < 2**63)."""
+    halves = []
+    for part in (v[:9], v[9:]):
+        total = np.zeros(v.shape[1], dtype=np.int64)
+        for row in part:
+            total = total * 31 + row
+        halves.append(total)
+    return halves[0], halves[1]
+
+
+def _check(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per code the index of its reason in USCC_REASONS (−1: valid or missing), the positions of the
+    18-character ASCII codes, and their (18, m) alphabet values (255: not in the alphabet)."""
+    reason = np.full(len(arr), -1, dtype=np.int8)
     present = pc.is_valid(arr).to_numpy(zero_copy_only=False)
     length18 = pc.fill_null(pc.equal(pc.utf8_length(arr), 18), False).to_numpy(zero_copy_only=False)
-    reason[present & ~length18] = REASON_LENGTH
+    reason[present & ~length18] = 0
     ascii18 = length18 & pc.fill_null(pc.string_is_ascii(arr), False).to_numpy(zero_copy_only=False)
-    reason[length18 & ~ascii18] = REASON_CHARSET
+    reason[length18 & ~ascii18] = 1
     idx = np.flatnonzero(ascii18)
     if len(idx):
-        cp = _code_points(arr.filter(pa.array(ascii18)))
+        cp = _code_points(arr if len(idx) == len(arr) else arr.filter(pa.array(ascii18)))
+        # character position first (18, n): every step below then runs over contiguous rows
+        cp = np.ascontiguousarray(cp.T)
         v = _VALUE[cp]  # 255 where the byte is not in the alphabet
-        charset_ok = (v != 255).all(axis=1)
-        pair_ok = _PAIRS[v[:, 0], v[:, 1]]
-        admin_ok = (v[:, 2:8] <= 9).all(axis=1)
-        org_expected = org_check_values(_ORG_VALUE[cp[:, 8:16]])
-        org_written = np.where(cp[:, 16] == ord("X"), 10, np.where(v[:, 16] <= 9, v[:, 16], -1))
+        charset_ok = (v != 255).all(axis=0)
+        pair_ok = _PAIRS[v[0], v[1]]
+        admin_ok = (v[2:8] <= 9).all(axis=0)
+        org_expected = (11 - _weighted_rows(_ORG_VALUE[cp[8:16]], ORG_WEIGHTS) % 11) % 11
+        org_written = np.where(cp[16] == ord("X"), 10, np.where(v[16] <= 9, v[16], -1))
         org_ok = org_written == org_expected
-        check_expected = (31 - (v[:, :17] @ WEIGHTS) % 31) % 31
-        check_ok = v[:, 17] == check_expected
-        sub = np.full(len(idx), None, dtype=object)
+        check_expected = (31 - _weighted_rows(v[:17], WEIGHTS) % 31) % 31
+        check_ok = v[17] == check_expected
+        sub = np.full(len(idx), -1, dtype=np.int8)
         # assign in reverse order so the first failing check wins
-        sub[~check_ok] = REASON_CHECK
-        sub[~org_ok] = REASON_ORG_CHECK
-        sub[~admin_ok] = REASON_ADMIN
-        sub[~pair_ok] = REASON_AUTHORITY
-        sub[~charset_ok] = REASON_CHARSET
+        sub[~check_ok] = 5
+        sub[~org_ok] = 4
+        sub[~admin_ok] = 3
+        sub[~pair_ok] = 2
+        sub[~charset_ok] = 1
         reason[idx] = sub
-    return pd.Series(reason, index=s.index, dtype="string")
+        return reason, idx, v
+    return reason, idx, None
+
+
+def uscc_key(codes: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Two int64 per code, characters 1–9 and 10–18 read as base-31 numbers: equal pairs ⇔ equal codes.
+
+    A key for grouping by USCC (duplicates) without hashing millions of strings.  Only for codes
+    that passed :func:`uscc_reason` (18 characters of the alphabet); anything else is a ValueError.
+    """
+    arr = to_arrow(codes)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if arr.null_count or not pc.all(pc.equal(pc.binary_length(arr), 18)).as_py():
+        raise ValueError("uscc_key: every code must be a valid 18-character USCC")
+    v = _VALUE[np.ascontiguousarray(_code_points(arr).T)]
+    if (v == 255).any():
+        raise ValueError("uscc_key: every code must be a valid 18-character USCC")
+    return _key_halves(v)
 
 
 def is_valid_uscc(values: pd.Series | Iterable[str] | str) -> bool | pd.Series:

@@ -164,10 +164,7 @@ def process_partition(
     hist = _scorer_history(history)
     if ranked.size:
         sub = cand.iloc[ranked].reset_index(drop=True)
-        import inspect  # TEMP until rank gains population=
-
-        kw = {"population": cand} if "population" in inspect.signature(ctx.scorer.features).parameters else {}
-        feats = ctx.scorer.features(sub, prof, ctx.book, ctx.as_of, history=hist, **kw)
+        feats = ctx.scorer.features(sub, prof, ctx.book, ctx.as_of, history=hist, population=cand)
         score[ranked] = np.asarray(ctx.scorer.score_features(feats), dtype=np.float64)
     cand["score"] = score
     timings["rank"] = time.perf_counter() - t

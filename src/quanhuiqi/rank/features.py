@@ -7,6 +7,14 @@ on the push date: history statistics use pushes strictly before that date (``mer
 ``allow_exact_matches=False``), ages and deadlines are counted from that date, and the targeting
 statistics come from the candidate population of the same date.  Nothing reads the wall clock.
 
+Population and pairs: ``fit`` learns the targeting statistics from a candidate population (the whole day's
+candidate set, up to tens of millions of rows, as bare ``uscc``/``policy_id`` columns — string or
+categorical — with the profile and policies beside it), ``transform`` computes features for any rows of it
+(e.g. each enterprise's shortlist): a row gets the same values as in the features of the whole set.
+Speed: text columns are read through integer codes (categoricals pass their codes), every per-value
+computation runs once per distinct value, and the features are written into one float64 block whose
+column-major ``to_numpy()`` LightGBM reads without a copy.
+
 Feature groups (names are stable: they are the registered model's signature):
 
 - profile: size, age, revenue, growth, R&D, headcount, tax rating, certifications, chains, above scale;
@@ -118,6 +126,15 @@ CATEGORICAL_FEATURES = ["industry_section", "department", "benefit_kind"]
 SECTIONS = "ABCDEFGHIJKLMNOPQRST"
 TARGET_COLUMNS = ["target_industries", "target_certifications", "target_chains", "target_districts"]
 PAIR_KEYS = ["uscc", "policy_id", "date"]
+# the profile and policy columns the pair features read (assemble_pairs(only_features=True) joins these, plus
+# the enterprise facts named by the policies' amount_base)
+PROFILE_COLUMNS = [
+    "industry_section", "industry_code", "industry_division", "district_code", "size_class", "established_on",
+    "age_years", "lifecycle_stage", "revenue", "revenue_growth", "rd_ratio", "employees", "registered_capital",
+    "tax_credit_rating", "above_scale", "certifications", "chains", "tags",
+]
+POLICY_COLUMNS = ["mode", "department", "benefit_kind", "max_amount", "amount_rate", "amount_base", "valid_from",
+                  "valid_to"] + TARGET_COLUMNS
 
 
 def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -134,7 +151,7 @@ def _ordinal(frame: pd.DataFrame, col: str, order: dict[str, float]) -> np.ndarr
 
 def _map_distinct(values: pd.Series, lookup: dict[str, float]) -> np.ndarray:
     """``lookup`` of each value as a string (NaN when absent or missing), looked up once per distinct value."""
-    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    codes, uniques = _value_codes(values)
     mapped = np.array([lookup.get(str(u), np.nan) for u in uniques] + [np.nan], dtype=float)
     return mapped[codes]  # code -1 (missing) picks the trailing NaN
 
@@ -142,15 +159,16 @@ def _map_distinct(values: pd.Series, lookup: dict[str, float]) -> np.ndarray:
 def _count_tokens(frame: pd.DataFrame, col: str) -> np.ndarray:
     if col not in frame.columns:
         return np.full(len(frame), np.nan)
-    codes, uniques = pd.factorize(frame[col].astype("string"), use_na_sentinel=True)
+    codes, uniques = _value_codes(frame[col])
     counts = np.array([float(len([t for t in str(u).split(";") if t])) for u in uniques] + [np.nan])
     return counts[codes]  # code -1 (missing) picks the trailing NaN
 
 
 def _distinct_sets(values: ArrayLike) -> tuple[np.ndarray, list[frozenset[str]]]:
     """Factorised ``;``-sets: (code per row, the set of each distinct value); missing = empty set."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype="string").fillna(""), use_na_sentinel=False)
-    return codes, [frozenset(t for t in str(u).split(";") if t) for u in uniques]
+    codes, uniques = _value_codes(values)
+    sets = [frozenset(t for t in str(u).split(";") if t) for u in uniques] + [frozenset()]
+    return np.where(codes < 0, len(uniques), codes), sets
 
 
 def _dates(values: pd.Series | np.ndarray) -> pd.Series:
@@ -277,10 +295,13 @@ def _target_match(X: pd.DataFrame, target_col: str, value: ArrayLike | None = No
     t_codes, t_sets = _distinct_sets(X[target_col].array)
     t_sets = [x.difference(ignore) for x in t_sets]
     if prefix:
-        section = (X["industry_section"].astype("string").fillna("").array
-                   if "industry_section" in X.columns else np.full(n, "", dtype=object))
-        v_codes, v_uniques = pd.factorize(pd.Series(value, dtype="string").fillna(""), use_na_sentinel=False)
-        s_codes, s_uniques = pd.factorize(pd.Series(section, dtype="string"), use_na_sentinel=False)
+        def with_empty(values: ArrayLike) -> tuple[np.ndarray, list[str]]:  # missing → ""
+            codes, uniques = _value_codes(values)
+            return np.where(codes < 0, len(uniques), codes), [str(u) for u in uniques] + [""]
+
+        v_codes, v_uniques = with_empty(value)
+        s_codes, s_uniques = (with_empty(X["industry_section"]) if "industry_section" in X.columns
+                              else (np.zeros(n, dtype=np.int64), [""]))
         inverse, combos = _combine(t_codes, v_codes, s_codes)
         out = np.empty(len(combos))
         for i, (tc, vc, sc) in enumerate(combos):
@@ -301,34 +322,86 @@ def assemble_pairs(
     profile: pd.DataFrame,
     policies: pd.DataFrame,
     as_of: dt.date | str | None = None,
+    *,
+    only_features: bool = False,
 ) -> pd.DataFrame:
     """Join candidates with their enterprise's profile and their policy's attributes.
 
     ``candidates`` are eligibility pairs (``uscc, policy_id, verdict, unknown, …``); a ``date`` column is
     added from ``as_of`` when absent.  Every candidate row is kept, in order (left joins); a candidate
     whose enterprise or policy is unknown keeps missing attributes, which the features treat as unknown.
+    ``only_features``: join only the columns the pair features read (a full profile has ~50 columns,
+    most of them text: copying them to a million pairs costs more than the features).
     """
     for col in ("uscc", "policy_id"):
         if col not in candidates.columns:
             raise ValueError(f"candidates: missing required column {col!r}")
-    out = candidates.reset_index(drop=True).copy()
+    if only_features:
+        facts = (set(policies["amount_base"].dropna().astype(str).unique()) if "amount_base" in policies.columns
+                 else set())
+        keep = set(PROFILE_COLUMNS) | facts | set(SPECIFICITY_FEATURES)
+        profile = profile[["uscc"] + [c for c in profile.columns if c in keep and c != "uscc"]]
+        policies = policies[["policy_id"] + [c for c in policies.columns if c in set(POLICY_COLUMNS) | facts
+                                             and c != "policy_id"]]
+        # text attributes as categories: the join moves integer codes, and the features read the codes
+        profile = profile.astype({c: "category" for c in profile.columns if c != "uscc" and _is_text(profile[c])})
+        policies = policies.astype({c: "category" for c in policies.columns
+                                    if c != "policy_id" and _is_text(policies[c])})
+    out = candidates.reset_index(drop=True)  # copy-on-write: assigning below never touches the caller's frame
     if "date" not in out.columns:
         if as_of is None:
             raise ValueError("candidates have no 'date' column and no as_of was given")
-        out["date"] = pd.Timestamp(as_of)
-    out["date"] = _dates(out["date"]).to_numpy()
+        out["date"] = np.full(len(out), pd.Timestamp(as_of).normalize().as_unit("ns").to_datetime64())
+    else:
+        out["date"] = _dates(out["date"]).to_numpy()
     prof = profile.drop(columns=[c for c in profile.columns if c in out.columns and c != "uscc"])
     prof = prof.drop_duplicates("uscc")
     pol = policies.rename(columns={"mode": "policy_mode"}) if "mode" in out.columns else policies
     pol = pol.drop(columns=[c for c in pol.columns if c in out.columns and c != "policy_id"])
     pol = pol.drop_duplicates("policy_id")
     n = len(out)
-    out = out.merge(prof, on="uscc", how="left", validate="many_to_one")
-    out = out.merge(pol, on="policy_id", how="left", validate="many_to_one")
+    at_prof = _positions(out["uscc"], prof["uscc"])
+    at_pol = _positions(out["policy_id"], pol["policy_id"])
+    shared = set(prof.columns).intersection(pol.columns)
+    if (at_prof < 0).any() or (at_pol < 0).any() or shared:
+        # an unknown enterprise or policy: the joins fill missing values (and upcast as merge does)
+        out = out.merge(prof, on="uscc", how="left", validate="many_to_one")
+        out = out.merge(pol, on="policy_id", how="left", validate="many_to_one")
+    else:  # every key found: the left joins are positional takes (same columns, order and dtypes)
+        parts = [out, prof.drop(columns="uscc").take(at_prof), pol.drop(columns="policy_id").take(at_pol)]
+        out = pd.concat([x.reset_index(drop=True) for x in parts], axis=1)
     assert len(out) == n
     if "mode" not in out.columns and "policy_mode" in out.columns:
         out["mode"] = out["policy_mode"]
     return out
+
+
+def _is_text(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.StringDtype)
+
+
+def _positions(keys: pd.Series, table_keys: pd.Series) -> np.ndarray:
+    """Row position of each key in ``table_keys`` (unique), -1 when absent or missing; hashed once per
+    distinct key."""
+    codes, uniques = _value_codes(keys)
+    found = pd.Index(table_keys.astype("string")).get_indexer(pd.Index(uniques, dtype="string"))
+    return np.where(codes < 0, -1, found[np.maximum(codes, 0)] if len(found) else -1)
+
+
+def _value_codes(values: ArrayLike) -> tuple[np.ndarray, pd.Index]:
+    """(code per row, -1 when missing; the distinct values as strings).  A categorical column is read
+    from its codes (no hashing of the rows); anything else is factorised as strings."""
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = pd.Index(values.cat.categories.astype("string"), dtype="string")
+        codes = np.asarray(values.cat.codes)
+        if not cats.is_unique:  # distinct categories that print alike: merge them, as strings would
+            merged, cats = pd.factorize(cats)
+            codes = np.where(codes < 0, -1, merged[np.maximum(codes, 0)])
+            cats = pd.Index(cats, dtype="string")
+        return codes, cats
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    return np.asarray(codes), pd.Index(uniques, dtype="string")
 
 
 def specificity(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -401,6 +474,263 @@ def _set_overlap(pairs: pd.DataFrame, group: np.ndarray, col: str, n_pol: np.nda
 _NA_KEY = "<NA>"  # a missing key matches a missing key (as the string "<NA>" would)
 
 
+_DENSE_CELLS = 1 << 26  # count tables up to this many cells are dense arrays, larger ones sorted keys
+
+
+def _na_as_key(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    """Missing values as the ``"<NA>"`` key (so they count as one group, as ``fillna("<NA>")`` does)."""
+    if (codes < 0).any():
+        na = uniques.get_indexer(pd.Index([_NA_KEY], dtype="string"))[0]
+        if na < 0:
+            na, uniques = len(uniques), uniques.append(pd.Index([_NA_KEY], dtype="string"))
+        codes = np.where(codes < 0, na, codes)
+    return codes, uniques
+
+
+def _count_table(key: np.ndarray, cells: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Rows per integer key in ``[0, cells)``: a dense array when small, else (sorted keys, counts)."""
+    if cells <= _DENSE_CELLS:
+        return np.bincount(key, minlength=cells).astype(float), np.zeros(0, np.int64), np.zeros(0)
+    keys, counts = np.unique(key, return_counts=True)
+    return None, keys, counts.astype(float)
+
+
+def _count_lookup(table: tuple[np.ndarray | None, np.ndarray, np.ndarray], key: np.ndarray) -> np.ndarray:
+    """The counts of ``_count_table`` at ``key`` (0 where absent or ``key`` < 0)."""
+    dense, keys, counts = table
+    ok = key >= 0
+    if dense is not None:
+        ok &= key < len(dense)
+        return np.where(ok, dense[np.where(ok, key, 0)], 0.0)
+    pos = np.minimum(np.searchsorted(keys, np.maximum(key, 0)), max(len(keys) - 1, 0))
+    hit = ok & (keys[pos] == key) if len(keys) else np.zeros(len(key), dtype=bool)
+    return np.where(hit, counts[pos] if len(keys) else 0.0, 0.0)
+
+
+def _small_int(codes: np.ndarray, missing: int) -> np.ndarray:
+    """Codes as int32 (the population's arrays stay small), missing (-1) → ``missing``."""
+    codes = np.asarray(codes)
+    if codes.dtype != np.int32:
+        codes = codes.astype(np.int32)
+    return np.where(codes < 0, np.int32(missing), codes) if (codes < 0).any() else codes
+
+
+class _RowValues:
+    """A population's enterprise attributes as integer codes, never as per-row strings: from the
+    frame's own column when it has one (per row), else from the profile through each row's enterprise
+    (per distinct enterprise, then one integer gather)."""
+
+    def __init__(self, frame: pd.DataFrame, profile: pd.DataFrame | None, ent: np.ndarray, ent_keys: pd.Index):
+        self.frame, self.ent, self.ent_keys = frame, ent, ent_keys
+        self.profile = None if profile is None else profile.drop_duplicates("uscc")
+        self._at: np.ndarray | None = None
+
+    def has(self, col: str) -> bool:
+        return col in self.frame.columns or (self.profile is not None and col in self.profile.columns)
+
+    def per_row(self, col: str) -> bool:
+        return col in self.frame.columns
+
+    def codes(self, col: str, na_key: bool = False) -> tuple[np.ndarray, pd.Index]:
+        """(int32 code per row, -1 when missing — or the ``"<NA>"`` key with ``na_key``; distinct values)."""
+        if col in self.frame.columns:
+            codes, uniques = _value_codes(self.frame[col])
+            if na_key:
+                codes, uniques = _na_as_key(codes, uniques)
+            return codes.astype(np.int32, copy=False), uniques
+        per_key, uniques = self.per_enterprise(col, na_key)
+        return per_key[self.ent], uniques
+
+    def per_enterprise(self, col: str, na_key: bool = False) -> tuple[np.ndarray, pd.Index]:
+        """(int32 code per enterprise code, the missing enterprise last; distinct values) from the profile."""
+        prof = self.profile
+        assert prof is not None
+        if self._at is None:
+            self._at = _positions(pd.Series(self.ent_keys, dtype="string"), prof["uscc"])
+        per_ent, uniques = _value_codes(prof[col])
+        per_key = np.where(self._at < 0, -1, per_ent[np.maximum(self._at, 0)] if len(per_ent) else -1)
+        per_key = np.append(per_key, -1)  # the missing-enterprise code (len(ent_keys)) has no profile
+        if na_key:
+            per_key, uniques = _na_as_key(per_key, uniques)
+        return per_key.astype(np.int32), uniques
+
+
+def _population_statistics(frame: pd.DataFrame, profile: pd.DataFrame | None = None,
+                           as_of: dt.date | str | None = None, top: int = 64,
+                           policy_codes: tuple[np.ndarray, pd.Index] | None = None) -> dict[str, object] | None:
+    """The targeting statistics of :func:`specificity`, kept per (date, policy[, segment / token]) so
+    that any subset of the population can look them up: rows per (date, policy), enterprises per date
+    and per (date, segment), rows per (date, policy, segment), token shares per (date, policy).
+
+    ``frame``: the candidate population (``uscc``, ``policy_id`` [, ``date``]); its enterprises'
+    segments, chains and tags come from its own columns or, when it has none, from ``profile``.
+    Integer codes and bincounts only (categorical key columns are read from their codes, int32 arrays),
+    so 15 million candidates take seconds.  None when the population has no date (and no ``as_of``)."""
+    n = len(frame)
+    if "date" in frame.columns:
+        day_values = _dates(frame["date"]).to_numpy()
+        if pd.isna(day_values).any():
+            return None
+        days, d = np.unique(day_values, return_inverse=True)
+        d = d.astype(np.int32) if len(days) > 1 else None
+    elif as_of is not None:
+        days, d = np.array([pd.Timestamp(as_of).normalize().as_unit("ns").to_datetime64()]), None
+    else:
+        return None
+    n_days = max(len(days), 1)
+    u, u_keys = _value_codes(frame["uscc"])
+    n_u = len(u_keys) + 1
+    u = _small_int(u, n_u - 1)
+    p, p_keys = policy_codes if policy_codes is not None else _value_codes(frame["policy_id"])
+    n_p = len(p_keys) + 1
+    g = _small_int(p, n_p - 1)
+    if d is not None:
+        g = g + d * np.int32(n_p)
+    n_g = n_days * n_p
+    n_pol = np.bincount(g, minlength=n_g).astype(float)
+    rows = _RowValues(frame, profile, u, u_keys)
+    # enterprises present per date (and, for attributes carried per row, the first row of each
+    # (date, enterprise): its value is the enterprise's, as in specificity)
+    du = u.astype(np.int64) if d is None else d.astype(np.int64) * n_u + u
+    if n_days * n_u <= _DENSE_CELLS:
+        present = np.flatnonzero(np.bincount(du, minlength=n_days * n_u))
+    else:
+        present = np.unique(du)
+    present_d, present_u = np.divmod(present, n_u)
+    n_ent = np.bincount(present_d, minlength=n_days).astype(float)
+    first: np.ndarray | None = None
+    if any(rows.per_row(c) for c in SEGMENTS.values()):
+        if n_days * n_u <= _DENSE_CELLS:
+            at = np.full(n_days * n_u, -1, dtype=np.int64)
+            at[du[::-1]] = np.arange(n - 1, -1, -1, dtype=np.int64)
+            first = at[present]
+        else:
+            first = np.unique(du, return_index=True)[1]
+    del du
+    stats: dict[str, object] = {"days": days, "policies": p_keys, "n_pol": n_pol, "n_ent": n_ent, "lift": {},
+                                "overlap": {}}
+    for short, col in SEGMENTS.items():
+        if not rows.has(col):
+            continue
+        if rows.per_row(col):
+            s, s_keys = rows.codes(col, na_key=True)
+            s_first = s[first]
+        else:
+            s_ent, s_keys = rows.per_enterprise(col, na_key=True)
+            s, s_first = s_ent[u], s_ent[present_u]
+        n_s = max(len(s_keys), 1)
+        in_pol = _count_table(g.astype(np.int64) * n_s + s if n_g * n_s >= 2**31 else g * np.int32(n_s) + s,
+                              n_g * n_s)
+        base = np.bincount(present_d * n_s + s_first, minlength=n_days * n_s).astype(float)
+        stats["lift"][short] = (s_keys, in_pol, base)  # type: ignore[index]
+        del s
+    for name, col in (("chain_overlap", "chains"), ("tag_overlap", "tags")):
+        if not rows.has(col):
+            continue
+        v, v_keys = rows.codes(col)
+        sets = [frozenset(t for t in str(x).split(";") if t) for x in v_keys]
+        n_v = len(sets) + 1
+        v = np.where(v < 0, np.int32(n_v - 1), v) if (v < 0).any() else v
+        sets.append(frozenset())  # missing: no token
+        if n_g * n_v <= _DENSE_CELLS:  # (policy group × distinct value) row counts
+            key = g * np.int32(n_v) + v if n_g * n_v < 2**31 else g.astype(np.int64) * n_v + v
+            counts = np.bincount(key, minlength=n_g * n_v).astype(float)
+            del key
+            freq = counts.reshape(n_g, n_v).sum(axis=0)
+            combo = np.flatnonzero(counts)
+            counts = counts[combo]
+        else:
+            combo, counts = np.unique(g.astype(np.int64) * n_v + v, return_counts=True)
+            counts = counts.astype(float)
+            freq = np.bincount(combo % n_v, weights=counts, minlength=n_v)
+        del v
+        tally: dict[str, int] = {}
+        for x, f in zip(sets, freq):
+            for t in x:
+                tally[t] = tally.get(t, 0) + int(f)
+        tokens = sorted(tally, key=lambda t: (-tally[t], t))[:top]
+        share = np.zeros((n_g, len(tokens)))
+        if tokens:
+            U = np.array([[t in x for t in tokens] for x in sets], dtype=float)  # distinct value × token
+            if n_g * n_v <= _DENSE_CELLS:  # (policy group × distinct value) counts @ (value × token)
+                dense = np.zeros(n_g * n_v)
+                dense[combo] = counts
+                sums = dense.reshape(n_g, n_v) @ U  # integer-valued: exact in any order
+            else:
+                sums = np.zeros((n_g, len(tokens)))
+                for lo in range(0, len(combo), 1 << 16):  # bounded memory for huge populations
+                    c = combo[lo: lo + (1 << 16)]
+                    np.add.at(sums, c // n_v, counts[lo: lo + (1 << 16), None] * U[c % n_v])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = sums / n_pol[:, None]
+        stats["overlap"][name] = (tokens, share)  # type: ignore[index]
+    return stats
+
+
+def _specificity_from(stats: dict[str, object], X: pd.DataFrame, date: np.ndarray) -> dict[str, np.ndarray]:
+    """:data:`SPECIFICITY_FEATURES` of the pairs ``X`` (with push dates ``date``) looked up in the
+    statistics of their population (:func:`_population_statistics`).  Every row's (date, policy) must
+    be in that population."""
+    n = len(X)
+    days: np.ndarray = stats["days"]  # type: ignore[assignment]
+    p_keys: pd.Index = stats["policies"]  # type: ignore[assignment]
+    n_pol_g: np.ndarray = stats["n_pol"]  # type: ignore[assignment]
+    n_p = len(p_keys) + 1
+    d_codes, d_uniq = pd.factorize(date)
+    at = np.searchsorted(days, d_uniq)
+    at = np.where((at < len(days)) & (days[np.minimum(at, len(days) - 1)] == d_uniq), at, -1)
+    d = at[d_codes] if len(at) else np.zeros(0, dtype=np.int64)
+    p_codes, p_uniq = _value_codes(X["policy_id"])
+    p_at = p_keys.get_indexer(p_uniq) if len(p_uniq) else np.zeros(0, dtype=np.int64)
+    p = np.where(p_codes < 0, n_p - 1, p_at[np.maximum(p_codes, 0)] if len(p_at) else -1)
+    g = np.where((d >= 0) & (p >= 0), d * n_p + p, -1)
+    n_pol = np.where(g >= 0, n_pol_g[np.maximum(g, 0)], 0.0)
+    if (n_pol == 0).any():
+        bad = int((n_pol == 0).sum())
+        raise ValueError(f"pair frame: {bad} row(s) whose (date, policy) is not in the population the builder "
+                         "was fitted on; fit on the whole candidate population of those dates")
+    n_ent = stats["n_ent"][d]  # type: ignore[index]
+    out: dict[str, np.ndarray] = {"policy_reach": n_pol / n_ent}
+    for short, col in SEGMENTS.items():
+        table = stats["lift"].get(short)  # type: ignore[attr-defined]
+        if table is None or col not in X.columns:
+            out[f"lift_{short}"] = np.full(n, np.nan)
+            continue
+        s_keys, in_pol_t, base_t = table
+        n_s = max(len(s_keys), 1)
+        codes, uniq = _value_codes(X[col])
+        missing = codes < 0
+        codes, uniq = _na_as_key(codes, uniq)
+        s_at = s_keys.get_indexer(uniq) if len(uniq) else np.zeros(0, dtype=np.int64)
+        s = s_at[codes] if len(s_at) else np.zeros(n, dtype=np.int64)
+        in_pol = _count_lookup(in_pol_t, np.where(s >= 0, g * n_s + s, -1)) / n_pol
+        base = np.where(s >= 0, base_t[d * n_s + np.maximum(s, 0)], 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lift = in_pol / (base / n_ent)
+        out[f"lift_{short}"] = np.where(missing, np.nan, lift)
+    for name, col in (("chain_overlap", "chains"), ("tag_overlap", "tags")):
+        table = stats["overlap"].get(name)  # type: ignore[attr-defined]
+        if table is None or col not in X.columns:
+            out[name] = np.full(n, np.nan)
+            continue
+        tokens, share = table
+        if not tokens:
+            out[name] = np.zeros(n)
+            continue
+        codes, sets = _distinct_sets(X[col].array)
+        U = np.array([[t in x for t in tokens] for x in sets], dtype=float)
+        inverse, combos = _combine(g, codes)
+        per = np.empty(len(combos))
+        for lo in range(0, len(combos), 1 << 14):  # small temporaries; each row's sum is the same
+            c = combos[lo: lo + (1 << 14)]
+            m = U[c[:, 1]]
+            held = m.sum(axis=1)
+            per[lo: lo + len(c)] = np.where(held > 0, (m * share[c[:, 0]]).sum(axis=1) / np.maximum(held, 1.0), 0.0)
+        out[name] = per[inverse]
+    return out
+
+
+
 def _key_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, pd.Index]:
     """Factorised keys (missing → the ``"<NA>"`` key): (code per row, the distinct keys).
 
@@ -432,7 +762,78 @@ def _right_codes(values: pd.Series, uniq: pd.Index) -> np.ndarray:
 
 
 def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[str],
-          cache: dict[str, object] | None = None) -> pd.DataFrame:
+          cache: dict[str, object] | None = None) -> dict[str, np.ndarray]:
+    """Cumulative ``values`` of ``right`` (daily, per ``by``) as of strictly before each left row's date;
+    no earlier push → 0.
+
+    ``right`` is a history table of :meth:`PairFeatureBuilder._history_tables`: categorical keys,
+    rows sorted by (key codes, missing last; date).  Left's keys are mapped into right's codes once
+    per distinct value (``cache``, one dict per ``left`` frame, keeps them between calls), so the
+    table is searched as it is, without re-sorting or re-hashing it.  Any other table goes through
+    :func:`_asof_generic`."""
+    if right.empty:
+        return {v: np.zeros(len(left)) for v in values}
+    if not all(isinstance(right[c].dtype, pd.CategoricalDtype) for c in by):
+        return _asof_generic(left, right, by, values, cache)
+    cache = {} if cache is None else cache
+    if "__date__" not in cache:
+        cache["__date__"] = left["date"].to_numpy(dtype="datetime64[ns]")
+    l_date = cache["__date__"]
+    r_date = right["date"].to_numpy(dtype="datetime64[ns]")
+    days = np.unique(r_date)
+    day_key = "__days__" + days.tobytes().hex()
+    if day_key not in cache:  # right's dates strictly before each row's (tables share their dates)
+        cache[day_key] = np.searchsorted(days, l_date, side="left").astype(np.int64)
+    l_day = cache[day_key]
+    r_day = np.searchsorted(days, r_date, side="left").astype(np.int64)
+    span = len(days) + 1
+    l_key = np.zeros(len(left), dtype=np.int64)
+    r_key = np.zeros(len(right), dtype=np.int64)
+    valid = np.ones(len(left), dtype=bool)
+    size = 1
+    for c in by:
+        cats = right[c].cat.categories
+        m = len(cats) + 1  # code len(cats): missing
+        if size * m * span >= 2**62:
+            return _asof_generic(left, right, by, values, cache)
+        ck = f"__in__{c}__{id(cats)}__{len(cats)}"
+        if ck not in cache:
+            if c not in cache:
+                cache[c] = _key_codes(left[c])
+            l_codes, uniq = cache[c]
+            at = pd.Index(cats.astype("string"), dtype="string").get_indexer(uniq)
+            na = uniq.get_indexer(pd.Index([_NA_KEY], dtype="string"))[0]
+            if na >= 0 and at[na] < 0:
+                at[na] = len(cats)  # a missing key matches a missing key
+            cache[ck] = at[l_codes] if len(at) else np.zeros(0, dtype=np.int64)
+        l_codes = cache[ck]
+        r_codes = np.asarray(right[c].cat.codes, dtype=np.int64)
+        r_codes = np.where(r_codes < 0, len(cats), r_codes)
+        valid &= l_codes >= 0
+        l_key, r_key, size = l_key * m + np.maximum(l_codes, 0), r_key * m + r_codes, size * m
+    r_val = r_key * span + r_day
+    if len(r_val) > 1 and not (r_val[1:] > r_val[:-1]).all():
+        return _asof_generic(left, right, by, values, cache)
+    if size * span <= max(4 * len(left), 1 << 22):
+        # dense (key × day) grid of right's row, carried forward over the days
+        grid = np.full(size * span, -1, dtype=np.int64)
+        grid[r_val] = np.arange(len(r_val))
+        grid = np.maximum.accumulate(grid.reshape(size, span), axis=1).ravel()
+        pos = np.where(valid & (l_day > 0), grid[l_key * span + np.maximum(l_day - 1, 0)], -1)
+    else:
+        pos = np.searchsorted(r_val, l_key * span + l_day, side="left") - 1  # the last (key, date) below
+        hit = valid & (pos >= 0)
+        hit[hit] = r_key[pos[hit]] == l_key[hit]
+        pos[~hit] = -1
+    out = {}
+    for v in values:  # one trailing zero: position -1 (no earlier push) reads 0
+        col = right[v].to_numpy(dtype=float, na_value=np.nan)
+        out[v] = np.append(np.where(np.isnan(col), 0.0, col), 0.0)[pos]
+    return out
+
+
+def _asof_generic(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[str],
+                  cache: dict[str, object] | None = None) -> dict[str, np.ndarray]:
     """Cumulative ``values`` of ``right`` (daily, per ``by``) as of strictly before each left row's date.
 
     An as-of join on integer keys: each row's (key, date) becomes one sortable integer (key × days +
@@ -441,7 +842,7 @@ def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[s
     frame) keeps left's key codes between calls, so the string keys of a million pairs are hashed once
     per transform, not once per statistic.  No match (no earlier push) → 0."""
     if right.empty:
-        return pd.DataFrame(0.0, index=range(len(left)), columns=values)
+        return {v: np.zeros(len(left)) for v in values}
     cache = {} if cache is None else cache
     if "__date__" not in cache:
         cache["__date__"] = left["date"].to_numpy(dtype="datetime64[ns]")
@@ -484,16 +885,17 @@ def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[s
         hit = pos >= 0
         hit[hit] = r_key[order[pos[hit]]] == l_key[hit]
         pos[~hit] = -1
-    vals = right[values].to_numpy(dtype=float, na_value=np.nan)[order]
-    # one trailing row of zeros: position -1 (no earlier push) reads 0
-    table = np.vstack([np.where(np.isnan(vals), 0.0, vals), np.zeros((1, len(values)))]).T.copy()
-    return pd.DataFrame(table[:, pos].T, columns=values)
+    out = {}
+    for v in values:  # one trailing zero: position -1 (no earlier push) reads 0
+        col = right[v].to_numpy(dtype=float, na_value=np.nan)[order]
+        out[v] = np.append(np.where(np.isnan(col), 0.0, col), 0.0)[pos]
+    return out
 
 
 def _per_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series] | None = None) -> pd.Categorical:
     """``values`` as strings (``fn`` applied to each distinct value, not to every row), categorical so
     that later key look-ups hash the distinct values only."""
-    codes, uniques = pd.factorize(pd.Series(values).astype("string"), use_na_sentinel=True)
+    codes, uniques = _value_codes(values)
     uniq = pd.Series(uniques, dtype="string")
     if fn is not None:
         uniq = fn(uniq)
@@ -509,7 +911,9 @@ def _policy_groups(frame: pd.DataFrame | None) -> pd.DataFrame | None:
     columns are categorical (strings computed once per distinct value)."""
     if frame is None or "policy_id" not in frame.columns:
         return None
-    out = pd.DataFrame({"policy_id": frame["policy_id"].astype("string").array}, index=frame.index)
+    ids = frame["policy_id"]
+    out = pd.DataFrame({"policy_id": ids.array if isinstance(ids.dtype, pd.CategoricalDtype)
+                        else ids.astype("string").array}, index=frame.index)
     if "department" in frame.columns:
         out["dept_key"] = _per_distinct(frame["department"], department_key)
     if "benefit_kind" in frame.columns:
@@ -540,13 +944,38 @@ def _smooth(num: np.ndarray, den: np.ndarray, prior: np.ndarray | float, strengt
     return np.divide(num + strength * prior, total, out=prior.copy(), where=total > 0)
 
 
+class _Columns:
+    """The feature matrix under construction: one float64 row per feature in a (features × pairs)
+    buffer, so the finished frame is one block (no copy) whose ``to_numpy()`` is a column-major view
+    LightGBM reads without converting."""
+
+    def __init__(self, n: int) -> None:
+        self.index = {c: i for i, c in enumerate(FEATURES)}
+        self.buf = np.empty((len(FEATURES), n))  # every feature is written once (frame() checks)
+        self.written: set[str] = set()
+
+    def __setitem__(self, name: str, value: ArrayLike | float) -> None:
+        self.buf[self.index[name]] = value
+        self.written.add(name)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.buf[self.index[name]]
+
+    def frame(self) -> pd.DataFrame:
+        for name in set(FEATURES) - self.written:  # pragma: no cover - every feature is computed
+            self.buf[self.index[name]] = np.nan
+        return pd.DataFrame(self.buf.T, columns=list(FEATURES), copy=False)
+
+
 class PairFeatureBuilder(TransformerMixin, BaseEstimator):
     """Pair frame → numeric feature frame (``FEATURES``), as of each row's date.
 
-    ``fit`` learns the vocabularies of the categorical policy attributes (department, benefit kind) and
-    keeps the push history (``history=``; with the enterprises' segments from ``profile=`` or from the
-    pair frame) as daily cumulative counts; ``transform`` looks every statistic up strictly before the
-    row's date.  Without history, uptake and engagement features are missing (LightGBM treats them as
+    ``fit`` learns the vocabularies of the categorical policy attributes (department, benefit kind), the
+    population's targeting statistics per (date, policy) — reach, segment lifts, chain/tag overlap, as
+    :func:`specificity` defines them — and keeps the push history (``history=``; with the enterprises'
+    segments from ``profile=`` or from the pair frame) as daily cumulative counts; ``transform`` looks
+    every statistic up (the history ones strictly before the row's date).  A pair frame that carries the
+    :data:`SPECIFICITY_FEATURES` columns (precomputed on its population) uses those.  Without history, uptake and engagement features are missing (LightGBM treats them as
     unknown), never zero.
 
     Parameters: ``smoothing`` — pseudo-counts pulling a segment's rate towards its policy's rate and a
@@ -573,22 +1002,55 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         history: pd.DataFrame | None = None,
         profile: pd.DataFrame | None = None,
         policies: pd.DataFrame | None = None,
+        as_of: dt.date | str | None = None,
     ) -> PairFeatureBuilder:
-        def vocab(given: Sequence[str] | None, col: str) -> list[str]:
-            if given is not None:
-                return list(given)
-            if col not in X.columns:
-                return []
-            return sorted(X[col].dropna().astype(str).unique().tolist())
+        """Learn the vocabularies, the population statistics and the history tables.
 
-        self.departments_ = vocab(self.departments, "department")
-        self.benefit_kinds_ = vocab(self.benefit_kinds, "benefit_kind")
+        ``X`` is the candidate population whose targeting statistics (reach, lifts, overlaps) the
+        pairs to transform are measured against: an assembled pair frame, or the bare candidates
+        (``uscc``, ``policy_id`` [, ``date``], string or categorical columns) with their enterprises'
+        attributes from ``profile`` and their policies' from ``policies`` — the cheap form for a
+        population of millions.  ``as_of`` dates a population without a ``date`` column.
+        """
+        for col in ("uscc", "policy_id"):
+            if col not in X.columns:
+                raise ValueError(f"pair frame: missing required column {col!r}")
+        codes: list[tuple[np.ndarray, pd.Index]] = []
+
+        def policy_codes() -> tuple[np.ndarray, pd.Index]:  # the population's policy ids, hashed once
+            if not codes:
+                codes.append(_value_codes(X["policy_id"]))
+            return codes[0]
+
+        self.departments_ = self._vocab(self.departments, X, "department", policies, policy_codes)
+        self.benefit_kinds_ = self._vocab(self.benefit_kinds, X, "benefit_kind", policies, policy_codes)
+        self.population_ = (None if all(c in X.columns for c in SPECIFICITY_FEATURES)
+                            else _population_statistics(X, profile, as_of, policy_codes=policy_codes()))
         self.history_ = (None if history is None else
                          self._history_tables(history, X if profile is None else profile,
                                               X if policies is None else policies))
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
+
+    @staticmethod
+    def _vocab(given: Sequence[str] | None, X: pd.DataFrame, col: str, policies: pd.DataFrame | None,
+               policy_codes: Callable[[], tuple[np.ndarray, pd.Index]]) -> list[str]:
+        """The sorted distinct values of a policy attribute among the population's pairs (from the
+        policies of its ``policy_id``s when the frame does not carry the attribute)."""
+        if given is not None:
+            return list(given)
+        if col in X.columns:
+            codes, uniques = _value_codes(X[col])
+        elif policies is not None and col in policies.columns and "policy_id" in policies.columns:
+            p_codes, p_uniq = policy_codes()
+            used = p_uniq[np.flatnonzero(np.bincount(p_codes[p_codes >= 0], minlength=len(p_uniq)))]
+            pol = policies.loc[policies["policy_id"].astype("string").isin(used).to_numpy(dtype=bool)]
+            codes, uniques = _value_codes(pol[col])
+        else:
+            return []
+        present = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
+        return sorted(str(v) for v in uniques[present])
 
     def _history_tables(self, history: pd.DataFrame, segments_from: pd.DataFrame,
                         policies_from: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
@@ -635,20 +1097,34 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
             codes = [np.where(key_codes[c] < 0, len(h[c].cat.categories), key_codes[c]) for c in by]
             codes.append(day_code.astype(np.int64))
             sizes = [len(h[c].cat.categories) + 1 for c in by] + [len(days)]
-            if float(np.prod(sizes, dtype=float)) < 2.0**62:  # one sortable integer per (keys, date)
+            cells = float(np.prod(sizes, dtype=float))
+            totals: dict[str, np.ndarray] = {}
+            if cells < 2.0**62:  # one sortable integer per (keys, date)
                 key = np.zeros(len(h), dtype=np.int64)
                 for code, size in zip(codes, sizes):
                     key = key * size + code
-                uniq, inverse = np.unique(key, return_inverse=True)  # sorted: keys (missing last), date
+                if cells <= max(4 * len(h), 1 << 22):  # small key space: count into it directly
+                    uniq = np.flatnonzero(np.bincount(key, minlength=int(cells)))  # sorted
+                    for v in vals:
+                        totals[v] = np.bincount(key, weights=weights[v], minlength=int(cells))[uniq]
+                else:  # sorted distinct keys (missing last, then date): hash, then sort the distinct ones
+                    first_seen, uniq = pd.factorize(key)
+                    srt = np.argsort(uniq, kind="stable")
+                    rank = np.empty(len(srt), dtype=np.int64)
+                    rank[srt] = np.arange(len(srt))
+                    uniq, inverse = uniq[srt], rank[first_seen]
+                    for v in vals:
+                        totals[v] = np.bincount(inverse, weights=weights[v], minlength=len(uniq))
                 combos = np.empty((len(uniq), len(codes)), dtype=np.int64)
                 rest = uniq
                 for j in range(len(codes) - 1, -1, -1):
                     rest, combos[:, j] = np.divmod(rest, sizes[j])
-                order = np.arange(len(uniq))
             else:
                 inverse, combos = _combine(*codes)
                 order = np.lexsort(combos.T[::-1])  # by the keys (missing last), then the date
                 combos = combos[order]
+                for v in vals:
+                    totals[v] = np.bincount(inverse, weights=weights[v], minlength=len(order))[order]
             new_group = np.ones(len(combos), dtype=bool)
             if by and len(combos):
                 new_group[1:] = (combos[1:, :-1] != combos[:-1, :-1]).any(axis=1)
@@ -662,8 +1138,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
                                                      dtype=h[c].dtype)
             daily["date"] = days[combos[:, -1]]
             for v in vals:
-                total = np.bincount(inverse, weights=weights[v], minlength=len(order))[order]
-                run = np.cumsum(total)
+                run = np.cumsum(totals[v])
                 daily[v] = run - np.where(start > 0, run[np.maximum(start - 1, 0)], 0.0)
             return daily
 
@@ -700,7 +1175,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         date = _dates(X["date"])
         if date.isna().any():
             raise ValueError(f"pair frame: {int(date.isna().sum())} row(s) without a push date")
-        f = pd.DataFrame(index=X.index)
+        f = _Columns(len(X))
         # profile
         if "industry_section" in X.columns:
             f["industry_section"] = _map_distinct(X["industry_section"], {c: float(i) for i, c in enumerate(SECTIONS)})
@@ -738,22 +1213,26 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         f["days_to_deadline"] = (valid_to - date).dt.days.to_numpy(dtype=float, na_value=np.nan)
         f["policy_age_days"] = (date - valid_from).dt.days.to_numpy(dtype=float, na_value=np.nan)
         f["valid_days"] = (valid_to - valid_from).dt.days.to_numpy(dtype=float, na_value=np.nan)
-        # match specificity: precomputed on the whole candidate population when the caller has it
+        # match specificity: precomputed on the whole candidate population when the caller has it, else
+        # looked up in the population the builder was fitted on
         if all(c in X.columns for c in SPECIFICITY_FEATURES):
             for c in SPECIFICITY_FEATURES:
                 f[c] = _num(X, c)
+        elif getattr(self, "population_", None) is not None:
+            for c, v in _specificity_from(self.population_, X, date.to_numpy()).items():
+                f[c] = v
         else:
             spec = specificity(X.assign(date=date.to_numpy()))
             for c in SPECIFICITY_FEATURES:
                 f[c] = spec[c].to_numpy(dtype=float)
         # explicit targets of the policy's eligibility tree
-        code = X["industry_code"].astype("string").array if "industry_code" in X.columns else None
+        code = X["industry_code"] if "industry_code" in X.columns else None
         f["industry_match"] = (_target_match(X, "target_industries", code, prefix=True)
                                if code is not None else np.nan)
         for name, col, tcol in (("cert_match", "certifications", "target_certifications"),
                                 ("chain_match", "chains", "target_chains")):
-            f[name] = (_target_match(X, tcol, X[col].array, prefix=False) if col in X.columns else np.nan)
-        dis = X["district_code"].astype("string").array if "district_code" in X.columns else None
+            f[name] = (_target_match(X, tcol, X[col], prefix=False) if col in X.columns else np.nan)
+        dis = X["district_code"] if "district_code" in X.columns else None
         if dis is not None and "target_districts" in X.columns:
             # only district-level policies target a district; a city-wide test ("3701") targets no one
             city_wide = tuple(t for t in pd.unique(_long_tokens(X, "target_districts")["token"]) if len(t) <= 4)
@@ -761,13 +1240,16 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         else:
             f["district_match"] = np.nan
         # verdict
-        verdict = X["verdict"].astype("string") if "verdict" in X.columns else pd.Series(pd.NA, index=X.index)
-        f["is_eligible"] = (verdict == "eligible").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        if "verdict" in X.columns:  # 1 eligible, 0 any other verdict, NaN unknown
+            codes, verdicts = _value_codes(X["verdict"])
+            f["is_eligible"] = np.array([float(v == "eligible") for v in verdicts] + [np.nan])[codes]
+        else:
+            f["is_eligible"] = np.nan
         f["n_unknown"] = _count_tokens(X, "unknown") if "unknown" in X.columns else np.nan
         f["n_unknown"] = np.where(np.isnan(f["n_unknown"]), 0.0, f["n_unknown"])
         # history
         self._history_features(f, X.assign(date=date.to_numpy()))
-        return f[FEATURES].astype("float64")
+        return f.frame()
 
     @staticmethod
     def _amount_estimate(X: pd.DataFrame) -> np.ndarray:
@@ -777,12 +1259,13 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
             return cap
         est = cap.copy()
         rate = _num(X, "amount_rate")
-        base = X["amount_base"].astype("string")
-        for b in base.dropna().unique():
+        codes, bases = _value_codes(X["amount_base"])
+        for i, b in enumerate(bases):  # one pass per distinct base fact (a handful), no row copies
             if b not in X.columns:
                 continue
-            m = (base == b).fillna(False).to_numpy(dtype=bool)
-            v = np.minimum(cap[m], rate[m] * _num(X.loc[m], b))
+            m = codes == i
+            fact = pd.to_numeric(X[b][m], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            v = np.minimum(cap[m], rate[m] * fact)
             est[m] = np.where(np.isfinite(v), v, cap[m])
         return est
 
@@ -793,7 +1276,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         lookup = {v: float(i) for i, v in enumerate(vocab)}
         return _map_distinct(X[col], lookup)
 
-    def _history_features(self, f: pd.DataFrame, X: pd.DataFrame) -> None:
+    def _history_features(self, f: _Columns, X: pd.DataFrame) -> None:
         if self.history_ is None:
             for c in UPTAKE_FEATURES + ENGAGEMENT_FEATURES + REVEALED_FEATURES:
                 f[c] = np.nan
@@ -803,11 +1286,11 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         left = X[["uscc", "policy_id", "date"] + [c for c in SEGMENTS.values() if c in X.columns]].copy()
         keys: dict[str, object] = {}  # left's key codes, shared by every look-up below
         g = _asof(left, t["global"], [], ["n", "clicks", "applies"], cache=keys)
-        g_click = _smooth(g["clicks"].to_numpy(), g["n"].to_numpy(), 0.05, 1.0)
-        g_apply = _smooth(g["applies"].to_numpy(), g["n"].to_numpy(), 0.01, 1.0)
+        g_click = _smooth(g["clicks"], g["n"], 0.05, 1.0)
+        g_apply = _smooth(g["applies"], g["n"], 0.01, 1.0)
         p = _asof(left, t["policy"], ["policy_id"], ["n", "clicks", "applies"], cache=keys)
-        p_click = _smooth(p["clicks"].to_numpy(), p["n"].to_numpy(), g_click, a)
-        p_apply = _smooth(p["applies"].to_numpy(), p["n"].to_numpy(), g_apply, a)
+        p_click = _smooth(p["clicks"], p["n"], g_click, a)
+        p_apply = _smooth(p["applies"], p["n"], g_apply, a)
         f["policy_click_rate"] = p_click
         f["policy_apply_rate"] = p_apply
         for short, col in SEGMENTS.items():
@@ -815,29 +1298,29 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
                 s = _asof(left, t[short], ["policy_id", col], ["n", "clicks", "applies"], cache=keys)
                 missing = pd.isna(X[col]).to_numpy()
                 f[f"seg_click_rate_{short}"] = np.where(
-                    missing, np.nan, _smooth(s["clicks"].to_numpy(), s["n"].to_numpy(), p_click, a)
+                    missing, np.nan, _smooth(s["clicks"], s["n"], p_click, a)
                 )
                 f[f"seg_apply_rate_{short}"] = np.where(
-                    missing, np.nan, _smooth(s["applies"].to_numpy(), s["n"].to_numpy(), p_apply, a)
+                    missing, np.nan, _smooth(s["applies"], s["n"], p_apply, a)
                 )
             else:
                 f[f"seg_click_rate_{short}"] = np.nan
                 f[f"seg_apply_rate_{short}"] = np.nan
         e = _asof(left, t["enterprise"], ["uscc"], ["n", "clicks", "applies", "last_click_days"], cache=keys)
-        n_e = e["n"].to_numpy()
+        n_e = e["n"]
         f["ent_pushes"] = n_e
-        f["ent_click_rate"] = _smooth(e["clicks"].to_numpy(), n_e, g_click, 5.0)
-        f["ent_apply_rate"] = _smooth(e["applies"].to_numpy(), n_e, g_apply, 5.0)
+        f["ent_click_rate"] = _smooth(e["clicks"], n_e, g_click, 5.0)
+        f["ent_apply_rate"] = _smooth(e["applies"], n_e, g_apply, 5.0)
         today = (X["date"] - pd.Timestamp("1970-01-01")).dt.days.to_numpy(dtype=float)
-        last = e["last_click_days"].to_numpy()
+        last = e["last_click_days"]
         f["ent_days_since_click"] = np.where(last > 0, today - last, np.nan)
         pr = _asof(left, t["pair"], ["uscc", "policy_id"], ["n", "clicks"], cache=keys)
-        f["pair_prev_pushes"] = pr["n"].to_numpy()
-        f["pair_prev_clicked"] = (pr["clicks"].to_numpy() > 0).astype(float)
-        self._revealed_features(f, X, left, f["ent_click_rate"].to_numpy(), f["ent_apply_rate"].to_numpy(),
+        f["pair_prev_pushes"] = pr["n"]
+        f["pair_prev_clicked"] = (pr["clicks"] > 0).astype(float)
+        self._revealed_features(f, X, left, f["ent_click_rate"], f["ent_apply_rate"],
                                 g_click, g_apply, keys)
 
-    def _revealed_features(self, f: pd.DataFrame, X: pd.DataFrame, left: pd.DataFrame, e_click: np.ndarray,
+    def _revealed_features(self, f: _Columns, X: pd.DataFrame, left: pd.DataFrame, e_click: np.ndarray,
                            e_apply: np.ndarray, g_click: np.ndarray, g_apply: np.ndarray,
                            keys: dict[str, object]) -> None:
         """The enterprise's (and its division's) past rates on pushes of the same bureau / kind / mode,
@@ -858,19 +1341,19 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
                 continue
             known = left[col].notna().to_numpy()
             r = _asof(left, t[f"ent_{short}"], ["uscc", col], ["n", "clicks", "applies"], cache=keys)
-            n = r["n"].to_numpy()
+            n = r["n"]
             if short == "dept":
                 f["ent_dept_pushes"] = np.where(known, n, np.nan)
-            f[f"ent_{short}_click_rate"] = np.where(known, _smooth(r["clicks"].to_numpy(), n, e_click, 2.0), np.nan)
-            f[f"ent_{short}_apply_rate"] = np.where(known, _smooth(r["applies"].to_numpy(), n, e_apply, 2.0), np.nan)
+            f[f"ent_{short}_click_rate"] = np.where(known, _smooth(r["clicks"], n, e_click, 2.0), np.nan)
+            f[f"ent_{short}_apply_rate"] = np.where(known, _smooth(r["applies"], n, e_apply, 2.0), np.nan)
             if f"seg_{short}" in t and div in left.columns:
                 s = _asof(left, t[f"seg_{short}"], [div, col], ["n", "clicks", "applies"], cache=keys)
                 ok = known & left[div].notna().to_numpy()
                 if short == "dept":
                     f["seg_dept_click_rate"] = np.where(
-                        ok, _smooth(s["clicks"].to_numpy(), s["n"].to_numpy(), g_click, self.smoothing), np.nan)
+                        ok, _smooth(s["clicks"], s["n"], g_click, self.smoothing), np.nan)
                 f[f"seg_{short}_apply_rate"] = np.where(
-                    ok, _smooth(s["applies"].to_numpy(), s["n"].to_numpy(), g_apply, self.smoothing), np.nan)
+                    ok, _smooth(s["applies"], s["n"], g_apply, self.smoothing), np.nan)
 
     def config(self) -> dict[str, object]:
         """What a registered model needs to rebuild this builder (JSON-serialisable)."""

@@ -2,10 +2,12 @@
 
 All three share one interface::
 
-    scorer.score(candidates, profile, book, as_of, history=None) -> np.ndarray
-    scorer.reasons(candidates, profile, book, as_of, history=None) -> pd.Series   # Chinese sentences
+    scorer.score(candidates, profile, book, as_of, history=None, population=None) -> np.ndarray
+    scorer.reasons(candidates, profile, book, as_of, history=None, population=None) -> pd.Series  # Chinese
 
-``candidates`` are the day's eligibility pairs (the whole set: targeting statistics are computed from it),
+``candidates`` are the day's eligibility pairs to rank — the whole set, or some of its rows with the whole
+set as ``population`` (targeting statistics are computed from the population, features only for the
+candidates),
 ``book`` a policy book (its ``.policies`` frame) or that frame itself, ``history`` the push history up to
 ``as_of`` (used strictly before ``as_of``; without it, uptake and engagement features are unknown).
 """
@@ -54,24 +56,35 @@ class PairScorer:
         book: Any,
         as_of: dt.date | str,
         history: pd.DataFrame | None = None,
+        population: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
+        """Feature rows of ``candidates``, in order.
+
+        ``population``: the whole candidate set of the day (``uscc``, ``policy_id`` [, ``date``],
+        string or categorical columns; ``candidates`` are some of its rows) — the targeting statistics
+        (reach, lifts, overlaps) and vocabularies are fitted on it, only ``candidates`` are
+        transformed, so a shortlist gets exactly the feature values it would have as rows of the
+        whole set.  None: ``candidates`` are the population (the whole set)."""
         # score() then reasons() on the same inputs (the daily job's pattern) build the features once
         # (the inputs themselves are held, so an identity match cannot be a recycled id)
-        key = (candidates, profile, book, history)
+        key = (candidates, profile, book, history, population)
         cached = getattr(self, "_last_features", None)
         if (
             cached is not None
+            and len(cached[0]) == len(key)
             and all(a is b for a, b in zip(cached[0], key))
-            and cached[1] == (str(as_of), len(candidates))
+            and cached[1] == (str(as_of), len(candidates), None if population is None else len(population))
         ):
             return cached[2]
         policies = policy_frame(book)
-        pairs = assemble_pairs(candidates, profile, policies, as_of)
+        pairs = assemble_pairs(candidates, profile, policies, as_of, only_features=True)
         builder = self.builder if self.builder is not None else PairFeatureBuilder()
         params = builder.get_params()
-        feats = (PairFeatureBuilder(**params).fit(pairs, history=history, profile=profile, policies=policies)
-                 .transform(pairs))
-        self._last_features = (key, (str(as_of), len(candidates)), feats)
+        fitted = PairFeatureBuilder(**params).fit(pairs if population is None else population, history=history,
+                                                  profile=profile, policies=policies, as_of=as_of)
+        feats = fitted.transform(pairs)
+        self._last_features = (key, (str(as_of), len(candidates), None if population is None else len(population)),
+                               feats)
         return feats
 
     def score_features(self, features: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
@@ -87,8 +100,9 @@ class PairScorer:
         book: Any,
         as_of: dt.date | str,
         history: pd.DataFrame | None = None,
+        population: pd.DataFrame | None = None,
     ) -> np.ndarray:
-        return self.score_features(self.features(candidates, profile, book, as_of, history))
+        return self.score_features(self.features(candidates, profile, book, as_of, history, population=population))
 
     def reasons(
         self,
@@ -98,8 +112,9 @@ class PairScorer:
         as_of: dt.date | str,
         history: pd.DataFrame | None = None,
         top: int = 3,
+        population: pd.DataFrame | None = None,
     ) -> pd.Series:
-        feats = self.features(candidates, profile, book, as_of, history)
+        feats = self.features(candidates, profile, book, as_of, history, population=population)
         return self.explain_features(feats, unknown=candidates.get("unknown"), top=top)
 
     def explain_features(self, features: pd.DataFrame, unknown: pd.Series | None = None, top: int = 3) -> pd.Series:
@@ -299,13 +314,14 @@ class LambdaRanker(PairScorer):
         history: pd.DataFrame | None = None,
         top: int = 3,
         explain_top: int = 10,
+        population: pd.DataFrame | None = None,
     ) -> pd.Series:
         """Reasons from the model's feature contributions for each enterprise's ``explain_top`` best pairs.
 
         Exact contributions (TreeSHAP) cost far more than a prediction, and only the first few pairs of a
         list are ever read; the rest get the rule scorer's reason (its terms are exact for itself).
         """
-        feats = self.features(candidates, profile, book, as_of, history)
+        feats = self.features(candidates, profile, book, as_of, history, population=population)
         unknown = candidates.get("unknown")
         codes = pd.factorize(candidates["uscc"].to_numpy())[0]
         rank = ranks_within_groups(codes, self.predict(feats))

@@ -1,8 +1,10 @@
 """Candidate supplies for each open demand: shared tags, character n-gram TF-IDF, industry chain.
 
 Chinese has no spaces, so text similarity is a cosine over character 2–3-grams.  The product of
-demands × supplies is computed in blocks of demands and only the top-n entries of each row are kept
-(numpy, no dense n×m matrix).  Tags ride in the same product (a binary tag matrix, weighted), so a
+demands × supplies is computed in blocks of demands (threads share the blocks when ``workers`` > 1)
+and only the top-n entries of each row are kept (numpy, no dense n×m matrix; at city scale a block
+holds ~15 million entries, so the top-n is found by a per-row threshold from a sample of the row and
+only the entries above it are sorted).  Tags ride in the same product (a binary tag matrix, weighted), so a
 supply sharing tags but worded differently still qualifies.  Chain candidates are supplies from the
 divisions upstream of the demand's division (shipped adjacency table), nearest and most credible
 first.  Expired or not-yet-posted postings, pairs of the same enterprise and enterprises that are not
@@ -91,13 +93,15 @@ def _codes(values: pd.Series) -> np.ndarray:
 
 def _arrays(p: pd.DataFrame) -> dict:
     div = pd.to_numeric(p["division"], errors="coerce").to_numpy(dtype="float64")
+    title = p["title"].astype("string").fillna("").to_numpy(dtype=object)
     return {
         "uscc": _codes(p["uscc"]),
         "division": np.where(np.isnan(div), -1, div).astype(np.int64),
         "county": _codes(p["county"]),
         "prefecture": _codes(p["prefecture"]),
         "unit": _codes(p["unit"]),
-        "title": p["title"].astype("string").fillna("").to_numpy(dtype=object),
+        "title": title,
+        "title_code": pd.factorize(title)[0].astype(np.int64),
         "n_tags": p["n_tags"].to_numpy(dtype="float64"),
         "quantity": p["quantity"].to_numpy(dtype="float64"),
         "price_min": p["price_min"].to_numpy(dtype="float64"),
@@ -136,30 +140,49 @@ def pair_dot(a: sp.csr_matrix, b: sp.csr_matrix, ai: np.ndarray, bi: np.ndarray,
     return out
 
 
-def _top_n_rows(c: sp.csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, col, value) of the n largest entries of every row of a CSR matrix.
+_SHIFT = 16  # histogram bins of the product's values: float32 bit patterns >> 16 (7 mantissa bits)
+_STRIDE = 4  # every 4th entry estimates each row's threshold
 
-    Rows with at most n entries are kept whole; the others are sorted together with one argsort on
-    a composite key (row, then value descending), and the first n of each row kept."""
+
+def _select_top(c: sp.csr_matrix, need: np.ndarray, n: int, drop=None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (into ``c.data``, ascending) and rows of the n best entries of every row that are at
+    least ``MIN_SCORE`` and not dropped: value descending, ties by stored position (the order the former
+    full sort gave).  No sort over all entries: the ``need[r]``-th largest value of a sample of every
+    row's entries (every ``_STRIDE``-th; ``need`` ≥ n plus the entries ``drop`` may remove) is a lower
+    bound of the row's n-th best, so only entries above it (a few hundred per row) are sorted.
+    ``drop(pos, rows)`` marks entries that may not be kept (same enterprise)."""
     counts = np.diff(c.indptr)
-    rows = np.repeat(np.arange(c.shape[0], dtype=np.int64), counts)
-    if not len(rows):
-        return rows, rows.copy(), np.zeros(0, dtype=np.float32)
-    long_row = counts[rows] > n
-    short = np.flatnonzero(~long_row)
-    idx = np.flatnonzero(long_row)
-    if len(idx):
-        vals = c.data[idx].astype(np.float64)
-        top = float(vals.max()) + 1.0
-        order = idx[np.argsort(rows[idx] * top - vals, kind="stable")]
-        # rows of ``order`` ascend; each long row's entries are one run of length counts[row]
-        run = counts[counts > n]
-        first = np.repeat(np.cumsum(run) - run, run)
-        keep_long = order[(np.arange(len(order)) - first) < n]
-        keep = np.sort(np.concatenate([short, keep_long]))
-    else:
-        keep = short
-    return rows[keep], c.indices[keep].astype(np.int64), c.data[keep]
+    n_rows = c.shape[0]
+    data = np.ascontiguousarray(c.data, dtype=np.float32)
+    bits = data.view(np.int32)  # non-negative floats order as their bit patterns
+    min_bits = int(np.array([MIN_SCORE], dtype=np.float32).view(np.int32)[0])
+    base = (min_bits >> _SHIFT) - 1
+    thr = np.full(n_rows, min_bits, dtype=np.int32)
+    if len(data):
+        sub = np.arange(0, len(data), _STRIDE)
+        per_row = np.diff(-(-c.indptr // _STRIDE))  # multiples of the stride inside each row
+        srow = np.repeat(np.arange(n_rows, dtype=np.int64), per_row)
+        nb = int(bits.max() >> _SHIFT) - base + 1
+        b = np.maximum((bits[sub] >> _SHIFT) - base, 0)  # bin 0 holds everything below MIN_SCORE's bin
+        h = np.bincount(srow * nb + b, minlength=n_rows * nb).reshape(n_rows, nb)
+        at_least = np.cumsum(h[:, ::-1], axis=1)[:, ::-1]  # sampled entries in this bin or above
+        enough = at_least >= need[:, None]
+        bstar = np.where(enough.any(axis=1), nb - 1 - np.argmax(enough[:, ::-1], axis=1), 0)
+        high = bstar > 1  # the bound lies above MIN_SCORE's bin: keep from the bin's lower edge
+        thr[high] = np.maximum((bstar[high] + base).astype(np.int64) << _SHIFT, min_bits).astype(np.int32)
+    keep = np.flatnonzero(bits >= np.repeat(thr, counts))
+    krow = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(np.searchsorted(keep, c.indptr)))
+    if drop is not None and len(keep):
+        ok = ~drop(keep, krow)
+        keep, krow = keep[ok], krow[ok]
+    order = np.lexsort((keep, -data[keep], krow))
+    ks = krow[order]
+    if not len(ks):
+        return keep, krow
+    start = np.r_[True, ks[1:] != ks[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(len(ks)), 0))
+    sel = np.sort(order[(np.arange(len(ks)) - first) < n])
+    return keep[sel], krow[sel]
 
 
 def _lookup(c: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -182,6 +205,23 @@ def _lookup(c: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return out
 
 
+def _text_part(ct: sp.csr_matrix, c: sp.csr_matrix, pos: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``ct`` at the entries ``pos`` of ``c = ct + w·cg`` (0 where ct has none).
+
+    scipy's sum of a matrix with unsorted indices stores each row as the other operand's new columns
+    followed by ``ct``'s row reversed, so the text value sits at a known place; checked on every entry,
+    with a general lookup when that layout does not hold."""
+    cols = c.indices[pos]
+    back = c.indptr[rows + 1] - 1 - pos
+    in_t = back < np.diff(ct.indptr)[rows]
+    at = ct.indptr[rows] + np.where(in_t, back, 0)
+    if len(at) and not np.array_equal(ct.indices[np.minimum(at, max(ct.nnz - 1, 0))][in_t], cols[in_t]):
+        return _lookup(ct, rows.astype(np.int64), cols.astype(np.int64))
+    out = np.zeros(len(pos), dtype=np.float32)
+    out[in_t] = ct.data[at[in_t]]
+    return out
+
+
 def open_sides(prepared: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the demands to answer (open) and of the supplies that may be offered (open, poster
     not excluded)."""
@@ -193,23 +233,37 @@ def open_sides(prepared: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return demands, supplies
 
 
-def _text_candidates(index: PostingIndex, d_pos: np.ndarray, s_pos: np.ndarray, n: int, block: int) -> pd.DataFrame:
+def _text_candidates(index: PostingIndex, d_pos: np.ndarray, s_pos: np.ndarray, n: int, block: int,
+                     workers: int = 1):
+    """Top-n supplies per demand by ``text cosine + TAG_WEIGHT × shared tags`` (≥ ``MIN_SCORE``, other
+    enterprises only), in blocks of demands (threads when ``workers`` > 1: scipy and numpy release the
+    GIL).  Returns (d_pos, s_pos, text_sim, tag_shared)."""
     xs_t = index.text[s_pos].T.tocsr()
     ts_t = index.tags[s_pos].T.tocsr()
-    uscc = index.arrays["uscc"]
+    uscc = index.arrays["uscc"] + 1  # 0 = unknown (unknown equals unknown, as before)
     s_uscc = uscc[s_pos]
-    parts = []
-    for start in range(0, len(d_pos), block):
+    same_ent = np.bincount(s_uscc, minlength=int(uscc.max(initial=0)) + 1)  # supplies per enterprise
+
+    def one(start: int):
         dp = d_pos[start:start + block]
-        ct = (index.text[dp] @ xs_t).tocsr()
-        cg = (index.tags[dp] @ ts_t).tocsr()
+        ct = index.text[dp] @ xs_t
+        cg = index.tags[dp] @ ts_t
         c = (ct + TAG_WEIGHT * cg).tocsr()
-        crow = np.repeat(np.arange(c.shape[0]), np.diff(c.indptr))
-        c.data[(uscc[dp][crow] == s_uscc[c.indices]) | (c.data < MIN_SCORE)] = 0.0
-        c.eliminate_zeros()
-        r, col, val = _top_n_rows(c, n)
-        text_sim = _lookup(ct, r, col)
-        parts.append((dp[r], s_pos[col], text_sim, np.rint((val - text_sim) / TAG_WEIGHT)))
+        d_uscc = uscc[dp]
+        pos, r = _select_top(c, n + same_ent[d_uscc], n,
+                             drop=lambda p_, r_: d_uscc[r_] == s_uscc[c.indices[p_]])
+        text_sim = _text_part(ct.tocsr(), c, pos, r)
+        val = c.data[pos]
+        return dp[r], s_pos[c.indices[pos]].astype(np.int64), text_sim, np.rint((val - text_sim) / TAG_WEIGHT)
+
+    starts = range(0, len(d_pos), block)
+    if workers > 1 and len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(one, starts))
+    else:
+        parts = [one(s) for s in starts]
     if not parts:
         return tuple(np.zeros(0, dtype=t) for t in ("int64", "int64", "float32", "float32"))
     return tuple(np.concatenate(x) for x in zip(*parts, strict=True))
@@ -255,12 +309,22 @@ def _chain_candidates(index: PostingIndex, d_pos: np.ndarray, s_pos: np.ndarray,
     local["near"] = 1
     anywhere = dem.drop(columns="county").merge(top_any.drop(columns="county"), on="upstream")
     anywhere["near"] = 0
-    cand = pd.concat([local[["d_pos", "s_pos", "q", "near", "d_uscc", "s_uscc"]],
-                      anywhere[["d_pos", "s_pos", "q", "near", "d_uscc", "s_uscc"]]], ignore_index=True)
-    cand = cand[cand["d_uscc"].to_numpy() != cand["s_uscc"].to_numpy()]
-    cand = cand.sort_values(["d_pos", "near", "q"], ascending=[True, False, False], kind="stable")
-    cand = cand.drop_duplicates(["d_pos", "s_pos"]).groupby("d_pos", sort=False).head(m)
-    return cand[["d_pos", "s_pos"]].astype("int64").reset_index(drop=True)
+    def col(name: str, dtype) -> np.ndarray:
+        return np.concatenate([local[name].to_numpy(dtype=dtype), anywhere[name].to_numpy(dtype=dtype)])
+
+    d, s = col("d_pos", np.int64), col("s_pos", np.int64)
+    ok = col("d_uscc", np.int64) != col("s_uscc", np.int64)
+    d, s, q, near = d[ok], s[ok], col("q", np.float64)[ok], col("near", np.int64)[ok]
+    # by demand, local first, most credible first; ties keep the order above (stable)
+    order = np.lexsort((-q, -near, d))
+    d, s = d[order], s[order]
+    _, first = np.unique(d * (int(s.max(initial=0)) + 1) + s, return_index=True)  # first of each pair
+    keep = np.zeros(len(d), dtype=bool)
+    keep[first] = True
+    d, s = d[keep], s[keep]
+    start = np.r_[True, d[1:] != d[:-1]] if len(d) else np.zeros(0, dtype=bool)
+    rank = np.arange(len(d)) - np.maximum.accumulate(np.where(start, np.arange(len(d)), 0))
+    return pd.DataFrame({"d_pos": d[rank < m], "s_pos": s[rank < m]})
 
 
 def generate_candidates(
@@ -269,6 +333,9 @@ def generate_candidates(
     n_chain: int = 10,
     block: int = 2000,
     demand_ids=None,
+    *,
+    workers: int = 1,
+    with_ids: bool = True,
 ) -> pd.DataFrame:
     """Candidate (demand, supply) pairs for every open demand, with how each was found.
 
@@ -277,6 +344,8 @@ def generate_candidates(
     of character n-grams), ``tag_shared`` (number of shared normalised tags) and the flags
     ``via_text``, ``via_tag``, ``via_chain``.  Demands with no candidate are simply absent here (the
     matcher adds them back with zero candidates).  ``demand_ids`` restricts the demands answered.
+    ``workers`` threads share the blocked product; ``with_ids=False`` leaves out the two id columns
+    (millions of strings the matcher does not need: it works on positions).
     """
     if isinstance(index, pd.DataFrame):
         index = build_index(index)
@@ -286,7 +355,7 @@ def generate_candidates(
     if demand_ids is not None:
         d_ok = d_ok[np.isin(index.arrays["ids"][d_ok], np.asarray(list(demand_ids), dtype=object))]
     if len(s_pos):
-        td, ts, tsim, tshared = _text_candidates(index, d_ok, s_pos, n_text, block)
+        td, ts, tsim, tshared = _text_candidates(index, d_ok, s_pos, n_text, block, workers)
     else:
         td = ts = np.zeros(0, dtype=np.int64)
         tsim = tshared = np.zeros(0, dtype=np.float32)
@@ -310,10 +379,7 @@ def generate_candidates(
     if missing.any():
         text_sim[missing] = pair_dot(index.text, index.text, d_all[missing], s_all[missing])
         tag_shared[missing] = np.rint(pair_dot(index.tags, index.tags, d_all[missing], s_all[missing]))
-    ids = index.arrays["ids"]
     cand = pd.DataFrame({
-        "demand_id": pd.array(ids[d_all], dtype="string"),
-        "supply_id": pd.array(ids[s_all], dtype="string"),
         "d_pos": d_all,
         "s_pos": s_all,
         "text_sim": text_sim,
@@ -322,4 +388,9 @@ def generate_candidates(
         "via_tag": tag_shared > 0,
         "via_chain": via_chain,
     })
+    if not with_ids:
+        return cand
+    ids = index.arrays["ids"]
+    cand.insert(0, "supply_id", pd.array(ids[s_all], dtype="string"))
+    cand.insert(0, "demand_id", pd.array(ids[d_all], dtype="string"))
     return cand[CANDIDATE_COLUMNS]

@@ -61,6 +61,10 @@ HISTORY_PRIOR = 2.0  # pseudo-impressions pulling a supplier's rates towards the
 # the day-one rule scorer's two sides, given to the model as a prior it can correct (stacking)
 RULE_FEATURES = ["rule_demand", "rule_supply"]
 
+# the features the reasons read
+REASON_FEATURES = ["text_sim", "chain_relation", "district_proximity", "district_km", "qty_cover", "price_fit",
+                   "supplier_credit", "supply_age_days"]
+
 CHAIN_UPSTREAM = 2.0  # the supplier's division feeds the buyer's division
 CHAIN_SAME = 1.0
 
@@ -116,6 +120,26 @@ def chain_relation(d_div: np.ndarray, s_div: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Columns:
+    """Feature columns written straight into the rows of one (features × pairs) float64 buffer, so the
+    frame over millions of pairs is built without a copy."""
+
+    def __init__(self, buf: np.ndarray):
+        self.buf = buf
+        self.filled: set[str] = set()
+
+    def __setitem__(self, name: str, values) -> None:
+        self.buf[_FEATURE_ROW[name]] = values
+        self.filled.add(name)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.buf[_FEATURE_ROW[name]]
+
+
+_FEATURE_ROW = {f: i for i, f in enumerate(FEATURES)}
+_CHUNK = 1_000_000  # pairs per chunk of the feature computation
+
+
 class PostingFeatureBuilder(TransformerMixin, BaseEstimator):
     """Pairs (``demand_id``, ``supply_id`` [, ``text_sim``, ``tag_shared``, ``as_of``]) → :data:`FEATURES`.
 
@@ -143,7 +167,6 @@ class PostingFeatureBuilder(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         from rapidfuzz import fuzz, process
 
-        a = self.index_.arrays
         if "d_pos" in X and "s_pos" in X:
             dp = X["d_pos"].to_numpy(dtype=np.int64)
             sp_ = X["s_pos"].to_numpy(dtype=np.int64)
@@ -153,23 +176,36 @@ class PostingFeatureBuilder(TransformerMixin, BaseEstimator):
             if np.isnan(dpf).any() or np.isnan(spf).any():
                 raise KeyError("pairs name postings that are not in the postings table")
             dp, sp_ = dpf.astype(np.int64), spf.astype(np.int64)
-        out: dict[str, np.ndarray] = {}
-        if "text_sim" in X:
-            out["text_sim"] = X["text_sim"].to_numpy(dtype="float64")
+        buf = np.empty((len(FEATURES), len(dp)), dtype="float64")  # one block, each feature contiguous
+        text_sim = (X["text_sim"].to_numpy(dtype="float64") if "text_sim" in X
+                    else pair_dot(self.index_.text, self.index_.text, dp, sp_).astype("float64"))
+        tag_shared = (X["tag_shared"].to_numpy(dtype="float64") if "tag_shared" in X
+                      else np.rint(pair_dot(self.index_.tags, self.index_.tags, dp, sp_)).astype("float64"))
+        if "as_of" in X:
+            as_of = pd.to_datetime(X["as_of"]).to_numpy(dtype="datetime64[ns]")
         else:
-            out["text_sim"] = pair_dot(self.index_.text, self.index_.text, dp, sp_).astype("float64")
-        if "tag_shared" in X:
-            out["tag_shared"] = X["tag_shared"].to_numpy(dtype="float64")
-        else:
-            out["tag_shared"] = np.rint(pair_dot(self.index_.tags, self.index_.tags, dp, sp_)).astype("float64")
+            as_of = np.broadcast_to(np.datetime64(self.index_.postings.attrs["as_of"], "ns"), dp.shape)
+        for lo in range(0, len(dp), _CHUNK):  # in chunks of pairs: the temporaries stay small
+            sl = slice(lo, lo + _CHUNK)
+            self._fill(_Columns(buf[:, sl]), dp[sl], sp_[sl], text_sim[sl], tag_shared[sl], as_of[sl], fuzz, process)
+        for lo in range(0, len(dp), 3 * _CHUNK):
+            sl = slice(lo, lo + 3 * _CHUNK)
+            out = _Columns(buf[:, sl])
+            hist = _history_features(getattr(self, "history_", None), self.index_, dp[sl], sp_[sl], as_of[sl])
+            for c in HISTORY_FEATURES:
+                out[c] = hist[c]
+        return pd.DataFrame(buf.T, columns=FEATURES, index=X.index, copy=False)
+
+    def _fill(self, out: _Columns, dp: np.ndarray, sp_: np.ndarray, text_sim: np.ndarray, tag_shared: np.ndarray,
+              as_of: np.ndarray, fuzz, process) -> None:
+        """The features of the pairs (dp, sp_) but the history ones into ``out`` (pair by pair: any chunking
+        gives the same values)."""
+        a = self.index_.arrays
+        out["text_sim"] = text_sim
+        out["tag_shared"] = tag_shared
         union = a["n_tags"][dp] + a["n_tags"][sp_] - out["tag_shared"]
         out["tag_jaccard"] = np.where(union > 0, out["tag_shared"] / np.maximum(union, 1), 0.0)
-        scorer = getattr(fuzz, self.title_scorer)
-        out["title_score"] = (
-            process.cpdist(list(a["title"][dp]), list(a["title"][sp_]), scorer=scorer, dtype=np.float32,
-                           workers=self.workers).astype("float64") / 100.0
-            if len(dp) else np.zeros(0)
-        )
+        out["title_score"] = _title_scores(a, dp, sp_, getattr(fuzz, self.title_scorer), process, self.workers)
         out["chain_relation"] = chain_relation(a["division"][dp], a["division"][sp_])
         dc, sc = a["county"][dp], a["county"][sp_]
         dpre, spre = a["prefecture"][dp], a["prefecture"][sp_]
@@ -195,10 +231,6 @@ class PostingFeatureBuilder(TransformerMixin, BaseEstimator):
             hi = np.minimum(d_max, a["price_max"][sp_])
             gap = np.where(hi >= lo, 1.0, np.exp(-(lo - hi) / np.maximum(d_max, 1e-9)))
             out["price_overlap"] = np.where(same_unit | np.isnan(unit_match), gap, np.nan)
-        if "as_of" in X:
-            as_of = pd.to_datetime(X["as_of"]).to_numpy(dtype="datetime64[ns]")
-        else:
-            as_of = np.datetime64(self.index_.postings.attrs["as_of"], "ns")
         day = np.timedelta64(1, "D")
         out["supply_age_days"] = (as_of - a["posted_on"][sp_]) / day
         out["demand_age_days"] = (as_of - a["posted_on"][dp]) / day
@@ -210,17 +242,39 @@ class PostingFeatureBuilder(TransformerMixin, BaseEstimator):
         out["buyer_log_employees"] = np.log1p(a["employees"][dp])
         from quanhuiqi.postings.scoring import PostingRuleScorer
 
-        base = pd.DataFrame({f: np.asarray(out[f], dtype="float64") for f in FEATURES
-                             if f not in RULE_FEATURES and f not in HISTORY_FEATURES})
-        rule = PostingRuleScorer().score_sides(base)
-        base["rule_demand"] = rule["score_demand"].to_numpy()
-        base["rule_supply"] = rule["score_supply"].to_numpy()
-        hist = _history_features(getattr(self, "history_", None), self.index_, dp, sp_,
-                                 np.broadcast_to(np.asarray(as_of, dtype="datetime64[ns]"), dp.shape))
-        for c in HISTORY_FEATURES:
-            base[c] = hist[c]
-        base.index = X.index
-        return base[FEATURES]
+        rule = PostingRuleScorer().score_sides(pd.DataFrame(out.buf.T, columns=FEATURES, copy=False))
+        out["rule_demand"] = rule["score_demand"].to_numpy()
+        out["rule_supply"] = rule["score_supply"].to_numpy()
+        missing = set(FEATURES) - set(HISTORY_FEATURES) - out.filled
+        if missing:  # pragma: no cover - every feature is computed here or (history) by the caller
+            raise RuntimeError(f"features not computed: {sorted(missing)}")
+
+
+def _title_scores(a: dict, dp: np.ndarray, sp_: np.ndarray, scorer, process, workers: int) -> np.ndarray:
+    """rapidfuzz title similarity (0–1) per pair, computed once per distinct pair of titles (titles
+    repeat: a city has far fewer distinct titles than postings)."""
+    if not len(dp):
+        return np.zeros(0)
+    codes = a.get("title_code")
+    if codes is None:
+        codes = pd.factorize(a["title"])[0]
+    titles = np.asarray(a["title"], dtype=object)
+    first = np.zeros(int(codes.max()) + 1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # a posting holding each distinct title
+    n_t = len(first)
+    key = codes[dp].astype(np.int64) * n_t + codes[sp_]
+    if n_t * n_t <= 64_000_000:  # a dense table of distinct pairs: no sort
+        present = np.zeros(n_t * n_t, dtype=bool)
+        present[key] = True
+        uniq = np.flatnonzero(present)
+        inv = np.zeros(n_t * n_t, dtype=np.int64)
+        inv[uniq] = np.arange(len(uniq))
+        inv = inv[key]
+    else:
+        uniq, inv = np.unique(key, return_inverse=True)
+    score = process.cpdist(list(titles[first[uniq // n_t]]), list(titles[first[uniq % n_t]]), scorer=scorer,
+                           dtype=np.float32, workers=workers)
+    return score.astype("float64")[inv] / 100.0
 
 
 def _day(values) -> np.ndarray:
@@ -228,21 +282,26 @@ def _day(values) -> np.ndarray:
 
 
 def _history_events(index: PostingIndex, history: pd.DataFrame) -> pd.DataFrame:
-    """Past impressions as (day, buyer uscc, supplier uscc, contacted, deal); rows naming postings
-    the index does not know are dropped (their enterprises are unknown)."""
+    """Past impressions as (day, buyer, supplier, contacted, deal), enterprises as the index's integer
+    USCC codes; rows naming postings the index does not know are dropped (their enterprises are unknown)."""
     need = [c for c in ("date", "demand_id", "supply_id", "contacted", "deal") if c not in history.columns]
     if need:
         raise ValueError(f"posting interaction history: missing column(s) {', '.join(need)}")
-    uscc = pd.Series(index.postings["uscc"].astype("string").to_numpy(),
-                     index=index.postings["posting_id"].astype("string").to_numpy())
-    uscc = uscc[~uscc.index.duplicated()]
-    d = uscc.reindex(history["demand_id"].astype("string").to_numpy()).to_numpy()
-    s = uscc.reindex(history["supply_id"].astype("string").to_numpy()).to_numpy()
-    ok = pd.notna(d) & pd.notna(s) & pd.notna(pd.to_datetime(history["date"], errors="coerce")).to_numpy()
+    ids = index.postings["posting_id"].astype("string")
+    first = ~ids.duplicated().to_numpy()
+    pos = pd.Series(np.flatnonzero(first), index=ids.to_numpy()[first])
+    codes = np.append(index.arrays["uscc"], -1)  # -1: unknown posting or enterprise
+
+    def code(col: str) -> np.ndarray:
+        at = pos.reindex(history[col].astype("string").to_numpy()).to_numpy(dtype="float64")
+        return codes[np.where(np.isnan(at), -1, at).astype(np.int64)]
+
+    d, s = code("demand_id"), code("supply_id")
+    ok = (d >= 0) & (s >= 0) & pd.notna(pd.to_datetime(history["date"], errors="coerce")).to_numpy()
     h = history.loc[ok]
     return pd.DataFrame({
         "day": _day(pd.to_datetime(h["date"])),
-        "buyer": pd.array(d[ok], dtype="string"), "supplier": pd.array(s[ok], dtype="string"),
+        "buyer": d[ok], "supplier": s[ok],
         "contacted": h["contacted"].astype("boolean").fillna(False).to_numpy(dtype=float),
         "deal": h["deal"].astype("boolean").fillna(False).to_numpy(dtype=float),
     }).reset_index(drop=True)
@@ -274,23 +333,18 @@ def _history_features(events: pd.DataFrame | None, index: PostingIndex, dp: np.n
     n = len(dp)
     if events is None:
         return {c: np.full(n, np.nan) for c in HISTORY_FEATURES}
-    uscc = index.postings["uscc"].astype("string").to_numpy()
-    q_buyer, q_supplier = uscc[dp], uscc[sp_]
+    uscc = index.arrays["uscc"]  # integer codes, -1 unknown (equal codes = same enterprise)
+    qb, qs = uscc[dp], uscc[sp_]
     q_day = _day(as_of) if n else np.zeros(0, dtype=np.int64)
-    # shared integer codes for enterprises (events and queries)
-    codes, uniq = pd.factorize(pd.Series(np.concatenate([events["buyer"].to_numpy(dtype=object),
-                                                         events["supplier"].to_numpy(dtype=object),
-                                                         q_buyer.astype(object), q_supplier.astype(object)]),
-                                         dtype="string"), use_na_sentinel=True)
     m = len(events)
-    eb, es, qb, qs = codes[:m], codes[m:2 * m], codes[2 * m:2 * m + n], codes[2 * m + n:]
+    eb, es = events["buyer"].to_numpy(dtype=np.int64), events["supplier"].to_numpy(dtype=np.int64)
     ed = events["day"].to_numpy(dtype=np.int64)
     con, deal = events["contacted"].to_numpy(), events["deal"].to_numpy()
     shown, s_con, s_deal = _sums_before(es, ed, [con, deal], qs, q_day)
     g_shown, g_con, g_deal = _sums_before(np.zeros(m, np.int64), ed, [con, deal], np.zeros(n, np.int64), q_day)
     g_rate = np.where(g_shown > 0, g_con / np.maximum(g_shown, 1), 0.1)
     g_deal_rate = np.where(g_shown > 0, g_deal / np.maximum(g_shown, 1), 0.03)
-    k = len(uniq) + 1
+    k = int(uscc.max(initial=0)) + 2
     _, pair_con = _sums_before(np.where((eb >= 0) & (es >= 0), eb.astype(np.int64) * k + es, -1), ed, [con],
                                np.where((qb >= 0) & (qs >= 0), qb.astype(np.int64) * k + qs, -1), q_day)
     _, buyer_con = _sums_before(eb, ed, [con], qb, q_day)
@@ -334,7 +388,50 @@ def shared_tag_names(index: PostingIndex, d_pos: np.ndarray, s_pos: np.ndarray) 
 
 
 def reasons(index: PostingIndex, d_pos: np.ndarray, s_pos: np.ndarray, feats: pd.DataFrame) -> pd.Series:
-    """Why a pair is proposed, in Chinese, from its strongest facts (``；``-joined)."""
+    """Why a pair is proposed, in Chinese, from its strongest facts (``；``-joined).
+
+    A reason is a function of a few facts of the pair (shared tags, rounded similarity, chain link,
+    district or distance, and four yes/no facts), and pairs repeat them: the text is written once per
+    distinct combination (:func:`_reason_texts`) and handed to every pair that has it."""
+    n = len(d_pos)
+    if n < 1000:
+        return _reason_texts(index, d_pos, s_pos, feats)
+    f = feats.reset_index(drop=True)
+    dt_ = index.tag_codes[d_pos]
+    st_ = index.tag_codes[s_pos]
+    shared = ((dt_[:, :, None] == st_[:, None, :]) & (dt_[:, :, None] >= 0)).any(axis=2)
+    keys = [np.where(shared[:, j], dt_[:, j], -1) for j in range(dt_.shape[1]) if shared[:, j].any()]
+    sim = f["text_sim"].to_numpy()
+    keys.append(np.where(sim >= 0.15, np.round(sim, 2), -1.0))
+    a = index.arrays
+    rel = f["chain_relation"].to_numpy()
+    link = a["division"][s_pos] * 1000 + a["division"][d_pos]
+    keys.append(np.where(rel == CHAIN_UPSTREAM, link, np.where(rel == CHAIN_SAME, -2, -1)))
+    prox = f["district_proximity"].to_numpy()
+    km = f["district_km"].to_numpy()
+    county = a["county"][s_pos].astype("float64")
+    keys.append(np.where(prox == 1.0, 1e9 + county, np.where(np.isnan(km), np.where(prox == 0.5, -2.0, -1.0),
+                                                              np.where(km <= 30, km, -1.0))))
+    cover = f["qty_cover"].to_numpy()
+    keys.append(np.where(cover >= 1.0, 2, np.where(cover >= 0.5, 1, 0)))
+    keys.append(f["price_fit"].to_numpy() >= 1.0)
+    credit = f["supplier_credit"].to_numpy()
+    keys.append(np.where(credit >= 4, 2, np.where(credit >= 3, 1, 0)))
+    keys.append(f["supply_age_days"].to_numpy() <= 7)
+    combo = np.zeros(n, dtype=np.int64)
+    for k in keys:  # one code per distinct combination of the facts
+        code, uniq = pd.factorize(k)
+        combo = pd.factorize(combo * (len(uniq) + 1) + code + 1)[0].astype(np.int64)
+    n_combo = int(combo.max()) + 1
+    rep = np.zeros(n_combo, dtype=np.int64)
+    rep[combo[::-1]] = np.arange(n)[::-1]  # the first pair of each combination
+    texts = pd.concat([_reason_texts(index, d_pos[r], s_pos[r], f.iloc[r])  # chunks: bounded memory
+                       for r in np.array_split(rep, max(1, len(rep) // 200_000))], ignore_index=True)
+    return pd.Series(pd.array(texts, dtype="string").take(combo), dtype="string")
+
+
+def _reason_texts(index: PostingIndex, d_pos: np.ndarray, s_pos: np.ndarray, feats: pd.DataFrame) -> pd.Series:
+    """The reasons of :func:`reasons`, written pair by pair."""
     from quanhuiqi.reference.districts import district_name
 
     n = len(d_pos)

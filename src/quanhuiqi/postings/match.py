@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from quanhuiqi.postings.candidates import PostingIndex, build_index, generate_candidates, open_sides
-from quanhuiqi.postings.features import PostingFeatureBuilder, reasons
+from quanhuiqi.postings.features import REASON_FEATURES, PostingFeatureBuilder, reasons
 from quanhuiqi.postings.prepare import prepare_postings
-from quanhuiqi.postings.scoring import PostingModelScorer, PostingRuleScorer
+from quanhuiqi.postings.scoring import PostingModelScorer, PostingRuleScorer, harmonic
 from quanhuiqi.postings.validate import validate_postings
 from quanhuiqi.tables.parse import as_timestamp
 
@@ -41,10 +41,36 @@ def resolve_scorer(model, threads: int | None = None):
     return PostingModelScorer(model, list(model.feature_name()))
 
 
+def _is_day_one_rule(scorer) -> bool:
+    from quanhuiqi.postings.scoring import DEMAND_WEIGHTS, SUPPLY_WEIGHTS
+
+    return (type(scorer) is PostingRuleScorer and scorer.demand_weights is DEMAND_WEIGHTS
+            and scorer.supply_weights is SUPPLY_WEIGHTS)
+
+
+def _scored(scorer, feats: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
+    """Positions, both sides' scores and the pair's score of every candidate (``f``: its feature row)."""
+    if _is_day_one_rule(scorer):  # the builder already scored both sides with these very weights
+        sd, ss = feats["rule_demand"].to_numpy(), feats["rule_supply"].to_numpy()
+        sides = {"score_demand": sd, "score_supply": ss, "score": harmonic(sd, ss)}
+    else:
+        sides = {k: v.to_numpy() for k, v in scorer.score_sides(feats, cand).items()}
+    return pd.DataFrame({
+        "d_pos": cand["d_pos"].to_numpy(), "s_pos": cand["s_pos"].to_numpy(),
+        "score": sides["score"], "score_demand": sides["score_demand"],
+        "score_supply": sides["score_supply"], "f": np.arange(len(cand)),
+    }, copy=True)  # not views of the feature block, which is freed after the top-k
+
+
 def _top_k(scored: pd.DataFrame, k: int) -> pd.DataFrame:
     """The k best rows per demand (score descending, then supply position), with their rank."""
     d = scored["d_pos"].to_numpy()
-    order = np.lexsort((scored["s_pos"].to_numpy(), -scored["score"].to_numpy(), d))
+    s = scored["s_pos"].to_numpy()
+    grouped = len(d) < 2 or bool(np.all((d[1:] > d[:-1]) | ((d[1:] == d[:-1]) & (s[1:] > s[:-1]))))
+    if grouped:  # candidates come sorted by (demand, supply): a stable sort on two keys keeps that tie order
+        order = np.lexsort((-scored["score"].to_numpy(), d))
+    else:
+        order = np.lexsort((s, -scored["score"].to_numpy(), d))
     ds = d[order]
     start = np.r_[True, ds[1:] != ds[:-1]] if len(ds) else np.zeros(0, dtype=bool)
     first = np.maximum.accumulate(np.where(start, np.arange(len(ds)), 0)) if len(ds) else ds
@@ -85,11 +111,13 @@ def match_postings(
     clean = postings if _is_clean(postings) else validate_postings(postings, as_of_ts).clean
     workers = workers or int(os.environ.get("QUANHUIQI_THREADS", "1") or 1)
     if index is None:
-        prepared = prepare_postings(clean, as_of_ts, enterprises)
-        index = build_index(prepared)
+        index = build_index(prepare_postings(clean, as_of_ts, enterprises))
+        # this index is the matcher's own: the long texts are in its TF-IDF matrix now
+        index.postings = index.postings.drop(columns=[c for c in ("text", "description") if c in index.postings])
     p = index.postings
     t1 = time.perf_counter()
-    cand = generate_candidates(index, n_text=n_text, n_chain=n_chain, demand_ids=demand_ids)
+    cand = generate_candidates(index, n_text=n_text, n_chain=n_chain, demand_ids=demand_ids, workers=workers,
+                               with_ids=False)
     t2 = time.perf_counter()
     if history is not None:
         history = history.loc[(pd.to_datetime(history["date"]) < as_of_ts).to_numpy()]
@@ -97,60 +125,56 @@ def match_postings(
     feats = builder.transform(cand)
     t3 = time.perf_counter()
     scorer = resolve_scorer(model)
-    sides = scorer.score_sides(feats, cand)
-    scored = pd.DataFrame({
-        "d_pos": cand["d_pos"].to_numpy(), "s_pos": cand["s_pos"].to_numpy(),
-        "score": sides["score"].to_numpy(), "score_demand": sides["score_demand"].to_numpy(),
-        "score_supply": sides["score_supply"].to_numpy(), "f": np.arange(len(cand)),
-    })
+    scored = _scored(scorer, feats, cand)
+    n_cand = len(cand)
+    del cand  # millions of candidate rows: free them as soon as they are read
     top = _top_k(scored, k).reset_index(drop=True)
+    del scored
     t4 = time.perf_counter()
-    top_feats = feats.iloc[top["f"].to_numpy()]
+    top_feats = feats[REASON_FEATURES].iloc[top["f"].to_numpy()]
+    del feats
     why = reasons(index, top["d_pos"].to_numpy(), top["s_pos"].to_numpy(), top_feats)
     ids = p["posting_id"].astype("string").to_numpy()
-    uscc = p["uscc"].astype("string").to_numpy()
-    out = pd.DataFrame({
-        "demand_id": pd.array(ids[top["d_pos"].to_numpy()], dtype="string"),
-        "supply_id": pd.array(ids[top["s_pos"].to_numpy()], dtype="string"),
-        "rank": pd.array(top["rank"].to_numpy(), dtype="Int64"),
-        "score": top["score"].to_numpy(dtype="float64"),
-        "reasons": why.to_numpy(),
-        "score_demand": top["score_demand"].to_numpy(dtype="float64"),
-        "score_supply": top["score_supply"].to_numpy(dtype="float64"),
-        "demand_uscc": pd.array(uscc[top["d_pos"].to_numpy()], dtype="string"),
-        "supply_uscc": pd.array(uscc[top["s_pos"].to_numpy()], dtype="string"),
-        "_d": top["d_pos"].to_numpy(),
-    })
+    id_arr = pd.array(p["posting_id"], dtype="string")  # taken by position (no string per row in Python)
+    uscc_arr = pd.array(p["uscc"], dtype="string")
+    td, ts = top["d_pos"].to_numpy(), top["s_pos"].to_numpy()
     # no demand is lost: every open demand without a pair gets one row saying why
     d_all, _ = open_sides(p)
     if demand_ids is not None:
         d_all = d_all[np.isin(ids[d_all], np.asarray(list(demand_ids), dtype=object))]
-    lost = np.setdiff1d(d_all, top["d_pos"].to_numpy())
-    if len(lost):
-        excluded = p["excluded"].to_numpy()[lost]
-        why_none = np.where(pd.isna(excluded), NO_CANDIDATE, "需求方为" + pd.Series(excluded).fillna("").astype(str)
-                            + "，不予撮合")
-        none = pd.DataFrame({
-            "demand_id": pd.array(ids[lost], dtype="string"),
-            "supply_id": pd.array([pd.NA] * len(lost), dtype="string"),
-            "rank": pd.array([pd.NA] * len(lost), dtype="Int64"),
-            "score": np.full(len(lost), np.nan),
-            "reasons": why_none,
-            "score_demand": np.full(len(lost), np.nan),
-            "score_supply": np.full(len(lost), np.nan),
-            "demand_uscc": pd.array(uscc[lost], dtype="string"),
-            "supply_uscc": pd.array([pd.NA] * len(lost), dtype="string"),
-            "_d": lost,
-        })
-        out = pd.concat([out, none], ignore_index=True)
-    out = out.sort_values(["_d", "rank"], kind="stable", na_position="last").drop(columns="_d")
-    out["reasons"] = out["reasons"].astype("string")
-    out = out.reset_index(drop=True)[MATCH_COLUMNS]
+    lost = np.setdiff1d(d_all, td)
+    excluded = p["excluded"].to_numpy()[lost]
+    why_none = np.where(pd.isna(excluded), NO_CANDIDATE, "需求方为" + pd.Series(excluded).fillna("").astype(str)
+                        + "，不予撮合") if len(lost) else np.zeros(0, dtype=object)
+    # pairs come in (demand, rank) order and a demand without pairs has one row: a stable sort by demand
+    d_cat = np.concatenate([td, lost])
+    order = np.argsort(d_cat, kind="stable")
+    s_cat = np.concatenate([ts, np.full(len(lost), -1, dtype=np.int64)])[order]  # -1: no supply (NA)
+    n_lost = len(lost)
+
+    def floats(col: str) -> np.ndarray:
+        return np.concatenate([top[col].to_numpy(dtype="float64"), np.full(n_lost, np.nan)])[order]
+
+    rank = np.concatenate([top["rank"].to_numpy(dtype=np.int64), np.zeros(n_lost, dtype=np.int64)])[order]
+    texts = pd.concat([pd.Series(pd.array(why, dtype="string")), pd.Series(why_none, dtype="string")],
+                      ignore_index=True).array.take(order)
+    d_cat = d_cat[order]
+    out = pd.DataFrame({
+        "demand_id": id_arr.take(d_cat),
+        "supply_id": id_arr.take(s_cat, allow_fill=True),
+        "rank": pd.arrays.IntegerArray(rank, s_cat < 0),
+        "score": floats("score"),
+        "reasons": texts.astype("string"),
+        "score_demand": floats("score_demand"),
+        "score_supply": floats("score_supply"),
+        "demand_uscc": uscc_arr.take(d_cat),
+        "supply_uscc": uscc_arr.take(s_cat, allow_fill=True),
+    })[MATCH_COLUMNS]
     if timings is not None:
         timings.update({"prepare_s": t1 - t0, "candidates_s": t2 - t1, "features_s": t3 - t2,
                         "score_rank_s": t4 - t3, "reasons_s": time.perf_counter() - t4,
-                        "n_candidates": len(cand), "scorer": getattr(scorer, "name", "model")})
-    out.attrs["n_candidates"] = len(cand)
+                        "n_candidates": n_cand, "scorer": getattr(scorer, "name", "model")})
+    out.attrs["n_candidates"] = n_cand
     out.attrs["scorer"] = getattr(scorer, "name", "model")
     return out
 

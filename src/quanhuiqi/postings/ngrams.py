@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 _BITS = 21  # a Unicode code point fits in 21 bits; three of them in 63
+_DOCS = 50_000  # documents per chunk of the n-gram extraction
 
 
 class CharNgramTfidf:
@@ -36,24 +37,26 @@ class CharNgramTfidf:
         s = [t[:cut] if isinstance(t, str) else "" for t in np.asarray(texts, dtype=object).tolist()]
         n = len(s)
         width = max(max(map(len, s), default=1), 1)
-        cp = np.asarray(s, dtype=f"<U{width}").view(np.uint32).reshape(n, width)
-        cp = np.minimum(cp, (1 << _BITS) - 1).astype(np.int64)
         rows, codes = [], []
         lo, hi = self.ngram_range
-        for k in range(lo, hi + 1):
+        for k in range(lo, hi + 1):  # all documents' k-grams, then the (k+1)-grams: the vocabulary's order
             if width < k:
                 continue
-            code = np.zeros((n, width - k + 1), dtype=np.int64)
-            valid = np.ones((n, width - k + 1), dtype=bool)
-            for j in range(k):
-                c = cp[:, j: width - k + 1 + j]
-                code = (code << _BITS) | c
-                valid &= c != 0
-            r, _ = np.nonzero(valid)
-            rows.append(r.astype(np.int64))
-            codes.append(code[valid])
+            for start in range(0, n, _DOCS):  # in chunks of documents: bounded temporaries
+                part = s[start:start + _DOCS]
+                cp = np.asarray(part, dtype=f"<U{width}").view(np.uint32).reshape(len(part), width)
+                cp = np.minimum(cp, (1 << _BITS) - 1).astype(np.int64)
+                code = np.zeros((len(part), width - k + 1), dtype=np.int64)
+                valid = np.ones((len(part), width - k + 1), dtype=bool)
+                for j in range(k):
+                    c = cp[:, j: width - k + 1 + j]
+                    code = (code << _BITS) | c
+                    valid &= c != 0
+                r, _ = np.nonzero(valid)
+                rows.append((r + start).astype(np.int32))  # int32: tens of millions of n-grams
+                codes.append(code[valid])
         if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), n
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), n
         return np.concatenate(rows), np.concatenate(codes), n
 
     def _weigh(self, m: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
@@ -84,7 +87,11 @@ class CharNgramTfidf:
     def fit_transform(self, texts) -> sp.csr_matrix:
         rows, codes, n = self._grams(texts)
         inv, uniq = pd.factorize(codes)
-        m = self._counts(rows, inv.astype(np.int64), n, len(uniq))
+        del codes  # the n-gram lists are the fit's memory peak: keep one copy at a time
+        cols = inv.astype(np.int32 if len(uniq) < 2**31 else np.int64)
+        del inv
+        m = self._counts(rows, cols, n, len(uniq))
+        del rows, cols
         df = np.bincount(m.indices, minlength=len(uniq))
         keep = (df >= self.min_df) & (df <= self.max_df * n)
         self.vocabulary_ = pd.Index(uniq[keep])

@@ -296,8 +296,8 @@ def run_daily_spark(
         tables["postings_pairs"] = _postings_pairs(postings_clean, day, ent, cfg, interactions)
         info.update(pairs=len(tables["postings_pairs"]))
     tables["rejects"] = concat_rejects(rejects)
-    with open_writer(prep) as w:  # the large tables go through the local job's sink, in partition order
-        sink = PartitionSink(w, formats_of(cfg))
+    # the large tables go through the local job's sink, in partition order
+    with open_writer(prep) as w, PartitionSink(w, formats_of(cfg)) as sink:
         by_part: dict[int, dict[str, Any]] = {}
         for name in STREAMED:
             for part, frame in pieces.pop(name, []):

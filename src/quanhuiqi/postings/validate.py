@@ -19,7 +19,15 @@ from quanhuiqi.reference.districts import canonical_district_code
 from quanhuiqi.reference.industries import canonical_industry_code
 from quanhuiqi.tables.columns import POSTING_COLUMNS, POSTING_REQUIRED
 from quanhuiqi.tables.io import require_columns
-from quanhuiqi.tables.parse import as_timestamp, cell_text, clean_text, parse_dates, parse_numbers, present
+from quanhuiqi.tables.parse import (
+    as_timestamp,
+    by_unique,
+    cell_text,
+    clean_text,
+    parse_dates,
+    parse_numbers,
+    present,
+)
 from quanhuiqi.tables.rejects import ROW_REJECTED, VALUE_CLEARED, Validated, concat_rejects, rejects_for
 from quanhuiqi.tables.uscc import normalize_uscc, uscc_reason
 from quanhuiqi.text import normalize_text_series
@@ -83,10 +91,10 @@ def validate_postings(raw: pd.DataFrame, as_of: str | dt.date | pd.Timestamp, so
     first = pd.Series(pid).where(~rejected).duplicated(keep="first").to_numpy()
     reject(dup & first, "posting_id", "duplicate posting_id (first occurrence kept)", df["posting_id"])
 
-    industry = canonical_industry_code(df["industry_code"])
+    industry = by_unique(df["industry_code"].astype("string"), canonical_industry_code).astype("string")
     clear(present(df["industry_code"]) & industry.isna().to_numpy(), "industry_code",
           "industry code does not exist in GB/T 4754-2017", df["industry_code"])
-    district = canonical_district_code(df["district_code"])
+    district = by_unique(df["district_code"].astype("string"), canonical_district_code).astype("string")
     clear(present(df["district_code"]) & district.isna().to_numpy(), "district_code",
           "district code does not exist in GB/T 2260", df["district_code"])
 

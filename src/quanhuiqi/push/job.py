@@ -468,8 +468,7 @@ def run_daily(
     crash_point("postings")
 
     parts = n_partitions(cfg, int(inputs["enterprises"]["rows"]))
-    with open_writer(prep) as w:
-        sink = PartitionSink(w, formats_of(cfg))
+    with open_writer(prep) as w, PartitionSink(w, formats_of(cfg)) as sink:
         with progress.stage("partitions", partitions=parts) as info:
             groups = pd.Series(partition_of(clean["uscc"], parts)).groupby(partition_of(clean["uscc"], parts)).indices
             by_part = {name: split_state(state[name], parts) for name in STATE_TABLES}

@@ -27,7 +27,6 @@ DAY = "2025-07-01"
 
 
 def main() -> int:
-    import pandas as pd
 
     from quanhuiqi.push.job import prepare
     from quanhuiqi.push.partition import process_partition

@@ -776,17 +776,7 @@ def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[s
     if not all(isinstance(right[c].dtype, pd.CategoricalDtype) for c in by):
         return _asof_generic(left, right, by, values, cache)
     cache = {} if cache is None else cache
-    if "__date__" not in cache:
-        cache["__date__"] = left["date"].to_numpy(dtype="datetime64[ns]")
-    l_date = cache["__date__"]
-    r_date = right["date"].to_numpy(dtype="datetime64[ns]")
-    days = np.unique(r_date)
-    day_key = "__days__" + days.tobytes().hex()
-    if day_key not in cache:  # right's dates strictly before each row's (tables share their dates)
-        cache[day_key] = np.searchsorted(days, l_date, side="left").astype(np.int64)
-    l_day = cache[day_key]
-    r_day = np.searchsorted(days, r_date, side="left").astype(np.int64)
-    span = len(days) + 1
+    l_day, r_day, span = _day_codes(left, right, cache)
     l_key = np.zeros(len(left), dtype=np.int64)
     r_key = np.zeros(len(right), dtype=np.int64)
     valid = np.ones(len(left), dtype=bool)
@@ -832,6 +822,20 @@ def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[s
     return out
 
 
+def _day_codes(left: pd.DataFrame, right: pd.DataFrame, cache: dict[str, object]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Right's distinct dates as codes: for each left row the number of right dates strictly before its
+    date, for each right row its own date's code, and the span (distinct dates + 1).  Left's codes are
+    kept in ``cache`` (the tables of one transform share their dates)."""
+    if "__date__" not in cache:
+        cache["__date__"] = left["date"].to_numpy(dtype="datetime64[ns]")
+    r_date = right["date"].to_numpy(dtype="datetime64[ns]")
+    days = np.unique(r_date)
+    day_key = "__days__" + days.tobytes().hex()
+    if day_key not in cache:
+        cache[day_key] = np.searchsorted(days, cache["__date__"], side="left").astype(np.int64)
+    return cache[day_key], np.searchsorted(days, r_date, side="left").astype(np.int64), len(days) + 1
+
+
 def _asof_generic(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[str],
                   cache: dict[str, object] | None = None) -> dict[str, np.ndarray]:
     """Cumulative ``values`` of ``right`` (daily, per ``by``) as of strictly before each left row's date.
@@ -844,17 +848,7 @@ def _asof_generic(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values
     if right.empty:
         return {v: np.zeros(len(left)) for v in values}
     cache = {} if cache is None else cache
-    if "__date__" not in cache:
-        cache["__date__"] = left["date"].to_numpy(dtype="datetime64[ns]")
-    l_date = cache["__date__"]
-    r_date = right["date"].to_numpy(dtype="datetime64[ns]")
-    days = np.unique(r_date)
-    day_key = "__days__" + days.tobytes().hex()
-    if day_key not in cache:  # right's dates strictly before each row's (tables share their dates)
-        cache[day_key] = np.searchsorted(days, l_date, side="left").astype(np.int64)
-    l_day = cache[day_key]
-    r_day = np.searchsorted(days, r_date, side="left").astype(np.int64)
-    span = len(days) + 1
+    l_day, r_day, span = _day_codes(left, right, cache)
     l_key = np.zeros(len(left), dtype=np.int64)
     r_key = np.zeros(len(right), dtype=np.int64)
     size = 1

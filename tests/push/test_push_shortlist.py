@@ -131,3 +131,28 @@ def test_prescore_follows_the_rule_scorer_weights():
             break
     else:
         pytest.fail("no comparable pair of policies in the fixture")
+
+
+def test_prescore_lifts_equal_the_rule_scorers_lift_terms():
+    from pathlib import Path
+
+    from quanhuiqi.eligibility import evaluate
+    from quanhuiqi.policy import load_book
+    from quanhuiqi.profile import profile
+    from quanhuiqi.push.prescore import SEGMENT_LIFTS, _codes, _lift_terms
+    from quanhuiqi.tables import read_enterprises, validate_enterprises
+
+    samples = Path(__file__).resolve().parents[2] / "data_samples"
+    book = load_book(samples / "policies")
+    clean = validate_enterprises(read_enterprises(samples / "enterprises.csv").iloc[:1200], DAY, "e").clean
+    prof = profile(clean, DAY)
+    cand = evaluate(book, prof, DAY, categorical=True, evidence=False, near_misses=False).pairs
+    scorer = RuleScorer()
+    feats = scorer.features(cand, prof, book, DAY, population=cand)
+    terms = scorer.terms(feats)
+    expected = sum(scorer.weights[f] * terms[f].to_numpy() for f in SEGMENT_LIFTS)
+    pcode, pids = _codes(cand["policy_id"])
+    ucode, _ = _codes(cand["uscc"])
+    got = _lift_terms(ucode, pcode, len(pids), cand["uscc"], prof, scorer.weights)
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    assert np.abs(got).max() > 0.1  # the lifts do move the score

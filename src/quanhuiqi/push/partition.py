@@ -153,8 +153,8 @@ def process_partition(
                                 suppressions=suppressions, status=status, unique=True)
     to_rank = holds.open
     if ctx.shortlist > 0 and ctx.policy_term is not None:
-        to_rank = shortlist(holds, prescore(cand, ctx.policy_term, _prescore_weights(ctx.scorer)), ctx.shortlist,
-                            ctx.rules)
+        to_rank = shortlist(holds, prescore(cand, ctx.policy_term, _prescore_weights(ctx.scorer), profile=prof),
+                            ctx.shortlist, ctx.rules)
     timings["rules_before_ranking"] = time.perf_counter() - t
 
     t = time.perf_counter()

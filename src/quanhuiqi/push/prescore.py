@@ -3,8 +3,9 @@
 With a few thousand policies an enterprise can have 100+ eligible or undetermined pairs a day, and the
 ranker's 58 features cost far more per pair than the verdicts.  The pre-score uses only what is known
 without features — the verdict, the missing facts, the estimated benefit, the deadline, the mode, how
-many enterprises the policy reaches and which explicit targets the policy has — with the rule scorer's
-own weights, so its order agrees with the rule scorer's on the terms they share.  The job keeps each
+many enterprises the policy reaches, which explicit targets the policy has and the segment lifts — with
+the rule scorer's own weights, so its order agrees with the rule scorer's on the terms they share (only
+the chain and tag overlaps are left out).  The job keeps each
 enterprise's ``rank.shortlist`` best (``push.shortlist`` in the configuration) and ranks only those;
 the others are held back with the rule ``shortlist``.  Everything is integer gathers per pair.
 """
@@ -37,8 +38,18 @@ def policy_terms(policies: pd.DataFrame, as_of: pd.Timestamp, weights: dict[str,
     return pd.DataFrame({"policy_id": policies["policy_id"].astype("string"), "term": term})
 
 
-def prescore(candidates: pd.DataFrame, policy_term: pd.DataFrame, weights: dict[str, float]) -> np.ndarray:
-    """The pre-score of each candidate (``uscc, policy_id, verdict, unknown, amount``)."""
+SEGMENT_LIFTS = {"lift_industry": "industry_division", "lift_district": "district_code", "lift_size": "size_class"}
+
+
+def prescore(candidates: pd.DataFrame, policy_term: pd.DataFrame, weights: dict[str, float],
+             profile: pd.DataFrame | None = None) -> np.ndarray:
+    """The pre-score of each candidate (``uscc, policy_id, verdict, unknown, amount``).
+
+    With ``profile`` (rows with ``uscc`` and the segment columns) it adds the rule scorer's targeting
+    lifts: how over-represented the enterprise's industry division, district and size class are among the
+    policy's candidates, against all enterprises with a candidate (log, clipped to [-1, 2], as the rule
+    scorer's terms) — counts of integer codes, nothing per pair but gathers.
+    """
     n = len(candidates)
     if n == 0:
         return np.zeros(0)
@@ -53,6 +64,8 @@ def prescore(candidates: pd.DataFrame, policy_term: pd.DataFrame, weights: dict[
         ucodes, texts = _codes(candidates["unknown"])
         counts = np.array([len([t for t in str(x).split(";") if t and not pd.isna(x)]) for x in texts], dtype=float)
         score += weights.get("n_unknown", 0.0) * np.where(ucodes >= 0, counts[ucodes] if len(texts) else 0.0, 0.0)
+    if profile is not None:
+        score += _lift_terms(ucode, pcode, len(pids), candidates["uscc"], profile, weights)
     if "amount" in candidates.columns:
         amount = pd.to_numeric(candidates["amount"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         score += weights.get("log_amount_est", 0.0) * np.nan_to_num(np.log1p(np.clip(amount, 0, None)))
@@ -65,3 +78,32 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
         return values.cat.codes.to_numpy(dtype=np.int64), pd.Index(values.cat.categories)
     codes, uniq = pd.factorize(values.astype("string"))
     return codes.astype(np.int64), pd.Index(uniq)
+
+
+def _lift_terms(ucode: np.ndarray, pcode: np.ndarray, n_policies: int, uscc: pd.Series, profile: pd.DataFrame,
+                weights: dict[str, float]) -> np.ndarray:
+    """Σ weight × clip(log lift, -1, 2) over the segments (missing segment → 0), per candidate."""
+    u_codes, u_values = _codes(uscc)
+    row_of_u = pd.Index(profile["uscc"].astype("string")).get_indexer(pd.Index(u_values.astype("string")))
+    n_u = len(u_values)
+    has = np.zeros(n_u, dtype=bool)
+    has[ucode] = True  # enterprises with a candidate
+    n_ent = max(1, int(has.sum()))
+    n_pol = np.bincount(pcode, minlength=n_policies).astype(float)
+    out = np.zeros(ucode.size)
+    for feature, col in SEGMENT_LIFTS.items():
+        w = weights.get(feature, 0.0)
+        if w == 0.0 or col not in profile.columns:
+            continue
+        seg_codes, seg_values = pd.factorize(profile[col].astype("string"))
+        seg_u = np.where(row_of_u >= 0, seg_codes[np.maximum(row_of_u, 0)], -1)  # per enterprise code
+        n_seg = max(1, len(seg_values))
+        seg = seg_u[ucode]
+        ok = seg >= 0
+        base = np.bincount(seg_u[has & (seg_u >= 0)], minlength=n_seg).astype(float) / n_ent
+        key = pcode[ok].astype(np.int64) * n_seg + seg[ok]
+        in_pol = np.bincount(key, minlength=n_policies * n_seg).astype(float)[key] / n_pol[pcode[ok]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lift = np.log(in_pol / base[seg[ok]])
+        out[ok] += w * np.clip(np.nan_to_num(lift, nan=0.0, posinf=2.0, neginf=-1.0), -1.0, 2.0)
+    return out

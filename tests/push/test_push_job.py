@@ -258,3 +258,16 @@ def test_streamed_tables_one_row_group_per_partition_sorted_within(city, tmp_pat
     assert (csv_rows["evidence"].to_numpy() == pq_rows["evidence"].fillna("").to_numpy()).all()
     report = r.report
     assert report["summary"]["candidates"] == report["summary"]["pushed"] + report["summary"]["held_back"]
+
+
+def test_no_clean_enterprise_gives_well_formed_empty_outputs(tmp_path):
+    city = make_city(tmp_path / "data", n=30)
+    e = pd.read_csv(city / "enterprises.csv", dtype=str)
+    e.assign(uscc="BAD").to_csv(city / "enterprises.csv", index=False)
+    r = run_daily(DAY, city, tmp_path / "out", config=CONFIG)
+    assert r.report["summary"]["enterprises_clean"] == 0 and r.report["summary"]["pushed"] == 0
+    for name in DATA_FILES:
+        frame = pd.read_parquet(r.out_dir / f"{name}.parquet")
+        assert len(frame) == 0 or name == "rejects"
+    assert list(pd.read_parquet(r.files["push_list"]).columns) == PUSH_LIST_COLUMNS
+    assert len(pd.read_parquet(r.out_dir / "rejects.parquet")) >= 30  # every row accounted for

@@ -139,7 +139,8 @@ def test_prescore_lifts_equal_the_rule_scorers_lift_terms():
     from quanhuiqi.eligibility import evaluate
     from quanhuiqi.policy import load_book
     from quanhuiqi.profile import profile
-    from quanhuiqi.push.prescore import SEGMENT_LIFTS, _codes, _lift_terms
+    from quanhuiqi.push.prescore import SEGMENT_LIFTS, _lift_terms
+    from quanhuiqi.push.rules import sorted_codes
     from quanhuiqi.tables import read_enterprises, validate_enterprises
 
     samples = Path(__file__).resolve().parents[2] / "data_samples"
@@ -151,8 +152,8 @@ def test_prescore_lifts_equal_the_rule_scorers_lift_terms():
     feats = scorer.features(cand, prof, book, DAY, population=cand)
     terms = scorer.terms(feats)
     expected = sum(scorer.weights[f] * terms[f].to_numpy() for f in SEGMENT_LIFTS)
-    pcode, pids = _codes(cand["policy_id"])
-    ucode, _ = _codes(cand["uscc"])
-    got = _lift_terms(ucode, pcode, len(pids), cand["uscc"], prof, scorer.weights)
+    pcode, pids = sorted_codes(cand["policy_id"])
+    ucode, usccs = sorted_codes(cand["uscc"])
+    got = _lift_terms(ucode, usccs, pcode, len(pids), prof, scorer.weights)
     np.testing.assert_allclose(got, expected, atol=1e-9)
     assert np.abs(got).max() > 0.1  # the lifts do move the score

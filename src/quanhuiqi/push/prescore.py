@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from quanhuiqi.push.rules import sorted_codes
+
 TARGETS = (("target_industries", "industry_match"), ("target_certifications", "cert_match"),
            ("target_chains", "chain_match"), ("target_districts", "district_match"))
 
@@ -53,37 +55,29 @@ def prescore(candidates: pd.DataFrame, policy_term: pd.DataFrame, weights: dict[
     n = len(candidates)
     if n == 0:
         return np.zeros(0)
-    pcode, pids = _codes(candidates["policy_id"])
-    ucode, _ = _codes(candidates["uscc"])
+    pcode, pids = sorted_codes(candidates["policy_id"], required=False)
+    ucode, usccs = sorted_codes(candidates["uscc"], required=False)
     pos = pd.Index(policy_term["policy_id"]).get_indexer(pd.Index(pids))
     per_policy = np.where(pos >= 0, policy_term["term"].to_numpy(dtype=float)[pos], 0.0)
     reach = np.bincount(pcode, minlength=len(pids)) / max(1, int(ucode.max()) + 1)
     score = per_policy[pcode] + weights.get("policy_reach", 0.0) * reach[pcode]
     score += weights.get("is_eligible", 0.0) * (candidates["verdict"] == "eligible").to_numpy(dtype=bool, na_value=False)
     if "unknown" in candidates.columns:
-        ucodes, texts = _codes(candidates["unknown"])
+        ucodes, texts = sorted_codes(candidates["unknown"], required=False)
         counts = np.array([len([t for t in str(x).split(";") if t and not pd.isna(x)]) for x in texts], dtype=float)
         score += weights.get("n_unknown", 0.0) * np.where(ucodes >= 0, counts[ucodes] if len(texts) else 0.0, 0.0)
     if profile is not None:
-        score += _lift_terms(ucode, pcode, len(pids), candidates["uscc"], profile, weights)
+        score += _lift_terms(ucode, usccs, pcode, len(pids), profile, weights)
     if "amount" in candidates.columns:
         amount = pd.to_numeric(candidates["amount"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         score += weights.get("log_amount_est", 0.0) * np.nan_to_num(np.log1p(np.clip(amount, 0, None)))
     return score
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes and their values (a Categorical's own codes; missing → -1)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy(dtype=np.int64), pd.Index(values.cat.categories)
-    codes, uniq = pd.factorize(values.astype("string"))
-    return codes.astype(np.int64), pd.Index(uniq)
-
-
-def _lift_terms(ucode: np.ndarray, pcode: np.ndarray, n_policies: int, uscc: pd.Series, profile: pd.DataFrame,
+def _lift_terms(ucode: np.ndarray, u_values: pd.Index, pcode: np.ndarray, n_policies: int, profile: pd.DataFrame,
                 weights: dict[str, float]) -> np.ndarray:
-    """Σ weight × clip(log lift, -1, 2) over the segments (missing segment → 0), per candidate."""
-    u_codes, u_values = _codes(uscc)
+    """Σ weight × clip(log lift, -1, 2) over the segments (missing segment → 0), per candidate
+    (``ucode`` codes into ``u_values``, ``pcode`` into ``n_policies`` policies)."""
     row_of_u = pd.Index(profile["uscc"].astype("string")).get_indexer(pd.Index(u_values.astype("string")))
     n_u = len(u_values)
     has = np.zeros(n_u, dtype=bool)

@@ -79,8 +79,8 @@ class PairKeys:
     strings' sort order, so sorting by code is sorting by text."""
 
     def __init__(self, c: pd.DataFrame):
-        self.ucode, self.uscc = _sorted_codes(c["uscc"])
-        self.pcode, self.policy = _sorted_codes(c["policy_id"])
+        self.ucode, self.uscc = sorted_codes(c["uscc"])
+        self.pcode, self.policy = sorted_codes(c["policy_id"])
         self.n_policy = max(1, len(self.policy))
         self.key = self.ucode.astype(np.int64) * self.n_policy + self.pcode
         self._where: pd.Index | None = None
@@ -113,8 +113,9 @@ class PairKeys:
         return hit, out
 
 
-def _sorted_codes(values: pd.Series, required: bool = True) -> tuple[np.ndarray, pd.Index]:
-    """Codes in the sort order of the texts (a Categorical's codes are remapped, not re-hashed)."""
+def sorted_codes(values: pd.Series, required: bool = True) -> tuple[np.ndarray, pd.Index]:
+    """Codes in the sort order of the texts (a Categorical's codes are remapped, not re-hashed);
+    ``required=False`` lets missing values through as -1."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         cats = pd.Index(values.cat.categories.astype("string"))
         order = np.argsort(cats.to_numpy(dtype=object), kind="stable")
@@ -413,8 +414,8 @@ def apply_push_rules(
     push_list = p[PUSH_LIST_COLUMNS].reset_index(drop=True)
 
     hi = hi[np.argsort(keys.key[hi], kind="stable")]
-    verdict_codes, verdict_names = _sorted_codes(c["verdict"], required=False)
-    mode_codes, mode_names = _sorted_codes(c["mode"], required=False)
+    verdict_codes, verdict_names = sorted_codes(c["verdict"], required=False)
+    mode_codes, mode_names = sorted_codes(c["mode"], required=False)
     held_back = pd.DataFrame(
         {
             "date": _categorical(np.zeros(hi.size, np.int8), [date_text]),

@@ -89,7 +89,8 @@ def _near_miss(res: Any) -> pd.DataFrame:
     return nm
 
 
-def _value_counts(s: pd.Series) -> dict[str, int]:
+def value_counts(s: pd.Series) -> dict[str, int]:
+    """Counts per value (missing as ``(unknown)``, zero counts dropped); a Categorical is counted on its codes."""
     if isinstance(s.dtype, pd.CategoricalDtype):  # counted on the codes
         vc = s.value_counts(dropna=False)
         vc = vc[vc > 0]
@@ -198,10 +199,10 @@ def process_partition(
     per_district: dict[str, int] = {}
     if "district_code" in prof and len(push_list):
         d = push_list[["uscc"]].merge(prof[["uscc", "district_code"]].astype("string"), on="uscc", how="left")
-        per_district = _value_counts(d["district_code"])
+        per_district = value_counts(d["district_code"])
     stats = {
         "enterprises": len(clean),
-        "candidates_per_verdict": _value_counts(cand["verdict"]) if len(cand) else {},
+        "candidates_per_verdict": value_counts(cand["verdict"]) if len(cand) else {},
         "pushed_per_district": per_district,
         "timings": timings,
     }

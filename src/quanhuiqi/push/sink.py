@@ -23,6 +23,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from quanhuiqi.push.outputs import DayWriter
+from quanhuiqi.push.partition import value_counts
 from quanhuiqi.push.rules import AUTO_GRANT_COLUMNS, HELD_BACK_COLUMNS
 
 # name: (columns, sort keys or None when the partition function already sorted them, non-string dtypes)
@@ -74,11 +75,7 @@ class _Stream:
             df = df.sort_values(self.keys, kind="stable")
         df = df.reset_index(drop=True)
         self.rows += len(df)
-        counted = df[COUNTED[self.name]]
-        if not isinstance(counted.dtype, pd.CategoricalDtype):
-            counted = counted.astype("string")
-        vc = counted.value_counts(dropna=False)
-        self.counts.update({("(unknown)" if pd.isna(k) else str(k)): int(v) for k, v in vc.items() if v > 0})
+        self.counts.update(value_counts(df[COUNTED[self.name]]))
         table = self._arrow(df)
         if self.parquet is not None:
             self.parquet.write_table(table)

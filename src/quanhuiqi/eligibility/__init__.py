@@ -52,13 +52,10 @@ def evaluate(
 def evidence_for(book, profile: pd.DataFrame, pairs: pd.DataFrame) -> pd.array:
     """Evidence text for chosen ``pairs`` (``uscc, policy_id``) of ``profile`` — what ``evaluate`` would
     give them, without paying for every other pair.  A pair whose uscc is not in the profile is an error."""
-    import numpy as np
-
     rows = pd.Index(profile["uscc"].astype("string")).get_indexer(pd.Index(pairs["uscc"].astype("string")))
     if (rows < 0).any():
         raise ValueError(f"{int((rows < 0).sum())} pair(s) name an enterprise that is not in the profile")
-    return _evidence_for(book.compiled, profile, rows, pairs["policy_id"].astype("string").to_numpy(dtype=object)) \
-        if len(pairs) else pd.array(np.array([], dtype=object), dtype="string")
+    return _evidence_for(book.compiled, profile, rows, pairs["policy_id"].astype("string").to_numpy(dtype=object))
 
 
 def eligibility_file(

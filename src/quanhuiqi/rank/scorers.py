@@ -68,12 +68,13 @@ class PairScorer:
         # score() then reasons() on the same inputs (the daily job's pattern) build the features once
         # (the inputs themselves are held, so an identity match cannot be a recycled id)
         key = (candidates, profile, book, history, population)
+        meta = (str(as_of), len(candidates), None if population is None else len(population))
         cached = getattr(self, "_last_features", None)
         if (
             cached is not None
             and len(cached[0]) == len(key)
             and all(a is b for a, b in zip(cached[0], key))
-            and cached[1] == (str(as_of), len(candidates), None if population is None else len(population))
+            and cached[1] == meta
         ):
             return cached[2]
         policies = policy_frame(book)
@@ -83,8 +84,7 @@ class PairScorer:
         fitted = PairFeatureBuilder(**params).fit(pairs if population is None else population, history=history,
                                                   profile=profile, policies=policies, as_of=as_of)
         feats = fitted.transform(pairs)
-        self._last_features = (key, (str(as_of), len(candidates), None if population is None else len(population)),
-                               feats)
+        self._last_features = (key, meta, feats)
         return feats
 
     def score_features(self, features: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from quanhuiqi.push.job import (
-    SORT_KEYS,
+    PUSH_LIST_ORDER,
     STATE_TABLES,
     RunResult,
     _postings_pairs,
@@ -276,7 +276,7 @@ def run_daily_spark(
             pieces[k].sort(key=lambda t: t[0])
         stats = [s for _, s in pieces.get("stats", [])]
         tables = {"push_list": combine([f for _, f in pieces.pop("push_list", [])] or [empty_push_list()],
-                                       SORT_KEYS["push_list"])}
+                                       PUSH_LIST_ORDER)}
         info.update(pushed=len(tables["push_list"]))
 
     for name in ("enterprises", *STATE_TABLES):

@@ -32,7 +32,7 @@ from quanhuiqi.push.partition import (
     split_state,
 )
 from quanhuiqi.push.progress import Progress, log_event
-from quanhuiqi.push.report import changes_vs_previous, counts, render_html
+from quanhuiqi.push.report import changes_vs_previous, counts, ranked, render_html
 from quanhuiqi.push.rules import PushRules
 from quanhuiqi.push.sink import PartitionSink
 from quanhuiqi.tables.io import InputError, read_table
@@ -40,7 +40,7 @@ from quanhuiqi.tables.rejects import ROW_REJECTED, concat_rejects, rejects_for
 
 STATE_TABLES = ("push_history", "grants", "suppressions")
 OUTPUT_TABLES = ("push_list", "auto_grant", "near_miss", "postings_pairs", "held_back", "rejects")
-SORT_KEYS = {"push_list": ["uscc", "rank"]}  # the streamed tables are sorted within partitions (push.sink)
+PUSH_LIST_ORDER = ["uscc", "rank"]  # the streamed tables are sorted within partitions (push.sink)
 
 
 @dataclass
@@ -302,12 +302,6 @@ def formats_of(cfg: dict) -> dict[str, tuple[str, ...]]:
             for name in OUTPUT_TABLES}
 
 
-def _top(counter: dict[str, int], top: int | None = None) -> dict[str, int]:
-    """Counts largest first then by key, like ``report.counts``."""
-    items = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-    return dict(items[:top] if top is not None else items)
-
-
 def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], streamed: dict[str, dict[str, Any]],
            stats: list[dict[str, Any]], partitions: int) -> RunResult:
     """Report and write the day's remaining outputs into the open writer (manifest last, swapped in).
@@ -357,10 +351,10 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
             "per_district": _sum_counts([s["pushed_per_district"] for s in stats]),
             "per_verdict": counts(push_list["verdict"]),
             "per_mode": counts(push_list["mode"]),
-            "held_back_by_rule": _top(streamed["held_back"]["counts"]),
+            "held_back_by_rule": ranked(streamed["held_back"]["counts"]),
         },
-        "auto_grant": {"per_policy": _top(streamed["auto_grant"]["counts"], 30)},
-        "near_miss": {"per_policy": _top(streamed["near_miss"]["counts"], 30)},
+        "auto_grant": {"per_policy": ranked(streamed["auto_grant"]["counts"], 30)},
+        "near_miss": {"per_policy": ranked(streamed["near_miss"]["counts"], 30)},
         "rejects": {
             "by_reason": counts(rejects["source"] + ": " + rejects["reason"].str.replace(r"\brow \d+", "row N", regex=True), top=40),
             "by_source_action": counts(rejects["source"] + " " + rejects["action"]),
@@ -487,7 +481,7 @@ def run_daily(
                 crash_point("partition")
             del clean, by_part
             streamed = sink.close()
-            tables = {"push_list": combine(sink.push_lists or [empty_push_list()], SORT_KEYS["push_list"])}
+            tables = {"push_list": combine(sink.push_lists or [empty_push_list()], PUSH_LIST_ORDER)}
             info.update(pushed=len(tables["push_list"]), held_back=streamed["held_back"]["rows"])
         crash_point("partitions")
         tables["postings_pairs"] = postings_pairs

@@ -13,13 +13,15 @@ from typing import Any
 import pandas as pd
 
 
+def ranked(counter: dict[str, int], top: int | None = None) -> dict[str, int]:
+    """Counts largest first then by key (deterministic), the ``top`` first ones."""
+    items = sorted(((str(k), int(n)) for k, n in counter.items()), key=lambda kv: (-kv[1], kv[0]))
+    return dict(items[:top] if top is not None else items)
+
+
 def counts(s: pd.Series, top: int | None = None) -> dict[str, int]:
     """Value counts as a plain dict, largest first then by key (deterministic)."""
-    vc = s.astype("string").fillna("(unknown)").value_counts()
-    df = pd.DataFrame({"k": vc.index.astype(str), "n": vc.to_numpy()}).sort_values(["n", "k"], ascending=[False, True])
-    if top is not None:
-        df = df.head(top)
-    return {str(k): int(n) for k, n in zip(df["k"], df["n"])}
+    return ranked(s.astype("string").fillna("(unknown)").value_counts().to_dict(), top)
 
 
 def changes_vs_previous(today: pd.DataFrame, previous: pd.DataFrame | None, previous_date: str | None) -> dict[str, Any]:

@@ -131,11 +131,6 @@ def sorted_codes(values: pd.Series, required: bool = True) -> tuple[np.ndarray, 
     return codes, pd.Index(uniq, dtype="string")
 
 
-def _lookup(c: pd.DataFrame, other: pd.DataFrame, value: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Which pairs of ``c`` appear in ``other`` (and ``other[value]`` for them, first occurrence)."""
-    return PairKeys(c).lookup(other, None if value is None else other[value].to_numpy(dtype=object))
-
-
 def last_pushes(history: pd.DataFrame, as_of: dt.date | str, cooldown_days: int) -> pd.DataFrame:
     """The last push of each pair within the cool-down before ``as_of`` (``date < as_of``).
 

@@ -48,13 +48,20 @@ def _is_day_one_rule(scorer) -> bool:
             and scorer.supply_weights is SUPPLY_WEIGHTS)
 
 
-def _scored(scorer, feats: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
-    """Positions, both sides' scores and the pair's score of every candidate (``f``: its feature row)."""
+def _scored(scorer, feats: pd.DataFrame, cand: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    """Positions, both sides' scores and the pair's score of every candidate (``f``: its feature row).
+
+    The candidates carry positions only; a scorer that reads the pairs' ids (``needs_ids``, e.g. the
+    synthetic city's oracle) gets ``demand_id``/``supply_id`` added from ``ids``."""
     if _is_day_one_rule(scorer):  # the builder already scored both sides with these very weights
         sd, ss = feats["rule_demand"].to_numpy(), feats["rule_supply"].to_numpy()
         sides = {"score_demand": sd, "score_supply": ss, "score": harmonic(sd, ss)}
     else:
-        sides = {k: v.to_numpy() for k, v in scorer.score_sides(feats, cand).items()}
+        pairs = cand
+        if getattr(scorer, "needs_ids", False):
+            pairs = cand.assign(demand_id=pd.array(ids[cand["d_pos"].to_numpy()], dtype="string"),
+                                supply_id=pd.array(ids[cand["s_pos"].to_numpy()], dtype="string"))
+        sides = {k: v.to_numpy() for k, v in scorer.score_sides(feats, pairs).items()}
     return pd.DataFrame({
         "d_pos": cand["d_pos"].to_numpy(), "s_pos": cand["s_pos"].to_numpy(),
         "score": sides["score"], "score_demand": sides["score_demand"],
@@ -125,7 +132,7 @@ def match_postings(
     feats = builder.transform(cand)
     t3 = time.perf_counter()
     scorer = resolve_scorer(model)
-    scored = _scored(scorer, feats, cand)
+    scored = _scored(scorer, feats, cand, index.arrays["ids"])
     n_cand = len(cand)
     del cand  # millions of candidate rows: free them as soon as they are read
     top = _top_k(scored, k).reset_index(drop=True)

@@ -250,6 +250,7 @@ class TruthScorer:
     on the same candidates (evaluation only; it reads ``truth/``)."""
 
     name = "oracle"
+    needs_ids = True  # the matcher adds demand_id / supply_id to the pairs it passes
 
     def __init__(self, truth_dir: Path):
         self.truth_dir = Path(truth_dir)

@@ -15,10 +15,10 @@ from quanhuiqi.synth.policies import copy_policy_book, policy_table, template_po
 from quanhuiqi.synth.postings import generate_posting_interactions, generate_postings
 from quanhuiqi.synth.preference import (
     RANK,
-    TASTE_SD,
     chains_of,
     dept_affinity_table,
     enterprise_tastes,
+    reputation_rating_part,
     write_truth,
 )
 from quanhuiqi.tables.columns import DATA_FILES
@@ -39,9 +39,7 @@ def enterprise_truth(true: pd.DataFrame, seed: int) -> pd.DataFrame:
     t["w0"], t["w1"] = w[:, 0], w[:, 1]
     # revealed-preference tastes: a stream of their own, so the draws above are unchanged
     tastes = enterprise_tastes(t["section"], np.random.default_rng([seed, 29]))
-    rating = t["tax_credit_rating"].astype("string").map({"A": 2.0, "B": 1.0, "M": 0.0, "C": -1.0, "D": -2.0})
-    rating = rating.astype("Float64").fillna(0.0).to_numpy(dtype=float)
-    tastes["reputation"] += TASTE_SD["reputation_rating"] * (rating - 0.9)  # 0.9 ≈ the city's mean rating
+    tastes["reputation"] += reputation_rating_part(t["tax_credit_rating"])
     return pd.concat([t, tastes], axis=1)
 
 

@@ -118,6 +118,17 @@ def department_family(d: str) -> str | None:
     return next((k for k in DEPT_SECTIONS if k[1:] in d or d.endswith(k[1:])), None)
 
 
+RATING_SCORE = {"A": 2.0, "B": 1.0, "M": 0.0, "C": -1.0, "D": -2.0}
+RATING_CENTRE = 0.9  # the city's mean rating score
+
+
+def reputation_rating_part(tax_credit_rating: pd.Series) -> np.ndarray:
+    """The part of a supplier's reputation its tax credit rating shows: 0.25·(rating score − 0.9),
+    unknown rating = score 0 (the rest of the reputation is a per-firm draw history reveals)."""
+    rating = tax_credit_rating.astype("string").map(RATING_SCORE).astype("Float64").fillna(0.0)
+    return TASTE_SD["reputation_rating"] * (rating.to_numpy(dtype=float) - RATING_CENTRE)
+
+
 def enterprise_tastes(section: pd.Series, rng: np.random.Generator) -> pd.DataFrame:
     """Static tastes revealed by history: ``dept_taste_<i>`` (``FAMILIES[i]``), ``kind_taste_<j>``
     (``KINDS[j]``), ``apply_taste`` and the supplier ``reputation`` (rating part added by the caller).

@@ -127,8 +127,12 @@ def _previous_push_lists(out_dir: Path, day: pd.Timestamp, cooldown_days: int) -
 
 
 def _merge_extra(clean: pd.DataFrame, raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Join an extra source of facts (uscc + columns) to the clean enterprises; bad rows to rejects."""
-    from quanhuiqi.tables.uscc import normalize_uscc
+    """Join an extra source of facts (uscc + columns) to the clean enterprises; bad rows to rejects.
+
+    A row is rejected when its uscc is missing or not a valid 统一社会信用代码, repeats an earlier
+    row's, or names no enterprise of the clean table (unknown, or rejected there); the first row of a
+    uscc wins."""
+    from quanhuiqi.tables.uscc import normalize_uscc, uscc_reason
 
     if "uscc" not in raw:
         raise InputError(f"{source}: missing required column uscc")
@@ -137,16 +141,27 @@ def _merge_extra(clean: pd.DataFrame, raw: pd.DataFrame, source: str) -> tuple[p
         raise InputError(f"{source}: column(s) {clash} already exist in the enterprise table")
     rows = pd.Series(range(1, len(raw) + 1), dtype="int64")
     key = normalize_uscc(raw["uscc"].astype("string")).astype("string")
-    dup = (key.duplicated(keep="first") & key.notna()).to_numpy()
-    unknown = (~key.isin(set(clean["uscc"].astype(str)))).fillna(True).to_numpy() & ~dup
-    reason = "no such enterprise in the clean enterprise table"
+    missing = key.isna().to_numpy()
+    invalid = uscc_reason(key.fillna(""), normalized=True)
+    bad = invalid.notna().to_numpy() & ~missing
+    ok = ~missing & ~bad
+    dup = (key.duplicated(keep="first") & key.notna()).to_numpy() & ok
+    unknown = (~key.isin(set(clean["uscc"].astype(str)))).fillna(True).to_numpy() & ok & ~dup
+    raw_text = raw["uscc"].astype("string")
     rej = concat_rejects(
         [
-            rejects_for(rows[dup], key[dup], source=source, column="uscc", reason="duplicate uscc", action=ROW_REJECTED),
-            rejects_for(rows[unknown], key[unknown], source=source, column="uscc", reason=reason, action=ROW_REJECTED),
+            rejects_for(rows[missing], raw_text[missing], source=source, column="uscc", reason="uscc missing",
+                        action=ROW_REJECTED),
+            rejects_for(rows[bad], raw_text[bad], source=source, column="uscc", reason=invalid[bad].to_numpy(),
+                        action=ROW_REJECTED),
+            rejects_for(rows[dup], key[dup], source=source, column="uscc",
+                        reason="duplicate uscc (an earlier row of this source wins)", action=ROW_REJECTED),
+            rejects_for(rows[unknown], key[unknown], source=source, column="uscc",
+                        reason="no such enterprise in the clean enterprise table (unknown or rejected there)",
+                        action=ROW_REJECTED),
         ]
     )
-    keep = raw.loc[~(dup | unknown)].assign(uscc=key[~(dup | unknown)])
+    keep = raw.loc[ok & ~dup & ~unknown].assign(uscc=key[ok & ~dup & ~unknown])
     return clean.merge(keep, on="uscc", how="left"), rej
 
 
@@ -429,8 +444,9 @@ def run_daily(
         clean = v.clean
         rejects_parts.append(v.rejects)
         inputs["enterprises"].update(clean=len(clean), rows_rejected=v.rows_rejected)
-        for name in [k for k in raw if k.startswith("extra[")]:
-            clean, rej = _merge_extra(clean, raw.pop(name), name)
+        for i, rel in enumerate(cfg["paths"]["extra"]):  # rejects name the source as configured
+            name = f"extra[{i}]"
+            clean, rej = _merge_extra(clean, raw.pop(name), f"{name} {rel}")
             rejects_parts.append(rej)
             inputs[name].update(rows_rejected=int(rej["row"].nunique()) if len(rej) else 0)
         state: dict[str, pd.DataFrame | None] = {}

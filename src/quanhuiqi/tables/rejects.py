@@ -36,10 +36,11 @@ def rejects_for(
     *,
     source: str,
     column: str,
-    reason: str,
+    reason: str | pd.Series | np.ndarray,
     action: str,
 ) -> pd.DataFrame:
-    """Reject records for the given row numbers (1-based input rows), one per row, one reason."""
+    """Reject records for the given row numbers (1-based input rows), one per row; ``reason`` one for
+    all or one per row."""
     return rejects_table(rows, values, source=source, column=column, reasons=reason, action=action)
 
 

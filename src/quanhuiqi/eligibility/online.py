@@ -109,6 +109,28 @@ class OnlineMatcher:
         except (TypeError, ValueError):
             return math.nan
 
+    def _display(self, name: str, v: Any) -> str:
+        """The enterprise's value in evidence, exactly as the batch writes it, whatever form the row
+        carries it in (typed, JSON text, 是/否): typed by the field, ``未知`` when missing or unreadable."""
+        field = self.cb.fields.get(name)
+        ftype = field.type if field is not None else "text"
+        if ftype == "set" and isinstance(v, str) and not v.strip():
+            return "无"  # closed world: an empty list is known to be empty
+        if _missing(v):
+            return "未知"
+        if ftype == "number":
+            x = self._number(name, v)
+            return "未知" if math.isnan(x) else _number_text(x)
+        if ftype == "date":
+            d = pd.to_datetime(v, errors="coerce")
+            return "未知" if pd.isna(d) else d.strftime("%Y-%m-%d")
+        if ftype == "bool":
+            if isinstance(v, bool | np.bool_):
+                return "是" if v else "否"
+            s = str(v).strip().lower()
+            return "是" if s in _TRUE else "否" if s in _FALSE else "未知"
+        return str(v)
+
     def atom_values(self, row: Any) -> np.ndarray:
         """Kleene codes of every base test for one profile row."""
         cb = self.cb
@@ -198,7 +220,7 @@ class OnlineMatcher:
         for k in uk.tolist():
             f = self.key_field[k]
             if f not in shown:
-                shown[f] = _show(row.get(f))
+                shown[f] = self._display(f, row.get(f))
             distinct.append(self.key_open[k] + shown[f] + "）")
         pieces = [distinct[j] for j in inv.tolist()]
         ev_pol = self.leaf_policy[ev_idx]
@@ -262,18 +284,10 @@ def _to_float(v: Any) -> float:
         return math.nan
 
 
-def _show(v: Any) -> str:
-    if _missing(v):
-        return "未知"
-    if isinstance(v, bool | np.bool_):
-        return "是" if v else "否"
-    if isinstance(v, float):
-        return f"{round(v, 4):g}"
-    if isinstance(v, pd.Timestamp | dt.datetime):
-        return v.strftime("%Y-%m-%d")
-    if isinstance(v, str) and v == "":
-        return "无"
-    return str(v)
+def _number_text(x: float) -> str:
+    """A number as the batch shows it (Arrow's cast of the value rounded to 4 places): 11, 0.0242."""
+    text = repr(float(np.round(x, 4)))
+    return text[:-2] if text.endswith(".0") else text
 
 
 _DATE_CACHE: dict[Any, dt.date] = {}

@@ -106,7 +106,7 @@ class _Checker:
             return fields
         try:
             doc = safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:  # ValueError: 2025-13-01
             self.err(str(path), f"not valid YAML ({_yaml_reason(exc)})")
             return fields
         if isinstance(doc, dict) and "fields" in doc:
@@ -275,7 +275,7 @@ class _Checker:
             )
             return None
         name, op = doc.get("field"), doc.get("op")
-        if name not in fields:
+        if not isinstance(name, str) or name not in fields:
             self.err(at, f"unknown field {name!r}" + _suggest(name, fields))
             return None
         if op not in OPERATORS:
@@ -299,7 +299,7 @@ class _Checker:
 
     def operand(self, at: str, fld: Field, op: str, raw: Any, present: bool) -> Any:
         if op in ("exists", "missing"):
-            if present and raw not in (None, True):
+            if present and raw is not None and raw is not True:  # not `in (None, True)`: 1 == True
                 self.err(at, f"{op} takes no value")
             return None
         if not present or raw is None:
@@ -369,8 +369,10 @@ class _Checker:
         if unknown:
             self.err(where, f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
         title = doc.get("title")
-        if not isinstance(title, str) or not title.strip():
+        if title is None or (isinstance(title, str) and not title.strip()):
             self.err(where, "title missing")
+        elif not isinstance(title, str):
+            self.err(where, f"title {title!r} must be text")
         mode = doc.get("mode")
         if mode not in MODES:
             self.err(f"{where}: mode", f"unknown mode {mode!r} (expected auto, instant or apply)")
@@ -418,21 +420,25 @@ class _Checker:
         if unknown:
             self.err(f"{where}: benefit", f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
         out["benefit_kind"] = None if doc.get("kind") is None else str(doc["kind"])
+        refused = False
         for key, dest in (("max_amount", "max_amount"), ("rate", "amount_rate")):
             v = doc.get(key)
             if v is None:
                 continue
             if not _is_number(v) or v < 0:
                 self.err(f"{where}: benefit.{key}", f"{v!r} must be a non-negative number")
+                refused = refused or key == "rate"
             else:
                 out[dest] = float(v)
         base = doc.get("base")
         if base is not None:
-            if base not in fields or fields[base].type != "number":
+            if not isinstance(base, str) or base not in fields or fields[base].type != "number":
                 self.err(f"{where}: benefit.base", f"{base!r} must name a number field")
+                refused = True
             else:
                 out["amount_base"] = base
-        if (out["amount_rate"] is None) != (out["amount_base"] is None):
+        # one fault, one line: a refused rate or base is not also reported as missing its partner
+        if not refused and (out["amount_rate"] is None) != (out["amount_base"] is None):
             self.err(
                 f"{where}: benefit", "rate and base go together (amount = rate × base, capped by max_amount)"
             )
@@ -477,6 +483,8 @@ def _suggest(name: Any, fields: dict[str, Field]) -> str:
 
 
 def _yaml_reason(exc: Exception) -> str:
+    if not isinstance(exc, yaml.YAMLError | UnicodeDecodeError):  # a value YAML itself could not build
+        return f"impossible value: {exc}"
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or type(exc).__name__
     return f"{problem} at line {mark.line + 1}" if mark is not None else str(problem)
@@ -509,7 +517,7 @@ def parse_book(directory: str | Path) -> tuple[list[Policy], dict[str, Field], s
         digest.update(rel.encode() + b"\0" + data + b"\0")
         try:
             doc = safe_load(data.decode("utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:  # ValueError: 2025-13-01
             chk.err(str(path), f"not valid YAML ({_yaml_reason(exc)})")
             continue
         docs = doc if isinstance(doc, list) else [doc]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -290,15 +291,12 @@ def _number_text(x: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-_DATE_CACHE: dict[Any, dt.date] = {}
-
-
 def as_of_date(as_of: str | dt.date) -> dt.date:
     if isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime):
         return as_of
-    d = _DATE_CACHE.get(as_of)
-    if d is None:
-        d = as_date(as_of)
-        if len(_DATE_CACHE) < 1000:
-            _DATE_CACHE[as_of] = d
-    return d
+    return _parsed_date(as_of)
+
+
+@lru_cache(maxsize=1024)  # online calls repeat the same few as-of texts: parse each once
+def _parsed_date(as_of: Any) -> dt.date:
+    return as_date(as_of)

@@ -106,3 +106,31 @@ def test_match_file_refuses_a_policy_ranker_name(sampled, tmp_path, mlflow_uri):
     raw.drop(columns="true_tag").to_csv(tmp_path / "postings.csv", index=False)
     with pytest.raises(Exception, match="not-there"):
         match_postings_file(tmp_path / "postings.csv", AS_OF, tmp_path / "out.csv", model="not-there@champion")
+
+
+def test_unshown_candidates_as_negatives_are_the_matchers_own_and_open_at_the_demands_date(sampled):
+    """The opt-in ``negatives_per_demand``: rows added are candidates the platform did not show,
+    open at the demand's date, never the demand's own enterprise's — and the model still trains."""
+    from quanhuiqi.postings.candidates import build_index
+    from quanhuiqi.postings.model import candidate_negatives, interaction_features
+    from quanhuiqi.postings.prepare import prepare_postings
+
+    raw, hist = sampled
+    clean = validate_postings(raw, AS_OF).clean
+    index = build_index(prepare_postings(clean, pd.to_datetime(hist["date"]).max(), None))
+    shown, _ = interaction_features(index, hist)
+    neg = candidate_negatives(index, shown, per_demand=5)
+    assert len(neg) > 0 and set(neg["demand_id"]) <= set(shown["demand_id"])
+    seen = set(zip(shown["demand_id"].astype(str), shown["supply_id"].astype(str), strict=True))
+    assert not seen & set(zip(neg["demand_id"].astype(str), neg["supply_id"].astype(str), strict=True))
+    p = clean.set_index("posting_id")
+    posted = pd.to_datetime(p.loc[neg["supply_id"].astype(str), "posted_on"]).to_numpy()
+    expires = pd.to_datetime(p.loc[neg["supply_id"].astype(str), "expires_on"]).to_numpy()
+    when = neg["as_of"].to_numpy(dtype="datetime64[ns]")
+    assert ((posted <= when) & (expires >= when)).all()
+    owner = p["uscc"].astype(str)
+    assert (owner.loc[neg["demand_id"].astype(str)].to_numpy() != owner.loc[neg["supply_id"].astype(str)].to_numpy()).all()
+    plain = train_postings_model(clean, hist, threads=1, num_boost_round=20)
+    with_neg = train_postings_model(clean, hist, threads=1, num_boost_round=20, negatives_per_demand=5)
+    assert with_neg.n_train_rows == plain.n_train_rows + len(neg)
+    assert with_neg.booster.num_trees() > 0

@@ -90,10 +90,13 @@ def main() -> None:
     args = ap.parse_args()
     os.environ["QUANHUIQI_THREADS"] = str(args.threads)
 
-    from quanhuiqi.postings.match import _read_enterprises
-    from quanhuiqi.postings.model import TruthScorer, time_split_evaluation, train_postings_model
+    from quanhuiqi.postings.model import (
+        TruthScorer,
+        time_split_data,
+        time_split_evaluation,
+        train_postings_model,
+    )
     from quanhuiqi.postings.scoring import PostingRuleScorer
-    from quanhuiqi.postings.validate import validate_postings
     from quanhuiqi.synth.preference import load_truth
     from quanhuiqi.synth.reputation_posterior import (
         enterprises_with_reputation,
@@ -103,21 +106,15 @@ def main() -> None:
         reputation_prior_mean,
     )
     from quanhuiqi.tables.columns import DATA_FILES
-    from quanhuiqi.tables.io import read_table
 
     t0 = time.perf_counter()
     data = Path(args.city)
     truth_dir = data / DATA_FILES["truth"]
     truth = load_truth(truth_dir)
-    inter = read_table(data / DATA_FILES["posting_interactions"], text_columns=["demand_id", "supply_id"])
-    inter["date"] = pd.to_datetime(inter["date"])
-    last = inter["date"].max()
-    clean = validate_postings(read_table(data / DATA_FILES["postings"]), last).clean
-    ent = _read_enterprises(data / DATA_FILES["enterprises"], last)
-    dates = np.sort(inter["date"].unique())
-    cut = pd.Timestamp(dates[int(len(dates) * 0.8)])
+    split = time_split_data(data)
+    clean, inter, ent, cut, last = split.postings, split.interactions, split.enterprises, split.cut, split.last
 
-    model = train_postings_model(clean, inter[inter["date"] < cut], ent, threads=args.threads)
+    model = train_postings_model(clean, split.train, ent, threads=args.threads)
     prior = reputation_prior_mean(truth["enterprises"])
     post_cut = reputation_posterior_frame(truth, inter, cut)
     post_all = reputation_posterior_frame(truth, inter, None)

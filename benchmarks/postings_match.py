@@ -145,14 +145,15 @@ def city_comparison(args) -> dict:
     """Issue 6's target on a synthetic city: train on the first 80 % of the interaction dates, replay the
     test window day by day with rule / popularity / model / oracle, report logged recall (all demands and
     the exploration demands) and every candidate graded by the latent truth (the target)."""
-    import pandas as pd
 
-    from quanhuiqi.postings.match import _read_enterprises
-    from quanhuiqi.postings.model import TruthScorer, time_split_evaluation, train_postings_model
+    from quanhuiqi.postings.model import (
+        TruthScorer,
+        time_split_data,
+        time_split_evaluation,
+        train_postings_model,
+    )
     from quanhuiqi.postings.scoring import PostingPopularityScorer, PostingRuleScorer
-    from quanhuiqi.postings.validate import validate_postings
     from quanhuiqi.tables.columns import DATA_FILES
-    from quanhuiqi.tables.io import read_table
 
     data = Path(args.city)
     if not (data / DATA_FILES["posting_interactions"]).exists():
@@ -160,14 +161,9 @@ def city_comparison(args) -> dict:
 
         generate_city(data, n_enterprises=args.city_enterprises, seed=0, history=False)
     t0 = time.perf_counter()
-    inter = read_table(data / DATA_FILES["posting_interactions"], text_columns=["demand_id", "supply_id"])
-    inter["date"] = pd.to_datetime(inter["date"])
-    last = inter["date"].max()
-    clean = validate_postings(read_table(data / DATA_FILES["postings"]), last).clean
-    ent = _read_enterprises(data / DATA_FILES["enterprises"], last)
-    dates = np.sort(inter["date"].unique())
-    cut = pd.Timestamp(dates[int(len(dates) * 0.8)])
-    model = train_postings_model(clean, inter[inter["date"] < cut], ent, threads=args.threads)
+    split = time_split_data(data)
+    clean, inter, ent, cut, last = split.postings, split.interactions, split.enterprises, split.cut, split.last
+    model = train_postings_model(clean, split.train, ent, threads=args.threads)
     scorers = {"rule": PostingRuleScorer(), "popularity": PostingPopularityScorer(), "model": model,
                "oracle": TruthScorer(data / DATA_FILES["truth"])}
     rep = time_split_evaluation(clean, inter, ent, cut, scorers, truth_dir=data / DATA_FILES["truth"])

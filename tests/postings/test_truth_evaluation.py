@@ -6,23 +6,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.postings.match import _read_enterprises, match_postings
-from quanhuiqi.postings.model import ALL_CANDIDATES, TruthScorer, time_split_evaluation
+from quanhuiqi.postings.match import match_postings
+from quanhuiqi.postings.model import ALL_CANDIDATES, TruthScorer, time_split_data, time_split_evaluation
 from quanhuiqi.postings.scoring import PostingRuleScorer
-from quanhuiqi.postings.validate import validate_postings
 from quanhuiqi.synth import posting_utility
 from quanhuiqi.tables.columns import DATA_FILES
-from quanhuiqi.tables.io import read_table
 
 CITY = Path(__file__).resolve().parents[2] / "data_samples"
 
 
 def _city():
-    inter = read_table(CITY / DATA_FILES["posting_interactions"], text_columns=["demand_id", "supply_id"])
-    inter["date"] = pd.to_datetime(inter["date"])
-    last = inter["date"].max()
-    clean = validate_postings(read_table(CITY / DATA_FILES["postings"]), last).clean
-    return inter, clean, _read_enterprises(CITY / DATA_FILES["enterprises"], last)
+    split = time_split_data(CITY)
+    return split.interactions, split.postings, split.enterprises
 
 
 def test_the_oracle_is_given_the_pair_ids_and_ranks_by_the_truth() -> None:
@@ -50,3 +45,11 @@ def test_the_truth_evaluation_runs_and_the_oracle_is_the_ceiling() -> None:
     assert rep.loc["oracle", "truth_ndcg@10"] == 1.0
     assert rep.loc["rule", "truth_ndcg@10"] < 1.0
     assert rep.loc["oracle", "truth_deal_recall@10"] >= rep.loc["rule", "truth_deal_recall@10"]
+
+
+def test_time_split_reads_the_directory_and_cuts_at_the_last_fifth_of_dates() -> None:
+    split = time_split_data(CITY)
+    dates = np.sort(split.interactions["date"].unique())
+    assert split.cut == pd.Timestamp(dates[int(len(dates) * 0.8)]) and split.last == dates[-1]
+    assert (split.train["date"] < split.cut).all() and len(split.train) < len(split.interactions)
+    assert split.enterprises is not None and split.truth_dir.exists() and "row" in split.postings

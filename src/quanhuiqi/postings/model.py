@@ -10,6 +10,7 @@ city, on the latent utility of the pairs they propose.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -365,28 +366,53 @@ def time_split_evaluation(
     return pd.DataFrame(rows).set_index("scorer") if rows else pd.DataFrame()
 
 
-def train_postings_cli(data_dir, register: str | None = None, alias: str | None = None,
-                       threads: int | None = None) -> str:
-    """``quanhuiqi train postings``: time split, train, compare with the rule scorer, log to MLflow."""
+@dataclass
+class TimeSplit:
+    """A data directory's postings split by time: train on interactions before ``cut``, test from it."""
+
+    postings: pd.DataFrame  # validated (clean) postings as of the last interaction date
+    interactions: pd.DataFrame  # every interaction, ``date`` parsed
+    enterprises: pd.DataFrame | None  # clean enterprises, when the directory has them
+    cut: pd.Timestamp
+    last: pd.Timestamp
+    truth_dir: Path  # ``truth/`` (exists only for a synthetic city)
+
+    @property
+    def train(self) -> pd.DataFrame:
+        return self.interactions[self.interactions["date"] < self.cut]
+
+
+def time_split_data(data_dir, test_fraction: float = 0.2) -> TimeSplit:
+    """Read a data directory's postings, interactions and enterprises and cut the interaction dates
+    at ``1 − test_fraction`` — what ``quanhuiqi train postings`` and the benchmarks evaluate on."""
     from quanhuiqi.tables.columns import DATA_FILES
     from quanhuiqi.tables.io import read_table
 
     data = Path(data_dir)
     inter = read_table(data / DATA_FILES["posting_interactions"], text_columns=["demand_id", "supply_id"])
+    if not len(inter):
+        raise InputError(f"{data / DATA_FILES['posting_interactions']}: no interactions to split")
     inter["date"] = pd.to_datetime(inter["date"])
     last = inter["date"].max()
-    v = validate_postings(read_table(data / DATA_FILES["postings"]), last)
+    clean = validate_postings(read_table(data / DATA_FILES["postings"]), last).clean
     ent_path = data / DATA_FILES["enterprises"]
     ent = _read_enterprises(ent_path, last) if ent_path.exists() else None
     dates = np.sort(inter["date"].unique())
-    cut = pd.Timestamp(dates[int(len(dates) * 0.8)])
-    train = inter[inter["date"] < cut]
-    model = train_postings_model(v.clean, train, ent, threads=threads)
-    truth = data / DATA_FILES["truth"]
+    cut = pd.Timestamp(dates[int(len(dates) * (1 - test_fraction))])
+    return TimeSplit(clean, inter, ent, cut, last, data / DATA_FILES["truth"])
+
+
+def train_postings_cli(data_dir, register: str | None = None, alias: str | None = None,
+                       threads: int | None = None) -> str:
+    """``quanhuiqi train postings``: time split, train, compare with the rule scorer, log to MLflow."""
+    split = time_split_data(data_dir)
+    inter, ent, cut, last, truth = split.interactions, split.enterprises, split.cut, split.last, split.truth_dir
+    train = split.train
+    model = train_postings_model(split.postings, train, ent, threads=threads)
     scorers = {"rule": PostingRuleScorer(), "popularity": PostingPopularityScorer(), "model": model}
     if truth.exists():
         scorers["oracle"] = TruthScorer(truth)
-    report = time_split_evaluation(v.clean, inter, ent, cut, scorers, truth_dir=truth)
+    report = time_split_evaluation(split.postings, inter, ent, cut, scorers, truth_dir=truth)
     summary = report
     metrics = {f"{s}.{c}": float(summary.loc[s, c]) for s in summary.index for c in summary.columns}
     if "model" in summary.index and "rule" in summary.index:
@@ -423,5 +449,5 @@ def train_postings_cli(data_dir, register: str | None = None, alias: str | None 
     return "\n".join(lines)
 
 
-__all__ = ["evaluate_postings", "time_split_evaluation", "train_postings_cli", "train_postings_model",
-           "truth_list_metrics"]
+__all__ = ["TimeSplit", "evaluate_postings", "time_split_data", "time_split_evaluation", "train_postings_cli",
+           "train_postings_model", "truth_list_metrics"]

@@ -65,8 +65,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         from quanhuiqi.rank import train_ranker_cli as train
     else:
         from quanhuiqi.postings import train_postings_cli as train
-    print(train(args.data, register=args.register, alias=args.alias, threads=args.threads))
+    print(train(args.data, register=args.register, alias=args.alias, threads=args.threads,
+                params=_params(args.param)))
     return 0
+
+
+def _params(pairs: list[str] | None) -> dict[str, object]:
+    """``--param num_leaves=15`` → {"num_leaves": 15} (int, float, true/false, else text)."""
+    out: dict[str, object] = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--param {pair!r}: expected KEY=VALUE")
+        value: object = text.strip()
+        for cast in (int, float):
+            try:
+                value = cast(text)
+                break
+            except ValueError:
+                continue
+        if text.strip().lower() in ("true", "false"):
+            value = text.strip().lower() == "true"
+        out[key.strip()] = value
+    return out
 
 
 def cmd_match_postings(args: argparse.Namespace) -> int:
@@ -125,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--register")
     s.add_argument("--alias")
     s.add_argument("--threads", type=int, default=None, help="LightGBM threads (default: QUANHUIQI_THREADS or 1)")
+    s.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="override a LightGBM parameter of the defaults, e.g. --param num_leaves=15 (repeatable)")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("match-postings", help="pair supply and demand postings (供需对接)")

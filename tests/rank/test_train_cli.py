@@ -53,3 +53,26 @@ def test_train_register_alias_load_score(city, mlflow_uri, capsys):
 def test_alias_without_register_is_refused(city, mlflow_uri, capsys):
     assert main(["train", "ranker", "--data", str(city), "--alias", "champion"]) == 1
     assert "--alias needs --register" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_param_overrides_reach_the_logged_model(city, mlflow_uri, capsys):
+    assert main(["train", "ranker", "--data", str(city), "--threads", "1", "--param", "num_leaves=7",
+                 "--param", "max_depth=3", "--param", "learning_rate=0.05"]) == 0
+    out = capsys.readouterr().out
+    from mlflow import MlflowClient
+
+    run_id = next(w for w in out.split() if len(w) == 32 and all(c in "0123456789abcdef" for c in w))
+    params = MlflowClient(mlflow_uri).get_run(run_id).data.params
+    assert (params["num_leaves"], params["max_depth"], params["learning_rate"]) == ("7", "3", "0.05")
+
+
+@pytest.mark.parametrize("arg,message", [
+    ("num_leafs=7", "unknown LightGBM parameter(s) num_leafs"),
+    ("num_leaves", "expected KEY=VALUE"),
+])
+def test_a_bad_param_is_refused_before_any_work(city, mlflow_uri, capsys, arg, message):
+    assert main(["train", "ranker", "--data", str(city), "--param", arg]) == 1
+    assert message in capsys.readouterr().err
+    assert main(["train", "postings", "--data", str(city), "--param", arg]) == 1
+    assert message in capsys.readouterr().err

@@ -403,12 +403,16 @@ def time_split_data(data_dir, test_fraction: float = 0.2) -> TimeSplit:
 
 
 def train_postings_cli(data_dir, register: str | None = None, alias: str | None = None,
-                       threads: int | None = None) -> str:
-    """``quanhuiqi train postings``: time split, train, compare with the rule scorer, log to MLflow."""
+                       threads: int | None = None, params: dict | None = None) -> str:
+    """``quanhuiqi train postings``: time split, train, compare with the rule scorer, log to MLflow.
+    ``params`` override the LightGBM defaults (only their keys)."""
+    from quanhuiqi.rank.scorers import check_params
+
+    check_params(params, DEFAULT_PARAMS)
     split = time_split_data(data_dir)
     inter, ent, cut, last, truth = split.interactions, split.enterprises, split.cut, split.last, split.truth_dir
     train = split.train
-    model = train_postings_model(split.postings, train, ent, threads=threads)
+    model = train_postings_model(split.postings, train, ent, threads=threads, params=params)
     scorers = {"rule": PostingRuleScorer(), "popularity": PostingPopularityScorer(), "model": model}
     if truth.exists():
         scorers["oracle"] = TruthScorer(truth)

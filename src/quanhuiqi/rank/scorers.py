@@ -31,6 +31,7 @@ from quanhuiqi.rank.features import (
     assemble_pairs,
     policy_frame,
 )
+from quanhuiqi.tables.io import InputError
 
 
 def threads(n: int | None = None) -> int:
@@ -217,6 +218,15 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "seed": 0,
     "verbose": -1,
 }
+
+
+def check_params(params: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> None:
+    """Refuse parameter overrides that are not among ``defaults``' keys: a misspelt LightGBM parameter
+    would otherwise be ignored with a warning, and the model trained with its default silently."""
+    unknown = sorted(set(params or {}) - set(defaults))
+    if unknown:
+        raise InputError(f"unknown LightGBM parameter(s) {', '.join(unknown)}; "
+                         f"the ones you can set: {', '.join(sorted(defaults))}")
 
 
 class LambdaRanker(PairScorer):

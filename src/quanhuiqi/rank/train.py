@@ -29,7 +29,7 @@ from quanhuiqi.rank.features import (
     policy_frame,
     specificity,
 )
-from quanhuiqi.rank.scorers import LambdaRanker, PopularityScorer, RuleScorer
+from quanhuiqi.rank.scorers import DEFAULT_PARAMS, LambdaRanker, PopularityScorer, RuleScorer, check_params
 from quanhuiqi.tables.columns import DATA_FILES, PUSH_HISTORY_COLUMNS
 from quanhuiqi.tables.io import InputError, read_table
 
@@ -421,15 +421,18 @@ def train_ranker_cli(
     register: str | None = None,
     alias: str | None = None,
     threads: int | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> str:
-    """``quanhuiqi train ranker``: build, train, compare, log to MLflow, optionally register and alias."""
+    """``quanhuiqi train ranker``: build, train, compare, log to MLflow, optionally register and alias.
+    ``params`` override the LightGBM defaults (only their keys: a typo is refused, not ignored)."""
     from quanhuiqi import registry
 
     if alias and not register:
         raise InputError("--alias needs --register NAME (an alias points at a registered version)")
+    check_params(params, DEFAULT_PARAMS)
     data = build_training_data(data_dir)
     truth = Path(data_dir) / DATA_FILES["truth"]
-    result = train_ranker(data, threads=threads, truth_dir=truth if truth.exists() else None)
+    result = train_ranker(data, threads=threads, params=params, truth_dir=truth if truth.exists() else None)
     run = registry.log_ranker(
         result.ranker,
         metrics=result.metrics,

@@ -132,7 +132,7 @@ def taste_posterior(truth: dict, pushes: pd.DataFrame, before: pd.Timestamp | st
         applied = h["applied"].astype(bool).to_numpy() & clicked
         shift = pd.Series(h["mode"].astype(str).to_numpy()).map(APPLY_SHIFT).fillna(0.0).to_numpy(float)
         prec = 1.0 / var
-        rows = np.unique(firm)
+        rows, local = np.unique(firm, return_inverse=True)  # only firms with pushes get a system
         k = x.shape[1]
         outer = x[:, :, None] * x[:, None, :]  # rows × k × k, a few MB for a city sample
         for _ in range(iterations):
@@ -144,9 +144,9 @@ def taste_posterior(truth: dict, pushes: pd.DataFrame, before: pd.Timestamp | st
             grad = np.zeros_like(theta)
             np.add.at(grad, firm, x * resid[:, None])
             grad -= prec * (theta - mean)
-            hess = np.zeros((len(ent), k, k))
-            np.add.at(hess, firm, outer * weight[:, None, None])
-            hr = hess[rows] + np.einsum("ij,jk->ijk", prec[rows], np.eye(k))
+            hess = np.zeros((len(rows), k, k))
+            np.add.at(hess, local, outer * weight[:, None, None])
+            hr = hess + np.einsum("ij,jk->ijk", prec[rows], np.eye(k))
             step = np.linalg.solve(hr, grad[rows][:, :, None])[:, :, 0]
             theta[rows] += step
             if np.abs(step).max() < 1e-8:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pickle
+import shutil
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -39,7 +40,7 @@ from quanhuiqi.push.job import (
     prepare,
 )
 from quanhuiqi.push.partition import n_partitions, partition_of, process_partition
-from quanhuiqi.push.sink import STREAMED, PartitionSink
+from quanhuiqi.push.sink import STREAMED, PartitionSink, prepare_part, read_part, write_part
 from quanhuiqi.tables.io import InputError, read_table
 from quanhuiqi.tables.rejects import concat_rejects
 
@@ -141,8 +142,21 @@ def _validated(validate: Any, frame: pd.DataFrame, as_of: Any, source: str) -> t
     return clean, rej, {"rows": v.rows_in, "clean": len(v.clean), "rows_rejected": v.rows_rejected}
 
 
-def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: Any) -> Any:
-    """The function ``mapInPandas`` maps over the unioned, repartitioned tables."""
+def _staging_dir(cfg: dict, out_dir: Path) -> Path:
+    """Where executors stage the large tables for the driver: ``spark.staging`` of the configuration,
+    else a hidden folder in the out folder — either must be a filesystem both see (HDFS mounts, NFS)."""
+    base = Path((cfg.get("spark") or {}).get("staging") or out_dir)
+    path = base / f".spark-staging-{uuid.uuid4().hex}"
+    path.mkdir(parents=True)
+    return path
+
+
+def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: Any, staging: str) -> Any:
+    """The function ``mapInPandas`` maps over the unioned, repartitioned tables.
+
+    The large tables (``STREAMED``: held back, near misses, 免申即享) never travel to the driver: each
+    partition prepares them as they will be written and stages them as Arrow files under ``staging``
+    (a folder the executors and the driver share); only their paths and counts come back."""
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from functools import partial
@@ -180,7 +194,13 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
                     grants=state["grants"],
                     suppressions=state["suppressions"],
                 )
-                out.update(push_list=r.push_list, held_back=r.held_back, auto_grant=r.auto_grant, near_miss=r.near_miss)
+                out["push_list"] = r.push_list
+                for name in STREAMED:
+                    part_rows = prepare_part(name, getattr(r, name))
+                    if part_rows is not None:
+                        path = Path(staging) / f"{name}-{int(part):06d}.arrow"
+                        write_part(part_rows, path)
+                        out[name] = {"path": str(path), "rows": part_rows.rows, "counts": part_rows.counts}
                 stats.update(r.stats)
             out["stats"] = stats
             yield pd.DataFrame(
@@ -209,10 +229,19 @@ def run_daily_spark(
     folder and the out folder are read and written by the driver; input tables by Spark.
     """
     prep = prepare(date, data_dir, out_dir, model, config)
-    cfg, day, progress, inputs = prep.cfg, prep.day, prep.progress, prep.inputs
+    cfg = prep.cfg
     if cfg["paths"]["extra"]:
         raise InputError("paths.extra (extra enterprise sources) is not supported by the Spark job yet")
     spark = spark or local_session()
+    staging = _staging_dir(cfg, prep.out_dir)
+    try:
+        return _run_on_spark(prep, spark, staging)
+    finally:  # staged parts are removed as they are appended; whatever a failed run left goes here
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
+    cfg, day, progress, inputs = prep.cfg, prep.day, prep.progress, prep.inputs
 
     with progress.stage("spark.read") as info:
         ent_path = prep.paths["enterprises"]
@@ -266,10 +295,10 @@ def run_daily_spark(
             if postings_clean is not None
             else None
         )
-        fn = _partition_function(ctx_bc, columns, posters_bc)
+        fn = _partition_function(ctx_bc, columns, posters_bc, str(staging))
         result = union.repartition(parts, "_part").mapInPandas(fn, OUT_SCHEMA)
         pieces: dict[str, list[Any]] = {}
-        for row in result.collect():
+        for row in result.collect():  # small payloads: the large tables stay in staged files
             pieces.setdefault(row["_kind"], []).append((row["_part"], pickle.loads(row["_payload"])))
         ctx_bc.unpersist()
         for k in pieces:
@@ -277,7 +306,9 @@ def run_daily_spark(
         stats = [s for _, s in pieces.get("stats", [])]
         tables = {"push_list": combine([f for _, f in pieces.pop("push_list", [])] or [empty_push_list()],
                                        PUSH_LIST_ORDER)}
-        info.update(pushed=len(tables["push_list"]))
+        staged = [v for name in STREAMED for _, v in pieces.get(name, [])]
+        info.update(pushed=len(tables["push_list"]), staged_parts=len(staged),
+                    staged_rows=int(sum(v["rows"] for v in staged)))
 
     for name in ("enterprises", *STATE_TABLES):
         if name in columns:
@@ -296,13 +327,11 @@ def run_daily_spark(
         tables["postings_pairs"] = _postings_pairs(postings_clean, day, ent, cfg, interactions)
         info.update(pairs=len(tables["postings_pairs"]))
     tables["rejects"] = concat_rejects(rejects)
-    # the large tables go through the local job's sink, in partition order
+    # the large tables go through the local job's sink, in partition order, one staged part at a time
     with open_writer(prep) as w, PartitionSink(w, formats_of(cfg)) as sink:
-        by_part: dict[int, dict[str, Any]] = {}
         for name in STREAMED:
-            for part, frame in pieces.pop(name, []):
-                by_part.setdefault(part, {})[name] = frame
-        for part in sorted(by_part):
-            sink.add(SimpleNamespace(push_list=None, stats=None, **{n: by_part[part].get(n) for n in STREAMED}))
+            for _, staged in sorted(pieces.pop(name, []), key=lambda t: t[0]):
+                sink.streams[name].add_prepared(read_part(staged["path"], staged["rows"], staged["counts"]))
+                os.remove(staged["path"])
         streamed = sink.close()
         return finish(prep, w, tables, streamed, [s for s in stats if "timings" in s], parts)

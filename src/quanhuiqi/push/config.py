@@ -56,6 +56,9 @@ def _merge(base: dict, override: dict, where: str, source: str) -> dict:
 
 
 def _check(cfg: dict, source: str) -> None:
+    staging = cfg["spark"]["staging"]
+    if staging is not None and not isinstance(staging, str):
+        raise InputError(f"{source}: spark.staging must be a folder path, got {staging!r}")
     p = cfg["push"]
     for key in ("max_per_enterprise", "cooldown_days", "closing_soon_days", "new_policy_days"):
         if p[key] < 0:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
+import pyarrow.ipc  # noqa: F401  (pa.ipc)
 import pyarrow.parquet as pq
 
 from quanhuiqi.push.outputs import DayWriter
@@ -42,20 +44,70 @@ def empty_frame(name: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=types.get(c, "string")) for c in cols})
 
 
+@dataclass
+class PreparedPart:
+    """One partition's rows of a streamed table, ready to append: the Arrow table as it will be written
+    (columns in order, sorted, ``held_back`` dictionary-encoded), its row count and value counts.
+
+    Made where the partition was computed (a Spark executor writes it to a staging file with
+    :func:`write_part`), appended in partition order where the day is written."""
+
+    table: pa.Table
+    rows: int
+    counts: dict[str, int]
+
+
+def stream_schemas(name: str) -> tuple[pa.Schema, pa.Schema]:
+    """(schema written, plain schema): ``held_back``'s text columns stay dictionary-encoded all the way
+    (codes, no string per row); the Arrow schema is not stored, so readers see plain strings either way."""
+    plain = pa.Schema.from_pandas(empty_frame(name), preserve_index=False).remove_metadata()
+    if name not in DICTIONARY_TABLES:
+        return plain, plain
+    return pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if pa.types.is_large_string(f.type)
+                      else f for f in plain]), plain
+
+
+def prepare_part(name: str, df: pd.DataFrame | None) -> PreparedPart | None:
+    """A partition's frame of the streamed table ``name`` as it will be appended (None when empty)."""
+    if df is None or len(df) == 0:
+        return None
+    cols, keys, _ = STREAMED[name]
+    df = df[cols]
+    if keys is not None:
+        df = df.sort_values(keys, kind="stable")
+    df = df.reset_index(drop=True)
+    schema, _ = stream_schemas(name)
+    arrays = []
+    for f in schema:
+        col = df[f.name]
+        if pa.types.is_dictionary(f.type):
+            cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("string").astype("category")
+            codes = pa.array(cat.cat.codes.to_numpy(dtype=np.int32), mask=(cat.cat.codes.to_numpy() < 0))
+            values = pa.array(cat.cat.categories.astype(str).to_numpy(dtype=object), type=pa.large_string())
+            arrays.append(pa.DictionaryArray.from_arrays(codes, values))
+        elif isinstance(col.dtype, pd.CategoricalDtype):
+            arrays.append(pa.array(col.astype("string"), type=f.type, from_pandas=True))
+        else:
+            arrays.append(pa.array(col, type=f.type, from_pandas=True))
+    return PreparedPart(pa.Table.from_arrays(arrays, schema=schema), len(df), dict(value_counts(df[COUNTED[name]])))
+
+
+def write_part(part: PreparedPart, path: str | os.PathLike) -> None:
+    """A prepared part as an Arrow IPC file (exact: dictionaries and types come back as they were)."""
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, part.table.schema) as writer:
+        writer.write_table(part.table)
+
+
+def read_part(path: str | os.PathLike, rows: int, counts: dict[str, int]) -> PreparedPart:
+    with pa.memory_map(str(path), "r") as source:
+        table = pa.ipc.open_file(source).read_all()
+    return PreparedPart(table, rows, counts)
+
+
 class _Stream:
     def __init__(self, writer: DayWriter, name: str, formats: tuple[str, ...]):
         self.name = name
-        cols, self.keys, _ = STREAMED[name]
-        self.columns = cols
-        # held_back's text columns stay dictionary-encoded all the way (codes, no string per row); the
-        # arrow schema is not stored, so readers see plain string columns either way
-        plain = pa.Schema.from_pandas(empty_frame(name), preserve_index=False).remove_metadata()
-        self.plain = plain
-        self.dictionary = name in DICTIONARY_TABLES
-        self.schema = pa.schema([
-            pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if self.dictionary and pa.types.is_large_string(f.type)
-            else f for f in plain
-        ])
+        self.schema, self.plain = stream_schemas(name)
         self.writer = writer
         self.paths = {fmt: writer.staging / f"{name}.{fmt}" for fmt in formats}
         self.tmp = {fmt: p.with_name(f".{p.name}.part") for fmt, p in self.paths.items()}
@@ -66,39 +118,26 @@ class _Stream:
         self.counts: Counter[str] = Counter()
         self.seconds = 0.0
 
-    def add(self, df: pd.DataFrame) -> None:
-        if df is None or len(df) == 0:
+    def add(self, df: pd.DataFrame | None) -> None:
+        t = time.perf_counter()
+        part = prepare_part(self.name, df)
+        self.seconds += time.perf_counter() - t
+        self.add_prepared(part)
+
+    def add_prepared(self, part: PreparedPart | None) -> None:
+        """Append one partition's prepared rows: a Parquet row group (and a CSV block)."""
+        if part is None or part.rows == 0:
             return
         t = time.perf_counter()
-        df = df[self.columns]
-        if self.keys is not None:
-            df = df.sort_values(self.keys, kind="stable")
-        df = df.reset_index(drop=True)
-        self.rows += len(df)
-        self.counts.update(value_counts(df[COUNTED[self.name]]))
-        table = self._arrow(df)
+        self.rows += part.rows
+        self.counts.update(part.counts)
         if self.parquet is not None:
-            self.parquet.write_table(table)
+            self.parquet.write_table(part.table)
         if "csv" in self.tmp:  # Arrow's CSV writer (strings quoted): ten times faster than pandas here
             if self.csv is None:
                 self.csv = pcsv.CSVWriter(self.tmp["csv"], self.plain)
-            self.csv.write_table(table.cast(self.plain))
+            self.csv.write_table(part.table.cast(self.plain))
         self.seconds += time.perf_counter() - t
-
-    def _arrow(self, df: pd.DataFrame) -> pa.Table:
-        cols = []
-        for f in self.schema:
-            col = df[f.name]
-            if pa.types.is_dictionary(f.type):
-                cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("string").astype("category")
-                codes = pa.array(cat.cat.codes.to_numpy(dtype=np.int32), mask=(cat.cat.codes.to_numpy() < 0))
-                values = pa.array(cat.cat.categories.astype(str).to_numpy(dtype=object), type=pa.large_string())
-                cols.append(pa.DictionaryArray.from_arrays(codes, values))
-            elif isinstance(col.dtype, pd.CategoricalDtype):
-                cols.append(pa.array(col.astype("string"), type=f.type, from_pandas=True))
-            else:
-                cols.append(pa.array(col, type=f.type, from_pandas=True))
-        return pa.Table.from_arrays(cols, schema=self.schema)
 
     def close(self) -> None:
         if self.parquet is not None:

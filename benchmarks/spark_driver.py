@@ -1,0 +1,84 @@
+"""Benchmark: the daily job on Spark (local mode) — wall time and the *driver's* peak memory.
+
+    .venv/bin/python benchmarks/spark_driver.py [--enterprises 100000] [--master local[2]]
+
+The city is the one ``benchmarks/daily_run.py`` builds (``/tmp/quanhuiqi_bench_city_N_2000``, generated
+with the same parameters when missing).  The job runs in a child process whose peak RSS is the driver's
+(Python side; the JVM and the Python workers are separate processes and not counted).  Writes
+``benchmarks/results/spark_driver.json`` (or ``spark_driver_<name>.json`` with ``--result-name``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DAY = "2025-07-01"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
+    """In the child: the Spark run, then the driver's own peak RSS on stdout."""
+    from quanhuiqi.spark import local_session, run_daily_spark
+
+    spark = local_session(master, "quanhuiqi-bench", **{"spark.driver.memory": "4g"})
+    spark.sparkContext.setLogLevel("ERROR")
+    result = run_daily_spark(DAY, city, out, config={"run": {"partition_size": partition_size}}, spark=spark)
+    spark.stop()
+    print(json.dumps({"summary": result.report["summary"], "timings_s": result.report.get("timings_s", {}),
+                      "driver_peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 3)}))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--enterprises", type=int, default=100_000)
+    ap.add_argument("--policies", type=int, default=2000)
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--partition-size", type=int, default=10_000)
+    ap.add_argument("--result-name", default=None)
+    ap.add_argument("--run-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--city", default=None)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    if args.run_only:
+        run_job(Path(args.city), Path(args.out), args.master, args.partition_size)
+        return 0
+    city = Path(args.city or f"/tmp/quanhuiqi_bench_city_{args.enterprises}_{args.policies}")
+    if not (city / "enterprises.csv").exists():
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from daily_run import build_city
+
+        build_city(city, args.enterprises, args.policies, 90, 8.0, 0)
+    out = Path(args.out or f"/tmp/quanhuiqi_spark_out_{args.enterprises}")
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, "--run-only", "--city", str(city), "--out", str(out),
+                           "--master", args.master, "--partition-size", str(args.partition_size)],
+                          capture_output=True, text=True, env={**os.environ, "PYSPARK_PYTHON": sys.executable})
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        print(proc.stderr[-4000:], file=sys.stderr)
+        return proc.returncode
+    child = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = {
+        "enterprises": args.enterprises, "policies": args.policies, "master": args.master,
+        "partition_size": args.partition_size, "wall_seconds": round(wall, 1),
+        "driver_peak_rss_gb": child["driver_peak_rss_gb"], "summary": child["summary"],
+        "stage_seconds": child["timings_s"], "load_average_1min": round(os.getloadavg()[0], 2),
+        "command": "python benchmarks/spark_driver.py " + " ".join(sys.argv[1:]),
+    }
+    name = f"spark_driver_{args.result_name}.json" if args.result_name else "spark_driver.json"
+    (ROOT / "benchmarks" / "results" / name).write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -60,3 +60,44 @@ def test_executors_stage_the_large_tables_and_the_staging_folder_goes(spark, tmp
     assert rows == s["held_back"] + s["near_misses"] + s["auto_grants"]
     assert staging.is_dir() and not any(staging.iterdir())
     assert not [p for p in (tmp_path / "spark").rglob("*") if ".spark-staging" in p.name]
+
+
+def test_extra_enterprise_sources_on_spark_equal_the_local_run(spark, tmp_path):
+    """``paths.extra`` on Spark: the facts merge in the enterprise's own partition; rejects (with their
+    rows in the whole file) and every output equal the local run's."""
+    import shutil
+
+    import pandas as pd
+
+    city = tmp_path / "data"
+    shutil.copytree(SAMPLES, city, ignore=shutil.ignore_patterns("truth"))
+    ent = pd.read_csv(city / "enterprises.csv", dtype=str, keep_default_na=False).head(1500)
+    moved = ["ip_count", "innovation_score"]
+    extra = pd.concat([ent[["uscc", *moved]],
+                       pd.DataFrame({"uscc": [ent["uscc"].iloc[3], "bad", ""], "ip_count": ["9", "1", "2"],
+                                     "innovation_score": ["1", "2", "3"]})], ignore_index=True)
+    (city / "extra").mkdir()
+    extra.to_csv(city / "extra" / "facts.csv", index=False)
+    ent.drop(columns=moved).to_csv(city / "enterprises.csv", index=False)
+    config = {**CONFIG, "paths": {"extra": ["extra/facts.csv"]}}
+    local = run_daily(DAY, city, tmp_path / "local", config=config)
+    remote = run_daily_spark(DAY, city, tmp_path / "spark", config=config, spark=spark)
+    for path in sorted(local.out_dir.iterdir()):
+        if not path.name.startswith("report."):
+            assert path.read_bytes() == (remote.out_dir / path.name).read_bytes(), path.name
+    rejects = pd.read_parquet(remote.out_dir / "rejects.parquet")
+    assert (rejects["source"] == "extra[0] extra/facts.csv").sum() >= 3
+    assert remote.report["inputs"]["extra[0]"] == local.report["inputs"]["extra[0]"]
+
+
+def test_an_extra_source_clashing_with_the_enterprise_table_is_refused_before_spark_runs(spark, tmp_path):
+    import shutil
+
+    from quanhuiqi.tables.io import InputError
+
+    city = tmp_path / "data"
+    shutil.copytree(SAMPLES, city, ignore=shutil.ignore_patterns("truth"))
+    (city / "extra.csv").write_text("uscc,revenue\n913701761244222133,1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"extra\[0\] extra.csv: column\(s\) \['revenue'\] already exist"):
+        run_daily_spark(DAY, city, tmp_path / "spark", config={**CONFIG, "paths": {"extra": ["extra.csv"]}},
+                        spark=spark)

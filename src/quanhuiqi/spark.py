@@ -30,10 +30,13 @@ from quanhuiqi.push.job import (
     STATE_TABLES,
     RunResult,
     _postings_pairs,
+    check_extra_columns,
+    clean_columns,
     combine,
     empty_push_list,
     finish,
     formats_of,
+    merge_extra,
     merge_previous,
     open_writer,
     posting_interactions,
@@ -151,7 +154,8 @@ def _staging_dir(cfg: dict, out_dir: Path) -> Path:
     return path
 
 
-def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: Any, staging: str) -> Any:
+def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: Any, staging: str,
+                        extras: list[tuple[str, str]] = ()) -> Any:
     """The function ``mapInPandas`` maps over the unioned, repartitioned tables.
 
     The large tables (``STREAMED``: held back, near misses, 免申即享) never travel to the driver: each
@@ -173,6 +177,14 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
             rejects, counts = [], {}
             clean, rej, counts["enterprises"] = _validated(validate_enterprises, tables["enterprises"], ctx.as_of, "enterprises")
             rejects.append(rej)
+            for i, (name, source) in enumerate(extras):  # extra facts: same partition as their enterprise
+                frame = tables[name]
+                clean, rej = merge_extra(clean, frame.drop(columns="_row"), source)
+                rownum = frame["_row"].to_numpy()
+                if len(rej):
+                    rej["row"] = rownum[rej["row"].to_numpy() - 1]
+                rejects.append(rej)
+                counts[f"extra[{i}]"] = {"rows": len(frame), "rows_rejected": int(rej["row"].nunique()) if len(rej) else 0}
             state: dict[str, pd.DataFrame | None] = {}
             for name in STATE_TABLES:
                 if name not in tables:
@@ -230,8 +242,6 @@ def run_daily_spark(
     """
     prep = prepare(date, data_dir, out_dir, model, config)
     cfg = prep.cfg
-    if cfg["paths"]["extra"]:
-        raise InputError("paths.extra (extra enterprise sources) is not supported by the Spark job yet")
     spark = spark or local_session()
     staging = _staging_dir(cfg, prep.out_dir)
     try:
@@ -258,6 +268,15 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             df = _read(spark, p, name, parts)
             frames.append(df)
             columns[name] = [c.split(SEP, 1)[1] for c in df.columns if SEP in c]
+        extras = []  # (table name in the union, source as the rejects name it)
+        for i, rel in enumerate(cfg["paths"]["extra"]):
+            name, source = f"extra{i}", f"extra[{i}] {rel}"
+            df = _read(spark, prep.paths[f"extra[{i}]"], name, parts)
+            frames.append(df)
+            columns[name] = [c.split(SEP, 1)[1] for c in df.columns if SEP in c]
+            # refused on the driver, before any partition runs, as the local job refuses it
+            check_extra_columns(columns[name], clean_columns(columns["enterprises"], day), source)
+            extras.append((name, source))
         if prep.prev_paths:
             prev = spark.read.parquet(*[str(p) for p in prep.prev_paths.values()]).select("date", "uscc", "policy_id", "verdict")
             from pyspark.sql import functions as F
@@ -295,7 +314,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             if postings_clean is not None
             else None
         )
-        fn = _partition_function(ctx_bc, columns, posters_bc, str(staging))
+        fn = _partition_function(ctx_bc, columns, posters_bc, str(staging), extras)
         result = union.repartition(parts, "_part").mapInPandas(fn, OUT_SCHEMA)
         pieces: dict[str, list[Any]] = {}
         for row in result.collect():  # small payloads: the large tables stay in staged files
@@ -314,6 +333,10 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         if name in columns:
             for k in ("rows", "clean", "rows_rejected"):
                 inputs[name][k] = int(sum(s["counts"].get(name, {}).get(k, 0) for s in stats))
+    for i in range(len(extras)):
+        name = f"extra[{i}]"
+        for k in ("rows", "rows_rejected"):
+            inputs[name][k] = int(sum(s["counts"].get(name, {}).get(k, 0) for s in stats))
 
     rejects += [f for _, f in pieces.get("rejects", [])]
     with progress.stage("postings") as info:

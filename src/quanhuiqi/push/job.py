@@ -126,7 +126,24 @@ def _previous_push_lists(out_dir: Path, day: pd.Timestamp, cooldown_days: int) -
     return dict(sorted(found.items()))
 
 
-def _merge_extra(clean: pd.DataFrame, raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def check_extra_columns(extra: list[str], clean: list[str], source: str) -> None:
+    """An extra source needs a uscc and may not bring a column the enterprise table already has."""
+    if "uscc" not in extra:
+        raise InputError(f"{source}: missing required column uscc")
+    clash = sorted(set(extra) & set(clean) - {"uscc"})
+    if clash:
+        raise InputError(f"{source}: column(s) {clash} already exist in the enterprise table")
+
+
+def clean_columns(raw_columns: list[str], day: dt.date) -> list[str]:
+    """The columns of the clean enterprise table made from a raw table with ``raw_columns``."""
+    from quanhuiqi.tables import validate_enterprises
+
+    empty = pd.DataFrame({c: pd.Series(dtype="string") for c in raw_columns})
+    return list(validate_enterprises(empty, day, "enterprises").clean.columns)
+
+
+def merge_extra(clean: pd.DataFrame, raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join an extra source of facts (uscc + columns) to the clean enterprises; bad rows to rejects.
 
     A row is rejected when its uscc is missing or not a valid 统一社会信用代码, repeats an earlier
@@ -134,11 +151,7 @@ def _merge_extra(clean: pd.DataFrame, raw: pd.DataFrame, source: str) -> tuple[p
     uscc wins."""
     from quanhuiqi.tables.uscc import normalize_uscc, uscc_reason
 
-    if "uscc" not in raw:
-        raise InputError(f"{source}: missing required column uscc")
-    clash = sorted(set(raw.columns) & set(clean.columns) - {"uscc"})
-    if clash:
-        raise InputError(f"{source}: column(s) {clash} already exist in the enterprise table")
+    check_extra_columns(list(raw.columns), list(clean.columns), source)
     rows = pd.Series(range(1, len(raw) + 1), dtype="int64")
     key = normalize_uscc(raw["uscc"].astype("string")).astype("string")
     missing = key.isna().to_numpy()
@@ -446,7 +459,7 @@ def run_daily(
         inputs["enterprises"].update(clean=len(clean), rows_rejected=v.rows_rejected)
         for i, rel in enumerate(cfg["paths"]["extra"]):  # rejects name the source as configured
             name = f"extra[{i}]"
-            clean, rej = _merge_extra(clean, raw.pop(name), f"{name} {rel}")
+            clean, rej = merge_extra(clean, raw.pop(name), f"{name} {rel}")
             rejects_parts.append(rej)
             inputs[name].update(rows_rejected=int(rej["row"].nunique()) if len(rej) else 0)
         state: dict[str, pd.DataFrame | None] = {}

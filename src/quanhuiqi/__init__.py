@@ -37,6 +37,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "EligibilityResult": ("quanhuiqi.eligibility", "EligibilityResult"),
     # ranking and models
     "RuleScorer": ("quanhuiqi.rank", "RuleScorer"),
+    "OnlineRanker": ("quanhuiqi.rank", "OnlineRanker"),
     "train_ranker": ("quanhuiqi.rank", "train_ranker"),
     "evaluate_ranking": ("quanhuiqi.rank", "evaluate"),
     "load_ranker": ("quanhuiqi.registry", "load_ranker"),

@@ -6,6 +6,7 @@
 from quanhuiqi.rank.evaluation import evaluate, exposure, gini, ranking_metrics
 from quanhuiqi.rank.explain import reason_sentences
 from quanhuiqi.rank.features import FEATURES, PairFeatureBuilder, assemble_pairs, specificity
+from quanhuiqi.rank.online import OnlineRanker
 from quanhuiqi.rank.scorers import LambdaRanker, PairScorer, PopularityScorer, RuleScorer, threads
 from quanhuiqi.rank.train import (
     TrainingData,
@@ -22,6 +23,7 @@ from quanhuiqi.rank.train import (
 __all__ = [
     "FEATURES",
     "LambdaRanker",
+    "OnlineRanker",
     "PairFeatureBuilder",
     "PairScorer",
     "PopularityScorer",

@@ -804,7 +804,7 @@ def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[s
     r_val = r_key * span + r_day
     if len(r_val) > 1 and not (r_val[1:] > r_val[:-1]).all():
         return _asof_generic(left, right, by, values, cache)
-    if size * span <= max(4 * len(left), 1 << 22):
+    if size * span <= _dense_limit(len(left)):
         # dense (key × day) grid of right's row, carried forward over the days
         grid = np.full(size * span, -1, dtype=np.int64)
         grid[r_val] = np.arange(len(r_val))
@@ -820,6 +820,13 @@ def _asof(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[s
         col = right[v].to_numpy(dtype=float, na_value=np.nan)
         out[v] = np.append(np.where(np.isnan(col), 0.0, col), 0.0)[pos]
     return out
+
+
+def _dense_limit(n_left: int) -> int:
+    """Largest (key × day) grid worth filling for ``n_left`` look-ups: a few cells per look-up (a
+    partition's million pairs: millions of cells), else the binary search — an online call asks
+    for tens of rows and must not fill a grid of millions."""
+    return 4 * n_left + (1 << 16)
 
 
 def _day_codes(left: pd.DataFrame, right: pd.DataFrame, cache: dict[str, object]) -> tuple[np.ndarray, np.ndarray, int]:
@@ -862,12 +869,12 @@ def _asof_generic(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values
             joint = np.asarray(pd.factorize(np.concatenate([l_key, r_key]))[0], dtype=np.int64)
             l_key, r_key, size = joint[: len(left)], joint[len(left):], int(joint.max(initial=0)) + 1
         l_key, r_key, size = l_key * m + l_codes, r_key * m + r_codes, size * m
-    if size * span > max(4 * len(left), 1 << 22):  # renumber densely: only keys present count
+    if size * span > _dense_limit(len(left)):  # renumber densely: only keys present count
         joint = np.asarray(pd.factorize(np.concatenate([l_key, r_key]))[0], dtype=np.int64)
         l_key, r_key, size = joint[: len(left)], joint[len(left):], int(joint.max(initial=0)) + 1
     r_val = r_key * span + r_day
     order = np.argsort(r_val, kind="stable")
-    if size * span <= max(4 * len(left), 1 << 22):
+    if size * span <= _dense_limit(len(left)):
         # dense (key × day) grid of right's row (in sorted order), carried forward over the days
         grid = np.full(size * span, -1, dtype=np.int64)
         grid[r_val[order]] = np.arange(len(order))

@@ -1,0 +1,88 @@
+"""OnlineRanker: one enterprise's ranking and reasons, online, equal the batch's for that enterprise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quanhuiqi.eligibility import evaluate
+from quanhuiqi.policy import load_book
+from quanhuiqi.profile import profile
+from quanhuiqi.rank import RuleScorer
+from quanhuiqi.rank.online import RECOMMENDATION_COLUMNS, OnlineRanker
+from quanhuiqi.rank.train import build_training_data, read_history, train_ranker
+from quanhuiqi.tables import read_enterprises, validate_enterprises
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
+AS_OF = dt.date(2025, 7, 1)
+
+
+@cache
+def _day():
+    book = load_book(SAMPLES / "policies")
+    prof = profile(validate_enterprises(read_enterprises(SAMPLES / "enterprises.csv"), AS_OF).clean, AS_OF)
+    pairs = evaluate(book, prof, AS_OF, near_misses=False).pairs
+    return book, prof, pairs, read_history(SAMPLES)
+
+
+@cache
+def _model():
+    return train_ranker(build_training_data(SAMPLES), threads=1, num_boost_round=40).ranker
+
+
+@pytest.mark.parametrize("which", ["rule", "model"])
+def test_online_answers_equal_the_batch_for_each_enterprise(which):
+    book, prof, pairs, history = _day()
+    scorer = RuleScorer() if which == "rule" else _model()
+    online = OnlineRanker(scorer, book, pairs, prof, AS_OF, history)
+    rows = prof.sample(30, random_state=1)
+    sub = pairs[pairs["uscc"].isin(rows["uscc"])].reset_index(drop=True)  # the batch, for these rows
+    batch = sub.assign(score=scorer.score(sub, prof, book, AS_OF, history, population=pairs),
+                       reason=scorer.reasons(sub, prof, book, AS_OF, history, population=pairs).to_numpy()
+                       if which == "rule" else None)
+    checked = 0
+    for _, row in rows.iterrows():  # one online call per enterprise (tens)
+        rec = online.recommend(row, include_auto=True)
+        want = batch[batch["uscc"] == row["uscc"]].set_index("policy_id")
+        assert set(rec["policy_id"]) == set(want.index)
+        got = rec.set_index("policy_id")
+        np.testing.assert_allclose(got["score"].to_numpy(), want.loc[got.index, "score"].to_numpy(), rtol=1e-12)
+        if which == "rule":
+            assert (got["reason"].to_numpy() == want.loc[got.index, "reason"].to_numpy()).all()
+        assert (np.diff(rec["score"].to_numpy()) <= 0).all() and list(rec["rank"]) == list(range(1, len(rec) + 1))
+        checked += len(rec)
+    assert checked > 100
+
+
+def test_auto_grants_are_left_out_and_json_rows_work():
+    book, prof, pairs, history = _day()
+    online = OnlineRanker(RuleScorer(), book, pairs, prof, AS_OF, history)
+    auto_ids = set(book.policies.loc[book.policies["mode"] == "auto", "policy_id"])
+    seen_auto = False
+    for _, row in prof.head(40).iterrows():
+        full = online.recommend(row, include_auto=True)
+        rec = online.recommend(row)
+        auto = full["policy_id"].isin(auto_ids) & (full["verdict"] == "eligible")
+        seen_auto |= bool(auto.any())
+        assert set(rec["policy_id"]) == set(full.loc[~auto, "policy_id"])
+    assert seen_auto
+    row = prof.iloc[7]
+    as_json = json.loads(prof.iloc[[7]].to_json(orient="records", date_format="iso", force_ascii=False))[0]
+    a, b = online.recommend(row, top=5), online.recommend(as_json, top=5)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.columns) == RECOMMENDATION_COLUMNS and len(a) <= 5
+
+
+def test_an_enterprise_with_nothing_open_gets_an_empty_answer_with_the_columns():
+    book, prof, pairs, history = _day()
+    online = OnlineRanker(RuleScorer(), book, pairs, prof, AS_OF, history)
+    row = prof.iloc[0].copy()
+    row["status"] = "cancelled"  # an enterprise no longer active qualifies for nothing
+    rec = online.recommend(row)
+    assert rec.empty and list(rec.columns) == RECOMMENDATION_COLUMNS

@@ -835,12 +835,21 @@ def _day_codes(left: pd.DataFrame, right: pd.DataFrame, cache: dict[str, object]
     kept in ``cache`` (the tables of one transform share their dates)."""
     if "__date__" not in cache:
         cache["__date__"] = left["date"].to_numpy(dtype="datetime64[ns]")
-    r_date = right["date"].to_numpy(dtype="datetime64[ns]")
-    days = np.unique(r_date)
-    day_key = "__days__" + days.tobytes().hex()
+    # right's own codes depend on right alone: a builder passes a store (``__right_days__``) that keeps
+    # them between transforms (an online call transforms a few rows against the same history tables)
+    store = cache.get("__right_days__")
+    entry = store.get(id(right)) if isinstance(store, dict) else None
+    if entry is None or entry[0] is not right:
+        r_date = right["date"].to_numpy(dtype="datetime64[ns]")
+        days = np.unique(r_date)
+        entry = (right, days, np.searchsorted(days, r_date, side="left").astype(np.int64), days.tobytes().hex())
+        if isinstance(store, dict):
+            store[id(right)] = entry  # holds right itself: its id cannot be reused while stored
+    _, days, r_codes, days_hex = entry
+    day_key = "__days__" + days_hex
     if day_key not in cache:
         cache[day_key] = np.searchsorted(days, cache["__date__"], side="left").astype(np.int64)
-    return cache[day_key], np.searchsorted(days, r_date, side="left").astype(np.int64), len(days) + 1
+    return cache[day_key], r_codes, len(days) + 1
 
 
 def _asof_generic(left: pd.DataFrame, right: pd.DataFrame, by: list[str], values: list[str],
@@ -1027,6 +1036,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         self.benefit_kinds_ = self._vocab(self.benefit_kinds, X, "benefit_kind", policies, policy_codes)
         self.population_ = (None if all(c in X.columns for c in SPECIFICITY_FEATURES)
                             else _population_statistics(X, profile, as_of, policy_codes=policy_codes()))
+        self._right_days: dict[int, tuple] = {}  # history tables' own day codes, kept between transforms
         self.history_ = (None if history is None else
                          self._history_tables(history, X if profile is None else profile,
                                               X if policies is None else policies))
@@ -1285,7 +1295,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         t = self.history_
         a = self.smoothing
         left = X[["uscc", "policy_id", "date"] + [c for c in SEGMENTS.values() if c in X.columns]].copy()
-        keys: dict[str, object] = {}  # left's key codes, shared by every look-up below
+        keys: dict[str, object] = {"__right_days__": getattr(self, "_right_days", None)}  # shared below
         g = _asof(left, t["global"], [], ["n", "clicks", "applies"], cache=keys)
         g_click = _smooth(g["clicks"], g["n"], 0.05, 1.0)
         g_apply = _smooth(g["applies"], g["n"], 0.01, 1.0)

@@ -174,7 +174,7 @@ POLICY_CASES: dict[str, tuple[str, list[str]]] = {
     ),
     "between_dates_reversed": (
         HEAD + tree("{field: established_on, op: between, value: [2020-01-01, 2019-01-01]}"),
-        ["policy BAD-1: eligibility.all[0]", "between: low datetime.date(2020, 1, 1) is above high"],
+        ["policy BAD-1: eligibility.all[0]", "between: low 2020-01-01 is above high 2019-01-01"],
     ),
     "eq_with_a_list": (
         HEAD + tree("{field: revenue, op: eq, value: [1, 2]}"),

@@ -333,7 +333,7 @@ class _Checker:
             if lo is None or hi is None:
                 return None
             if lo > hi:
-                self.err(at, f"between: low {raw[0]!r} is above high {raw[1]!r}")
+                self.err(at, f"between: low {_shown(raw[0])} is above high {_shown(raw[1])}")
                 return None
             return (lo, hi)
         if op == "has":
@@ -473,6 +473,11 @@ class _Checker:
                 continue
             out.append(PolicyTest({str(k): v for k, v in facts.items()}, expect, f"tests[{i}]", d))
         return tuple(out)
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: dates as ISO text (not ``datetime.date(2020, 1, 1)``)."""
+    return value.isoformat() if isinstance(value, dt.date) else repr(value)
 
 
 def _suggest(name: Any, fields: dict[str, Field]) -> str:

@@ -314,6 +314,14 @@ FIELDS_CASES: dict[str, tuple[str, list[str]]] = {
         "fields:\n  - {name: zone, type: code, hierarchy: country}\n",
         [": fields[0]: field 'zone': hierarchy must be industry or district"],
     ),
+    "hierarchy_on_a_number": (
+        "fields:\n  - {name: ip_count, type: number, hierarchy: industry}\n",
+        [": fields[0]: field 'ip_count': hierarchy applies to code fields only, not to a number field"],
+    ),
+    "values_on_a_date": (
+        "fields:\n  - {name: listed_on, type: date, values: [a, b]}\n",
+        [": fields[0]: field 'listed_on': values apply to ordinal, category, code, set and text fields"],
+    ),
 }
 
 

@@ -150,7 +150,14 @@ class _Checker:
             if ftype == "ordinal" and not values:
                 self.err(where, f"field {name!r}: an ordinal field needs its values, lowest first")
                 continue
+            if values is not None and ftype in ("number", "date", "bool"):
+                self.err(where, f"field {name!r}: values apply to ordinal, category, code, set and text fields, "
+                                f"not to a {ftype} field")
+                continue
             hierarchy = item.get("hierarchy")
+            if hierarchy is not None and ftype != "code":
+                self.err(where, f"field {name!r}: hierarchy applies to code fields only, not to a {ftype} field")
+                continue
             if ftype == "code" and hierarchy not in (None, "industry", "district"):
                 self.err(where, f"field {name!r}: hierarchy must be industry or district")
                 continue

@@ -59,7 +59,16 @@ def test_executors_stage_the_large_tables_and_the_staging_folder_goes(spark, tmp
     s = run.report["summary"]
     assert rows == s["held_back"] + s["near_misses"] + s["auto_grants"]
     assert staging.is_dir() and not any(staging.iterdir())
-    assert not [p for p in (tmp_path / "spark").rglob("*") if ".spark-staging" in p.name]
+    assert not [p for p in (tmp_path / "spark").rglob("*") if p.name.startswith(".staging-")]
+
+
+def test_a_staging_folder_left_by_a_dead_run_is_removed_by_the_next_run(spark, tmp_path):
+    out = tmp_path / "spark"
+    dead = out / f".staging-{DAY}-spark-0123abcd"  # as a killed Spark run leaves it
+    dead.mkdir(parents=True)
+    (dead / "held_back-000001.arrow").write_bytes(b"partial")
+    run_daily_spark(DAY, SAMPLES, out, config=CONFIG, spark=spark)
+    assert not dead.exists()
 
 
 def test_extra_enterprise_sources_on_spark_equal_the_local_run(spark, tmp_path):

@@ -145,11 +145,13 @@ def _validated(validate: Any, frame: pd.DataFrame, as_of: Any, source: str) -> t
     return clean, rej, {"rows": v.rows_in, "clean": len(v.clean), "rows_rejected": v.rows_rejected}
 
 
-def _staging_dir(cfg: dict, out_dir: Path) -> Path:
+def _staging_dir(cfg: dict, out_dir: Path, date_text: str) -> Path:
     """Where executors stage the large tables for the driver: ``spark.staging`` of the configuration,
-    else a hidden folder in the out folder — either must be a filesystem both see (HDFS mounts, NFS)."""
+    else a hidden folder in the out folder — either must be a filesystem both see (HDFS mounts, NFS).
+    Named like the local writer's staging, so a run that died hard leaves nothing the next run of
+    that day does not remove (``push.outputs.recover``)."""
     base = Path((cfg.get("spark") or {}).get("staging") or out_dir)
-    path = base / f".spark-staging-{uuid.uuid4().hex}"
+    path = base / f".staging-{date_text}-spark-{uuid.uuid4().hex}"
     path.mkdir(parents=True)
     return path
 
@@ -243,7 +245,7 @@ def run_daily_spark(
     prep = prepare(date, data_dir, out_dir, model, config)
     cfg = prep.cfg
     spark = spark or local_session()
-    staging = _staging_dir(cfg, prep.out_dir)
+    staging = _staging_dir(cfg, prep.out_dir, prep.date_text)
     try:
         return _run_on_spark(prep, spark, staging)
     finally:  # staged parts are removed as they are appended; whatever a failed run left goes here

@@ -85,7 +85,8 @@ class LatentScorer:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--city", required=True, help="a synthetic city directory (generate_city output)")
+    ap.add_argument("--city", default="/tmp/qc_bench20k",
+                    help="a synthetic city directory (generated with 20,000 enterprises when missing)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     os.environ["QUANHUIQI_THREADS"] = str(args.threads)
@@ -109,6 +110,10 @@ def main() -> None:
 
     t0 = time.perf_counter()
     data = Path(args.city)
+    if not (data / DATA_FILES["posting_interactions"]).exists():  # the city postings_match.py --city uses
+        from quanhuiqi.synth import generate_city
+
+        generate_city(data, n_enterprises=20_000, seed=0, history=False)
     truth_dir = data / DATA_FILES["truth"]
     truth = load_truth(truth_dir)
     split = time_split_data(data)

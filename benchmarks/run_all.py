@@ -23,9 +23,17 @@ ORDER = [
     "link_names",
     "eligibility_vs_duckdb",
     "eligibility_online",
+    "validate_day",
+    "verdict_accuracy",
     "rank_train_score",
+    "rank_ceiling",
+    "rank_online",
     "postings_match",
+    "postings_city",
+    "postings_ceiling",
+    "shortlist_recall",
     "daily_run",
+    "spark_driver",
 ]
 
 

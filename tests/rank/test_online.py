@@ -86,3 +86,30 @@ def test_an_enterprise_with_nothing_open_gets_an_empty_answer_with_the_columns()
     row["status"] = "cancelled"  # an enterprise no longer active qualifies for nothing
     rec = online.recommend(row)
     assert rec.empty and list(rec.columns) == RECOMMENDATION_COLUMNS
+
+
+def test_granted_and_suppressed_pairs_are_never_recommended():
+    from quanhuiqi.tables.columns import DATA_FILES
+    from quanhuiqi.tables.io import read_table
+
+    book, prof, pairs, history = _day()
+    grants = read_table(SAMPLES / DATA_FILES["grants"])
+    sup = read_table(SAMPLES / DATA_FILES["suppressions"])
+    # a pair open today that is under a suppression in force, and one already granted
+    key = pairs["uscc"].astype(str) + "|" + pairs["policy_id"].astype(str)
+    live = sup[(pd.to_datetime(sup["created_on"]) <= pd.Timestamp(AS_OF))
+               & (pd.to_datetime(sup["expires_on"]) >= pd.Timestamp(AS_OF))]
+    sup_pair = live[(live["uscc"] + "|" + live["policy_id"]).isin(set(key))].iloc[0]
+    granted = grants[(grants["uscc"] + "|" + grants["policy_id"]).isin(set(key))
+                     & (pd.to_datetime(grants["granted_on"]) <= pd.Timestamp(AS_OF))].iloc[0]
+    plain = OnlineRanker(RuleScorer(), book, pairs, prof, AS_OF, history)
+    held = OnlineRanker(RuleScorer(), book, pairs, prof, AS_OF, history, grants=grants, suppressions=sup)
+    for firm, policy in ((sup_pair["uscc"], sup_pair["policy_id"]), (granted["uscc"], granted["policy_id"])):
+        row = prof[prof["uscc"] == firm].iloc[0]
+        before = plain.recommend(row, include_auto=True)
+        after = held.recommend(row, include_auto=True)
+        assert policy in set(before["policy_id"]) and policy not in set(after["policy_id"])
+        rest = before[before["policy_id"] != policy].set_index("policy_id")["score"]
+        kept = after.set_index("policy_id")["score"]
+        assert set(kept.index) <= set(rest.index)
+        np.testing.assert_allclose(kept.to_numpy(), rest.loc[kept.index].to_numpy())  # the others' scores unchanged

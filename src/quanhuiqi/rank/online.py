@@ -28,15 +28,30 @@ class OnlineRanker:
     ``scorer``: a :class:`~quanhuiqi.rank.RuleScorer`, a popularity scorer or a loaded LambdaRank model
     (``load_ranker("NAME@ALIAS")``); ``book``: the policy book; ``population``: every candidate pair of the
     day (``uscc, policy_id`` [, ``verdict, unknown``] — the eligibility pairs the batch computed);
-    ``profile``: the profiles of those enterprises; ``history``: the push history before ``as_of``.
+    ``profile``: the profiles of those enterprises; ``history``: the push history before ``as_of``;
+    ``grants`` and ``suppressions`` (validated, as the daily job reads them): pairs already granted on or
+    before ``as_of``, and pairs under a suppression in force, are never recommended — the same holds as
+    the daily job's ``granted`` and ``suppressed`` rules.
     """
 
     def __init__(self, scorer: Any, book: Any, population: pd.DataFrame, profile: pd.DataFrame,
-                 as_of: dt.date | str, history: pd.DataFrame | None = None) -> None:
+                 as_of: dt.date | str, history: pd.DataFrame | None = None, *,
+                 grants: pd.DataFrame | None = None, suppressions: pd.DataFrame | None = None) -> None:
+        from quanhuiqi.push.rules import active_suppressions
+
         self.scorer = scorer
         self.book = book
         self.as_of = as_of
         self.policies = policy_frame(book)
+        held = []
+        if grants is not None and len(grants):
+            on = pd.to_datetime(grants["granted_on"], errors="coerce") if "granted_on" in grants else None
+            g = grants if on is None else grants[(on.isna() | (on <= pd.Timestamp(as_of))).to_numpy()]
+            held.append(_keys(g))
+        sup = active_suppressions(suppressions, as_of)
+        if len(sup):
+            held.append(_keys(sup))
+        self._held = pd.Index(np.concatenate(held) if held else np.array([], dtype=object))
         template = scorer.builder if getattr(scorer, "builder", None) is not None else PairFeatureBuilder()
         self.builder = PairFeatureBuilder(**template.get_params()).fit(
             population, history=history, profile=profile, policies=self.policies, as_of=as_of)
@@ -49,6 +64,8 @@ class OnlineRanker:
         an application, so they are left out unless ``include_auto``; ``top`` keeps the first N."""
         row = profile_row if isinstance(profile_row, pd.Series) else pd.Series(profile_row)
         pairs = self.book.match(row, self.as_of)
+        if len(self._held):  # granted already, or disputed and suppressed
+            pairs = pairs.loc[~pd.Index(_keys(pairs)).isin(self._held)].reset_index(drop=True)
         if not include_auto:
             auto = (pairs["mode"] == "auto") & (pairs["verdict"] == "eligible")
             pairs = pairs.loc[~auto.fillna(False).to_numpy()].reset_index(drop=True)
@@ -67,3 +84,10 @@ class OnlineRanker:
         out = out.iloc[order].reset_index(drop=True)
         out["rank"] = np.arange(1, len(out) + 1, dtype="int64")
         return (out if top is None else out.head(top))[RECOMMENDATION_COLUMNS]
+
+
+def _keys(frame: pd.DataFrame) -> np.ndarray:
+    """``uscc␟policy_id`` per row (missing parts never match a pair)."""
+    u = frame["uscc"].astype("string")
+    p = frame["policy_id"].astype("string")
+    return (u + "\x1f" + p).fillna("\x1e").to_numpy(dtype=object)

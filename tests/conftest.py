@@ -10,6 +10,14 @@ import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+# Property tests: the suite (and CI, where a red run does not land) draws the same examples every run;
+# `pytest --hypothesis-profile=explore` searches new ones (any failure it finds becomes a fixed test).
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", max_examples=500, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 @pytest.fixture(scope="session")
 def mlflow_store_template(tmp_path_factory) -> Path:

@@ -49,12 +49,12 @@ SPEC = {
     ),
     "industry_code": (
         ["eq", "ne", "in", "not_in", "under", "not_under", "exists"],
-        ["C", "39", "391", "3911", "3912", "40", "A", "0111"],
+        ["3911", "3912", "4011", "0111"],  # eq/in compare whole class codes (coarser ones: under, UNDER_POOL)
         ["C", "39", "391", "3911", "3919", "4011", "A", "01", "0111", "G"],
     ),
     "district_code": (
         ["eq", "ne", "in", "under", "not_under", "missing"],
-        ["370102", "370112", "370100"],
+        ["370102", "370112", "110101"],  # county-level codes (a prefecture is refused: use under)
         ["370102", "370112", "370100", "370000", "110101"],
     ),
     "serious_dishonest": (["eq", "ne", "exists"], [True, False], [True, False]),

@@ -560,3 +560,31 @@ def test_one_bad_benefit_amount_gives_one_error(tmp_path, benefit):
     (tmp_path / "bad.yaml").write_text(HEAD + f"benefit: {benefit}\n" + OK_TREE, encoding="utf-8")
     errors = refused(tmp_path)
     assert not any("go together" in e for e in errors), errors
+
+
+@pytest.mark.parametrize(("node", "message"), [
+    ("{field: industry_code, op: eq, value: '39'}", "industry code '39' is a division"),
+    ("{field: industry_code, op: in, value: ['3911', C]}", "industry code 'C' is a section"),
+    ("{field: industry_code, op: ne, value: '391'}", "industry code '391' is a group"),
+    ("{field: district_code, op: eq, value: '370100'}", "district code '370100' is a prefecture"),
+    ("{field: district_code, op: not_in, value: ['370000']}", "district code '370000' is a province"),
+])
+def test_whole_code_comparisons_need_whole_codes(tmp_path, node, message):
+    """eq / ne / in / not_in on a hierarchical code compare whole codes: a coarser code is refused with
+    the operator to use instead (it would match no class, and a coarse record neither way)."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEAD + tree(node), encoding="utf-8")
+    line = line_with(refused(tmp_path), path, ["policy BAD-1: eligibility.all[0]", message])
+    assert "use under / not_under" in line
+
+
+def test_whole_codes_and_coarse_prefixes_load(tmp_path):
+    (tmp_path / "ok.yaml").write_text(HEAD + tree(
+        "{field: industry_code, op: in, value: ['3911', '0111']}",
+        "{field: district_code, op: eq, value: '370102'}",
+        "{field: industry_code, op: under, value: [C, '39']}",
+        "{field: district_code, op: not_under, value: ['3701']}",
+    ), encoding="utf-8")
+    from quanhuiqi.policy import load_book
+
+    assert len(load_book(tmp_path).items) == 1

@@ -212,10 +212,18 @@ class _Checker:
             from quanhuiqi.reference.industries import lookup_industry
 
             try:
-                return lookup_industry(text).code
+                found = lookup_industry(text)
             except KeyError:
                 self.err(where, f"industry code {text!r} does not exist in GB/T 4754-2017")
                 return None
+            if not prefix and found.level < 4:
+                # eq/ne/in/not_in compare whole codes: a section, division or group matches no
+                # enterprise's class code, and against a coarse record it would be neither true nor false
+                level = {1: "section", 2: "division", 3: "group"}[found.level]
+                self.err(where, f"industry code {text!r} is a {level}: {fld.name} compared whole is a class "
+                                f"(4 digits) — use under / not_under for everything under a {level}")
+                return None
+            return found.code
         if fld.hierarchy == "district":
             from quanhuiqi.reference.districts import is_district_code
 
@@ -223,6 +231,12 @@ class _Checker:
             if not ok or not is_district_code(text.ljust(6, "0")):
                 what = "district prefix (2, 4 or 6 digits)" if prefix else "district code"
                 self.err(where, f"{what} {text!r} does not exist in GB/T 2260")
+                return None
+            if not prefix and text.endswith("00"):
+                level = "province" if text.endswith("0000") else "prefecture"
+                self.err(where, f"district code {text!r} is a {level}: {fld.name} compared whole is a county-level "
+                                f"code — use under / not_under {text.rstrip('0')[:4 if level == 'prefecture' else 2]!r} "
+                                f"for everything under it")
                 return None
             return text
         return text

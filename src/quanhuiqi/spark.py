@@ -4,9 +4,11 @@
 1-based input row and its enterprise partition (the stable uscc hash of
 ``quanhuiqi.push.partition.partition_of``), the tables are unioned and repartitioned by that
 partition, and ``mapInPandas`` runs, per enterprise partition, exactly what the local run does:
-validate → profile → eligibility → rank → push rules.  Partition outputs come back to the driver,
-which sorts, reports and writes them with the local job's writer, so a Spark run and a local run
-with the same configuration give byte-identical data files.
+validate (and merge extra enterprise sources) → profile → eligibility → rank → push rules.  The large
+tables (held back, near misses, 免申即享) are prepared and staged as Arrow files by the executors;
+the push list, rejects and counts come back to the driver, which appends the staged parts one
+partition at a time with the local job's writer — so a Spark run and a local run with the same
+configuration give byte-identical data files.
 
 pyspark is imported inside the functions: ``import quanhuiqi`` stays light.
 """

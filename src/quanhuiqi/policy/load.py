@@ -235,7 +235,7 @@ class _Checker:
             if not prefix and text.endswith("00"):
                 level = "province" if text.endswith("0000") else "prefecture"
                 self.err(where, f"district code {text!r} is a {level}: {fld.name} compared whole is a county-level "
-                                f"code — use under / not_under {text.rstrip('0')[:4 if level == 'prefecture' else 2]!r} "
+                                f"code — use under / not_under {text[:4] if level == 'prefecture' else text[:2]!r} "
                                 f"for everything under it")
                 return None
             return text

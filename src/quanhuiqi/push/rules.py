@@ -157,6 +157,15 @@ def last_pushes(history: pd.DataFrame, as_of: dt.date | str, cooldown_days: int)
     return h.drop_duplicates(["uscc", "policy_id"], keep="last").reset_index(drop=True)
 
 
+def grants_in_force(grants: pd.DataFrame | None, as_of: dt.date | str) -> pd.DataFrame | None:
+    """Grants made on or before ``as_of`` (or undated): the pairs never to push or recommend again."""
+    if grants is None or not len(grants):
+        return grants
+    day = _ts(as_of)
+    granted_on = _dates(grants["granted_on"]) if "granted_on" in grants else pd.Series(pd.NaT, index=grants.index)
+    return grants[(granted_on.isna() | (granted_on <= day)).to_numpy()]
+
+
 def active_suppressions(suppressions: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     """Suppressions in force on ``as_of``: created on or before it (or undated) and not yet expired."""
     day = _ts(as_of)
@@ -268,10 +277,8 @@ def hold_before_ranking(
         h.hold(inactive, "inactive", lambda m: "status " + st_text[m].astype(object))
 
     # granted
-    if grants is not None and len(grants):
-        g = grants
-        granted_on = _dates(g["granted_on"]) if "granted_on" in g else pd.Series(pd.NaT, index=g.index)
-        g = g[(granted_on.isna() | (granted_on <= day)).to_numpy()]
+    g = grants_in_force(grants, day)
+    if g is not None and len(g):
         h.hold(h.keys.lookup(g)[0], "granted", "already granted")
 
     # suppressed (an officer or the enterprise disputed the pair; in force until it expires)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.rank.features import PairFeatureBuilder, assemble_pairs, policy_frame
+from quanhuiqi.rank.features import assemble_pairs, policy_frame
 
 RECOMMENDATION_COLUMNS = ["uscc", "policy_id", "verdict", "unknown", "evidence", "mode", "amount", "score",
                           "rank", "reason"]
@@ -25,7 +25,7 @@ RECOMMENDATION_COLUMNS = ["uscc", "policy_id", "verdict", "unknown", "evidence",
 class OnlineRanker:
     """The day's ranking, served per enterprise.
 
-    ``scorer``: a :class:`~quanhuiqi.rank.RuleScorer`, a popularity scorer or a loaded LambdaRank model
+    ``scorer``: a :class:`~quanhuiqi.rank.PairScorer` — the rule scorer, popularity or a loaded LambdaRank model
     (``load_ranker("NAME@ALIAS")``); ``book``: the policy book; ``population``: every candidate pair of the
     day (``uscc, policy_id`` [, ``verdict, unknown``] — the eligibility pairs the batch computed);
     ``profile``: the profiles of those enterprises; ``history``: the push history before ``as_of``;
@@ -37,24 +37,16 @@ class OnlineRanker:
     def __init__(self, scorer: Any, book: Any, population: pd.DataFrame, profile: pd.DataFrame,
                  as_of: dt.date | str, history: pd.DataFrame | None = None, *,
                  grants: pd.DataFrame | None = None, suppressions: pd.DataFrame | None = None) -> None:
-        from quanhuiqi.push.rules import active_suppressions
+        from quanhuiqi.push.rules import active_suppressions, grants_in_force
 
         self.scorer = scorer
         self.book = book
         self.as_of = as_of
         self.policies = policy_frame(book)
-        held = []
-        if grants is not None and len(grants):
-            on = pd.to_datetime(grants["granted_on"], errors="coerce") if "granted_on" in grants else None
-            g = grants if on is None else grants[(on.isna() | (on <= pd.Timestamp(as_of))).to_numpy()]
-            held.append(_keys(g))
-        sup = active_suppressions(suppressions, as_of)
-        if len(sup):
-            held.append(_keys(sup))
+        held = [_keys(t) for t in (grants_in_force(grants, as_of), active_suppressions(suppressions, as_of))
+                if t is not None and len(t)]
         self._held = pd.Index(np.concatenate(held) if held else np.array([], dtype=object))
-        template = scorer.builder if getattr(scorer, "builder", None) is not None else PairFeatureBuilder()
-        self.builder = PairFeatureBuilder(**template.get_params()).fit(
-            population, history=history, profile=profile, policies=self.policies, as_of=as_of)
+        self.builder = scorer.fit_builder(population, profile, self.policies, as_of, history)
 
     def recommend(self, profile_row: pd.Series | dict[str, Any], top: int | None = None,
                   include_auto: bool = False, reasons: bool = True) -> pd.DataFrame:

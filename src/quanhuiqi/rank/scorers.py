@@ -80,13 +80,17 @@ class PairScorer:
             return cached[2]
         policies = policy_frame(book)
         pairs = assemble_pairs(candidates, profile, policies, as_of, only_features=True)
-        builder = self.builder if self.builder is not None else PairFeatureBuilder()
-        params = builder.get_params()
-        fitted = PairFeatureBuilder(**params).fit(pairs if population is None else population, history=history,
-                                                  profile=profile, policies=policies, as_of=as_of)
+        fitted = self.fit_builder(pairs if population is None else population, profile, policies, as_of, history)
         feats = fitted.transform(pairs)
         self._last_features = (key, meta, feats)
         return feats
+
+    def fit_builder(self, population: pd.DataFrame, profile: pd.DataFrame, policies: pd.DataFrame,
+                    as_of: dt.date | str, history: pd.DataFrame | None = None) -> PairFeatureBuilder:
+        """A fresh feature builder with this scorer's parameters, its statistics fitted on ``population``."""
+        template = self.builder if self.builder is not None else PairFeatureBuilder()
+        return PairFeatureBuilder(**template.get_params()).fit(population, history=history, profile=profile,
+                                                               policies=policies, as_of=as_of)
 
     def score_features(self, features: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

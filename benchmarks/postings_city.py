@@ -24,51 +24,12 @@ import multiprocessing as mp
 import os
 import platform
 import resource
-import threading
 import time
 from pathlib import Path
 
+from rss import PeakRSS, rss_now  # benchmarks/rss.py (the script's own folder)
+
 CITY = "/tmp/quanhuiqi_bench_city_1000000_0"
-
-
-def _rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-class PeakRSS:
-    """Peak resident memory of this process sampled every 20 ms, plus ru_maxrss (the kernel's high-water mark)."""
-
-    def __init__(self):
-        self.peak = _rss()
-        self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            rss = _rss()
-            self.peak = max(self.peak, rss)
-            self.samples.append((time.perf_counter(), rss))
-            time.sleep(0.02)
-
-    def peaks(self, t0: float, stages: dict) -> dict:
-        """Peak RSS (GB) within each stage, the stages following each other from ``t0``."""
-        out, start = {}, t0
-        for name, seconds in stages.items():
-            end = start + seconds
-            inside = [r for t, r in self.samples if start <= t <= end]
-            out[name.removesuffix("_s")] = round(max(inside) / 1e9, 3) if inside else None
-            start = end
-        return out
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
 
 
 def prepare_inputs(city: Path, as_of: str, cache: Path) -> dict:
@@ -109,7 +70,7 @@ def _child(cache: str, as_of: str, save: str | None, compare: str | None, profil
     postings = pd.read_pickle(c / "postings.pkl")
     posters = pd.read_pickle(c / "posters.pkl")
     inter = pd.read_pickle(c / "interactions.pkl")
-    base = _rss()
+    base = rss_now()
     timings: dict = {}
     prof = None
     if profile:

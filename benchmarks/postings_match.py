@@ -20,36 +20,11 @@ import argparse
 import json
 import os
 import platform
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
-
-
-class PeakRSS:
-    """Peak resident memory of this process, sampled every 50 ms (psutil), plus ru_maxrss."""
-
-    def __init__(self):
-        import psutil
-
-        self.proc = psutil.Process()
-        self.peak = self.proc.memory_info().rss
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(0.05)
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
+from rss import PeakRSS  # benchmarks/rss.py (the script's own folder)
 
 
 def main() -> None:

@@ -53,3 +53,14 @@ def test_time_split_reads_the_directory_and_cuts_at_the_last_fifth_of_dates() ->
     assert split.cut == pd.Timestamp(dates[int(len(dates) * 0.8)]) and split.last == dates[-1]
     assert (split.train["date"] < split.cut).all() and len(split.train) < len(split.interactions)
     assert split.enterprises is not None and split.truth_dir.exists() and "row" in split.postings
+
+
+def test_a_directory_without_interactions_is_refused_naming_the_file(tmp_path):
+    import pytest
+
+    from quanhuiqi.tables.io import InputError
+
+    empty = pd.read_parquet(CITY / DATA_FILES["posting_interactions"]).head(0)
+    empty.to_parquet(tmp_path / DATA_FILES["posting_interactions"], index=False)
+    with pytest.raises(InputError, match="posting_interactions.parquet: no interactions to split"):
+        time_split_data(tmp_path)

@@ -41,6 +41,8 @@ def test_partial_override_from_file(tmp_path):
         ({"rank": {"shortlist": -1}}, "rank.shortlist must be >= 0"),
         ({"outputs": {"near_miss_per_enterprise": -2}}, "outputs.near_miss_per_enterprise must be >= 0"),
         ({"outputs": {"csv_tables": ["push_list", "everything"]}}, "outputs.csv_tables names unknown table"),
+        ({"spark": {"staging": 5}}, "spark.staging must be a folder path, got 5"),
+        ({"spark": {"stage": "/tmp"}}, "unknown configuration key 'spark.stage'"),
     ],
 )
 def test_bad_configuration_is_refused(override, message):

@@ -124,3 +124,14 @@ def test_the_answer_maximises_the_log_posterior() -> None:
     u = policy_pair_utility(pairs, table, t["policies"], t["dept_affinity"],
                             pd.Series(pushes["date"].to_numpy()))["utility"].to_numpy()
     np.testing.assert_allclose(u, base + x @ post, atol=1e-9)
+
+
+def test_a_push_history_it_cannot_read_is_refused_naming_why() -> None:
+    t = truth()
+    pushes = simulate(t["enterprises"].index[0], 5, seed=6)
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['clicked'\]"):
+        taste_posterior(t, pushes.drop(columns="clicked"))
+    bad = pushes.assign(date=pushes["date"].astype(str))
+    bad.loc[2, "date"] = "not a date"
+    with pytest.raises(ValueError, match=r"unreadable date in row\(s\) \[2\]"):
+        taste_posterior(t, bad)

@@ -113,11 +113,17 @@ def taste_posterior(truth: dict, pushes: pd.DataFrame, before: pd.Timestamp | st
     ``before`` are read (None: all).  Newton's method on the log posterior, all firms at once (one
     small linear system per firm, solved as a batch).  Firms without pushes keep their prior mean.
     """
+    missing = [c for c in ("date", "uscc", "policy_id", "mode", "clicked", "applied") if c not in pushes.columns]
+    if missing:
+        raise ValueError(f"push history: missing column(s) {missing}")
     ent = truth["enterprises"]
     pol = truth["policies"]
     mean, var = taste_prior(ent)
     h = pushes.copy()
-    h["date"] = pd.to_datetime(h["date"]).dt.normalize()
+    h["date"] = pd.to_datetime(h["date"], errors="coerce").dt.normalize()
+    if h["date"].isna().any():
+        rows = np.flatnonzero(h["date"].isna().to_numpy())[:5].tolist()
+        raise ValueError(f"push history: unreadable date in row(s) {rows}")
     if before is not None:
         h = h.loc[(h["date"] < pd.Timestamp(before)).to_numpy()]
     h = h.loc[h["uscc"].astype(str).isin(ent.index) & h["policy_id"].astype(str).isin(pol.index)]

@@ -4,7 +4,8 @@
 
 The target asks the model for NDCG@5 ≥ 1.15 × the rule scorer on the test window, judged on every
 candidate of each test (enterprise, day) graded by the latent truth.  This script puts beside the model,
-the rule and the oracle a series of *informed oracles*, each knowing every coefficient and true fact of
+the rule and the oracle (and the model without its per-enterprise effects, ``model_global``) a series of
+*informed oracles*, each knowing every coefficient and true fact of
 the city's utility and differing only in what they know of each firm's own tastes
 (:mod:`quanhuiqi.synth.taste_posterior`):
 
@@ -40,6 +41,7 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
     from quanhuiqi.rank import RuleScorer, build_training_data, evaluate, train_ranker
+    from quanhuiqi.rank.train import with_firm_effects
     from quanhuiqi.synth.preference import load_truth, policy_pair_utility
     from quanhuiqi.synth.taste_posterior import taste_posterior, with_tastes
     from quanhuiqi.tables.columns import DATA_FILES
@@ -75,7 +77,8 @@ def main() -> None:
     truth_rel = informed(ent[TASTES])
     frame = frame.assign(relevance=truth_rel)
     scores = {
-        "model": result.ranker.predict(feats),
+        "model": result.ranker.predict(with_firm_effects(result.ranker, data, feats, frame)),
+        "model_global": result.ranker.predict(feats),  # the booster alone, without the firm effects
         "rule": RuleScorer().score_features(feats),
         "shared_only": informed(pd.DataFrame(prior_mean, index=ent.index, columns=TASTES)),
         "posterior_before_test": informed(before),
@@ -98,6 +101,7 @@ def main() -> None:
         "truth_full_lists": table.reset_index().to_dict(orient="records"),
         "ndcg5_over_rule": over_rule.to_dict(),
         "target_ndcg5_over_rule": 1.15,
+        "firm_effects": result.firm_effects,
         "posterior_s": round(posterior_s, 2),
         "seconds": round(time.perf_counter() - t0, 1),
         "load_average": [round(x, 2) for x in os.getloadavg()],

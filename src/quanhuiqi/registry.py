@@ -276,8 +276,14 @@ def log_ranker(ranker: Any, **kwargs: Any) -> LoggedRun:
     if ranker.builder is not None:
         metadata.setdefault("builder", ranker.builder.config())
     metadata.setdefault("best_iteration", ranker.best_iteration_)
+    weight = float(getattr(ranker, "firm_effect_weight", 0.0))
+    if weight:
+        metadata.setdefault("firm_effect_weight", weight)
     params = dict(ranker.params, num_boost_round=ranker.num_boost_round,
-                  early_stopping_rounds=ranker.early_stopping_rounds, best_iteration=ranker.best_iteration_)
+                  early_stopping_rounds=ranker.early_stopping_rounds, best_iteration=ranker.best_iteration_,
+                  firm_effect_weight=weight)
+    if ranker.builder is not None and ranker.builder.firm_effect_tau is not None:
+        params["firm_effect_tau"] = float(ranker.builder.firm_effect_tau)
     params.update(kwargs.pop("params", None) or {})
     # keep only the trees that are used, so the logged model file equals ranker.model_string()
     import lightgbm as lgb
@@ -303,6 +309,9 @@ def load_ranker(ref: str, *, uri: str | None = None, threads: int | None = None)
     cfg = m.metadata.get("builder") or {}
     builder = PairFeatureBuilder(**cfg)
     ranker = LambdaRanker.from_booster(m.booster, builder=builder, threads=threads)
+    ranker.firm_effect_weight = float(m.metadata.get("firm_effect_weight", 0.0))
+    if ranker.firm_effect_weight and builder.firm_effect_tau is None:
+        raise ValueError(f"{ref}: carries a firm-effect weight but its feature builder no firm_effect_tau")
     ranker.registered_ = m
     ranker.name = ranker.registered_name = m.name
     ranker.version, ranker.run_id, ranker.alias = m.version, m.run_id, m.alias

@@ -271,3 +271,24 @@ def test_no_clean_enterprise_gives_well_formed_empty_outputs(tmp_path):
         assert len(frame) == 0 or name == "rejects"
     assert list(pd.read_parquet(r.files["push_list"]).columns) == PUSH_LIST_COLUMNS
     assert len(pd.read_parquet(r.out_dir / "rejects.parquet")) >= 30  # every row accounted for
+
+
+def test_a_registered_ranker_with_firm_effects_ranks_the_sample_day(mlflow_uri, tmp_path):
+    """Train on data_samples' history, register, run the day with the model: the firm effects it was tuned
+    with are loaded and used (scores equal the loaded scorer's on the day's history), and the run repeats
+    byte for byte."""
+    from quanhuiqi.rank.train import train_ranker_cli
+    from quanhuiqi.registry import load_ranker
+
+    samples = Path(__file__).resolve().parents[2] / "data_samples"
+    train_ranker_cli(samples, register="policy-ranker", alias="champion", threads=1)
+    scorer = load_ranker("policy-ranker@champion")
+    assert scorer.firm_effect_weight > 0 and scorer.builder.firm_effect_tau is not None
+    a = run_daily("2025-07-01", samples, tmp_path / "a", model="policy-ranker@champion")
+    assert a.report["model"]["used"] == "policy-ranker@champion" and a.report["model"]["fallback"] is False
+    push = pd.read_parquet(a.files["push_list"])
+    assert len(push) > 1000 and push["reason"].str.len().gt(4).all()
+    rules = run_daily("2025-07-01", samples, tmp_path / "rules")
+    assert not push.equals(pd.read_parquet(rules.files["push_list"]))
+    b = run_daily("2025-07-01", samples, tmp_path / "b", model="policy-ranker@champion")
+    assert snapshot(a.out_dir) == snapshot(b.out_dir)

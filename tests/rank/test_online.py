@@ -36,10 +36,22 @@ def _model():
     return train_ranker(build_training_data(SAMPLES), threads=1, num_boost_round=40).ranker
 
 
-@pytest.mark.parametrize("which", ["rule", "model"])
+@cache
+def _model_with_firm_effects():
+    """The same booster, its score plus each enterprise's own effect (fitted on the history before the day)."""
+    from quanhuiqi.rank import LambdaRanker, PairFeatureBuilder
+
+    m = _model()
+    r = LambdaRanker.from_booster(m.booster_, threads=1,
+                                  builder=PairFeatureBuilder(**dict(m.builder.config(), firm_effect_tau=0.3)))
+    r.firm_effect_weight = 1.0
+    return r
+
+
+@pytest.mark.parametrize("which", ["rule", "model", "model_firm_effects"])
 def test_online_answers_equal_the_batch_for_each_enterprise(which):
     book, prof, pairs, history = _day()
-    scorer = RuleScorer() if which == "rule" else _model()
+    scorer = {"rule": RuleScorer, "model": _model, "model_firm_effects": _model_with_firm_effects}[which]()
     online = OnlineRanker(scorer, book, pairs, prof, AS_OF, history)
     rows = prof.sample(30, random_state=1)
     sub = pairs[pairs["uscc"].isin(rows["uscc"])].reset_index(drop=True)  # the batch, for these rows

@@ -76,6 +76,7 @@ def _phrase(name: str, values: pd.Series) -> pd.Series:
         "benefit_kind": "扶持方式适合贵企",
         "policy_age_days": "政策新近发布",
         "valid_days": "政策执行期充足",
+        "firm_effect": "贵企以往对同类政策反馈积极",
     }
     if name in ("log_max_amount", "log_amount_est"):
         return ("最高可享" + _fmt_amount(v) + "万元").where(~np.isnan(v), "扶持力度大")

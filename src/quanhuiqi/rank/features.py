@@ -122,6 +122,8 @@ FEATURES = (
 )
 # what a past push is grouped by for the revealed-preference features (policy attribute columns)
 POLICY_GROUPS = {"dept": "dept_key", "kind": "benefit_kind", "mode": "mode"}
+# the per-enterprise effect a builder with ``firm_effect_tau`` appends after the features
+FIRM_EFFECT = "firm_effect"
 CATEGORICAL_FEATURES = ["industry_section", "department", "benefit_kind"]
 SECTIONS = "ABCDEFGHIJKLMNOPQRST"
 TARGET_COLUMNS = ["target_industries", "target_certifications", "target_chains", "target_districts"]
@@ -959,9 +961,10 @@ class _Columns:
     buffer, so the finished frame is one block (no copy) whose ``to_numpy()`` is a column-major view
     LightGBM reads without converting."""
 
-    def __init__(self, n: int) -> None:
-        self.index = {c: i for i, c in enumerate(FEATURES)}
-        self.buf = np.empty((len(FEATURES), n))  # every feature is written once (frame() checks)
+    def __init__(self, n: int, extra: Sequence[str] = ()) -> None:
+        self.names = list(FEATURES) + list(extra)  # extra: columns after the features (not model inputs)
+        self.index = {c: i for i, c in enumerate(self.names)}
+        self.buf = np.empty((len(self.names), n))  # every column is written once (frame() checks)
         self.written: set[str] = set()
 
     def __setitem__(self, name: str, value: ArrayLike | float) -> None:
@@ -972,9 +975,9 @@ class _Columns:
         return self.buf[self.index[name]]
 
     def frame(self) -> pd.DataFrame:
-        for name in set(FEATURES) - self.written:  # pragma: no cover - every feature is computed
+        for name in set(self.names) - self.written:  # pragma: no cover - every feature is computed
             self.buf[self.index[name]] = np.nan
-        return pd.DataFrame(self.buf.T, columns=list(FEATURES), copy=False)
+        return pd.DataFrame(self.buf.T, columns=self.names, copy=False)
 
 
 class PairFeatureBuilder(TransformerMixin, BaseEstimator):
@@ -990,7 +993,10 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
 
     Parameters: ``smoothing`` — pseudo-counts pulling a segment's rate towards its policy's rate and a
     policy's rate towards the global rate; ``departments``/``benefit_kinds`` — fixed vocabularies (a
-    loaded model passes the ones it was trained with).
+    loaded model passes the ones it was trained with); ``firm_effect_tau`` — when set, ``fit`` also fits
+    each enterprise's own effects (:class:`quanhuiqi.rank.firm_effects.FirmEffects`, prior sd ``tau``) on
+    the history before ``as_of`` and ``transform`` appends their sum for each pair as a last column
+    ``firm_effect`` — not a model input: :class:`~quanhuiqi.rank.LambdaRanker` adds it to its score.
     """
 
     def __init__(
@@ -998,10 +1004,12 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         smoothing: float = 20.0,
         departments: Sequence[str] | None = None,
         benefit_kinds: Sequence[str] | None = None,
+        firm_effect_tau: float | None = None,
     ) -> None:
         self.smoothing = smoothing
         self.departments = departments
         self.benefit_kinds = benefit_kinds
+        self.firm_effect_tau = firm_effect_tau
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
@@ -1040,6 +1048,13 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         self.history_ = (None if history is None else
                          self._history_tables(history, X if profile is None else profile,
                                               X if policies is None else policies))
+        self.firm_effects_ = None
+        if self.firm_effect_tau is not None:
+            from quanhuiqi.rank.firm_effects import FirmEffects
+
+            fe = FirmEffects(self.firm_effect_tau)
+            self.firm_effects_ = (None if history is None else
+                                  fe.fit(history, X if policies is None else policies, before=as_of))
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
@@ -1174,7 +1189,11 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
 
     # -- transforming --------------------------------------------------------------------------
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return np.asarray(FEATURES, dtype=object)
+        return np.asarray(list(FEATURES) + self._extra(), dtype=object)
+
+    def _extra(self) -> list[str]:
+        """Columns after the model's features: ``firm_effect`` when the builder fits firm effects."""
+        return [FIRM_EFFECT] if self.firm_effect_tau is not None else []
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         if not hasattr(self, "departments_"):
@@ -1186,7 +1205,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         date = _dates(X["date"])
         if date.isna().any():
             raise ValueError(f"pair frame: {int(date.isna().sum())} row(s) without a push date")
-        f = _Columns(len(X))
+        f = _Columns(len(X), self._extra())
         # profile
         if "industry_section" in X.columns:
             f["industry_section"] = _map_distinct(X["industry_section"], {c: float(i) for i, c in enumerate(SECTIONS)})
@@ -1260,6 +1279,9 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         f["n_unknown"] = np.where(np.isnan(f["n_unknown"]), 0.0, f["n_unknown"])
         # history
         self._history_features(f, X.assign(date=date.to_numpy()))
+        if self.firm_effect_tau is not None:
+            effects = getattr(self, "firm_effects_", None)
+            f[FIRM_EFFECT] = 0.0 if effects is None else effects.effect(X)
         return f.frame()
 
     @staticmethod
@@ -1372,4 +1394,5 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
             "smoothing": float(self.smoothing),
             "departments": list(getattr(self, "departments_", self.departments or [])),
             "benefit_kinds": list(getattr(self, "benefit_kinds_", self.benefit_kinds or [])),
+            **({} if self.firm_effect_tau is None else {"firm_effect_tau": float(self.firm_effect_tau)}),
         }

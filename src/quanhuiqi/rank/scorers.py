@@ -27,6 +27,7 @@ from quanhuiqi.rank.explain import reason_sentences, with_missing_facts
 from quanhuiqi.rank.features import (
     CATEGORICAL_FEATURES,
     FEATURES,
+    FIRM_EFFECT,
     PairFeatureBuilder,
     assemble_pairs,
     policy_frame,
@@ -256,12 +257,14 @@ class LambdaRanker(PairScorer):
         early_stopping_rounds: int = 50,
         threads: int | None = None,
         builder: PairFeatureBuilder | None = None,
+        firm_effect_weight: float = 0.0,
     ) -> None:
         self.params = dict(DEFAULT_PARAMS, **(params or {}))
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
         self.threads = threads
         self.builder = builder
+        self.firm_effect_weight = float(firm_effect_weight)
 
     def lgb_params(self) -> dict[str, Any]:
         return dict(self.params, num_threads=threads(self.threads))
@@ -309,6 +312,19 @@ class LambdaRanker(PairScorer):
         r.best_iteration_ = best if best > 0 else int(booster.current_iteration())
         return r
 
+    def _split(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """(the model's features, the per-enterprise effect) of a builder's frame.
+
+        A frame with a trailing ``firm_effect`` column (a builder with ``firm_effect_tau``) gives it back
+        separately; the rest must be the trained feature list, in order."""
+        if list(X.columns[-1:]) == [FIRM_EFFECT] and FIRM_EFFECT not in self.feature_names_:
+            eta = X[FIRM_EFFECT].to_numpy(dtype=float)
+            X = X.iloc[:, :-1]
+        else:
+            eta = None
+        self.check_features(X)
+        return X, eta
+
     def check_features(self, X: pd.DataFrame) -> None:
         names = list(X.columns)
         if names != self.feature_names_:
@@ -320,8 +336,12 @@ class LambdaRanker(PairScorer):
             )
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        self.check_features(X)
-        return self.booster_.predict(X, num_iteration=self.best_iteration_, num_threads=threads(self.threads))
+        """The booster's score, plus ``firm_effect_weight`` × the pair's ``firm_effect`` when ``X`` has one."""
+        X, eta = self._split(X)
+        score = self.booster_.predict(X, num_iteration=self.best_iteration_, num_threads=threads(self.threads))
+        if eta is not None and self.firm_effect_weight:
+            score = score + self.firm_effect_weight * np.nan_to_num(eta)
+        return score
 
     score_features = predict
 
@@ -356,9 +376,14 @@ class LambdaRanker(PairScorer):
         return with_missing_facts(out, unknown)
 
     def contributions(self, X: pd.DataFrame) -> np.ndarray:
-        self.check_features(X)
-        return self.booster_.predict(X, num_iteration=self.best_iteration_, pred_contrib=True,
-                                     num_threads=threads(self.threads))
+        """TreeSHAP per feature (+ bias last); a ``firm_effect`` column of ``X`` gets its weighted value
+        as its own contribution, so the reasons can name the enterprise's own history."""
+        Xm, eta = self._split(X)
+        c = self.booster_.predict(Xm, num_iteration=self.best_iteration_, pred_contrib=True,
+                                  num_threads=threads(self.threads))
+        if eta is None:
+            return c
+        return np.column_stack([c[:, :-1], self.firm_effect_weight * np.nan_to_num(eta), c[:, -1]])
 
     def model_string(self) -> str:
         """The booster as text: the byte-identical artefact for the same data, seed and threads."""

@@ -23,6 +23,7 @@ import pandas as pd
 from quanhuiqi.rank.evaluation import evaluate
 from quanhuiqi.rank.features import (
     FEATURES,
+    FIRM_EFFECT,
     SPECIFICITY_FEATURES,
     PairFeatureBuilder,
     assemble_pairs,
@@ -272,6 +273,7 @@ class TrainResult:
     oracle: bool
     truth_report: pd.DataFrame | None = None  # full candidate lists vs latent expected relevance
     exploration_report: pd.DataFrame | None = None  # pushed lists chosen at random by the old platform
+    firm_effects: dict[str, Any] | None = None  # the tuning of tune_firm_effects (None: not tried)
 
     @property
     def full_report(self) -> pd.DataFrame:
@@ -300,6 +302,9 @@ class TrainResult:
                         out[f"{prefix}.{name}.{k}"] = float(v)
         out.update(self.targets)
         out["best_iteration"] = float(self.ranker.best_iteration_)
+        for k, v in (self.firm_effects or {}).items():
+            if isinstance(v, int | float) and np.isfinite(v):
+                out[f"firm_effects.{k}"] = float(v)
         return out
 
     @property
@@ -330,6 +335,64 @@ def oracle_scores(frame: pd.DataFrame, truth_dir: str | os.PathLike) -> np.ndarr
     return out["expected_relevance"].to_numpy(dtype=float)
 
 
+FIRM_EFFECT_TAUS = (0.2, 0.3, 0.5, 0.8)
+FIRM_EFFECT_WEIGHTS = (0.25, 0.5, 1.0, 1.5)
+
+
+def tune_firm_effects(
+    ranker: LambdaRanker,
+    data: TrainingData,
+    *,
+    taus: Sequence[float] = FIRM_EFFECT_TAUS,
+    weights: Sequence[float] = FIRM_EFFECT_WEIGHTS,
+    k: int = 5,
+) -> dict[str, Any]:
+    """Choose the firm effects' prior sd ``tau`` and their ``weight`` in the ranker's score on the
+    validation window: effects fitted on the pushes before it, NDCG@k of its pushed lists (observed
+    outcomes).  Weight 0 (no effects) wins unless an effect does strictly better.  Returns
+    ``tau, weight, valid_ndcg, valid_ndcg_without``; a grid of 16 cheap fits (a fit is one Newton solve
+    over the history, no retraining)."""
+    from quanhuiqi.rank.firm_effects import FirmEffects
+
+    Xv, _, _, fv = data.part("valid")
+    if len(Xv) == 0:
+        return {"tau": float("nan"), "weight": 0.0, "valid_ndcg": float("nan"), "valid_ndcg_without": float("nan")}
+    base = ranker.booster_.predict(Xv, num_iteration=ranker.best_iteration_, num_threads=threads_of(ranker))
+    metric = f"ndcg@{k}"
+    without = float(evaluate(fv, {"m": base}, ks=(k,)).loc["m", metric])
+    best = {"tau": float("nan"), "weight": 0.0, "valid_ndcg": without, "valid_ndcg_without": without}
+    valid_from = pd.Timestamp(fv["date"].min())
+    for tau in taus:
+        eta = FirmEffects(tau).fit(data.frame, data.policies, before=valid_from).effect(fv, data.policies)
+        scores = {str(w): base + w * eta for w in weights}
+        rep = evaluate(fv, scores, ks=(k,))
+        for w in weights:
+            v = float(rep.loc[str(w), metric])
+            if v > best["valid_ndcg"] + 1e-12:
+                best.update(tau=float(tau), weight=float(w), valid_ndcg=v)
+    return best
+
+
+def threads_of(ranker: LambdaRanker) -> int:
+    from quanhuiqi.rank.scorers import threads
+
+    return threads(ranker.threads)
+
+
+def with_firm_effects(ranker: LambdaRanker, data: TrainingData, features: pd.DataFrame, frame: pd.DataFrame,
+                      ) -> pd.DataFrame:
+    """``features`` with the ``firm_effect`` column the ranker's builder would add on the first day of
+    ``frame`` (effects fitted on the pushes before it); unchanged when the ranker uses no effects."""
+    from quanhuiqi.rank.firm_effects import FirmEffects
+
+    tau = None if ranker.builder is None else ranker.builder.firm_effect_tau
+    if tau is None or not ranker.firm_effect_weight or len(frame) == 0:
+        return features
+    before = pd.Timestamp(pd.to_datetime(frame["date"]).min())
+    eta = FirmEffects(tau).fit(data.frame, data.policies, before=before).effect(frame, data.policies)
+    return features.assign(**{FIRM_EFFECT: eta})
+
+
 def train_ranker(
     data: TrainingData,
     *,
@@ -339,9 +402,14 @@ def train_ranker(
     early_stopping_rounds: int = 50,
     truth_dir: str | os.PathLike | None = None,
     ks: Sequence[int] = (1, 3, 5, 10),
+    firm_effects: bool = True,
 ) -> TrainResult:
     """Fit lambdarank on the train window (early stopping on the valid window) and compare on the test
-    window with the rule scorer, the popularity baseline and — when ``truth_dir`` is given — the oracle."""
+    window with the rule scorer, the popularity baseline and — when ``truth_dir`` is given — the oracle.
+
+    ``firm_effects``: also tune per-enterprise effects on the validation window
+    (:func:`tune_firm_effects`); when they help, the ranker adds them to its score (its builder gets the
+    chosen ``firm_effect_tau``) and the reports carry the model without them as ``model_global``."""
     X, y, g, _ = data.part("train")
     Xv, yv, gv, _ = data.part("valid")
     Xt, _, _, ft = data.part("test")
@@ -350,8 +418,16 @@ def train_ranker(
     ranker = LambdaRanker(params=params, num_boost_round=num_boost_round,
                           early_stopping_rounds=early_stopping_rounds, threads=threads, builder=data.builder)
     ranker.fit(X, y, g, Xv, yv, gv)
+    tuning = tune_firm_effects(ranker, data) if firm_effects else None
+    global_scores = {}
+    if tuning is not None and tuning["weight"] > 0:
+        global_scores["model_global"] = ranker.predict(Xt)
+        ranker.builder = PairFeatureBuilder(**dict(data.builder.config() if data.builder is not None else {},
+                                                   firm_effect_tau=tuning["tau"]))
+        ranker.firm_effect_weight = tuning["weight"]
     scores = {
-        "model": ranker.predict(Xt),
+        "model": ranker.predict(with_firm_effects(ranker, data, Xt, ft)),
+        **global_scores,
         "rule": RuleScorer().score_features(Xt),
         "popularity": PopularityScorer().score_features(Xt),
     }
@@ -362,8 +438,11 @@ def train_ranker(
         # the whole candidate list of each test group, graded by the latent expected relevance
         fl, fr = data.candidate_lists("test")
         fr["relevance"] = oracle_scores(fr, truth_dir)
-        full = {"model": ranker.predict(fl), "rule": RuleScorer().score_features(fl),
-                "popularity": PopularityScorer().score_features(fl), "oracle": fr["relevance"].to_numpy()}
+        full = {"model": ranker.predict(with_firm_effects(ranker, data, fl, fr))}
+        if global_scores:
+            full["model_global"] = ranker.predict(fl)
+        full.update({"rule": RuleScorer().score_features(fl), "popularity": PopularityScorer().score_features(fl),
+                     "oracle": fr["relevance"].to_numpy()})
         truth_report = evaluate(fr, full, ks=ks, catalogue=data.catalogue, relevant_from=1)
     report = evaluate(ft, scores, ks=ks, catalogue=data.catalogue)
     explore = exploration_mask(ft, truth_dir) if has_oracle else None
@@ -372,7 +451,7 @@ def train_ranker(
         sub = ft.loc[explore].reset_index(drop=True)
         exploration_report = evaluate(sub, {k: np.asarray(v)[explore] for k, v in scores.items()}, ks=ks,
                                       catalogue=data.catalogue)
-    return TrainResult(ranker, report, scores, data, has_oracle, truth_report, exploration_report)
+    return TrainResult(ranker, report, scores, data, has_oracle, truth_report, exploration_report, tuning)
 
 
 def exploration_mask(frame: pd.DataFrame, truth_dir: str | os.PathLike) -> np.ndarray | None:
@@ -401,6 +480,9 @@ def summary_text(result: TrainResult, logged: Mapping[str, str] | None = None) -
     lines = [
         "ranker trained: " + json.dumps(result.data.window, ensure_ascii=False),
         f"best iteration {result.ranker.best_iteration_}, {len(FEATURES)} features",
+        *([] if not result.firm_effects else [
+            "firm effects (chosen on the validation window): "
+            + ", ".join(f"{k}={v:.4g}" for k, v in result.firm_effects.items())]),
         "test window, pushed lists, observed outcomes:",
         result.report[cols].round(4).to_string(),
         *([] if result.exploration_report is None else [

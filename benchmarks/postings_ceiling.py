@@ -14,7 +14,9 @@ know every coefficient and fact of the latent model except those:
 * ``posterior_all``    posterior from ALL interactions, the test window's too (more generous), w = 0;
 * ``posterior_cut_bayes`` ``posterior_cut`` scoring the expected relevance averaged over the reputation
                        posterior (Bayes-optimal under the uncertainty) instead of the plug-in mean;
-* ``posterior_cut_w``  ``posterior_cut`` with the true w;
+* ``joint_mode_cut``   reputation and w together: their joint posterior mode from the interactions before
+                       the cut (``latent_posterior_mode``) — whether the history reveals w at all;
+* ``posterior_cut_w``  ``posterior_cut`` with the true w (no learner has it);
 
 next to ``rule``, ``model`` (trained as ``benchmarks/postings_match.py`` trains it) and ``oracle``.
 Same split as ``postings_match.py``: cut at 80 % of the interaction dates, every candidate graded by
@@ -101,6 +103,7 @@ def main() -> None:
     from quanhuiqi.synth.preference import load_truth
     from quanhuiqi.synth.reputation_posterior import (
         enterprises_with_reputation,
+        latent_posterior_mode,
         reputation_posterior,
         reputation_posterior_frame,
         reputation_posterior_grid,
@@ -129,6 +132,11 @@ def main() -> None:
                                               zero_latent=True)
              for day in demand_day.unique()}  # loop over test days (tens)
 
+    # the joint posterior mode of reputation AND the latent tastes w from the same history (w learnable?)
+    joint = latent_posterior_mode(truth, inter, cut)
+    joint_table = truth["enterprises"].copy()
+    joint_table[["reputation", "w0", "w1"]] = joint[["reputation", "w0", "w1"]].to_numpy()
+
     scorers = {
         "rule": PostingRuleScorer(),
         "model": model,
@@ -139,6 +147,7 @@ def main() -> None:
         "posterior_all": LatentScorer(truth, enterprises_with_reputation(truth, post_all["mean"], zero_latent=True)),
         "posterior_cut_bayes": LatentScorer(truth, enterprises_with_reputation(truth, post_cut["mean"], zero_latent=True),
                                             grid=reputation_posterior_grid(truth, inter, cut)[:2]),
+        "joint_mode_cut": LatentScorer(truth, joint_table),
         "posterior_cut_w": LatentScorer(truth, enterprises_with_reputation(truth, post_cut["mean"])),
     }
     rep = time_split_evaluation(clean, inter, ent, cut, scorers, truth_dir=truth_dir)
@@ -162,12 +171,26 @@ def main() -> None:
                         "own_variance_explained": round(1 - err_post / err_prior, 4),
                         "mean_posterior_sd": round(float(f["sd"].mean()), 4)}
 
+    # how much of the latent term w_d·w_s of the test window's shown pairs the joint mode recovers
+    ent_t = truth["enterprises"]
+    su = truth["postings"]["uscc"].reindex(test["supply_id"].astype(str)).to_numpy()
+    du = truth["postings"]["uscc"].reindex(test["demand_id"].astype(str)).to_numpy()
+    true_lat = (ent_t.loc[du, ["w0", "w1"]].to_numpy() * ent_t.loc[su, ["w0", "w1"]].to_numpy()).sum(axis=1)
+    est_lat = (joint.loc[du, ["w0", "w1"]].to_numpy() * joint.loc[su, ["w0", "w1"]].to_numpy()).sum(axis=1)
+    latent_revealed = {
+        "pairs": int(len(true_lat)),
+        "variance_explained": round(float(1 - ((true_lat - est_lat) ** 2).mean() / (true_lat**2).mean()), 4),
+        "correlation": round(float(np.corrcoef(true_lat, est_lat)[0, 1]), 4) if est_lat.std() > 0 else 0.0,
+        "share_of_enterprises_with_w_away_from_0": round(float((np.hypot(joint["w0"], joint["w1"]) > 0.05).mean()), 4),
+    }
+
     result = {
         "data_dir": str(data), "test_from": str(cut.date()), "test_to": str(last.date()),
         "train_interactions": int((inter["date"] < cut).sum()), "test_interactions": len(test),
         "truth_demands": int(rep["truth_demands"].iloc[0]) if "truth_demands" in rep else None,
         "by_scorer": table.reset_index().to_dict(orient="records"),
         "reputation_revealed_on_suppliers_shown_in_test": reveal,
+        "latent_w_revealed_on_test_pairs": latent_revealed,
         "target": "truth_deal_recall@10 ≥ 1.2 × rule (issue 6)",
         "scorers": {
             "shared_only": "latent model, reputation = tax-rating part (prior mean), w = 0",
@@ -176,6 +199,8 @@ def main() -> None:
             "posterior_all": "reputation = posterior mean from all interactions incl. the test window, w = 0",
             "posterior_cut_bayes": "posterior_cut scoring E[expected relevance] over the reputation posterior "
                                    "instead of the plug-in mean, w = 0",
+            "joint_mode_cut": "reputation and w: joint posterior mode from interactions before the cut "
+                              "(what the history reveals of w too)",
             "posterior_cut_w": "posterior_cut with the true latent tastes w",
         },
         "seconds": round(time.perf_counter() - t0, 1),

@@ -12,7 +12,11 @@ the city's utility and differing only in what they know of each firm's own taste
 - ``shared_only`` — section-level tastes only (the firm's own part at its prior mean);
 - ``posterior_before_test`` — plus the posterior of each firm's own tastes from its pushes before the
   test window: what an ideal learner could know on the first test day (an upper bound for a model);
-- ``posterior_all_history`` — the same from every push, the test window's own outcomes included (more
+- ``bayes_before_each_day`` — the Bayes ranker of each test day: the posterior *expected* relevance
+  (averaged over Laplace draws of the firm's tastes, not a plug-in of the mode) given every push before
+  that day, the test window's earlier days included — the best ranking any learner could make each day,
+  with every shared term handed to it;
+- ``posterior_all_history`` — the mode from every push, the test window's own outcomes included (more
   than any ranker can know);
 - ``oracle`` — the true tastes.
 
@@ -37,6 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--city", default=str(ROOT / "data_samples"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--draws", type=int, default=128, help="Laplace draws per firm for the Bayes ranker")
     args = ap.parse_args()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -61,19 +66,41 @@ def main() -> None:
     pairs["eligible_true"] = (pairs["uscc"] + "\x1f" + pairs["policy_id"]).isin(eligible).to_numpy()
     dates = pd.Series(pd.to_datetime(frame["date"]).to_numpy())
 
-    def informed(tastes: pd.DataFrame) -> np.ndarray:
+    def informed(tastes: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
         table = with_tastes(ent, tastes.reindex(ent.index).to_numpy())
-        return policy_pair_utility(pairs, table, pol, truth["dept_affinity"], dates)["expected_relevance"].to_numpy()
+        sub = pairs if rows is None else pairs.iloc[rows].reset_index(drop=True)
+        when = dates if rows is None else dates.iloc[rows].reset_index(drop=True)
+        return policy_pair_utility(sub, table, pol, truth["dept_affinity"], when)["expected_relevance"].to_numpy()
+
+    def bayes_each_day(draws: int) -> np.ndarray:
+        """The Bayes ranker on each test day: posterior expected relevance over Laplace draws of each
+        firm's tastes given every push before that day (the test window's earlier days included)."""
+        out = np.empty(len(pairs))
+        day = dates.dt.normalize().to_numpy()
+        for d in np.unique(day):
+            rows = np.flatnonzero(day == d)
+            firms = pd.Index(pd.unique(pairs["uscc"].iloc[rows]))
+            sample = taste_posterior_draws(truth, history, before=pd.Timestamp(d), draws=draws, seed=1, firms=firms)
+            acc = np.zeros(len(rows))
+            for k in range(draws):
+                tastes = pd.DataFrame(prior_mean, index=ent.index, columns=TASTES)
+                tastes.loc[firms] = sample[k]
+                acc += informed(tastes, rows)
+            out[rows] = acc / draws
+        return out
 
     history = read_table(city / DATA_FILES["push_history"], text_columns=["uscc", "policy_id", "mode"])
     test_from = pd.Timestamp(data.window["test_from"])
-    from quanhuiqi.synth.taste_posterior import TASTES, taste_prior
+    from quanhuiqi.synth.taste_posterior import TASTES, taste_posterior_draws, taste_prior
 
     prior_mean, _ = taste_prior(ent)
     t1 = time.perf_counter()
     before = taste_posterior(truth, history, before=test_from)
     everything = taste_posterior(truth, history, before=None)
     posterior_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    bayes = bayes_each_day(args.draws)
+    bayes_s = time.perf_counter() - t2
     truth_rel = informed(ent[TASTES])
     frame = frame.assign(relevance=truth_rel)
     scores = {
@@ -82,6 +109,7 @@ def main() -> None:
         "rule": RuleScorer().score_features(feats),
         "shared_only": informed(pd.DataFrame(prior_mean, index=ent.index, columns=TASTES)),
         "posterior_before_test": informed(before),
+        "bayes_before_each_day": bayes,
         "posterior_all_history": informed(everything),
         "oracle": truth_rel,
     }
@@ -91,7 +119,7 @@ def main() -> None:
     over_rule = (report["ndcg@5"] / report.loc["rule", "ndcg@5"]).round(4)
     pushes_per_firm = history.loc[pd.to_datetime(history["date"]) < test_from].groupby("uscc").size()
     out = {
-        "command": "python benchmarks/rank_ceiling.py --city " + str(args.city),
+        "command": f"python benchmarks/rank_ceiling.py --city {args.city} --draws {args.draws}",
         "city": city.name,
         "window": {k: data.window[k] for k in ("train_from", "test_from", "test_to")},
         "test_groups": int(frame.groupby(["date", "uscc"]).ngroups),
@@ -103,6 +131,8 @@ def main() -> None:
         "target_ndcg5_over_rule": 1.15,
         "firm_effects": result.firm_effects,
         "posterior_s": round(posterior_s, 2),
+        "bayes_draws": args.draws,
+        "bayes_s": round(bayes_s, 1),
         "seconds": round(time.perf_counter() - t0, 1),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }

@@ -196,3 +196,25 @@ def test_enterprises_with_reputation_scores_with_the_replacement():
     np.testing.assert_allclose(a - b, 1.0)
     kept = enterprises_with_reputation(truth, post)
     pd.testing.assert_series_equal(kept["w0"], truth["enterprises"]["w0"])
+
+
+def test_the_joint_mode_recovers_w_where_the_history_is_rich_and_keeps_the_prior_where_there_is_none():
+    """Many interactions between every supplier and buyer: the bilinear term w_d·w_s is recovered (up to
+    the posterior's rotation, which the product does not see); no interactions: the prior (w = 0)."""
+    from quanhuiqi.synth.reputation_posterior import latent_posterior_mode
+
+    truth = tiny_truth(30, ["B", "A", "M", "C", "B", "A"], seed=2)
+    rich = pd.concat([simulate(truth, i, 3000, seed=10 + i) for i in range(6)], ignore_index=True)
+    mode = latent_posterior_mode(truth, rich, None)
+    ent = truth["enterprises"]
+    sup = [f"S{i}" for i in range(6)]
+    buy = [f"B{i}" for i in range(30)]
+    true_prod = ent.loc[buy, ["w0", "w1"]].to_numpy() @ ent.loc[sup, ["w0", "w1"]].to_numpy().T
+    est_prod = mode.loc[buy, ["w0", "w1"]].to_numpy() @ mode.loc[sup, ["w0", "w1"]].to_numpy().T
+    assert np.corrcoef(true_prod.ravel(), est_prod.ravel())[0, 1] > 0.8
+    np.testing.assert_allclose(mode.loc[sup, "reputation"], ent.loc[sup, "reputation"], atol=0.35)
+    assert (mode.loc[sup, "n_interactions"] == 3000).all()
+    empty = rich.iloc[:0]
+    none = latent_posterior_mode(truth, empty, None)
+    assert (none[["w0", "w1"]] == 0).all().all()
+    np.testing.assert_allclose(none["reputation"], reputation_prior_mean(ent))

@@ -135,3 +135,27 @@ def test_a_push_history_it_cannot_read_is_refused_naming_why() -> None:
     bad.loc[2, "date"] = "not a date"
     with pytest.raises(ValueError, match=r"unreadable date in row\(s\) \[2\]"):
         taste_posterior(t, bad)
+
+
+def test_laplace_draws_centre_on_the_mode_and_narrow_with_history() -> None:
+    """Draws: prior spread for a firm without pushes; around the mode, tighter the more pushes it had."""
+    from quanhuiqi.synth.taste_posterior import taste_posterior_draws
+
+    t = truth()
+    ents = t["enterprises"].index
+    few, many = simulate(ents[0], 15, seed=1), simulate(ents[1], 3000, seed=2)
+    pushes = pd.concat([few, many], ignore_index=True)
+    draws = taste_posterior_draws(t, pushes, draws=4000, seed=3, firms=ents[:3])
+    mode = taste_posterior(t, pushes).to_numpy()[:3]
+    _, var = taste_prior(t["enterprises"])
+    assert draws.shape == (4000, 3, len(TASTES))
+    i_few, i_many, i_none = 0, 1, 2
+    np.testing.assert_allclose(draws[:, i_none].mean(axis=0), mode[i_none], atol=0.06)
+    np.testing.assert_allclose(draws[:, i_none].var(axis=0), var[i_none], rtol=0.1)
+    np.testing.assert_allclose(draws[:, i_many].mean(axis=0), mode[i_many], atol=0.03)
+    sd_few, sd_many = draws[:, i_few].std(axis=0), draws[:, i_many].std(axis=0)
+    assert (sd_many < sd_few).all() and (sd_few <= np.sqrt(var[i_few]) * 1.05).all()
+    # same seed, same draws
+    np.testing.assert_array_equal(draws, taste_posterior_draws(t, pushes, draws=4000, seed=3, firms=ents[:3]))
+    with pytest.raises(ValueError, match="not in the truth table"):
+        taste_posterior_draws(t, pushes, firms=["nobody"])

@@ -64,11 +64,12 @@ class FirmEffects:
     ``tau`` — the prior standard deviation of every effect (logit units): small → trust the city, large →
     trust the firm's own few pushes.  ``groups`` — policy attributes with one effect per level (the
     columns :func:`quanhuiqi.rank.features._policy_groups` derives: ``dept_key``, ``benefit_kind``,
-    ``mode``).  ``sweeps`` — Newton sweeps over the groups (the objective is concave; 10 converge to
-    well under 1e-6 on the samples).
+    ``mode``).  ``sweeps`` — at most this many Newton sweeps over the groups (the objective is concave;
+    on a million simulated pushes 8 sweeps end within 1e-4 of the mode, 12 within 1e-6; the loop stops
+    early once no effect moves by 1e-7).
     """
 
-    def __init__(self, tau: float = 0.3, groups: Sequence[str] = GROUPS, sweeps: int = 12) -> None:
+    def __init__(self, tau: float = 0.3, groups: Sequence[str] = GROUPS, sweeps: int = 8) -> None:
         if not (tau > 0 and np.isfinite(tau)):
             raise ValueError(f"firm effects: tau must be a positive number, got {tau!r}")
         self.tau = float(tau)
@@ -86,7 +87,7 @@ class FirmEffects:
         the group columns come from ``history`` itself or from ``policies`` (``policy_id, department,
         benefit_kind, mode``).
         """
-        from quanhuiqi.rank.features import _policy_groups
+        from quanhuiqi.rank.features import _value_codes
 
         need = [c for c in ("date", "uscc", "policy_id") if c not in history.columns]
         if need:
@@ -97,19 +98,16 @@ class FirmEffects:
             h = h.loc[(d < pd.Timestamp(before).normalize()).to_numpy(dtype=bool)]
         clicked, applied = _outcomes(h)
         applied &= clicked  # apply | click: an application without a recorded click counts as one
-        pid = h["policy_id"].astype("string").to_numpy()
-        groups = self._levels(h, policies, _policy_groups)
-        self.firms_ = pd.Index(pd.unique(h["uscc"].astype("string").to_numpy()), dtype="string")
-        firm = self.firms_.get_indexer(h["uscc"].astype("string").to_numpy())
-        self.levels_ = {g: pd.Index(pd.unique(v[v.notna()]), dtype="string") for g, v in groups.items()}
+        firm, self.firms_ = _value_codes(h["uscc"])  # hashed once; effects are kept per distinct firm
+        p_code, per_policy = self._policy_levels(h, policies, fit=True)
         self.effects_ = {g: np.zeros((len(self.firms_), len(self.levels_[g]))) for g in self.groups}
         if len(h) == 0:
             return self
         # offsets: the policy's pooled click and apply-given-click rates, smoothed towards the city's
-        p_code, p_uniq = pd.factorize(pid)
-        n_p = np.bincount(p_code, minlength=len(p_uniq)).astype(float)
-        c_p = np.bincount(p_code, clicked, len(p_uniq))
-        a_p = np.bincount(p_code, applied, len(p_uniq))
+        n_pol = int(p_code.max(initial=-1)) + 1
+        n_p = np.bincount(p_code, minlength=n_pol).astype(float)
+        c_p = np.bincount(p_code, clicked, n_pol)
+        a_p = np.bincount(p_code, applied, n_pol)
         g_click = clicked.mean()
         g_apply = applied.sum() / max(clicked.sum(), 1)
         off_click = _logit((c_p + RATE_SMOOTHING * g_click) / (n_p + RATE_SMOOTHING))[p_code]
@@ -117,67 +115,104 @@ class FirmEffects:
         # one flat index per (firm, level) and group; rows without the group value take no effect
         keys, valid = {}, {}
         for g in self.groups:
-            lvl = self.levels_[g].get_indexer(groups[g].astype("string").to_numpy())
-            valid[g] = lvl >= 0
+            lvl = per_policy[g][p_code]
+            valid[g] = (lvl >= 0) & (firm >= 0)
             keys[g] = np.where(valid[g], firm * len(self.levels_[g]) + lvl, 0)
         prec = 1.0 / self.tau**2
         yc = clicked.astype(float)
-        ya = applied.astype(float)
-        cl = clicked
+        cl = np.flatnonzero(clicked)  # the apply stage sees the clicked rows only
+        ya_cl, off_apply_cl = applied[cl].astype(float), off_apply[cl]
+
+        def subset(mask: np.ndarray) -> np.ndarray | None:  # None: every row (no gather needed)
+            return None if mask.all() else np.flatnonzero(mask)
+
+        rows = {g: subset(valid[g]) for g in self.groups}
+        rows_cl = {g: subset(valid[g][cl]) for g in self.groups}
+        k_all = {g: keys[g] if rows[g] is None else keys[g][rows[g]] for g in self.groups}
+        k_cl = {g: keys[g][cl] if rows_cl[g] is None else keys[g][cl][rows_cl[g]] for g in self.groups}
+
+        def pick(x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+            return x if idx is None else x[idx]
+
+        eta = np.zeros(len(h))
         for _ in range(self.sweeps):
+            largest = 0.0
             for g in self.groups:
-                eta = self._eta_rows(keys, valid)
                 p1 = _sigmoid(off_click + eta)
-                p2 = _sigmoid(off_apply + eta)
+                p2 = _sigmoid(off_apply_cl + eta[cl])
                 b = self.effects_[g].ravel()
                 n = b.size
-                w = valid[g]
-                grad = (np.bincount(keys[g][w], (yc - p1)[w], n)
-                        + np.bincount(keys[g][w & cl], (ya - p2)[w & cl], n) - prec * b)
-                hess = (np.bincount(keys[g][w], (p1 * (1 - p1))[w], n)
-                        + np.bincount(keys[g][w & cl], (p2 * (1 - p2))[w & cl], n) + prec)
-                self.effects_[g] = (b + grad / hess).reshape(self.effects_[g].shape)
+                grad = (np.bincount(k_all[g], pick(yc - p1, rows[g]), n)
+                        + np.bincount(k_cl[g], pick(ya_cl - p2, rows_cl[g]), n) - prec * b)
+                hess = (np.bincount(k_all[g], pick(p1 * (1 - p1), rows[g]), n)
+                        + np.bincount(k_cl[g], pick(p2 * (1 - p2), rows_cl[g]), n) + prec)
+                step = grad / hess
+                moved = step[keys[g]]
+                eta += moved if rows[g] is None else np.where(valid[g], moved, 0.0)  # only this group's part
+                self.effects_[g] = (b + step).reshape(self.effects_[g].shape)
+                largest = max(largest, float(np.abs(step).max(initial=0.0)))
+            if largest < 1e-7:
+                break
         return self
 
-    def _levels(self, h: pd.DataFrame, policies: pd.DataFrame | None, policy_groups) -> dict[str, pd.Series]:
-        """Each history row's level of every group (from its own columns, else from its policy)."""
-        own = policy_groups(h)
-        out: dict[str, pd.Series] = {}
+    def _policy_levels(self, frame: pd.DataFrame, policies: pd.DataFrame | None, fit: bool = False
+                       ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(policy code per row, per group the level code of each distinct policy; −1 unknown).
+
+        Group values are attributes of the policy: read once per distinct ``policy_id`` — from the
+        frame's own columns (first row of each policy) or from ``policies``.  ``fit`` learns the levels."""
+        from quanhuiqi.rank.features import _policy_groups, _value_codes
+
+        def one_row_per_policy(f: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+            """(policy code per row, distinct ids, the first row of each) — hashed once, no string copies."""
+            code, uniq = _value_codes(f["policy_id"])
+            first = np.full(len(uniq), -1, dtype=np.int64)
+            at = np.flatnonzero(code >= 0)
+            first[code[at[::-1]]] = at[::-1]
+            return code, uniq, first
+
+        p_code, p_uniq, first = one_row_per_policy(frame)
+        own = _policy_groups(frame.iloc[first[first >= 0]]) if (first >= 0).any() else None
+        attrs, pos = None, None
         if policies is not None and "policy_id" in policies.columns:
-            pol = policies.loc[~policies["policy_id"].astype("string").duplicated().to_numpy()]
-            attrs = policy_groups(pol)
-            pos = pd.Index(pol["policy_id"].astype("string")).get_indexer(h["policy_id"].astype("string"))
-        else:
-            attrs, pos = None, None
+            _, pol_uniq, pol_first = one_row_per_policy(policies)  # a policy table, or a pair frame
+            keep = pol_first >= 0
+            attrs = _policy_groups(policies.iloc[pol_first[keep]])
+            pos = pd.Index(pol_uniq[keep], dtype="string").get_indexer(pd.Index(p_uniq, dtype="string"))
+        if fit:
+            self.levels_ = {}
+        per_policy: dict[str, np.ndarray] = {}
         for g in self.groups:
             if own is not None and g in own.columns:
-                out[g] = pd.Series(own[g].astype("string").to_numpy(), dtype="string")
+                vals = np.full(len(p_uniq), None, dtype=object)
+                vals[first >= 0] = own[g].astype("string").to_numpy(dtype=object, na_value=None)
             elif attrs is not None and g in attrs.columns:
-                vals = attrs[g].astype("string").to_numpy()
-                out[g] = pd.Series(np.where(pos >= 0, vals[np.maximum(pos, 0)] if len(vals) else None, None),
-                                   dtype="string")
+                a = attrs[g].astype("string").to_numpy(dtype=object, na_value=None)
+                vals = np.where(pos >= 0, a[np.maximum(pos, 0)] if len(a) else None, None)
             else:
-                out[g] = pd.Series(pd.NA, index=range(len(h)), dtype="string")
-        return out
-
-    def _eta_rows(self, keys: dict[str, np.ndarray], valid: dict[str, np.ndarray]) -> np.ndarray:
-        eta = 0.0
-        for g in self.groups:
-            eta = eta + np.where(valid[g], self.effects_[g].ravel()[keys[g]], 0.0)
-        return np.asarray(eta, dtype=float)
+                vals = np.full(len(p_uniq), None, dtype=object)
+            series = pd.Series(vals, dtype="string")
+            if fit:
+                self.levels_[g] = pd.Index(pd.unique(series.dropna()), dtype="string")
+            per_policy[g] = np.asarray(self.levels_[g].get_indexer(series), dtype=np.int64)
+        return p_code, per_policy
 
     def effect(self, pairs: pd.DataFrame, policies: pd.DataFrame | None = None) -> np.ndarray:
         """η for each row of ``pairs`` (``uscc``, ``policy_id`` and the group columns or ``policies``)."""
-        from quanhuiqi.rank.features import _policy_groups
+        from quanhuiqi.rank.features import _value_codes
 
         if not hasattr(self, "effects_"):
             raise RuntimeError("FirmEffects is not fitted: call fit(history) first")
-        groups = self._levels(pairs, policies, _policy_groups)
-        firm = self.firms_.get_indexer(pairs["uscc"].astype("string").to_numpy())
-        known = firm >= 0
         eta = np.zeros(len(pairs))
+        if len(pairs) == 0 or len(self.firms_) == 0:
+            return eta
+        f_code, f_uniq = _value_codes(pairs["uscc"])
+        to_firm = np.asarray(self.firms_.get_indexer(f_uniq), dtype=np.int64)  # once per distinct firm
+        firm = np.where(f_code >= 0, to_firm[np.maximum(f_code, 0)], -1)
+        p_code, per_policy = self._policy_levels(pairs, policies)
+        known = (firm >= 0) & (p_code >= 0)
         for g in self.groups:
-            lvl = self.levels_[g].get_indexer(groups[g].astype("string").to_numpy())
+            lvl = np.where(p_code >= 0, per_policy[g][np.maximum(p_code, 0)], -1)
             ok = known & (lvl >= 0)
             if ok.any():
                 eta[ok] += self.effects_[g][firm[ok], lvl[ok]]

@@ -113,6 +113,38 @@ def taste_posterior(truth: dict, pushes: pd.DataFrame, before: pd.Timestamp | st
     ``before`` are read (None: all).  Newton's method on the log posterior, all firms at once (one
     small linear system per firm, solved as a batch).  Firms without pushes keep their prior mean.
     """
+    theta, _, _ = _posterior(truth, pushes, before, iterations)
+    return pd.DataFrame(theta, index=truth["enterprises"].index, columns=TASTES)
+
+
+def taste_posterior_draws(truth: dict, pushes: pd.DataFrame, before: pd.Timestamp | str | None = None,
+                          draws: int = 32, seed: int = 0, iterations: int = 25,
+                          firms: pd.Index | list[str] | None = None) -> np.ndarray:
+    """``draws`` samples of the own tastes of ``firms`` (default every firm of the truth table, in its
+    order; draws × firms × ``TASTES``) from the Laplace approximation of each posterior: N(mode, H⁻¹),
+    H the log posterior's negative Hessian at the mode; firms without pushes are drawn from their
+    prior.  Averaging a utility over the draws ranks by the posterior *expected* relevance — the Bayes
+    ranker, which a plug-in of the mode only approximates."""
+    theta, hess, rows = _posterior(truth, pushes, before, iterations)
+    _, var = taste_prior(truth["enterprises"])
+    index = truth["enterprises"].index
+    want = np.arange(len(index)) if firms is None else index.get_indexer(pd.Index(firms).astype(str))
+    if (want < 0).any():
+        raise ValueError(f"taste draws: {int((want < 0).sum())} firm(s) not in the truth table")
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((draws, len(want), theta.shape[1]))
+    out = theta[want][None] + noise * np.sqrt(var[want])[None]  # prior spread for firms without pushes
+    slot = pd.Index(rows).get_indexer(want)  # each wanted firm's Hessian, if it had pushes
+    has = slot >= 0
+    if has.any():
+        chol = np.linalg.cholesky(np.linalg.inv(hess[slot[has]]))  # per firm, covariance = H⁻¹
+        out[:, has] = theta[want[has]][None] + np.einsum("fij,dfj->dfi", chol, noise[:, has])
+    return out
+
+
+def _posterior(truth: dict, pushes: pd.DataFrame, before: pd.Timestamp | str | None,
+               iterations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mode, negative Hessian at the mode for the firms with pushes, those firms' row numbers)."""
     missing = [c for c in ("date", "uscc", "policy_id", "mode", "clicked", "applied") if c not in pushes.columns]
     if missing:
         raise ValueError(f"push history: missing column(s) {missing}")
@@ -128,6 +160,7 @@ def taste_posterior(truth: dict, pushes: pd.DataFrame, before: pd.Timestamp | st
         h = h.loc[(h["date"] < pd.Timestamp(before)).to_numpy()]
     h = h.loc[h["uscc"].astype(str).isin(ent.index) & h["policy_id"].astype(str).isin(pol.index)]
     theta = mean.copy()
+    rows, hr = np.zeros(0, dtype=np.int64), np.zeros((0, len(TASTES), len(TASTES)))
     if len(h):
         firm = ent.index.get_indexer(h["uscc"].astype(str).to_numpy())
         pairs = pd.DataFrame({"uscc": h["uscc"].astype(str).to_numpy(), "policy_id": h["policy_id"].astype(str).to_numpy()})
@@ -157,4 +190,12 @@ def taste_posterior(truth: dict, pushes: pd.DataFrame, before: pd.Timestamp | st
             theta[rows] += step
             if np.abs(step).max() < 1e-8:
                 break
-    return pd.DataFrame(theta, index=ent.index, columns=TASTES)
+        # the curvature at the final mode (the loop's last one was taken one step before it)
+        u = base + np.einsum("ij,ij->i", x, theta[firm])
+        pc = sigmoid(u - CLICK_OFFSET)
+        pa = sigmoid(u - APPLY_OFFSET + shift)
+        weight = pc * (1 - pc) + np.where(clicked, pa * (1 - pa), 0.0)
+        hess = np.zeros((len(rows), k, k))
+        np.add.at(hess, local, outer * weight[:, None, None])
+        hr = hess + np.einsum("ij,jk->ijk", prec[rows], np.eye(k))
+    return theta, hr, rows

@@ -61,12 +61,18 @@ def cmd_eligibility(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    extra: dict[str, object] = {}
     if args.what == "ranker":
         from quanhuiqi.rank import train_ranker_cli as train
+
+        extra["firm_effects"] = not args.no_firm_effects
     else:
         from quanhuiqi.postings import train_postings_cli as train
+
+        if args.no_firm_effects:
+            raise InputError("--no-firm-effects applies to the policy ranker only")
     print(train(args.data, register=args.register, alias=args.alias, threads=args.threads,
-                params=_params(args.param)))
+                params=_params(args.param), **extra))
     return 0
 
 
@@ -148,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=None, help="LightGBM threads (default: QUANHUIQI_THREADS or 1)")
     s.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="override a LightGBM parameter of the defaults, e.g. --param num_leaves=15 (repeatable)")
+    s.add_argument("--no-firm-effects", action="store_true",
+                   help="ranker: do not tune per-enterprise effects on top of the booster (default: kept when "
+                        "they raise the validation window's NDCG@5)")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("match-postings", help="pair supply and demand postings (供需对接)")

@@ -76,3 +76,14 @@ def test_a_bad_param_is_refused_before_any_work(city, mlflow_uri, capsys, arg, m
     assert message in capsys.readouterr().err
     assert main(["train", "postings", "--data", str(city), "--param", arg]) == 1
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_no_firm_effects_logs_the_booster_alone(city, mlflow_uri, capsys):
+    assert main(["train", "ranker", "--data", str(city), "--threads", "1", "--no-firm-effects",
+                 "--register", "plain", "--alias", "champion"]) == 0
+    assert "firm effects" not in capsys.readouterr().out
+    scorer = registry.load_ranker("plain@champion")
+    assert scorer.firm_effect_weight == 0 and scorer.builder.firm_effect_tau is None
+    assert main(["train", "postings", "--data", str(city), "--no-firm-effects"]) == 1
+    assert "policy ranker only" in capsys.readouterr().err

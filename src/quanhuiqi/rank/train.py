@@ -504,9 +504,11 @@ def train_ranker_cli(
     alias: str | None = None,
     threads: int | None = None,
     params: Mapping[str, Any] | None = None,
+    firm_effects: bool = True,
 ) -> str:
     """``quanhuiqi train ranker``: build, train, compare, log to MLflow, optionally register and alias.
-    ``params`` override the LightGBM defaults (only their keys: a typo is refused, not ignored)."""
+    ``params`` override the LightGBM defaults (only their keys: a typo is refused, not ignored);
+    ``firm_effects=False`` keeps the booster alone (no per-enterprise effects tuned)."""
     from quanhuiqi import registry
 
     if alias and not register:
@@ -514,7 +516,8 @@ def train_ranker_cli(
     check_params(params, DEFAULT_PARAMS)
     data = build_training_data(data_dir)
     truth = Path(data_dir) / DATA_FILES["truth"]
-    result = train_ranker(data, threads=threads, params=params, truth_dir=truth if truth.exists() else None)
+    result = train_ranker(data, threads=threads, params=params, truth_dir=truth if truth.exists() else None,
+                          firm_effects=firm_effects)
     run = registry.log_ranker(
         result.ranker,
         metrics=result.metrics,

@@ -140,11 +140,17 @@ def main() -> None:
                    scores_finite=bool(np.isfinite(scores).all()),
                    predict_threads_agree=bool(np.array_equal(scores, scores_1)))
     # the same with the per-enterprise effects: the builder also fits them on the history, transform adds them
+    # (the plain frame released first: a scoring process holds one feature frame, not two)
+    del feats
+    gc.collect()
     t6 = time.perf_counter()
     fe_builder = PairFeatureBuilder(**dict(builder.get_params(), firm_effect_tau=0.3)).fit(
         pairs, history=sim.pushes, profile=sim.profile)
+    t_fe_fit = time.perf_counter() - t6
     fe_feats = fe_builder.transform(pairs)
     t_fe_feat = time.perf_counter() - t6
+    results.update(score_firm_effects_builder_fit_s=round(t_fe_fit, 2),
+                   score_firm_effects_transform_s=round(t_fe_feat - t_fe_fit, 2))
     fe_ranker = LambdaRanker.from_booster(ranker.booster_, threads=args.threads)
     fe_ranker.firm_effect_weight = 1.0
     t7 = time.perf_counter()
@@ -154,7 +160,7 @@ def main() -> None:
                    score_total_firm_effects_s=round(t_fe_feat + t_fe_pred, 2),
                    firm_effects_nonzero_share=round(float((fe_feats["firm_effect"] != 0).mean()), 3),
                    firm_effects_scores_finite=bool(np.isfinite(fe_scores).all()))
-    del feats, pairs, fe_feats
+    del pairs, fe_feats
 
     if args.population_city:
         results["population"] = population_fit(Path(args.population_city), args.population_rows, sim)

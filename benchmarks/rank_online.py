@@ -4,7 +4,8 @@
 
 On data_samples (5,000 enterprises, 68 policies, the push history): the statistics are fitted once from
 the day's eligibility pairs, then each call answers one enterprise (eligibility online + features + score +
-reasons), with the rule scorer and with a LightGBM ranker trained on the same city. Writes
+reasons), with the rule scorer and with a LightGBM ranker trained on the same city (with the per-enterprise
+effects its training chose). Writes
 ``benchmarks/results/rank_online.json``.
 """
 
@@ -58,6 +59,7 @@ def main() -> None:
         out[name] = {"fit_s": round(fit_s, 3), "policies_per_call_mean": round(float(np.mean(sizes)), 1),
                      **{f"p{q}_ms": round(float(np.percentile(ms, q)), 2) for q in (50, 90, 99)},
                      "max_ms": round(float(ms.max()), 2)}
+    out["model"]["firm_effects"] = {"tau": model.builder.firm_effect_tau, "weight": model.firm_effect_weight}
     out["load_average_1min"] = round(os.getloadavg()[0], 2)
     out["command"] = "python benchmarks/rank_online.py --calls " + str(args.calls)
     (ROOT / "benchmarks" / "results" / "rank_online.json").write_text(json.dumps(out, indent=2, ensure_ascii=False))

@@ -110,3 +110,20 @@ def test_an_extra_source_clashing_with_the_enterprise_table_is_refused_before_sp
     with pytest.raises(InputError, match=r"extra\[0\] extra.csv: column\(s\) \['revenue'\] already exist"):
         run_daily_spark(DAY, city, tmp_path / "spark", config={**CONFIG, "paths": {"extra": ["extra.csv"]}},
                         spark=spark)
+
+
+def test_a_registered_ranker_with_firm_effects_ranks_alike_on_spark(spark, tmp_path, mlflow_uri):
+    """The scorer (booster, builder with firm_effect_tau, weight) travels to the executors; each partition
+    fits the firm effects on its own history, as the local run does: the same bytes."""
+    from quanhuiqi.rank.train import train_ranker_cli
+    from quanhuiqi.registry import load_ranker
+
+    train_ranker_cli(SAMPLES, register="policy-ranker", alias="champion", threads=1)
+    assert load_ranker("policy-ranker@champion").firm_effect_weight > 0
+    local = run_daily(DAY, SAMPLES, tmp_path / "local", model="policy-ranker@champion", config=CONFIG)
+    remote = run_daily_spark(DAY, SAMPLES, tmp_path / "spark", model="policy-ranker@champion", config=CONFIG,
+                             spark=spark)
+    assert remote.report["model"]["used"] == "policy-ranker@champion" and not remote.report["model"]["fallback"]
+    for name in sorted(p.name for p in local.out_dir.iterdir()):
+        if not name.startswith("report."):
+            assert (local.out_dir / name).read_bytes() == (remote.out_dir / name).read_bytes(), name

@@ -6,6 +6,7 @@
 from quanhuiqi.rank.evaluation import evaluate, exposure, gini, ranking_metrics
 from quanhuiqi.rank.explain import reason_sentences
 from quanhuiqi.rank.features import FEATURES, PairFeatureBuilder, assemble_pairs, specificity
+from quanhuiqi.rank.firm_effects import FirmEffects
 from quanhuiqi.rank.online import OnlineRanker
 from quanhuiqi.rank.scorers import LambdaRanker, PairScorer, PopularityScorer, RuleScorer, threads
 from quanhuiqi.rank.train import (
@@ -18,10 +19,12 @@ from quanhuiqi.rank.train import (
     time_split,
     train_ranker,
     train_ranker_cli,
+    tune_firm_effects,
 )
 
 __all__ = [
     "FEATURES",
+    "FirmEffects",
     "LambdaRanker",
     "OnlineRanker",
     "PairFeatureBuilder",
@@ -45,4 +48,5 @@ __all__ = [
     "time_split",
     "train_ranker",
     "train_ranker_cli",
+    "tune_firm_effects",
 ]

@@ -547,4 +547,6 @@ __all__ = [
     "time_split",
     "train_ranker",
     "train_ranker_cli",
+    "tune_firm_effects",
+    "with_firm_effects",
 ]

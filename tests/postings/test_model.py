@@ -66,6 +66,19 @@ def test_model_learns_the_deals(sampled):
     pd.testing.assert_frame_equal(ranked, ranked2)  # deterministic
 
 
+def test_model_trains_fixed_rounds_on_every_date_unless_told(sampled):
+    # early stopping on the last dates' 5-item lists stopped at 3…150 trees by the seed alone: by default
+    # every date trains for exactly num_boost_round rounds; holding out dates and early stopping is opt-in
+    raw, hist = sampled
+    clean = validate_postings(raw, AS_OF).clean
+    assert train_postings_model(clean, hist, threads=1, num_boost_round=25).booster.num_trees() == 25
+    held = train_postings_model(clean, hist, threads=1, num_boost_round=25, valid_fraction=0.15)
+    assert held.booster.num_trees() == 25  # held-out dates are only logged without early_stopping
+    stopped = train_postings_model(clean, hist, threads=1, num_boost_round=400, valid_fraction=0.15,
+                                   early_stopping=2, params={"num_leaves": 15, "min_data_in_leaf": 5})
+    assert 0 < stopped.booster.num_trees() < 400
+
+
 def test_evaluate_postings_counts_hits_by_hand():
     ranked = pd.DataFrame({"demand_id": ["D1", "D1", "D2", "D3"], "supply_id": ["S1", "S2", "S3", None],
                            "rank": pd.array([1, 2, 1, pd.NA], dtype="Int64"), "score": [0.9, 0.8, 0.7, np.nan]})

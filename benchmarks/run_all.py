@@ -31,6 +31,7 @@ ORDER = [
     "postings_match",
     "postings_city",
     "postings_ceiling",
+    "postings_model_selection",
     "shortlist_recall",
     "daily_run",
     "spark_driver",

@@ -151,8 +151,7 @@ def main() -> None:
     t_fe_feat = time.perf_counter() - t6
     results.update(score_firm_effects_builder_fit_s=round(t_fe_fit, 2),
                    score_firm_effects_transform_s=round(t_fe_feat - t_fe_fit, 2))
-    fe_ranker = LambdaRanker.from_booster(ranker.booster_, threads=args.threads)
-    fe_ranker.firm_effect_weight = 1.0
+    fe_ranker = LambdaRanker.from_booster(ranker.booster_, threads=args.threads, firm_effect_weight=1.0)
     t7 = time.perf_counter()
     fe_scores = fe_ranker.predict(fe_feats)
     t_fe_pred = time.perf_counter() - t7

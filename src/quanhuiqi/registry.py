@@ -308,8 +308,8 @@ def load_ranker(ref: str, *, uri: str | None = None, threads: int | None = None)
         )
     cfg = m.metadata.get("builder") or {}
     builder = PairFeatureBuilder(**cfg)
-    ranker = LambdaRanker.from_booster(m.booster, builder=builder, threads=threads)
-    ranker.firm_effect_weight = float(m.metadata.get("firm_effect_weight", 0.0))
+    ranker = LambdaRanker.from_booster(m.booster, builder=builder, threads=threads,
+                                       firm_effect_weight=float(m.metadata.get("firm_effect_weight", 0.0)))
     if ranker.firm_effect_weight and builder.firm_effect_tau is None:
         raise ValueError(f"{ref}: carries a firm-effect weight but its feature builder no firm_effect_tau")
     ranker.registered_ = m

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
+from quanhuiqi.rank import PairFeatureBuilder
 from quanhuiqi.rank.firm_effects import FirmEffects
 
 POLICIES = pd.DataFrame({
@@ -142,6 +143,17 @@ def test_bad_parameters_and_inputs_are_refused():
         FirmEffects().fit(pd.DataFrame({"date": ["2025-01-01"], "uscc": ["a"], "policy_id": ["P1"]}))
     with pytest.raises(RuntimeError, match="not fitted"):
         FirmEffects().effect(pd.DataFrame({"uscc": ["a"], "policy_id": ["P1"]}))
+    h = _history(np.random.default_rng(6))
+    with pytest.raises(ValueError, match=r"unreadable date in row\(s\) \[3\]"):
+        FirmEffects().fit(h.astype({"date": object}).assign(date=lambda f: f["date"].where(f.index != 3, "someday")),
+                          POLICIES, before="2025-05-20")
+    graded = h.drop(columns=["clicked", "applied"]).assign(relevance=1).astype({"relevance": object})
+    graded.loc[5, "relevance"] = "clicked"
+    with pytest.raises(ValueError, match=r"relevance is not a number in row\(s\) \[5\]"):
+        FirmEffects().fit(graded, POLICIES)
+    with pytest.raises(ValueError, match="tau must be a positive"):  # a builder checks it even without history
+        PairFeatureBuilder(firm_effect_tau=-1.0).fit(pd.DataFrame({"uscc": ["a"], "policy_id": ["P1"]}),
+                                                     policies=POLICIES, as_of="2025-06-01")
 
 
 # -- in the feature builder, the ranker, training, the registry ---------------------------------------
@@ -150,11 +162,9 @@ def _with_effects(trained, tau: float = 0.3, weight: float = 0.7):
     """The trained ranker's booster with firm effects switched on (what tuning does when they help)."""
     from quanhuiqi.rank import LambdaRanker, PairFeatureBuilder
 
-    r = LambdaRanker.from_booster(trained.ranker.booster_, threads=1,
-                                  builder=PairFeatureBuilder(**dict(trained.ranker.builder.config(),
-                                                                    firm_effect_tau=tau)))
-    r.firm_effect_weight = weight
-    return r
+    return LambdaRanker.from_booster(trained.ranker.booster_, threads=1, firm_effect_weight=weight,
+                                     builder=PairFeatureBuilder(**dict(trained.ranker.builder.config(),
+                                                                       firm_effect_tau=tau)))
 
 
 def test_the_builder_appends_the_effect_fitted_before_its_day(day_inputs):
@@ -248,3 +258,20 @@ def test_registry_round_trip_keeps_the_effects(mlflow_uri, trained_ranker, day_i
 
     params = MlflowClient(tracking_uri=mlflow_uri).get_run(run.run_id).data.params
     assert params["firm_effect_weight"] == "0.6" and params["firm_effect_tau"] == "0.4"
+
+
+
+def test_a_registered_weight_without_a_builder_tau_is_refused(mlflow_uri, trained_ranker):
+    """A model whose score needs firm effects its builder would never compute cannot be loaded."""
+    from quanhuiqi import registry
+    from quanhuiqi.rank import LambdaRanker
+
+    plain = {k: v for k, v in trained_ranker.ranker.builder.config().items() if k != "firm_effect_tau"}
+    broken = LambdaRanker.from_booster(trained_ranker.ranker.booster_, builder=PairFeatureBuilder(**plain),
+                                       threads=1, firm_effect_weight=0.5)
+    broken.params, broken.num_boost_round = trained_ranker.ranker.params, trained_ranker.ranker.num_boost_round
+    broken.early_stopping_rounds = trained_ranker.ranker.early_stopping_rounds
+    registry.set_alias("broken", "champion", registry.register(registry.log_ranker(broken, run_name="b").model_uri,
+                                                               "broken"))
+    with pytest.raises(ValueError, match="broken@champion: carries a firm-effect weight but its feature builder no"):
+        registry.load_ranker("broken@champion")

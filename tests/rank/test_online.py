@@ -42,10 +42,8 @@ def _model_with_firm_effects():
     from quanhuiqi.rank import LambdaRanker, PairFeatureBuilder
 
     m = _model()
-    r = LambdaRanker.from_booster(m.booster_, threads=1,
-                                  builder=PairFeatureBuilder(**dict(m.builder.config(), firm_effect_tau=0.3)))
-    r.firm_effect_weight = 1.0
-    return r
+    return LambdaRanker.from_booster(m.booster_, threads=1, firm_effect_weight=1.0,
+                                     builder=PairFeatureBuilder(**dict(m.builder.config(), firm_effect_tau=0.3)))
 
 
 @pytest.mark.parametrize("which", ["rule", "model", "model_firm_effects"])

@@ -218,3 +218,23 @@ def test_the_joint_mode_recovers_w_where_the_history_is_rich_and_keeps_the_prior
     none = latent_posterior_mode(truth, empty, None)
     assert (none[["w0", "w1"]] == 0).all().all()
     np.testing.assert_allclose(none["reputation"], reputation_prior_mean(ent))
+
+
+def test_postings_of_enterprises_the_truth_does_not_know_are_refused_by_id():
+    """Both posteriors refuse an interaction whose posting belongs to no truth enterprise, naming it."""
+    from quanhuiqi.synth.reputation_posterior import latent_posterior_mode
+
+    truth = tiny_truth(5, ["A", "B"])
+    inter = simulate(truth, 0, 20, seed=7)
+    orphan_supply = {**truth, "postings": truth["postings"].assign(
+        uscc=truth["postings"]["uscc"].where(truth["postings"].index != "PS0", "NOBODY"))}
+    orphan_demand = {**truth, "postings": truth["postings"].assign(
+        uscc=truth["postings"]["uscc"].where(truth["postings"].index != inter["demand_id"].iloc[0], "NOBODY"))}
+    with pytest.raises(ValueError, match=r"supplies \['PS0'\] belong to enterprises the truth does not know"):
+        reputation_posterior(orphan_supply, inter, None)
+    with pytest.raises(ValueError, match=r"supplies \['PS0'\] belong to enterprises the truth does not know"):
+        latent_posterior_mode(orphan_supply, inter, None)
+    with pytest.raises(ValueError, match=rf"demands \['{inter['demand_id'].iloc[0]}'\] belong to enterprises"):
+        latent_posterior_mode(orphan_demand, inter, None)
+    with pytest.raises(ValueError, match="deal without contact"):
+        latent_posterior_mode(truth, inter.assign(contacted=False, deal=True), None)

@@ -1052,9 +1052,9 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         if self.firm_effect_tau is not None:
             from quanhuiqi.rank.firm_effects import FirmEffects
 
-            fe = FirmEffects(self.firm_effect_tau)
-            self.firm_effects_ = (None if history is None else
-                                  fe.fit(history, X if policies is None else policies, before=as_of))
+            effects = FirmEffects(self.firm_effect_tau)  # refuses a bad tau even without history
+            if history is not None:
+                self.firm_effects_ = effects.fit(history, X if policies is None else policies, before=as_of)
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
@@ -1280,8 +1280,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         # history
         self._history_features(f, X.assign(date=date.to_numpy()))
         if self.firm_effect_tau is not None:
-            effects = getattr(self, "firm_effects_", None)
-            f[FIRM_EFFECT] = 0.0 if effects is None else effects.effect(X)
+            f[FIRM_EFFECT] = 0.0 if self.firm_effects_ is None else self.firm_effects_.effect(X)
         return f.frame()
 
     @staticmethod

@@ -29,19 +29,16 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 
 GROUPS = ("dept_key", "benefit_kind", "mode")
 # pseudo-pushes pulling a policy's rate towards the city's (the offset), as the features' smoothing does
 RATE_SMOOTHING = 2.0
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
-
-
 def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+    """The logit of a rate, kept finite (a rate of exactly 0 or 1 when no push was ever clicked / all were)."""
+    return logit(np.clip(p, 1e-6, 1 - 1e-6))
 
 
 def _outcomes(history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +48,12 @@ def _outcomes(history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         applied = (history["applied"].astype("boolean").fillna(False).to_numpy(dtype=bool)
                    if "applied" in history.columns else np.zeros(len(history), dtype=bool))
     elif "relevance" in history.columns:
-        rel = pd.to_numeric(history["relevance"], errors="coerce").fillna(0).to_numpy(dtype=float)
+        rel = pd.to_numeric(history["relevance"], errors="coerce")
+        bad = rel.isna() & history["relevance"].notna()
+        if bad.any():
+            rows = np.flatnonzero(bad.to_numpy())[:5].tolist()
+            raise ValueError(f"push history: relevance is not a number in row(s) {rows}")
+        rel = rel.fillna(0).to_numpy(dtype=float)
         clicked, applied = rel >= 1, rel >= 2
     else:
         raise ValueError("push history: needs clicked/applied columns or a graded relevance")
@@ -95,6 +97,9 @@ class FirmEffects:
         h = history
         if before is not None:
             d = pd.to_datetime(h["date"], errors="coerce").dt.normalize()
+            if d.isna().any():  # a push without a readable date can be neither kept nor dropped by the cut
+                rows = np.flatnonzero(d.isna().to_numpy())[:5].tolist()
+                raise ValueError(f"push history: unreadable date in row(s) {rows}")
             h = h.loc[(d < pd.Timestamp(before).normalize()).to_numpy(dtype=bool)]
         clicked, applied = _outcomes(h)
         applied &= clicked  # apply | click: an application without a recorded click counts as one
@@ -138,8 +143,8 @@ class FirmEffects:
         for _ in range(self.sweeps):
             largest = 0.0
             for g in self.groups:
-                p1 = _sigmoid(off_click + eta)
-                p2 = _sigmoid(off_apply_cl + eta[cl])
+                p1 = expit(off_click + eta)
+                p2 = expit(off_apply_cl + eta[cl])
                 b = self.effects_[g].ravel()
                 n = b.size
                 grad = (np.bincount(k_all[g], pick(yc - p1, rows[g]), n)

@@ -302,10 +302,10 @@ class LambdaRanker(PairScorer):
         return self
 
     @classmethod
-    def from_booster(cls, booster: Any, builder: PairFeatureBuilder | None = None, threads: int | None = None
-                     ) -> LambdaRanker:
+    def from_booster(cls, booster: Any, builder: PairFeatureBuilder | None = None, threads: int | None = None,
+                     firm_effect_weight: float = 0.0) -> LambdaRanker:
         """A ranker around an existing booster (e.g. loaded from the registry)."""
-        r = cls(threads=threads, builder=builder)
+        r = cls(threads=threads, builder=builder, firm_effect_weight=firm_effect_weight)
         r.booster_ = booster
         r.feature_names_ = list(booster.feature_name())
         best = int(booster.best_iteration or 0)

@@ -30,6 +30,7 @@ from quanhuiqi.rank.features import (
     policy_frame,
     specificity,
 )
+from quanhuiqi.rank.firm_effects import FirmEffects
 from quanhuiqi.rank.scorers import DEFAULT_PARAMS, LambdaRanker, PopularityScorer, RuleScorer, check_params
 from quanhuiqi.tables.columns import DATA_FILES, PUSH_HISTORY_COLUMNS
 from quanhuiqi.tables.io import InputError, read_table
@@ -352,12 +353,10 @@ def tune_firm_effects(
     outcomes).  Weight 0 (no effects) wins unless an effect does strictly better.  Returns
     ``tau, weight, valid_ndcg, valid_ndcg_without``; a grid of 16 cheap fits (a fit is one Newton solve
     over the history, no retraining)."""
-    from quanhuiqi.rank.firm_effects import FirmEffects
-
     Xv, _, _, fv = data.part("valid")
     if len(Xv) == 0:
         return {"tau": float("nan"), "weight": 0.0, "valid_ndcg": float("nan"), "valid_ndcg_without": float("nan")}
-    base = ranker.booster_.predict(Xv, num_iteration=ranker.best_iteration_, num_threads=threads_of(ranker))
+    base = ranker.predict(Xv)  # the booster alone: the frame carries no firm_effect column
     metric = f"ndcg@{k}"
     without = float(evaluate(fv, {"m": base}, ks=(k,)).loc["m", metric])
     best = {"tau": float("nan"), "weight": 0.0, "valid_ndcg": without, "valid_ndcg_without": without}
@@ -373,24 +372,27 @@ def tune_firm_effects(
     return best
 
 
-def threads_of(ranker: LambdaRanker) -> int:
-    from quanhuiqi.rank.scorers import threads
-
-    return threads(ranker.threads)
+def firm_effects_before(ranker: LambdaRanker, data: TrainingData, before: pd.Timestamp) -> FirmEffects | None:
+    """The effects the ranker's builder would fit on a day ``before`` (the pushes before it); None when
+    the ranker uses no effects."""
+    tau = None if ranker.builder is None else ranker.builder.firm_effect_tau
+    if tau is None or not ranker.firm_effect_weight:
+        return None
+    return FirmEffects(tau).fit(data.frame, data.policies, before=before)
 
 
 def with_firm_effects(ranker: LambdaRanker, data: TrainingData, features: pd.DataFrame, frame: pd.DataFrame,
-                      ) -> pd.DataFrame:
+                      effects: FirmEffects | None = None) -> pd.DataFrame:
     """``features`` with the ``firm_effect`` column the ranker's builder would add on the first day of
-    ``frame`` (effects fitted on the pushes before it); unchanged when the ranker uses no effects."""
-    from quanhuiqi.rank.firm_effects import FirmEffects
-
-    tau = None if ranker.builder is None else ranker.builder.firm_effect_tau
-    if tau is None or not ranker.firm_effect_weight or len(frame) == 0:
+    ``frame`` (``effects``, else fitted on the pushes before that day); unchanged when the ranker uses no
+    effects."""
+    if len(frame) == 0:
         return features
-    before = pd.Timestamp(pd.to_datetime(frame["date"]).min())
-    eta = FirmEffects(tau).fit(data.frame, data.policies, before=before).effect(frame, data.policies)
-    return features.assign(**{FIRM_EFFECT: eta})
+    if effects is None:
+        effects = firm_effects_before(ranker, data, pd.Timestamp(pd.to_datetime(frame["date"]).min()))
+        if effects is None:
+            return features
+    return features.assign(**{FIRM_EFFECT: effects.effect(frame, data.policies)})
 
 
 def train_ranker(
@@ -425,8 +427,10 @@ def train_ranker(
         ranker.builder = PairFeatureBuilder(**dict(data.builder.config() if data.builder is not None else {},
                                                    firm_effect_tau=tuning["tau"]))
         ranker.firm_effect_weight = tuning["weight"]
+    # one fit of the effects for the test window (its pushed lists and its full candidate lists alike)
+    test_effects = firm_effects_before(ranker, data, pd.Timestamp(ft["date"].min()))
     scores = {
-        "model": ranker.predict(with_firm_effects(ranker, data, Xt, ft)),
+        "model": ranker.predict(with_firm_effects(ranker, data, Xt, ft, test_effects)),
         **global_scores,
         "rule": RuleScorer().score_features(Xt),
         "popularity": PopularityScorer().score_features(Xt),
@@ -438,7 +442,7 @@ def train_ranker(
         # the whole candidate list of each test group, graded by the latent expected relevance
         fl, fr = data.candidate_lists("test")
         fr["relevance"] = oracle_scores(fr, truth_dir)
-        full = {"model": ranker.predict(with_firm_effects(ranker, data, fl, fr))}
+        full = {"model": ranker.predict(with_firm_effects(ranker, data, fl, fr, test_effects))}
         if global_scores:
             full["model_global"] = ranker.predict(fl)
         full.update({"rule": RuleScorer().score_features(fl), "popularity": PopularityScorer().score_features(fl),

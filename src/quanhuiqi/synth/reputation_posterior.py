@@ -88,6 +88,18 @@ def _checked_interactions(interactions: pd.DataFrame, posts: pd.DataFrame,
     return inter.reset_index(drop=True)
 
 
+def _enterprise_rows(truth: dict, inter: pd.DataFrame, side: str) -> np.ndarray:
+    """Row of ``truth["enterprises"]`` owning each interaction's ``side`` posting (``supply_id`` or
+    ``demand_id``); postings of enterprises the truth does not know are refused by id."""
+    owner = truth["postings"]["uscc"].astype(str).reindex(inter[side].to_numpy()).to_numpy()
+    rows = truth["enterprises"].index.astype(str).get_indexer(owner)
+    if (rows < 0).any():
+        ids = pd.unique(inter.loc[rows < 0, side])[:5].tolist()
+        what = "supplies" if side == "supply_id" else "demands"
+        raise ValueError(f"posting interactions: {what} {ids} belong to enterprises the truth does not know")
+    return rows
+
+
 def reputation_posterior_grid(truth: dict, interactions: pd.DataFrame, before: pd.Timestamp | None = None
                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The whole grid posterior of every truth enterprise's ``reputation``, rows in the order of
@@ -113,11 +125,7 @@ def reputation_posterior_grid(truth: dict, interactions: pd.DataFrame, before: p
         ent0 = ent.assign(reputation=0.0)
         v_rest = posting_pair_utility(inter[["demand_id", "supply_id"]], posts, ent0, truth["adjacency"])
         v_rest = v_rest["utility"].to_numpy(float)
-        supplier = posts["uscc"].astype(str).reindex(inter["supply_id"].to_numpy()).to_numpy()
-        codes = ent.index.astype(str).get_indexer(supplier)
-        if (codes < 0).any():
-            ids = pd.unique(inter.loc[codes < 0, "supply_id"])[:5].tolist()
-            raise ValueError(f"posting interactions: supplies {ids} belong to enterprises the truth does not know")
+        codes = _enterprise_rows(truth, inter, "supply_id")
         ll = interaction_log_likelihood(v_rest[:, None] + PW["reputation"] * values[codes],
                                         inter["rank"].to_numpy(), inter["contacted"].to_numpy(),
                                         inter["deal"].to_numpy())
@@ -192,11 +200,8 @@ def latent_posterior_mode(truth: dict, interactions: pd.DataFrame, before: pd.Ti
     ent0 = ent.assign(reputation=0.0, w0=0.0, w1=0.0)
     base = posting_pair_utility(inter[["demand_id", "supply_id"]], posts, ent0, truth["adjacency"])["utility"]
     base = base.to_numpy(float)
-    idx = ent.index.astype(str)
-    s = idx.get_indexer(posts["uscc"].astype(str).reindex(inter["supply_id"].to_numpy()).to_numpy())
-    d = idx.get_indexer(posts["uscc"].astype(str).reindex(inter["demand_id"].to_numpy()).to_numpy())
-    if (s < 0).any() or (d < 0).any():
-        raise ValueError("posting interactions: postings of enterprises the truth does not know")
+    s = _enterprise_rows(truth, inter, "supply_id")
+    d = _enterprise_rows(truth, inter, "demand_id")
     rank, c, dl = inter["rank"].to_numpy(), inter["contacted"].to_numpy(), inter["deal"].to_numpy()
     k_lat = PW["latent"] / np.sqrt(2)
 

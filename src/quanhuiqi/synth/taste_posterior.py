@@ -174,28 +174,26 @@ def _posterior(truth: dict, pushes: pd.DataFrame, before: pd.Timestamp | str | N
         rows, local = np.unique(firm, return_inverse=True)  # only firms with pushes get a system
         k = x.shape[1]
         outer = x[:, :, None] * x[:, None, :]  # rows × k × k, a few MB for a city sample
-        for _ in range(iterations):
-            u = base + np.einsum("ij,ij->i", x, theta[firm])
+
+        def at(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """(per-row residual, per firm with pushes the negative Hessian of the log posterior) at ``th``."""
+            u = base + np.einsum("ij,ij->i", x, th[firm])
             pc = sigmoid(u - CLICK_OFFSET)
             pa = sigmoid(u - APPLY_OFFSET + shift)
             resid = (clicked - pc) + np.where(clicked, applied - pa, 0.0)
             weight = pc * (1 - pc) + np.where(clicked, pa * (1 - pa), 0.0)
+            hess = np.zeros((len(rows), k, k))
+            np.add.at(hess, local, outer * weight[:, None, None])
+            return resid, hess + np.einsum("ij,jk->ijk", prec[rows], np.eye(k))
+
+        for _ in range(iterations):
+            resid, hr = at(theta)
             grad = np.zeros_like(theta)
             np.add.at(grad, firm, x * resid[:, None])
             grad -= prec * (theta - mean)
-            hess = np.zeros((len(rows), k, k))
-            np.add.at(hess, local, outer * weight[:, None, None])
-            hr = hess + np.einsum("ij,jk->ijk", prec[rows], np.eye(k))
             step = np.linalg.solve(hr, grad[rows][:, :, None])[:, :, 0]
             theta[rows] += step
             if np.abs(step).max() < 1e-8:
                 break
-        # the curvature at the final mode (the loop's last one was taken one step before it)
-        u = base + np.einsum("ij,ij->i", x, theta[firm])
-        pc = sigmoid(u - CLICK_OFFSET)
-        pa = sigmoid(u - APPLY_OFFSET + shift)
-        weight = pc * (1 - pc) + np.where(clicked, pa * (1 - pa), 0.0)
-        hess = np.zeros((len(rows), k, k))
-        np.add.at(hess, local, outer * weight[:, None, None])
-        hr = hess + np.einsum("ij,jk->ijk", prec[rows], np.eye(k))
+        _, hr = at(theta)  # the curvature at the final mode (the loop's last one was taken a step before it)
     return theta, hr, rows

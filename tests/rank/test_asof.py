@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quanhuiqi.rank.features import _asof, _asof_generic
+from quanhuiqi.rank.asof import asof as _asof
+from quanhuiqi.rank.asof import asof_generic as _asof_generic
 
 
 def _tables(rng: np.random.Generator, n_keys: int, n_days: int, n_right: int, n_left: int, two_keys: bool):
-    """A history table as ``_history_tables`` lays it out (one row per key and date, cumulative values,
+    """A history table as ``HistoryStatistics.fit`` lays it out (one row per key and date, cumulative values,
     sorted by key codes with missing last, then date) and left rows asking about it."""
     keys = np.array([f"k{i}" for i in range(n_keys)], dtype=object)
     days = pd.Timestamp("2025-01-01") + pd.to_timedelta(np.arange(n_days), unit="D")

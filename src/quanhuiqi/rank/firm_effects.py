@@ -31,6 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
+from quanhuiqi.numeric import value_codes
+from quanhuiqi.rank.pairs import policy_groups
+
 GROUPS = ("dept_key", "benefit_kind", "mode")
 # pseudo-pushes pulling a policy's rate towards the city's (the offset), as the features' smoothing does
 RATE_SMOOTHING = 2.0
@@ -65,7 +68,7 @@ class FirmEffects:
 
     ``tau`` — the prior standard deviation of every effect (logit units): small → trust the city, large →
     trust the firm's own few pushes.  ``groups`` — policy attributes with one effect per level (the
-    columns :func:`quanhuiqi.rank.features._policy_groups` derives: ``dept_key``, ``benefit_kind``,
+    columns :func:`quanhuiqi.rank.pairs.policy_groups` derives: ``dept_key``, ``benefit_kind``,
     ``mode``).  ``sweeps`` — at most this many Newton sweeps over the groups (the objective is concave;
     on a million simulated pushes 8 sweeps end within 1e-4 of the mode, 12 within 1e-6; the loop stops
     early once no effect moves by 1e-7).
@@ -89,8 +92,6 @@ class FirmEffects:
         the group columns come from ``history`` itself or from ``policies`` (``policy_id, department,
         benefit_kind, mode``).
         """
-        from quanhuiqi.rank.features import _value_codes
-
         need = [c for c in ("date", "uscc", "policy_id") if c not in history.columns]
         if need:
             raise ValueError(f"push history: missing column(s) {', '.join(need)}")
@@ -103,7 +104,7 @@ class FirmEffects:
             h = h.loc[(d < pd.Timestamp(before).normalize()).to_numpy(dtype=bool)]
         clicked, applied = _outcomes(h)
         applied &= clicked  # apply | click: an application without a recorded click counts as one
-        firm, self.firms_ = _value_codes(h["uscc"])  # hashed once; effects are kept per distinct firm
+        firm, self.firms_ = value_codes(h["uscc"])  # hashed once; effects are kept per distinct firm
         p_code, per_policy = self._policy_levels(h, policies, fit=True)
         self.effects_ = {g: np.zeros((len(self.firms_), len(self.levels_[g]))) for g in self.groups}
         if len(h) == 0:
@@ -166,23 +167,21 @@ class FirmEffects:
 
         Group values are attributes of the policy: read once per distinct ``policy_id`` — from the
         frame's own columns (first row of each policy) or from ``policies``.  ``fit`` learns the levels."""
-        from quanhuiqi.rank.features import _policy_groups, _value_codes
-
         def one_row_per_policy(f: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray]:
             """(policy code per row, distinct ids, the first row of each) — hashed once, no string copies."""
-            code, uniq = _value_codes(f["policy_id"])
+            code, uniq = value_codes(f["policy_id"])
             first = np.full(len(uniq), -1, dtype=np.int64)
             at = np.flatnonzero(code >= 0)
             first[code[at[::-1]]] = at[::-1]
             return code, uniq, first
 
         p_code, p_uniq, first = one_row_per_policy(frame)
-        own = _policy_groups(frame.iloc[first[first >= 0]]) if (first >= 0).any() else None
+        own = policy_groups(frame.iloc[first[first >= 0]]) if (first >= 0).any() else None
         attrs, pos = None, None
         if policies is not None and "policy_id" in policies.columns:
             _, pol_uniq, pol_first = one_row_per_policy(policies)  # a policy table, or a pair frame
             keep = pol_first >= 0
-            attrs = _policy_groups(policies.iloc[pol_first[keep]])
+            attrs = policy_groups(policies.iloc[pol_first[keep]])
             pos = pd.Index(pol_uniq[keep], dtype="string").get_indexer(pd.Index(p_uniq, dtype="string"))
         if fit:
             self.levels_ = {}
@@ -204,14 +203,12 @@ class FirmEffects:
 
     def effect(self, pairs: pd.DataFrame, policies: pd.DataFrame | None = None) -> np.ndarray:
         """η for each row of ``pairs`` (``uscc``, ``policy_id`` and the group columns or ``policies``)."""
-        from quanhuiqi.rank.features import _value_codes
-
         if not hasattr(self, "effects_"):
             raise RuntimeError("FirmEffects is not fitted: call fit(history) first")
         eta = np.zeros(len(pairs))
         if len(pairs) == 0 or len(self.firms_) == 0:
             return eta
-        f_code, f_uniq = _value_codes(pairs["uscc"])
+        f_code, f_uniq = value_codes(pairs["uscc"])
         to_firm = np.asarray(self.firms_.get_indexer(f_uniq), dtype=np.int64)  # once per distinct firm
         firm = np.where(f_code >= 0, to_firm[np.maximum(f_code, 0)], -1)
         p_code, per_policy = self._policy_levels(pairs, policies)

@@ -93,15 +93,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ["QUANHUIQI_THREADS"] = str(args.threads)
 
-    from quanhuiqi.postings.model import (
-        TruthScorer,
-        time_split_data,
-        time_split_evaluation,
-        train_postings_model,
-    )
-    from quanhuiqi.postings.scoring import PostingRuleScorer
-    from quanhuiqi.synth.preference import load_truth
-    from quanhuiqi.synth.reputation_posterior import (
+    from ceilings.reputation_posterior import (
         enterprises_with_reputation,
         latent_posterior_mode,
         reputation_posterior,
@@ -109,6 +101,15 @@ def main() -> None:
         reputation_posterior_grid,
         reputation_prior_mean,
     )
+
+    from quanhuiqi.postings.model import (
+        time_split_data,
+        time_split_evaluation,
+        train_postings_model,
+    )
+    from quanhuiqi.postings.scoring import PostingRuleScorer
+    from quanhuiqi.synth.preference import load_truth
+    from quanhuiqi.synth.truth import PostingTruth, TruthScorer
     from quanhuiqi.tables.columns import DATA_FILES
 
     t0 = time.perf_counter()
@@ -150,7 +151,7 @@ def main() -> None:
         "joint_mode_cut": LatentScorer(truth, joint_table),
         "posterior_cut_w": LatentScorer(truth, enterprises_with_reputation(truth, post_cut["mean"])),
     }
-    rep = time_split_evaluation(clean, inter, ent, cut, scorers, truth_dir=truth_dir)
+    rep = time_split_evaluation(clean, inter, ent, cut, scorers, truth=PostingTruth(truth_dir))
     metrics = ["truth_deal_recall@10", "truth_ndcg@10"]
     table = rep[metrics].astype(float)
     for m in metrics:

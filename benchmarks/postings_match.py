@@ -122,12 +122,12 @@ def city_comparison(args) -> dict:
     the exploration demands) and every candidate graded by the latent truth (the target)."""
 
     from quanhuiqi.postings.model import (
-        TruthScorer,
         time_split_data,
         time_split_evaluation,
         train_postings_model,
     )
     from quanhuiqi.postings.scoring import PostingPopularityScorer, PostingRuleScorer
+    from quanhuiqi.synth.truth import PostingTruth
     from quanhuiqi.tables.columns import DATA_FILES
 
     data = Path(args.city)
@@ -139,9 +139,10 @@ def city_comparison(args) -> dict:
     split = time_split_data(data)
     clean, inter, ent, cut, last = split.postings, split.interactions, split.enterprises, split.cut, split.last
     model = train_postings_model(clean, split.train, ent, threads=args.threads)
-    scorers = {"rule": PostingRuleScorer(), "popularity": PostingPopularityScorer(), "model": model,
-               "oracle": TruthScorer(data / DATA_FILES["truth"])}
-    rep = time_split_evaluation(clean, inter, ent, cut, scorers, truth_dir=data / DATA_FILES["truth"])
+    scorers = {"rule": PostingRuleScorer(), "popularity": PostingPopularityScorer(), "model": model}
+    truth = PostingTruth(data / DATA_FILES["truth"])
+    scorers["oracle"] = truth.scorer()
+    rep = time_split_evaluation(clean, inter, ent, cut, scorers, truth=truth)
     keep = ["demand_recall@10", "demand_ndcg@10", "explore_demand_recall@10", "explore_n_eval_demands",
             "n_eval_demands", "truth_deal_recall@10", "truth_ndcg@10", "truth_relevance@10", "truth_demands"]
     table = rep[[c for c in keep if c in rep.columns]].round(4)

@@ -35,6 +35,7 @@ def main() -> None:
 
     from quanhuiqi.postings.model import time_split_data, time_split_evaluation, train_postings_model
     from quanhuiqi.postings.scoring import PostingRuleScorer
+    from quanhuiqi.synth.truth import PostingTruth
 
     t0 = time.perf_counter()
     split = time_split_data(Path(args.city))
@@ -63,7 +64,8 @@ def main() -> None:
             valid = pd.concat(folds, axis=1).mean(axis=1)
             final = train_postings_model(split.postings, train, split.enterprises, threads=args.threads, **kwargs)
             test = time_split_evaluation(split.postings, split.interactions, split.enterprises, split.cut,
-                                         {"rule": PostingRuleScorer(), "model": final}, truth_dir=split.truth_dir)
+                                         {"rule": PostingRuleScorer(), "model": final},
+                                         truth=PostingTruth(split.truth_dir) if split.truth_dir.exists() else None)
             truth = float(test.loc["model", "truth_deal_recall@10"] / test.loc["rule", "truth_deal_recall@10"])
             rows.append({"variant": name, "seed": seed, "trees": int(final.booster.num_trees()),
                          "valid_recall@10_over_rule": round(float(valid["demand_recall@10"]), 4),

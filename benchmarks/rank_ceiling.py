@@ -7,7 +7,7 @@ candidate of each test (enterprise, day) graded by the latent truth.  This scrip
 the rule and the oracle (and the model without its per-enterprise effects, ``model_global``) a series of
 *informed oracles*, each knowing every coefficient and true fact of
 the city's utility and differing only in what they know of each firm's own tastes
-(:mod:`quanhuiqi.synth.taste_posterior`):
+(:mod:`ceilings.taste_posterior`, benchmarks/ceilings/):
 
 - ``shared_only`` — section-level tastes only (the firm's own part at its prior mean);
 - ``posterior_before_test`` — plus the posterior of each firm's own tastes from its pushes before the
@@ -45,10 +45,12 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+    from ceilings.taste_posterior import taste_posterior, with_tastes
+
     from quanhuiqi.rank import RuleScorer, build_training_data, evaluate, train_ranker
     from quanhuiqi.rank.train import with_firm_effects
     from quanhuiqi.synth.preference import load_truth, policy_pair_utility
-    from quanhuiqi.synth.taste_posterior import taste_posterior, with_tastes
+    from quanhuiqi.synth.truth import PolicyTruth
     from quanhuiqi.tables.columns import DATA_FILES
     from quanhuiqi.tables.io import read_table
 
@@ -56,7 +58,7 @@ def main() -> None:
     truth_dir = city / DATA_FILES["truth"]
     t0 = time.perf_counter()
     data = build_training_data(city)
-    result = train_ranker(data, threads=args.threads, truth_dir=truth_dir)
+    result = train_ranker(data, threads=args.threads, truth=PolicyTruth(truth_dir))
     feats, frame = data.candidate_lists("test")
     truth = load_truth(truth_dir)
     ent = truth["enterprises"]
@@ -91,7 +93,7 @@ def main() -> None:
 
     history = read_table(city / DATA_FILES["push_history"], text_columns=["uscc", "policy_id", "mode"])
     test_from = pd.Timestamp(data.window["test_from"])
-    from quanhuiqi.synth.taste_posterior import TASTES, taste_posterior_draws, taste_prior
+    from ceilings.taste_posterior import TASTES, taste_posterior_draws, taste_prior
 
     prior_mean, _ = taste_prior(ent)
     t1 = time.perf_counter()

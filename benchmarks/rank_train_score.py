@@ -170,8 +170,9 @@ def main() -> None:
 
         t4 = time.perf_counter()
         cd = build_training_data(args.city)
-        truth = Path(args.city) / "truth"
-        res = train_ranker(cd, threads=args.threads, truth_dir=truth if truth.exists() else None)
+        from quanhuiqi.synth.truth import PolicyTruth
+
+        res = train_ranker(cd, threads=args.threads, truth=PolicyTruth.of_city(args.city))
         results["city"] = {
             "data_dir": str(args.city), "window": cd.window, "seconds": round(time.perf_counter() - t4, 2),
             "observed_pushed_lists": res.report.round(4).reset_index().to_dict(orient="records"),

@@ -62,15 +62,20 @@ def cmd_eligibility(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     extra: dict[str, object] = {}
+    # a synthetic city's truth/ grades the candidates too (the product itself never reads it)
     if args.what == "ranker":
         from quanhuiqi.rank import train_ranker_cli as train
+        from quanhuiqi.synth.truth import PolicyTruth
 
         extra["firm_effects"] = not args.no_firm_effects
+        extra["truth"] = PolicyTruth.of_city(args.data)
     else:
         from quanhuiqi.postings import train_postings_cli as train
+        from quanhuiqi.synth.truth import PostingTruth
 
         if args.no_firm_effects:
             raise InputError("--no-firm-effects applies to the policy ranker only")
+        extra["truth"] = PostingTruth.of_city(args.data)
     print(train(args.data, register=args.register, alias=args.alias, threads=args.threads,
                 params=_params(args.param), **extra))
     return 0

@@ -233,9 +233,10 @@ def test_the_tuned_effects_help_on_the_sample_city():
     from pathlib import Path
 
     from quanhuiqi.rank import build_training_data, train_ranker
+    from quanhuiqi.synth.truth import PolicyTruth
 
     samples = Path(__file__).resolve().parents[2] / "data_samples"
-    result = train_ranker(build_training_data(samples), threads=1, truth_dir=samples / "truth")
+    result = train_ranker(build_training_data(samples), threads=1, truth=PolicyTruth.of_city(samples))
     assert result.firm_effects["weight"] > 0
     truth = result.truth_report["ndcg@5"]
     assert truth["model"] > truth["model_global"] + 0.003

@@ -177,7 +177,7 @@ def test_revealed_tastes_and_exploration_logs(city):
 
 def test_truth_list_metrics_grade_every_candidate(city):
     """The postings target's yardstick: the oracle's order scores NDCG 1, the reverse order less."""
-    from quanhuiqi.postings.model import truth_list_metrics
+    from quanhuiqi.synth.truth import truth_list_metrics
 
     out, _ = city
     inter = pd.read_parquet(out / DATA_FILES["posting_interactions"])[["demand_id", "supply_id"]]

@@ -14,7 +14,6 @@ from quanhuiqi.postings.model import (
     time_split_evaluation,
     train_postings_cli,
     train_postings_model,
-    truth_list_metrics,
 )
 from quanhuiqi.postings.prepare import prepare_postings
 from quanhuiqi.postings.scoring import PostingModelScorer, PostingPopularityScorer, PostingRuleScorer
@@ -39,6 +38,5 @@ __all__ = [
     "time_split_evaluation",
     "train_postings_cli",
     "train_postings_model",
-    "truth_list_metrics",
     "validate_postings",
 ]

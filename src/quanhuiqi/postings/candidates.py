@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from quanhuiqi.postings.relations import county_index
 from quanhuiqi.postings.vocabulary import chain_adjacency
 
 TAG_WEIGHT = 0.35  # weight of one shared tag against a cosine in the blocked product
@@ -78,12 +79,6 @@ def build_index(prepared: pd.DataFrame, vectorizer=None) -> PostingIndex:
     tag_codes[rows[keep], kth[keep]] = codes[keep]
     return PostingIndex(postings=prepared, text=text.tocsr(), tags=tags, vectorizer=vectorizer,
                         tag_names=np.asarray(uniq, dtype=object), tag_codes=tag_codes, arrays=_arrays(prepared))
-
-
-def county_index(codes: pd.Series) -> np.ndarray:
-    from quanhuiqi.postings.features import county_index as _county_index
-
-    return _county_index(codes)
 
 
 def _codes(values: pd.Series) -> np.ndarray:

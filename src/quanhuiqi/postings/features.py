@@ -10,114 +10,30 @@ deal``) come revealed-preference features, each counted strictly before the pair
 supplier *enterprise* was shown, contacted and closed a deal (smoothed rates: buyers come back to
 suppliers that deliver), how often this buyer enterprise contacted this supplier enterprise before, and
 how active the buyer enterprise has been.
+
+The feature names are in :mod:`quanhuiqi.postings.columns`, the place and chain relations in
+:mod:`quanhuiqi.postings.relations` (both re-exported here).
 """
 
 from __future__ import annotations
-
-from functools import cache
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from quanhuiqi.postings.candidates import PostingIndex, build_index, pair_dot
+from quanhuiqi.postings.columns import (
+    CHAIN_SAME,
+    CHAIN_UPSTREAM,
+    FEATURES,
+    HISTORY_FEATURES,
+    HISTORY_PRIOR,
+    REASON_FEATURES,
+    RULE_FEATURES,
+)
+from quanhuiqi.postings.relations import chain_relation, county_index, district_km
+from quanhuiqi.postings.scoring import PostingRuleScorer
 from quanhuiqi.postings.vocabulary import chain_adjacency
-
-FEATURES = [
-    "tag_shared",
-    "tag_jaccard",
-    "text_sim",
-    "title_score",
-    "chain_relation",
-    "district_proximity",
-    "district_km",
-    "same_chain",
-    "unit_match",
-    "qty_cover",
-    "qty_share",
-    "qty_log_ratio",
-    "price_fit",
-    "price_overlap",
-    "supply_age_days",
-    "demand_age_days",
-    "supplier_credit",
-    "supplier_size",
-    "buyer_credit",
-    "buyer_size",
-    "supplier_log_employees",
-    "buyer_log_employees",
-    "rule_demand",
-    "rule_supply",
-    "supplier_shown",
-    "supplier_contact_rate",
-    "supplier_deal_rate",
-    "pair_prev_contacts",
-    "buyer_prev_contacts",
-]
-# revealed preference from past impressions (strictly before each pair's date; NaN without history)
-HISTORY_FEATURES = ["supplier_shown", "supplier_contact_rate", "supplier_deal_rate", "pair_prev_contacts",
-                    "buyer_prev_contacts"]
-HISTORY_PRIOR = 2.0  # pseudo-impressions pulling a supplier's rates towards the platform's
-# the day-one rule scorer's two sides, given to the model as a prior it can correct (stacking)
-RULE_FEATURES = ["rule_demand", "rule_supply"]
-
-# the features the reasons read
-REASON_FEATURES = ["text_sim", "chain_relation", "district_proximity", "district_km", "qty_cover", "price_fit",
-                   "supplier_credit", "supply_age_days"]
-
-CHAIN_UPSTREAM = 2.0  # the supplier's division feeds the buyer's division
-CHAIN_SAME = 1.0
-
-
-@cache
-def _adjacency_matrix() -> np.ndarray:
-    """adj[u, d] = True when division u is upstream of division d (2-digit codes as integers)."""
-    adj = chain_adjacency()
-    m = np.zeros((100, 100), dtype=bool)
-    m[adj["upstream"].astype(int).to_numpy(), adj["downstream"].astype(int).to_numpy()] = True
-    return m
-
-
-@cache
-def _centroids() -> tuple[dict[str, int], np.ndarray]:
-    from importlib import resources
-
-    path = resources.files("quanhuiqi.postings").joinpath("data").joinpath("jinan_district_centroids.csv")
-    with path.open("r", encoding="utf-8") as fh:
-        c = pd.read_csv(fh, dtype={"district_code": str})
-    x = c["lon"].to_numpy() * 111.32 * np.cos(np.radians(36.7))
-    y = c["lat"].to_numpy() * 110.57
-    return {code: i for i, code in enumerate(c["district_code"])}, np.column_stack([x, y])
-
-
-def district_km(d_county: np.ndarray, s_county: np.ndarray) -> np.ndarray:
-    """Straight-line km between two districts' centres (indices from ``county_index``, -1 = unknown)."""
-    _, xy = _centroids()
-    d = np.asarray(d_county, dtype=np.int64)
-    s = np.asarray(s_county, dtype=np.int64)
-    unknown = (d < 0) | (s < 0)
-    dd, ss = np.where(unknown, 0, d), np.where(unknown, 0, s)
-    km = np.hypot(xy[dd, 0] - xy[ss, 0], xy[dd, 1] - xy[ss, 1])
-    km[unknown] = np.nan
-    return km
-
-
-def county_index(codes: pd.Series) -> np.ndarray:
-    """Row of each district in the centroid table, -1 where unknown or outside Jinan."""
-    index, _ = _centroids()
-    return codes.astype("string").map(index).fillna(-1).to_numpy(dtype=np.int64)
-
-
-def chain_relation(d_div: np.ndarray, s_div: np.ndarray) -> np.ndarray:
-    """2 = supplier's division upstream of the buyer's, 1 = same division, 0 = neither, NaN = unknown
-    (divisions as integers, -1 unknown)."""
-    d = np.asarray(d_div, dtype=np.int64)
-    s = np.asarray(s_div, dtype=np.int64)
-    unknown = (d < 0) | (s < 0)
-    up = _adjacency_matrix()[np.where(unknown, 0, s), np.where(unknown, 0, d)]
-    out = np.where(up, CHAIN_UPSTREAM, np.where(d == s, CHAIN_SAME, 0.0))
-    out[unknown] = np.nan
-    return out
 
 
 class _Columns:
@@ -240,8 +156,6 @@ class PostingFeatureBuilder(TransformerMixin, BaseEstimator):
         out["buyer_size"] = a["size"][dp]
         out["supplier_log_employees"] = np.log1p(a["employees"][sp_])
         out["buyer_log_employees"] = np.log1p(a["employees"][dp])
-        from quanhuiqi.postings.scoring import PostingRuleScorer
-
         rule = PostingRuleScorer().score_sides(pd.DataFrame(out.buf.T, columns=FEATURES, copy=False))
         out["rule_demand"] = rule["score_demand"].to_numpy()
         out["rule_supply"] = rule["score_supply"].to_numpy()
@@ -468,3 +382,8 @@ def _reason_texts(index: PostingIndex, d_pos: np.ndarray, s_pos: np.ndarray, fea
         joined = _join(joined, _obj(part), "；")
     joined = np.where(joined == "", "综合匹配度较高", joined)
     return pd.Series(joined, dtype="string")
+
+
+__all__ = ["CHAIN_SAME", "CHAIN_UPSTREAM", "FEATURES", "HISTORY_FEATURES", "HISTORY_PRIOR", "REASON_FEATURES",
+           "RULE_FEATURES", "PostingFeatureBuilder", "chain_relation", "county_index", "district_km", "reasons",
+           "shared_tag_names"]

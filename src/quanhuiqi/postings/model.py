@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from quanhuiqi.boosting import check_params
 from quanhuiqi.postings.candidates import build_index, generate_candidates
 from quanhuiqi.postings.features import FEATURES, PostingFeatureBuilder
 from quanhuiqi.postings.match import _read_enterprises, match_postings
@@ -46,6 +48,20 @@ DEFAULT_PARAMS = {
 # synthetic city); 600 stumps were chosen on rolling-origin validation inside the training window (docs/postings.md)
 NUM_BOOST_ROUND = 600
 EARLY_STOPPING = 30  # used only when a validation share is held out and ``early_stopping`` is given
+
+
+class PostingGrader(Protocol):
+    """What :func:`time_split_evaluation` asks of a ground truth beyond the logged outcomes (a synthetic
+    city's is :class:`quanhuiqi.synth.truth.PostingTruth`; real data has none)."""
+
+    def scorer(self) -> object:
+        """A scorer ranking candidates by the truth (the ceiling)."""
+
+    def list_metrics(self, ranked: pd.DataFrame, k: int) -> dict[str, float]:
+        """Metrics of a scorer's ranked candidate lists (``demand_id, supply_id, rank``)."""
+
+    def exploration_demands(self) -> set[str] | None:
+        """Demands whose shown supplies were drawn at random (None: unknown)."""
 
 
 def interaction_labels(interactions: pd.DataFrame) -> np.ndarray:
@@ -241,90 +257,7 @@ def evaluate_postings(ranked: pd.DataFrame, interactions: pd.DataFrame, k: int =
     return out
 
 
-def _truth_metrics(ranked: pd.DataFrame, truth_dir: Path, k: int) -> dict[str, float]:
-    """Mean latent utility of the proposed top-k pairs (synthetic city only)."""
-    try:
-        from quanhuiqi.synth import posting_utility
-    except ImportError:
-        return {}
-    pairs = ranked.dropna(subset=["supply_id"])
-    pairs = pairs[pairs["rank"] <= k][["demand_id", "supply_id", "rank"]].reset_index(drop=True)
-    if not len(pairs):
-        return {}
-    t = posting_utility(pairs, truth_dir)
-    rel = t["expected_relevance"].to_numpy(dtype="float64")
-    util = t["utility"].to_numpy(dtype="float64")
-    return {f"truth_relevance@{k}": float(np.nanmean(rel)), f"truth_utility@{k}": float(np.nanmean(util)),
-            "truth_relevance@1": float(np.nanmean(rel[(pairs["rank"] == 1).to_numpy()]))}
-
-
-class TruthScorer:
-    """The synthetic city's latent expected relevance as a scorer: the ceiling any scorer could reach
-    on the same candidates (evaluation only; it reads ``truth/``)."""
-
-    name = "oracle"
-    needs_ids = True  # the matcher adds demand_id / supply_id to the pairs it passes
-
-    def __init__(self, truth_dir: Path):
-        self.truth_dir = Path(truth_dir)
-
-    def score_sides(self, features: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-        from quanhuiqi.synth import posting_utility
-
-        rel = posting_utility(pairs[["demand_id", "supply_id"]].reset_index(drop=True), self.truth_dir)
-        r = np.nan_to_num(rel["expected_relevance"].to_numpy(dtype="float64"))
-        return pd.DataFrame({"score_demand": r, "score_supply": r, "score": r}, index=features.index)
-
-
 ALL_CANDIDATES = 10_000  # k that keeps every candidate of a demand (the full list the truth grades)
-
-
-def truth_list_metrics(ranked: pd.DataFrame, truth_dir: Path, k: int = 10) -> dict[str, float]:
-    """Every candidate of every evaluated demand, graded by the synthetic city's latent truth.
-
-    ``ranked`` holds each demand's *whole* candidate list (``rank`` 1…n by the scorer).  For every
-    demand: ``truth_deal_recall@k`` — the share of its expected deals (Σ P(contact)·P(deal) over all
-    candidates, no position bias) that the scorer's top k hold; ``truth_ndcg@k`` — NDCG of the top k
-    against ``expected_relevance``.  No logging policy chose these lists, so selection bias cannot
-    decide the comparison; no outcome noise either.
-    """
-    from quanhuiqi.synth import posting_utility
-
-    pairs = ranked.dropna(subset=["supply_id"])[["demand_id", "supply_id", "rank"]].reset_index(drop=True)
-    if not len(pairs):
-        return {}
-    t = posting_utility(pairs[["demand_id", "supply_id"]], truth_dir)
-    deal = np.nan_to_num((t["p_contact"] * t["p_deal"]).to_numpy(dtype="float64"))
-    rel = np.nan_to_num(t["expected_relevance"].to_numpy(dtype="float64"))
-    rank = pairs["rank"].to_numpy(dtype="float64")
-    d = pd.factorize(pairs["demand_id"].astype(str))[0]
-    top = rank <= k
-    total = np.bincount(d, weights=deal)
-    got = np.bincount(d, weights=np.where(top, deal, 0.0), minlength=len(total))
-    disc = 1.0 / np.log2(rank + 1.0)
-    dcg = np.bincount(d, weights=np.where(top, rel * disc, 0.0), minlength=len(total))
-    # ideal: the same candidates sorted by their expected relevance
-    order = np.lexsort((-rel, d))
-    ds = d[order]
-    first = np.r_[0, np.flatnonzero(np.diff(ds)) + 1]
-    irank = np.arange(len(ds)) - np.repeat(first, np.diff(np.r_[first, len(ds)])) + 1.0
-    idcg = np.bincount(ds, weights=np.where(irank <= k, rel[order] / np.log2(irank + 1.0), 0.0),
-                       minlength=len(total))
-    ok = total > 0
-    return {f"truth_deal_recall@{k}": float((got[ok] / total[ok]).mean()) if ok.any() else np.nan,
-            f"truth_ndcg@{k}": float((dcg[idcg > 0] / idcg[idcg > 0]).mean()) if (idcg > 0).any() else np.nan,
-            "truth_demands": float(len(total))}
-
-
-def exploration_demands(truth_dir: Path | None) -> set[str] | None:
-    """Demands whose shown supplies the old platform drew at random (``truth/posting_logging.parquet``)."""
-    if truth_dir is None:
-        return None
-    path = Path(truth_dir) / "posting_logging.parquet"
-    if not path.exists():
-        return None
-    log = pd.read_parquet(path)
-    return set(log.loc[log["explored"].astype(bool), "demand_id"].astype(str))
 
 
 def time_split_evaluation(
@@ -334,7 +267,7 @@ def time_split_evaluation(
     cut: pd.Timestamp,
     scorers: dict[str, object],
     k: int = 10,
-    truth_dir: Path | None = None,
+    truth: PostingGrader | None = None,
     *,
     use_history: bool = True,
 ) -> pd.DataFrame:
@@ -343,9 +276,9 @@ def time_split_evaluation(
 
     Metrics per scorer: on the test window's logged contacts and deals (``demand_recall@k`` …: the
     old platform chose what was shown, so these reward resembling it); the same restricted to the
-    exploration demands (``explore_…``, shown at random) when the city says which; and, for a
-    synthetic city, every candidate graded by the latent truth (:func:`truth_list_metrics`), on which
-    the issue's target is judged.
+    exploration demands (``explore_…``, shown at random) when ``truth`` says which; and the grades of
+    ``truth.list_metrics`` (for a synthetic city, :class:`quanhuiqi.synth.truth.PostingTruth`: every
+    candidate graded by the latent truth, on which the issue's target is judged).
     """
     test = interactions[pd.to_datetime(interactions["date"]) >= cut].copy()
     test["date"] = pd.to_datetime(test["date"])
@@ -359,8 +292,7 @@ def time_split_evaluation(
         for name, scorer in scorers.items():
             ranked[name].append(match_postings(clean, day, enterprises=enterprises, model=scorer, k=ALL_CANDIDATES,
                                                index=index, demand_ids=demands, history=hist))
-    explored = exploration_demands(truth_dir)
-    has_truth = truth_dir is not None and Path(truth_dir).exists()
+    explored = None if truth is None else truth.exploration_demands()
     rows = []
     for name, parts in ranked.items():
         if not parts:
@@ -371,9 +303,8 @@ def time_split_evaluation(
             sub = test[test["demand_id"].astype(str).isin(explored)]
             m.update({f"explore_{key}": v for key, v in evaluate_postings(all_ranked, sub, k=k).items()
                       if key.startswith(("demand_", "n_eval_demands"))})
-        if has_truth:
-            m.update(_truth_metrics(all_ranked, Path(truth_dir), k))
-            m.update(truth_list_metrics(all_ranked, Path(truth_dir), k))
+        if truth is not None:
+            m.update(truth.list_metrics(all_ranked, k))
         rows.append({"scorer": name, **m})
     return pd.DataFrame(rows).set_index("scorer") if rows else pd.DataFrame()
 
@@ -387,7 +318,7 @@ class TimeSplit:
     enterprises: pd.DataFrame | None  # clean enterprises, when the directory has them
     cut: pd.Timestamp
     last: pd.Timestamp
-    truth_dir: Path  # ``truth/`` (exists only for a synthetic city)
+    truth_dir: Path  # ``truth/`` (exists only for a synthetic city; quanhuiqi.synth.truth reads it)
 
     @property
     def train(self) -> pd.DataFrame:
@@ -415,20 +346,21 @@ def time_split_data(data_dir, test_fraction: float = 0.2) -> TimeSplit:
 
 
 def train_postings_cli(data_dir, register: str | None = None, alias: str | None = None,
-                       threads: int | None = None, params: dict | None = None) -> str:
+                       threads: int | None = None, params: dict | None = None,
+                       truth: PostingGrader | None = None) -> str:
     """``quanhuiqi train postings``: time split, train, compare with the rule scorer, log to MLflow.
-    ``params`` override the LightGBM defaults (only their keys)."""
-    from quanhuiqi.rank.scorers import check_params
-
+    ``params`` override the LightGBM defaults (only their keys); ``truth`` (a synthetic city's
+    :class:`~quanhuiqi.synth.truth.PostingTruth`, which the CLI passes when the directory has
+    ``truth/``) adds the oracle scorer and the truth's grades to the comparison."""
     check_params(params, DEFAULT_PARAMS)
     split = time_split_data(data_dir)
-    inter, ent, cut, last, truth = split.interactions, split.enterprises, split.cut, split.last, split.truth_dir
+    inter, ent, cut, last = split.interactions, split.enterprises, split.cut, split.last
     train = split.train
     model = train_postings_model(split.postings, train, ent, threads=threads, params=params)
     scorers = {"rule": PostingRuleScorer(), "popularity": PostingPopularityScorer(), "model": model}
-    if truth.exists():
-        scorers["oracle"] = TruthScorer(truth)
-    report = time_split_evaluation(split.postings, inter, ent, cut, scorers, truth_dir=truth)
+    if truth is not None:
+        scorers["oracle"] = truth.scorer()
+    report = time_split_evaluation(split.postings, inter, ent, cut, scorers, truth=truth)
     summary = report
     metrics = {f"{s}.{c}": float(summary.loc[s, c]) for s in summary.index for c in summary.columns}
     if "model" in summary.index and "rule" in summary.index:
@@ -465,5 +397,5 @@ def train_postings_cli(data_dir, register: str | None = None, alias: str | None 
     return "\n".join(lines)
 
 
-__all__ = ["TimeSplit", "evaluate_postings", "time_split_data", "time_split_evaluation", "train_postings_cli",
-           "train_postings_model", "truth_list_metrics"]
+__all__ = ["PostingGrader", "TimeSplit", "evaluate_postings", "time_split_data", "time_split_evaluation",
+           "train_postings_cli", "train_postings_model"]

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.postings.features import CHAIN_SAME, CHAIN_UPSTREAM, FEATURES
+from quanhuiqi.postings.columns import CHAIN_SAME, CHAIN_UPSTREAM, FEATURES
 
 # weights of the rule scorer, per side (each row sums to 1)
 SHARED_WEIGHTS = {"text_sim": 0.30, "tag_jaccard": 0.25, "title_score": 0.10, "chain": 0.10, "district": 0.07}

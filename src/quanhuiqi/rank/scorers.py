@@ -15,13 +15,13 @@ candidates),
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from quanhuiqi.boosting import threads
 from quanhuiqi.rank.evaluation import ranks_within_groups
 from quanhuiqi.rank.explain import reason_sentences, with_missing_facts
 from quanhuiqi.rank.features import (
@@ -32,17 +32,6 @@ from quanhuiqi.rank.features import (
     assemble_pairs,
     policy_frame,
 )
-from quanhuiqi.tables.io import InputError
-
-
-def threads(n: int | None = None) -> int:
-    """LightGBM threads: the argument, else ``QUANHUIQI_THREADS``, else 1 (the machine is shared)."""
-    if n is not None:
-        return max(1, int(n))
-    try:
-        return max(1, int(os.environ.get("QUANHUIQI_THREADS", "1")))
-    except ValueError as exc:
-        raise ValueError(f"QUANHUIQI_THREADS must be an integer, got {os.environ['QUANHUIQI_THREADS']!r}") from exc
 
 
 class PairScorer:
@@ -229,15 +218,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "seed": 0,
     "verbose": -1,
 }
-
-
-def check_params(params: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> None:
-    """Refuse parameter overrides that are not among ``defaults``' keys: a misspelt LightGBM parameter
-    would otherwise be ignored with a warning, and the model trained with its default silently."""
-    unknown = sorted(set(params or {}) - set(defaults))
-    if unknown:
-        raise InputError(f"unknown LightGBM parameter(s) {', '.join(unknown)}; "
-                         f"the ones you can set: {', '.join(sorted(defaults))}")
 
 
 class LambdaRanker(PairScorer):

@@ -15,11 +15,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from quanhuiqi.boosting import check_params
 from quanhuiqi.rank.evaluation import evaluate
 from quanhuiqi.rank.features import (
     FEATURES,
@@ -31,11 +32,22 @@ from quanhuiqi.rank.features import (
     specificity,
 )
 from quanhuiqi.rank.firm_effects import FirmEffects
-from quanhuiqi.rank.scorers import DEFAULT_PARAMS, LambdaRanker, PopularityScorer, RuleScorer, check_params
+from quanhuiqi.rank.scorers import DEFAULT_PARAMS, LambdaRanker, PopularityScorer, RuleScorer
 from quanhuiqi.tables.columns import DATA_FILES, PUSH_HISTORY_COLUMNS
 from quanhuiqi.tables.io import InputError, read_table
 
 SPLITS = ("train", "valid", "test")
+
+
+class RelevanceOracle(Protocol):
+    """What :func:`train_ranker` asks of a ground truth beyond the observed outcomes (a synthetic city's
+    is :class:`quanhuiqi.synth.truth.PolicyTruth`; real data has none)."""
+
+    def expected_relevance(self, frame: pd.DataFrame) -> np.ndarray:
+        """The true expected relevance of each (``uscc, policy_id, date``) row."""
+
+    def exploration_mask(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Rows pushed at random by the old platform (None: unknown)."""
 
 
 def relevance(history: pd.DataFrame) -> np.ndarray:
@@ -328,14 +340,6 @@ class TrainResult:
         return t
 
 
-def oracle_scores(frame: pd.DataFrame, truth_dir: str | os.PathLike) -> np.ndarray:
-    """The synthetic city's latent utility of each pair (the best any ranker could know)."""
-    from quanhuiqi.synth import policy_utility
-
-    out = policy_utility(frame[["uscc", "policy_id", "date"]].reset_index(drop=True), truth_dir)
-    return out["expected_relevance"].to_numpy(dtype=float)
-
-
 FIRM_EFFECT_TAUS = (0.2, 0.3, 0.5, 0.8)
 FIRM_EFFECT_WEIGHTS = (0.25, 0.5, 1.0, 1.5)
 
@@ -402,12 +406,14 @@ def train_ranker(
     params: Mapping[str, Any] | None = None,
     num_boost_round: int = 300,
     early_stopping_rounds: int = 50,
-    truth_dir: str | os.PathLike | None = None,
+    truth: RelevanceOracle | None = None,
     ks: Sequence[int] = (1, 3, 5, 10),
     firm_effects: bool = True,
 ) -> TrainResult:
     """Fit lambdarank on the train window (early stopping on the valid window) and compare on the test
-    window with the rule scorer, the popularity baseline and — when ``truth_dir`` is given — the oracle.
+    window with the rule scorer, the popularity baseline and — when a ``truth`` is given (a synthetic
+    city's :class:`quanhuiqi.synth.truth.PolicyTruth`) — the oracle, on the pushed lists, on the whole
+    candidate lists graded by the truth, and on the exploration pushes.
 
     ``firm_effects``: also tune per-enterprise effects on the validation window
     (:func:`tune_firm_effects`); when they help, the ranker adds them to its score (its builder gets the
@@ -435,13 +441,13 @@ def train_ranker(
         "rule": RuleScorer().score_features(Xt),
         "popularity": PopularityScorer().score_features(Xt),
     }
-    has_oracle = truth_dir is not None and Path(truth_dir).exists()
+    has_oracle = truth is not None
     truth_report = None
-    if has_oracle:
-        scores["oracle"] = oracle_scores(ft, truth_dir)
+    if truth is not None:
+        scores["oracle"] = truth.expected_relevance(ft)
         # the whole candidate list of each test group, graded by the latent expected relevance
         fl, fr = data.candidate_lists("test")
-        fr["relevance"] = oracle_scores(fr, truth_dir)
+        fr["relevance"] = truth.expected_relevance(fr)
         full = {"model": ranker.predict(with_firm_effects(ranker, data, fl, fr, test_effects))}
         if global_scores:
             full["model_global"] = ranker.predict(fl)
@@ -449,29 +455,13 @@ def train_ranker(
                      "oracle": fr["relevance"].to_numpy()})
         truth_report = evaluate(fr, full, ks=ks, catalogue=data.catalogue, relevant_from=1)
     report = evaluate(ft, scores, ks=ks, catalogue=data.catalogue)
-    explore = exploration_mask(ft, truth_dir) if has_oracle else None
+    explore = truth.exploration_mask(ft) if truth is not None else None
     exploration_report = None
     if explore is not None and explore.any():
         sub = ft.loc[explore].reset_index(drop=True)
         exploration_report = evaluate(sub, {k: np.asarray(v)[explore] for k, v in scores.items()}, ks=ks,
                                       catalogue=data.catalogue)
     return TrainResult(ranker, report, scores, data, has_oracle, truth_report, exploration_report, tuning)
-
-
-def exploration_mask(frame: pd.DataFrame, truth_dir: str | os.PathLike) -> np.ndarray | None:
-    """Rows of ``frame`` (uscc, policy_id, date) whose push was an exploration slot of the logging
-    platform (``truth/push_logging.parquet`` of a synthetic city); None when the city does not say.
-
-    On those lists the old rule did not choose what was shown, so observed outcomes there do not
-    reward copying it (selection bias)."""
-    path = Path(truth_dir) / "push_logging.parquet"
-    if not path.exists():
-        return None
-    log = pd.read_parquet(path)
-    log = log.loc[log["explored"].astype(bool)]
-    key = (frame["uscc"].astype(str) + "\x1f" + pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")).to_numpy()
-    explored = set(log["uscc"].astype(str) + "\x1f" + pd.to_datetime(log["date"]).dt.strftime("%Y-%m-%d"))
-    return np.isin(key, list(explored))
 
 
 def explain(ranker: Any, features: pd.DataFrame, unknown: pd.Series | None = None, top: int = 3) -> pd.Series:
@@ -509,19 +499,20 @@ def train_ranker_cli(
     threads: int | None = None,
     params: Mapping[str, Any] | None = None,
     firm_effects: bool = True,
+    truth: RelevanceOracle | None = None,
 ) -> str:
     """``quanhuiqi train ranker``: build, train, compare, log to MLflow, optionally register and alias.
     ``params`` override the LightGBM defaults (only their keys: a typo is refused, not ignored);
-    ``firm_effects=False`` keeps the booster alone (no per-enterprise effects tuned)."""
+    ``firm_effects=False`` keeps the booster alone (no per-enterprise effects tuned); ``truth`` (a
+    synthetic city's :class:`~quanhuiqi.synth.truth.PolicyTruth`, which the CLI passes when the
+    directory has ``truth/``) adds the oracle and the truth-graded reports."""
     from quanhuiqi import registry
 
     if alias and not register:
         raise InputError("--alias needs --register NAME (an alias points at a registered version)")
     check_params(params, DEFAULT_PARAMS)
     data = build_training_data(data_dir)
-    truth = Path(data_dir) / DATA_FILES["truth"]
-    result = train_ranker(data, threads=threads, params=params, truth_dir=truth if truth.exists() else None,
-                          firm_effects=firm_effects)
+    result = train_ranker(data, threads=threads, params=params, truth=truth, firm_effects=firm_effects)
     run = registry.log_ranker(
         result.ranker,
         metrics=result.metrics,
@@ -542,6 +533,7 @@ def train_ranker_cli(
 
 __all__ = [
     "SPECIFICITY_FEATURES",
+    "RelevanceOracle",
     "TrainResult",
     "TrainingData",
     "build_pair_dataset",

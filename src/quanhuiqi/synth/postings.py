@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from quanhuiqi.synth.enterprises import _T2S_SAMPLE, _district_names, _fullwidth
-from quanhuiqi.synth.preference import posting_pair_utility
+from quanhuiqi.synth.preference import chain_adjacency, jaccard_rows, posting_pair_utility, tag_matrix
 from quanhuiqi.tables.columns import POSTING_COLUMNS
 
 SERVICE_DIVISIONS = {"54", "58", "59", "60", "64", "65", "72", "73", "74", "75", "77", "83", "47", "48", "49",
@@ -48,19 +48,6 @@ def tag_vocabulary() -> pd.DataFrame:
                          np.where(first.isin(TON_DIVS), "吨", np.where(first.isin(SET_DIVS), "台",
                                   np.where(first.isin({"39", "33", "29", "22", "17", "18", "24", "27"}), "件", "批"))))
     return v.reset_index(drop=True)
-
-
-@cache
-def _adjacency_table() -> pd.DataFrame:
-    path = resources.files("quanhuiqi.postings").joinpath("data").joinpath("chain_adjacency.csv")
-    with path.open(encoding="utf-8") as f:
-        return pd.read_csv(f, dtype=str, keep_default_na=False)
-
-
-def chain_adjacency() -> set[tuple[str, str]]:
-    """(upstream division, downstream division) pairs of the shipped adjacency table."""
-    t = _adjacency_table()
-    return set(zip(t["upstream"], t["downstream"]))
 
 
 def _pools(vocab: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -284,8 +271,6 @@ def generate_posting_interactions(postings_true: pd.DataFrame, ent_truth: pd.Dat
     date = d_rows["date"].to_numpy()
     active = ((s_rows["posted_on"].to_numpy() <= date) & (s_rows["expires_on"].to_numpy() >= date)
               & (s_rows["uscc"].to_numpy() != d_rows["uscc"].to_numpy()))
-    from quanhuiqi.synth.preference import jaccard_rows, tag_matrix
-
     dm_tags, vocab = tag_matrix(dem["tags_true"].reset_index(drop=True))
     sp_tags, _ = tag_matrix(sup["tags_true"], vocab)
     overlap = jaccard_rows(dm_tags[pairs["d"].to_numpy()], sp_tags[pairs["s"].to_numpy()])[active]

@@ -445,13 +445,25 @@ def write_truth(truth_dir: str | Path, *, enterprises: pd.DataFrame, policies: p
     return out
 
 
+@cache
+def _adjacency_table() -> pd.DataFrame:
+    path = resources.files("quanhuiqi.postings").joinpath("data").joinpath("chain_adjacency.csv")
+    with path.open(encoding="utf-8") as f:
+        return pd.read_csv(f, dtype=str, keep_default_na=False)
+
+
+def chain_adjacency() -> set[tuple[str, str]]:
+    """(upstream division, downstream division) pairs of the matcher's shipped adjacency table
+    (the true chain relation of the synthetic market)."""
+    t = _adjacency_table()
+    return set(zip(t["upstream"], t["downstream"]))
+
+
 def load_truth(truth_dir: str | Path) -> dict:
     d = Path(truth_dir)
     ent = pd.read_parquet(d / TRUTH_FILES["enterprises"]).set_index("uscc", drop=False)
     pol = pd.read_parquet(d / TRUTH_FILES["policies"]).set_index("policy_id", drop=False)
     posts = pd.read_parquet(d / TRUTH_FILES["postings"]).set_index("posting_id", drop=False)
-    from quanhuiqi.synth.postings import chain_adjacency
-
     return {
         "enterprises": ent, "policies": pol, "postings": posts,
         "dept_affinity": pd.read_csv(d / TRUTH_FILES["dept_affinity"]),

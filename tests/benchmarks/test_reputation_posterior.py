@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from quanhuiqi.synth.preference import TASTE_SD, posting_pair_utility, sigmoid
-from quanhuiqi.synth.reputation_posterior import (
+from ceilings.reputation_posterior import (
     enterprises_with_reputation,
     reputation_posterior,
     reputation_posterior_frame,
     reputation_posterior_grid,
     reputation_prior_mean,
 )
+
+from quanhuiqi.synth.preference import TASTE_SD, posting_pair_utility, sigmoid
 
 TAGS = ["钢材", "钢材;铝材", "铝材", "钢材;铜材;铝材", "铜材", "塑料粒子"]
 DISTRICTS = ["370102", "370103", "370112", "370114", "370116"]
@@ -201,7 +201,7 @@ def test_enterprises_with_reputation_scores_with_the_replacement():
 def test_the_joint_mode_recovers_w_where_the_history_is_rich_and_keeps_the_prior_where_there_is_none():
     """Many interactions between every supplier and buyer: the bilinear term w_d·w_s is recovered (up to
     the posterior's rotation, which the product does not see); no interactions: the prior (w = 0)."""
-    from quanhuiqi.synth.reputation_posterior import latent_posterior_mode
+    from ceilings.reputation_posterior import latent_posterior_mode
 
     truth = tiny_truth(30, ["B", "A", "M", "C", "B", "A"], seed=2)
     rich = pd.concat([simulate(truth, i, 3000, seed=10 + i) for i in range(6)], ignore_index=True)
@@ -222,7 +222,7 @@ def test_the_joint_mode_recovers_w_where_the_history_is_rich_and_keeps_the_prior
 
 def test_postings_of_enterprises_the_truth_does_not_know_are_refused_by_id():
     """Both posteriors refuse an interaction whose posting belongs to no truth enterprise, naming it."""
-    from quanhuiqi.synth.reputation_posterior import latent_posterior_mode
+    from ceilings.reputation_posterior import latent_posterior_mode
 
     truth = tiny_truth(5, ["A", "B"])
     inter = simulate(truth, 0, 20, seed=7)

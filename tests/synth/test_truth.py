@@ -1,5 +1,6 @@
-"""The synthetic city's oracle through the matcher (what benchmarks/postings_match.py --city and
-benchmarks/postings_ceiling.py rely on): a scorer that reads pair ids gets them from positions."""
+"""quanhuiqi.synth.truth: the synthetic city's oracle through the matcher (what benchmarks/postings_match.py
+--city and benchmarks/postings_ceiling.py rely on: a scorer that reads pair ids gets them from positions),
+the truth-graded evaluation, and the city's truth objects."""
 
 from pathlib import Path
 
@@ -7,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from quanhuiqi.postings.match import match_postings
-from quanhuiqi.postings.model import ALL_CANDIDATES, TruthScorer, time_split_data, time_split_evaluation
+from quanhuiqi.postings.model import ALL_CANDIDATES, time_split_data, time_split_evaluation
 from quanhuiqi.postings.scoring import PostingRuleScorer
 from quanhuiqi.synth import posting_utility
+from quanhuiqi.synth.truth import PolicyTruth, PostingTruth, TruthScorer
 from quanhuiqi.tables.columns import DATA_FILES
 
 CITY = Path(__file__).resolve().parents[2] / "data_samples"
@@ -40,8 +42,9 @@ def test_the_truth_evaluation_runs_and_the_oracle_is_the_ceiling() -> None:
     inter, clean, ent = _city()
     days = np.sort(inter["date"].unique())
     cut = pd.Timestamp(days[-2])  # two test days keep this quick
-    rep = time_split_evaluation(clean, inter, ent, cut, {"rule": PostingRuleScorer(), "oracle": TruthScorer(
-        CITY / DATA_FILES["truth"])}, truth_dir=CITY / DATA_FILES["truth"])
+    truth = PostingTruth.of_city(CITY)
+    rep = time_split_evaluation(clean, inter, ent, cut, {"rule": PostingRuleScorer(), "oracle": truth.scorer()},
+                                truth=truth)
     assert rep.loc["oracle", "truth_ndcg@10"] == 1.0
     assert rep.loc["rule", "truth_ndcg@10"] < 1.0
     assert rep.loc["oracle", "truth_deal_recall@10"] >= rep.loc["rule", "truth_deal_recall@10"]
@@ -64,3 +67,24 @@ def test_a_directory_without_interactions_is_refused_naming_the_file(tmp_path):
     empty.to_parquet(tmp_path / DATA_FILES["posting_interactions"], index=False)
     with pytest.raises(InputError, match="posting_interactions.parquet: no interactions to split"):
         time_split_data(tmp_path)
+
+
+def test_a_city_without_truth_has_none(tmp_path):
+    assert PolicyTruth.of_city(tmp_path) is None and PostingTruth.of_city(tmp_path) is None
+    assert isinstance(PolicyTruth.of_city(CITY), PolicyTruth)
+
+
+def test_policy_truth_grades_pairs_and_marks_exploration_pushes() -> None:
+    from quanhuiqi.synth import policy_utility
+
+    truth = PolicyTruth.of_city(CITY)
+    pushes = pd.read_parquet(CITY / DATA_FILES["push_history"]).head(200)
+    rel = truth.expected_relevance(pushes)
+    expected = policy_utility(pushes[["uscc", "policy_id", "date"]].reset_index(drop=True), truth.truth_dir)
+    np.testing.assert_allclose(rel, expected["expected_relevance"].to_numpy(dtype=float))
+    mask = truth.exploration_mask(pushes)
+    log = pd.read_parquet(truth.truth_dir / "push_logging.parquet")
+    explored = log.loc[log["explored"].astype(bool)]
+    keys = set(zip(explored["uscc"].astype(str), pd.to_datetime(explored["date"]).dt.normalize()))
+    want = [(u, d) in keys for u, d in zip(pushes["uscc"].astype(str), pd.to_datetime(pushes["date"]).dt.normalize())]
+    assert mask.tolist() == want and 0 < mask.sum() < len(mask)

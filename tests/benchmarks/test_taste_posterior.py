@@ -9,6 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ceilings.taste_posterior import (
+    DEPT,
+    TASTES,
+    design,
+    taste_posterior,
+    taste_prior,
+    with_tastes,
+    without_tastes,
+)
 
 from quanhuiqi.synth.preference import (
     APPLY_OFFSET,
@@ -17,15 +26,6 @@ from quanhuiqi.synth.preference import (
     load_truth,
     policy_pair_utility,
     sigmoid,
-)
-from quanhuiqi.synth.taste_posterior import (
-    DEPT,
-    TASTES,
-    design,
-    taste_posterior,
-    taste_prior,
-    with_tastes,
-    without_tastes,
 )
 
 TRUTH = Path(__file__).resolve().parents[2] / "data_samples" / "truth"
@@ -139,7 +139,7 @@ def test_a_push_history_it_cannot_read_is_refused_naming_why() -> None:
 
 def test_laplace_draws_centre_on_the_mode_and_narrow_with_history() -> None:
     """Draws: prior spread for a firm without pushes; around the mode, tighter the more pushes it had."""
-    from quanhuiqi.synth.taste_posterior import taste_posterior_draws
+    from ceilings.taste_posterior import taste_posterior_draws
 
     t = truth()
     ents = t["enterprises"].index

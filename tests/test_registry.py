@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from quanhuiqi import registry
+from quanhuiqi.rank import load_ranker
 
 
 def _log(trained, uri=None):
@@ -70,7 +71,7 @@ def test_log_register_alias_load_round_trip(mlflow_uri, trained_ranker, day_inpu
     registry.set_alias("policy-ranker", "champion", v2)  # promotion moves the alias
     assert str(client.get_model_version_by_alias("policy-ranker", "champion").version) == "2"
 
-    scorer = registry.load_ranker("policy-ranker@champion")
+    scorer = load_ranker("policy-ranker@champion")
     assert scorer.version == "2" and scorer.registered_name == "policy-ranker"
     X, _, _, _ = trained_ranker.data.part("test")
     np.testing.assert_array_equal(scorer.predict(X), trained_ranker.ranker.predict(X))
@@ -95,7 +96,7 @@ def test_loaded_model_refuses_mismatched_features(mlflow_uri, trained_ranker):
     with pytest.raises(ValueError, match="out of order"):
         m.predict(X[X.columns[::-1]])
     with pytest.raises(ValueError, match="unexpected"):
-        registry.load_ranker("r@champion").predict(X.assign(surprise=0.0))
+        load_ranker("r@champion").predict(X.assign(surprise=0.0))
 
 
 def test_generic_model_and_kind_check(mlflow_uri):
@@ -115,7 +116,7 @@ def test_generic_model_and_kind_check(mlflow_uri):
     assert m.metadata["kind"] == "postings" and m.metadata["data_window"] == {"from": "2025-01-01"}
     np.testing.assert_array_equal(m.predict(X), booster.predict(X))
     with pytest.raises(ValueError, match="not a policy ranker"):
-        registry.load_ranker("postings-model@champion")
+        load_ranker("postings-model@champion")
     with pytest.raises(ValueError, match="invalid alias"):
         registry.set_alias("postings-model", "1st", version)
 
@@ -195,7 +196,7 @@ def test_round_trip_through_a_real_mlflow_server(mlflow_server, trained_ranker, 
     run = _log(trained_ranker)
     version = registry.register(run.model_uri, "policy-ranker")
     registry.set_alias("policy-ranker", "champion", version)
-    scorer = registry.load_ranker("policy-ranker@champion")
+    scorer = load_ranker("policy-ranker@champion")
     X, _, _, _ = trained_ranker.data.part("test")
     np.testing.assert_array_equal(scorer.predict(X), trained_ranker.ranker.predict(X))
     with urllib.request.urlopen(

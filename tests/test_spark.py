@@ -115,8 +115,8 @@ def test_an_extra_source_clashing_with_the_enterprise_table_is_refused_before_sp
 def test_a_registered_ranker_with_firm_effects_ranks_alike_on_spark(spark, tmp_path, mlflow_uri):
     """The scorer (booster, builder with firm_effect_tau, weight) travels to the executors; each partition
     fits the firm effects on its own history, as the local run does: the same bytes."""
+    from quanhuiqi.rank import load_ranker
     from quanhuiqi.rank.train import train_ranker_cli
-    from quanhuiqi.registry import load_ranker
 
     train_ranker_cli(SAMPLES, register="policy-ranker", alias="champion", threads=1)
     assert load_ranker("policy-ranker@champion").firm_effect_weight > 0

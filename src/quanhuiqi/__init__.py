@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+from quanhuiqi.version import __version__
 
 # public name → (module, attribute); attribute None means the module itself
 _EXPORTS: dict[str, tuple[str, str | None]] = {
@@ -40,7 +40,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "OnlineRanker": ("quanhuiqi.rank", "OnlineRanker"),
     "train_ranker": ("quanhuiqi.rank", "train_ranker"),
     "evaluate_ranking": ("quanhuiqi.rank", "evaluate"),
-    "load_ranker": ("quanhuiqi.registry", "load_ranker"),
+    "load_ranker": ("quanhuiqi.rank", "load_ranker"),
     # supply–demand
     "validate_postings": ("quanhuiqi.postings", "validate_postings"),
     "match_postings": ("quanhuiqi.postings", "match_postings"),

@@ -5,6 +5,8 @@ Generic on purpose: the policy ranker and the supply–demand model both go thro
 :func:`register`, :func:`set_alias` and :func:`load_model` (``"NAME@ALIAS"`` or ``"NAME/VERSION"``).
 Aliases (``champion``, ``challenger``) replace the deprecated stages.  The model's signature is its feature
 list; a loaded model refuses a frame whose columns differ.
+A store, below the stages that train: it imports none of them; a registered policy ranker is
+rebuilt around its booster by :func:`quanhuiqi.rank.load_ranker`.
 
 Where: ``MLFLOW_TRACKING_URI`` when set (a team's server), else a SQLite store under the working directory
 (``sqlite:///<cwd>/.quanhuiqi/mlflow.db``, artifacts beside it).  mlflow is imported only inside these
@@ -290,29 +292,3 @@ def log_ranker(ranker: Any, **kwargs: Any) -> LoggedRun:
 
     booster = lgb.Booster(model_str=ranker.model_string())
     return log_model(booster, feature_names=ranker.feature_names_, params=params, metadata=metadata, **kwargs)
-
-
-def load_ranker(ref: str, *, uri: str | None = None, threads: int | None = None) -> Any:
-    """A registered ranker as a scorer for the daily job (``score``/``reasons``), refusing mismatched features."""
-    from quanhuiqi.rank.features import FEATURES, PairFeatureBuilder
-    from quanhuiqi.rank.scorers import LambdaRanker
-
-    m = load_model(ref, uri=uri)
-    if m.metadata.get("kind", "ranker") != "ranker":
-        raise ValueError(f"{ref}: is a {m.metadata.get('kind')!r} model, not a policy ranker")
-    if m.features != FEATURES:
-        raise ValueError(
-            f"{ref}: registered features differ from this version's pair features "
-            f"(missing {[c for c in FEATURES if c not in m.features]}, "
-            f"unexpected {[c for c in m.features if c not in FEATURES]}); retrain or pin the package version"
-        )
-    cfg = m.metadata.get("builder") or {}
-    builder = PairFeatureBuilder(**cfg)
-    ranker = LambdaRanker.from_booster(m.booster, builder=builder, threads=threads,
-                                       firm_effect_weight=float(m.metadata.get("firm_effect_weight", 0.0)))
-    if ranker.firm_effect_weight and builder.firm_effect_tau is None:
-        raise ValueError(f"{ref}: carries a firm-effect weight but its feature builder no firm_effect_tau")
-    ranker.registered_ = m
-    ranker.name = ranker.registered_name = m.name
-    ranker.version, ranker.run_id, ranker.alias = m.version, m.run_id, m.alias
-    return ranker

@@ -277,8 +277,8 @@ def test_a_registered_ranker_with_firm_effects_ranks_the_sample_day(mlflow_uri, 
     """Train on data_samples' history, register, run the day with the model: the firm effects it was tuned
     with are loaded and used (scores equal the loaded scorer's on the day's history), and the run repeats
     byte for byte."""
+    from quanhuiqi.rank import load_ranker
     from quanhuiqi.rank.train import train_ranker_cli
-    from quanhuiqi.registry import load_ranker
 
     samples = Path(__file__).resolve().parents[2] / "data_samples"
     train_ranker_cli(samples, register="policy-ranker", alias="champion", threads=1)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
-from quanhuiqi.rank import PairFeatureBuilder
+from quanhuiqi.rank import PairFeatureBuilder, load_ranker
 from quanhuiqi.rank.firm_effects import FirmEffects
 
 POLICIES = pd.DataFrame({
@@ -250,7 +250,7 @@ def test_registry_round_trip_keeps_the_effects(mlflow_uri, trained_ranker, day_i
     ranker.early_stopping_rounds = trained_ranker.ranker.early_stopping_rounds
     run = registry.log_ranker(ranker, run_name="fe")
     registry.set_alias("fe-ranker", "champion", registry.register(run.model_uri, "fe-ranker"))
-    loaded = registry.load_ranker("fe-ranker@champion")
+    loaded = load_ranker("fe-ranker@champion")
     assert loaded.firm_effect_weight == 0.6 and loaded.builder.firm_effect_tau == 0.4
     s, cand, d = day_inputs
     np.testing.assert_array_equal(loaded.score(cand, s.profile, s.policies, d, history=s.pushes),
@@ -275,4 +275,4 @@ def test_a_registered_weight_without_a_builder_tau_is_refused(mlflow_uri, traine
     registry.set_alias("broken", "champion", registry.register(registry.log_ranker(broken, run_name="b").model_uri,
                                                                "broken"))
     with pytest.raises(ValueError, match="broken@champion: carries a firm-effect weight but its feature builder no"):
-        registry.load_ranker("broken@champion")
+        load_ranker("broken@champion")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quanhuiqi import registry
 from quanhuiqi.cli import main
+from quanhuiqi.rank import load_ranker
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_train_register_alias_load_score(city, mlflow_uri, capsys):
     from quanhuiqi.rank import build_training_data
     from quanhuiqi.tables import read_enterprises, validate_enterprises
 
-    scorer = registry.load_ranker("policy-ranker@champion")
+    scorer = load_ranker("policy-ranker@champion")
     book = load_book(city / "policies")
     clean = validate_enterprises(read_enterprises(city / "enterprises.csv"), "2025-07-01", source="e").clean
     prof = profile(clean, "2025-07-01")
@@ -83,7 +83,7 @@ def test_no_firm_effects_logs_the_booster_alone(city, mlflow_uri, capsys):
     assert main(["train", "ranker", "--data", str(city), "--threads", "1", "--no-firm-effects",
                  "--register", "plain", "--alias", "champion"]) == 0
     assert "firm effects" not in capsys.readouterr().out
-    scorer = registry.load_ranker("plain@champion")
+    scorer = load_ranker("plain@champion")
     assert scorer.firm_effect_weight == 0 and scorer.builder.firm_effect_tau is None
     assert main(["train", "postings", "--data", str(city), "--no-firm-effects"]) == 1
     assert "policy ranker only" in capsys.readouterr().err

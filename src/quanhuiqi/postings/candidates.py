@@ -114,7 +114,7 @@ def _arrays(p: pd.DataFrame) -> dict:
 def _chain_masks(tags_norm: pd.Series) -> np.ndarray:
     """Bit mask of the industry chains (``CHAINS`` order) the posting's canonical tags belong to."""
     from quanhuiqi.postings.vocabulary import tag_vocabulary
-    from quanhuiqi.profile.fields import CHAINS
+    from quanhuiqi.reference.vocabularies import CHAINS
 
     voc = tag_vocabulary()
     bit = {c: 1 << i for i, c in enumerate(CHAINS)}

@@ -25,7 +25,7 @@ def enterprise_facts(enterprises: pd.DataFrame | None) -> pd.DataFrame | None:
     ent = enterprises.drop_duplicates("uscc", keep="first")
     idx = pd.Index(ent["uscc"].astype("string"), name="uscc")
     status = ent["status"].astype("string") if "status" in ent else pd.Series(pd.NA, index=ent.index, dtype="string")
-    from quanhuiqi.profile.fields import STATUSES
+    from quanhuiqi.reference.vocabularies import STATUSES
 
     if not status.dropna().isin(STATUSES).all():
         try:

@@ -20,33 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from quanhuiqi.reference.sme import SIZE_CLASSES
+from quanhuiqi.reference.vocabularies import CERTIFICATIONS, CHAINS, LIFECYCLE_STAGES, STATUSES
 from quanhuiqi.tables.columns import TAX_CREDIT_RATINGS
 
 FIELD_TYPES = ("code", "category", "ordinal", "number", "bool", "date", "set", "text")
 
-STATUSES = ["active", "suspended", "revoked", "cancelled", "moved_out", "liquidating"]
-LIFECYCLE_STAGES = ["startup", "growth", "mature", "established"]
-CERTIFICATIONS = [
-    "high_tech",  # 高新技术企业
-    "specialized_sme",  # 专精特新中小企业
-    "little_giant",  # 专精特新"小巨人"
-    "tech_sme",  # 科技型中小企业
-    "gazelle",  # 瞪羚企业
-    "unicorn",  # 独角兽企业
-    "innovative_sme",  # 创新型中小企业
-    "single_champion",  # 制造业单项冠军
-]
-CHAINS = [
-    "ai",  # 人工智能
-    "electronic_info",  # 电子信息
-    "biomedicine",  # 生物医药
-    "high_end_equipment",  # 高端装备
-    "new_materials",  # 新材料
-    "new_energy",  # 新能源
-    "software_it",  # 软件和信息技术服务
-    "modern_logistics",  # 现代物流
-    "cultural_creative",  # 文化创意
-]
+# the vocabularies are reference data (quanhuiqi.reference.vocabularies), read by the readers too;
+# re-exported here, where the field catalogue names them
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,7 @@ def _load_scorer(model: str | None, cfg: dict) -> tuple[Any, dict[str, Any], lis
     if not model:
         return RuleScorer(), info, []
     try:
-        from quanhuiqi.registry import load_ranker
+        from quanhuiqi.rank import load_ranker
 
         scorer = load_ranker(model)
     except Exception as exc:  # the registry may be down, the alias missing, or mlflow absent
@@ -307,7 +307,7 @@ def combine(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
 
 
 def _code_version() -> str:
-    from quanhuiqi import __version__
+    from quanhuiqi.version import __version__
 
     return __version__
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from quanhuiqi.tables.in_force import active_suppressions, grants_in_force
+
 RULES = ("inactive", "granted", "suppressed", "auto_grant", "undetermined", "cooldown", "shortlist", "cap")
 
 CANDIDATE_COLUMNS = ["uscc", "policy_id", "verdict", "score", "mode", "valid_from", "valid_to", "evidence"]
@@ -155,34 +157,6 @@ def last_pushes(history: pd.DataFrame, as_of: dt.date | str, cooldown_days: int)
     h = h[(h["last_pushed"] < day) & (h["last_pushed"] > lo)]
     h = h.sort_values(["uscc", "policy_id", "last_pushed"], kind="stable")
     return h.drop_duplicates(["uscc", "policy_id"], keep="last").reset_index(drop=True)
-
-
-def grants_in_force(grants: pd.DataFrame | None, as_of: dt.date | str) -> pd.DataFrame | None:
-    """Grants made on or before ``as_of`` (or undated): the pairs never to push or recommend again."""
-    if grants is None or not len(grants):
-        return grants
-    day = _ts(as_of)
-    granted_on = _dates(grants["granted_on"]) if "granted_on" in grants else pd.Series(pd.NaT, index=grants.index)
-    return grants[(granted_on.isna() | (granted_on <= day)).to_numpy()]
-
-
-def active_suppressions(suppressions: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
-    """Suppressions in force on ``as_of``: created on or before it (or undated) and not yet expired."""
-    day = _ts(as_of)
-    if suppressions is None or suppressions.empty:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in ["uscc", "policy_id", "reason"]})
-    s = suppressions
-    created = _dates(s["created_on"]) if "created_on" in s else pd.Series(pd.NaT, index=s.index)
-    expires = _dates(s["expires_on"]) if "expires_on" in s else pd.Series(pd.NaT, index=s.index)
-    live = (created.isna() | (created <= day)) & (expires.isna() | (expires >= day))
-    out = pd.DataFrame(
-        {
-            "uscc": s["uscc"].astype("string"),
-            "policy_id": s["policy_id"].astype("string") if "policy_id" in s else pd.NA,
-            "reason": s["reason"].astype("string") if "reason" in s else pd.NA,
-        }
-    )[live.to_numpy()]
-    return out.sort_values(["uscc", "policy_id"], kind="stable").reset_index(drop=True)
 
 
 def _boost_flags(c: pd.DataFrame, day: pd.Timestamp, rules: PushRules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ from quanhuiqi.rank.explain import reason_sentences
 from quanhuiqi.rank.features import FEATURES, PairFeatureBuilder, assemble_pairs, specificity
 from quanhuiqi.rank.firm_effects import FirmEffects
 from quanhuiqi.rank.online import OnlineRanker
+from quanhuiqi.rank.registered import load_ranker
 from quanhuiqi.rank.scorers import LambdaRanker, PairScorer, PopularityScorer, RuleScorer, threads
 from quanhuiqi.rank.train import (
     TrainingData,
@@ -40,6 +41,7 @@ __all__ = [
     "explain",
     "exposure",
     "gini",
+    "load_ranker",
     "ranking_metrics",
     "reason_sentences",
     "relevance",

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from quanhuiqi.rank.features import assemble_pairs, policy_frame
+from quanhuiqi.tables.in_force import active_suppressions, grants_in_force
 
 RECOMMENDATION_COLUMNS = ["uscc", "policy_id", "verdict", "unknown", "evidence", "mode", "amount", "score",
                           "rank", "reason"]
@@ -37,8 +38,6 @@ class OnlineRanker:
     def __init__(self, scorer: Any, book: Any, population: pd.DataFrame, profile: pd.DataFrame,
                  as_of: dt.date | str, history: pd.DataFrame | None = None, *,
                  grants: pd.DataFrame | None = None, suppressions: pd.DataFrame | None = None) -> None:
-        from quanhuiqi.push.rules import active_suppressions, grants_in_force
-
         self.scorer = scorer
         self.book = book
         self.as_of = as_of

@@ -17,6 +17,7 @@ import pandas as pd
 
 from quanhuiqi.reference.districts import canonical_district_code
 from quanhuiqi.reference.industries import canonical_industry_code
+from quanhuiqi.reference.vocabularies import CERTIFICATION_NAMES, CERTIFICATIONS
 from quanhuiqi.tables.columns import (
     ENTERPRISE_BOOLS,
     ENTERPRISE_COLUMNS,
@@ -61,39 +62,12 @@ UNKNOWN_CERTIFICATION = "unknown certification"
 
 CERT_SEPARATORS = r"[;,、|/]"  # after NFKC: ； → ;  ， → ,
 
-# Chinese names (after normalize_text, quotes removed) → canonical tokens of profile.fields.CERTIFICATIONS
-CERTIFICATION_NAMES: dict[str, str] = {
-    "高新技术企业": "high_tech",
-    "国家高新技术企业": "high_tech",
-    "高新企业": "high_tech",
-    "高新": "high_tech",
-    "专精特新": "specialized_sme",
-    "专精特新企业": "specialized_sme",
-    "专精特新中小企业": "specialized_sme",
-    "专精特新小巨人": "little_giant",
-    "专精特新小巨人企业": "little_giant",
-    "小巨人": "little_giant",
-    "小巨人企业": "little_giant",
-    "科技型中小企业": "tech_sme",
-    "瞪羚": "gazelle",
-    "瞪羚企业": "gazelle",
-    "独角兽": "unicorn",
-    "独角兽企业": "unicorn",
-    "创新型中小企业": "innovative_sme",
-    "单项冠军": "single_champion",
-    "单项冠军企业": "single_champion",
-    "制造业单项冠军": "single_champion",
-    "制造业单项冠军企业": "single_champion",
-}
 _QUOTES = "\"'“”‘’「」『』《》〈〉"  # the quote forms registries write
 
 
 @cache
 def _certification_lookup() -> dict[str, str]:
     """Every accepted token spelling (normalised, quotes and spaces removed, lower-case) → token."""
-    # imported here: quanhuiqi.profile imports this package, so a module-level import would be circular
-    from quanhuiqi.profile.fields import CERTIFICATIONS
-
     out = {c.lower(): c for c in CERTIFICATIONS}
     out.update({k: v for k, v in CERTIFICATION_NAMES.items() if v in CERTIFICATIONS})
     return out

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import cache
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from quanhuiqi.text import (  # noqa: F401 - re-exported: the readers and tables.uscc import them from here
+    from_arrow,
+    nfkc,
+    printable_ascii,
+    squash_whitespace,
+    string_bytes,
+    to_arrow,
+    whitespace_chars,
+    whitespace_class,
+)
 
 TRUE_WORDS = ("true", "1", "是", "1.0", "yes", "y", "t")
 FALSE_WORDS = ("false", "0", "否", "0.0", "no", "n", "f")
@@ -89,75 +99,7 @@ def _parse_date_objects(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(out, index=values.index), valid & ~ok
 
 
-# --- text through pyarrow compute: pandas falls back to a Python loop for NFKC and for ``\s``.
-
-
-@cache
-def whitespace_chars() -> str:
-    """Exactly the characters Python's ``str.isspace`` (``\\s``, ``str.strip()``) treats as whitespace."""
-    return "".join(chr(i) for i in range(0x110000) if chr(i).isspace())
-
-
-@cache
-def whitespace_class() -> str:
-    """:func:`whitespace_chars` as an RE2 character class."""
-    return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in whitespace_chars()) + "]"
-
-
-def to_arrow(values: pd.Series) -> pa.Array:
-    """The column as one pyarrow string array (missing → null)."""
-    dtype = values.dtype
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        arr = pa.array(values.array)  # already Arrow (``str`` or ``string``): no conversion pass
-    else:
-        arr = pa.array(values.astype("string"))
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
-def string_bytes(arr: pa.Array) -> np.ndarray:
-    """The character bytes of a (large_)string array, straight from its buffer (no copy)."""
-    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1]
-    if bufs[2] is None or len(offsets) == 0:
-        return np.zeros(0, dtype=np.uint8)
-    return np.frombuffer(bufs[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-
-
-def printable_ascii(arr: pa.Array) -> bool:
-    """Every character is printable ASCII other than space (``!`` … ``~``): NFKC changes nothing and
-    there is no whitespace to trim (numbers, codes and ISO dates, usually).  Two fast reductions."""
-    data = string_bytes(arr)
-    return len(data) == 0 or bool(data.min() > 0x20 and data.max() < 0x7F)
-
-
-def from_arrow(arr: pa.Array, index: pd.Index) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
-
-
-def nfkc(values: pd.Series) -> pd.Series:
-    """NFKC over the whole column (full-width digits and letters → ASCII, ideographic space → space)."""
-    return from_arrow(pc.utf8_normalize(to_arrow(values), form="NFKC"), values.index)
-
-
-def squash_whitespace(values: pd.Series) -> pd.Series:
-    """Runs of whitespace → one space, trimmed: ``re.sub(r"\\s+", " ", s).strip()`` for every cell."""
-    ws = whitespace_class()
-    arr = to_arrow(values)
-    # cells that would change: whitespace at an end, two in a row, or any but the plain space;
-    # names and titles mostly have none, so only those cells go through replace and trim
-    other = "[" + whitespace_class()[1:].replace("\\x{20}", "", 1)
-    need = pc.fill_null(pc.match_substring_regex(arr, f"^{ws}|{ws}$|{ws}{ws}|{other}"), False)
-    n_need = pc.sum(need).as_py() or 0
-    if n_need == 0:
-        return from_arrow(arr, values.index)
-    if n_need < len(arr):
-        fixed = pc.utf8_trim(
-            pc.replace_substring_regex(arr.filter(need), pattern=ws + "+", replacement=" "), characters=" "
-        )
-        return from_arrow(pc.replace_with_mask(arr, need, fixed), values.index)
-    arr = pc.replace_substring_regex(arr, pattern=ws + "+", replacement=" ")
-    return from_arrow(pc.utf8_trim(arr, characters=" "), values.index)
+# text through pyarrow compute lives in quanhuiqi.text (below tables); re-exported here for the readers
 
 
 def take_rows(values: pd.Series, keep: np.ndarray) -> pd.Series:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -28,22 +29,21 @@ from quanhuiqi.synth.preference import policy_utility, posting_utility
 from quanhuiqi.tables.columns import DATA_FILES
 
 
-def _truth_dir(data_dir: str | os.PathLike) -> Path | None:
-    path = Path(data_dir) / DATA_FILES["truth"]
-    return path if path.exists() else None
-
-
-class PolicyTruth:
-    """The latent truth of a synthetic city's policy pushes (``truth_dir``: its ``truth/``)."""
+class _CityTruth:
+    """A synthetic city's ``truth/`` folder (``truth_dir``)."""
 
     def __init__(self, truth_dir: str | os.PathLike) -> None:
         self.truth_dir = Path(truth_dir)
 
     @classmethod
-    def of_city(cls, data_dir: str | os.PathLike) -> PolicyTruth | None:
-        """The truth of the city in ``data_dir``; None when it has no ``truth/``."""
-        path = _truth_dir(data_dir)
-        return None if path is None else cls(path)
+    def of_city(cls, data_dir: str | os.PathLike) -> Self | None:
+        """The truth of the city in ``data_dir``; None when it has no ``truth/`` (real data)."""
+        path = Path(data_dir) / DATA_FILES["truth"]
+        return cls(path) if path.exists() else None
+
+
+class PolicyTruth(_CityTruth):
+    """The latent truth of a synthetic city's policy pushes."""
 
     def expected_relevance(self, frame: pd.DataFrame) -> np.ndarray:
         """The latent expected relevance of each (``uscc, policy_id, date``) row (the best any ranker
@@ -131,17 +131,8 @@ def truth_list_metrics(ranked: pd.DataFrame, truth_dir: str | os.PathLike, k: in
             "truth_demands": float(len(total))}
 
 
-class PostingTruth:
-    """The latent truth of a synthetic city's supply–demand market (``truth_dir``: its ``truth/``)."""
-
-    def __init__(self, truth_dir: str | os.PathLike) -> None:
-        self.truth_dir = Path(truth_dir)
-
-    @classmethod
-    def of_city(cls, data_dir: str | os.PathLike) -> PostingTruth | None:
-        """The truth of the city in ``data_dir``; None when it has no ``truth/``."""
-        path = _truth_dir(data_dir)
-        return None if path is None else cls(path)
+class PostingTruth(_CityTruth):
+    """The latent truth of a synthetic city's supply–demand market."""
 
     def scorer(self) -> TruthScorer:
         """The oracle matcher: candidates ranked by their latent expected relevance."""

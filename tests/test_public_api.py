@@ -14,6 +14,15 @@ def test_every_exported_name_resolves():
         assert getattr(quanhuiqi, name) is not None, name
 
 
+def test_every_name_the_stages_export_resolves():
+    import importlib
+
+    for name in ("quanhuiqi.rank", "quanhuiqi.postings", "quanhuiqi.synth", "quanhuiqi.synth.truth"):
+        module = importlib.import_module(name)
+        for attr in module.__all__:
+            assert getattr(module, attr) is not None, f"{name}.{attr}"
+
+
 def test_documented_flow_on_the_sample_city():
     v = quanhuiqi.validate_enterprises(quanhuiqi.read_enterprises(SAMPLES / "enterprises.csv"), "2025-07-01")
     assert v.rows_in == len(v.clean) + v.rows_rejected

@@ -3,11 +3,14 @@
 ``import quanhuiqi.rank`` is light: LightGBM is imported only when a model is trained or used.
 """
 
+from quanhuiqi.rank.columns import FEATURES
 from quanhuiqi.rank.evaluation import evaluate, exposure, gini, ranking_metrics
 from quanhuiqi.rank.explain import reason_sentences
-from quanhuiqi.rank.features import FEATURES, PairFeatureBuilder, assemble_pairs, specificity
+from quanhuiqi.rank.features import PairFeatureBuilder
 from quanhuiqi.rank.firm_effects import FirmEffects
 from quanhuiqi.rank.online import OnlineRanker
+from quanhuiqi.rank.pairs import assemble_pairs
+from quanhuiqi.rank.population import specificity
 from quanhuiqi.rank.registered import load_ranker
 from quanhuiqi.rank.scorers import LambdaRanker, PairScorer, PopularityScorer, RuleScorer, threads
 from quanhuiqi.rank.train import (

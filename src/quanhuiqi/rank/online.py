@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.rank.features import assemble_pairs, policy_frame
+from quanhuiqi.rank.pairs import assemble_pairs, policy_frame
 from quanhuiqi.tables.in_force import active_suppressions, grants_in_force
 
 RECOMMENDATION_COLUMNS = ["uscc", "policy_id", "verdict", "unknown", "evidence", "mode", "amount", "score",

@@ -7,7 +7,8 @@ weight — and refuses a model whose features are not this version's.
 
 from __future__ import annotations
 
-from quanhuiqi.rank.features import FEATURES, PairFeatureBuilder
+from quanhuiqi.rank.columns import FEATURES
+from quanhuiqi.rank.features import PairFeatureBuilder
 from quanhuiqi.rank.scorers import LambdaRanker
 from quanhuiqi.registry import load_model
 

@@ -22,16 +22,11 @@ import numpy as np
 import pandas as pd
 
 from quanhuiqi.boosting import threads
+from quanhuiqi.rank.columns import CATEGORICAL_FEATURES, FEATURES, FIRM_EFFECT
 from quanhuiqi.rank.evaluation import ranks_within_groups
 from quanhuiqi.rank.explain import reason_sentences, with_missing_facts
-from quanhuiqi.rank.features import (
-    CATEGORICAL_FEATURES,
-    FEATURES,
-    FIRM_EFFECT,
-    PairFeatureBuilder,
-    assemble_pairs,
-    policy_frame,
-)
+from quanhuiqi.rank.features import PairFeatureBuilder
+from quanhuiqi.rank.pairs import assemble_pairs, policy_frame
 
 
 class PairScorer:

@@ -21,17 +21,12 @@ import numpy as np
 import pandas as pd
 
 from quanhuiqi.boosting import check_params
+from quanhuiqi.rank.columns import FEATURES, FIRM_EFFECT, SPECIFICITY_FEATURES
 from quanhuiqi.rank.evaluation import evaluate
-from quanhuiqi.rank.features import (
-    FEATURES,
-    FIRM_EFFECT,
-    SPECIFICITY_FEATURES,
-    PairFeatureBuilder,
-    assemble_pairs,
-    policy_frame,
-    specificity,
-)
+from quanhuiqi.rank.features import PairFeatureBuilder
 from quanhuiqi.rank.firm_effects import FirmEffects
+from quanhuiqi.rank.pairs import assemble_pairs, policy_frame
+from quanhuiqi.rank.population import specificity
 from quanhuiqi.rank.scorers import DEFAULT_PARAMS, LambdaRanker, PopularityScorer, RuleScorer
 from quanhuiqi.tables.columns import DATA_FILES, PUSH_HISTORY_COLUMNS
 from quanhuiqi.tables.io import InputError, read_table

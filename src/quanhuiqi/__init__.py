@@ -24,6 +24,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "read_enterprises": ("quanhuiqi.tables", "read_enterprises"),
     "validate_enterprises": ("quanhuiqi.tables", "validate_enterprises"),
     "Validated": ("quanhuiqi.tables", "Validated"),
+    "FactTables": ("quanhuiqi.tables.facts", "FactTables"),
+    "load_fact_tables": ("quanhuiqi.tables.facts", "load_fact_tables"),
     # profile: the package is also the plain function quanhuiqi.profile(enterprises, as_of)
     "profile": ("quanhuiqi.profile", None),
     "EnterpriseProfiler": ("quanhuiqi.profile", "EnterpriseProfiler"),
@@ -35,6 +37,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "PolicyError": ("quanhuiqi.policy", "PolicyError"),
     "evaluate_eligibility": ("quanhuiqi.eligibility", "evaluate"),
     "EligibilityResult": ("quanhuiqi.eligibility", "EligibilityResult"),
+    "with_facts": ("quanhuiqi.eligibility", "with_facts"),
     # ranking and models
     "RuleScorer": ("quanhuiqi.rank", "RuleScorer"),
     "OnlineRanker": ("quanhuiqi.rank", "OnlineRanker"),

@@ -34,9 +34,17 @@ def evaluate(
     evidence: bool = True,
     near_miss_per_enterprise: int | None = None,
     categorical: bool = False,
+    facts=None,
+    grants: pd.DataFrame | None = None,
 ) -> EligibilityResult:
     """Every active policy of ``book`` × every row of ``profile`` (the profile's contract columns;
     extra fields of the book's fields file as raw columns).
+
+    ``facts`` (:class:`quanhuiqi.tables.FactTables`) supplies the records, yearly figures and declarations
+    that record, yearly and attest atoms read (a table it lacks leaves those facts unknown; without ``facts``
+    a profile that already carries the derived columns — :func:`with_facts` — is read as it is).  ``grants``
+    (``uscc, policy_id, granted_on``) enforces ``once`` and ``exclusive`` rules: blocked pairs leave ``pairs``
+    for ``blocked``.
 
     ``evidence=False`` skips the evidence text (ask ``evidence_for`` for the pairs you publish);
     ``near_miss_per_enterprise`` keeps each enterprise's near misses with the largest benefit;
@@ -45,17 +53,30 @@ def evaluate(
     """
     return evaluate_compiled(
         book.compiled, profile, as_of, book_version=book.version, near_misses=near_misses, evidence=evidence,
-        near_miss_per_enterprise=near_miss_per_enterprise, categorical=categorical,
+        near_miss_per_enterprise=near_miss_per_enterprise, categorical=categorical, facts=facts, grants=grants,
     )
 
 
-def evidence_for(book, profile: pd.DataFrame, pairs: pd.DataFrame) -> pd.array:
+def with_facts(book, profile: pd.DataFrame, facts, as_of: str | dt.date) -> pd.DataFrame:
+    """``profile`` plus the columns of every derived field the book tests (record tests, yearly figures,
+    declarations, computed fields) at ``as_of``: the profile the batch, the evidence and online calls read."""
+    from quanhuiqi.eligibility.batch import derived_for
+
+    derived = derived_for(book.compiled, profile, facts, as_date(as_of))
+    if not derived:
+        return profile
+    return profile.drop(columns=[c for c in derived if c in profile.columns]).assign(**derived)
+
+
+def evidence_for(book, profile: pd.DataFrame, pairs: pd.DataFrame, facts=None,
+                 as_of: str | dt.date | None = None) -> pd.array:
     """Evidence text for chosen ``pairs`` (``uscc, policy_id``) of ``profile`` — what ``evaluate`` would
     give them, without paying for every other pair.  A pair whose uscc is not in the profile is an error."""
     rows = pd.Index(profile["uscc"].astype("string")).get_indexer(pd.Index(pairs["uscc"].astype("string")))
     if (rows < 0).any():
         raise ValueError(f"{int((rows < 0).sum())} pair(s) name an enterprise that is not in the profile")
-    return _evidence_for(book.compiled, profile, rows, pairs["policy_id"].astype("string").to_numpy(dtype=object))
+    return _evidence_for(book.compiled, profile, rows, pairs["policy_id"].astype("string").to_numpy(dtype=object),
+                         facts, as_of)
 
 
 def eligibility_file(
@@ -106,4 +127,5 @@ __all__ = [
     "evaluate",
     "evidence_for",
     "verdict_matrix",
+    "with_facts",
 ]

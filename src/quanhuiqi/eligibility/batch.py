@@ -23,11 +23,20 @@ from quanhuiqi.eligibility.engine import (
     support,
     tree_values,
 )
-from quanhuiqi.eligibility.explain import describe, display, display_arrow, gap_text, join_arrow
+from quanhuiqi.eligibility.explain import (
+    describe,
+    display,
+    display_arrow,
+    gap_text,
+    join_arrow,
+    states_itself,
+)
 
-PAIR_COLUMNS = ["uscc", "policy_id", "verdict", "unknown", "evidence", "mode", "amount"]
+PAIR_COLUMNS = ["uscc", "policy_id", "verdict", "unknown", "evidence", "mode", "amount", "amount_max"]
+BLOCKED_COLUMNS = ["uscc", "policy_id", "verdict", "rule", "blocking_policy", "granted_on"]
 NEAR_MISS_COLUMNS = ["uscc", "policy_id", "failed", "gap", "field", "gap_value"]
 AUTO_COLUMNS = ["policy_id", "uscc", "name", "evidence", "amount"]
+REVIEW_PREFIX = "须经审定（{}）"
 VERDICT_NAMES = np.array(["ineligible", "undetermined", "eligible"], dtype=object)
 
 
@@ -43,6 +52,9 @@ class EligibilityResult:
       first such test in document order is named, with the gap (``营业收入差 120万元``).
     - ``auto_grants``: the 免申即享 lists — ``mode: auto`` and eligible, never undetermined.
     - ``counts``: one row per policy of the book (active or not).
+    - ``blocked``: pairs the data proves (or may prove) eligible but a cross-policy rule rules out — granted
+      once already (``once``), or another policy of the same exclusive group granted (就高不重复) — with the
+      grant that blocks each.
     """
 
     pairs: pd.DataFrame
@@ -52,6 +64,7 @@ class EligibilityResult:
     book_version: str
     as_of: dt.date
     timings: dict[str, float] = field(default_factory=dict)
+    blocked: pd.DataFrame = field(default_factory=lambda: empty_blocked())
 
     def auto_list(self, policy_id: str) -> pd.DataFrame:
         """The 免申即享 list of one auto policy."""
@@ -67,6 +80,77 @@ def as_date(value: str | dt.date | pd.Timestamp) -> dt.date:
         return pd.Timestamp(value).date()
     except (ValueError, TypeError) as exc:
         raise ValueError(f"as_of {value!r} is not a date (expected YYYY-MM-DD)") from exc
+
+
+def empty_blocked() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "granted_on" else "string")
+                         for c in BLOCKED_COLUMNS})
+
+
+def derived_for(cb: CompiledBook, profile: pd.DataFrame, facts, as_of: dt.date) -> dict[str, pd.Series]:
+    """Columns of the book's derived fields: computed from ``facts`` when given; otherwise the profile's own
+    columns of those names are used (a profile that already carries them), computed fields are computed from
+    the profile, and record, yearly and attest facts are unknown (their tables were not supplied)."""
+    if not cb.derived_fields:
+        return {}
+    if facts is not None and as_of is None:
+        raise ValueError("derived facts need an as_of date")
+    from quanhuiqi.eligibility.derive import derive_columns
+    from quanhuiqi.policy.derived import ComputedFact
+
+    if facts is None:
+        todo = [f for f in cb.derived_fields if f.name not in profile.columns or isinstance(f.derived, ComputedFact)]
+        return derive_columns(todo, profile, None, as_of)
+    return derive_columns(cb.derived_fields, profile, facts, as_of)
+
+
+def blocked_mask(
+    cb: CompiledBook, profile: pd.DataFrame, rows: np.ndarray, pol_pos: np.ndarray, grants: pd.DataFrame | None,
+    as_of: dt.date,
+) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """Which pairs a cross-policy rule rules out, and (for those) the blocking grant.
+
+    ``once``: a grant of the same policy (ever, or in the policy's year); ``exclusive``: a grant of another
+    policy of the same group (in the year, or ever).  The policy's year is its own ``year`` or ``as_of``'s."""
+    ruled = [i for i, cp in enumerate(cb.policies) if cp.policy.once or cp.policy.exclusive_group]
+    if grants is None or not len(grants) or not ruled or not rows.size:
+        return np.zeros(rows.size, dtype=bool), None
+    pid_pos = {cp.policy.id: i for i, cp in enumerate(cb.policies)}
+    g = pd.DataFrame({
+        "row": pd.Index(profile["uscc"].astype("string")).get_indexer(grants["uscc"].astype("string")),
+        "gpos": grants["policy_id"].astype("string").map(pid_pos).astype("float64").fillna(-1).astype(np.int64),
+        "gpid": grants["policy_id"].astype("string"),
+        "granted_on": pd.to_datetime(grants.get("granted_on", pd.Series(pd.NaT, index=grants.index)), errors="coerce"),
+    })  # fmt: skip
+    g = g[g["row"] >= 0]
+    gyear = g["granted_on"].dt.year
+    parts = []
+    groups: dict[str, list[int]] = {}
+    for i in ruled:
+        grp = cb.policies[i].policy.exclusive_group
+        if grp:
+            groups.setdefault(grp, []).append(i)
+    for i in ruled:
+        pol = cb.policies[i].policy
+        year = pol.year or as_of.year
+        if pol.once:
+            hit = g[(g["gpos"] == i) & ((pol.once == "lifetime") | (gyear == year))]
+            parts.append(hit.assign(bpos=i, rule=f"once_{pol.once}"))
+        if pol.exclusive_group:
+            others = [j for j in groups[pol.exclusive_group] if j != i]
+            others_ids = {cb.policies[j].policy.id for j in others}
+            sel = g["gpid"].isin(others_ids) & ((pol.exclusive_per == "lifetime") | (gyear == year))
+            parts.append(g[sel].assign(bpos=i, rule=f"exclusive:{pol.exclusive_group}"))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return np.zeros(rows.size, dtype=bool), None
+    b = pd.concat(parts, ignore_index=True).sort_values(["row", "bpos", "granted_on"], kind="stable")
+    b = b.drop_duplicates(["row", "bpos"], keep="last")  # the latest blocking grant is named
+    n_pol = len(cb.policies)
+    bkey = b["row"].to_numpy(np.int64) * n_pol + b["bpos"].to_numpy(np.int64)
+    pkey = rows.astype(np.int64) * n_pol + pol_pos.astype(np.int64)
+    mask = np.isin(pkey, bkey)
+    return mask, b.set_index(bkey)
 
 
 def take_strings(values: np.ndarray | pd.Series, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -94,14 +178,29 @@ def _segments(keys: np.ndarray):
         yield int(keys[a]), a, b
 
 
-def _amount(cb: CompiledBook, enc: Encoded, pol, rows: np.ndarray) -> np.ndarray:
+def _amount(cb: CompiledBook, enc: Encoded, cp, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(amount the facts prove, the most it can be): a cap, rate × base capped, or the tiers — the highest
+    tier proven true, and the highest not proven false."""
+    pol = cp.policy
+    if cp.tiers:
+        low = np.full(rows.size, np.nan)
+        high = np.full(rows.size, np.nan)
+        for amount, root, leaves in cp.tiers:
+            lv = {lf.leaf_id: leaf_values(cb, enc, lf, rows) for lf in leaves}
+            v = tree_values(root, lv, {})
+            low = np.where(v == 2, np.fmax(low, amount), low)
+            high = np.where(v >= 1, np.fmax(high, amount), high)
+        return low, high
     cap = np.inf if pol.max_amount is None else pol.max_amount
     if pol.amount_rate is None:
-        return np.full(rows.size, np.nan if pol.max_amount is None else pol.max_amount)
+        a = np.full(rows.size, np.nan if pol.max_amount is None else pol.max_amount)
+        return a, a
     x = enc.numeric(cb, pol.amount_base)
     if x is None:
-        return np.full(rows.size, np.nan)
-    return np.minimum(pol.amount_rate * x[rows], cap)
+        a = np.full(rows.size, np.nan)
+        return a, np.full(rows.size, np.nan if pol.max_amount is None else pol.max_amount)
+    a = np.minimum(pol.amount_rate * x[rows], cap)
+    return a, np.where(np.isnan(a), np.nan if pol.max_amount is None else pol.max_amount, a)
 
 
 def explain_pairs(
@@ -115,6 +214,7 @@ def explain_pairs(
     shown_all: dict[str, pa.Array] = {}
     ev_parts: list[pa.Array] = []
     amount = np.full(rows.size, np.nan)
+    amount_max = np.full(rows.size, np.nan)
     for pi, a, b in _segments(pol_pos):
         cp = cb.policies[pi]
         r = rows[a:b]
@@ -150,17 +250,25 @@ def explain_pairs(
                 if fname not in shown_cache:
                     shown_cache[fname] = shown_all[fname].take(r_arrow)
                 masks.append(m)
+                if states_itself(cb.fields, fname):  # 高新技术企业在有效期内: the test says the fact
+                    pieces.append(pa.repeat(pa.scalar(describe(cb.fields, lf.source, lf.neg), pa.string()), r.size))
+                    continue
                 pieces.append(
                     pc.binary_join_element_wise(
                         describe(cb.fields, lf.source, lf.neg) + "（", shown_cache[fname], "）", ""
                     )
                 )
-            ev_parts.append(join_arrow(masks, pieces, r.size))
-        amount[a:b] = _amount(cb, enc, cp.policy, r)
+            joined = join_arrow(masks, pieces, r.size)
+            if cp.policy.review:  # a discretionary step: the pair says it is subject to review
+                head = pa.scalar(REVIEW_PREFIX.format(cp.policy.review), pa.string())
+                joined = pc.if_else(pc.equal(joined, ""), head,
+                                    pc.binary_join_element_wise(head, joined, "；"))
+            ev_parts.append(joined)
+        amount[a:b], amount_max[a:b] = _amount(cb, enc, cp, r)
     unknown = pd.Categorical.from_codes(unknown_code, categories=pd.Index(list(unknown_texts), dtype="string"))
     if not evidence or not ev_parts:
-        return unknown, pd.array(np.full(rows.size, "", dtype=object), dtype="string"), amount
-    return unknown, pd.array(pa.chunked_array(ev_parts, type=pa.string()), dtype="string"), amount
+        return unknown, pd.array(np.full(rows.size, "", dtype=object), dtype="string"), amount, amount_max
+    return unknown, pd.array(pa.chunked_array(ev_parts, type=pa.string()), dtype="string"), amount, amount_max
 
 
 def _keep_best_near_misses(
@@ -247,14 +355,18 @@ def evaluate_compiled(
     near_miss_per_enterprise: int | None = None,
     categorical: bool = False,
     block_rows: int = 1 << 18,
+    facts=None,
+    grants: pd.DataFrame | None = None,
 ) -> EligibilityResult:
     as_of = as_date(as_of)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if "uscc" not in profile.columns:
         raise ValueError("profile has no uscc column")
+    derived = derived_for(cb, profile, facts, as_of)
+    timings["derive_s"] = time.perf_counter() - t0
     bases = tuple({cp.policy.amount_base for cp in cb.policies if cp.policy.amount_base})
-    enc = encode(cb, profile, bases)
+    enc = encode(cb, profile, bases, derived)
     timings["encode_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     active = active_index(cb, as_of)
@@ -263,10 +375,25 @@ def evaluate_compiled(
     t2 = time.perf_counter()
     pj, rows, verdict = pairs_of(planes)
     pol_pos = active[pj] if active.size else pj.astype(np.int64)
+    uscc = profile["uscc"].astype("string").to_numpy(dtype=object)
+    blocked = empty_blocked()
+    stop, why = blocked_mask(cb, profile, rows, pol_pos, grants, as_of)
+    if stop.any():
+        n_pol = len(cb.policies)
+        key = rows[stop].astype(np.int64) * n_pol + pol_pos[stop].astype(np.int64)
+        hit = why.loc[key]
+        blocked = pd.DataFrame({
+            "uscc": take_strings(uscc, rows[stop]),
+            "policy_id": take_strings(np.array([cp.policy.id for cp in cb.policies], dtype=object), pol_pos[stop]),
+            "verdict": take_strings(VERDICT_NAMES, verdict[stop]),
+            "rule": pd.array(hit["rule"].to_numpy(dtype=object), dtype="string"),
+            "blocking_policy": pd.array(hit["gpid"].to_numpy(dtype=object), dtype="string"),
+            "granted_on": hit["granted_on"].to_numpy(dtype="datetime64[ns]"),
+        })  # fmt: skip
+        pj, rows, verdict, pol_pos = pj[~stop], rows[~stop], verdict[~stop], pol_pos[~stop]
     timings["pairs_s"] = time.perf_counter() - t2
     t3 = time.perf_counter()
-    unknown, ev_text, amount = explain_pairs(cb, enc, pol_pos, rows, evidence=evidence)
-    uscc = profile["uscc"].astype("string").to_numpy(dtype=object)
+    unknown, ev_text, amount, amount_max = explain_pairs(cb, enc, pol_pos, rows, evidence=evidence)
     pids = np.array([cp.policy.id for cp in cb.policies], dtype=object)
     modes = np.array([cp.policy.mode for cp in cb.policies], dtype=object)
     if categorical:  # codes into the profile's usccs and the book's ids: no string per pair
@@ -280,6 +407,7 @@ def evaluate_compiled(
                 "evidence": ev_text,
                 "mode": pd.Categorical.from_codes(mode_code[pol_pos], categories=pd.Index(mode_names, dtype="string")),
                 "amount": amount,
+                "amount_max": amount_max,
             }
         )
     else:
@@ -292,6 +420,7 @@ def evaluate_compiled(
                 "evidence": ev_text,
                 "mode": take_strings(modes, pol_pos),
                 "amount": amount,
+                "amount_max": amount_max,
             }
         )
     timings["explain_s"] = time.perf_counter() - t3
@@ -329,16 +458,21 @@ def evaluate_compiled(
             "eligible": np.bincount(pol_pos[verdict == 2], minlength=n_pol),
             "undetermined": np.bincount(pol_pos[verdict == 1], minlength=n_pol),
             "near_miss": np.bincount(nm_pos, minlength=n_pol),
+            "blocked": np.bincount(
+                pd.Index(pids).get_indexer(blocked["policy_id"].astype("string").to_numpy(dtype=object)),
+                minlength=n_pol) if len(blocked) else np.zeros(n_pol, dtype=np.int64),
         }
     )
     timings["total_s"] = time.perf_counter() - t0
-    return EligibilityResult(pairs, nm, auto, counts, book_version, as_of, timings)
+    return EligibilityResult(pairs, nm, auto, counts, book_version, as_of, timings, blocked)
 
 
-def verdict_matrix(cb: CompiledBook, profile: pd.DataFrame) -> np.ndarray:
+def verdict_matrix(cb: CompiledBook, profile: pd.DataFrame, facts=None, as_of: dt.date | None = None,
+                   grants: pd.DataFrame | None = None) -> np.ndarray:
     """Kleene codes (0 ineligible, 1 undetermined, 2 eligible), rows × all policies, ignoring the
-    validity window — for policy tests and small checks."""
-    enc = encode(cb, profile)
+    validity window — for policy tests and small checks (a pair a cross-policy rule blocks is 0)."""
+    as_of = None if as_of is None else as_date(as_of)
+    enc = encode(cb, profile, (), derived_for(cb, profile, facts, as_of))
     idx = np.arange(len(cb.policies), dtype=np.int64)
     planes = evaluate_planes(cb, enc, idx)
     out = np.zeros((len(profile), len(idx)), dtype=np.int8)
@@ -350,10 +484,18 @@ def verdict_matrix(cb: CompiledBook, profile: pd.DataFrame) -> np.ndarray:
     u = np.unpackbits(np.ascontiguousarray(planes.unknown).view(np.uint8), axis=1, bitorder="little")[
         :, : len(profile)
     ]
-    return (2 * t + u).T.astype(np.int8)
+    out = (2 * t + u).T.astype(np.int8)
+    if grants is not None and len(grants):
+        if as_of is None:
+            raise ValueError("cross-policy rules need an as_of date")
+        rows, pols = np.nonzero(out)
+        stop, _ = blocked_mask(cb, profile, rows, pols, grants, as_of)
+        out[rows[stop], pols[stop]] = 0
+    return out
 
 
-def evidence_for(cb: CompiledBook, profile: pd.DataFrame, rows: np.ndarray, policy_ids: np.ndarray) -> pd.array:
+def evidence_for(cb: CompiledBook, profile: pd.DataFrame, rows: np.ndarray, policy_ids: np.ndarray,
+                 facts=None, as_of: dt.date | None = None) -> pd.array:
     """The evidence text of chosen pairs only (``rows`` into ``profile``, ``policy_ids`` of the book).
 
     A city-wide run asks for evidence only on the pairs it publishes (pushed, 免申即享): building it for
@@ -367,9 +509,10 @@ def evidence_for(cb: CompiledBook, profile: pd.DataFrame, rows: np.ndarray, poli
     if rows.size == 0:
         return pd.array([], dtype="string")
     bases = tuple({cp.policy.amount_base for cp in cb.policies if cp.policy.amount_base})
-    enc = encode(cb, profile, bases)
+    derived = derived_for(cb, profile, facts, None if as_of is None else as_date(as_of))
+    enc = encode(cb, profile, bases, derived)
     order = np.lexsort((rows, pos))
-    _, ev, _ = explain_pairs(cb, enc, pos[order].astype(np.int64), rows[order], evidence=True)
+    _, ev, _, _ = explain_pairs(cb, enc, pos[order].astype(np.int64), rows[order], evidence=True)
     back = np.empty_like(order)
     back[order] = np.arange(order.size)
     return pd.array(pa.chunked_array([pa.array(ev, type=pa.large_string())]).take(pa.array(back)), dtype="string")

@@ -253,11 +253,32 @@ class CategoryCodec(Codec):
                     tj |= keys.str.startswith(kx).to_numpy(dtype=bool)
                     uj |= np.array([kx.startswith(k) for k in keys], dtype=bool)
                 uj &= ~tj
+            elif op == "in_list":
+                tj, uj = self._in_list(keys, v)
             else:
                 raise ValueError(f"{self.field.name}: operator {op} not supported on {self.field.type}")
             t[1:, j] = tj
             u[1:, j] = uj
         return t, u
+
+    def _in_list(self, keys: pd.Series, lst) -> tuple[np.ndarray, np.ndarray]:
+        """A named industry list, three-valued: under a member → true; under a member only partly in the
+        list, or a coarse code that could lie under a member → unknown; else false.  Each distinct code
+        looks up its own ancestors in the members' key sets (no scan of the list per code)."""
+        full = {self._key_one(c) for c in lst.full}
+        partial = {self._key_one(c) for c in lst.partial}
+        prefixes = {k[:i] for k in full | partial for i in range(1, len(k))}  # ancestors of members
+        tj = np.zeros(len(keys), dtype=bool)
+        uj = np.zeros(len(keys), dtype=bool)
+        for i, k in enumerate(keys.tolist()):
+            if not isinstance(k, str) or k.startswith("?"):
+                continue
+            ancestors = {k[:j] for j in (1, 3, 4, 5) if j <= len(k)}
+            if ancestors & full:
+                tj[i] = True
+            elif ancestors & partial or k in prefixes:
+                uj[i] = True
+        return tj, uj
 
     def _keys(self, uniq: pd.Series) -> pd.Series | None:
         """Hierarchy keys whose string prefixes are the hierarchy (``C3911`` under ``C39`` under ``C``)."""

@@ -4,7 +4,7 @@ one codec per tested field, and a flat level-by-level layout for the online path
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,6 +54,7 @@ class CompiledPolicy:
     policy: Policy
     root: CNode
     leaves: list[Leaf]
+    tiers: list[tuple[float, CNode, list[Leaf]]] = field(default_factory=list)  # amount tiers (not gates)
 
 
 class CompiledBook:
@@ -67,7 +68,11 @@ class CompiledBook:
         for p in policies:
             leaves: list[Leaf] = []
             root = _nnf(p.condition, False, atoms, leaves, gates)
-            self.policies.append(CompiledPolicy(p, root, leaves))
+            cp = CompiledPolicy(p, root, leaves)
+            for amount, cond in p.tiers:
+                tl: list[Leaf] = []
+                cp.tiers.append((amount, _nnf(cond, False, atoms, tl, gates), tl))
+            self.policies.append(cp)
         self.n_gates = len(gates)
         self.atom_keys: list[tuple] = [None] * len(atoms)  # type: ignore[list-item]
         for key, i in atoms.items():
@@ -75,6 +80,8 @@ class CompiledBook:
         by_field: dict[str, list[int]] = {}
         for i, (fname, _, _) in enumerate(self.atom_keys):
             by_field.setdefault(fname, []).append(i)
+        # virtual and computed fields: derived from the fact tables before encoding
+        self.derived_fields = [fields[f] for f in by_field if getattr(fields[f], "derived", None) is not None]
         self.codecs: dict[str, Codec] = {}
         self.codec_atoms: dict[str, np.ndarray] = {}
         self.atom_field_pos = np.zeros(len(self.atom_keys), dtype=np.int64)

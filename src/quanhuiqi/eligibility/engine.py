@@ -53,13 +53,21 @@ def column(profile: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=profile.index, dtype="string")
 
 
-def encode(cb: CompiledBook, profile: pd.DataFrame, extra_columns: tuple[str, ...] = ()) -> Encoded:
+def encode(
+    cb: CompiledBook, profile: pd.DataFrame, extra_columns: tuple[str, ...] = (),
+    derived: dict[str, pd.Series] | None = None,
+) -> Encoded:
+    """Codes and test tables per field; ``derived`` holds the columns of derived fields computed for this
+    profile (else the profile's own columns of those names, else unknown)."""
+    derived = derived or {}
     codes, t, u, cols = {}, {}, {}, {}
     for name, codec in cb.codecs.items():
-        cols[name] = column(profile, name)
+        cols[name] = derived[name] if name in derived else column(profile, name)
         codes[name], t[name], u[name] = codec.encode(cols[name])
     for name in extra_columns:
-        if name not in cols and name in profile.columns:
+        if name not in cols and name in derived:
+            cols[name] = derived[name]
+        elif name not in cols and name in profile.columns:
             cols[name] = profile[name]
     return Encoded(len(profile), codes, t, u, cols)
 

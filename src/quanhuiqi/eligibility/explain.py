@@ -18,6 +18,7 @@ SYMBOLS = {
     ("ge", True): "<", ("between", False): "∈", ("between", True): "∉", ("under", False): "属于",
     ("under", True): "不属于", ("has_any", False): "含", ("has_any", True): "不含", ("has_all", False): "含全部",
     ("has_all", True): "不全含", ("exists", False): "已知", ("exists", True): "缺失",
+    ("in_list", False): "属于", ("in_list", True): "不属于",
 }  # fmt: skip
 
 
@@ -41,16 +42,29 @@ def _fmt(x: object) -> str:
     return str(x)
 
 
+def states_itself(fields: dict, name: str) -> bool:
+    """A derived yes/no fact (a record test, a declaration): its description already says what holds, so
+    evidence shows it without a value in brackets."""
+    f = fields.get(name)
+    return f is not None and f.type == "bool" and getattr(f, "derived", None) is not None
+
+
 def describe(fields: dict, atom: Atom, neg_flip: bool) -> str:
     """``营业收入≥2000万元`` for one leaf as it acts in the tree (negation applied)."""
     key = atom.key
     base, _ = key[1], key[2]
     neg = neg_flip
     name = atom.field
+    f = fields.get(name)
+    derived = getattr(f, "derived", None)
+    if derived is not None and f.type == "bool" and base == "in" and hasattr(derived, "label"):
+        return derived.label((True in key[2]) != neg)  # 高新技术企业在有效期内 / 近3年无行政处罚
     lab = label(fields, name)
     sym = SYMBOLS[(base, neg)]
     if base == "exists":
         return f"{lab}{sym}"
+    if base == "in_list":
+        return f"{lab}{sym}{atom.value.title}"
     raw = atom.raw
     if isinstance(raw, list):
         shown = (

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.eligibility.batch import PAIR_COLUMNS, as_date
+from quanhuiqi.eligibility.batch import PAIR_COLUMNS, REVIEW_PREFIX, as_date
 from quanhuiqi.eligibility.codecs import BoolCodec, CategoryCodec, OrderedCodec, SetCodec
 from quanhuiqi.eligibility.compiled import CompiledBook
-from quanhuiqi.eligibility.explain import describe
+from quanhuiqi.eligibility.explain import describe, states_itself
 from quanhuiqi.policy.load import EPOCH
 
 _TRUE = {"true", "1", "是", "yes", "y", "t", "1.0"}
@@ -65,6 +65,9 @@ class OnlineMatcher:
         ]
         pols = [cp.policy for cp in cb.policies]
         self.modes = [p.mode for p in pols]
+        self.review = [None if not p.review else REVIEW_PREFIX.format(p.review) for p in pols]
+        self.tiers = {i: cp.tiers for i, cp in enumerate(cb.policies) if cp.tiers}
+        self.derived = [f for f in cb.derived_fields]
         self.cap = np.array([np.nan if p.max_amount is None else p.max_amount for p in pols])
         self.rate = np.array([np.nan if p.amount_rate is None else p.amount_rate for p in pols])
         self.base = [p.amount_base for p in pols]
@@ -78,9 +81,13 @@ class OnlineMatcher:
         )
         self.key_open = [""] * len(keys)
         self.key_field = [""] * len(keys)
+        self.key_plain = [False] * len(keys)  # derived yes/no facts: the description alone (no value shown)
         for i, k in enumerate(self.leaf_key.tolist()):
             self.key_open[k] = self.leaf_open[i]
             self.key_field[k] = self.leaf_field[i]
+            if states_itself(cb.fields, self.leaf_field[i]):
+                self.key_plain[k] = True
+                self.key_open[k] = self.leaf_open[i][:-1]
 
     def _active_mask(self, as_of: dt.date) -> np.ndarray:
         m = self._active.get(as_of)
@@ -184,7 +191,37 @@ class OnlineMatcher:
         slots = self.slot_values(atoms)
         return np.where(self._active_mask(as_of_date(as_of)), slots[self.cb.roots], 0)
 
-    def match_columns(self, row: Any, as_of: str | dt.date) -> dict[str, list]:
+    def with_derived(self, row: dict, as_of: dt.date, facts=None) -> dict:
+        """The row with the book's derived fields: computed from ``facts`` (this enterprise's fact tables) when
+        given; otherwise the row's own values of those names, computed fields from the row, else unknown."""
+        if not self.derived:
+            return row
+        from quanhuiqi.eligibility.derive import computed_one, derive_columns
+        from quanhuiqi.policy.derived import ComputedFact
+
+        row = dict(row)
+        if facts is not None:
+            prof = pd.DataFrame([{k: row.get(k) for k in ("uscc",)}]).astype("string")
+            for name, col in derive_columns(self.derived, prof, facts, as_of).items():
+                if not isinstance(self.cb.fields[name].derived, ComputedFact):
+                    v = col.iloc[0]
+                    row[name] = None if v is pd.NA else v
+        for f in self.derived:
+            if isinstance(f.derived, ComputedFact):
+                row[f.name] = computed_one(f.derived.formula, row)
+        return row
+
+    def _tier_amounts(self, i: int, atoms: np.ndarray) -> tuple[float, float]:
+        low = high = math.nan
+        for amount, root, _ in self.tiers[i]:
+            v = _tree_value(root, atoms)
+            if v == 2:
+                low = amount if math.isnan(low) else max(low, amount)
+            if v >= 1:
+                high = amount if math.isnan(high) else max(high, amount)
+        return low, high
+
+    def match_columns(self, row: Any, as_of: str | dt.date, facts=None) -> dict[str, list]:
         """The pairs of one enterprise as columns (lists), evidence and missing facts included.
 
         Which leaves prove a verdict and which unknown leaves must be settled is propagated top
@@ -194,7 +231,10 @@ class OnlineMatcher:
         if isinstance(row, pd.Series):
             row = row.to_dict()
         cb = self.cb
-        slots = self.slot_values(self.atom_values(row))
+        if self.derived:
+            row = self.with_derived(row, as_of_date(as_of), facts)
+        atom_codes = self.atom_values(row)
+        slots = self.slot_values(atom_codes)
         rootv = np.where(self._active_mask(as_of_date(as_of)), slots[cb.roots], 0)
         hits = np.flatnonzero(rootv)
         cols: dict[str, list] = {c: [] for c in PAIR_COLUMNS}
@@ -219,6 +259,9 @@ class OnlineMatcher:
         shown: dict[str, str] = {}
         distinct = []
         for k in uk.tolist():
+            if self.key_plain[k]:
+                distinct.append(self.key_open[k])
+                continue
             f = self.key_field[k]
             if f not in shown:
                 shown[f] = self._display(f, row.get(f))
@@ -242,9 +285,20 @@ class OnlineMatcher:
         cols["unknown"] = [
             ";".join(sorted(set(un_fields[a:b]))) if b > a else "" for a, b in zip(un_a, un_b, strict=True)
         ]
-        cols["evidence"] = ["；".join(pieces[a:b]) for a, b in zip(ev_a, ev_b, strict=True)]
+        evidence = ["；".join(pieces[a:b]) for a, b in zip(ev_a, ev_b, strict=True)]
+        for k, i in enumerate(hl):
+            if self.review[i]:
+                evidence[k] = self.review[i] + ("；" + evidence[k] if evidence[k] else "")
+        cols["evidence"] = evidence
         cols["mode"] = [self.modes[i] for i in hl]
+        amount_max = list(amount)
+        for k, i in enumerate(hl):
+            if i in self.tiers:
+                amount[k], amount_max[k] = self._tier_amounts(i, atom_codes)
+            elif math.isnan(amount[k]) and self.base_idx[i] >= 0:
+                amount_max[k] = self.cap[i]
         cols["amount"] = amount
+        cols["amount_max"] = amount_max
         return cols
 
     def _amounts(self, hits: np.ndarray, row: dict) -> list:
@@ -264,18 +318,30 @@ class OnlineMatcher:
             out = np.where((bi >= 0) & np.isnan(x), np.nan, out)
         return out.tolist()
 
-    def match_records(self, row: Any, as_of: str | dt.date) -> list[dict[str, Any]]:
-        cols = self.match_columns(row, as_of)
+    def match_records(self, row: Any, as_of: str | dt.date, facts=None) -> list[dict[str, Any]]:
+        cols = self.match_columns(row, as_of, facts)
         return [
             dict(zip(PAIR_COLUMNS, vals, strict=True))
             for vals in zip(*(cols[c] for c in PAIR_COLUMNS), strict=True)
         ]
 
-    def match(self, row: Any, as_of: str | dt.date) -> pd.DataFrame:
-        cols = self.match_columns(row, as_of)
-        data = {c: pd.array(cols[c], dtype="string") for c in PAIR_COLUMNS[:-1]}
+    def match(self, row: Any, as_of: str | dt.date, facts=None) -> pd.DataFrame:
+        cols = self.match_columns(row, as_of, facts)
+        data = {c: pd.array(cols[c], dtype="string") for c in PAIR_COLUMNS if not c.startswith("amount")}
         data["amount"] = np.array(cols["amount"], dtype="float64")
+        data["amount_max"] = np.array(cols["amount_max"], dtype="float64")
         return pd.DataFrame(data)
+
+
+def _tree_value(node, atoms: np.ndarray) -> int:
+    """Kleene code of a compiled tree from the atoms' codes (tier conditions: a handful of nodes)."""
+    from quanhuiqi.eligibility.compiled import Leaf
+
+    if isinstance(node, Leaf):
+        v = int(atoms[node.atom])
+        return 2 - v if node.neg else v
+    vals = [_tree_value(c, atoms) for c in node.children]
+    return min(vals) if node.kind == "all" else max(vals)
 
 
 def _to_float(v: Any) -> float:

@@ -10,13 +10,14 @@ from typing import Any
 
 import pandas as pd
 
-from quanhuiqi.policy.load import PolicyError, parse_book
+from quanhuiqi.policy.load import PolicyError, parse
 from quanhuiqi.policy.model import Policy, iter_atoms
 from quanhuiqi.profile.fields import Field
 
 POLICY_COLUMNS = [
     "policy_id", "title", "department", "mode", "valid_from", "valid_to", "benefit_kind", "max_amount",
     "amount_rate", "amount_base", "n_conditions", "fields", "n_tests", "description", "file",
+    "review", "once", "exclusive_group", "exclusive_per", "n_tiers",
 ]  # fmt: skip
 
 
@@ -24,13 +25,15 @@ class PolicyBook:
     """A checked book.  Build it with :func:`load_book`; it is immutable afterwards."""
 
     def __init__(
-        self, items: list[Policy], fields: dict[str, Field], version: str, directory: str | None = None
+        self, items: list[Policy], fields: dict[str, Field], version: str, directory: str | None = None,
+        vocabularies: dict[str, Any] | None = None,
     ):
         self.items = list(items)
         self.fields = dict(fields)
         self.version = version
         self.directory = directory
         self.by_id = {p.id: p for p in self.items}
+        self.vocabularies = dict(vocabularies or {})
 
     def __len__(self) -> int:
         return len(self.items)
@@ -51,7 +54,8 @@ class PolicyBook:
                     "benefit_kind": p.benefit_kind, "max_amount": p.max_amount, "amount_rate": p.amount_rate,
                     "amount_base": p.amount_base, "n_conditions": len(atoms),
                     "fields": ";".join(sorted({a.field for a in atoms})), "n_tests": len(p.tests),
-                    "description": p.description, "file": p.file,
+                    "description": p.description, "file": p.file, "review": p.review, "once": p.once,
+                    "exclusive_group": p.exclusive_group, "exclusive_per": p.exclusive_per, "n_tiers": len(p.tiers),
                 }
             )  # fmt: skip
         df = pd.DataFrame(rows, columns=POLICY_COLUMNS)
@@ -65,6 +69,10 @@ class PolicyBook:
             "fields",
             "description",
             "file",
+            "review",
+            "once",
+            "exclusive_group",
+            "exclusive_per",
         ):
             df[c] = df[c].astype("string")
         for c in ("valid_from", "valid_to"):
@@ -92,19 +100,44 @@ class PolicyBook:
         d = as_date(as_of)
         return [p for p in self.items if p.active(d)]
 
-    def match(self, profile_row: pd.Series | dict[str, Any], as_of: str | dt.date) -> pd.DataFrame:
+    def match(self, profile_row: pd.Series | dict[str, Any], as_of: str | dt.date, facts=None) -> pd.DataFrame:
         """One enterprise online: eligible and undetermined active policies, same columns as
-        ``EligibilityResult.pairs``."""
-        return self._online.match(profile_row, as_of)
+        ``EligibilityResult.pairs``.  ``facts``: this enterprise's fact tables (``FactTables`` or
+        ``{table: [records]}``) for record, yearly and attest atoms; without them the row's own derived
+        columns (as the daily profile carries them) are read."""
+        if isinstance(facts, dict):
+            from quanhuiqi.tables.facts import facts_from_records
+
+            row = profile_row if isinstance(profile_row, dict) else profile_row.to_dict()
+            facts = facts_from_records(facts, str(row.get("uscc")), as_of, self.table_vocabularies())
+        return self._online.match(profile_row, as_of, facts)
 
     def subset(self, policy_ids: list[str]) -> PolicyBook:
         keep = set(policy_ids)
-        return PolicyBook([p for p in self.items if p.id in keep], self.fields, self.version, self.directory)
+        return PolicyBook([p for p in self.items if p.id in keep], self.fields, self.version, self.directory,
+                          self.vocabularies)
+
+    def table_vocabularies(self) -> dict[str, dict[str, str]]:
+        """The items each fact table accepts for this book (shipped vocabularies plus the fields file's)."""
+        items = self.vocabularies.get("record_items") or {}
+        out = {f: items[t] for t, f in (("certificate", "certificates"), ("milestone", "milestones"),
+                                         ("penalty", "penalties")) if t in items}
+        if self.vocabularies.get("attestations"):
+            out["declarations"] = self.vocabularies["attestations"]
+        return out
+
+    @property
+    def derived_fields(self) -> list[Field]:
+        """The virtual and computed fields the book's atoms test (derived from the fact tables)."""
+        used = {a.field for p in self.items for a in iter_atoms(p.condition)}
+        used |= {a.field for p in self.items for _, t in p.tiers for a in iter_atoms(t)}
+        return [f for name, f in self.fields.items() if name in used and f.derived is not None]
 
 
-def load_book(path: str | Path) -> PolicyBook:
-    """Load and check a folder of policies; ``PolicyError`` lists every problem found."""
-    items, fields, version, errors = parse_book(path)
-    if errors:
-        raise PolicyError(errors)
-    return PolicyBook(items, fields, version, str(path))
+def load_book(path: str | Path, *, allow_drafts: bool = False) -> PolicyBook:
+    """Load and check a folder of policies; ``PolicyError`` lists every problem found.  Drafts
+    (``status: draft``) are refused unless ``allow_drafts`` (a review session, not a production book)."""
+    p = parse(path, allow_drafts=allow_drafts)
+    if p.errors:
+        raise PolicyError(p.errors)
+    return PolicyBook(p.policies, p.fields, p.version, str(path), p.vocabularies)

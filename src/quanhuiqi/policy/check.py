@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.policy.load import parse_book
 from quanhuiqi.policy.model import VERDICTS, Policy
 
 FALLBACK_AS_OF = dt.date(2025, 1, 1)
@@ -58,22 +57,28 @@ def run_policy_tests(book) -> tuple[int, int, list[str]]:
         return 0, 0, []
     failures: list[str] = []
     passed = 0
-    by_date: dict[dt.date, list[int]] = {}
+    by_date: dict[tuple, list[int]] = {}
     for k, (_, p, t) in enumerate(cases):
-        by_date.setdefault(_test_as_of(p, t.as_of), []).append(k)
+        tables = tuple(sorted(RECORD_KEYS & set(t.facts)))  # a table no test names stays "not supplied"
+        by_date.setdefault((_test_as_of(p, t.as_of), tables), []).append(k)
     cb = book.compiled
-    for as_of, ks in by_date.items():
+    for (as_of, tables), ks in by_date.items():
         rows = []
+        records: dict[str, list[dict]] = {name: [] for name in tables}
         for n, k in enumerate(ks):
             facts = {
                 c: (None if v is None else (v if not isinstance(v, list) else ";".join(map(str, v))))
-                for c, v in cases[k][2].facts.items()
+                for c, v in cases[k][2].facts.items() if c not in RECORD_KEYS
             }
             facts = {c: ("true" if v is True else "false" if v is False else v) for c, v in facts.items()}
             org = f"MA{n:06d}"
             facts.setdefault("uscc", make_uscc("91370100" + org + org_check_char(org)))
             facts.setdefault("name", f"测试企业{n}")
             rows.append({c: (None if v is None else str(v)) for c, v in facts.items()})
+            for name in tables:
+                for rec in cases[k][2].facts.get(name) or []:
+                    records[name].append({**{c: _text(v) for c, v in rec.items()}, "uscc": facts["uscc"],
+                                          "__test__": n + 1})
         raw = pd.DataFrame(rows, dtype="string")
         val = validate_enterprises(raw, as_of, source="policy tests")
         rejected = (
@@ -81,12 +86,20 @@ def run_policy_tests(book) -> tuple[int, int, list[str]]:
             if len(val.rejects)
             else set()
         )
+        fact_tables, grants, refused = _test_tables(book, records, as_of)
         prof = profile(val.clean, as_of)
-        mat = verdict_matrix(cb, prof) if len(prof) else np.zeros((0, len(book.items)), dtype=np.int8)
+        mat = (
+            verdict_matrix(cb, prof, fact_tables, as_of, grants)
+            if len(prof)
+            else np.zeros((0, len(book.items)), dtype=np.int8)
+        )
         row_of = {int(r): i for i, r in enumerate(val.clean["row"].tolist())}
         for n, k in enumerate(ks):
             pi, p, t = cases[k]
             where = f"{p.file}: policy {p.id}: {t.path}"
+            if n + 1 in refused:
+                failures.append(f"{where}: records refused by validation ({refused[n + 1][:200]})")
+                continue
             if n + 1 in rejected or n + 1 not in row_of:
                 reasons = val.rejects.loc[val.rejects["row"] == n + 1, "reason"].astype(str).tolist()
                 failures.append(f"{where}: facts refused by validation ({'; '.join(reasons)[:200]})")
@@ -101,20 +114,67 @@ def run_policy_tests(book) -> tuple[int, int, list[str]]:
     return len(cases), passed, failures
 
 
-def check_book(directory: str | Path) -> CheckReport:
-    """Every load error at once, then every embedded test; ``.ok`` only when all pass."""
+RECORD_KEYS = {"certificates", "milestones", "penalties", "yearly", "declarations", "grants"}
+
+
+def _text(v):
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def _test_tables(book, records: dict[str, list[dict]], as_of: dt.date):
+    """The fact tables and grants the tests of one batch carry; rows a validator refuses, by test."""
+    from quanhuiqi.tables import validate_grants
+    from quanhuiqi.tables.facts import FactTables, validate_fact_table
+
+    facts = FactTables()
+    grants = None
+    refused: dict[int, str] = {}
+    vocab = book.table_vocabularies()
+    for name, recs in records.items():
+        raw = pd.DataFrame(recs).astype("string") if recs else pd.DataFrame({"uscc": pd.Series(dtype="string")})
+        owner = raw["__test__"].astype("Int64").to_numpy() if "__test__" in raw else np.zeros(0, dtype=np.int64)
+        raw = raw.drop(columns=["__test__"], errors="ignore")
+        for c in {"certificates": ["item", "awarded_on"], "milestones": ["item", "occurred_on"],
+                  "penalties": ["item", "occurred_on"], "yearly": ["year"], "declarations": ["item", "declared_on"],
+                  "grants": ["policy_id"]}[name]:
+            if c not in raw:
+                raw[c] = pd.Series(pd.NA, index=raw.index, dtype="string")
+        if name == "declarations" and "value" not in raw:
+            raw["value"] = "true"
+        v = validate_grants(raw, as_of, "grants") if name == "grants" else validate_fact_table(
+            name, raw, as_of, None, name, vocab)
+        bad = v.rejects[v.rejects["action"] == "row_rejected"]
+        for r, why, col in zip(bad["row"].tolist(), bad["reason"].tolist(), bad["column"].tolist(), strict=True):
+            refused.setdefault(int(owner[int(r) - 1]), f"{name}: {col}: {why}")
+        if name == "grants":
+            grants = v.clean
+        else:
+            setattr(facts, name, v.clean)
+    return facts, grants, refused
+
+
+def check_book(directory: str | Path, *, allow_drafts: bool = False) -> CheckReport:
+    """Every load error at once, then every embedded test; ``.ok`` only when all pass.  ``allow_drafts``
+    checks a folder of drafts (``status: draft``) in review instead of refusing them."""
     from quanhuiqi.policy.book import PolicyBook
-    from quanhuiqi.policy.load import PolicyError
+    from quanhuiqi.policy.load import PolicyError, parse
 
     rep = CheckReport(str(directory))
     try:
-        items, fields, version, errors = parse_book(directory)
+        parsed = parse(directory, allow_drafts=allow_drafts)
     except PolicyError as exc:
         rep.errors = exc.errors
         return rep
-    rep.n_policies, rep.version = len(items), version
-    rep.errors.extend(errors)
-    book = PolicyBook(items, fields, version, str(directory))
+    items = parsed.policies
+    rep.n_policies, rep.version = len(items), parsed.version
+    rep.errors.extend(parsed.errors)
+    book = PolicyBook(items, parsed.fields, parsed.version, str(directory), parsed.vocabularies)
     try:
         n, passed, failures = run_policy_tests(book)
     except (ValueError, KeyError, TypeError) as exc:  # facts the validators could not take at all

@@ -12,7 +12,7 @@ from typing import Any
 
 OPERATORS = (
     "eq", "ne", "in", "not_in", "gt", "ge", "lt", "le", "between",
-    "under", "not_under", "has", "has_any", "has_all", "exists", "missing",
+    "under", "not_under", "has", "has_any", "has_all", "exists", "missing", "in_list", "not_in_list",
 )  # fmt: skip
 COMBINATORS = ("all", "any", "not")
 MODES = ("auto", "instant", "apply")
@@ -25,7 +25,7 @@ OPS_BY_TYPE: dict[str, tuple[str, ...]] = {
     "ordinal": ("eq", "ne", "in", "not_in", "gt", "ge", "lt", "le", "between", "exists", "missing"),
     "category": ("eq", "ne", "in", "not_in", "exists", "missing"),
     "text": ("eq", "ne", "in", "not_in", "exists", "missing"),
-    "code": ("eq", "ne", "in", "not_in", "under", "not_under", "exists", "missing"),
+    "code": ("eq", "ne", "in", "not_in", "under", "not_under", "exists", "missing", "in_list", "not_in_list"),
     "bool": ("eq", "ne", "exists", "missing"),
     "set": ("has", "has_any", "has_all", "exists", "missing"),
 }
@@ -49,7 +49,11 @@ BASE_OF: dict[str, tuple[str, bool]] = {
     "has_all": ("has_all", False),
     "exists": ("exists", False),
     "missing": ("exists", True),
+    "in_list": ("in_list", False),  # a named industry list (value: a reference.industry_lists.IndustryList)
+    "not_in_list": ("in_list", True),
 }
+ONCE = ("lifetime", "year")
+STATUSES = ("reviewed", "draft")
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,13 @@ class Policy:
     tests: tuple[PolicyTest, ...] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    year: int | None = None  # the policy's own reference year (申报年度): relative years resolve against it
+    review: str | None = None  # a discretionary step (经审定, 择优): never auto; pairs say 须经审定
+    once: str | None = None  # lifetime | year: granted at most once per enterprise
+    exclusive_group: str | None = None  # 就高不重复: one grant among the policies of the group
+    exclusive_per: str = "year"  # year | lifetime
+    status: str = "reviewed"  # draft policies are refused by load_book
+    tiers: tuple[tuple[float, Node], ...] = ()  # (amount, condition): the amount follows the highest proven tier
 
     def active(self, as_of: dt.date) -> bool:
         """``valid_from ≤ as_of ≤ valid_to`` (an open end is unbounded)."""

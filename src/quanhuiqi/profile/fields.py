@@ -18,7 +18,9 @@ Representation in the profile DataFrame:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from quanhuiqi.reference.records import OWNERSHIP
 from quanhuiqi.reference.sme import SIZE_CLASSES
 from quanhuiqi.reference.vocabularies import CERTIFICATIONS, CHAINS, LIFECYCLE_STAGES, STATUSES
 from quanhuiqi.tables.columns import TAX_CREDIT_RATINGS
@@ -37,6 +39,10 @@ class Field:
     description: str = ""
     hierarchy: str | None = None  # for code fields: "industry" | "district"
     values: tuple[str, ...] | None = None  # allowed values (category/ordinal/set); order matters for ordinal
+    label: str | None = None  # the Chinese name shown to people (evidence, missing facts)
+    formula: tuple | None = None  # computed fields: ("sum", ((field, weight), …)) or ("ratio", (num, den))
+    derived: Any = None  # virtual fields of the policy language: how the fact tables give the value
+    yearly: bool = False  # a computed field over yearly metrics (usable with year/years)
 
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
@@ -77,6 +83,18 @@ BUILTIN_FIELDS: tuple[Field, ...] = (
     Field("tax_intensity", "number", "ratio", "tax_paid / revenue"),
     Field("chains", "set", values=tuple(CHAINS), description="industry-chain membership from GB/T 4754 codes"),
     Field("tags", "set", description="readable Chinese tags (高新技术企业, 小微企业, …)"),
+    # facts real policies test (optional enterprise columns; docs/policy_language.md)
+    Field("tax_district_code", "code", hierarchy="district", description="税务征管关系所在地 (GB/T 2260)"),
+    Field("stats_district_code", "code", hierarchy="district", description="统计关系所在地 (GB/T 2260)"),
+    Field("office_district_code", "code", hierarchy="district", description="主要办公场所所在地 (GB/T 2260)"),
+    Field("paid_in_capital", "number", "万元", "实缴资本"),
+    Field("ownership", "category", values=tuple(OWNERSHIP), description="private/state/collective/foreign/hmt/mixed"),
+    Field("largest_shareholder_share", "number", "ratio", "第一大股东持股比例"),
+    Field("subsidiaries_outside_city", "number", "家", "市外子公司数"),
+    Field("invention_patents", "number", "件", "有效发明专利"),
+    Field("utility_patents", "number", "件", "有效实用新型专利"),
+    Field("design_patents", "number", "件", "有效外观设计专利"),
+    Field("software_copyrights", "number", "件", "软件著作权"),
 )
 
 BUILTIN_BY_NAME: dict[str, Field] = {f.name: f for f in BUILTIN_FIELDS}
@@ -94,6 +112,10 @@ FIELD_LABELS = {
     "above_scale": "规模以上", "age_years": "成立年限", "lifecycle_stage": "生命周期",
     "revenue_growth": "营收增长率", "rd_ratio": "研发投入强度", "tax_intensity": "税负率",
     "chains": "产业链", "tags": "标签",
+    "tax_district_code": "税务征管地", "stats_district_code": "统计关系所在地", "office_district_code": "办公场所所在地",
+    "paid_in_capital": "实缴资本", "ownership": "所有制", "largest_shareholder_share": "第一大股东持股比例",
+    "subsidiaries_outside_city": "市外子公司数", "invention_patents": "发明专利", "utility_patents": "实用新型专利",
+    "design_patents": "外观设计专利", "software_copyrights": "软件著作权",
 }  # fmt: skip
 
 
@@ -102,4 +124,6 @@ def field_label(name: str, fields: dict[str, Field] | None = None) -> str:
     if name in FIELD_LABELS:
         return FIELD_LABELS[name]
     f = (fields or {}).get(name)
+    if f is not None and f.label:
+        return f.label
     return (f.description or name) if f is not None and len(f.description or "") <= 12 else name

@@ -17,6 +17,19 @@ ENTERPRISE_COUNTS = ["employees", "insured_employees", "insured_months"]
 ENTERPRISE_RATES = ["layoff_rate"]
 ENTERPRISE_RATING = ["tax_credit_rating"]
 ENTERPRISE_BOOLS = ["abnormal_operation", "serious_dishonest"]
+# Facts real policies test beyond DESIGN's table (all optional): the tax, statistical and office location apart
+# from the registered one, paid-in capital, ownership and group structure, intellectual property by kind.
+ENTERPRISE_LOCATIONS = ["tax_district_code", "stats_district_code", "office_district_code"]
+ENTERPRISE_FACT_MONEY = ["paid_in_capital"]
+ENTERPRISE_FACT_COUNTS = [
+    "subsidiaries_outside_city", "invention_patents", "utility_patents", "design_patents", "software_copyrights",
+]  # fmt: skip
+ENTERPRISE_FACT_RATES = ["largest_shareholder_share"]
+ENTERPRISE_FACT_CATEGORIES = ["ownership"]
+ENTERPRISE_FACTS = (
+    ENTERPRISE_LOCATIONS + ENTERPRISE_FACT_MONEY + ENTERPRISE_FACT_COUNTS + ENTERPRISE_FACT_RATES
+    + ENTERPRISE_FACT_CATEGORIES
+)
 ENTERPRISE_OPTIONAL = (
     ENTERPRISE_TEXT
     + ENTERPRISE_DATES
@@ -25,6 +38,7 @@ ENTERPRISE_OPTIONAL = (
     + ENTERPRISE_RATES
     + ENTERPRISE_RATING
     + ENTERPRISE_BOOLS
+    + ENTERPRISE_FACTS
 )
 ENTERPRISE_COLUMNS = ENTERPRISE_REQUIRED + ENTERPRISE_OPTIONAL
 
@@ -63,5 +77,11 @@ DATA_FILES = {
     "grants": "grants.csv",
     "suppressions": "suppressions.csv",
     "posting_interactions": "posting_interactions.parquet",
+    # fact tables real policies read (optional; an absent one leaves its facts unknown): tables.facts
+    "certificates": "certificates.csv",
+    "milestones": "milestones.csv",
+    "penalties": "penalties.csv",
+    "yearly": "yearly.csv",
+    "declarations": "declarations.csv",
     "truth": "truth",  # synthetic city only: the latent model's parameters, for evaluation
 }

@@ -23,6 +23,11 @@ from quanhuiqi.tables.columns import (
     ENTERPRISE_COLUMNS,
     ENTERPRISE_COUNTS,
     ENTERPRISE_DATES,
+    ENTERPRISE_FACT_CATEGORIES,
+    ENTERPRISE_FACT_COUNTS,
+    ENTERPRISE_FACT_MONEY,
+    ENTERPRISE_FACT_RATES,
+    ENTERPRISE_LOCATIONS,
     ENTERPRISE_MONEY,
     ENTERPRISE_RATES,
     ENTERPRISE_REQUIRED,
@@ -59,6 +64,7 @@ RATE_OUT_OF_RANGE = "rate outside 0-1"
 UNKNOWN_RATING = "unknown tax credit rating (expected A, B, M, C or D)"
 NOT_A_BOOL = "not a boolean (true/false, 1/0, 是/否)"
 UNKNOWN_CERTIFICATION = "unknown certification"
+UNKNOWN_OWNERSHIP = "unknown ownership (expected private, state, collective, foreign, hmt or mixed)"
 
 CERT_SEPARATORS = r"[;,、|/]"  # after NFKC: ； → ;  ， → ,
 
@@ -77,6 +83,15 @@ def _cert_key(token: str) -> str:
     s = normalize_text(token) or ""
     s = re.sub(f"[{re.escape(_QUOTES)}\\s]", "", s)
     return s.lower()
+
+
+def _ownership(values: pd.Series) -> pd.Series:
+    from quanhuiqi.reference.records import OWNERSHIP, OWNERSHIP_SYNONYMS
+
+    norm = normalize_text_series(values).str.replace(r"\s", "", regex=True)
+    return norm.str.lower().where(norm.str.lower().isin(list(OWNERSHIP))).fillna(norm.map(OWNERSHIP_SYNONYMS)).astype(
+        "string"
+    )
 
 
 def normalize_names(values: pd.Series) -> pd.Series:
@@ -199,6 +214,7 @@ def validate_enterprises(
     for name, canon, reason in (
         ("industry_code", canonical_industry_code, UNKNOWN_INDUSTRY),
         ("district_code", canonical_district_code, UNKNOWN_DISTRICT),
+        *((loc, canonical_district_code, UNKNOWN_DISTRICT) for loc in ENTERPRISE_LOCATIONS),
     ):
         raw_col = col(name).astype("string")
         code = by_unique(raw_col, canon).astype("string")
@@ -218,12 +234,13 @@ def validate_enterprises(
         clear(raw_col, after, name, f"{DATE_AFTER_AS_OF} {as_of_ts.date().isoformat()}")
         out[name] = _take(dates.mask(after), keep)
 
-    for name in ENTERPRISE_MONEY + ENTERPRISE_COUNTS + ENTERPRISE_RATES:
+    rates = ENTERPRISE_RATES + ENTERPRISE_FACT_RATES
+    for name in ENTERPRISE_MONEY + ENTERPRISE_COUNTS + rates + ENTERPRISE_FACT_MONEY + ENTERPRISE_FACT_COUNTS:
         raw_col = col(name)
         num, bad = parse_numbers(raw_col)
         arr = num.to_numpy(copy=True)
         clear(raw_col, bad, name, NOT_A_NUMBER)
-        if name in ENTERPRISE_RATES:
+        if name in rates:
             wrong = (arr < 0) | (arr > 1)
             clear(raw_col, wrong, name, RATE_OUT_OF_RANGE)
         else:
@@ -248,6 +265,12 @@ def validate_enterprises(
         flags, bad = parse_bools(raw_col)
         clear(raw_col, bad, name, NOT_A_BOOL)
         out[name] = _take(flags, keep)
+
+    for name in ENTERPRISE_FACT_CATEGORIES:  # ownership: canonical token from 民营/国有/外资 … or the token
+        raw_col = col(name).astype("string")
+        token = by_unique(raw_col, _ownership)
+        clear(raw_col, present(raw_col) & token.isna().to_numpy(), name, UNKNOWN_OWNERSHIP)
+        out[name] = _take(token, keep)
 
     order = ["row", USCC, NAME, "name_norm"] + [c for c in ENTERPRISE_COLUMNS if c not in (USCC, NAME)]
     clean = pd.DataFrame({c: out[c] for c in order}, index=pd.RangeIndex(k))

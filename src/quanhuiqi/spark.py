@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from quanhuiqi.push.job import (
+    FACT_TABLES,
     PUSH_LIST_ORDER,
     STATE_TABLES,
     RunResult,
@@ -46,7 +47,7 @@ from quanhuiqi.push.job import (
 )
 from quanhuiqi.push.partition import n_partitions, partition_of, process_partition
 from quanhuiqi.push.sink import STREAMED, PartitionSink, prepare_part, read_part, write_part
-from quanhuiqi.tables.io import InputError, read_table
+from quanhuiqi.tables.io import InputError, read_table, require_columns
 from quanhuiqi.tables.rejects import concat_rejects
 
 SEP = "__"  # table__column in the unioned frame
@@ -147,6 +148,12 @@ def _validated(validate: Any, frame: pd.DataFrame, as_of: Any, source: str) -> t
     return clean, rej, {"rows": v.rows_in, "clean": len(v.clean), "rows_rejected": v.rows_rejected}
 
 
+def _validate_fact(name: str, raw: pd.DataFrame, as_of: Any, source: str, *, known: pd.Series, vocab: dict) -> Any:
+    from quanhuiqi.tables.facts import validate_fact_table
+
+    return validate_fact_table(name, raw, as_of, known, source, vocab)
+
+
 def _staging_dir(cfg: dict, out_dir: Path, date_text: str) -> Path:
     """Where executors stage the large tables for the driver: ``spark.staging`` of the configuration,
     else a hidden folder in the out folder — either must be a filesystem both see (HDFS mounts, NFS).
@@ -170,6 +177,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
         from functools import partial
 
         from quanhuiqi.tables import validate_enterprises, validate_history
+        from quanhuiqi.tables.facts import FactTables
 
         frames = list(batches)
         if not frames:
@@ -198,6 +206,14 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
                 rejects.append(rej)
             if "previous" in tables:
                 state["push_history"] = merge_previous(state["push_history"], tables["previous"].drop(columns="_row"))
+            facts = FactTables()
+            vocab = ctx.book.table_vocabularies()
+            for name in FACT_TABLES:  # an enterprise's facts are in its partition: known = this partition's clean
+                if name in tables:
+                    check = partial(_validate_fact, name, known=clean["uscc"], vocab=vocab)
+                    frame, rej, counts[name] = _validated(check, tables[name], ctx.as_of, name)
+                    setattr(facts, name, frame.drop(columns=[c for c in ("_row",) if c in frame]))
+                    rejects.append(rej)
             out: dict[str, Any] = {"rejects": concat_rejects(rejects)}
             if posters_bc is not None:  # the clean rows of enterprises that posted, for the matcher
                 out["posters"] = clean[clean["uscc"].isin(posters_bc.value)]
@@ -209,6 +225,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
                     history=state["push_history"],
                     grants=state["grants"],
                     suppressions=state["suppressions"],
+                    facts=facts,
                 )
                 out["push_list"] = r.push_list
                 for name in STREAMED:
@@ -265,13 +282,17 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             n_rows = (reader.csv(str(ent_path)) if ent_path.suffix.lower() == ".csv" else spark.read.parquet(str(ent_path))).count()
         parts = n_partitions(cfg, n_rows)
         frames, columns = [], {}
-        for name in ("enterprises", *STATE_TABLES):
+        for name in ("enterprises", *STATE_TABLES, *FACT_TABLES):
             p = prep.paths.get(name)
             if p is None:
                 continue
             df = _read(spark, p, name, parts)
             frames.append(df)
             columns[name] = [c.split(SEP, 1)[1] for c in df.columns if SEP in c]
+            if name in FACT_TABLES:  # refused on the driver, before any partition runs, as the local job does
+                from quanhuiqi.tables.facts import SPECS
+
+                require_columns(pd.DataFrame(columns=columns[name]), SPECS[name].required, str(p))
         extras = []  # (table name in the union, source as the rejects name it)
         for i, rel in enumerate(cfg["paths"]["extra"]):
             name, source = f"extra{i}", f"extra[{i}] {rel}"
@@ -333,7 +354,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         info.update(pushed=len(tables["push_list"]), staged_parts=len(staged),
                     staged_rows=int(sum(v["rows"] for v in staged)))
 
-    for name in ("enterprises", *STATE_TABLES):
+    for name in ("enterprises", *STATE_TABLES, *FACT_TABLES):
         if name in columns:
             for k in ("rows", "clean", "rows_rejected"):
                 inputs[name][k] = int(sum(s["counts"].get(name, {}).get(k, 0) for s in stats))

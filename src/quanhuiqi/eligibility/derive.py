@@ -204,16 +204,20 @@ def record_values(d: RecordFact, idx: FactIndex, as_of: dt.date) -> np.ndarray:
         sure = np.bincount(pos[inside & (m == TRUE)], minlength=idx.n)
         maybe = np.bincount(pos[inside], minlength=idx.n)
         return np.where(sure >= d.threshold, TRUE, np.where(maybe < d.threshold, FALSE, UNKNOWN)).astype(np.int8)
-    # first_in: the earliest matching record lies in the window
+    # first_in: the earliest matching record lies in the window.  The records that surely match give the
+    # earliest date dk; one that may match (unknown level or amount) and is earlier could be the first.  The
+    # possible first dates are dk and every maybe-record before it: true when all lie in the window, false
+    # when none does.
     dk = np.full(idx.n, np.inf)
     dp = np.full(idx.n, np.inf)
     if pos.size:
         np.minimum.at(dk, pos[m == TRUE], day[m == TRUE])
         np.minimum.at(dp, pos, day)
-    maybe_inside = np.bincount(pos[inside & (m == UNKNOWN)], minlength=idx.n) > 0
-    has_k = np.isfinite(dk)
-    true = has_k & (dp >= lo) & (dk <= hi)
-    false = np.where(has_k, (dk < lo) | (dp > hi), ~maybe_inside)
+    dk_inside = (dk >= lo) & (dk <= hi)
+    maybe = (m == UNKNOWN) & inside & (day < dk[pos])
+    maybe_inside = np.bincount(pos[maybe], minlength=idx.n) > 0
+    true = dk_inside & (dp >= lo)
+    false = ~dk_inside & ~maybe_inside
     return np.where(true, TRUE, np.where(false, FALSE, UNKNOWN)).astype(np.int8)
 
 

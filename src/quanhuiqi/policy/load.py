@@ -769,7 +769,7 @@ class _Checker:
         if years != "all" and (not isinstance(years, int) or isinstance(years, bool) or not 1 <= years <= 30):
             self.err(at, f"years {years!r} must be a whole number 1–30 or all")
             return None
-        agg = doc.get("agg", "value" if years == 1 else None)
+        agg = doc.get("agg", "value" if years == 1 or measure == "cagr" else None)
         if agg not in dv.YEARLY_AGGS:
             self.err(at, f"agg {agg!r} must be one of {', '.join(a for a in dv.YEARLY_AGGS if a != 'value')} "
                          "(a window of several years needs one)")

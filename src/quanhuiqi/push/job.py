@@ -35,10 +35,12 @@ from quanhuiqi.push.progress import Progress, log_event
 from quanhuiqi.push.report import changes_vs_previous, counts, ranked, render_html
 from quanhuiqi.push.rules import PushRules
 from quanhuiqi.push.sink import PartitionSink
+from quanhuiqi.tables.facts import read_fact_table
 from quanhuiqi.tables.io import InputError, read_table
 from quanhuiqi.tables.rejects import ROW_REJECTED, concat_rejects, rejects_for
 
 STATE_TABLES = ("push_history", "grants", "suppressions")
+FACT_TABLES = ("certificates", "milestones", "penalties", "yearly", "declarations")  # tables.facts
 OUTPUT_TABLES = ("push_list", "auto_grant", "near_miss", "postings_pairs", "held_back", "rejects")
 PUSH_LIST_ORDER = ["uscc", "rank"]  # the streamed tables are sorted within partitions (push.sink)
 
@@ -89,7 +91,7 @@ class Prepared:
 
 def _locate(data_dir: Path, cfg: dict) -> dict[str, Path | None]:
     found: dict[str, Path | None] = {}
-    optional = set(cfg["paths"]["optional"])
+    optional = set(cfg["paths"]["optional"]) | set(FACT_TABLES)  # an absent fact table: its facts are unknown
     if not data_dir.is_dir():
         raise InputError(f"{data_dir}: data directory not found")
     for name, rel in cfg["paths"].items():
@@ -225,7 +227,9 @@ def prepare(
         for name, p in prep.paths.items():
             if p is None:
                 prep.inputs[name] = {"path": None, "absent": True}
-                if name != "postings" or cfg["postings"]["enabled"]:
+                if name in FACT_TABLES:
+                    prep.warnings.append(f"fact table {name} is absent: the facts it holds are unknown for everyone")
+                elif name != "postings" or cfg["postings"]["enabled"]:
                     prep.warnings.append(f"optional input {name} is absent: counted as empty")
                 continue
             prep.inputs[name] = {"path": p.relative_to(data_dir).as_posix(), "sha256": input_hash(p)}
@@ -446,7 +450,12 @@ def run_daily(
         for name, p in prep.paths.items():
             if p is None or name == "policies":
                 continue
-            raw[name] = read_enterprises(p) if name == "enterprises" else read_table(p)
+            if name == "enterprises":
+                raw[name] = read_enterprises(p)
+            elif name in FACT_TABLES:
+                raw[name] = read_fact_table(name, p)
+            else:
+                raw[name] = read_table(p)
             inputs[name]["rows"] = len(raw[name])
         info["tables"] = len(raw)
     crash_point("read")
@@ -471,6 +480,7 @@ def run_daily(
             state[name] = sv.clean
             rejects_parts.append(sv.rejects)
             inputs[name].update(clean=len(sv.clean), rows_rejected=sv.rows_rejected)
+        facts = validate_facts(raw, clean["uscc"], day, prep.ctx.book, inputs, rejects_parts)
         interactions = posting_interactions(raw.pop("posting_interactions", None), day, inputs, rejects_parts)
         postings_clean = None
         if "postings" in raw:
@@ -496,7 +506,9 @@ def run_daily(
             groups = pd.Series(partition_of(clean["uscc"], parts)).groupby(partition_of(clean["uscc"], parts)).indices
             by_part = {name: split_state(state[name], parts) for name in STATE_TABLES}
             empty = {name: _empty_like(state[name]) for name in STATE_TABLES}
-            del state  # the partitions hold the rows now
+            fact_parts = {name: (split_state(getattr(facts, name), parts), getattr(facts, name).iloc[:0])
+                          for name in facts.supplied()}
+            del state, facts  # the partitions hold the rows now
             for p in progress.iterate(sorted(groups), total=len(groups), desc="partitions", unit="partition"):
                 sink.add(
                     process_partition(
@@ -505,6 +517,7 @@ def run_daily(
                         history=by_part["push_history"].pop(p, empty["push_history"]),
                         grants=by_part["grants"].pop(p, empty["grants"]),
                         suppressions=by_part["suppressions"].pop(p, empty["suppressions"]),
+                        facts=partition_facts(fact_parts, p),
                     )
                 )
                 crash_point("partition")
@@ -516,6 +529,34 @@ def run_daily(
         tables["postings_pairs"] = postings_pairs
         tables["rejects"] = concat_rejects(rejects_parts)
         return finish(prep, w, tables, streamed, sink.stats, parts)
+
+
+def validate_facts(raw: dict[str, pd.DataFrame], known_uscc: pd.Series, day: pd.Timestamp, book: Any,
+                   inputs: dict, rejects: list[pd.DataFrame]):
+    """The fact tables of the snapshot, validated against the clean enterprises (a row of an enterprise the
+    table does not hold is rejected) and the book's vocabularies; absent tables stay unsupplied."""
+    from quanhuiqi.tables.facts import FactTables, validate_fact_table
+
+    facts = FactTables()
+    vocab = book.table_vocabularies()
+    for name in FACT_TABLES:
+        if name not in raw:
+            continue
+        v = validate_fact_table(name, raw.pop(name), day, known_uscc, name, vocab)
+        setattr(facts, name, v.clean)
+        rejects.append(v.rejects)
+        inputs[name].update(clean=len(v.clean), rows_rejected=v.rows_rejected)
+    return facts
+
+
+def partition_facts(fact_parts: dict[str, tuple[dict[int, pd.DataFrame], pd.DataFrame]], p: int):
+    """One partition's fact tables (a supplied table with no rows there is supplied and empty)."""
+    from quanhuiqi.tables.facts import FactTables
+
+    out = FactTables()
+    for name, (parts, empty) in fact_parts.items():
+        setattr(out, name, parts.pop(p, empty))
+    return out
 
 
 def empty_push_list() -> pd.DataFrame:

@@ -119,6 +119,7 @@ def process_partition(
     history: pd.DataFrame | None,
     grants: pd.DataFrame | None,
     suppressions: pd.DataFrame | None,
+    facts: Any = None,
 ) -> PartitionResult:
     """profile → eligibility → score-independent rules → shortlist → rank → K cap, for one partition.
 
@@ -126,7 +127,7 @@ def process_partition(
     statistics come from every candidate pair of the partition, its features only for the pairs it
     has to order.
     """
-    from quanhuiqi.eligibility import evaluate, evidence_for
+    from quanhuiqi.eligibility import evaluate, evidence_for, with_facts
     from quanhuiqi.profile import profile
     from quanhuiqi.push.prescore import prescore
     from quanhuiqi.push.rules import hold_before_ranking, shortlist
@@ -134,11 +135,13 @@ def process_partition(
     timings: dict[str, float] = {}
     t = time.perf_counter()
     prof = profile(clean, ctx.as_of)
+    if ctx.book.compiled.derived_fields:  # record tests, yearly figures, declarations: columns of the profile
+        prof = with_facts(ctx.book, prof, facts, ctx.as_of)
     timings["profile"] = time.perf_counter() - t
 
     t = time.perf_counter()
     res = evaluate(ctx.book, prof, ctx.as_of, evidence=False, categorical=True,
-                   near_miss_per_enterprise=ctx.near_miss_per_enterprise or None)
+                   near_miss_per_enterprise=ctx.near_miss_per_enterprise or None, grants=grants)
     cand = res.pairs.reset_index(drop=True)
     timings["eligibility"] = time.perf_counter() - t
 
@@ -151,7 +154,8 @@ def process_partition(
     cand["evidence"] = pd.array(pa.nulls(len(cand), pa.large_string()), dtype="string")  # built for published pairs only
     status = prof[["uscc", "status"]] if "status" in prof else None
     holds = hold_before_ranking(cand, as_of=ctx.as_of, rules=ctx.rules, history=history, grants=grants,
-                                suppressions=suppressions, status=status, unique=True)
+                                suppressions=suppressions, status=status, unique=True,
+                                exclusive_groups=exclusive_groups(ctx.book))
     to_rank = holds.open
     if ctx.shortlist > 0 and ctx.policy_term is not None:
         to_rank = shortlist(holds, prescore(cand, ctx.policy_term, _prescore_weights(ctx.scorer), profile=prof),
@@ -206,13 +210,45 @@ def process_partition(
         "pushed_per_district": per_district,
         "timings": timings,
     }
+    held_back = decision.held_back
+    if len(res.blocked):  # ruled out by once / exclusive against the grants history: accounted as held back
+        held_back = pd.concat([held_back.astype({"uscc": "string", "policy_id": "string"}),
+                               blocked_rows(res.blocked, ctx)], ignore_index=True)
+        held_back = held_back.sort_values(["uscc", "policy_id"], kind="stable").reset_index(drop=True)
+        stats["blocked_per_rule"] = value_counts(res.blocked["rule"])
     return PartitionResult(
         push_list=push_list,
-        held_back=decision.held_back,
+        held_back=held_back,
         auto_grant=auto_grant,
         near_miss=_near_miss(res),
         stats=stats,
     )
+
+
+def exclusive_groups(book: Any) -> dict[str, str]:
+    """policy_id → exclusive group (就高不重复) of the book's policies that have one."""
+    return {p.id: p.exclusive_group for p in getattr(book, "items", []) if getattr(p, "exclusive_group", None)}
+
+
+def blocked_rows(blocked: pd.DataFrame, ctx: DayContext) -> pd.DataFrame:
+    """``EligibilityResult.blocked`` as held-back rows: the rule and the grant that blocks each pair."""
+    from quanhuiqi.push.rules import HELD_BACK_COLUMNS
+
+    mode = ctx.policies.set_index("policy_id")["mode"]
+    day = pd.Timestamp(ctx.as_of).date().isoformat()
+    when = pd.to_datetime(blocked["granted_on"]).dt.strftime("%Y-%m-%d").fillna("日期未知")
+    rule = blocked["rule"].astype("string").str.split(":").str[0].str.replace("once_", "once ", regex=False)
+    out = pd.DataFrame({
+        "date": pd.array([day] * len(blocked), dtype="string"),
+        "uscc": blocked["uscc"].astype("string"),
+        "policy_id": blocked["policy_id"].astype("string"),
+        "verdict": blocked["verdict"].astype("string"),
+        "mode": pd.array(mode.reindex(blocked["policy_id"].astype("string")).to_numpy(dtype=object), dtype="string"),
+        "score": np.full(len(blocked), np.nan),
+        "rule": rule.where(~rule.str.startswith("once"), "once").astype("string"),
+        "detail": ("blocked by " + blocked["blocking_policy"].astype("string") + " granted on " + when).astype("string"),
+    })  # fmt: skip
+    return out[HELD_BACK_COLUMNS]
 
 
 def split_state(frame: pd.DataFrame | None, partitions: int) -> dict[int, pd.DataFrame]:

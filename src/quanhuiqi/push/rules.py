@@ -9,6 +9,7 @@ Rules, in the order they are tried (the first that applies is recorded):
 ``inactive``       the enterprise's canonical status is known and not ``active``
 ``granted``        the pair was already granted (grants table, granted on or before the date)
 ``suppressed``     the pair is on the suppression list and the suppression has not expired
+``exclusive``      就高不重复: another policy of the same exclusive group pays this enterprise more today
 ``auto_grant``     mode ``auto`` and eligible: it goes on the 免申即享 list, not on the push list
 ``undetermined``   undetermined pairs are not pushed (only when configured so)
 ``cooldown``       pushed within the cool-down and the verdict did not change since
@@ -28,7 +29,8 @@ import pandas as pd
 
 from quanhuiqi.tables.in_force import active_suppressions, grants_in_force
 
-RULES = ("inactive", "granted", "suppressed", "auto_grant", "undetermined", "cooldown", "shortlist", "cap")
+RULES = ("inactive", "granted", "suppressed", "exclusive", "auto_grant", "undetermined", "cooldown", "shortlist",
+         "cap")
 
 CANDIDATE_COLUMNS = ["uscc", "policy_id", "verdict", "score", "mode", "valid_from", "valid_to", "evidence"]
 PUSH_LIST_COLUMNS = ["date", "uscc", "policy_id", "rank", "score", "mode", "reason", "verdict"]
@@ -222,9 +224,13 @@ def hold_before_ranking(
     suppressions: pd.DataFrame | None = None,
     status: pd.DataFrame | None = None,
     unique: bool = False,
+    exclusive_groups: dict[str, str] | None = None,
 ) -> Holds:
-    """The rules that do not depend on the score: inactive, granted, suppressed, 免申即享, undetermined,
-    cool-down.  What stays open is what the ranker has to order."""
+    """The rules that do not depend on the score: inactive, granted, suppressed, exclusive (就高), 免申即享,
+    undetermined, cool-down.  What stays open is what the ranker has to order.
+
+    ``exclusive_groups`` (policy_id → group): of an enterprise's open pairs in one group, only the one with
+    the largest amount stays (then the proven verdict, then the policy id); the others are held back."""
     rules = rules or PushRules()
     day = _ts(as_of)
     c = candidates
@@ -261,6 +267,9 @@ def hold_before_ranking(
         m_pair, why = h.keys.lookup(sup, sup["reason"].to_numpy(dtype=object))
         h.hold(m_pair, "suppressed", lambda m: np.array([f"suppressed: {'' if pd.isna(w) else w}" for w in why[m]], dtype=object))
 
+    if exclusive_groups:
+        _hold_exclusive(h, c, exclusive_groups)
+
     if not rules.push_auto_grants:
         h.hold(h.is_auto, "auto_grant", "on the 免申即享 list")
     if not rules.include_undetermined:
@@ -281,6 +290,32 @@ def hold_before_ranking(
             since[hit] = ((day.to_datetime64() - when[hit].astype("datetime64[ns]")) // np.timedelta64(1, "D")).astype(np.int64)
         h.hold(hit & ~changed, "cooldown", lambda m: np.array([f"pushed {d} days ago" for d in since[m]], dtype=object))
     return h
+
+
+def _hold_exclusive(h: Holds, c: pd.DataFrame, groups: dict[str, str]) -> None:
+    """就高不重复 within one day: per enterprise and exclusive group, keep the open pair paying most."""
+    names = sorted(set(groups.values()))
+    gcode = np.array([names.index(groups[p]) if p in groups else -1 for p in h.keys.policy.tolist()],
+                     dtype=np.int64)[h.keys.pcode]
+    m = (gcode >= 0) & h.open
+    if m.sum() < 2:
+        return
+    idx = np.flatnonzero(m)
+    amount = c["amount"].to_numpy(dtype="float64", na_value=np.nan)[idx] if "amount" in c else np.zeros(idx.size)
+    high = c["amount_max"].to_numpy(dtype="float64", na_value=np.nan)[idx] if "amount_max" in c else amount
+    best = np.nan_to_num(np.fmax(amount, high), nan=-1.0)
+    order = np.lexsort((h.keys.pcode[idx], ~h.eligible[idx], -best, gcode[idx], h.keys.ucode[idx]))
+    grp = h.keys.ucode[idx].astype(np.int64) * (len(names) + 1) + gcode[idx]
+    first = _within_group_position(grp, order) == 1
+    kept_pol = np.empty(idx.size, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, np.diff(grp[order]) != 0])
+    kept_pol[order] = np.repeat(h.keys.pcode[idx][order][starts], np.diff(np.r_[starts, order.size]))
+    lose = np.zeros(h.n, dtype=bool)
+    lose[idx[order][~first]] = True
+    keep_of = np.full(h.n, -1, dtype=np.int64)
+    keep_of[idx] = kept_pol
+    pol = h.keys.policy.to_numpy(dtype=object)
+    h.hold(lose, "exclusive", lambda mm: np.array([f"就高不重复: {pol[k]}" for k in keep_of[mm]], dtype=object))
 
 
 def _within_group_position(group: np.ndarray, order: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from quanhuiqi.reference.industries import industry_table
 from quanhuiqi.synth.enterprises import simulate_enterprises
+from quanhuiqi.synth.facts import fact_tables
 from quanhuiqi.synth.policies import copy_policy_book, policy_table, template_policies
 from quanhuiqi.synth.postings import generate_posting_interactions, generate_postings
 from quanhuiqi.synth.preference import (
@@ -67,6 +68,11 @@ def generate_city(out_dir: str | Path, n_enterprises: int = 5000, seed: int = 0,
     raw, true = simulate_enterprises(n_enterprises, seed, as_of_ts)
     ent_truth = enterprise_truth(true, seed)
     write_table(raw, out / DATA_FILES["enterprises"])
+    facts_true, facts_seen = fact_tables(true, seed, as_of_ts)
+    (out / DATA_FILES["truth"]).mkdir(parents=True, exist_ok=True)
+    for name, table in facts_seen.items():
+        write_table(table, out / DATA_FILES[name])
+        write_table(facts_true[name], out / DATA_FILES["truth"] / f"{name}_true.parquet")
 
     pol_dir = copy_policy_book(out / DATA_FILES["policies"])
     docs = template_policies()
@@ -112,7 +118,8 @@ def generate_city(out_dir: str | Path, n_enterprises: int = 5000, seed: int = 0,
             f"{len(pol_truth)} policies, {len(postings)} postings, {len(inter)} posting interactions, "
             f"{len(ph)} pushes ({int(ph['clicked'].sum()) if len(ph) else 0} clicked, "
             f"{int(ph['applied'].sum()) if len(ph) else 0} applied, {int(ph['approved'].sum()) if len(ph) else 0} approved), "
-            f"{len(hist['grants'])} grants, {len(hist['suppressions'])} suppressions; {secs:.1f} s")
+            f"{len(hist['grants'])} grants, {len(hist['suppressions'])} suppressions, "
+            f"{sum(len(t) for t in facts_seen.values())} fact-table rows; {secs:.1f} s")
 
 
 def _policy_history(out: Path, pol_dir: Path, raw: pd.DataFrame, true: pd.DataFrame, ent_truth: pd.DataFrame,

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from quanhuiqi.reference.industries import industry_table
+from quanhuiqi.synth.facts import enterprise_facts, mess_enterprise_facts
 from quanhuiqi.synth.uscc import make_uscc_codes
 from quanhuiqi.tables.columns import ENTERPRISE_COLUMNS
 
@@ -318,8 +319,11 @@ def simulate_enterprises(n: int, seed: int, as_of: dt.date | str) -> tuple[pd.Da
     for col in ("uscc", "name", "industry_code", "district_code", "status", "established_on", "enterprise_type",
                 "tax_credit_rating", "certifications", "industry_name"):
         true[col] = true[col].astype("string")
+    # the facts real policies test (tax/statistical location, ownership, IP by kind): their own random streams,
+    # so every value drawn above is unchanged
+    true = pd.concat([true, enterprise_facts(true, seed)], axis=1)
     true = true[ENTERPRISE_COLUMNS + EXTRA_COLUMNS]
-    raw = _mess(true, rng, as_of)
+    raw = mess_enterprise_facts(_mess(true, rng, as_of), seed)
     true["status_true"] = pd.array(status_true, dtype="string")
     true["engagement"] = engagement
     n_dup = int(round(MESS_RATES["duplicate_uscc"] * n))

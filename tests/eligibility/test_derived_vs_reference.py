@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quanhuiqi.eligibility import evaluate
-from quanhuiqi.eligibility.derive import FactIndex, derive_columns
+from quanhuiqi.eligibility.derive import FactIndex, derive_columns, derive_one
 from quanhuiqi.policy import load_book
 from quanhuiqi.policy.derived import AttestFact, RecordFact, YearlyFact
 from quanhuiqi.tables import make_uscc, org_check_char
@@ -290,6 +290,8 @@ def test_every_small_world_of_certificates_and_penalties(book):
     fields = [f for f in book.fields.values() if isinstance(f.derived, RecordFact)
               and f.derived.table in ("certificate", "penalty")]
     cols = derive_columns(fields, prof, facts, AS_OF)
+    per_world = [facts.for_usccs([uscc(i)]) for i in range(len(worlds))]
+    one = [derive_one(fields, per_world[i], {}, AS_OF) for i in range(len(worlds))]  # the online path
     for f in fields:
         for i, (_, table, recs) in enumerate(worlds):
             mine = recs if table == f.derived.table else []
@@ -297,3 +299,5 @@ def test_every_small_world_of_certificates_and_penalties(book):
             v = cols[f.name].iloc[i]
             got = 1 if v is pd.NA else (2 if v else 0)
             assert got == want, (f.name, recs)
+            o = one[i][f.name]
+            assert (1 if o is None else 2 if o else 0) == want, (f.name, recs, "one enterprise")

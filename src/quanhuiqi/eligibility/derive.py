@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from quanhuiqi.policy.derived import AttestFact, ComputedFact, RecordFact, YearlyFact, day_number
 from quanhuiqi.profile.fields import Field
@@ -26,6 +28,11 @@ FALSE, UNKNOWN, TRUE = 0, 1, 2
 LEVEL_RANK = {k: i for i, k in enumerate(LEVELS)}
 SEVERITY_RANK = {k: i for i, k in enumerate(SEVERITIES)}
 DATE_COLUMN = {"certificates": "awarded_on", "milestones": "occurred_on", "penalties": "occurred_on"}
+
+
+def _arrow_strings(values: pd.Series) -> pa.Array:
+    arr = pa.array(values.astype("string"), type=pa.large_string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _days(values: pd.Series) -> np.ndarray:
@@ -40,7 +47,8 @@ class _Records:
     """One record table as arrays, restricted to the profile's enterprises (``pos`` = profile row)."""
 
     pos: np.ndarray
-    item: np.ndarray  # object array of tokens
+    item: np.ndarray  # codes into ``items``
+    items: list
     day: np.ndarray
     level: np.ndarray | None = None  # rank, −1 unknown
     valid_from: np.ndarray | None = None
@@ -68,13 +76,17 @@ class FactIndex:
     def __init__(self, profile: pd.DataFrame, facts: FactTables | None):
         self.n = len(profile)
         self.facts = facts or FactTables()
-        self._uscc = pd.Index(profile["uscc"].astype("string").to_numpy(dtype=object)) if self.n else pd.Index([])
+        self._uscc = _arrow_strings(profile["uscc"]) if self.n else pa.array([], pa.large_string())
         self._records: dict[str, _Records | None] = {}
         self._yearly: _Yearly | None = None
         self._yearly_done = False
 
     def _pos(self, table: pd.DataFrame) -> np.ndarray:
-        return self._uscc.get_indexer(table["uscc"].astype("string").to_numpy(dtype=object))
+        """Each row's profile row (−1: not in this profile), by an Arrow hash lookup (no Python string per row)."""
+        if not len(table) or not self.n:
+            return np.full(len(table), -1, dtype=np.int64)
+        found = pc.index_in(_arrow_strings(table["uscc"]), value_set=self._uscc)
+        return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def records(self, source: str) -> _Records | None:
         if source in self._records:
@@ -86,7 +98,8 @@ class FactIndex:
         pos = self._pos(tab)
         keep = pos >= 0
         t = tab[keep] if not keep.all() else tab
-        rec = _Records(pos[keep], t["item"].astype("string").to_numpy(dtype=object), _days(t[DATE_COLUMN[source]]))
+        codes, uniq = pd.factorize(t["item"].astype("string"))
+        rec = _Records(pos[keep], codes, list(uniq), _days(t[DATE_COLUMN[source]]))
         if source == "certificates":
             rec.level = t["level"].map(LEVEL_RANK).astype("float64").fillna(-1).to_numpy().astype(np.int64)
             rec.valid_from = _days(t["valid_from"]).copy()
@@ -98,7 +111,7 @@ class FactIndex:
             rec.amount = pd.to_numeric(t["amount"], errors="coerce").to_numpy(dtype="float64")
             rec.severity = t["severity"].map(SEVERITY_RANK).astype("float64").fillna(-1).to_numpy().astype(np.int64)
         elif source == "milestones":
-            rec.detail = t["detail"].astype("string").to_numpy(dtype=object)
+            rec.detail = t["detail"].astype("string").reset_index(drop=True)
         self._records[source] = rec
         return rec
 
@@ -164,8 +177,10 @@ def _match(d: RecordFact, r: _Records, sel: np.ndarray) -> np.ndarray:
             m = np.minimum(m, np.where(s < 0, UNKNOWN, np.where(s >= SEVERITY_RANK[str(v)], TRUE, FALSE)))
         else:
             det = r.detail[sel]
-            known = np.array([isinstance(x, str) and bool(x) for x in det], dtype=bool)
-            under = np.array([isinstance(x, str) and x.startswith(tuple(v)) for x in det], dtype=bool)
+            known = det.notna().to_numpy() & (det.fillna("") != "").to_numpy()
+            under = np.zeros(len(det), dtype=bool)
+            for prefix in v:
+                under |= det.str.startswith(prefix).fillna(False).to_numpy(dtype=bool)
             hit = under if k == "detail_under" else ~under
             m = np.minimum(m, np.where(~known, UNKNOWN, np.where(hit, TRUE, FALSE)))
     return m.astype(np.int8)
@@ -183,7 +198,11 @@ def record_values(d: RecordFact, idx: FactIndex, as_of: dt.date) -> np.ndarray:
     r = idx.records(d.source)
     if r is None:
         return np.full(idx.n, UNKNOWN, dtype=np.int8)
-    sel = np.isin(r.item, list(d.items)) if d.items else np.ones(r.pos.size, dtype=bool)
+    if d.items:
+        want = [i for i, name in enumerate(r.items) if name in d.items]
+        sel = np.isin(r.item, np.array(want, dtype=r.item.dtype))
+    else:
+        sel = np.ones(r.pos.size, dtype=bool)
     m = _match(d, r, sel)
     keep = m > FALSE
     pos, day = r.pos[sel][keep], r.day[sel][keep]
@@ -380,3 +399,208 @@ def computed_one(formula: tuple, row: dict) -> float:
         a, b = num(body[0]), num(body[1])
         return a / b if b != 0 and not math.isnan(b) else math.nan
     return float(sum(w * num(n) for n, w in body))
+
+
+# --- one enterprise (online) ----------------------------------------------------------------------------------
+# The same semantics in plain Python over one enterprise's few records: a call answers in microseconds where the
+# column code pays pandas overhead per field.  tests/eligibility/test_derived_vs_reference.py checks both against
+# the reference.
+
+
+def _day_of(v) -> float:
+    if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
+        return math.nan
+    if isinstance(v, pd.Timestamp):
+        return float(v.value // 86_400_000_000_000)
+    if isinstance(v, np.datetime64):
+        return float(v.astype("datetime64[D]").astype(np.int64))
+    if isinstance(v, dt.datetime):
+        v = v.date()
+    if isinstance(v, dt.date):
+        return day_number(v)
+    try:
+        return day_number(dt.date.fromisoformat(str(v)[:10]))
+    except ValueError:
+        return math.nan
+
+
+def _num(v) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return x
+
+
+def _records_of(facts: FactTables, table: str) -> list[dict] | None:
+    t = getattr(facts, table)
+    if t is None:
+        return None
+    return t.to_dict("records") if len(t) else []
+
+
+class OneEnterprise:
+    """One enterprise's fact tables as plain records, prepared once per call."""
+
+    def __init__(self, facts: FactTables):
+        self.tables = {name: _records_of(facts, name) for name in ("certificates", "milestones", "penalties",
+                                                                    "declarations")}
+        y = facts.yearly
+        self.years: dict[int, dict] | None = None
+        if y is not None:
+            self.years = {int(r["year"]): r for r in (y.to_dict("records") if len(y) else [])}
+
+
+def _match_one(d: RecordFact, r: dict) -> int:
+    if d.items and r.get("item") not in d.items:
+        return FALSE
+    m = TRUE
+    if d.min_level is not None:
+        lv = LEVEL_RANK.get(r.get("level"), -1) if isinstance(r.get("level"), str) else -1
+        m = min(m, UNKNOWN if lv < 0 else (TRUE if lv >= LEVEL_RANK[d.min_level] else FALSE))
+    for k, v in d.where:
+        if k.startswith("amount"):
+            a = _num(r.get("amount"))
+            ok = a >= v if k == "amount_ge" else a > v if k == "amount_gt" else a <= v
+            m = min(m, UNKNOWN if math.isnan(a) else (TRUE if ok else FALSE))
+        elif k == "severity_ge":
+            s = r.get("severity")
+            sv = SEVERITY_RANK.get(s, -1) if isinstance(s, str) else -1
+            m = min(m, UNKNOWN if sv < 0 else (TRUE if sv >= SEVERITY_RANK[str(v)] else FALSE))
+        else:
+            det = r.get("detail")
+            if not isinstance(det, str) or not det:
+                m = min(m, UNKNOWN)
+            else:
+                under = det.startswith(tuple(v))
+                m = min(m, TRUE if (under if k == "detail_under" else not under) else FALSE)
+        if m == FALSE:
+            return FALSE
+    return m
+
+
+def record_one(d: RecordFact, one: OneEnterprise, as_of: dt.date) -> int:
+    recs = one.tables[d.source]
+    if recs is None:
+        return UNKNOWN
+    today = day_number(as_of)
+    date_col = DATE_COLUMN[d.source]
+    if d.test == "held":
+        best = FALSE
+        for r in recs:
+            m = _match_one(d, r)
+            if m == FALSE:
+                continue
+            vf = _day_of(r.get("valid_from"))
+            vf = _day_of(r.get(date_col)) if math.isnan(vf) else vf
+            vt, rv = _day_of(r.get("valid_to")), _day_of(r.get("revoked_on"))
+            if vf <= today and not rv <= today:
+                best = max(best, min(m, UNKNOWN if math.isnan(vt) else (TRUE if vt >= today else FALSE)))
+        return best
+    lo, hi = d.window.bounds(as_of)
+    matched = [(m, _day_of(r.get(date_col))) for r in recs if (m := _match_one(d, r)) != FALSE]
+    if d.test == "occurred_in":
+        return max((m for m, day in matched if lo <= day <= hi), default=FALSE)
+    if d.test == "count_ge":
+        sure = sum(1 for m, day in matched if m == TRUE and lo <= day <= hi)
+        maybe = sum(1 for _, day in matched if lo <= day <= hi)
+        return TRUE if sure >= d.threshold else FALSE if maybe < d.threshold else UNKNOWN
+    dk = min((day for m, day in matched if m == TRUE), default=math.inf)
+    dp = min((day for _, day in matched), default=math.inf)
+    dk_inside = lo <= dk <= hi
+    maybe_inside = any(m == UNKNOWN and lo <= day <= hi and day < dk for m, day in matched)
+    if dk_inside and dp >= lo:
+        return TRUE
+    if not dk_inside and not maybe_inside:
+        return FALSE
+    return UNKNOWN
+
+
+def attest_one(d: AttestFact, one: OneEnterprise, as_of: dt.date) -> int:
+    recs = one.tables["declarations"]
+    if recs is None:
+        return UNKNOWN
+    today = day_number(as_of)
+    live = [r for r in recs if r.get("item") == d.item and not _day_of(r.get("valid_to")) < today]
+    if not live:
+        return UNKNOWN
+    v = max(live, key=lambda r: _day_of(r.get("declared_on"))).get("value")
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return UNKNOWN
+    return TRUE if bool(v) else FALSE
+
+
+def yearly_one(d: YearlyFact, one: OneEnterprise, as_of: dt.date) -> float:
+    years = one.years
+    if years is None:
+        return math.nan
+    end = d.end_year(as_of)
+
+    def part(y: int, name: str) -> float:
+        row = years.get(y)
+        return math.nan if row is None else _num(row.get(name))
+
+    def value(y: int, which: str | None = None) -> float:
+        f = d.formula
+        if f is None:
+            return part(y, d.metric)
+        if f[0] == "sum":
+            return sum(w * part(y, n) for n, w in f[1])
+        num, den = part(y, f[1][0]), part(y, f[1][1])
+        if which == "num":
+            return num
+        if which == "den":
+            return den
+        return num / den if den > 0 else math.nan
+
+    def measure(y: int, which: str | None = None) -> float:
+        if d.measure == "growth":
+            cur, prev = value(y), value(y - 1)
+            return cur / prev - 1.0 if prev > 0 else math.nan
+        return value(y, which)
+
+    if d.measure == "cagr":
+        first, last = value(end - int(d.years)), value(end)
+        return (last / first) ** (1.0 / int(d.years)) - 1.0 if first > 0 else math.nan
+    if d.years == "all":
+        window = sorted(y for y in years if y <= end)
+        if not window:
+            return math.nan
+    else:
+        window = list(range(end - int(d.years) + 1, end + 1))
+    if d.agg == "value":
+        return measure(window[-1])
+    if d.formula is not None and d.formula[0] == "ratio" and d.measure == "value" and d.agg in ("sum", "mean"):
+        num = [measure(y, "num") for y in window]
+        den = [measure(y, "den") for y in window]
+        if any(math.isnan(x) for x in num + den):
+            return math.nan
+        return sum(num) / sum(den) if sum(den) > 0 else math.nan
+    vals = [measure(y) for y in window]
+    if any(math.isnan(v) for v in vals):
+        return math.nan
+    if d.agg == "sum":
+        return float(sum(vals))
+    if d.agg == "mean":
+        return float(sum(vals) / len(vals))
+    return float(min(vals) if d.agg == "min" else max(vals))
+
+
+def derive_one(fields: list[Field], facts: FactTables, row: dict, as_of: dt.date) -> dict[str, object]:
+    """The derived fields of one enterprise: True/False/None for record tests and declarations, numbers (NaN
+    unknown) for yearly figures and computed fields."""
+    one = OneEnterprise(facts)
+    out: dict[str, object] = {}
+    for f in fields:
+        d = f.derived
+        if isinstance(d, RecordFact):
+            v = record_one(d, one, as_of)
+            out[f.name] = None if v == UNKNOWN else v == TRUE
+        elif isinstance(d, AttestFact):
+            v = attest_one(d, one, as_of)
+            out[f.name] = None if v == UNKNOWN else v == TRUE
+        elif isinstance(d, YearlyFact):
+            out[f.name] = yearly_one(d, one, as_of)
+        elif isinstance(d, ComputedFact):
+            out[f.name] = computed_one(d.formula, row)
+    return out

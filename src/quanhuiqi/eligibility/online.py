@@ -68,6 +68,9 @@ class OnlineMatcher:
         self.review = [None if not p.review else REVIEW_PREFIX.format(p.review) for p in pols]
         self.tiers = {i: cp.tiers for i, cp in enumerate(cb.policies) if cp.tiers}
         self.derived = [f for f in cb.derived_fields]
+        from quanhuiqi.policy.derived import ComputedFact
+
+        self.derived_from_tables = [f for f in self.derived if not isinstance(f.derived, ComputedFact)]
         self.cap = np.array([np.nan if p.max_amount is None else p.max_amount for p in pols])
         self.rate = np.array([np.nan if p.amount_rate is None else p.amount_rate for p in pols])
         self.base = [p.amount_base for p in pols]
@@ -196,16 +199,12 @@ class OnlineMatcher:
         given; otherwise the row's own values of those names, computed fields from the row, else unknown."""
         if not self.derived:
             return row
-        from quanhuiqi.eligibility.derive import computed_one, derive_columns
+        from quanhuiqi.eligibility.derive import computed_one, derive_one
         from quanhuiqi.policy.derived import ComputedFact
 
         row = dict(row)
         if facts is not None:
-            prof = pd.DataFrame([{k: row.get(k) for k in ("uscc",)}]).astype("string")
-            for name, col in derive_columns(self.derived, prof, facts, as_of).items():
-                if not isinstance(self.cb.fields[name].derived, ComputedFact):
-                    v = col.iloc[0]
-                    row[name] = None if v is pd.NA else v
+            row.update(derive_one(self.derived_from_tables, facts, row, as_of))
         for f in self.derived:
             if isinstance(f.derived, ComputedFact):
                 row[f.name] = computed_one(f.derived.formula, row)

@@ -236,3 +236,23 @@ def test_tests_carry_records_and_a_failing_expectation_is_reported(tmp_path):
     assert any("tests[1]: expected eligible, got ineligible" in e for e in rep.errors)
     assert any("tests[3]: records refused by validation (certificates: revoked_on: revoked_on before awarded_on)"
                in e for e in rep.errors)
+
+
+def test_found_by_the_real_book(tmp_path):
+    """A misspelt review mapping is refused (it must never vanish and leave an auto policy); a city's own record
+    item is described by its label; a test's declaration without a date is made on the test's as_of."""
+    d = book_dir(tmp_path, "review: {txt: 经审定后择优支持}\n" + tree("{field: revenue, op: ge, value: 1}"), mode="auto")
+    assert any("review" in e and "{text, ref}" in e for e in refused(d))
+    d2 = tmp_path / "b2"
+    d2.mkdir()
+    (d2 / "p.yaml").write_text(HEAD.format(mode="apply") + tree(
+        "{field: milestone, op: occurred_in, item: pledge_loan}"), encoding="utf-8")
+    (d2 / "fields.yaml").write_text("record_items:\n  milestone: [{name: pledge_loan, label: 专利权质押贷款}]\n",
+                                    encoding="utf-8")
+    assert "有专利权质押贷款" in {f.label for f in load_book(d2).derived_fields}
+    d3 = tmp_path / "b3"
+    d3.mkdir()
+    (d3 / "p.yaml").write_text(HEAD.format(mode="apply") + tree("{attest: financial_system}") + """tests:
+  - {facts: {status: 存续, declarations: [{item: financial_system, value: true}]}, expect: eligible}
+""", encoding="utf-8")
+    assert check_book(d3).ok, check_book(d3).text()

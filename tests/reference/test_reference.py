@@ -77,3 +77,23 @@ def test_sme_thresholds_and_scope():
     assert keys[0] == "retail" and pd.isna(keys[1]) and keys[2] == "wholesale"
     assert keys[3] == "other_unlisted" and keys[4] == "real_estate_development"
     assert pd.isna(keys[5]) and keys[6] == "warehousing" and keys[7] == "other_unlisted"
+
+
+def test_record_vocabularies_cover_the_enterprise_table_and_the_industry_lists_resolve():
+    from quanhuiqi.reference.industry_lists import resolve_list, shipped_list_names
+    from quanhuiqi.reference.records import CERTIFICATE_ITEMS, CERTIFICATE_SYNONYMS, LEVELS
+    from quanhuiqi.reference.vocabularies import CERTIFICATION_NAMES, CERTIFICATIONS
+
+    assert set(CERTIFICATIONS) <= set(CERTIFICATE_ITEMS)  # every certification has its record item
+    assert set(CERTIFICATE_SYNONYMS.values()) <= set(CERTIFICATE_ITEMS)
+    assert all(CERTIFICATE_SYNONYMS[k] == v for k, v in CERTIFICATION_NAMES.items())
+    assert list(LEVELS) == ["district", "city", "provincial", "national"]  # lowest first: "at least" compares
+    for name in shipped_list_names():
+        lst = resolve_list(name)
+        assert lst.full or lst.partial
+        assert not set(lst.full) & set(lst.partial)
+    sei = resolve_list("sei_2018")
+    assert "3911" in sei.full and "3919" in sei.partial  # 计算机整机制造 wholly in; 其他计算机制造 only partly
+    assert resolve_list("sei_2018/1").title.endswith("新一代信息技术产业")
+    core = resolve_list("digital_economy_2021/01")
+    assert set(core.full) < set(resolve_list("digital_economy_2021").full)

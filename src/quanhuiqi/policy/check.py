@@ -145,8 +145,10 @@ def _test_tables(book, records: dict[str, list[dict]], as_of: dt.date):
                   "grants": ["policy_id"]}[name]:
             if c not in raw:
                 raw[c] = pd.Series(pd.NA, index=raw.index, dtype="string")
-        if name == "declarations" and "value" not in raw:
-            raw["value"] = "true"
+        if name == "declarations":  # a test's declaration is made on its as_of unless it says when
+            if "value" not in raw:
+                raw["value"] = "true"
+            raw["declared_on"] = raw["declared_on"].fillna(as_of.isoformat())
         v = validate_grants(raw, as_of, "grants") if name == "grants" else validate_fact_table(
             name, raw, as_of, None, name, vocab)
         bad = v.rejects[v.rejects["action"] == "row_rejected"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from quanhuiqi.reference.records import (
     ATTESTATIONS,
@@ -134,6 +134,7 @@ class RecordFact:
     where: tuple[tuple[str, object], ...] = ()
     window: Window = Window()
     threshold: int = 1  # count_ge
+    item_labels: tuple[str, ...] = field(default=(), compare=False)  # Chinese names (a city's own items too)
 
     type = "bool"
 
@@ -151,7 +152,8 @@ class RecordFact:
         return f"{self.table}.{test}({inside}){tail}"
 
     def label(self, positive: bool = True) -> str:
-        names = "、".join(RECORD_TABLES[self.table].get(i, i) for i in self.items) or _ANY[self.table]
+        labels = self.item_labels or tuple(RECORD_TABLES[self.table].get(i, i) for i in self.items)
+        names = "、".join(labels) or _ANY[self.table]
         level = f"（{LEVELS[self.min_level]}及以上）" if self.min_level else ""
         cond = _where_label(self.where)
         w = self.window.text

@@ -682,7 +682,9 @@ class _Checker:
             self.err(at, f"{op} takes no value")
             return None
         test = "count_ge" if op in ("count_ge", "count_le") else op
-        fact = dv.RecordFact(table, test, tuple(sorted(set(items))), level, where, window, threshold)
+        items = tuple(sorted(set(items)))
+        fact = dv.RecordFact(table, test, items, level, where, window, threshold,
+                             item_labels=tuple(vocab.get(i, i) for i in items))
         name = self._virtual(fact)
         positive = op != "count_le"
         return Atom(name, "eq", positive, path, ref, positive)
@@ -866,6 +868,8 @@ class _Checker:
         rules = self.cross_policy(where, doc)
         review = doc.get("review")
         if isinstance(review, dict):
+            if set(review) - {"text", "ref", "note"} or "text" not in review:
+                self.err(f"{where}: review", "expected the text of the discretionary step, or {text, ref}")
             review = review.get("text")
         if review is not None and (not isinstance(review, str) or not review.strip()):
             self.err(f"{where}: review", "review is the text of the discretionary step (经审定后确定, 择优支持)")

@@ -90,6 +90,7 @@ class IndustryCode:
     name: str
 
 
+@cache  # a book looks up the same few hundred codes over and over (lists, trees, tests)
 def lookup_industry(value: str) -> IndustryCode:
     """One code → :class:`IndustryCode`; ``KeyError`` naming the value if it does not exist."""
     canon = _forms().get(unicodedata.normalize("NFKC", str(value)).strip().upper())

@@ -46,6 +46,13 @@ def list_table(name: str) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+@cache
+def item_names(name: str) -> dict[str, str]:
+    """Every item code of a shipped list (structure rows included) → its name."""
+    df = read_reference_csv(SHIPPED_LISTS[name][0])
+    return dict(zip(df["list_code"].astype(str), df["list_name"].astype(str), strict=True))
+
+
 def _item_matches(codes: pd.Series, prefix: str) -> pd.Series:
     """Items at or below ``prefix``: dotted codes (``1.1`` → ``1.1.3``) respect the dots, others are plain
     prefixes (``01`` → ``0101``)."""
@@ -78,7 +85,8 @@ def resolve_list(ref: str, city_lists: dict[str, dict] | None = None) -> Industr
         if not sel.any():
             raise KeyError(f"list {name!r} has no item {item!r}")
         tab = tab[sel]
-        title = f"{title}·{tab['list_name'].iloc[0]}" if (tab["list_code"] == item).any() else f"{title}·{item}"
+        names = item_names(name)
+        title = f"{title}·{names.get(item, item)}"
     codes = tab["gbt4754_code"].map(lambda c: lookup_industry(c).code)
     full = set(codes[~tab["partial"]])
     partial = set(codes[tab["partial"]]) - full

@@ -8,6 +8,8 @@ read them from here, so a token means the same thing everywhere.
 
 from __future__ import annotations
 
+from quanhuiqi.reference.vocabularies import CERTIFICATION_NAMES
+
 # --- certificates: certifications and list memberships (认定、入库、名单) ----------------------------------
 CERTIFICATE_ITEMS: dict[str, str] = {
     "high_tech": "高新技术企业",
@@ -33,17 +35,13 @@ CERTIFICATE_ITEMS: dict[str, str] = {
     "listing_reserve": "后备上市企业",
 }
 CERTIFICATE_SYNONYMS: dict[str, str] = {
-    "高新技术企业": "high_tech", "国家高新技术企业": "high_tech", "高企": "high_tech",
-    "专精特新": "specialized_sme", "专精特新企业": "specialized_sme", "专精特新中小企业": "specialized_sme",
-    "小巨人": "little_giant", "专精特新小巨人": "little_giant", "专精特新小巨人企业": "little_giant",
-    "科技型中小企业": "tech_sme", "瞪羚": "gazelle", "瞪羚企业": "gazelle", "独角兽": "unicorn",
-    "独角兽企业": "unicorn", "创新型中小企业": "innovative_sme", "单项冠军": "single_champion",
-    "制造业单项冠军": "single_champion", "制造业单项冠军企业": "single_champion",
-    "企业技术中心": "tech_center", "技术中心": "tech_center", "工程技术研究中心": "engineering_center",
-    "研究开发中心": "rd_center", "企业研究开发中心": "rd_center", "专利试点企业": "patent_pilot",
-    "专利示范企业": "patent_demo", "知识产权贯标": "ip_standard", "知识产权贯标企业": "ip_standard",
-    "总部企业": "headquarters", "人才企业": "talent_enterprise", "科技计划项目": "tech_project",
-    "技术先进型服务企业": "technology_advanced_service", "后备上市企业": "listing_reserve",
+    **CERTIFICATION_NAMES,  # the enterprise table's certification spellings (reference.vocabularies)
+    "高企": "high_tech", "企业技术中心": "tech_center", "技术中心": "tech_center",
+    "工程技术研究中心": "engineering_center", "研究开发中心": "rd_center", "企业研究开发中心": "rd_center",
+    "专利试点企业": "patent_pilot", "专利示范企业": "patent_demo", "知识产权贯标": "ip_standard",
+    "知识产权贯标企业": "ip_standard", "总部企业": "headquarters", "人才企业": "talent_enterprise",
+    "科技计划项目": "tech_project", "技术先进型服务企业": "technology_advanced_service",
+    "后备上市企业": "listing_reserve",
 }  # fmt: skip
 
 LEVELS: dict[str, str] = {"district": "区县级", "city": "市级", "provincial": "省级", "national": "国家级"}  # lowest first

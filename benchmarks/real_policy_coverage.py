@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     if not args.no_write:
         RESULTS.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=list) + "\n", encoding="utf-8")
-        print(f"wrote {RESULTS.relative_to(ROOT)} and {write_coverage(args.book, coverage_md(res, book))}")
+        print(f"wrote {RESULTS} and {write_coverage(args.book, coverage_md(res, book))}")
     return 1 if res["book_check"]["mismatches"] or res["book_check"]["stray"] else 0
 
 

@@ -1,0 +1,22 @@
+"""Policy text → draft conditions (政策拆解): rules and dictionaries, every atom traced to its span.
+
+>>> from quanhuiqi.drafting import draft_policy
+>>> d = draft_policy("申报单位注册地在济南市，上年度营业收入不低于2000万元。")
+>>> d.policy["status"]
+'draft'
+"""
+
+from quanhuiqi.drafting.draft import Draft, DraftAtom, PolicyRule, Todo, draft_policy, dump_policy_yaml
+from quanhuiqi.drafting.normalize import decode_clause_bytes, normalize_clause, read_clause_file
+
+__all__ = [
+    "Draft",
+    "DraftAtom",
+    "PolicyRule",
+    "Todo",
+    "decode_clause_bytes",
+    "draft_policy",
+    "dump_policy_yaml",
+    "normalize_clause",
+    "read_clause_file",
+]

@@ -1,0 +1,356 @@
+"""From recognised spans to a condition tree: ``all`` / ``any`` / ``not`` from the words of the text.
+
+- Numbered items are conjoined; an item whose own text says 之一 (符合下列条件之一) takes ``any`` over
+  its sub-items (or over the ;-separated parts after 之一 when it has none).
+- Inside an item, hits joined by 或 form an ``any``; 且 / 并 / 同时 / a comma keep ``all``.
+- Parametric rules — '若为工业企业，营业收入不超过4亿元；若为其他企业，不超过1亿元', '销售收入小于
+  3000万元的企业，比例不低于5%，…' — become ``any`` of ``all(head, then)`` branches; an unconditional
+  bound on the same figure just before them ('裁员率不高于5.5%，30人以下的参保企业裁员率不高于20%')
+  is one more branch.
+- Amount tiers (…的，奖励50万元；…的，奖励100万元): what all tiers share is a gate, a figure that
+  differs between tiers gates at its loosest value, and the tiers go to ``benefit.tiers``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from quanhuiqi.drafting.recognize import Hit
+from quanhuiqi.drafting.segment import Item
+
+_AWARD = re.compile(
+    r"(?:给予|奖励|补贴|资助|补助|扶持|贴息|返还|奖补)[^,;。]{0,16}?(?P<n>\d+(?:\.\d+)?)(?P<u>万元|亿元|元)"
+    r"|(?P<n2>\d+(?:\.\d+)?)(?P<u2>万元|亿元)(?:的)?(?:一次性)?(?:奖励|补贴|资助|补助|扶持|落户奖励|入统奖励)"
+)
+_OR = re.compile(r"或(?!以上|以下|者以上)|或者")
+_AND_BREAK = re.compile(r"[,;。]\s*(?:且|并|同时|还须|还应|另须)|且|并且|同时")
+_HEAD_END = re.compile(r"的(?:[\u4e00-\u9fff]{0,8}?)(?:企业|单位|机构)$")
+_HEAD_START = re.compile(r"^(?:若为|若是|若|如为|如果|如属|对于|属于)")
+_OTHER = re.compile(r"其他(?:类型|类|行业)?(?:的)?(?:企业|单位)")
+_ONE_OF = re.compile(r"(?:之一|任一|其中一项|其中之一)")
+
+
+@dataclass
+class Node:
+    """``op`` all | any | not, or ``leaf`` holding one hit."""
+
+    op: str
+    children: list[Node] = field(default_factory=list)
+    hit: Hit | None = None
+    note: str = ""
+
+    @staticmethod
+    def leaf(h: Hit) -> Node:
+        return Node("leaf", hit=h)
+
+    def leaves(self):
+        if self.op == "leaf":
+            yield self
+        for c in self.children:
+            yield from c.leaves()
+
+
+def award_amount(sentence: str) -> float | None:
+    m = _AWARD.search(sentence)
+    if not m:
+        return None
+    n, u = (m.group("n"), m.group("u")) if m.group("n") else (m.group("n2"), m.group("u2"))
+    v = float(n)
+    return v * 10000 if u == "亿元" else (v / 10000 if u == "元" else v)
+
+
+class TreeBuilder:
+    """Builds the tree for one clause; ``tiers`` collects amount tiers found on the way."""
+
+    def __init__(self, text: str, items: list[Item], hits: list[Hit]):
+        self.text = text
+        self.items = items
+        self.hits = [h for h in hits if h.role == "cond"]
+        self.tiers: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+
+    # ---- items -------------------------------------------------------------------------------
+    def build(self) -> Node:
+        roots = self._item_tree()
+        node = Node("all", [self._item_node(it, kids) for it, kids in roots])
+        return simplify(node)
+
+    def _item_tree(self) -> list[tuple[Item, list]]:
+        stack: list[tuple[Item, list]] = []
+        roots: list[tuple[Item, list]] = []
+        for it in self.items:
+            entry: tuple[Item, list] = (it, [])
+            while stack and stack[-1][0].depth >= it.depth:
+                stack.pop()
+            (stack[-1][1] if stack else roots).append(entry)
+            stack.append(entry)
+        return roots
+
+    def _own_end(self, it: Item, kids: list) -> int:
+        return kids[0][0].start if kids else it.end
+
+    def _item_node(self, it: Item, kids: list) -> Node:
+        own_end = it.end  # items are contiguous: an item's own text ends where the next marker starts
+        own = [h for h in self.hits if it.start <= h.start < own_end]
+        own_text = self.text[it.start : own_end]
+        child_nodes = [self._item_node(k, kk) for k, kk in kids]
+        one_of = _ONE_OF.search(own_text)
+        if one_of and child_nodes:
+            pre = [h for h in own if h.start < it.start + one_of.start()]
+            rest = [h for h in own if h.start >= it.start + one_of.start()]
+            branches = [c for c in child_nodes if list(c.leaves())]
+            empty = len(child_nodes) - len(branches)
+            anynode = Node("any", branches, note=f"{empty} alternative(s) left as todo" if empty else "")
+            return Node("all", [self._sequence(pre, it.start, it.start + one_of.start()), anynode,
+                                self._sequence(rest, it.start + one_of.start(), own_end)])
+        if one_of and not child_nodes:
+            a = it.start + one_of.end()
+            pre = [h for h in own if h.start < a]
+            parts = [(m.start() + a, m.end() + a) for m in re.finditer(r"[^;。]+", self.text[a:own_end])]
+            branches = []
+            empty = 0
+            for pa, pb in parts:
+                hs = [h for h in own if pa <= h.start < pb]
+                if hs:
+                    branches.append(self._sequence(hs, pa, pb))
+                elif self.text[pa:pb].strip(" ,\n"):
+                    empty += 1
+            if len(branches) >= 2 or (branches and empty):
+                anynode = Node("any", branches, note=f"{empty} alternative(s) left as todo" if empty else "")
+                return Node("all", [self._sequence(pre, it.start, a), anynode])
+        return Node("all", [self._sequence(own, it.start, own_end), *child_nodes])
+
+    # ---- inside an item -----------------------------------------------------------------------
+    def _sequence(self, hits: list[Hit], a: int, b: int) -> Node:
+        """Hits of one stretch of text: tiers, parametric branches, 或-groups, the rest conjoined."""
+        if not hits:
+            return Node("all")
+        hits = sorted(hits, key=lambda h: h.start)
+        hits, tier_node = self._tiers(hits, a, b)
+        segs = self._segments(hits, a, b)
+        nodes: list[Node] = []
+        i = 0
+        while i < len(segs):
+            seg = segs[i]
+            if seg["head"] and seg["hits"] is not None and i + 1 < len(segs) and not segs[i + 1]["head"] \
+                    and segs[i + 1]["hits"]:
+                branches = []
+                prev_industry: list[Hit] = []
+                while i < len(segs) and segs[i]["head"]:
+                    head = segs[i]
+                    then: list[Hit] = []
+                    j = i + 1
+                    while j < len(segs) and not segs[j]["head"]:
+                        then += segs[j]["hits"]
+                        if segs[j]["end_sentence"] and j + 1 < len(segs) and not segs[j + 1]["head"]:
+                            j += 1
+                            break
+                        j += 1
+                    head_hits = list(head["hits"])
+                    if not head_hits and _OTHER.search(head["text"]) and prev_industry:
+                        head_hits = [_negated(h) for h in prev_industry]
+                    if not then:
+                        nodes.append(self._or_groups(head_hits))
+                        i = j
+                        break
+                    branches.append(Node("all", [self._or_groups(head_hits), self._or_groups(then)]))
+                    prev_industry = [h for h in head_hits if h.field == "industry_code"] or prev_industry
+                    i = j
+                if len(branches) == 1:
+                    fields = {lf.hit.field for lf in branches[0].children[1].leaves()}
+                    prior = [n for n in nodes if any(lf.hit.field in fields for lf in n.leaves())]
+                    if prior:
+                        last = prior[-1]
+                        nodes.remove(last)
+                        nodes.append(Node("any", [last, branches[0]]))
+                    else:
+                        nodes.append(branches[0])
+                elif branches:
+                    _exclusive_bands(branches)
+                    nodes.append(Node("any", branches))
+                continue
+            nodes.append(self._or_groups(seg["hits"]))
+            i += 1
+        if tier_node is not None:
+            nodes.append(tier_node)
+        return Node("all", nodes)
+
+    def _segments(self, hits: list[Hit], a: int, b: int) -> list[dict[str, Any]]:
+        """Cut the stretch at , ; 。 and after a '…的企业' head that a figure follows directly."""
+        cuts = [a]
+        for m in re.finditer(r"[,;。:\n]", self.text[a:b]):
+            cuts.append(a + m.end())
+        for m in re.finditer(r"的[\u4e00-\u9fff]{0,8}?(?:企业|单位)", self.text[a:b]):
+            e = a + m.end()
+            if e < b and self.text[e] not in ",;。:\n" and any(h.start >= e and h.start < e + 8 for h in hits):
+                cuts.append(e)
+        cuts = sorted(set(cuts + [b]))
+        segs = []
+        for s, e in zip(cuts, cuts[1:]):
+            txt = self.text[s:e]
+            core = txt.rstrip(",;。:\n ")
+            hs = [h for h in hits if s <= h.start < e]
+            head = bool(_HEAD_START.search(core) or (_HEAD_END.search(core) and (hs or _OTHER.search(core))))
+            segs.append({"hits": hs, "head": head, "text": core, "end_sentence": txt.endswith(("。", ";", "\n"))})
+        return [s for s in segs if s["hits"] or s["head"]]
+
+    def _or_groups(self, hits: list[Hit]) -> Node:
+        """Consecutive hits with 或 between them (and no 且/并) form an any."""
+        if not hits:
+            return Node("all")
+        groups: list[list[Hit]] = [[hits[0]]]
+        for prev, h in zip(hits, hits[1:]):
+            between = self.text[prev.end : h.start]
+            if _OR.search(between) and not _AND_BREAK.search(between) and len(between) <= 20:
+                groups[-1].append(h)
+            else:
+                groups.append([h])
+        nodes = [Node("any", [Node.leaf(h) for h in g]) if len(g) > 1 else Node.leaf(g[0]) for g in groups]
+        return Node("all", nodes)
+
+    def _tiers(self, hits: list[Hit], a: int, b: int) -> tuple[list[Hit], Node | None]:
+        """Sentences that pay an amount: their own conditions are tiers, not gates."""
+        sents = [(a + m.start(), a + m.end()) for m in re.finditer(r"[^;。\n]+", self.text[a:b])]
+        tiers = []
+        for s, e in sents:
+            amount = award_amount(self.text[s:e])
+            hs = [h for h in hits if s <= h.start < e]
+            if amount is not None and hs:
+                tiers.append((amount, hs, (s, e)))
+        if len(tiers) < 2:
+            return hits, None
+        in_tier = {id(h) for _, hs, _ in tiers for h in hs}
+        rest = [h for h in hits if id(h) not in in_tier]
+        keys = [{_key(h) for h in hs} for _, hs, _ in tiers]
+        common = set.intersection(*keys)
+        gate: list[Hit] = []
+        seen = set()
+        for _, hs, _ in tiers:
+            for h in hs:
+                if _key(h) in common and _key(h) not in seen:
+                    gate.append(h)
+                    seen.add(_key(h))
+        varying = [[h for h in hs if _key(h) not in common] for _, hs, _ in tiers]
+        by_field = {(h.field, h.atom.get("op")) for v in varying for h in v}
+        if all(len(v) == 1 for v in varying) and len(by_field) == 1:
+            fld, op = next(iter(by_field))
+            vals = [v[0] for v in varying]
+            if op in ("ge", "gt") and all(isinstance(h.atom.get("value"), int | float) for h in vals):
+                loosest = min(vals, key=lambda h: h.atom["value"])
+                gate.append(loosest)
+                for (amount, _, _), v in zip(tiers, vals):
+                    self.tiers.append({"amount": amount, "when": dict(v.atom), "_hit": v})
+            elif fld in ("above_scale",):
+                self.notes.append("amount tiers differ by 规模以上/以下: both qualify, the tier sets the amount")
+            else:
+                gate_any = Node("any", [Node.leaf(h) for h in vals])
+                return rest, Node("all", [Node.leaf(h) for h in gate] + [gate_any])
+        elif any(varying):
+            branches = [Node("all", [Node.leaf(h) for h in v]) for v in varying if v]
+            return rest, Node("all", [Node.leaf(h) for h in gate] + [Node("any", branches)])
+        return rest, Node("all", [Node.leaf(h) for h in gate])
+
+
+def _key(h: Hit) -> str:
+    return json.dumps(h.atom, sort_keys=True, ensure_ascii=False)
+
+
+def _negated(h: Hit) -> Hit:
+    op = {"under": "not_under", "in": "not_in", "eq": "ne"}.get(str(h.atom.get("op")), "not_under")
+    return Hit(h.start, h.end, "industry_scope", {**h.atom, "op": op}, h.confidence * 0.9,
+               note="其他企业: read as not the industry of the branch before")
+
+
+def _exclusive_bands(branches: list[Node]) -> None:
+    """Bands of one figure: a lower bound equal to the previous band's inclusive upper bound is
+    exclusive ('≤3000万元(含)' then '3000万元至1亿元' → > 3000)."""
+    prev_upper: dict[str, float] = {}
+    for br in branches:
+        head = br.children[0]
+        uppers: dict[str, float] = {}
+        for lf in head.leaves():
+            a = lf.hit.atom
+            if a.get("op") == "ge" and prev_upper.get(a.get("field")) == a.get("value"):
+                lf.hit.atom = {**a, "op": "gt"}
+            if a.get("op") == "le":
+                uppers[a.get("field")] = a.get("value")
+        prev_upper = uppers
+
+
+# ---- simplification ------------------------------------------------------------------------------
+
+def simplify(node: Node) -> Node:
+    """Flatten nested same-op groups, drop empty groups, merge what 或 joined on one figure, dedupe."""
+    if node.op == "leaf":
+        return node
+    kids = [simplify(c) for c in node.children]
+    kids = [k for k in kids if k.op == "leaf" or k.children]
+    flat: list[Node] = []
+    for k in kids:
+        if k.op == node.op and k.op in ("all", "any") and not k.note:
+            flat.extend(k.children)
+        elif k.op in ("all", "any") and len(k.children) == 1 and not k.note:
+            flat.append(k.children[0])
+        else:
+            flat.append(k)
+    # dedupe identical atoms within one group (the first span is kept, the others recorded)
+    out: list[Node] = []
+    seen: dict[str, Node] = {}
+    for k in flat:
+        if k.op == "leaf":
+            key = _key(k.hit)
+            if key in seen:
+                seen[key].hit.extra.setdefault("also", []).append((k.hit.start, k.hit.end))
+                continue
+            seen[key] = k
+        out.append(k)
+    if node.op == "any":
+        out = _merge_any(out)
+    node = Node(node.op, out, note=node.note)
+    if node.op in ("all", "any") and len(node.children) == 1 and not node.note:
+        return node.children[0]
+    return node
+
+
+def _merge_any(kids: list[Node]) -> list[Node]:
+    """any(x ≤ a, x ≤ b) → x ≤ max(a, b); any(has A, has B) on certifications → has_any [A, B]."""
+    leaves = [k for k in kids if k.op == "leaf"]
+    others = [k for k in kids if k.op != "leaf"]
+    by: dict[tuple[str, str], list[Node]] = {}
+    for lf in leaves:
+        a = lf.hit.atom
+        if set(a) == {"field", "op", "value"}:
+            by.setdefault((a["field"], a["op"]), []).append(lf)
+        else:
+            by.setdefault((id(lf), ""), []).append(lf)  # type: ignore[arg-type]
+    merged: list[Node] = []
+    for (fld, op), group in by.items():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        first = group[0]
+        vals = [g.hit.atom["value"] for g in group]
+        if op in ("le", "lt") and all(isinstance(v, int | float) for v in vals):
+            first.hit.atom = {**first.hit.atom, "value": max(vals)}
+        elif op in ("ge", "gt") and all(isinstance(v, int | float) for v in vals):
+            first.hit.atom = {**first.hit.atom, "value": min(vals)}
+        elif fld == "certifications" and op in ("has", "has_any"):
+            items = []
+            for v in vals:
+                items += v if isinstance(v, list) else [v]
+            first.hit.atom = {"field": "certifications", "op": "has_any", "value": sorted(set(items))}
+        elif op == "under" and fld in ("industry_code", "district_code"):
+            items = []
+            for v in vals:
+                items += v
+            first.hit.atom = {**first.hit.atom, "value": sorted(set(items))}
+        else:
+            merged.extend(group)
+            continue
+        first.hit.end = max(g.hit.end for g in group)
+        first.hit.start = min(g.hit.start for g in group)
+        merged.append(first)
+    return merged + others

@@ -28,7 +28,7 @@ from quanhuiqi.drafting.recognize import (
     thresholds,
 )
 from quanhuiqi.drafting.segment import Item, items
-from quanhuiqi.drafting.structure import Node, TreeBuilder, award_amount
+from quanhuiqi.drafting.structure import Node, TreeBuilder, award_amount, is_award
 
 
 @dataclass
@@ -148,6 +148,7 @@ def draft_policy(
                     hits += [h for h in thresholds(t[sub.start : sub.end], ctx) if _shift(h, sub.start)]
     hits = [h for h in hits if not _garbled(norm, h)]
     hits = resolve_overlaps(hits)
+    hits = apply_definitions(t, hits)
     builder = TreeBuilder(t, its, hits)
     root = builder.build()
     atoms: list[DraftAtom] = []
@@ -164,6 +165,42 @@ def draft_policy(
     policy = _policy_mapping(stem_id, title or _title(norm, source), department, norm, tree, atoms, todos,
                              rules, builder.tiers, notes, source)
     return Draft(source, text, tree, atoms, todos, rules, policy, notes)
+
+
+_DEFINES = re.compile(r"(?:^|(?<=[。;\n:]))(?:注:)?(?:本办法所称|本政策所称|所称)?(?P<term>[\u4e00-\u9fff“”\"]{2,12}?)(?:主要)?(?:包括|是指|指的是|范围包括|具体包括)[:]?")
+_NOTE = re.compile(r"(?:^|(?<=[。\n]))(?:注|说明|备注)[:]")
+
+
+def apply_definitions(t: str, hits: list[Hit]) -> list[Hit]:
+    """'重点服务业包括:G交通运输…,I信息传输…': the term stands for the union of the industries
+    listed; the list itself is a definition, not a condition.  Hits inside a note (注: …) explain,
+    they are dropped."""
+    out = list(hits)
+    for m in _DEFINES.finditer(t):
+        end = min([i for i in (t.find(c, m.end()) for c in "。\n") if i >= 0] or [len(t)])
+        body = [h for h in out if m.end() <= h.start < end and h.kind in ("industry_scope", "industry_list")]
+        if not body:
+            continue
+        out = [h for h in out if h not in body]
+        term = m.group("term").strip("“”\"")
+        codes: list[str] = []
+        for h in body:
+            v = h.atom["value"]
+            codes += v if isinstance(v, list) else [v]
+        if not all(h.atom.get("op") == "under" for h in body):
+            continue
+        for occ in re.finditer(re.escape(term), t):
+            if m.start() <= occ.start() < end:
+                continue
+            if any(h.start < occ.end() and occ.start() < h.end for h in out if h.kind.startswith("industry")):
+                continue
+            out.append(Hit(occ.start(), occ.end(), "industry_scope",
+                           {"field": "industry_code", "op": "under", "value": list(dict.fromkeys(codes))}, 0.8,
+                           note=f"{term}: as the text defines it"))
+    for m in _NOTE.finditer(t):
+        end = min([i for i in (t.find("\n", m.end()),) if i >= 0] or [len(t)])
+        out = [h for h in out if not (m.start() <= h.start < end) or h.note.endswith("as the text defines it")]
+    return sorted(out, key=lambda h: (h.start, h.end))
 
 
 def _within_parent(its: list[Item], parent: Item, sub: Item) -> bool:
@@ -249,7 +286,7 @@ def _todos(norm: Normalized, its: list[Item], covered: list[tuple[int, int]], ju
     todos: list[Todo] = []
     for m in re.finditer(r"[^,;。\n:]+", t):
         a, b = m.start(), m.end()
-        if award_amount(_sentence_of(t, a)) is not None and not re.search(r"的$", t[a:b]):
+        if is_award(_sentence_of(t, a)) and not re.search(r"的$", t[a:b]):
             # a sentence that pays: only its conditions (…的) may hold a todo
             continue
         # uncovered runs inside the phrase

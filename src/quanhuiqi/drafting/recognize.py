@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from quanhuiqi.drafting.numbers import INCL, NUM, THRESHOLD, comparator, parse_number, unit_value
+from quanhuiqi.drafting.numbers import INCL, NUM, PRE_CMP, THRESHOLD, UNIT, comparator, parse_number, unit_value
 from quanhuiqi.drafting.places import Place, find_places
 
 LEGAL_PERSON_EXCLUDED = ["个人独资企业", "合伙企业", "个体工商户"]
@@ -212,8 +212,10 @@ _OWNERSHIP = [
     (re.compile(r"外商投资企业|外资企业"), "foreign"), (re.compile(r"港澳台(?:资|商投资)?企业"), "hmt"),
 ]  # fmt: skip
 def _ranking_context(text: str, m: re.Match[str]) -> bool:
-    """中国民营企业500强, 中央大型企业: a ranking or a kind of owner, not the applicant's class."""
-    return bool(re.match(r"\d*(?:强|百强|千强)", text[m.end() : m.end() + 5])) or text[max(0, m.start() - 2) : m.start()] in ("中央", "央属")
+    """中国民营企业500强, 中央大型企业, 全国中小企业股份转让系统: a ranking, an owner or an institution,
+    not the applicant's class."""
+    return (bool(re.match(r"\d*(?:强|百强|千强)|股份转让|板|发展(?:专项|基金)|服务(?:中心|机构|平台)|局|促进", text[m.end() : m.end() + 5]))
+            or text[max(0, m.start() - 2) : m.start()] in ("中央", "央属", "全国"))
 
 
 _ENTITY_FORMS = ["企业", "个体工商户", "民办非企业单位", "农民专业合作社", "家庭农场", "社会组织", "事业单位"]
@@ -228,6 +230,8 @@ def conditions_misc(text: str) -> list[Hit]:
                        0.7, note="approximation: 严重失信主体 is narrower than the text"))
     for m in re.finditer(r"(?:未|没有|无)裁员", text):
         out.append(Hit(m.start(), m.end(), "social_insurance", {"field": "layoff_rate", "op": "le", "value": 0}, 0.8))
+    for m in re.finditer(r"(?:营业收入|营收|销售收入|主营业务收入)[^,;。]{0,6}?(?:同比)?(?:实现)?正增长", text):
+        out.append(Hit(m.start(), m.end(), "revenue_growth", {"field": "revenue_growth", "op": "gt", "value": 0}, 0.85))
     for m in _ABNORMAL.finditer(text):
         out.append(Hit(m.start(), m.end(), "credit_clean", {"field": "abnormal_operation", "op": "eq", "value": False}, 0.9))
     for m in _TAX_RATING.finditer(text):
@@ -517,7 +521,7 @@ def places(text: str, jurisdiction: str | None) -> list[Hit]:
         if not kinds:
             pre = text[max(0, p.start - 2) : p.start]
             post = text[p.end : p.end + 10]
-            home = re.search(r"在$|对$|^(?:的)?[^,;。]{0,8}企业|^(?:范围|行政区域|辖区)内|^内", pre + "|" + post) is not None
+            home = re.search(r"在$|对$|^(?:的)?[^,;。]{0,14}企业|^(?:范围|行政区域|辖区)内|^内", pre + "|" + post) is not None
             if not (re.search(r"在$|对$", pre) or re.match(r"(?:新认定|内|的|范围|行政区域|辖区)", post)) or not home:
                 continue
             kinds = ["registration_location"]
@@ -534,7 +538,7 @@ def places(text: str, jurisdiction: str | None) -> list[Hit]:
     return out
 
 
-_MOVE = re.compile(r"(?:新)?(?:迁入|落户|迁至|变更至|整体迁移至|搬迁至|新引进)")
+_MOVE = re.compile(r"(?:新)?(?:迁入|落户|迁至|变更至|整体迁移至|搬迁至|新引进)(?![奖补])")
 
 
 def relocations(text: str, jurisdiction: str | None) -> list[Hit]:
@@ -682,6 +686,16 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
     ps = _phrase_start(text, m.start())
     before = text[ps : m.start()]
     after = text[m.end() : m.end() + 10]
+    # a list of tier values (增长达到10%、16%、22%、28%以上): the loosest bound is the gate
+    lst = re.search(rf"(?P<pre>{PRE_CMP})?(?P<list>(?:{NUM}(?:{UNIT})?、)+)$", before)
+    if lst and not pre:
+        vals = [parse_number(x) for x in re.findall(NUM, lst.group("list"))]
+        vals = [x for x in vals if x is not None]
+        if vals:
+            pre = lst.group("pre")
+            v = min(vals + [v]) if (comparator(pre, post, incl) or "ge") in ("ge", "gt") else max(vals + [v])
+            value, ukind = unit_value(v, unit)
+            before = before[: lst.start()]
     # the metric: a ratio phrase, else the nearest metric word before the number
     ratio = None
     for r in _RATIO_RX.finditer(before):
@@ -757,6 +771,12 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
                 op = "ge" if "上" in tail.group() else "le"
             elif re.search(r"(?:达到|超过|不低于|突破)$", before):
                 op = "ge"
+            elif text[m.start() - 1 : m.start()] == "(" and re.search(PRE_CMP, before):
+                # 不高于上年度全国城镇调查失业率控制目标(5.5%): the figure in brackets after the words
+                word = re.findall(PRE_CMP, before)[-1]
+                op = comparator(word, None, incl)
+                if op is None:
+                    return None
             else:
                 return None
         ops = [(op, value)]

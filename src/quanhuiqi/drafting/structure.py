@@ -22,7 +22,7 @@ from quanhuiqi.drafting.recognize import Hit
 from quanhuiqi.drafting.segment import Item
 
 _AWARD = re.compile(
-    r"(?:给予|奖励|补贴|资助|补助|扶持|贴息|返还|奖补)[^,;。]{0,16}?(?P<n>\d+(?:\.\d+)?)(?P<u>万元|亿元|元)"
+    r"(?:给予|奖励|补贴|资助|补助|扶持|贴息|返还|奖补)(?!标准|对象|范围|条件|办法)[^,;。:]{0,14}?(?P<n>\d+(?:\.\d+)?)(?P<u>万元|亿元|元)(?![的以])"
     r"|(?P<n2>\d+(?:\.\d+)?)(?P<u2>万元|亿元)(?:的)?(?:一次性)?(?:奖励|补贴|资助|补助|扶持|落户奖励|入统奖励)"
 )
 _OR = re.compile(r"或(?!以上|以下|者以上)|或者")
@@ -53,6 +53,17 @@ class Node:
             yield from c.leaves()
 
 
+_RATE_AWARD = re.compile(
+    r"(?:返还|奖励|补贴|给予|奖补|补助|资助|扶持)[^;。,]{0,24}?\d+(?:\.\d+)?%|\d+(?:\.\d+)?%(?:的比例)?(?:予以|给予)?"
+    r"(?:返还|奖励|补贴|奖补|补助|资助|扶持)|(?:返还|补贴|奖励|资助)(?:比例|标准)为\d+(?:\.\d+)?%"
+)
+
+
+def is_award(sentence: str) -> bool:
+    """The sentence pays something: an amount or a rate (…的30%返还, 返还比例为60%)."""
+    return award_amount(sentence) is not None or _RATE_AWARD.search(sentence) is not None
+
+
 def award_amount(sentence: str) -> float | None:
     m = _AWARD.search(sentence)
     if not m:
@@ -68,7 +79,7 @@ class TreeBuilder:
     def __init__(self, text: str, items: list[Item], hits: list[Hit]):
         self.text = text
         self.items = items
-        self.hits = [h for h in hits if h.role == "cond"]
+        self.hits = merge_lists(text, [h for h in hits if h.role == "cond"])
         self.tiers: list[dict[str, Any]] = []
         self.notes: list[str] = []
 
@@ -212,13 +223,24 @@ class TreeBuilder:
         return Node("all", nodes)
 
     def _tiers(self, hits: list[Hit], a: int, b: int) -> tuple[list[Hit], Node | None]:
-        """Sentences that pay an amount: their own conditions are tiers, not gates."""
-        sents = [(a + m.start(), a + m.end()) for m in re.finditer(r"[^;。\n]+", self.text[a:b])]
+        """Stretches that pay an amount or a rate: their own conditions are tiers, not gates.
+
+        A tier is the text up to and including a paying phrase (…的，奖励50万元；…的，奖励100万元;
+        大型企业按…30%返还，中小微企业返还比例为60%)."""
+        units: list[tuple[int, int]] = []
+        start = a
+        for m in re.finditer(r"[^,;。\n]+[,;。\n]?", self.text[a:b]):
+            s, e = a + m.start(), a + m.end()
+            if is_award(self.text[s:e]):
+                units.append((start, e))
+                start = e
+            elif self.text[e - 1 : e] in ("。", "\n", ";") and not any(start <= h.start < e for h in hits):
+                start = e
         tiers = []
-        for s, e in sents:
+        for s, e in units:
             amount = award_amount(self.text[s:e])
             hs = [h for h in hits if s <= h.start < e]
-            if amount is not None and hs:
+            if hs:
                 tiers.append((amount, hs, (s, e)))
         if len(tiers) < 2:
             return hits, None
@@ -242,9 +264,10 @@ class TreeBuilder:
                 loosest = min(vals, key=lambda h: h.atom["value"])
                 gate.append(loosest)
                 for (amount, _, _), v in zip(tiers, vals):
-                    self.tiers.append({"amount": amount, "when": dict(v.atom), "_hit": v})
-            elif fld in ("above_scale",):
-                self.notes.append("amount tiers differ by 规模以上/以下: both qualify, the tier sets the amount")
+                    if amount is not None:
+                        self.tiers.append({"amount": amount, "when": dict(v.atom), "_hit": v})
+            elif op in ("eq", "in", "ne", "not_in") and not isinstance(vals[0].atom.get("value"), int | float):
+                self.notes.append(f"amount tiers differ by {fld}: each qualifies, the tier sets the amount")
             else:
                 gate_any = Node("any", [Node.leaf(h) for h in vals])
                 return rest, Node("all", [Node.leaf(h) for h in gate] + [gate_any])
@@ -252,6 +275,28 @@ class TreeBuilder:
             branches = [Node("all", [Node.leaf(h) for h in v]) for v in varying if v]
             return rest, Node("all", [Node.leaf(h) for h in gate] + [Node("any", branches)])
         return rest, Node("all", [Node.leaf(h) for h in gate])
+
+
+_LIST_SEP = re.compile(r"^[、和及与/]?$|^(?:、|和|及|与|或)$")
+
+
+def merge_lists(text: str, hits: list[Hit]) -> list[Hit]:
+    """'制造业和建筑业企业', '批发业(51)和零售业(52)、住宿业(61)': industries named in one list are one
+    atom over their union (so are certifications listed with 、 and 或)."""
+    hits = sorted(hits, key=lambda h: (h.start, h.end))
+    out: list[Hit] = []
+    for h in hits:
+        prev = out[-1] if out else None
+        if prev is not None and prev.kind == h.kind and h.kind in ("industry_scope", "industry_exclusion") \
+                and prev.atom.get("op") == h.atom.get("op") and h.start >= prev.end:
+            between = text[prev.end : h.start].strip(" ()")
+            if _LIST_SEP.match(between) or re.fullmatch(r"[)]?[、和及与或]", between):
+                vals = list(dict.fromkeys(list(prev.atom["value"]) + list(h.atom["value"])))
+                prev.atom = {**prev.atom, "value": vals}
+                prev.end = h.end
+                continue
+        out.append(h)
+    return out
 
 
 def _key(h: Hit) -> str:

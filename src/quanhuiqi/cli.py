@@ -45,6 +45,17 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_policy_draft(args: argparse.Namespace) -> int:
+    from quanhuiqi.drafting import draft_files
+
+    run = draft_files(args.text, args.out, html=args.html, jurisdiction=args.jurisdiction,
+                      department=args.department or "")
+    print(run.text())
+    if run.html:
+        print(f"review page: {run.html}")
+    return 0 if run.ok else 1
+
+
 def cmd_eligibility(args: argparse.Namespace) -> int:
     from quanhuiqi.eligibility import eligibility_file
 
@@ -141,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     c = psub.add_parser("check", help="load, validate and run every policy's tests; exit 1 on any error")
     c.add_argument("dir")
     c.set_defaults(func=cmd_policy_check)
+    c = psub.add_parser("draft", help="policy text → one draft policy YAML per file (政策拆解), status: draft")
+    c.add_argument("--text", required=True, help="a clause file (UTF-8 or GB18030 text/Markdown) or a folder of them")
+    c.add_argument("--out", required=True, help="folder for <file stem>.yaml")
+    c.add_argument("--html", help="write a review page (clause with highlighted spans beside the draft)")
+    c.add_argument("--jurisdiction", help="the issuer's territory, GB/T 2260 code or prefix (本市/我区 resolve to it)")
+    c.add_argument("--department", help="the issuing department written into each draft")
+    c.set_defaults(func=cmd_policy_draft)
 
     s = sub.add_parser("eligibility", help="three-valued eligibility for every enterprise × active policy")
     s.add_argument("--enterprises", required=True)

@@ -7,16 +7,22 @@
 """
 
 from quanhuiqi.drafting.draft import Draft, DraftAtom, PolicyRule, Todo, draft_policy, dump_policy_yaml
+from quanhuiqi.drafting.files import DraftRun, FileResult, draft_files
 from quanhuiqi.drafting.normalize import decode_clause_bytes, normalize_clause, read_clause_file
+from quanhuiqi.drafting.review import render_review_html
 
 __all__ = [
     "Draft",
     "DraftAtom",
+    "DraftRun",
+    "FileResult",
     "PolicyRule",
     "Todo",
     "decode_clause_bytes",
+    "draft_files",
     "draft_policy",
     "dump_policy_yaml",
     "normalize_clause",
     "read_clause_file",
+    "render_review_html",
 ]

@@ -399,7 +399,8 @@ def _num(v: float) -> float | int:
 def _title(norm: Normalized, source: str) -> str:
     for line in norm.original.splitlines():
         s = line.strip()
-        if 2 <= len(s) <= 40 and not re.search(r"[。;；]$", s):
+        if 2 <= len(s) <= 40 and not re.search(r"[。;；]$", s) and not re.fullmatch(
+                r"[\s\d一二三四五六七八九十、.．()（）第条]*(?:申报条件|申请条件|支持对象|适用对象|支持范围)[:：]?", s):
             return s
     return source
 

@@ -125,8 +125,9 @@ def _garbled_runs(text: str) -> list[tuple[int, int]]:
     for a, b in runs:
         n_odd = sum(1 for h in hits if a <= h < b)
         if n_odd >= 2 or text[a] == "\ufffd":
-            while a > 0 and text[a - 1] in "?？":
-                a -= 1
+            q = max(text.rfind("?", max(0, a - 3), a), text.rfind("？", max(0, a - 3), a))
+            if q >= 0:
+                a = q
             out.append((a, b))
     return out
 

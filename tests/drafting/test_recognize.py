@@ -108,6 +108,10 @@ def test_certifications_levels_and_first_award(draft):
     d = draft("对2024年度新认定的科技型中小企业给予奖励。")
     assert has_atom(d, field="certificate", op="first_in", item="tech_sme", window={"year": 2024})
     d = draft("对新认定的瞪羚企业或独角兽企业给予支持。")
+    tree = d.policy["eligibility"]  # any over (held and first awarded) per designation
+    assert "any" in tree and len(tree["any"]) == 2
+    assert {a["item"] for br in tree["any"] for a in br["all"] if a.get("op") == "first_in"} == {"gazelle", "unicorn"}
+    d = draft("申报单位为瞪羚企业或独角兽企业。")
     assert has_atom(d, field="certifications", op="has_any", value=["gazelle", "unicorn"])
 
 

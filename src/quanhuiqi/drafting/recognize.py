@@ -122,7 +122,8 @@ def certifications(text: str) -> list[Hit]:
             atom = {"field": "certificate", "op": "held", "item": item}
             if level:
                 atom["level"] = level
-        hits.append(Hit(start, m.end(), "certification_held", atom, conf))
+        held = Hit(start, m.end(), "certification_held", atom, conf)
+        hits.append(held)
         first = _FIRST_TIME.search(before)
         if first:
             window = _window_before(text, m.start(), default={"year": "this"})
@@ -130,8 +131,9 @@ def certifications(text: str) -> list[Hit]:
             if level:
                 ev["level"] = level
             a = m.start() - len(before) + first.start()
-            hits.append(Hit(a, m.end(), "event_first_time", ev, 0.7,
-                            note="新认定: the window is the policy year unless the text names one"))
+            hits.append(Hit(a, a + len(first.group(1)), "event_first_time", ev, 0.7,
+                            note="新认定: the window is the policy year unless the text names one",
+                            extra={"with": id(held)}))
     return hits
 
 
@@ -208,7 +210,7 @@ _SIZE = [
     (re.compile(r"中型企业"), {"op": "eq", "value": "medium"}),
 ]
 _OWNERSHIP = [
-    (re.compile(r"民营企业|民营经济|非公有制企业"), "private"), (re.compile(r"国有企业|国有控股企业"), "state"),
+    (re.compile(r"民营(?:小微|中小微|中小|科技型|工业)?企业|非公有制企业"), "private"), (re.compile(r"国有企业|国有控股企业"), "state"),
     (re.compile(r"外商投资企业|外资企业"), "foreign"), (re.compile(r"港澳台(?:资|商投资)?企业"), "hmt"),
 ]  # fmt: skip
 def _ranking_context(text: str, m: re.Match[str]) -> bool:
@@ -657,12 +659,20 @@ _MULTI_YEAR = re.compile(r"(?:近|最近|连续|过去)(?P<n>[一二两三四五
 
 
 def thresholds(text: str, context_metric: str | None = None) -> list[Hit]:
-    """Every number with a unit and a comparator, tied to the metric written before it."""
+    """Every number with a unit and a comparator, tied to the metric written before it; a bare
+    '比例不低于4%' takes the ratio named last (the bands of one rule)."""
     out: list[Hit] = []
+    last_ratio = context_metric
     for m in THRESHOLD.finditer(text):
-        hit = _threshold(text, m, context_metric)
+        ctx = context_metric
+        if ctx is None and last_ratio and re.search(r"(?:比例|比重|占比|比率)[^,;。]{0,4}$", text[_phrase_start(text, m.start()) : m.start()]):
+            ctx = last_ratio
+        hit = _threshold(text, m, ctx)
         if hit is not None:
             out.extend(hit)
+            for h in hit:
+                if h.field in ("rd_ratio", "layoff_rate", "revenue_growth"):
+                    last_ratio = h.field
     return out
 
 
@@ -916,6 +926,9 @@ def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
         clash = False
         for k in keep:
             if k.start < h.end and h.start < k.end:
+                if h.atom.get("item") != k.atom.get("item") or (
+                        (h.start, h.end) == (k.start, k.end) and h.field == k.field and h.atom != k.atom):
+                    continue  # events of two items named together; two bounds of one band
                 if h.group and h.group == k.group:
                     continue
                 if h.role != "cond" or k.role != "cond":

@@ -209,17 +209,35 @@ class TreeBuilder:
         return [s for s in segs if s["hits"] or s["head"]]
 
     def _or_groups(self, hits: list[Hit]) -> Node:
-        """Consecutive hits with 或 between them (and no 且/并) form an any."""
+        """Consecutive hits with 或 between them (and no 且/并) form an any.  An event riding on a
+        certification (新认定 … 瞪羚企业) travels with it as one unit."""
         if not hits:
             return Node("all")
-        groups: list[list[Hit]] = [[hits[0]]]
-        for prev, h in zip(hits, hits[1:]):
+        by_id = {id(h): h for h in hits}
+        riders: dict[int, list[Hit]] = {}
+        units: list[Hit] = []
+        for h in hits:
+            host = h.extra.get("with")
+            if host in by_id:
+                riders.setdefault(host, []).append(h)
+            else:
+                units.append(h)
+        units.sort(key=lambda h: h.start)
+
+        def node_of(h: Hit) -> Node:
+            r = riders.get(id(h))
+            return Node("all", [Node.leaf(h)] + [Node.leaf(x) for x in r]) if r else Node.leaf(h)
+
+        if not units:
+            return Node("all")
+        groups: list[list[Hit]] = [[units[0]]]
+        for prev, h in zip(units, units[1:]):
             between = self.text[prev.end : h.start]
             if _OR.search(between) and not _AND_BREAK.search(between) and len(between) <= 20:
                 groups[-1].append(h)
             else:
                 groups.append([h])
-        nodes = [Node("any", [Node.leaf(h) for h in g]) if len(g) > 1 else Node.leaf(g[0]) for g in groups]
+        nodes = [Node("any", [node_of(h) for h in g]) if len(g) > 1 else node_of(g[0]) for g in groups]
         return Node("all", nodes)
 
     def _tiers(self, hits: list[Hit], a: int, b: int) -> tuple[list[Hit], Node | None]:

@@ -81,7 +81,7 @@ def _cert_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     alts = sorted(by_syn, key=len, reverse=True)
     rx = re.compile(
         rf"(?P<level>(?<![本我全该辖])(?:{_LEVEL_RX})(?:及以上|以上)?(?:[、和及或]?(?:{_LEVEL_RX}))*(?:及以上|以上)?)?(?:认定的|的)?"
-        rf"(?P<name>{'|'.join(_fuzzy(a) for a in alts)})"
+        rf"[“\"「『]?(?P<name>{'|'.join(_fuzzy(a) for a in alts)})"
     )
     return rx, {re.sub("[“”\"'「」『』《》]", "", k): v for k, v in by_syn.items()}
 
@@ -112,8 +112,8 @@ def certifications(text: str) -> list[Hit]:
         if re.match(r"[^,;。]{0,6}(?:培育库|培育入库|后备库|研发中心|申报条件)", after) and item != "hightech_cultivation":
             continue
         level = _level_of(m.group("level"))
-        before = text[max(0, m.start() - 14) : m.start()]
-        start = m.start() if m.group("level") else m.start("name")
+        before = text[max(0, m.start("name") - 14) : m.start("name")]
+        start = m.start("level") if m.group("level") else m.start("name")
         atom: dict[str, Any]
         conf = 0.9 if standard[item] == "true" else 0.75
         if standard[item] == "true" and level is None:
@@ -130,7 +130,7 @@ def certifications(text: str) -> list[Hit]:
             ev = {"field": "certificate", "op": "first_in", "item": item, "window": window}
             if level:
                 ev["level"] = level
-            a = m.start() - len(before) + first.start()
+            a = m.start("name") - len(before) + first.start()
             hits.append(Hit(a, a + len(first.group(1)), "event_first_time", ev, 0.7,
                             note="新认定: the window is the policy year unless the text names one",
                             extra={"with": id(held)}))
@@ -210,7 +210,7 @@ _SIZE = [
     (re.compile(r"中型企业"), {"op": "eq", "value": "medium"}),
 ]
 _OWNERSHIP = [
-    (re.compile(r"民营(?:小微|中小微|中小|科技型|工业)?企业|非公有制企业"), "private"), (re.compile(r"国有企业|国有控股企业"), "state"),
+    (re.compile(r"民营(?=(?:小微|中小微|中小|科技型|工业)?企业)|民营企业|非公有制企业"), "private"), (re.compile(r"国有企业|国有控股企业"), "state"),
     (re.compile(r"外商投资企业|外资企业"), "foreign"), (re.compile(r"港澳台(?:资|商投资)?企业"), "hmt"),
 ]  # fmt: skip
 def _ranking_context(text: str, m: re.Match[str]) -> bool:
@@ -921,7 +921,7 @@ def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
     """
     keep: list[Hit] = []
     order = sorted(hits, key=lambda h: (-(h.end - h.start), -h.confidence, h.start))
-    companion = {"event_first_time", "event_relocation", "above_scale", "certification_held"}
+    companion = {"event_first_time", "event_relocation", "above_scale"}
     for h in order:
         clash = False
         for k in keep:
@@ -936,7 +936,7 @@ def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
                 if h.kind in companion or k.kind in companion:
                     if h.kind != k.kind:
                         continue
-                if _same_field_family(h, k) or (h.start >= k.start and h.end <= k.end):
+                if _same_field_family(h, k):
                     clash = True
                     break
         if not clash:

@@ -196,7 +196,8 @@ class TreeBuilder:
             cuts.append(a + m.end())
         for m in re.finditer(r"的[\u4e00-\u9fff]{0,8}?(?:企业|单位)", self.text[a:b]):
             e = a + m.end()
-            if e < b and self.text[e] not in ",;。:\n" and any(h.start >= e and h.start < e + 8 for h in hits):
+            if e < b and self.text[e] not in ",;。:\n或和及与、" and any(
+                    e <= h.start < e + 8 and h.atom.get("op") in ("ge", "gt", "le", "lt") for h in hits):
                 cuts.append(e)
         cuts = sorted(set(cuts + [b]))
         segs = []

@@ -1,7 +1,6 @@
 """Each construct of the policy language, drafted from a clause written for the test."""
 
 import pytest
-
 from drafting_helpers import has_atom
 
 

@@ -137,7 +137,6 @@ def draft_policy(
     norm = normalize_clause(text)
     t = norm.text
     its = items(t)
-    labels = {id(it): it.label for it in its}
     hits = recognise(t, jurisdiction)
     hits += thresholds(t)
     for it in its:  # sub-items with bare figures (不低于6%) take the metric their parent announces

@@ -18,7 +18,16 @@ from typing import Any
 
 import pandas as pd
 
-from quanhuiqi.drafting.numbers import INCL, NUM, PRE_CMP, THRESHOLD, UNIT, comparator, parse_number, unit_value
+from quanhuiqi.drafting.numbers import (
+    INCL,
+    NUM,
+    PRE_CMP,
+    THRESHOLD,
+    UNIT,
+    comparator,
+    parse_number,
+    unit_value,
+)
 from quanhuiqi.drafting.places import Place, find_places
 
 LEGAL_PERSON_EXCLUDED = ["个人独资企业", "合伙企业", "个体工商户"]
@@ -141,9 +150,8 @@ def _window_before(text: str, pos: int, default: dict[str, Any] | None) -> dict[
     """A year written shortly before ``pos`` in the same phrase (2024年度新认定, 上年度新认定)."""
     seg_start = max(text.rfind(c, 0, pos) for c in ",;。\n")
     seg = text[seg_start + 1 : pos]
-    m = None
-    for m in _YEAR_NEAR.finditer(seg):
-        pass
+    found = list(_YEAR_NEAR.finditer(seg))
+    m = found[-1] if found else None
     if m is None:
         return default
     if m.group("y"):

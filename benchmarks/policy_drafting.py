@@ -298,6 +298,13 @@ def score_record(rec: dict[str, Any], draft, *, new_language: bool) -> dict[str,
         kinds[da.kind]["drafted"] += 1
         kinds[da.kind]["drafted_correct"] += int(da.id in used)
     res["kinds"] = {k: dict(v) for k, v in kinds.items()}
+    res["errors"] = {
+        "draft_unmatched": [f"{da.kind} {json.dumps(da.atom, ensure_ascii=False)} «{da.quote[:40]}»"
+                            for da in scored if da.id not in used],
+        "gold_missed": [f"{g['kind']} " + (f"«{g['unmapped'][:40]}»" if "unmapped" in g else
+                                           f"{g['field']} {g['op']} {g['value']}")
+                        for gi, g in enumerate(gold) if gi not in matched and gi not in found_by_todo],
+    }
     # structure: pairwise lowest-common-combinator agreement
     paths = _draft_paths(draft)
     pairs = agree = 0
@@ -400,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dev", default=str(DEFAULT_DEV))
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "policy_drafting.json"))
     p.add_argument("--speed", type=int, default=1000, help="clauses to draft for the timing (0: skip)")
-    p.add_argument("--show", action="store_true", help="print each clause's counts")
+    p.add_argument("--show", action="store_true", help="print the errors of the Jinan and Nansha clauses")
+    p.add_argument("--show-held-out", action="store_true", help="with --show: the held-out clauses' errors too")
     args = p.parse_args(argv)
     dev = Path(args.dev)
     if not dev.exists():
@@ -416,7 +424,12 @@ def main(argv: list[str] | None = None) -> int:
         result[name] = {"all": aggregate(rows), "tune_jinan_nansha": aggregate(tune), "held_out_other_cities": aggregate(held)}
         if args.show and name == "as_written":
             for row in rows:
-                print(row["id"], {k: v for k, v in row.items() if isinstance(v, int)})
+                if args.show_held_out or row["id"].startswith(("JN-", "NS-")):
+                    print(row["id"])
+                    for e in row["errors"]["draft_unmatched"]:
+                        print("   EXTRA", e)
+                    for e in row["errors"]["gold_missed"]:
+                        print("   MISSED", e)
     if args.speed:
         texts = [d.text for d in drafts]
         from quanhuiqi.drafting import draft_policy

@@ -224,7 +224,8 @@ _OWNERSHIP = [
 def _ranking_context(text: str, m: re.Match[str]) -> bool:
     """中国民营企业500强, 中央大型企业, 全国中小企业股份转让系统: a ranking, an owner or an institution,
     not the applicant's class."""
-    return (bool(re.match(r"\d*(?:强|百强|千强)|股份转让|板|发展(?:专项|基金)|服务(?:中心|机构|平台)|局|促进", text[m.end() : m.end() + 5]))
+    return (bool(re.match(r"(?:[\u4e00-\u9fff]{0,3}企业)?\d*(?:强|百强|千强)|股份转让|板|发展(?:专项|基金)|服务(?:中心|机构|平台)|局|促进",
+                          text[m.end() : m.end() + 9]))
             or text[max(0, m.start() - 2) : m.start()] in ("中央", "央属", "全国"))
 
 
@@ -236,6 +237,8 @@ _NEW_ABOVE_SCALE = re.compile(r"(?:首次|新)(?:纳入|进入|列入)[^,;。]{0
 def conditions_misc(text: str) -> list[Hit]:
     out: list[Hit] = []
     for m in _CREDIT.finditer(text):
+        if re.search(r"项目|计划|申报|承担|科研", text[_phrase_start(text, m.start()) : m.start()]):
+            continue  # a programme's own credit record (科技计划项目中无不良信用记录): left as a todo
         out.append(Hit(m.start(), m.end(), "credit_clean", {"field": "serious_dishonest", "op": "eq", "value": False},
                        0.7, note="approximation: 严重失信主体 is narrower than the text"))
     for m in re.finditer(r"(?:未|没有|无)裁员", text):
@@ -328,11 +331,12 @@ def penalties(text: str) -> list[Hit]:
 SECTION_WORDS = [
     (r"工业(?:类)?(?:企业)?|工业领域", INDUSTRIAL, 0.85),
     (r"(?<!先进)(?<!高技术)制造业|制造类企业|制造企业", ["C"], 0.9),
+    (r"先进制造业", ["C"], 0.6),
     (r"建筑业|建筑企业|建筑类企业", ["E"], 0.9),
-    (r"批发(?:和|、|及)?零售业|批发零售业|批零(?:企业)?", ["F"], 0.9),
+    (r"批发(?:和|、|及)?零售(?:业|企业)|批零(?:企业)?", ["F"], 0.9),
     (r"批发业|批发企业", ["51"], 0.9),
     (r"零售业|零售企业", ["52"], 0.9),
-    (r"住宿(?:和|、|及)?餐饮业|住餐(?:企业)?", ["H"], 0.9),
+    (r"住宿(?:和|、|及)?餐饮(?:业|企业)|住餐(?:企业)?", ["H"], 0.9),
     (r"住宿业|住宿企业", ["61"], 0.9),
     (r"餐饮业|餐饮企业", ["62"], 0.9),
     (r"房地产(?:企业|开发企业|业|项目)", ["70"], 0.9),

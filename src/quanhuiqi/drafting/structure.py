@@ -156,10 +156,9 @@ class TreeBuilder:
                     j = i + 1
                     while j < len(segs) and not segs[j]["head"]:
                         then += segs[j]["hits"]
-                        if segs[j]["end_sentence"] and j + 1 < len(segs) and not segs[j + 1]["head"]:
-                            j += 1
-                            break
                         j += 1
+                        if segs[j - 1]["end_sentence"]:
+                            break  # a branch's figures end with its sentence
                     head_hits = list(head["hits"])
                     if not head_hits and _OTHER.search(head["text"]) and prev_industry:
                         head_hits = [_negated(h) for h in prev_industry]
@@ -207,7 +206,13 @@ class TreeBuilder:
             hs = [h for h in hits if s <= h.start < e]
             head = bool(_HEAD_START.search(core) or (_HEAD_END.search(core) and (hs or _OTHER.search(core))))
             segs.append({"hits": hs, "head": head, "text": core, "end_sentence": txt.endswith(("。", ";", "\n"))})
-        return [s for s in segs if s["hits"] or s["head"]]
+        kept: list[dict[str, Any]] = []
+        for sg in segs:
+            if sg["hits"] or sg["head"]:
+                kept.append(sg)
+            elif kept and sg["end_sentence"]:
+                kept[-1]["end_sentence"] = True  # the sentence ends after a stretch without figures
+        return kept
 
     def _or_groups(self, hits: list[Hit]) -> Node:
         """Consecutive hits with 或 between them (and no 且/并) form an any.  An event riding on a
@@ -234,7 +239,8 @@ class TreeBuilder:
         groups: list[list[Hit]] = [[units[0]]]
         for prev, h in zip(units, units[1:]):
             between = self.text[prev.end : h.start]
-            if _OR.search(between) and not _AND_BREAK.search(between) and len(between) <= 20:
+            comparable = h.field == prev.field or h.kind == prev.kind or len(between.strip(" ()")) <= 8
+            if _OR.search(between) and not _AND_BREAK.search(between) and len(between) <= 20 and comparable:
                 groups[-1].append(h)
             else:
                 groups.append([h])
@@ -253,8 +259,8 @@ class TreeBuilder:
             if is_award(self.text[s:e]):
                 units.append((start, e))
                 start = e
-            elif self.text[e - 1 : e] in ("。", "\n", ";") and not any(start <= h.start < e for h in hits):
-                start = e
+            elif self.text[e - 1 : e] in ("。", "\n", ";"):
+                start = e  # a tier is the sentence that pays
         tiers = []
         for s, e in units:
             amount = award_amount(self.text[s:e])
@@ -275,7 +281,18 @@ class TreeBuilder:
                     gate.append(h)
                     seen.add(_key(h))
         varying = [[h for h in hs if _key(h) not in common] for _, hs, _ in tiers]
+        add_on = [re.search(r"再(?:一次性)?给予|另(?:行)?给予|额外给予|追加", self.text[s:e]) is not None
+                  for _, _, (s, e) in tiers]
+        if any(add_on):  # '…的，再给予20万元': a bonus on top, its conditions gate nothing
+            varying = [v for v, extra in zip(varying, add_on) if not extra] or [[]]
+            self.notes.append("a bonus tier (再给予…) is left out of the gate")
         by_field = {(h.field, h.atom.get("op")) for v in varying for h in v}
+        fields_only = {f for f, _ in by_field}
+        if all(len(v) == 1 for v in varying) and len(fields_only) == 1 and varying[0] and not isinstance(
+                varying[0][0].atom.get("value"), int | float):
+            fld = next(iter(fields_only))
+            self.notes.append(f"amount tiers differ by {fld}: each qualifies, the tier sets the amount")
+            return rest, Node("all", [Node.leaf(h) for h in gate])
         if all(len(v) == 1 for v in varying) and len(by_field) == 1:
             fld, op = next(iter(by_field))
             vals = [v[0] for v in varying]
@@ -414,7 +431,7 @@ def _merge_any(kids: list[Node]) -> list[Node]:
         else:
             merged.extend(group)
             continue
-        first.hit.end = max(g.hit.end for g in group)
-        first.hit.start = min(g.hit.start for g in group)
+        for g in group[1:]:
+            first.hit.extra.setdefault("also", []).append((g.hit.start, g.hit.end))
         merged.append(first)
     return merged + others

@@ -15,6 +15,8 @@ docs/drafting.md):
   language listed for its kind in ``CORRESPONDENCE_UNMAPPED`` overlaps its quote.
 - A draft district condition (any of the four location fields) equal to the issuer's territory that
   matches nothing is neutral when the gold has no condition on that field: left out of precision.
+- Industry code sets are compared after the divisions that make up a whole section are replaced by
+  the section's letter (51 + 52 = F).
 - Gold certification labels outside today's vocabulary are compared through ``GOLD_LABELS`` (the
   gold's name for a designation → the drafter's item); a label with no counterpart stays a miss.
 - Todo precision: todos overlapping a gold unmapped atom of the same kind / all todos.
@@ -147,6 +149,20 @@ def locate(quote: str, norm) -> tuple[int, int] | None:
 
 # ---- matching --------------------------------------------------------------------------------------
 
+def _canon_codes(codes: list[Any]) -> list[Any]:
+    """Industry code sets: the divisions that make up a whole section are that section
+    (批发零售业 F = 51 + 52), so the same set written two ways compares equal."""
+    from quanhuiqi.reference.industries import industry_table
+
+    tab = industry_table()
+    out = set(map(str, codes))
+    for sec in {c for c in tab["section"]}:
+        divs = {c for c, lv, sc in zip(tab["code"], tab["level"], tab["section"]) if lv == 2 and sc == sec}
+        if divs and divs <= out:
+            out = (out - divs) | {sec}
+    return sorted(out)
+
+
 def _norm_value(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return frozenset(_norm_value(x) for x in v)
@@ -186,7 +202,8 @@ def canonical_today(atom: dict[str, Any], *, new_language: bool) -> list[tuple[s
     if op == "between":
         return [(f, "ge", _norm_value(v[0])), (f, "le", _norm_value(v[1]))]
     if op in ("under", "not_under", "in", "not_in"):
-        return [(f, op, _norm_value(v if isinstance(v, list) else [v]))]
+        vals = v if isinstance(v, list) else [v]
+        return [(f, op, _norm_value(_canon_codes(vals) if f == "industry_code" else vals))]
     return [(f, op, _norm_value(v))]
 
 
@@ -197,7 +214,8 @@ def gold_today(g: dict[str, Any]) -> tuple[str, str, Any]:
         vals = [GOLD_LABELS.get(x, x) if x not in STANDARD_CERTS else x for x in vals]
         return ("certifications", "has_any" if op in ("has", "has_any") else op, _norm_value(vals))
     if op in ("under", "not_under", "in", "not_in"):
-        return (f, op, _norm_value(v if isinstance(v, list) else [v]))
+        vals = v if isinstance(v, list) else [v]
+        return (f, op, _norm_value(_canon_codes(vals) if f == "industry_code" else vals))
     return (f, op, _norm_value(v))
 
 

@@ -153,9 +153,15 @@ def draft_policy(
     atoms: list[DraftAtom] = []
     tree = _to_yaml_tree(root, norm, its, atoms)
     rules = _rules(hits, norm, its)
-    covered = [(h.start, h.end) for h in hits] + [
-        (a, b) for h in hits for (a, b) in h.extra.get("also", [])]
+    in_tree = {id(lf.hit) for lf in root.leaves()}
+    kept = [h for h in hits if id(h) in in_tree or h.role != "cond"]
+    covered = [(h.start, h.end) for h in kept] + [(a, b) for h in kept for (a, b) in h.extra.get("also", [])]
     todos = _todos(norm, its, covered, jurisdiction)
+    # conditions read but left out of the gate (a stricter tier, a bonus): shown to the officer
+    for h in hits:
+        if h.role == "cond" and id(h) not in in_tree and not any(a <= h.start and h.end <= b for a, b in covered):
+            a, b = norm.original_span(h.start, h.end)
+            todos.append(Todo(f"t{len(todos) + 1}", norm.original[a:b], h.kind, a, b, _label_at(its, h.start)))
     notes = list(builder.notes)
     for a, b in norm.garbled:
         notes.append(f"unreadable characters at @{norm.original_span(a, b)[0]}-{norm.original_span(a, b)[1]} "

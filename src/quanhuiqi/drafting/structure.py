@@ -132,7 +132,16 @@ class TreeBuilder:
             if len(branches) >= 2 or (branches and empty):
                 anynode = Node("any", branches, note=f"{empty} alternative(s) left as todo" if empty else "")
                 return Node("all", [self._sequence(pre, it.start, a), anynode])
+        if len(kids) >= 2 and all(self._keyed_by_industry(k) for k, _ in kids):
+            # 1.涉及…产业：…；2.其他先进制造业：…；3.建筑业：… — one rule per industry: alternatives
+            return Node("all", [self._sequence(own, it.start, own_end), Node("any", child_nodes)])
         return Node("all", [self._sequence(own, it.start, own_end), *child_nodes])
+
+    def _keyed_by_industry(self, it: Item) -> bool:
+        colon = self.text.find(":", it.start, min(it.end, it.start + 60))
+        if colon < 0:
+            return False
+        return any(it.start <= h.start < colon and h.kind in ("industry_scope", "industry_list") for h in self.hits)
 
     # ---- inside an item -----------------------------------------------------------------------
     def _sequence(self, hits: list[Hit], a: int, b: int) -> Node:
@@ -170,7 +179,8 @@ class TreeBuilder:
                     prev_industry = [h for h in head_hits if h.field == "industry_code"] or prev_industry
                     i = j
                 if len(branches) == 1:
-                    fields = {lf.hit.field for lf in branches[0].children[1].leaves()}
+                    fields = {lf.hit.field for lf in branches[0].children[1].leaves()
+                              if lf.hit.atom.get("op") in ("ge", "gt", "le", "lt")}
                     prior = [n for n in nodes if any(lf.hit.field in fields for lf in n.leaves())]
                     if prior:
                         last = prior[-1]
@@ -204,7 +214,8 @@ class TreeBuilder:
             txt = self.text[s:e]
             core = txt.rstrip(",;。:\n ")
             hs = [h for h in hits if s <= h.start < e]
-            head = bool(_HEAD_START.search(core) or (_HEAD_END.search(core) and (hs or _OTHER.search(core))))
+            ends = txt.endswith(("。", ";", "\n"))
+            head = not ends and bool(_HEAD_START.search(core) or (_HEAD_END.search(core) and (hs or _OTHER.search(core))))
             segs.append({"hits": hs, "head": head, "text": core, "end_sentence": txt.endswith(("。", ";", "\n"))})
         kept: list[dict[str, Any]] = []
         for sg in segs:
@@ -390,10 +401,50 @@ def simplify(node: Node) -> Node:
         out.append(k)
     if node.op == "any":
         out = _merge_any(out)
+        out = _drop_subsumed(out)
     node = Node(node.op, out, note=node.note)
     if node.op in ("all", "any") and len(node.children) == 1 and not node.note:
         return node.children[0]
     return node
+
+
+def _implies(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Atom ``a`` implies atom ``b`` (same test, or a tighter bound on the same figure)."""
+    if a == b:
+        return True
+    if {k: v for k, v in a.items() if k != "value"} != {k: v for k, v in b.items() if k != "value"}:
+        return False
+    va, vb = a.get("value"), b.get("value")
+    if not (isinstance(va, int | float) and isinstance(vb, int | float)):
+        return False
+    return (a["op"] in ("ge", "gt") and va >= vb) or (a["op"] in ("le", "lt") and va <= vb)
+
+
+def _conjuncts(n: Node) -> list[dict[str, Any]] | None:
+    if n.op == "leaf":
+        return [n.hit.atom]
+    if n.op == "all" and all(c.op == "leaf" for c in n.children):
+        return [c.hit.atom for c in n.children]
+    return None
+
+
+def _drop_subsumed(kids: list[Node]) -> list[Node]:
+    """any(A ∧ B, A' ∧ B) with A' ⇒ A: the stricter branch adds nothing (tiers of one rule)."""
+    conj = [_conjuncts(k) for k in kids]
+    keep = []
+    for i, ci in enumerate(conj):
+        drop = False
+        if ci is not None:
+            for j, cj in enumerate(conj):
+                if i == j or cj is None:
+                    continue
+                if all(any(_implies(a, b) for a in ci) for b in cj) and (len(cj) < len(ci) or j < i or not all(
+                        any(_implies(b, a) for b in cj) for a in ci)):
+                    drop = True
+                    break
+        if not drop:
+            keep.append(kids[i])
+    return keep
 
 
 def _merge_any(kids: list[Node]) -> list[Node]:

@@ -455,21 +455,19 @@ def _industry_name_rx() -> re.Pattern[str]:
 
 
 def _industry_names(text: str, taken: list[tuple[int, int]]) -> list[Hit]:
-    """Standard GB/T 4754 names followed by 业/企业/行业 (exact normalised names only: precision first)."""
-    from quanhuiqi.profile.industry import match_industry_names
+    """Standard GB/T 4754 names followed by 业/企业/行业: exact normalised names only (the profile's
+    name key and its 2017/2011 index), precision first — no fuzzy guess inside running prose."""
+    from quanhuiqi.profile.industry import _deepest_if_one_path, _exact_index, name_key
 
+    exact = _exact_index()
     out = []
-    cands = []
     for m in re.finditer(r"(?P<n>[\u4e00-\u9fff]{3,14}?)(?:业|行业|企业|类企业)(?=[,、;。和及或与等的\)]|$)", text):
-        cands.append(m)
-    if not cands:
-        return out
-    names = [m.group("n") + "业" for m in cands]
-    res = match_industry_names(pd.Series(names, dtype="string"), confidence_floor=0.99)
-    for m, code, conf in zip(cands, res["code"], res["confidence"], strict=True):
-        if pd.isna(code) or conf < 0.99:
+        key = name_key(m.group("n") + "业")
+        codes = exact.get(key) if key else None
+        if not codes:
             continue
-        if any(x < m.end() and m.start() < y for x, y in taken):
+        code = _deepest_if_one_path(codes)
+        if code is None or any(x < m.end() and m.start() < y for x, y in taken):
             continue
         out.append(Hit(m.start(), m.end(), "industry_scope",
                        {"field": "industry_code", "op": "under", "value": [str(code)]}, 0.8))

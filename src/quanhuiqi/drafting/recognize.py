@@ -936,7 +936,7 @@ def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
         clash = False
         for k in keep:
             if k.start < h.end and h.start < k.end:
-                if h.atom.get("item") != k.atom.get("item") or (
+                if ("item" in h.atom and "item" in k.atom and h.atom["item"] != k.atom["item"]) or (
                         (h.start, h.end) == (k.start, k.end) and h.field == k.field and h.atom != k.atom):
                     continue  # events of two items named together; two bounds of one band
                 if h.group and h.group == k.group:
@@ -946,7 +946,8 @@ def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
                 if h.kind in companion or k.kind in companion:
                     if h.kind != k.kind:
                         continue
-                if _same_field_family(h, k):
+                inside = k.start <= h.start and h.end <= k.end
+                if _same_field_family(h, k) or (inside and k.kind == "certification_held"):
                     clash = True
                     break
         if not clash:

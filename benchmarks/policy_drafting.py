@@ -63,12 +63,12 @@ LOCATION_FIELDS = {"district_code", "tax_district_code", "stats_district_code", 
 # The gold's labels for designations outside today's vocabulary → the drafter's items.
 GOLD_LABELS = {
     "listing_reserve": "listing_reserve",
-    "ip_management_gb29490": "ip_management_gb29490",
+    "ip_management_gb29490": "ip_standard",
     "hightech_cultivation_pool": "hightech_cultivation",
     "gz_little_giant_pool": "little_giant",  # 广州市小巨人企业库: the city's 小巨人 list
     "gz_tech_innovation_pool": None,  # 广州市科技创新企业库: no item in the drafter's vocabulary
     "hz_patent_pilot": "patent_pilot",
-    "hz_city_hightech_rd_center": "hightech_rd_center",
+    "hz_city_hightech_rd_center": "rd_center",
     "national_innovative_enterprise": "innovative_enterprise",
 }
 

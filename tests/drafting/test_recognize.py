@@ -69,7 +69,10 @@ def test_yearly_figures(draft):
     d = draft("营业收入连续两年增长20%以上。")
     assert has_atom(d, field="revenue", measure="growth", years=2, agg="each", op="ge", value=0.2)
     d = draft("上年度对区级财政贡献50万元以上。")
-    assert has_atom(d, field="tax_local", op="ge", value=50)
+    assert has_atom(d, field="tax_local", year="last", op="ge", value=50)
+    d = draft("年主营业务收入首次突破1亿元的企业。")
+    assert has_atom(d, field="main_revenue", year="last", op="ge", value=10000)
+    assert has_atom(d, field="main_revenue", year="last-1", years="all", agg="max", op="lt", value=10000)
 
 
 def test_bands_become_branches(draft):
@@ -130,7 +133,7 @@ def test_attestations_penalties_and_credit(draft):
     for item in ("financial_system", "independent_accounting", "rd_bookkeeping"):
         assert has_atom(d, attest=item)
     assert has_atom(d, field="penalty", op="count_le", value=0, item=["safety_accident"],
-                    where={"severity_ge": "major"}, window={"last_years": 3})
+                    where={"severity_ge": "serious"}, window={"last_years": 3})  # 重大 = serious, 较大 = major
     assert has_atom(d, field="serious_dishonest", op="eq", value=False)
     assert has_atom(d, field="abnormal_operation", op="eq", value=False)
 

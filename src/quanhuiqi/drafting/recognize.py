@@ -95,6 +95,17 @@ def _cert_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     return rx, {re.sub("[“”\"'「」『』《》]", "", k): v for k, v in by_syn.items()}
 
 
+def known_record_items(table: str) -> set[str] | None:
+    """The items the policy language knows for a record table (None when this version of the package
+    has no record vocabulary): a designation outside it is drafted as a todo, not as an atom the
+    loader would refuse."""
+    try:
+        from quanhuiqi.reference import records  # the language's vocabularies (issue 13)
+    except ImportError:
+        return None
+    return set(getattr(records, "RECORD_TABLES", {}).get(table, {})) or None
+
+
 def _level_of(text: str | None) -> str | None:
     """The lowest level named (省级及以上 → provincial; 国家、省、市 → city)."""
     if not text:
@@ -122,6 +133,9 @@ def certifications(text: str) -> list[Hit]:
             continue
         level = _level_of(m.group("level"))
         before = text[max(0, m.start("name") - 14) : m.start("name")]
+        known = known_record_items("certificate")
+        if known is not None and item not in known and standard[item] != "true":
+            continue  # not in the language's vocabulary: the span stays a todo (kind certification_held)
         start = m.start("level") if m.group("level") else m.start("name")
         atom: dict[str, Any]
         conf = 0.9 if standard[item] == "true" else 0.75
@@ -290,7 +304,7 @@ def conditions_misc(text: str) -> list[Hit]:
 
 _PENALTY = re.compile(
     r"(?P<win>近(?P<n>[一二两三四五\d])年(?:内|来)?|(?:成立|创办|设立)以来|过去(?P<n2>[一二两三四五\d])年内?)?[^,;。]{0,6}?"
-    r"(?:未发生|无|没有|未出现|未受到|未曾发生)(?P<body>[^;。]{0,40}?(?:事故|行政处罚|违法(?:违规)?行为|处罚|环境违法))"
+    r"(?:未发生|无|没有|未出现|未受到|未曾发生)(?P<body>[^;。]{0,40}(?:事故|行政处罚|违法(?:违规)?行为|处罚|环境违法|失信行为))"
 )
 
 
@@ -305,11 +319,21 @@ def penalties(text: str) -> list[Hit]:
             items.append("quality_accident")
         if "处罚" in body or "罚款" in body:
             items.append("administrative_penalty")
+        if "环境" in body:
+            items.append("environmental_violation")
+        if "科研失信" in body or "科研诚信" in body:
+            items.append("research_misconduct")
+        if "税收违法" in body or "偷税" in body:
+            items.append("tax_violation")
         if not items:
             continue
         atom: dict[str, Any] = {"field": "penalty", "op": "count_le", "value": 0, "item": items}
         where: dict[str, Any] = {}
-        if re.search(r"重大|严重|较大", body):
+        if re.search(r"特别重大", body):
+            where["severity_ge"] = "extraordinary"
+        elif re.search(r"重大|严重", body):
+            where["severity_ge"] = "serious"
+        elif "较大" in body:
             where["severity_ge"] = "major"
         amt = re.search(rf"(?:单笔)?(?P<n>{NUM})(?P<u>万元|元)(?:以上)?(?:{INCL})?(?:以上)?", body)
         if amt:
@@ -824,20 +848,27 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
             atom = {"field": "revenue", "measure": "growth", "years": int(parse_number(multi.group("n")) or 2),
                     "agg": "each", "op": op, "value": _num(val)}
         elif growth and yearly and field != "revenue_growth":
-            atom = {"field": yearly, "measure": "growth", "op": op, "value": _num(val)}
-            if yr:
-                atom["year"] = int(yr.group(1))
+            atom = {"field": yearly, "measure": "growth", "year": int(yr.group(1)) if yr else "last", "op": op,
+                    "value": _num(val)}
         elif multi and yearly and re.search(r"总额|合计|累计|共计|支出额|总和", text[ps:m.start()]) and not multi.group().startswith("连续"):
             atom = {"field": yearly, "years": int(parse_number(multi.group("n")) or 3), "agg": "sum", "op": op,
                     "value": _num(val)}
             kind = "multi_year_rd" if field == "rd_expense" else kind
         elif field in YEARLY_ONLY:
-            atom = {"field": yearly, "op": op, "value": _num(val)}
-            if yr:
-                atom["year"] = int(yr.group(1))
+            atom = {"field": yearly, "year": int(yr.group(1)) if yr else "last", "op": op, "value": _num(val)}
         elif yr and yearly and field in ("revenue", "rd_expense", "total_assets", "employees"):
             atom = {"field": yearly if yearly != "main_revenue" else "revenue", "year": int(yr.group(1)), "op": op,
                     "value": _num(val)}
+        first = re.search(r"首次(?:突破|超过|达到|迈上|跨越)", text[ps : m.end()])
+        if first and field == "revenue" and op in ("ge", "gt") and not yr:
+            # 首次突破1亿元: this year at or above, every earlier year below (the language's first crossing)
+            metric_field = "main_revenue" if metric is not None and "主营" in metric.group() else "revenue"
+            atom = {"field": metric_field, "year": "last", "op": op, "value": _num(val)}
+            hits.append(Hit(span_start, span_end, "event_first_time",
+                            {"field": metric_field, "year": "last-1", "years": "all", "agg": "max",
+                             "op": "lt" if op == "ge" else "le", "value": _num(val)}, conf - 0.1,
+                            note="首次突破: every earlier year below the bound"))
+            extra_note = ""
         if re.search(r"原则上", text[ps:m.start()]):
             conf -= 0.1
             extra_note = (extra_note + "; " if extra_note else "") + "原则上: soft in the text"

@@ -280,6 +280,14 @@ class TreeBuilder:
                 tiers.append((amount, hs, (s, e)))
         if len(tiers) < 2:
             return hits, None
+        # 首次突破 in tiers: each tier is its own first crossing, which no single gate says; the gate keeps
+        # the bounds and the crossings are left to the officer (they come back as todos)
+        crossing = [h for _, hs, _ in tiers for h in hs if h.atom.get("agg") == "max"]
+        if crossing:
+            tiers = [(a, [h for h in hs if h.atom.get("agg") != "max"], se) for a, hs, se in tiers]
+            tiers = [t for t in tiers if t[1]]
+            hits = [h for h in hits if h.atom.get("agg") != "max"]
+            self.notes.append("首次突破 tiers: each tier is a first crossing of its own bound — encode it per tier")
         in_tier = {id(h) for _, hs, _ in tiers for h in hs}
         rest = [h for h in hits if id(h) not in in_tier]
         keys = [{_key(h) for h in hs} for _, hs, _ in tiers]

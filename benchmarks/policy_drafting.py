@@ -97,7 +97,9 @@ CORRESPONDENCE_UNMAPPED: dict[str, list[dict[str, Any]]] = {
     "loan_or_financing": [{"field": "equity_financing"}, {"field": "loans"}],
     "ip_count": [{"field": "invention_patents"}, {"field": "utility_patents"}, {"field": "design_patents"},
                  {"field": "software_copyrights"}],
-    "listing_event": [{"field": "milestone", "item": "listed"}],
+    "listing_event": [{"field": "milestone", "item": "listed"}, {"field": "milestone", "item": "neeq_listed"},
+                      {"field": "milestone", "item": "regional_equity_listed"}],
+    "entity_category": [{"field": "certificate", "item": "headquarters"}],  # 非总部型企业 = not (held headquarters)
 }
 
 

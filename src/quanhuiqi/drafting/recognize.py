@@ -127,7 +127,7 @@ def certifications(text: str) -> list[Hit]:
         name = re.sub("[“”\"'「」『』《》]", "", m.group("name"))
         item = by_syn[name]
         after = text[m.end() : m.end() + 8]
-        if re.match(r"(?:申报|认定|评定|评价)(?:条件|标准|办法|管理|工作|程序)", after):
+        if re.match(r"(?:申报|认定|评定|评价)(?:条件|标准|办法|管理|工作|程序)|的?(?:相关)?(?:政策|规定|办法)", after):
             continue  # the programme itself (高新技术企业认定条件), not a status held
         if re.match(r"[^,;。]{0,6}(?:培育库|培育入库|后备库|研发中心|申报条件)", after) and item != "hightech_cultivation":
             continue
@@ -911,7 +911,7 @@ _NEGATE_OP = {"under": "not_under", "in_list": "not_in_list", "in": "not_in", "e
 def negate_exclusions(text: str, hits: list[Hit]) -> list[Hit]:
     """房地产企业除外, 不含劳务派遣, 非国有: the atom is negated (not_under, ne …)."""
     for h in hits:
-        if h.role != "cond" or "op" not in h.atom or h.field in ("penalty",):
+        if h.role != "cond" or "op" not in h.atom or h.field in ("penalty",) or h.kind == "event_first_time":
             continue
         before = text[max(0, h.start - 4) : h.start]
         after = text[h.end : h.end + 6].lstrip(")")
@@ -921,8 +921,12 @@ def negate_exclusions(text: str, hits: list[Hit]) -> list[Hit]:
         op = h.atom["op"]
         new = _NEGATE_OP.get(op)
         if new is None:
-            continue
-        h.atom = {**h.atom, "op": new}
+            if h.field in ("certificate", "certifications", "milestone"):
+                h.extra["not"] = True  # 非总部型企业: not (held headquarters)
+            else:
+                continue
+        else:
+            h.atom = {**h.atom, "op": new}
         h.kind = "industry_exclusion" if h.kind.startswith("industry") else h.kind
         m = _NEG_AFTER.match(after)
         if m:

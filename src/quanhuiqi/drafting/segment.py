@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 CN_NUM = "一二三四五六七八九十百零〇两"
 _MARKERS = [
+    ("section", re.compile(r"(?<![^\n])(?:奖励|补贴|资助|支持|扶持|补助|奖补)(?:标准|方式|额度)[:：]|(?<![^\n])(?:注意事项|申报材料|申报程序|申报时间)[:：]?")),
     ("article", re.compile(rf"第[{CN_NUM}\d]+条")),
     ("cn_paren", re.compile(rf"[(\[〔【][{CN_NUM}]+[)\]〕】]")),
     ("cn_dun", re.compile(rf"(?<![{CN_NUM}\w])[{CN_NUM}]{{1,3}}、")),
@@ -75,9 +76,9 @@ def _prev_nonspace(text: str, i: int) -> str:
 def items(text: str) -> list[Item]:
     """Numbered items covering the whole text (the text before the first marker is an item too)."""
     marks = find_markers(text)
-    depth_of: dict[str, int] = {}
+    depth_of: dict[str, int] = {"section": -1}  # a section heading (奖励标准：) closes every item before it
     for _, _, style, _ in marks:
-        depth_of.setdefault(style, len(depth_of))
+        depth_of.setdefault(style, len(depth_of) - 1)
     out: list[Item] = []
     chain: list[str] = []
     pos = 0
@@ -85,6 +86,11 @@ def items(text: str) -> list[Item]:
         out.append(Item(0, marks[0][0] if marks else len(text), "", "", -1))
     for k, (a, _b, style, mark) in enumerate(marks):
         d = depth_of[style]
+        if d < 0:
+            chain = []
+            end = marks[k + 1][0] if k + 1 < len(marks) else len(text)
+            out.append(Item(a, end, _short(mark).rstrip(":："), mark, -1))
+            continue
         chain = chain[:d] + [""] * max(0, d - len(chain))
         chain.append(_short(mark))
         end = marks[k + 1][0] if k + 1 < len(marks) else len(text)

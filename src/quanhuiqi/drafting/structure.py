@@ -44,7 +44,8 @@ class Node:
 
     @staticmethod
     def leaf(h: Hit) -> Node:
-        return Node("leaf", hit=h)
+        node = Node("leaf", hit=h)
+        return Node("not", [node]) if h.extra.get("not") else node
 
     def leaves(self):
         if self.op == "leaf":
@@ -386,6 +387,8 @@ def simplify(node: Node) -> Node:
     """Flatten nested same-op groups, drop empty groups, merge what 或 joined on one figure, dedupe."""
     if node.op == "leaf":
         return node
+    if node.op == "not":
+        return Node("not", [simplify(node.children[0])])
     kids = [simplify(c) for c in node.children]
     kids = [k for k in kids if k.op == "leaf" or k.children]
     flat: list[Node] = []

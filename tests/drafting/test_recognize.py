@@ -203,3 +203,13 @@ def test_unmapped_spans_become_todos_with_kinds(draft):
 def test_nothing_recognisable_gives_an_empty_draft(draft):
     d = draft("今天天气很好。")
     assert d.empty and d.policy["status"] == "draft" and d.policy["eligibility"] == {"all": []}
+
+
+def test_other_industry_branch_negates_the_first(draft):
+    d = draft("申报单位若为工业类企业，上年度营业收入不超过4亿元；若为其他类型企业，上年度营业收入不超过1亿元。")
+    tree = d.policy["eligibility"]
+    assert "any" in tree and len(tree["any"]) == 2
+    second = tree["any"][1]["all"]
+    assert second[0]["op"] == "not_under" and second[0]["value"] == ["B", "C", "D"]
+    assert second[1]["value"] == 10000
+    assert "&id" not in d.to_yaml()

@@ -28,7 +28,7 @@ _AWARD = re.compile(
 _OR = re.compile(r"或(?!以上|以下|者以上)|或者")
 _AND_BREAK = re.compile(r"[,;。]\s*(?:且|并|同时|还须|还应|另须)|且|并且|同时")
 _HEAD_END = re.compile(r"的(?:[\u4e00-\u9fff]{0,8}?)(?:企业|单位|机构)$")
-_HEAD_START = re.compile(r"^(?:若为|若是|若|如为|如果|如属|对于|属于)")
+_HEAD_START = re.compile(r"(?:若为|若是|如为|如果|如属)|^(?:[\d.、()]*)(?:申报单位|申报企业|企业|申请人)?(?:若|对于|属于)")
 _OTHER = re.compile(r"其他(?:类型|类|行业)?(?:的)?(?:企业|单位)")
 _ONE_OF = re.compile(r"(?:之一|任一|其中一项|其中之一)")
 
@@ -361,7 +361,8 @@ def _key(h: Hit) -> str:
 
 def _negated(h: Hit) -> Hit:
     op = {"under": "not_under", "in": "not_in", "eq": "ne"}.get(str(h.atom.get("op")), "not_under")
-    return Hit(h.start, h.end, "industry_scope", {**h.atom, "op": op}, h.confidence * 0.9,
+    value = list(h.atom["value"]) if isinstance(h.atom.get("value"), list) else h.atom.get("value")
+    return Hit(h.start, h.end, "industry_scope", {**h.atom, "op": op, "value": value}, h.confidence * 0.9,
                note="其他企业: read as not the industry of the branch before")
 
 

@@ -15,6 +15,8 @@ docs/drafting.md):
   language listed for its kind in ``CORRESPONDENCE_UNMAPPED`` overlaps its quote.
 - A draft district condition (any of the four location fields) equal to the issuer's territory that
   matches nothing is neutral when the gold has no condition on that field: left out of precision.
+- A gold `any` whose children all test one code field with `under`/`in` is one atom over the
+  union of their values (any(under B/C/D, under F) = under [B, C, D, F]), as the drafter writes a list.
 - Industry code sets are compared after the divisions that make up a whole section are replaced by
   the section's letter (51 + 52 = F).
 - Gold certification labels outside today's vocabulary are compared through ``GOLD_LABELS`` (the
@@ -115,6 +117,14 @@ def flatten_gold(nodes: list[Any], path: tuple = ()) -> list[dict[str, Any]]:
 
 
 def _walk_gold(n: Any, path: tuple) -> list[dict[str, Any]]:
+    if "any" in n and all("field" in c and c.get("op") in ("under", "in") for c in n["any"]) and \
+            len({(c["field"], c["op"]) for c in n["any"]}) == 1:
+        # any(under A, under B) is under [A, B]: one atom over the union (as the drafter writes a list)
+        vals: list[Any] = []
+        for c in n["any"]:
+            vals += c["value"] if isinstance(c["value"], list) else [c["value"]]
+        first = n["any"][0]
+        return [{**first, "value": vals, "_path": path + (("any", 0),)}]
     if "any" in n or "all" in n:
         op = "any" if "any" in n else "all"
         out = []

@@ -557,7 +557,8 @@ def places(text: str, jurisdiction: str | None) -> list[Hit]:
         if not kinds:
             pre = text[max(0, p.start - 2) : p.start]
             post = text[p.end : p.end + 10]
-            home = re.search(r"在$|对$|^(?:的)?[^,;。]{0,14}企业|^(?:范围|行政区域|辖区)内|^内", pre + "|" + post) is not None
+            home = re.search(r"在$|对$", pre) is not None or re.match(
+                r"(?:的)?[^,;。]{0,14}企业|(?:范围|行政区域|辖区)内|内", post) is not None
             if not (re.search(r"在$|对$", pre) or re.match(r"(?:新认定|内|的|范围|行政区域|辖区)", post)) or not home:
                 continue
             kinds = ["registration_location"]

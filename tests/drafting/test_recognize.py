@@ -121,6 +121,10 @@ def test_events(draft):
     d = draft("企业由济南市以外地区迁入，迁入时间在2023年1月1日至2023年12月31日之间。")
     assert has_atom(d, field="milestone", op="first_in", item="moved_in",
                     window={"from": "2023-01-01", "to": "2023-12-31"}, where={"detail_not_under": ["3701"]})
+    d = draft("企业在全国中小企业股份转让系统挂牌，或于创业板上市。")
+    assert has_atom(d, field="milestone", op="occurred_in", item="neeq_listed")
+    assert has_atom(d, field="milestone", op="occurred_in", item="listed")
+    assert not has_atom(d, field="size_class")
     d = draft("2023年首次纳入规模以上工业企业统计。")
     assert has_atom(d, field="milestone", op="first_in", item="above_scale_entry", window={"year": 2023})
     assert has_atom(d, field="above_scale", op="eq", value=True)

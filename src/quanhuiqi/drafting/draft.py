@@ -11,6 +11,7 @@ its confidence and the words it came from.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -154,12 +155,14 @@ def draft_policy(
     tree = _to_yaml_tree(root, norm, its, atoms)
     rules = _rules(hits, norm, its)
     in_tree = {id(lf.hit) for lf in root.leaves()}
-    kept = [h for h in hits if id(h) in in_tree or h.role != "cond"]
+    said = {json.dumps(lf.hit.atom, sort_keys=True, ensure_ascii=False) for lf in root.leaves()}
+    kept = [h for h in hits if id(h) in in_tree or h.role != "cond"
+            or json.dumps(h.atom, sort_keys=True, ensure_ascii=False) in said]  # restated: said once in the tree
     covered = [(h.start, h.end) for h in kept] + [(a, b) for h in kept for (a, b) in h.extra.get("also", [])]
     todos = _todos(norm, its, covered, jurisdiction)
     # conditions read but left out of the gate (a stricter tier, a bonus): shown to the officer
     for h in hits:
-        if h.role == "cond" and id(h) not in in_tree and not any(a <= h.start and h.end <= b for a, b in covered):
+        if h.role == "cond" and h not in kept and not any(a <= h.start and h.end <= b for a, b in covered):
             a, b = norm.original_span(h.start, h.end)
             todos.append(Todo(f"t{len(todos) + 1}", norm.original[a:b], h.kind, a, b, _label_at(its, h.start)))
     notes = list(builder.notes)

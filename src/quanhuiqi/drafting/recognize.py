@@ -649,6 +649,33 @@ def events(text: str) -> list[Hit]:
     return out
 
 
+_LISTINGS = [
+    (re.compile(r"(?:于|在)?(?:国内|境内|境外|海外)?(?:主板|创业板|中小板|科创板|北交所|北京证券交易所|境外|香港|纽约|纳斯达克)[^,;。]{0,6}?(?:首发)?上市"), "listed"),
+    (re.compile(r"(?:于|在)?全国中小企业股份转让系统(?:挂牌|成功挂牌)|新三板(?:挂牌|成功挂牌)|在新三板挂牌"), "neeq_listed"),
+    (re.compile(r"(?:于|在)?区域(?:性)?股权(?:交易)?(?:市场|中心)(?:挂牌|成功挂牌)"), "regional_equity_listed"),
+]
+
+
+def listings(text: str) -> list[Hit]:
+    """上市 / 新三板挂牌 / 区域股权市场挂牌 → a milestone that occurred (window from the sentence's dates)."""
+    out = []
+    for rx, item in _LISTINGS:
+        for m in rx.finditer(text):
+            seg = _sentence_text(text, m.start())
+            atom: dict[str, Any] = {"field": "milestone", "op": "occurred_in", "item": item}
+            window = _dates_window(seg)
+            if window:
+                atom["window"] = window
+            out.append(Hit(m.start(), m.end(), "listing_event", atom, 0.7))
+    return out
+
+
+def _sentence_text(text: str, pos: int) -> str:
+    a = max(text.rfind(c, 0, pos) for c in ";。\n") + 1
+    ends = [i for i in (text.find(c, pos) for c in ";。\n") if i >= 0]
+    return text[a : min(ends) if ends else len(text)]
+
+
 def _year_span(text: str) -> dict[str, Any] | None:
     m = re.search(r"((?:19|20)\d{2})\s*(?:—|-|~|至|到)\s*((?:19|20)\d{2})年", text)
     if m:
@@ -954,6 +981,7 @@ def recognise(text: str, jurisdiction: str | None = None) -> list[Hit]:
     hits += places(text, jurisdiction)
     hits += relocations(text, jurisdiction)
     hits += events(text)
+    hits += listings(text)
     heads = in_headings(text)
     hits = [h for h in hits if not any(a <= h.start < b for a, b in heads)]
     return negate_exclusions(text, hits)

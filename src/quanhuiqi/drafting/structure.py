@@ -80,7 +80,16 @@ class TreeBuilder:
     def __init__(self, text: str, items: list[Item], hits: list[Hit]):
         self.text = text
         self.items = items
-        self.hits = merge_lists(text, [h for h in hits if h.role == "cond"])
+        hits = merge_lists(text, [h for h in hits if h.role == "cond"])
+        # the 奖励标准 section restates who gets what: a condition it repeats from the 申报条件 is no new gate
+        benefit = [(it.start, it.end) for it in items if it.depth < 0 and re.match(
+            r"(?:奖励|补贴|资助|支持|扶持|补助|奖补)(?:标准|方式|额度)", it.marker)]
+        if benefit:
+            def in_benefit(h: Hit) -> bool:
+                return any(a <= h.start < b for a, b in benefit)
+            stated = {_key(h) for h in hits if not in_benefit(h)}
+            hits = [h for h in hits if not (in_benefit(h) and _key(h) in stated)]
+        self.hits = hits
         self.tiers: list[dict[str, Any]] = []
         self.notes: list[str] = []
 

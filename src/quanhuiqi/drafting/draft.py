@@ -148,23 +148,27 @@ def draft_policy(
                     hits += [h for h in thresholds(t[sub.start : sub.end], ctx) if _shift(h, sub.start)]
     hits = [h for h in hits if not _garbled(norm, h)]
     hits = resolve_overlaps(hits)
-    hits = apply_definitions(t, hits)
+    hits, defined = apply_definitions(t, hits)
     builder = TreeBuilder(t, its, hits)
     root = builder.build()
     atoms: list[DraftAtom] = []
     tree = _to_yaml_tree(root, norm, its, atoms)
     rules = _rules(hits, norm, its)
-    in_tree = {id(lf.hit) for lf in root.leaves()}
-    said = {json.dumps(lf.hit.atom, sort_keys=True, ensure_ascii=False) for lf in root.leaves()}
-    kept = [h for h in hits if id(h) in in_tree or h.role != "cond"
-            or json.dumps(h.atom, sort_keys=True, ensure_ascii=False) in said]  # restated: said once in the tree
-    covered = [(h.start, h.end) for h in kept] + [(a, b) for h in kept for (a, b) in h.extra.get("also", [])]
+    # every recognised span counts as read, and so does the lead-in of a figure (参保企业足额缴纳…12个月以上)
+    covered = [(h.start, h.end) for h in hits] + [(a, b) for h in hits for (a, b) in h.extra.get("also", [])]
+    covered += _lead_ins(t, hits)
+    covered += defined
+    covered += _rule_sentences(t, hits)
     todos = _todos(norm, its, covered, jurisdiction)
-    # conditions read but left out of the gate (a stricter tier, a bonus): shown to the officer
+    # conditions read but kept out of the gate (a stricter or bonus tier, each tier's first crossing): a
+    # condition of some tier all the same, so the officer sees it
+    said = {json.dumps(lf.hit.atom, sort_keys=True, ensure_ascii=False) for lf in root.leaves()}
+    in_tree = {id(lf.hit) for lf in root.leaves()}
     for h in hits:
-        if h.role == "cond" and h not in kept and not any(a <= h.start and h.end <= b for a, b in covered):
-            a, b = norm.original_span(h.start, h.end)
-            todos.append(Todo(f"t{len(todos) + 1}", norm.original[a:b], h.kind, a, b, _label_at(its, h.start)))
+        if h.role != "cond" or id(h) in in_tree or json.dumps(h.atom, sort_keys=True, ensure_ascii=False) in said:
+            continue
+        a, b = norm.original_span(h.start, h.end)
+        todos.append(Todo(f"t{len(todos) + 1}", norm.original[a:b], h.kind, a, b, _label_at(its, h.start)))
     notes = list(builder.notes)
     for a, b in norm.garbled:
         notes.append(f"unreadable characters at @{norm.original_span(a, b)[0]}-{norm.original_span(a, b)[1]} "
@@ -179,16 +183,18 @@ _DEFINES = re.compile(r"(?:^|(?<=[。;\n:]))(?:注:)?(?:本办法所称|本政�
 _NOTE = re.compile(r"(?:^|(?<=[。\n]))(?:注|说明|备注)[:]")
 
 
-def apply_definitions(t: str, hits: list[Hit]) -> list[Hit]:
+def apply_definitions(t: str, hits: list[Hit]) -> tuple[list[Hit], list[tuple[int, int]]]:
     """'重点服务业包括:G交通运输…,I信息传输…': the term stands for the union of the industries
     listed; the list itself is a definition, not a condition.  Hits inside a note (注: …) explain,
-    they are dropped."""
+    they are dropped.  Returns the hits and the spans of the definitions (read, no todo)."""
     out = list(hits)
+    spans: list[tuple[int, int]] = []
     for m in _DEFINES.finditer(t):
         end = min([i for i in (t.find(c, m.end()) for c in "。\n") if i >= 0] or [len(t)])
         body = [h for h in out if m.end() <= h.start < end and h.kind in ("industry_scope", "industry_list")]
         if not body:
             continue
+        spans.append((m.start(), end))
         out = [h for h in out if h not in body]
         term = m.group("term").strip("“”\"")
         codes: list[str] = []
@@ -208,7 +214,31 @@ def apply_definitions(t: str, hits: list[Hit]) -> list[Hit]:
     for m in _NOTE.finditer(t):
         end = min([i for i in (t.find("\n", m.end()),) if i >= 0] or [len(t)])
         out = [h for h in out if not (m.start() <= h.start < end) or h.note.endswith("as the text defines it")]
-    return sorted(out, key=lambda h: (h.start, h.end))
+    return sorted(out, key=lambda h: (h.start, h.end)), spans
+
+
+def _lead_ins(t: str, hits: list[Hit]) -> list[tuple[int, int]]:
+    """From the phrase start to a figure's hit when no other hit lies between (上年度, 企业足额缴纳…)."""
+    out = []
+    starts = sorted(h.start for h in hits)
+    for h in hits:
+        if h.atom.get("op") not in ("ge", "gt", "le", "lt", "count_le", "count_ge"):
+            continue
+        a = max(t.rfind(c, 0, h.start) for c in ",;。\n:") + 1
+        if h.start - a <= 24 and not any(a <= s < h.start for s in starts):
+            out.append((a, h.start))
+    return out
+
+
+def _rule_sentences(t: str, hits: list[Hit]) -> list[tuple[int, int]]:
+    """A sentence that states a policy rule (就高不重复, 经审定) or a commitment explains it: all read."""
+    out = []
+    for h in hits:
+        if h.role == "policy" or h.kind == "commitment":
+            a = max(t.rfind(c, 0, h.start) for c in "。;\n") + 1
+            ends = [i for i in (t.find(c, h.end) for c in "。;\n") if i >= 0]
+            out.append((a, min(ends) if ends else len(t)))
+    return out
 
 
 def _within_parent(its: list[Item], parent: Item, sub: Item) -> bool:
@@ -275,7 +305,9 @@ def _kind_keywords() -> list[tuple[str, re.Pattern[str]]]:
 
 _BOILERPLATE = re.compile(
     r"^(?:申报条件|申请条件|支持对象|适用对象|支持范围|补贴范围及标准|奖励标准|资助标准|注意事项|"
-    r"具体申报要求详见附件|可以申请|均可申报|予以支持|给予支持|下同|以下简称)"
+    r"具体申报要求详见附件|可以申请|均可申报|予以支持|给予支持|下同|以下简称|以下统称|"
+    r"(?:根据|按照|依据)[^,;。]{0,6}《|请|若违反|如违反|违反承诺|应退回|退回)"
+    r"|^[^,;。]*【[^】]*】\s*$"
 )
 _RELATIVE_PLACE = re.compile(r"本市|我市|本区|我区|本省|我省|全市|全区|区内|市内|省内|本县|我县")
 
@@ -307,9 +339,12 @@ def _todos(norm: Normalized, its: list[Item], covered: list[tuple[int, int]], ju
             while k < b and not mask[k]:
                 k += 1
             run = t[s:k]
-            core = run.strip(" 、和及与或且并的,()")
+            core = re.sub(r"^(?:第[一二三四五六七八九十百\d]+条|[(\[]?[一二三四五六七八九十\d]{1,3}[)\].、])\s*", "",
+                          run.strip(" 、和及与或且并的,()"))
             if len(re.findall(r"[\u4e00-\u9fff]", core)) < 4 or _BOILERPLATE.match(core):
                 continue
+            if run.rstrip().endswith("的") and k < b and mask[k]:
+                continue  # a modifier of the figure that follows (纳入我区统计核算的营业收入…)
             kinds = [kind for kind, rx in _kind_keywords() if rx.search(run)]
             if not kinds and jurisdiction is None and _RELATIVE_PLACE.search(run):
                 kinds = ["registration_location"]

@@ -23,6 +23,8 @@ from quanhuiqi.drafting.normalize import Normalized, normalize_clause
 from quanhuiqi.drafting.recognize import (
     Hit,
     _data,
+    _phrase_start,
+    _sentence_text,
     context_metric_of,
     recognise,
     resolve_overlaps,
@@ -224,7 +226,7 @@ def _lead_ins(t: str, hits: list[Hit]) -> list[tuple[int, int]]:
     for h in hits:
         if h.atom.get("op") not in ("ge", "gt", "le", "lt", "count_le", "count_ge"):
             continue
-        a = max(t.rfind(c, 0, h.start) for c in ",;。\n:") + 1
+        a = _phrase_start(t, h.start)
         if h.start - a <= 24 and not any(a <= s < h.start for s in starts):
             out.append((a, h.start))
     return out
@@ -326,7 +328,7 @@ def _todos(norm: Normalized, its: list[Item], covered: list[tuple[int, int]], ju
     todos: list[Todo] = []
     for m in re.finditer(r"[^,;。\n:]+", t):
         a, b = m.start(), m.end()
-        if is_award(_sentence_of(t, a)) and not re.search(r"的$", t[a:b]):
+        if is_award(_sentence_text(t, a)) and not re.search(r"的$", t[a:b]):
             # a sentence that pays: only its conditions (…的) may hold a todo
             continue
         # uncovered runs inside the phrase
@@ -357,12 +359,6 @@ def _todos(norm: Normalized, its: list[Item], covered: list[tuple[int, int]], ju
             for kind in dict.fromkeys(kinds[:2]):
                 todos.append(Todo(f"t{len(todos) + 1}", norm.original[oa:ob], kind, oa, ob, _label_at(its, qs)))
     return todos
-
-
-def _sentence_of(t: str, pos: int) -> str:
-    a = max(t.rfind(c, 0, pos) for c in ";。\n") + 1
-    ends = [i for i in (t.find(c, pos) for c in ";。\n") if i >= 0]
-    return t[a : min(ends) if ends else len(t)]
 
 
 def _trim(t: str, a: int, b: int) -> tuple[int, int]:

@@ -48,3 +48,14 @@ def test_binary_is_refused_by_name():
         decode_clause_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "x.bin")
     with pytest.raises(InputError, match="y.bin: (not readable text|neither UTF-8 nor GB18030)"):
         decode_clause_bytes(bytes(range(128, 256)) * 3, "y.bin")
+
+
+def test_markdown_markup_is_read_through():
+    from quanhuiqi.drafting import draft_policy
+
+    text = "## 申报条件\n\n- **1.** 企业注册地在[济南市](http://example.org/a)；\n- **2.** 上年度营业收入不低于1000万元。\n"
+    n = normalize_clause(text)
+    assert n.text.startswith("申报条件\n\n1.企业注册地在济南市;")
+    d = draft_policy(text)
+    assert [a.clause for a in d.atoms] == ["1", "2"]
+    assert d.atoms[1].quote == "营业收入不低于1000万元"

@@ -31,6 +31,8 @@ _DROP = {0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD}
 _ODD = re.compile(r"[\u3100-\u312f\u2500-\u257f\ue000-\uf8ff\ufffd\u01cd-\u01dc\u0100-\u017f]")
 _PINYIN_GLOSS = re.compile(r"\((?:[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,6})\)")
 _ASCII_WORD = re.compile(r"[0-9A-Za-z]")
+_MD_MARKUP = re.compile(r"(?m)^(?P<mark>[ \t]*(?:#{1,6}[ \t]+|>[ \t]?|[-*+][ \t]+))|(?P<mark2>\*{1,3}|`+)")
+_MD_LINK = re.compile(r"\[[^\]\n]{1,80}(?P<tail>\]\([^)\s]{1,300}\))")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,15 @@ def normalize_clause(original: str) -> Normalized:
         if m.start() > 0 and _is_cjk(text[m.start() - 1]):
             for k in range(m.start(), m.end()):
                 keep[k] = False
+    # Markdown markup: headings (#), emphasis (* _ `), quotes (>) and bullets (- ) at a line start, links
+    for m in _MD_MARKUP.finditer(text):
+        g = "mark" if m.group("mark") is not None else "mark2"
+        for k in range(m.start(g), m.end(g)):
+            keep[k] = False
+    for m in _MD_LINK.finditer(text):  # [text](url) → text
+        keep[m.start()] = False
+        for k in range(m.start("tail"), m.end()):
+            keep[k] = False
     # spaces and tabs: kept only between two ASCII letters/digits (``ISO 9001``)
     for k, ch in enumerate(text):
         if ch in " \t\u3000\xa0":

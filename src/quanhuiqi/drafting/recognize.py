@@ -106,6 +106,12 @@ def known_record_items(table: str) -> set[str] | None:
     return set(getattr(records, "RECORD_TABLES", {}).get(table, {})) or None
 
 
+@cache
+def _cert_standard() -> dict[str, str]:
+    voc = certification_vocabulary()
+    return dict(zip(voc["item"].tolist(), voc["standard"].tolist(), strict=True))
+
+
 def _level_of(text: str | None) -> str | None:
     """The lowest level named (省级及以上 → provincial; 国家、省、市 → city)."""
     if not text:
@@ -121,7 +127,7 @@ _YEAR_NEAR = re.compile(r"(?P<y>(?:19|20)\d{2})年(?:度)?|(?P<rel>上一?年度
 
 def certifications(text: str) -> list[Hit]:
     rx, by_syn = _cert_pattern()
-    standard = dict(zip(certification_vocabulary()["item"], certification_vocabulary()["standard"], strict=True))
+    standard = _cert_standard()
     hits: list[Hit] = []
     for m in rx.finditer(text):
         name = re.sub("[“”\"'「」『』《》]", "", m.group("name"))

@@ -14,7 +14,6 @@ from quanhuiqi.cli import main
 from quanhuiqi.policy import load_book
 from quanhuiqi.policy.load import PolicyError
 
-
 CLAUSE = ("申报条件：\n1．企业注册地、税务征管关系在济南市历下区；\n2．上年度营业收入不低于２０００万元，"
           "且研发费用占营业收入比重不低于3%；\n3．具有独立法人资格，有健全的财务制度。\n")
 PLAIN = "申报条件：1.在济南市注册；2.上年度营业收入不低于2000万元；3.属于制造业企业。"

@@ -21,15 +21,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--city", default=str(ROOT / "data_samples"))
     ap.add_argument("--as-of", default="2025-07-01")
+    ap.add_argument("--policies", default=None, help="another book (e.g. data_samples/policies_real): truth is the "
+                                                      "engine on the city's complete canonical facts")
+    ap.add_argument("--result-name", default="verdict_accuracy")
     args = ap.parse_args()
     from quanhuiqi.synth.verdict_accuracy import verdict_accuracy
 
     t0 = time.perf_counter()
-    counts, errors = verdict_accuracy(args.city, args.as_of)
+    counts, errors = verdict_accuracy(args.city, args.as_of, args.policies)
     out = {**counts, "errors_by_policy": errors.groupby(["error", "policy_id"]).size().rename("pairs")
            .reset_index().to_dict(orient="records"), "seconds": round(time.perf_counter() - t0, 1),
-           "command": f"python benchmarks/verdict_accuracy.py --city {args.city} --as-of {args.as_of}"}
-    (ROOT / "benchmarks" / "results" / "verdict_accuracy.json").write_text(
+           "command": f"python benchmarks/verdict_accuracy.py --city {args.city} --as-of {args.as_of}"
+           + (f" --policies {args.policies} --result-name {args.result_name}" if args.policies else "")}
+    (ROOT / "benchmarks" / "results" / f"{args.result_name}.json").write_text(
         json.dumps(out, indent=2, ensure_ascii=False, default=float), encoding="utf-8")
     print(json.dumps(out, indent=2, ensure_ascii=False, default=float))
 

@@ -52,3 +52,12 @@ def test_a_city_without_true_eligibility_is_refused(tmp_path):
         tmp_path / "truth" / "eligible_true.parquet")
     with pytest.raises(ValueError, match="no true eligibility recorded"):
         verdict_accuracy(tmp_path, "2025-07-01")
+
+
+def test_the_real_book_with_the_fact_tables_proves_nothing_wrong():
+    """The real book (records, yearly figures, declarations, city lists) on the exported fact tables — unreadable
+    levels, missing validity, missing years and amounts, rows refused — against the same book on the complete
+    true tables: no wrong proof and no wrong exclusion, and records decide many pairs."""
+    counts, errors = verdict_accuracy(SAMPLES, "2025-07-01", SAMPLES / "policies_real")
+    assert counts["wrongly_eligible"] == 0 and counts["wrongly_ineligible"] == 0, errors.head()
+    assert counts["eligible"] > 1_000 and counts["truly_eligible_undetermined"] > 0

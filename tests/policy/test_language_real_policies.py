@@ -256,3 +256,31 @@ def test_found_by_the_real_book(tmp_path):
   - {facts: {status: 存续, declarations: [{item: financial_system, value: true}]}, expect: eligible}
 """, encoding="utf-8")
     assert check_book(d3).ok, check_book(d3).text()
+
+
+def test_calendar_year_windows_and_a_citys_own_yearly_figure(tmp_path):
+    """自认定之年起3年内: the N calendar years ending with a year; 零售额: a yearly.csv column the book declares."""
+    fields = "fields:\n  - {name: retail_sales, type: number, unit: 万元, yearly: true, label: 零售额}\n"
+    body = tree("{field: certificate, op: first_in, item: high_tech, window: {year: this, years: 3}}",
+                "{field: retail_sales, year: last, op: ge, value: 500}") + """tests:
+  - as_of: 2025-06-30
+    facts: {certificates: [{item: high_tech, awarded_on: 2023-01-05}], yearly: [{year: 2024, retail_sales: 800}]}
+    expect: eligible
+  - as_of: 2025-06-30
+    facts: {certificates: [{item: high_tech, awarded_on: 2022-12-30}], yearly: [{year: 2024, retail_sales: 800}]}
+    expect: ineligible
+  - as_of: 2025-06-30
+    facts: {certificates: [{item: high_tech, awarded_on: 2023-01-05}], yearly: [{year: 2024, retail_sales: lots}]}
+    expect: undetermined
+"""
+    d = book_dir(tmp_path, body, fields=fields)
+    rep = check_book(d)
+    assert rep.ok, rep.text()
+    book = load_book(d)
+    labels = {f.label for f in book.derived_fields}
+    assert "3个年度内（截至当年）首次认定高新技术企业" in labels and "上年度零售额" in labels
+    assert book.table_vocabularies()["yearly"] == {"retail_sales": "零售额"}
+    (tmp_path / "x").mkdir()
+    bad = book_dir(tmp_path / "x", tree("{field: certificate, op: first_in, item: high_tech, "
+                                        "window: {year: this, years: 0}}"))
+    assert any("window years 0" in e for e in refused(bad))

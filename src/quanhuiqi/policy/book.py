@@ -124,6 +124,9 @@ class PolicyBook:
                                          ("penalty", "penalties")) if t in items}
         if self.vocabularies.get("attestations"):
             out["declarations"] = self.vocabularies["attestations"]
+        own = {n: f.label or f.description or n for n, f in self.fields.items() if f.yearly and f.formula is None}
+        if own:  # a city's own yearly figures: columns of yearly.csv, validated as numbers
+            out["yearly"] = own
         return out
 
     @property

@@ -81,9 +81,10 @@ class Window:
         hi = day_number(as_of)
         if self.kind == "ever":
             return -math.inf, hi
-        if self.kind == "year":
+        if self.kind == "year":  # one calendar year, or the n calendar years ending with it
             y = self.year if self.year is not None else as_of.year + int(self.rel or 0)
-            return day_number(dt.date(y, 1, 1)), min(hi, day_number(dt.date(y, 12, 31)))
+            first = y - (int(self.n) - 1 if self.n else 0)
+            return day_number(dt.date(first, 1, 1)), min(hi, day_number(dt.date(y, 12, 31)))
         if self.kind == "last_years":
             return day_number(_minus_years(as_of, int(self.n))) + 1, hi
         if self.kind == "last_months":
@@ -96,7 +97,8 @@ class Window:
         if self.kind == "ever":
             return "ever"
         if self.kind == "year":
-            return f"year:{self.year}" if self.year is not None else f"year:{_rel_text(self.rel)}"
+            span = f"x{self.n}" if self.n else ""
+            return (f"year:{self.year}" if self.year is not None else f"year:{_rel_text(self.rel)}") + span
         if self.kind in ("last_years", "last_months"):
             return f"{self.kind}:{self.n}"
         return f"{self.start or ''}..{self.end or ''}"
@@ -106,9 +108,8 @@ class Window:
         if self.kind == "ever":
             return ""
         if self.kind == "year":
-            if self.year is not None:
-                return f"{self.year}年"
-            return _year_word(self.rel)
+            end = f"{self.year}年" if self.year is not None else _year_word(self.rel)
+            return f"{self.n}个年度内（截至{end}）" if self.n else end
         if self.kind == "last_years":
             return f"近{self.n}年"
         if self.kind == "last_months":

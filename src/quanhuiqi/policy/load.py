@@ -191,8 +191,8 @@ class _Checker:
                 formula, unit = self.formula(where, name, ftype, unit, item["formula"], fields, yearly)
                 if formula is None:
                     continue
-            elif yearly:
-                self.err(where, f"field {name!r}: yearly applies to computed fields (give a formula)")
+            elif yearly and ftype != "number":
+                self.err(where, f"field {name!r}: a yearly figure is a number, not a {ftype}")
                 continue
             label = item.get("label")
             fields[name] = Field(
@@ -597,15 +597,20 @@ class _Checker:
             self.err(at, "window must be {year: this|last|YYYY}, {last_years: N}, {last_months: N} or {from, to}")
             return None
         keys = set(raw)
-        if keys == {"year"}:
+        if keys in ({"year"}, {"year", "years"}):  # a calendar year, or the N calendar years ending with it
             y = raw["year"]
+            n = raw.get("years")
+            if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 30):
+                self.err(at, f"window years {n!r} must be a whole number 1–30 (calendar years ending with year)")
+                return None
+            n = None if n in (None, 1) else n
             rel = {"this": 0, "last": -1}.get(y) if isinstance(y, str) else None
             if rel is not None:
                 if self.policy_year is not None:
-                    return dv.Window("year", year=self.policy_year + rel)
-                return dv.Window("year", rel=rel)
+                    return dv.Window("year", year=self.policy_year + rel, n=n)
+                return dv.Window("year", rel=rel, n=n)
             if isinstance(y, int) and not isinstance(y, bool) and 1900 <= y <= 2200:
-                return dv.Window("year", year=y)
+                return dv.Window("year", year=y, n=n)
             self.err(at, f"window year {y!r} must be this, last or a year such as 2024")
             return None
         if keys in ({"last_years"}, {"last_months"}):
@@ -754,7 +759,7 @@ class _Checker:
             return None
         name = doc.get("field")
         computed = fields.get(name) if isinstance(name, str) else None
-        if computed is not None and computed.yearly:
+        if computed is not None and computed.yearly:  # a city's own yearly figure: computed, or a yearly.csv column
             unit, label, formula = computed.unit, computed.label or computed.description or name, computed.formula
         elif isinstance(name, str) and name in YEARLY_METRICS:
             unit, label = YEARLY_METRICS[name]

@@ -11,6 +11,7 @@ stays ``None``, and the policy language treats its facts as unknown for everyone
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass, fields
@@ -223,12 +224,18 @@ def validate_penalties(raw: pd.DataFrame, as_of, known_uscc=None, source: str = 
     return _clear(v, (sev.isna() & sev_raw.notna()).to_numpy(), "severity", sev_raw, UNKNOWN_SEVERITY)
 
 
-def validate_yearly(raw: pd.DataFrame, as_of, known_uscc=None, source: str = "yearly") -> Validated:
+def validate_yearly(raw: pd.DataFrame, as_of, known_uscc=None, source: str = "yearly",
+                    metrics: dict[str, str] | list[str] | None = None) -> Validated:
     """Yearly figures, one row per enterprise and year: ``uscc, year,`` the metrics of
-    ``quanhuiqi.reference.records.YEARLY_METRICS`` (money 万元, people 人).  A year after ``as_of``'s year, or
+    ``quanhuiqi.reference.records.YEARLY_METRICS`` (money 万元, people 人) and a book's own yearly figures
+    (``metrics``, validated the same way: non-negative numbers, else cleared).  A year after ``as_of``'s year, or
     not a whole number, rejects the row; a duplicated (enterprise, year) keeps the first row."""
     as_of_ts = as_timestamp(as_of)
-    v = _known_enterprises(_base(raw, as_of, YEARLY, source), known_uscc)
+    spec = YEARLY
+    if metrics:
+        extra = [m for m in metrics if m not in YEARLY_METRICS]
+        spec = dataclasses.replace(YEARLY, columns=YEARLY.columns + extra, money=YEARLY.money + extra)
+    v = _known_enterprises(_base(raw, as_of, spec, source), known_uscc)
     y, _ = parse_numbers(v.clean["year"])
     yv = y.to_numpy()
     bad = np.isnan(yv) | (yv != np.floor(np.nan_to_num(yv))) | (yv < 1900) | (yv > as_of_ts.year)
@@ -271,7 +278,7 @@ def validate_fact_table(kind: str, raw: pd.DataFrame, as_of, known_uscc=None, so
     src = source or kind
     extra = (vocabularies or {}).get(kind)
     if kind == "yearly":
-        return validate_yearly(raw, as_of, known_uscc, src)
+        return validate_yearly(raw, as_of, known_uscc, src, metrics=extra)
     return VALIDATORS[kind](raw, as_of, known_uscc, src, items=extra)
 
 

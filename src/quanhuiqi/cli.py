@@ -40,7 +40,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def cmd_policy_check(args: argparse.Namespace) -> int:
     from quanhuiqi.policy import check_book
 
-    report = check_book(args.dir)
+    report = check_book(args.dir, allow_drafts=args.drafts)
     print(report.text())
     return 0 if report.ok else 1
 
@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     psub = s.add_subparsers(dest="policy_command", required=True)
     c = psub.add_parser("check", help="load, validate and run every policy's tests; exit 1 on any error")
     c.add_argument("dir")
+    c.add_argument("--drafts", action="store_true",
+                   help="check drafts in review (status: draft) instead of refusing them")
     c.set_defaults(func=cmd_policy_check)
     c = psub.add_parser("draft", help="policy text → one draft policy YAML per file (政策拆解), status: draft")
     c.add_argument("--text", required=True, help="a clause file (UTF-8 or GB18030 text/Markdown) or a folder of them")

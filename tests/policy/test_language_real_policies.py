@@ -284,3 +284,12 @@ def test_calendar_year_windows_and_a_citys_own_yearly_figure(tmp_path):
     bad = book_dir(tmp_path / "x", tree("{field: certificate, op: first_in, item: high_tech, "
                                         "window: {year: this, years: 0}}"))
     assert any("window years 0" in e for e in refused(bad))
+
+
+def test_the_check_command_refuses_drafts_unless_asked_to_check_them(tmp_path, capsys):
+    from quanhuiqi.cli import main
+
+    d = book_dir(tmp_path, "status: draft\n" + tree("{field: revenue, op: ge, value: 1}"))
+    assert main(["policy", "check", str(d)]) == 1
+    assert "status draft" in capsys.readouterr().out
+    assert main(["policy", "check", str(d), "--drafts"]) == 0

@@ -107,6 +107,8 @@ def make_city(work: Path, n: int, seed: int) -> tuple[Path, dict[str, Path]]:
     reps = -(-n // len(prof))
     copy = np.repeat(np.arange(reps), len(prof))[:n]
     big = pd.concat([prof] * reps, ignore_index=True).iloc[:n].copy()
+    big["row"] = np.arange(1, n + 1, dtype=np.int64)  # each copy its own input row (the key facts join on)
+    base_pos = pd.Series(np.arange(len(prof)), index=prof["row"].to_numpy())
     base_uscc = big["uscc"].astype("string")
     big["uscc"] = (base_uscc.str.slice(0, 10) + pd.Series(copy, dtype="int64").astype("string").str.zfill(3)
                    + base_uscc.str.slice(13, 18))
@@ -115,14 +117,16 @@ def make_city(work: Path, n: int, seed: int) -> tuple[Path, dict[str, Path]]:
     big[[c for c in big.columns if c not in drop]].to_parquet(path, index=False)
     tables = {}
     for name, t in seen.items():
-        v = validate_fact_table(name, t.astype("string"), AS_OF, clean["uscc"], name).clean.drop(columns="row")
+        v = validate_fact_table(name, t.astype("string"), AS_OF, clean[["uscc", "row"]], name).clean.drop(columns="row")
+        p = base_pos.loc[v["enterprise_row"].to_numpy()].to_numpy()
         reps_t = []
         for k in range(reps):
             c = v.copy()
             c["uscc"] = c["uscc"].str.slice(0, 10) + str(k).zfill(3) + c["uscc"].str.slice(13, 18)
+            c["enterprise_row"] = k * len(prof) + p + 1
             reps_t.append(c)
         t_all = pd.concat(reps_t, ignore_index=True)
-        t_all = t_all[t_all["uscc"].isin(set(big["uscc"]))]
+        t_all = t_all[t_all["enterprise_row"] <= n]
         tables[name] = work / f"{name}.parquet"
         t_all.to_parquet(tables[name], index=False)
     return path, tables

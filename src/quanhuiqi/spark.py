@@ -148,7 +148,7 @@ def _validated(validate: Any, frame: pd.DataFrame, as_of: Any, source: str) -> t
     return clean, rej, {"rows": v.rows_in, "clean": len(v.clean), "rows_rejected": v.rows_rejected}
 
 
-def _validate_fact(name: str, raw: pd.DataFrame, as_of: Any, source: str, *, known: pd.Series, vocab: dict) -> Any:
+def _validate_fact(name: str, raw: pd.DataFrame, as_of: Any, source: str, *, known: pd.DataFrame, vocab: dict) -> Any:
     from quanhuiqi.tables.facts import validate_fact_table
 
     return validate_fact_table(name, raw, as_of, known, source, vocab)
@@ -210,7 +210,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
             vocab = ctx.book.table_vocabularies()
             for name in FACT_TABLES:  # an enterprise's facts are in its partition: known = this partition's clean
                 if name in tables:
-                    check = partial(_validate_fact, name, known=clean["uscc"], vocab=vocab)
+                    check = partial(_validate_fact, name, known=clean[["uscc", "row"]], vocab=vocab)
                     frame, rej, counts[name] = _validated(check, tables[name], ctx.as_of, name)
                     setattr(facts, name, frame.drop(columns=[c for c in ("_row",) if c in frame]))
                     rejects.append(rej)

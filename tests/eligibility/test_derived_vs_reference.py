@@ -301,3 +301,30 @@ def test_every_small_world_of_certificates_and_penalties(book):
             assert got == want, (f.name, recs)
             o = one[i][f.name]
             assert (1 if o is None else 2 if o else 0) == want, (f.name, recs, "one enterprise")
+
+
+def test_the_integer_join_on_enterprise_rows_gives_what_the_uscc_join_gives(book):
+    """Fact tables validated against the enterprise table carry ``enterprise_row``; derived facts join on it — and
+    fall back to the usccs when the rows do not name the same enterprises (tables from another snapshot)."""
+    ents = [{"certificates": [{"item": "high_tech", "level": "national", "awarded": -100, "valid_for": 900,
+                               "revoked_after": None}], "milestones": [], "penalties": [],
+             "years": {2024: {"revenue": 1500.0 * (i + 1), "rd_expense": 60.0}, 2023: {"revenue": 1000.0,
+                                                                                     "rd_expense": 30.0}},
+             "declared": True} for i in range(N_ENT)]
+    on = {k: True for k in ("certificates", "milestones", "penalties", "yearly", "declarations")}
+    facts, _ = _tables(ents, on)
+    prof = pd.DataFrame({"uscc": pd.array([uscc(i) for i in range(N_ENT)], dtype="string"),
+                         "row": np.arange(10, 10 + N_ENT, dtype=np.int64)})
+    fields = book.derived_fields
+    plain = derive_columns(fields, prof, facts, AS_OF)
+    keyed = FactTables(**{k: getattr(facts, k).assign(
+        enterprise_row=getattr(facts, k)["uscc"].map({uscc(i): 10 + i for i in range(N_ENT)}).astype("int64"))
+        for k in facts.supplied()})
+    wrong = FactTables(**{k: getattr(keyed, k).assign(enterprise_row=getattr(keyed, k)["enterprise_row"] + 1)
+                          for k in keyed.supplied()})
+    for other in (keyed, wrong):
+        got = derive_columns(fields, prof, other, AS_OF)
+        for name, col in plain.items():
+            pd.testing.assert_series_equal(got[name], col, check_names=False)
+    assert FactIndex(prof, keyed)._pos(keyed.yearly).tolist() == list(
+        np.repeat(np.arange(N_ENT), 2))  # the integer path itself

@@ -77,15 +77,25 @@ class FactIndex:
         self.n = len(profile)
         self.facts = facts or FactTables()
         self._uscc = _arrow_strings(profile["uscc"]) if self.n else pa.array([], pa.large_string())
+        self._row = (pd.Index(profile["row"].to_numpy(dtype=np.int64))
+                     if "row" in profile.columns and self.n and profile["row"].notna().all() else None)
         self._records: dict[str, _Records | None] = {}
         self._yearly: _Yearly | None = None
         self._yearly_done = False
 
     def _pos(self, table: pd.DataFrame) -> np.ndarray:
-        """Each row's profile row (−1: not in this profile), by an Arrow hash lookup (no Python string per row)."""
+        """Each row's profile row (−1: not in this profile).  Tables validated against the enterprise table carry
+        ``enterprise_row`` (an integer join, checked against the usccs); else an Arrow hash lookup of the uscc."""
         if not len(table) or not self.n:
             return np.full(len(table), -1, dtype=np.int64)
-        found = pc.index_in(_arrow_strings(table["uscc"]), value_set=self._uscc)
+        probe = _arrow_strings(table["uscc"])
+        if self._row is not None and "enterprise_row" in table.columns and self._row.is_unique:
+            pos = self._row.get_indexer(table["enterprise_row"].to_numpy(dtype=np.int64))
+            hit = pos >= 0
+            same = pc.equal(pc.take(self._uscc, pa.array(np.where(hit, pos, 0))), probe)
+            if pc.all(pc.or_(pc.invert(pa.array(hit)), pc.fill_null(same, False))).as_py():
+                return pos  # every joined row names the same enterprise: the integer join holds
+        found = pc.index_in(probe, value_set=self._uscc)
         return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def records(self, source: str) -> _Records | None:

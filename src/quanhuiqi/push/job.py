@@ -480,7 +480,7 @@ def run_daily(
             state[name] = sv.clean
             rejects_parts.append(sv.rejects)
             inputs[name].update(clean=len(sv.clean), rows_rejected=sv.rows_rejected)
-        facts = validate_facts(raw, clean["uscc"], day, prep.ctx.book, inputs, rejects_parts)
+        facts = validate_facts(raw, clean[["uscc", "row"]], day, prep.ctx.book, inputs, rejects_parts)
         interactions = posting_interactions(raw.pop("posting_interactions", None), day, inputs, rejects_parts)
         postings_clean = None
         if "postings" in raw:
@@ -531,7 +531,7 @@ def run_daily(
         return finish(prep, w, tables, streamed, sink.stats, parts)
 
 
-def validate_facts(raw: dict[str, pd.DataFrame], known_uscc: pd.Series, day: pd.Timestamp, book: Any,
+def validate_facts(raw: dict[str, pd.DataFrame], known_uscc: pd.DataFrame, day: pd.Timestamp, book: Any,
                    inputs: dict, rejects: list[pd.DataFrame]):
     """The fact tables of the snapshot, validated against the clean enterprises (a row of an enterprise the
     table does not hold is rejected) and the book's vocabularies; absent tables stay unsupplied."""

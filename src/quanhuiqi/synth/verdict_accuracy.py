@@ -37,7 +37,7 @@ def verdict_accuracy(data_dir: str | Path, as_of: dt.date | str,
     book = load_book(Path(policies) if policies is not None else data / "policies")
     clean = validate_enterprises(read_enterprises(data / "enterprises.csv"), day).clean
     prof = profile(clean, day)
-    facts, _ = load_fact_tables(data, day, clean["uscc"], book.table_vocabularies())
+    facts, _ = load_fact_tables(data, day, clean, book.table_vocabularies())
     pairs = evaluate(book, prof, day, near_misses=False, evidence=False, facts=facts).pairs
     active = {p.id: p.mode for p in book.items if p.active(day)}
     if policies is None:

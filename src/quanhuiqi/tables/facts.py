@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from quanhuiqi.reference.records import (
     ATTESTATIONS,
@@ -156,12 +158,21 @@ def _vocabulary(values: pd.Series, tokens: dict[str, str] | list[str], synonyms:
     return by_unique(values.astype("string"), canon).astype("string")
 
 
-def _known_enterprises(v: Validated, known: pd.Series | pd.Index | None) -> Validated:
+def _known_enterprises(v: Validated, known: pd.Series | pd.Index | pd.DataFrame | None) -> Validated:
+    """Rows of enterprises the clean enterprise table holds; the others are rejected.  When ``known`` is that table
+    (``uscc`` and ``row``), each kept row also gets ``enterprise_row``: its enterprise's input row, the key the
+    derived facts join on (integers, resolved once here rather than by text at every evaluation)."""
     if known is None:
         return v
-    ok = pd.Index(pd.Series(known, dtype="string").dropna().unique())
-    unknown = ~v.clean["uscc"].astype("string").isin(ok).to_numpy()
-    return _drop(v, unknown, "uscc", v.clean["uscc"], UNKNOWN_ENTERPRISE)
+    keys = known["uscc"] if isinstance(known, pd.DataFrame) else pd.Series(known)
+    value_set = pa.array(keys.astype("string"), type=pa.large_string(), from_pandas=True)
+    probe = pa.array(v.clean["uscc"].astype("string"), type=pa.large_string(), from_pandas=True)
+    pos = pc.fill_null(pc.index_in(probe, value_set=value_set), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    unknown = pos < 0
+    v = _drop(v, unknown, "uscc", v.clean["uscc"], UNKNOWN_ENTERPRISE)
+    if isinstance(known, pd.DataFrame) and "row" in known.columns:
+        v.clean["enterprise_row"] = known["row"].to_numpy(dtype=np.int64)[pos[~unknown]]
+    return v
 
 
 def _items(v: Validated, table: str, vocab: dict[str, str] | list[str], synonyms: dict[str, str]) -> Validated:
@@ -296,7 +307,10 @@ def find_fact_files(data_dir: str | os.PathLike) -> dict[str, Path]:
 
 def load_fact_tables(data_dir: str | os.PathLike, as_of: str | dt.date, known_uscc=None,
                      vocabularies: dict[str, dict[str, str]] | None = None) -> tuple[FactTables, pd.DataFrame]:
-    """Read and validate every fact table of ``data_dir``: (tables, rejects of all of them)."""
+    """Read and validate every fact table of ``data_dir``: (tables, rejects of all of them).
+
+    ``known_uscc``: the clean enterprise table (or its ``uscc`` column): rows of other enterprises are rejected;
+    given the table, the rows carry ``enterprise_row``, the integer key the derived facts join on."""
     facts = FactTables()
     rejects = []
     for kind, path in find_fact_files(data_dir).items():

@@ -26,10 +26,13 @@ _FALSE = {"false", "0", "否", "no", "n", "f", "0.0"}
 def _missing(v: Any) -> bool:
     if v is None or v is pd.NA or v is pd.NaT:
         return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    if isinstance(v, str) and not v.strip():
-        return True
+    t = type(v)
+    if t is float or t is np.float64:
+        return v != v  # NaN
+    if t is str:
+        return not v.strip()
+    if t is bool or t is int or t is np.bool_ or t is np.int64:
+        return False
     try:
         return bool(pd.isna(v)) if not isinstance(v, str | bytes | list | tuple | np.ndarray) else False
     except (TypeError, ValueError):
@@ -48,6 +51,10 @@ class OnlineMatcher:
             if c.field.type == "ordinal"
         }
         self._active: dict[dt.date, np.ndarray] = {}
+        # Kleene codes (2·true + unknown) of every code of the fixed-table fields, and a cache per open field
+        self._kleene = {n: 2 * c.t.astype(np.int8) + c.u.astype(np.int8) for n, c in cb.codecs.items()
+                        if isinstance(c, OrderedCodec | BoolCodec)}
+        self._one: dict[str, dict] = {n: {} for n in cb.codecs}
         for codec in cb.codecs.values():
             if isinstance(codec, CategoryCodec):
                 codec.warm()
@@ -143,21 +150,24 @@ class OnlineMatcher:
         return str(v)
 
     def atom_values(self, row: Any) -> np.ndarray:
-        """Kleene codes of every base test for one profile row."""
+        """Kleene codes of every base test for one profile row: one table row per field (2·true + unknown,
+        built once per code), no arithmetic per call."""
         cb = self.cb
         out = np.zeros(cb.n_atoms, dtype=np.int8)
         get = row.get
+        kleene = self._kleene
         for name, codec in cb.codecs.items():
             v = get(name, None)
             if name in self._ordered:
                 x = self._number(name, v)
-                if math.isnan(x):
+                if x != x:  # NaN: unknown
                     code = 0
                 else:
                     thr = self._thr[name]
                     code = 1 + bisect.bisect_left(thr, x) + bisect.bisect_right(thr, x)
-                t, u = codec.t[code], codec.u[code]
-            elif isinstance(codec, BoolCodec):
+                out[cb.codec_atoms[name]] = kleene[name][code]
+                continue
+            if isinstance(codec, BoolCodec):
                 if _missing(v):
                     code = 0
                 elif isinstance(v, bool | np.bool_):
@@ -165,12 +175,17 @@ class OnlineMatcher:
                 else:
                     s = str(v).strip().lower()
                     code = 2 if s in _TRUE else 1 if s in _FALSE else 0
-                t, u = codec.t[code], codec.u[code]
-            elif isinstance(codec, SetCodec):
-                t, u = codec.encode_one(v if isinstance(v, str) else (None if _missing(v) else str(v)))
-            else:
-                t, u = codec.encode_one(None if _missing(v) else str(v))
-            out[cb.codec_atoms[name]] = 2 * t.astype(np.int8) + u.astype(np.int8)
+                out[cb.codec_atoms[name]] = kleene[name][code]
+                continue
+            key = v if isinstance(codec, SetCodec) and isinstance(v, str) else (None if _missing(v) else str(v))
+            cache = self._one[name]
+            k = cache.get(key)
+            if k is None:
+                t, u = codec.encode_one(key)
+                k = 2 * t.astype(np.int8) + u.astype(np.int8)
+                if len(cache) < 100_000:
+                    cache[key] = k
+            out[cb.codec_atoms[name]] = k
         return out
 
     def slot_values(self, atoms: np.ndarray) -> np.ndarray:

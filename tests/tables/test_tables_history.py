@@ -161,6 +161,15 @@ CASES = [
     ("grants", {"granted_on": "soon", "policy_id": "P3"}, "granted_on", h.UNPARSEABLE_DATE, "value_cleared"),
     ("grants", {"amount": "-1"}, "amount", h.NEGATIVE, "value_cleared"),
     ("grants", {"amount": "lots"}, "amount", h.NOT_A_NUMBER, "value_cleared"),
+    ("grants", {"paid_on": "2025-07-05"}, "paid_on", h.STAGE_NOT_YET, "value_cleared"),
+    ("grants", {"applied_on": "someday"}, "applied_on", h.UNPARSEABLE_DATE, "value_cleared"),
+    (
+        "grants",
+        {"applied_on": "2025-03-09", "approved_on": "2025-03-02"},
+        "applied_on",
+        "applied_on after approved_on",
+        "value_cleared",
+    ),
     (
         "grants",
         {"policy_id": "P1", "amount": "3"},
@@ -246,6 +255,21 @@ def test_grant_without_date_still_counts(tmp_path):
     v = run(tmp_path, "grants", {"granted_on": None, "policy_id": "P5"})
     assert v.clean["row"].tolist() == [1, 2, 3]
     assert v.rejects.empty
+
+
+def test_grant_stage_dates_are_kept_in_order_and_cleared_when_impossible(tmp_path):
+    """Stages are optional; a stage dated before an earlier one clears the earlier date (as the funnel flags
+    do), a stage after as_of had not happened (cleared, the grant kept)."""
+    stages = {"eligible_on": "2025-01-10", "applied_on": "2025-02-01", "approved_on": "2025-03-01",
+              "paid_on": "2025-03-20"}
+    v = run(tmp_path, "grants", {**stages, "eligible_on": "2025-04-01", "paid_on": "2025-09-01"})
+    row = v.clean.set_index("row").loc[2]
+    assert pd.isna(row["eligible_on"]) and pd.isna(row["paid_on"])
+    assert row["applied_on"] == pd.Timestamp("2025-02-01") and row["approved_on"] == pd.Timestamp("2025-03-01")
+    assert sorted(v.rejects["reason"]) == sorted(["eligible_on after applied_on", h.STAGE_NOT_YET])
+    assert (v.rejects["action"] == "value_cleared").all()
+    # a table without the stage columns reads as before, the stages unknown
+    assert v.clean.loc[v.clean["row"] == 1, h.GRANT_STAGE_COLUMNS].isna().all(axis=None)
 
 
 def test_parquet_push_history(tmp_path):

@@ -20,6 +20,13 @@ facts).  Eligibility is re-evaluated at weekly snapshots; each day of the window
 Mode-auto pairs eligible on the observed data and truly eligible are granted in monthly batches (the
 first snapshot of the window and the first of each month) — so pairs that became eligible since the
 last batch are still open on ``as_of`` — and written to ``grants.csv`` with the approvals.
+
+Each grant carries its stages (``GRANT_STAGE_COLUMNS``), drawn from a stream of their own so that every
+other value is unchanged: ``eligible_on`` is the snapshot where the platform first listed the pair,
+``applied_on`` 0–5 days after the push (never after the decision; empty for 免申即享), ``approved_on`` the
+decision day, ``paid_on`` the approval plus a payment lag of the department (mean ``PAY_DAYS`` ·
+LogNormal(0, 0.6), clipped to 5–90 days; per grant Gamma(4, mean/4); half that for 免申即享 transfers) —
+empty when it falls on or after ``as_of`` (not paid yet).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ EXPLORE = 0.2
 PER_DAY = 3
 COOLDOWN_DAYS = 30
 SNAPSHOT_DAYS = 7
+PAY_DAYS = 20.0  # median of the departments' mean payment lags (days from approval to payment)
 SUPPRESSION_REASONS = ["企业反馈已享受同类政策，不再推送", "主管部门认定不符合申报条件", "企业对认定结果有异议，复核中",
                        "企业申请暂停推送", "政策口径调整，暂停推送"]
 
@@ -72,6 +80,7 @@ def simulate_history(book, clean: pd.DataFrame, true_clean: pd.DataFrame, ent_tr
     grants: list[pd.DataFrame] = []
     last_push: dict[str, pd.Timestamp] = {}
     granted: set[str] = set()
+    listed: list[pd.DataFrame] = []  # (key, snapshot): when the platform first listed each pair
     snap = start
     while snap < as_of:
         prof = profile(clean, snap.date())
@@ -81,6 +90,7 @@ def simulate_history(book, clean: pd.DataFrame, true_clean: pd.DataFrame, ent_tr
         obs = obs[["uscc", "policy_id", "verdict", "mode"]].copy()
         obs["key"] = _key(obs["uscc"], obs["policy_id"])
         obs["eligible_true"] = obs["key"].isin(true_keys)
+        listed.append(pd.DataFrame({"key": obs["key"].to_numpy(), "listed_on": snap}))
         # 免申即享: observed eligible and truly eligible auto pairs are granted
         batch_day = snap == start or snap.day <= SNAPSHOT_DAYS  # monthly 免申即享 batches
         auto = obs[(obs["mode"] == "auto") & (obs["verdict"] == "eligible") & obs["eligible_true"]
@@ -88,7 +98,8 @@ def simulate_history(book, clean: pd.DataFrame, true_clean: pd.DataFrame, ent_tr
         if len(auto):
             amt = policy_pair_utility(auto[["uscc", "policy_id"]], ent_idx, pol_idx, dept_affinity, snap)["amount"]
             grants.append(pd.DataFrame({"uscc": auto["uscc"].to_numpy(), "policy_id": auto["policy_id"].to_numpy(),
-                                        "granted_on": snap, "amount": np.round(amt.to_numpy(), 2)}))
+                                        "granted_on": snap, "amount": np.round(amt.to_numpy(), 2),
+                                        "pushed_on": pd.NaT}))
             granted.update(auto["key"])
         cand_all = obs[~((obs["mode"] == "auto") & (obs["verdict"] == "eligible"))]
         for day in pd.date_range(snap, min(snap + pd.Timedelta(days=SNAPSHOT_DAYS - 1), as_of - pd.Timedelta(days=1))):
@@ -132,7 +143,8 @@ def simulate_history(book, clean: pd.DataFrame, true_clean: pd.DataFrame, ent_tr
                 grants.append(pd.DataFrame({"uscc": cand["uscc"][approved].to_numpy(),
                                             "policy_id": cand["policy_id"][approved].to_numpy(),
                                             "granted_on": decided[approved],
-                                            "amount": np.round(out["amount"].to_numpy()[approved], 2)}))
+                                            "amount": np.round(out["amount"].to_numpy()[approved], 2),
+                                            "pushed_on": day}))
                 granted.update(cand["key"][approved])
             last_push.update(dict.fromkeys(cand["key"], day))
         snap = snap + pd.Timedelta(days=SNAPSHOT_DAYS)
@@ -148,13 +160,43 @@ def simulate_history(book, clean: pd.DataFrame, true_clean: pd.DataFrame, ent_tr
     push["mode"] = push["mode"].astype("string")
     for c in ("clicked", "applied", "approved"):
         push[c] = push[c].astype(bool)
-    g = pd.concat(grants, ignore_index=True) if grants else pd.DataFrame(columns=GRANT_COLUMNS)
+    g = pd.concat(grants, ignore_index=True) if grants else pd.DataFrame(columns=[*GRANT_COLUMNS, "pushed_on"])
     g = g.sort_values(["granted_on", "uscc", "policy_id"], kind="stable").drop_duplicates(["uscc", "policy_id"])
+    first = (pd.concat(listed, ignore_index=True).groupby("key")["listed_on"].min() if listed
+             else pd.Series(dtype="datetime64[ns]"))
+    g = grant_stages(g.reset_index(drop=True), first, pol_idx["department"], np.random.default_rng([seed, 31]), as_of)
     g["granted_on"] = pd.to_datetime(g["granted_on"]).dt.strftime("%Y-%m-%d")
     sup = _suppressions(push, rng, as_of)
     true_final = true_eligible_pairs(book, profile(true_clean, as_of.date()))
     return {"push_history": push, "grants": g[GRANT_COLUMNS].reset_index(drop=True), "suppressions": sup,
             "eligible_true": true_final, "push_logging": logging}
+
+
+def grant_stages(g: pd.DataFrame, first_listed: pd.Series, department: pd.Series, rng: np.random.Generator,
+                 as_of: pd.Timestamp) -> pd.DataFrame:
+    """``g`` (grants with ``pushed_on``, NaT for 免申即享) plus the stage dates, as ISO text (empty = unknown).
+
+    ``first_listed``: first snapshot listing each pair (by ``_key``); ``department``: by policy_id."""
+    n = len(g)
+    depts = sorted(pd.unique(department.astype(str)))
+    mean_lag = dict(zip(depts, np.clip(PAY_DAYS * np.exp(rng.normal(0, 0.6, len(depts))), 5, 90), strict=True))
+    granted = pd.to_datetime(g["granted_on"])
+    pushed = pd.to_datetime(g["pushed_on"])
+    auto = pushed.isna().to_numpy()
+    decision_lag = (granted - pushed).dt.days.fillna(0).to_numpy()
+    apply_lag = np.minimum(rng.integers(0, 6, n), decision_lag)
+    applied = (pushed + pd.to_timedelta(apply_lag, unit="D")).where(~auto)
+    m = g["policy_id"].astype(str).map(department.astype(str)).map(mean_lag).fillna(PAY_DAYS).to_numpy(float)
+    pay_lag = np.round(rng.gamma(4.0, m / 4.0) * np.where(auto, 0.5, 1.0))
+    paid = granted + pd.to_timedelta(pay_lag, unit="D")
+    paid = paid.where(paid < as_of)
+    eligible = pd.to_datetime(_key(g["uscc"], g["policy_id"]).map(first_listed)).to_numpy()
+    eligible = pd.Series(eligible, index=g.index).where(lambda s: s <= granted, granted)
+
+    def iso(s: pd.Series) -> pd.Series:
+        return pd.to_datetime(s).dt.strftime("%Y-%m-%d").astype("string")
+
+    return g.assign(eligible_on=iso(eligible), applied_on=iso(applied), approved_on=iso(granted), paid_on=iso(paid))
 
 
 def _suppressions(push: pd.DataFrame, rng: np.random.Generator, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -64,7 +64,10 @@ POSTING_SIDES = ["supply", "demand"]
 
 # --- history and state of the platform (the daily job's --data DIR) ----------------------------
 PUSH_HISTORY_COLUMNS = ["date", "uscc", "policy_id", "rank", "score", "mode", "clicked", "applied", "approved"]
-GRANT_COLUMNS = ["uscc", "policy_id", "granted_on", "amount"]
+# Optional stages of a grant, in order (each date may be missing): the pair was found eligible (or first
+# listed by the platform), the enterprise applied (empty for 免申即享), the grant was approved, the money paid.
+GRANT_STAGE_COLUMNS = ["eligible_on", "applied_on", "approved_on", "paid_on"]
+GRANT_COLUMNS = ["uscc", "policy_id", "granted_on", "amount", *GRANT_STAGE_COLUMNS]
 SUPPRESSION_COLUMNS = ["uscc", "policy_id", "reason", "created_on", "expires_on"]
 POSTING_INTERACTION_COLUMNS = ["date", "demand_id", "supply_id", "rank", "contacted", "deal"]
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from quanhuiqi.tables.columns import (
     GRANT_COLUMNS,
+    GRANT_STAGE_COLUMNS,
     POSTING_INTERACTION_COLUMNS,
     PUSH_HISTORY_COLUMNS,
     SUPPRESSION_COLUMNS,
@@ -55,6 +56,8 @@ NOT_A_RANK = "rank is not a whole number >= 1"
 NEGATIVE = "negative value"
 FUNNEL = "{earlier}=false but {later}=true"
 EXPIRES_BEFORE_CREATED = "expires_on before created_on"
+STAGE_NOT_YET = "date after as_of: that stage had not happened yet"
+STAGE_ORDER = "{earlier} after {later}"
 SELF_PAIR = "demand_id and supply_id are the same posting"
 
 
@@ -71,6 +74,7 @@ class TableSpec:
     event_date: str | None = None  # missing, unparseable or after as_of → row rejected
     dates: list[str] = field(default_factory=list)  # unparseable → cleared
     not_after_as_of: list[str] = field(default_factory=list)  # of ``dates``: after as_of → row rejected
+    stages: list[str] = field(default_factory=list)  # of ``dates``, in order: after as_of or out of order → cleared
     ranks: list[str] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)  # finite, any sign
     money: list[str] = field(default_factory=list)  # finite, >= 0
@@ -101,8 +105,9 @@ GRANTS = TableSpec(
     key=["uscc", "policy_id", "granted_on"],
     uscc=["uscc"],
     ids=["policy_id"],
-    dates=["granted_on"],
+    dates=["granted_on", *GRANT_STAGE_COLUMNS],
     not_after_as_of=["granted_on"],
+    stages=GRANT_STAGE_COLUMNS,
     money=["amount"],
 )
 SUPPRESSIONS = TableSpec(
@@ -187,7 +192,12 @@ def _validate(
             rej.reject(rows, raw_col, after & ok, name, after_reason)
             ok &= ~after
         rej.clear(rows, raw_col, bad & ok, name, UNPARSEABLE_DATE)
+        if name in spec.stages:  # a stage dated after as_of had not happened yet: the grant stays, the date goes
+            later = (dates > as_of_ts).fillna(False).to_numpy(dtype=bool)
+            rej.clear(rows, raw_col, later & ok, name, STAGE_NOT_YET)
+            dates = dates.mask(later)
         out[name] = dates
+    _stage_order(spec, out, col, rows, ok, rej)
     if "created_on" in spec.dates and "expires_on" in spec.dates:
         backwards = (out["expires_on"] < out["created_on"]).fillna(False).to_numpy(dtype=bool)
         rej.reject(rows, col("expires_on"), backwards & ok, "expires_on", EXPIRES_BEFORE_CREATED)
@@ -266,6 +276,20 @@ def _validate(
     return result
 
 
+def _stage_order(spec: TableSpec, out: dict, col, rows: np.ndarray, ok: np.ndarray, rej: RejectLog) -> None:
+    """Stage dates go forward (eligible ≤ applied ≤ approved ≤ paid).  A stage dated after a later one is
+    cleared — the earlier one, as with the funnel flags: approvals and payments come from the approval and
+    treasury systems, while the first dates are kept by hand or by the front end."""
+    for i, earlier in enumerate(spec.stages):
+        cleared = np.zeros(len(rows), dtype=bool)
+        for later in spec.stages[i + 1 :]:
+            hit = (out[earlier] > out[later]).fillna(False).to_numpy(dtype=bool) & ~cleared
+            rej.clear(rows, col(earlier), hit & ok, earlier, STAGE_ORDER.format(earlier=earlier, later=later))
+            cleared |= hit
+        if cleared.any():
+            out[earlier] = out[earlier].mask(cleared)
+
+
 def validate_push_history(
     raw: pd.DataFrame, as_of: str | dt.date | pd.Timestamp, source: str = "push_history"
 ) -> Validated:
@@ -276,8 +300,10 @@ def validate_push_history(
 def validate_grants(
     raw: pd.DataFrame, as_of: str | dt.date | pd.Timestamp, source: str = "grants"
 ) -> Validated:
-    """Benefits already granted: ``uscc, policy_id, granted_on, amount`` (a grant without a known
-    date still counts as granted; one dated after ``as_of`` had not happened yet)."""
+    """Benefits already granted: ``uscc, policy_id, granted_on, amount`` and the optional stage dates
+    ``eligible_on, applied_on, approved_on, paid_on`` (a grant without a known date still counts as
+    granted; one dated after ``as_of`` had not happened yet; a stage dated after ``as_of`` or before an
+    earlier stage is cleared to unknown, the grant kept)."""
     return _validate(raw, as_of, GRANTS, source)
 
 

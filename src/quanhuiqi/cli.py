@@ -56,6 +56,13 @@ def cmd_policy_draft(args: argparse.Namespace) -> int:
     return 0 if run.ok else 1
 
 
+def cmd_policy_simulate(args: argparse.Namespace) -> int:
+    from quanhuiqi.simulate import simulate_dir
+
+    print(simulate_dir(args.policies, args.data, args.as_of, args.out, vary=args.vary, estimator=args.estimator))
+    return 0
+
+
 def cmd_eligibility(args: argparse.Namespace) -> int:
     from quanhuiqi.eligibility import eligibility_file
 
@@ -161,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--jurisdiction", help="the issuer's territory, GB/T 2260 code or prefix (本市/我区 resolve to it)")
     c.add_argument("--department", help="the issuing department written into each draft")
     c.set_defaults(func=cmd_policy_draft)
+    c = psub.add_parser("simulate", help="who would qualify, what it would cost, how thresholds move both (政策仿真)")
+    c.add_argument("--policies", required=True, help="folder of the policies to simulate (drafts or live)")
+    c.add_argument("--data", required=True, help="the city's data folder (enterprises, grants, history, policies in force)")
+    c.add_argument("--as-of", required=True, type=_date)
+    c.add_argument("--out", required=True, help="output folder: simulation.csv, breakdowns, simulation.json, report.html")
+    c.add_argument("--vary", help="sweep file (YAML): policy, path and values to try")
+    c.add_argument("--estimator", choices=["calibrated", "data", "history"], default="calibrated",
+                   help="central estimate of undetermined pairs (default: the data rate calibrated on the history)")
+    c.set_defaults(func=cmd_policy_simulate)
 
     s = sub.add_parser("eligibility", help="three-valued eligibility for every enterprise × active policy")
     s.add_argument("--enterprises", required=True)

@@ -1,0 +1,264 @@
+"""The pass over the city: verdict planes of every entry (a policy or a variant of one), counts by verdict and
+breakdown, and the payout range with its central estimate — without one Python step per enterprise or pair.
+
+Entries are evaluated a chunk at a time (``evaluate_planes``: every distinct test once, shared by every
+policy and variant that uses it, so a sweep costs one policy's tests plus the varied one per value); the pairs
+of a chunk are extracted as arrays (``pairs_of``) and aggregated with ``bincount``; an undetermined pair is
+reduced to its key (the state of each test of its policy), and each key gets its rate once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from quanhuiqi.eligibility.engine import WORD, Encoded, Planes, evaluate_planes, pairs_of
+from quanhuiqi.policy.model import Policy
+from quanhuiqi.simulate.dims import Dimensions
+from quanhuiqi.simulate.estimate import (
+    Calibration,
+    History,
+    SamplePlanes,
+    key_codes,
+    relevant_unknown,
+    states_of,
+    unknown_set,
+    unpack,
+)
+
+MIN_AMOUNT_SUPPORT = 3  # sample rows behind a key's conditional mean amount before it is used
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of ``simulation.csv``: a policy (``variant`` base) or a variant of it; or an in-force policy
+    evaluated only to measure overlap (``simulated`` False)."""
+
+    policy: Policy
+    variant: str
+    simulated: bool = True
+    in_force: bool = False
+
+
+def amount_rule(p: Policy) -> str:
+    if p.amount_rate is not None:
+        return "rate"
+    return "cap" if p.max_amount is not None else "none"
+
+
+class Amounts:
+    """Each pair's amount under its policy's rule (万元) as bounds ``(low, high)``: equal when the facts fix it
+    (a cap; rate × a known base, capped), apart when they do not (an unknown base: ``low`` NaN, ``high`` the
+    cap; NaN where nothing bounds it).  The central amount of an open pair is estimated (``_Rates``)."""
+
+    def __init__(self, cb, enc: Encoded):
+        self.cb, self.enc = cb, enc
+        self._x: dict[str, np.ndarray | None] = {}
+
+    def base(self, name: str) -> np.ndarray | None:
+        if name not in self._x:
+            self._x[name] = self.enc.numeric(self.cb, name)
+        return self._x[name]
+
+    def bounds(self, j: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = self.cb.policies[j].policy
+        cap = np.nan if p.max_amount is None else p.max_amount
+        if p.amount_rate is None:
+            a = np.full(rows.size, cap)
+            return a, a
+        x = self.base(p.amount_base)
+        if x is None:
+            return np.full(rows.size, np.nan), np.full(rows.size, cap)
+        a = p.amount_rate * x[rows]
+        if p.max_amount is not None:
+            a = np.minimum(a, p.max_amount)
+        return a, np.where(np.isnan(a), cap, a)
+
+    def known(self, j: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(low bound ≥ 0, high bound — ``upper`` where nothing in the facts bounds it —, amount fixed?)."""
+        lo, hi = self.bounds(j, rows)
+        fixed = np.isfinite(lo) & (lo == hi)
+        return np.nan_to_num(lo, nan=0.0), np.where(np.isnan(hi), self.upper(j), hi), fixed
+
+    def upper(self, j: int) -> float:
+        """The most one pair can get when the facts do not bound it: the cap; unbounded for a rate without one."""
+        p = self.cb.policies[j].policy
+        if p.max_amount is not None:
+            return p.max_amount
+        return np.inf if p.amount_rate is not None else np.nan
+
+
+@dataclass
+class PassResult:
+    eligible: np.ndarray
+    undetermined: np.ndarray
+    low: np.ndarray
+    central: np.ndarray
+    high: np.ndarray
+    central_eligible: np.ndarray  # the central payout of the eligible pairs alone
+    central_var: np.ndarray  # Σ q(1−q)·a² over undetermined pairs: the spread of which of them qualify
+    cells: np.ndarray  # (P, 2, n_cells) eligible / undetermined counts
+    cell_pay: np.ndarray  # (P, n_cells) central payout
+    chains: np.ndarray  # (P, 2, n_chains + 1) counts; the last: no chain
+    eligible_planes: np.ndarray  # (P, W) packed
+    keys: pd.DataFrame  # undetermined pairs by key: entry, unknown, pairs, rate, payout_high, payout_central
+    mean_rate: np.ndarray  # pair-weighted rate of undetermined pairs per entry
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def pack(mask: np.ndarray) -> np.ndarray:
+    """Booleans packed 64 rows a word (little-endian bits, as the engine's planes)."""
+    pad = -mask.size % WORD
+    if pad:
+        mask = np.concatenate([mask, np.zeros(pad, dtype=bool)])
+    return np.packbits(mask, bitorder="little").view(np.uint64)
+
+
+def chain_planes(dims: Dimensions, n_chains: int) -> np.ndarray:
+    """(n_chains + 1, W) packed: members of each chain, then enterprises of none."""
+    masks = [(dims.chains >> k) & 1 == 1 for k in range(n_chains)] + [dims.chains == 0]
+    return np.stack([pack(m) for m in masks])
+
+
+class _Rates:
+    """Rates and conditional amounts of one entry's undetermined keys."""
+
+    def __init__(self, cb, sample: SamplePlanes, amounts: Amounts, cal: Calibration, hist: History, estimator: str):
+        self.cb, self.sample, self.amounts, self.cal, self.hist, self.estimator = (
+            cb, sample, amounts, cal, hist, estimator)
+
+    def sample_amounts(self, j: int) -> np.ndarray:
+        """The fixed amount of each sample row under entry ``j``'s rule (NaN where the facts leave it open)."""
+        lo, _, fixed = self.amounts.known(j, self.sample.rows)
+        return np.where(fixed, lo, np.nan)
+
+    def rates(self, j: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cp = self.cb.policies[j]
+        q_data, support, m = self.sample.data_rates(cp, j, keys)
+        pid = cp.policy.id
+        if self.estimator == "data":
+            q = q_data
+        elif self.estimator == "history":
+            r = self.hist.r.get(cp.policy.mode, self.hist.r_pooled) or 1.0
+            q = self.cal.rate_of(pid, r, unknown_set(keys), q_data)
+        else:
+            q = np.minimum(1.0, q_data * self.cal.factor.get(pid, self.cal.pooled))
+        return q, support, m
+
+    def conditional_amounts(self, j: int, m: np.ndarray, need: np.ndarray, fallback: float) -> np.ndarray:
+        """Mean amount of eligible sample rows agreeing with each key (for keys whose amount is unknown)."""
+        out = np.full(m.shape[0], fallback)
+        if not need.any():
+            return out
+        a = self.sample_amounts(j)
+        known = np.isfinite(a)
+        for k in np.flatnonzero(need):
+            rows = unpack(m[k] & self.sample.E[j], self.sample.n) & known
+            if rows.sum() >= MIN_AMOUNT_SUPPORT:
+                out[k] = float(a[rows].mean())
+        return out
+
+    def fallback_amount(self, j: int, known_eligible: np.ndarray) -> float:
+        """The central amount of a pair whose amount is unknown: the mean known amount of the entry's eligible
+        pairs in the city, else of its eligible sample rows, else of every sample row, else the cap."""
+        if known_eligible.size:
+            return float(known_eligible.mean())
+        p = self.cb.policies[j].policy
+        a = self.sample_amounts(j)
+        e = unpack(self.sample.E[j], self.sample.n) & np.isfinite(a)
+        if e.any():
+            return float(a[e].mean())
+        if np.isfinite(a).any():
+            return float(a[np.isfinite(a)].mean())
+        return np.nan if p.max_amount is None else float(p.max_amount)
+
+
+def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _Rates, amounts: Amounts,
+             n_chains: int, chunk: int = 128) -> PassResult:
+    n = enc.n
+    P = len(entries)
+    w = -(-n // WORD)
+    nc = dims.n_cells
+    cell = dims.cell
+    chains = chain_planes(dims, n_chains)
+    out = PassResult(
+        eligible=np.zeros(P, np.int64), undetermined=np.zeros(P, np.int64), low=np.zeros(P), central=np.zeros(P),
+        high=np.zeros(P), central_eligible=np.zeros(P), central_var=np.zeros(P), cells=np.zeros((P, 2, nc), np.int64), cell_pay=np.zeros((P, nc)),
+        chains=np.zeros((P, 2, n_chains + 1), np.int64), eligible_planes=np.zeros((P, w), np.uint64),
+        keys=pd.DataFrame(), mean_rate=np.full(P, np.nan))
+    key_parts: list[pd.DataFrame] = []
+    simulated = np.array([e.simulated for e in entries], dtype=bool)
+    for a in range(0, P, chunk):
+        idx = np.arange(a, min(P, a + chunk), dtype=np.int64)
+        planes = evaluate_planes(cb, enc, idx)
+        out.eligible_planes[idx] = planes.true
+        local = np.flatnonzero(simulated[idx])
+        if local.size == 0:
+            continue
+        both = planes.both[local]
+        gidx = idx[local]
+        for k in range(n_chains + 1):
+            out.chains[gidx, :, k] = np.bitwise_count(both & chains[k][None, None, :]).sum(axis=2, dtype=np.int64)
+        pj, rows, verdict = pairs_of(Planes(gidx, both, n))
+        del planes, both
+        und = verdict == 1
+        pl = local.size
+        out.eligible[gidx] = np.bincount(pj[~und], minlength=pl)
+        out.undetermined[gidx] = np.bincount(pj[und], minlength=pl)
+        c = cell[rows]
+        out.cells[gidx] = np.bincount((pj.astype(np.int64) * 2 + und) * nc + c, minlength=pl * 2 * nc).reshape(pl, 2, nc)
+        weight = np.zeros(pj.size)
+        seg = pj.astype(np.int64) * 2 + und
+        cuts = np.flatnonzero(np.diff(seg)) + 1
+        starts, stops = np.r_[0, cuts], np.r_[cuts, seg.size]
+        fallback: dict[int, float] = {}
+        for s, e in zip(starts.tolist(), stops.tolist(), strict=True):
+            jl = int(pj[s])
+            j = int(gidx[jl])
+            r = rows[s:e]
+            lo, hi, known = amounts.known(j, r)
+            if not und[s]:  # eligible pairs: the amount is fixed, or lies between its bounds
+                fb = rates.fallback_amount(j, lo[known])
+                fallback[j] = fb
+                weight[s:e] = np.where(known, lo, np.clip(fb, lo, hi))
+                out.low[j] += lo.sum()
+                out.high[j] += hi.sum()
+                out.central[j] += weight[s:e].sum()
+                out.central_eligible[j] += weight[s:e].sum()
+                continue
+            fb = fallback.get(j)
+            if fb is None:
+                fb = fallback[j] = rates.fallback_amount(j, np.zeros(0))
+            cp = cb.policies[j]
+            st = states_of(cb, enc, cp, r)
+            keys, inv = key_codes(st)
+            q, sup, m = rates.rates(j, keys)
+            unk_key = np.bincount(inv, weights=~known, minlength=keys.shape[0]) > 0
+            cond = rates.conditional_amounts(j, m, unk_key, fb)
+            a_pair = np.where(known, lo, np.clip(cond[inv], lo, hi))
+            weight[s:e] = q[inv] * a_pair
+            out.central_var[j] += float((q[inv] * (1.0 - q[inv]) * a_pair**2).sum())
+            high_pair = hi
+            out.high[j] += high_pair.sum()
+            out.central[j] += weight[s:e].sum()
+            n_k = np.bincount(inv, minlength=keys.shape[0])
+            out.mean_rate[j] = float((q * n_k).sum() / n_k.sum())
+            rel = relevant_unknown(cp, keys)
+            names = [lf.source.field for lf in cp.leaves]
+            text = [";".join(sorted({names[i] for i in np.flatnonzero(row)})) for row in rel]
+            key_parts.append(pd.DataFrame({
+                "entry": j, "unknown": text, "pairs": n_k, "rate": q, "complete_cases": sup,
+                "payout_high": np.bincount(inv, weights=high_pair, minlength=keys.shape[0]),
+                "payout_central": np.bincount(inv, weights=weight[s:e], minlength=keys.shape[0])}))
+        out.cell_pay[gidx] = np.bincount(pj.astype(np.int64) * nc + c, weights=weight, minlength=pl * nc).reshape(pl, nc)
+    for j, e in enumerate(entries):
+        if e.simulated and e.policy.max_amount is None and e.policy.amount_rate is None:
+            out.low[j] = out.central[j] = out.high[j] = out.central_eligible[j] = np.nan
+    out.keys = (pd.concat(key_parts, ignore_index=True) if key_parts else
+                pd.DataFrame({"entry": pd.Series(dtype="int64"), "unknown": pd.Series(dtype="string"),
+                              "pairs": pd.Series(dtype="int64"), "rate": pd.Series(dtype=float),
+                              "complete_cases": pd.Series(dtype="int64"), "payout_high": pd.Series(dtype=float),
+                              "payout_central": pd.Series(dtype=float)}))
+    return out

@@ -91,8 +91,11 @@ def build_entries(book, sweeps: list[Sweep], in_force, day: dt.date) -> list[Ent
     entries += [Entry(v.policy, v.label, True, False) for s in sweeps for v in s.variants]
     if in_force is not None:
         base = {e.policy.id: j for j, e in enumerate(entries) if e.variant == BASE}
+        kinds = {e.policy.benefit_kind or "" for e in entries}
+        groups = {exclusive_group(e.policy) for e in entries} - {None}
         for q in in_force.items:
-            if not q.active(day):
+            # only what overlap compares with: the same benefit kind, or the same exclusive group
+            if not q.active(day) or ((q.benefit_kind or "") not in kinds and exclusive_group(q) not in groups):
                 continue
             j = base.get(q.id)
             if j is not None and _same(entries[j].policy, q):
@@ -103,9 +106,11 @@ def build_entries(book, sweeps: list[Sweep], in_force, day: dt.date) -> list[Ent
 
 
 def _sample(n: int, size: int, seed: int) -> np.ndarray:
+    """Rows of the estimation sample in random order (so any prefix of it is a random subset too)."""
+    rng = np.random.default_rng([seed, 19])
     if n <= size:
-        return np.arange(n, dtype=np.int64)
-    return np.sort(np.random.default_rng([seed, 19]).choice(n, size, replace=False)).astype(np.int64)
+        return rng.permutation(n).astype(np.int64)
+    return rng.choice(n, size, replace=False).astype(np.int64)
 
 
 def simulate(
@@ -196,7 +201,8 @@ def simulate(
         "variants": sum(len(s.variants) for s in sweeps), "in_force_policies": sum(e.in_force for e in entries),
         "in_force_book": None if force_book is None else getattr(force_book, "version", None),
         "estimator": estimator, "sample_rows": sample.n, "history_applications": hist.applications,
-        "approval_rate_eligible": hist.r, "calibration_pooled": round(cal.pooled, 4), "calibration_kappa": round(cal.kappa, 2),
+        "approval_rate_eligible": hist.r, "calibration_pooled": round(cal.pooled, 4),
+        "calibration_kappa": {level: round(k, 2) for level, (k, _) in cal.levels.items()},
         "source": city.source, "inputs": city.inputs, "timings": {k: round(v, 3) for k, v in timings.items()},
         "unit": "万元",
     }
@@ -400,8 +406,8 @@ def _estimates(book, cal, hist) -> pd.DataFrame:
                      "history_eligible_applications": hist.elig_applied.get(pid, 0),
                      "history_eligible_approved": hist.elig_approved.get(pid, 0),
                      "approval_rate_eligible": round(hist.r.get(p.mode, hist.r_pooled), 4),
-                     "calibration": round(cal.factor.get(pid, cal.pooled), 4),
-                     "calibration_from": "policy" if pid in cal.factor else "pooled"})
+                     "calibration": round(cal.pooled * cal.factor.get(pid, 1.0), 4),
+                     "calibration_from": "policy" if pid in cal.factor else "none"})
     out = pd.DataFrame(rows)
     for c in ("policy_id", "mode", "calibration_from"):
         out[c] = out[c].astype("string")

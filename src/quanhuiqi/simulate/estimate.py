@@ -39,7 +39,8 @@ from quanhuiqi.eligibility.engine import (
 
 PRIOR_PAIRS = 5.0  # pseudo-pairs of the shrinkage (complete cases, applications)
 PRIOR_APPROVALS = 10.0  # the least weight of the calibration prior, in expected approvals
-MAX_KAPPA = 1e4  # the most (the history shows no spread beyond chance: every factor is the pooled one)
+MAX_KAPPA = 1e4
+CALIBRATION_LEVELS = ("pid", "cell")  # policy, then policy × missing facts (each shrunk toward the level above)  # the most (the history shows no spread beyond chance: every factor is the pooled one)
 ESTIMATORS = ("calibrated", "data", "history")
 
 
@@ -60,6 +61,32 @@ def states_of(cb, enc: Encoded, cp, rows: np.ndarray) -> np.ndarray:
     for i, lf in enumerate(cp.leaves):
         out[:, i] = leaf_values(cb, enc, lf, rows)
     return out
+
+
+def undetermined_keys(cb, enc: Encoded, cp, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys (K, L), index of each row's key): each test's state at ``rows`` folded into one integer
+    per row (base 3), factorised by hashing — no (rows × tests) matrix."""
+    L = len(cp.leaves)
+    if L > 39:
+        return key_codes(states_of(cb, enc, cp, rows))
+    code = np.zeros(rows.size, dtype=np.int64)
+    gathered: dict[str, np.ndarray] = {}
+    mul = 1
+    for lf in cp.leaves:
+        name = cb.atom_keys[lf.atom][0]
+        if name not in gathered:
+            gathered[name] = enc.codes[name][rows]
+        c = gathered[name]
+        pos = int(cb.atom_field_pos[lf.atom])
+        v = enc.t[name][c, pos].astype(np.int64) * 2 + enc.u[name][c, pos]
+        if lf.neg:
+            v = 2 - v
+        code += v * mul
+        mul *= 3
+    inv, uniq = pd.factorize(code)
+    uniq = np.asarray(uniq, dtype=np.int64)
+    digits = (uniq[:, None] // (3 ** np.arange(L, dtype=np.int64))[None, :]) % 3
+    return digits.astype(np.int8), inv.astype(np.int64)
 
 
 def key_codes(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -261,17 +288,39 @@ def read_history(cb, enc: Encoded, apps: pd.DataFrame, base_entry: dict[str, int
 
 @dataclass
 class Calibration:
-    """Per policy id: approvals among undetermined applicants, the approvals the data rate expected, the factor."""
+    """The history's verdict on the data rate: approvals among undetermined applicants against the approvals the data
+    rate expected of them — per set of missing facts (pooled over the book), then per policy id on top."""
 
     approved: dict[str, int] = field(default_factory=dict)
     expected: dict[str, float] = field(default_factory=dict)
     applied: dict[str, int] = field(default_factory=dict)
-    factor: dict[str, float] = field(default_factory=dict)
     pooled: float = 1.0
     # the history estimator's pieces: per policy id {unknown-set bitmask: (applications, approvals)}
     by_set: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
     pooled_rate: float | None = None  # approvals / r over applications, whole book
-    kappa: float = PRIOR_APPROVALS  # the prior's weight in expected approvals (empirical Bayes)
+    # per level (CALIBRATION_LEVELS): (κ, {group: factor}); a group the history never saw has factor 1
+    levels: dict[str, tuple[float, dict[str, float]]] = field(default_factory=dict)
+
+    @property
+    def factor(self) -> dict[str, float]:
+        return self.levels.get("pid", (0.0, {}))[1]
+
+    @property
+    def kappa(self) -> float:
+        return self.levels.get("pid", (PRIOR_APPROVALS, {}))[0]
+
+    def factors(self, pid: str, facts: np.ndarray) -> np.ndarray:
+        """The calibration of keys of policy ``pid`` whose missing facts are ``facts``: the pooled factor × each
+        level's factor of the key's group."""
+        out = np.full(len(facts), self.pooled)
+        for level, (_, f) in self.levels.items():
+            if level == "pid":
+                out *= f.get(pid, 1.0)
+            elif level == "facts":
+                out *= np.array([f.get(x, 1.0) for x in facts], dtype=float)
+            else:
+                out *= np.array([f.get(pid + "\x1f" + x, 1.0) for x in facts], dtype=float)
+        return out
 
     def rate_of(self, pid: str, r: float, unknown_sets: np.ndarray, fallback: np.ndarray) -> np.ndarray:
         """The ``history`` estimator for keys with ``unknown_sets`` of policy ``pid``."""
@@ -294,48 +343,65 @@ def unknown_set(states: np.ndarray) -> np.ndarray:
     return (states == 1).astype(np.int64) @ (np.int64(1) << np.arange(L, dtype=np.int64))
 
 
-def prior_strength(cal: Calibration) -> float:
-    """κ of the Gamma prior on the policies' factors, by the method of moments: ``A/Ê`` varies across policies
-    by Poisson noise (variance ``c/Ê``) plus the true spread ``τ²``; ``κ = c / τ²`` in expected approvals.  No
-    spread beyond noise (the history agrees with the data everywhere) gives a large κ: every factor ≈ the pooled
-    one.  At least ``PRIOR_APPROVALS``, at most ``MAX_KAPPA``."""
-    e = np.array([cal.expected[p] for p in cal.expected], dtype=float)
-    a = np.array([cal.approved[p] for p in cal.expected], dtype=float)
-    keep = e >= 1.0
+def prior_strength(approved: np.ndarray, expected: np.ndarray, c: float) -> float:
+    """κ of a Gamma prior on factors, by the method of moments: ``A/Ê`` varies across cells by Poisson noise
+    (variance ``c/Ê``) plus the true spread ``τ²``; ``κ = c / τ²`` in expected approvals.  No spread beyond
+    noise (the history agrees with the prior mean everywhere) gives a large κ: every factor ≈ ``c``.  At least
+    ``PRIOR_APPROVALS``, at most ``MAX_KAPPA``."""
+    keep = expected >= 1.0
     if keep.sum() < 3:
         return PRIOR_APPROVALS
-    e, a = e[keep], a[keep]
-    c = cal.pooled
+    e, a = expected[keep], approved[keep]
     tau2 = float(np.average((a / e - c) ** 2 - c / e, weights=e))
     if tau2 <= 0:
         return MAX_KAPPA
     return float(np.clip(c / tau2, PRIOR_APPROVALS, MAX_KAPPA))
 
 
+def facts_text(cp, keys: np.ndarray) -> np.ndarray:
+    """Per key, the facts that would settle it (field names, ``;``-joined): the cell the history pools."""
+    rel = relevant_unknown(cp, keys)
+    names = np.array([lf.source.field for lf in cp.leaves], dtype=object)
+    return np.array([";".join(sorted(set(names[row]))) for row in rel], dtype=object)
+
+
 def calibrate(cb, sample: SamplePlanes, hist: History, base_entry: dict[str, int]) -> Calibration:
+    """Two levels, each a Gamma–Poisson posterior mean with an empirical-Bayes weight: first per set of missing
+    facts, pooled over the whole book (enterprises that do not report a fact may differ from those that do — the
+    history shows it for every policy at once); then per policy, on top of that."""
     cal = Calibration()
-    tot_a, tot_e, tot_n, tot_q = 0, 0.0, 0, 0.0
+    rows = []  # per undetermined applicant: policy, facts missing, approvals, expected approvals at the data rate
+    tot_n, tot_q = 0, 0.0
     for pid, st in hist.und_states.items():
         j = base_entry[pid]
         cp = cb.policies[j]
         ok = hist.und_approved[pid]
         r = hist.r.get(cp.policy.mode, hist.r_pooled) or 1.0
-        if st.shape[0]:
-            keys, inv = key_codes(st)
-            q, _, _ = sample.data_rates(cp, j, keys)
-            expected = float(r * q[inv].sum())
-        else:
-            expected = 0.0
-        cal.approved[pid], cal.expected[pid], cal.applied[pid] = int(ok.sum()), expected, int(st.shape[0])
-        tot_a += int(ok.sum())
-        tot_e += expected
+        cal.applied[pid] = int(st.shape[0])
+        cal.approved[pid] = int(ok.sum())
+        sets = unknown_set(st)
+        cal.by_set[pid] = {int(x): (int((sets == x).sum()), int(ok[sets == x].sum())) for x in np.unique(sets)}
         tot_n += int(st.shape[0])
         tot_q += ok.sum() / r
-        sets = unknown_set(st)
-        cal.by_set[pid] = {int(s): (int((sets == s).sum()), int(ok[sets == s].sum())) for s in np.unique(sets)}
-    cal.pooled = (tot_a + PRIOR_APPROVALS) / (tot_e + PRIOR_APPROVALS)
-    cal.kappa = prior_strength(cal)
-    for pid in hist.und_states:
-        cal.factor[pid] = (cal.approved[pid] + cal.kappa * cal.pooled) / (cal.expected[pid] + cal.kappa)
+        if not st.shape[0]:
+            continue
+        keys, inv = key_codes(st)
+        q, _, _ = sample.data_rates(cp, j, keys)
+        rows.append(pd.DataFrame({"pid": pid, "facts": facts_text(cp, keys)[inv], "ok": ok.astype(float),
+                                  "e": r * q[inv]}))
     cal.pooled_rate = min(1.0, tot_q / tot_n) if tot_n else None
+    if not rows:
+        return cal
+    h = pd.concat(rows, ignore_index=True)
+    h["cell"] = h["pid"] + "\x1f" + h["facts"]
+    cal.pooled = (float(h["ok"].sum()) + PRIOR_APPROVALS) / (float(h["e"].sum()) + PRIOR_APPROVALS)
+    e = h["e"] * cal.pooled
+    for level in CALIBRATION_LEVELS:
+        g = h.assign(e=e).groupby(level, sort=True)[["ok", "e"]].sum()
+        kappa = prior_strength(g["ok"].to_numpy(), g["e"].to_numpy(), 1.0)
+        f = ((g["ok"] + kappa) / (g["e"] + kappa)).to_dict()
+        cal.levels[level] = (kappa, {str(k): float(v) for k, v in f.items()})
+        e = e * h[level].map(f)
+    for pid, r in h.groupby("pid", sort=True)["e"].sum().items():
+        cal.expected[str(pid)] = float(r)
     return cal

@@ -21,9 +21,8 @@ from quanhuiqi.simulate.estimate import (
     Calibration,
     History,
     SamplePlanes,
-    key_codes,
-    relevant_unknown,
-    states_of,
+    facts_text,
+    undetermined_keys,
     unknown_set,
     unpack,
 )
@@ -62,7 +61,9 @@ class Amounts:
             self._x[name] = self.enc.numeric(self.cb, name)
         return self._x[name]
 
-    def bounds(self, j: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(self, j: int, rows: np.ndarray, values: dict[str, np.ndarray] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """``values``: the base fields already gathered at ``rows`` (the sample's, kept between entries)."""
         p = self.cb.policies[j].policy
         cap = np.nan if p.max_amount is None else p.max_amount
         if p.amount_rate is None:
@@ -71,16 +72,25 @@ class Amounts:
         x = self.base(p.amount_base)
         if x is None:
             return np.full(rows.size, np.nan), np.full(rows.size, cap)
-        a = p.amount_rate * x[rows]
+        a = p.amount_rate * (values[p.amount_base] if values is not None else x[rows])
         if p.max_amount is not None:
             a = np.minimum(a, p.max_amount)
         return a, np.where(np.isnan(a), cap, a)
 
-    def known(self, j: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def constant(self, j: int) -> float | None:
+        """The amount when every pair of entry ``j`` gets the same (a cap alone; NaN without any rule), else None."""
+        p = self.cb.policies[j].policy
+        if p.amount_rate is not None:
+            return None
+        return np.nan if p.max_amount is None else float(p.max_amount)
+
+    def known(self, j: int, rows: np.ndarray, values: dict[str, np.ndarray] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(low bound ≥ 0, high bound — ``upper`` where nothing in the facts bounds it —, amount fixed?)."""
-        lo, hi = self.bounds(j, rows)
-        fixed = np.isfinite(lo) & (lo == hi)
-        return np.nan_to_num(lo, nan=0.0), np.where(np.isnan(hi), self.upper(j), hi), fixed
+        lo, hi = self.bounds(j, rows, values)
+        open_lo = np.isnan(lo)
+        fixed = ~open_lo & (lo == hi)
+        return np.where(open_lo, 0.0, lo), np.where(np.isnan(hi), self.upper(j), hi), fixed
 
     def upper(self, j: int) -> float:
         """The most one pair can get when the facts do not bound it: the cap; unbounded for a rate without one."""
@@ -128,13 +138,23 @@ class _Rates:
     def __init__(self, cb, sample: SamplePlanes, amounts: Amounts, cal: Calibration, hist: History, estimator: str):
         self.cb, self.sample, self.amounts, self.cal, self.hist, self.estimator = (
             cb, sample, amounts, cal, hist, estimator)
+        self._sample_amounts: dict[int, np.ndarray] = {}
+        self._sample_bases: dict[str, np.ndarray] = {}
 
     def sample_amounts(self, j: int) -> np.ndarray:
         """The fixed amount of each sample row under entry ``j``'s rule (NaN where the facts leave it open)."""
-        lo, _, fixed = self.amounts.known(j, self.sample.rows)
-        return np.where(fixed, lo, np.nan)
+        if j not in self._sample_amounts:
+            base = self.cb.policies[j].policy.amount_base
+            if base is not None and base not in self._sample_bases:
+                x = self.amounts.base(base)
+                if x is not None:
+                    self._sample_bases[base] = x[self.sample.rows]
+            values = self._sample_bases if base in self._sample_bases else None
+            lo, _, fixed = self.amounts.known(j, self.sample.rows, values)
+            self._sample_amounts = {j: np.where(fixed, lo, np.nan)}  # one entry at a time: keep the last
+        return self._sample_amounts[j]
 
-    def rates(self, j: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def rates(self, j: int, keys: np.ndarray, facts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cp = self.cb.policies[j]
         q_data, support, m = self.sample.data_rates(cp, j, keys)
         pid = cp.policy.id
@@ -144,7 +164,7 @@ class _Rates:
             r = self.hist.r.get(cp.policy.mode, self.hist.r_pooled) or 1.0
             q = self.cal.rate_of(pid, r, unknown_set(keys), q_data)
         else:
-            q = np.minimum(1.0, q_data * self.cal.factor.get(pid, self.cal.pooled))
+            q = np.minimum(1.0, q_data * self.cal.factors(pid, facts))
         return q, support, m
 
     def conditional_amounts(self, j: int, m: np.ndarray, need: np.ndarray, fallback: float) -> np.ndarray:
@@ -153,11 +173,16 @@ class _Rates:
         if not need.any():
             return out
         a = self.sample_amounts(j)
-        known = np.isfinite(a)
-        for k in np.flatnonzero(need):
-            rows = unpack(m[k] & self.sample.E[j], self.sample.n) & known
-            if rows.sum() >= MIN_AMOUNT_SUPPORT:
-                out[k] = float(a[rows].mean())
+        # the eligible sample rows with a fixed amount, then which of them agree with each key (a bit test each)
+        r = np.flatnonzero(unpack(self.sample.E[j], self.sample.n) & np.isfinite(a))
+        if r.size == 0:
+            return out
+        k = np.flatnonzero(need)
+        bits = ((m[k][:, r >> 6] >> (r & 63).astype(np.uint64)) & np.uint64(1)).astype(np.float64)
+        count = bits.sum(axis=1)
+        total = bits @ a[r]
+        ok = count >= MIN_AMOUNT_SUPPORT
+        out[k[ok]] = total[ok] / count[ok]
         return out
 
     def fallback_amount(self, j: int, known_eligible: np.ndarray) -> float:
@@ -186,23 +211,24 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
     out = PassResult(
         eligible=np.zeros(P, np.int64), undetermined=np.zeros(P, np.int64), low=np.zeros(P), central=np.zeros(P),
         high=np.zeros(P), central_eligible=np.zeros(P), central_var=np.zeros(P), cells=np.zeros((P, 2, nc), np.int64), cell_pay=np.zeros((P, nc)),
-        chains=np.zeros((P, 2, n_chains + 1), np.int64), eligible_planes=np.zeros((P, w), np.uint64),
+        chains=np.zeros((P, 2, n_chains + 1), np.int64), eligible_planes=np.zeros((0, w), np.uint64),
         keys=pd.DataFrame(), mean_rate=np.full(P, np.nan))
     key_parts: list[pd.DataFrame] = []
     simulated = np.array([e.simulated for e in entries], dtype=bool)
+    # every entry at once: each block of rows computes every test's planes once for all policies and variants
+    planes = evaluate_planes(cb, enc, np.arange(P, dtype=np.int64))
+    out.eligible_planes = planes.true
     for a in range(0, P, chunk):
         idx = np.arange(a, min(P, a + chunk), dtype=np.int64)
-        planes = evaluate_planes(cb, enc, idx)
-        out.eligible_planes[idx] = planes.true
         local = np.flatnonzero(simulated[idx])
         if local.size == 0:
             continue
-        both = planes.both[local]
+        both = planes.both[idx[local]]
         gidx = idx[local]
         for k in range(n_chains + 1):
             out.chains[gidx, :, k] = np.bitwise_count(both & chains[k][None, None, :]).sum(axis=2, dtype=np.int64)
         pj, rows, verdict = pairs_of(Planes(gidx, both, n))
-        del planes, both
+        del both
         und = verdict == 1
         pl = local.size
         out.eligible[gidx] = np.bincount(pj[~und], minlength=pl)
@@ -212,53 +238,67 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
         weight = np.zeros(pj.size)
         seg = pj.astype(np.int64) * 2 + und
         cuts = np.flatnonzero(np.diff(seg)) + 1
-        starts, stops = np.r_[0, cuts], np.r_[cuts, seg.size]
+        starts, stops = (np.r_[0, cuts], np.r_[cuts, seg.size]) if seg.size else (np.zeros(0, int), np.zeros(0, int))
         fallback: dict[int, float] = {}
         for s, e in zip(starts.tolist(), stops.tolist(), strict=True):
-            jl = int(pj[s])
-            j = int(gidx[jl])
+            j = int(gidx[int(pj[s])])
             r = rows[s:e]
-            lo, hi, known = amounts.known(j, r)
+            const = amounts.constant(j)
             if not und[s]:  # eligible pairs: the amount is fixed, or lies between its bounds
-                fb = rates.fallback_amount(j, lo[known])
-                fallback[j] = fb
-                weight[s:e] = np.where(known, lo, np.clip(fb, lo, hi))
-                out.low[j] += lo.sum()
-                out.high[j] += hi.sum()
-                out.central[j] += weight[s:e].sum()
-                out.central_eligible[j] += weight[s:e].sum()
+                if const is not None:
+                    total = const * r.size
+                    weight[s:e] = const
+                    fallback[j] = const
+                    out.low[j] += total
+                    out.high[j] += total
+                else:
+                    lo, hi, known = amounts.known(j, r)
+                    fb = fallback[j] = rates.fallback_amount(j, lo[known])
+                    weight[s:e] = np.where(known, lo, np.clip(fb, lo, hi))
+                    total = weight[s:e].sum()
+                    out.low[j] += lo.sum()
+                    out.high[j] += hi.sum()
+                out.central[j] += total
+                out.central_eligible[j] += total
                 continue
-            fb = fallback.get(j)
-            if fb is None:
-                fb = fallback[j] = rates.fallback_amount(j, np.zeros(0))
             cp = cb.policies[j]
-            st = states_of(cb, enc, cp, r)
-            keys, inv = key_codes(st)
-            q, sup, m = rates.rates(j, keys)
-            unk_key = np.bincount(inv, weights=~known, minlength=keys.shape[0]) > 0
-            cond = rates.conditional_amounts(j, m, unk_key, fb)
-            a_pair = np.where(known, lo, np.clip(cond[inv], lo, hi))
-            weight[s:e] = q[inv] * a_pair
-            out.central_var[j] += float((q[inv] * (1.0 - q[inv]) * a_pair**2).sum())
-            high_pair = hi
-            out.high[j] += high_pair.sum()
-            out.central[j] += weight[s:e].sum()
+            keys, inv = undetermined_keys(cb, enc, cp, r)
+            text = facts_text(cp, keys)
+            q, sup, m = rates.rates(j, keys, text)
             n_k = np.bincount(inv, minlength=keys.shape[0])
+            if const is not None:
+                a_key = np.full(keys.shape[0], const)
+                w_key = q * const
+                weight[s:e] = w_key[inv]
+                out.high[j] += const * r.size
+                var = float((n_k * q * (1.0 - q)).sum() * const**2)
+                high_key = n_k * const
+                central_key = n_k * w_key
+            else:
+                fb = fallback.get(j)
+                if fb is None:
+                    fb = fallback[j] = rates.fallback_amount(j, np.zeros(0))
+                lo, hi, known = amounts.known(j, r)
+                unk_key = np.bincount(inv, weights=~known, minlength=keys.shape[0]) > 0
+                a_key = rates.conditional_amounts(j, m, unk_key, fb)
+                a_pair = np.where(known, lo, np.clip(a_key[inv], lo, hi))
+                qp = q[inv]
+                weight[s:e] = qp * a_pair
+                out.high[j] += hi.sum()
+                var = float((qp * (1.0 - qp) * a_pair**2).sum())
+                high_key = np.bincount(inv, weights=hi, minlength=keys.shape[0])
+                central_key = np.bincount(inv, weights=weight[s:e], minlength=keys.shape[0])
+            out.central[j] += float(central_key.sum())
+            out.central_var[j] += var
             out.mean_rate[j] = float((q * n_k).sum() / n_k.sum())
-            rel = relevant_unknown(cp, keys)
-            names = [lf.source.field for lf in cp.leaves]
-            text = [";".join(sorted({names[i] for i in np.flatnonzero(row)})) for row in rel]
-            key_parts.append(pd.DataFrame({
-                "entry": j, "unknown": text, "pairs": n_k, "rate": q, "complete_cases": sup,
-                "payout_high": np.bincount(inv, weights=high_pair, minlength=keys.shape[0]),
-                "payout_central": np.bincount(inv, weights=weight[s:e], minlength=keys.shape[0])}))
+            key_parts.append((j, text, n_k, q, sup, high_key, central_key))
         out.cell_pay[gidx] = np.bincount(pj.astype(np.int64) * nc + c, weights=weight, minlength=pl * nc).reshape(pl, nc)
     for j, e in enumerate(entries):
         if e.simulated and e.policy.max_amount is None and e.policy.amount_rate is None:
             out.low[j] = out.central[j] = out.high[j] = out.central_eligible[j] = np.nan
-    out.keys = (pd.concat(key_parts, ignore_index=True) if key_parts else
-                pd.DataFrame({"entry": pd.Series(dtype="int64"), "unknown": pd.Series(dtype="string"),
-                              "pairs": pd.Series(dtype="int64"), "rate": pd.Series(dtype=float),
-                              "complete_cases": pd.Series(dtype="int64"), "payout_high": pd.Series(dtype=float),
-                              "payout_central": pd.Series(dtype=float)}))
+    out.keys = pd.DataFrame({
+        "entry": np.concatenate([np.full(len(k[1]), k[0], dtype=np.int64) for k in key_parts] or [np.zeros(0, np.int64)]),
+        "unknown": pd.array([t for k in key_parts for t in k[1]], dtype="string"),
+        **{name: np.concatenate([k[i] for k in key_parts] or [np.zeros(0)])
+           for i, name in ((2, "pairs"), (3, "rate"), (4, "complete_cases"), (5, "payout_high"), (6, "payout_central"))}})
     return out

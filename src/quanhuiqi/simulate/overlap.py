@@ -1,8 +1,8 @@
 """Overlap with the policies already in force: the same enterprises funded twice.
 
 For each simulated policy: how many of its eligible enterprises are also eligible for another in-force
-policy of the same benefit kind (补贴 and 补贴, 奖励 and 奖励: funded twice for the same thing), or for any
-in-force policy; how many already hold a grant of that kind (the grants history); and its in-force partners
+policy of the same benefit kind (补贴 and 补贴, 奖励 and 奖励: funded twice for the same thing); how many
+already hold a grant of that kind (the grants history); and its in-force partners
 sharing most eligible enterprises, exactly counted.  Partners are screened on the estimation sample (a
 packed AND per pair of policies), then the best few counted on the whole city.  Exclusive groups (就高不重复,
 one grant within the group) are named when the book declares them; every in-force member of the policy's
@@ -17,10 +17,10 @@ import pandas as pd
 from quanhuiqi.simulate.estimate import unpack
 from quanhuiqi.simulate.kernel import Entry, pack
 
+SCREEN_WORDS = 256  # 16,384 random rows of the sample screen the partners
 SCREEN_MIN = 30  # eligible sample rows below which partners are screened on the whole city
 EXACT_MAX = 400  # ... when there are at most this many candidates
-OVERLAP_COLUMNS = ["policy_id", "variant", "overlap_same_kind", "overlap_same_kind_payout", "overlap_any",
-                   "granted_same_kind"]
+OVERLAP_COLUMNS = ["policy_id", "variant", "overlap_same_kind", "overlap_same_kind_payout", "granted_same_kind"]
 PARTNER_COLUMNS = ["policy_id", "variant", "other_policy_id", "other_title", "other_department", "same_kind",
                    "exclusive_group", "both_eligible", "share_of_eligible"]
 
@@ -63,8 +63,15 @@ def overlap(entries: list[Entry], E: np.ndarray, sample_E: np.ndarray, n: int, p
     for j in in_force:
         by_kind.setdefault(_kind(entries[j].policy), []).append(j)
     unions = {k: _unions(E, m) for k, m in by_kind.items()}
-    any_one, any_two = _unions(E, in_force)
+    kind_members = {k: np.array(m, dtype=np.int64) for k, m in by_kind.items()}
+    kind_ids = {k: np.array([entries[q].policy.id for q in m], dtype=object) for k, m in by_kind.items()}
     granted_planes = {k: pack(v) for k, v in granted.items()}
+    group_of = {j: exclusive_group(entries[j].policy) for j in range(len(entries))}
+    members: dict[str, list[int]] = {}
+    for j in in_force:
+        if group_of[j] is not None:
+            members.setdefault(group_of[j], []).append(j)
+    screen_E = sample_E[:, :SCREEN_WORDS]  # the sample's rows are in random order: its first words are a random subset
     rows_out, partners = [], []
     for j, e in enumerate(entries):
         if not e.simulated:
@@ -76,7 +83,6 @@ def overlap(entries: list[Entry], E: np.ndarray, sample_E: np.ndarray, n: int, p
             same = np.zeros_like(E[j])
         else:
             same = E[j] & (two if e.in_force else one)
-        anyp = E[j] & (any_two if e.in_force else any_one)
         n_same = int(np.bitwise_count(same).sum())
         pay = 0.0
         if n_same:
@@ -86,19 +92,17 @@ def overlap(entries: list[Entry], E: np.ndarray, sample_E: np.ndarray, n: int, p
                 pay = float(pair_amounts(j, np.flatnonzero(unpack(same, n))).sum())
         g = granted_planes.get(k)
         rows_out.append({"entry": j, "overlap_same_kind": n_same, "overlap_same_kind_payout": pay,
-                         "overlap_any": int(np.bitwise_count(anyp).sum()),
                          "granted_same_kind": int(np.bitwise_count(E[j] & g).sum()) if g is not None else 0})
-        group = exclusive_group(p)
-        cands = [q for q in by_kind.get(k, []) if entries[q].policy.id != p.id]
-        grouped = [q for q in in_force if group is not None and exclusive_group(entries[q].policy) == group
-                   and entries[q].policy.id != p.id]
+        group = group_of[j]
+        c = kind_members.get(k, np.zeros(0, dtype=np.int64))
+        c = c[kind_ids[k] != p.id] if c.size else c
+        grouped = [q for q in members.get(group, []) if entries[q].policy.id != p.id] if group is not None else []
         chosen: list[int] = list(grouped)
-        if cands:
-            c = np.array(cands, dtype=np.int64)
-            if np.bitwise_count(sample_E[j]).sum() < SCREEN_MIN and c.size <= EXACT_MAX:
+        if c.size:
+            if np.bitwise_count(screen_E[j]).sum() < SCREEN_MIN and c.size <= EXACT_MAX:
                 screen = np.bitwise_count(E[c] & E[j][None, :]).sum(axis=1)  # too few in the sample: count all
             else:
-                screen = np.bitwise_count(sample_E[c] & sample_E[j][None, :]).sum(axis=1)
+                screen = np.bitwise_count(screen_E[c] & screen_E[j][None, :]).sum(axis=1)
             for i in np.lexsort((c, -screen))[:top]:
                 if screen[i] > 0 and int(c[i]) not in chosen:
                     chosen.append(int(c[i]))

@@ -380,7 +380,7 @@ def render_html(result) -> str:
     out.append(_table(pol.assign(title=pol["title"]), [
         ("policy_id", "政策编号", "text"), ("title", "政策名称", "text"), ("variant", "方案", "text"),
         ("overlap_same_kind", "同类现行政策也符合的企业", "int"), ("overlap_same_kind_payout", "其资金（中值）", "money"),
-        ("overlap_any", "任一现行政策也符合", "int"), ("granted_same_kind", "已获同类政策资金", "int"),
+        ("granted_same_kind", "已获同类政策资金", "int"),
         ("exclusive_group", "互斥组", "text")], "overlap-summary"))
     ovp = result.overlap[result.overlap["policy_id"].astype(str).isin(focus_policies(result))]
     out.append(_table(ovp, [("policy_id", "政策编号", "text"), ("variant", "方案", "text"), ("other_policy_id", "现行政策", "text"),

@@ -355,22 +355,26 @@ def _partners(pairs: pd.DataFrame, pos, ids, variants) -> pd.DataFrame:
 
 
 def _sweep_table(sweeps: list[Sweep], summary: pd.DataFrame, book) -> pd.DataFrame:
-    cols = ["sweep", "policy_id", "path", "test", "unit", "variant", "value", "x", "current", *SIMULATION_COLUMNS[2:]]
+    from quanhuiqi.simulate.report import test_label
+
+    cols = ["sweep", "policy_id", "path", "test", "label", "unit", "variant", "value", "x", "current",
+            *SIMULATION_COLUMNS[2:]]
     rows = []
     idx = summary.set_index(["policy_id", "variant"])
     for i, s in enumerate(sweeps):
         base = idx.loc[(s.policy_id, BASE)]
         cur_x = _current_x(book, s)
-        rows.append({"sweep": i, "policy_id": s.policy_id, "path": s.path, "test": s.what, "unit": s.unit,
+        label = test_label(s.what, book.fields)
+        rows.append({"sweep": i, "policy_id": s.policy_id, "path": s.path, "test": s.what, "label": label, "unit": s.unit,
                      "variant": BASE, "value": _text(s.current), "x": cur_x, "current": True,
                      **{c: base[c] for c in SIMULATION_COLUMNS[2:]}})
         for v in s.variants:
             r = idx.loc[(s.policy_id, v.label)]
-            rows.append({"sweep": i, "policy_id": s.policy_id, "path": s.path, "test": s.what, "unit": s.unit,
-                         "variant": v.label, "value": _text(v.value), "x": v.x, "current": False,
+            rows.append({"sweep": i, "policy_id": s.policy_id, "path": s.path, "test": s.what, "label": label,
+                         "unit": s.unit, "variant": v.label, "value": _text(v.value), "x": v.x, "current": False,
                          **{c: r[c] for c in SIMULATION_COLUMNS[2:]}})
     t = pd.DataFrame(rows, columns=cols)
-    for c in ("policy_id", "path", "test", "unit", "variant", "value"):
+    for c in ("policy_id", "path", "test", "label", "unit", "variant", "value"):
         t[c] = t[c].astype("string")
     t["x"] = t["x"].astype(float)
     return t

@@ -27,6 +27,10 @@ ESTIMATOR_ZH = {
     "data": "按数据推算的符合率（与待定企业已知条件相同、且数据完整的企业中实际符合的比例）",
     "history": "按历史申报审批结果推算的符合率（同一政策、同一组缺失条件的历史批准比例）",
 }
+OP_ZH = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤", "eq": "=", "ne": "≠", "in": "属于", "not_in": "不属于",
+         "between": "介于", "under": "属于", "not_under": "不属于", "has": "具有", "has_any": "具有其一",
+         "has_all": "全部具有"}
+AMOUNT_ZH = {"max_amount": "每户资金上限", "amount_rate": "补助比例"}
 TOP_POLICIES = 40  # policies in the overview when the book is large (all sweep policies are added)
 FOCUS = 3  # policies with full breakdowns besides the sweep policies
 COLOURS = {"eligible": "#2e7d32", "undetermined": "#f9a825", "low": "#90caf9", "central": "#1565c0",
@@ -139,6 +143,16 @@ def method_text(result) -> dict[str, str]:
 
 
 # --- SVG ---------------------------------------------------------------------------------------------------
+
+
+def test_label(test: str, fields=None) -> str:
+    """``revenue gt`` → ``营业收入 >``; ``max_amount`` → ``每户资金上限``."""
+    from quanhuiqi.profile.fields import field_label
+
+    if test in AMOUNT_ZH:
+        return AMOUNT_ZH[test]
+    name, _, op = str(test).partition(" ")
+    return f"{field_label(name, fields)} {OP_ZH.get(op, op)}".strip()
 
 
 def _short(text: str, n: int = 16) -> str:
@@ -334,12 +348,12 @@ def render_html(result) -> str:
            f"现行政策 {m['in_force_policies']:,} 项；金额单位：万元。</p>",
            "<div class='method' id='method'>" + "".join(f"<p>{_e(t)}</p>" for t in meth.values()) + "</div>",
            "<h2 id='overview'>一、符合企业与资金测算</h2>",
+           svg_range(ov.head(30)),
            _table(ov, [("policy_id", "政策编号", "text"), ("title", "政策名称", "text"), ("department", "主管部门", "text"),
                        ("mode_zh", "兑现方式", "text"), ("in_force_zh", "状态", "text"), ("variant_zh", "方案", "text"),
                        ("eligible", "符合", "int"), ("undetermined", "待定", "int"), ("ineligible", "不符合", "int"),
                        ("payout_low", "资金下限", "money"), ("payout_central", "资金中值", "money"),
-                       ("payout_sd", "±", "money"), ("payout_high", "资金上限", "money")], "summary"),
-           svg_range(ov.head(30))]
+                       ("payout_sd", "±", "money"), ("payout_high", "资金上限", "money")], "summary")]
     if len(result.summary[result.summary["variant"] == "base"]) > len(ov[ov["variant"] == "base"]):
         out.append(f"<p class='note'>上表列出资金中值最大的 {TOP_POLICIES} 项及阈值测算涉及的政策；全部结果见 simulation.csv。</p>")
     # sweeps
@@ -350,7 +364,7 @@ def render_html(result) -> str:
         f = s.iloc[0]
         unit = f"（{f['unit']}）" if isinstance(f["unit"], str) and f["unit"] else ""
         out.append(f"<section class='sweep' data-policy='{_e(f['policy_id'])}'><h3>{_e(titles.get(f['policy_id'], ''))}（{_e(f['policy_id'])}）："
-                   f"{_e(f['test'])} {_e(f['path'])}{_e(unit)}</h3><div class='grid'>"
+                   f"{_e(f['label'])}{_e(unit)} <span class='note'>{_e(f['path'])}</span></h3><div class='grid'>"
                    + svg_curve(s, [("eligible", "符合企业", COLOURS["eligible"]),
                                    ("undetermined", "待定企业", COLOURS["undetermined"])], f"sweep-{i}-enterprises", "企业数")
                    + svg_curve(s, [("payout_central", "资金中值", COLOURS["central"])], f"sweep-{i}-payout", "资金（万元）",

@@ -172,6 +172,7 @@ def simulate(
     chain_codes, chain_names = chain_labels()
     res = run_pass(cb, enc, entries, dims, rates, amounts, len(chain_codes) - 1, chunk=chunk)
     timings["pass_s"] = time.perf_counter() - t
+    timings.update(res.timings)
     t = time.perf_counter()
     sim = [j for j, e in enumerate(entries) if e.simulated]
 

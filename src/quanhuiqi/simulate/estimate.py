@@ -63,30 +63,50 @@ def states_of(cb, enc: Encoded, cp, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def undetermined_keys(cb, enc: Encoded, cp, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class LeafTables:
+    """Per test (atom) of a compiled book, its Kleene code (0 false, 1 unknown, 2 true) per value code of its
+    field, as one small int8 table: a leaf's state at some rows is one gather.  Tests are shared by policies and
+    variants, so each table is built once."""
+
+    def __init__(self, cb, enc: Encoded):
+        self.cb, self.enc = cb, enc
+        self._t: dict[int, np.ndarray] = {}
+
+    def __call__(self, atom: int) -> np.ndarray:
+        t = self._t.get(atom)
+        if t is None:
+            name = self.cb.atom_keys[atom][0]
+            pos = int(self.cb.atom_field_pos[atom])
+            t = self._t[atom] = (self.enc.t[name][:, pos].astype(np.int8) * 2 + self.enc.u[name][:, pos].astype(np.int8))
+        return t
+
+
+def undetermined_keys(cb, enc: Encoded, cp, rows: np.ndarray, tables: LeafTables | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """(distinct keys (K, L), index of each row's key): each test's state at ``rows`` folded into one integer
     per row (base 3), factorised by hashing — no (rows × tests) matrix."""
     L = len(cp.leaves)
     if L > 39:
         return key_codes(states_of(cb, enc, cp, rows))
-    code = np.zeros(rows.size, dtype=np.int64)
+    tables = tables or LeafTables(cb, enc)
+    small = L <= 19  # 3^19 < 2^31: the code fits 32 bits
+    code = np.zeros(rows.size, dtype=np.int32 if small else np.int64)
     gathered: dict[str, np.ndarray] = {}
     mul = 1
     for lf in cp.leaves:
         name = cb.atom_keys[lf.atom][0]
-        if name not in gathered:
-            gathered[name] = enc.codes[name][rows]
-        c = gathered[name]
-        pos = int(cb.atom_field_pos[lf.atom])
-        v = enc.t[name][c, pos].astype(np.int64) * 2 + enc.u[name][c, pos]
+        c = gathered.get(name)
+        if c is None:
+            c = gathered[name] = enc.codes[name][rows]
+        v = tables(lf.atom)[c]
         if lf.neg:
             v = 2 - v
-        code += v * mul
+        code += v.astype(code.dtype) * code.dtype.type(mul) if mul > 1 else v
         mul *= 3
     inv, uniq = pd.factorize(code)
     uniq = np.asarray(uniq, dtype=np.int64)
     digits = (uniq[:, None] // (3 ** np.arange(L, dtype=np.int64))[None, :]) % 3
-    return digits.astype(np.int8), inv.astype(np.int64)
+    return digits.astype(np.int8), inv
 
 
 def key_codes(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ reduced to its key (the state of each test of its policy), and each key gets its
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,7 @@ from quanhuiqi.simulate.dims import Dimensions
 from quanhuiqi.simulate.estimate import (
     Calibration,
     History,
+    LeafTables,
     SamplePlanes,
     facts_text,
     undetermined_keys,
@@ -116,6 +118,19 @@ class PassResult:
     keys: pd.DataFrame  # undetermined pairs by key: entry, unknown, pairs, rate, payout_high, payout_central
     mean_rate: np.ndarray  # pair-weighted rate of undetermined pairs per entry
     timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Clock:
+    """Seconds per stage of the pass, accumulated into ``timings`` (``pass.<stage>_s``)."""
+
+    def __init__(self, timings: dict[str, float]):
+        self.timings, self.t = timings, time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        key = f"pass.{stage}_s"
+        self.timings[key] = self.timings.get(key, 0.0) + now - self.t
+        self.t = now
 
 
 def pack(mask: np.ndarray) -> np.ndarray:
@@ -216,8 +231,12 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
     key_parts: list[pd.DataFrame] = []
     simulated = np.array([e.simulated for e in entries], dtype=bool)
     # every entry at once: each block of rows computes every test's planes once for all policies and variants
+    clock = _Clock(out.timings)
+    tables = LeafTables(cb, enc)
+    cell = cell.astype(np.int32)
     planes = evaluate_planes(cb, enc, np.arange(P, dtype=np.int64))
     out.eligible_planes = planes.true
+    clock("planes")
     for a in range(0, P, chunk):
         idx = np.arange(a, min(P, a + chunk), dtype=np.int64)
         local = np.flatnonzero(simulated[idx])
@@ -227,19 +246,22 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
         gidx = idx[local]
         for k in range(n_chains + 1):
             out.chains[gidx, :, k] = np.bitwise_count(both & chains[k][None, None, :]).sum(axis=2, dtype=np.int64)
+        clock("chains")
         pj, rows, verdict = pairs_of(Planes(gidx, both, n))
         del both
+        clock("pairs")
         und = verdict == 1
         pl = local.size
         out.eligible[gidx] = np.bincount(pj[~und], minlength=pl)
         out.undetermined[gidx] = np.bincount(pj[und], minlength=pl)
-        c = cell[rows]
-        out.cells[gidx] = np.bincount((pj.astype(np.int64) * 2 + und) * nc + c, minlength=pl * 2 * nc).reshape(pl, 2, nc)
+        key_nc = pj * np.int32(nc) + cell[rows]  # int32: pl × n_cells stays far below 2^31
+        out.cells[gidx] = np.bincount(key_nc * np.int32(2) + und, minlength=pl * 2 * nc).reshape(pl, nc, 2).transpose(0, 2, 1)
         weight = np.zeros(pj.size)
-        seg = pj.astype(np.int64) * 2 + und
+        seg = pj * np.int32(2) + und
         cuts = np.flatnonzero(np.diff(seg)) + 1
         starts, stops = (np.r_[0, cuts], np.r_[cuts, seg.size]) if seg.size else (np.zeros(0, int), np.zeros(0, int))
         fallback: dict[int, float] = {}
+        clock("cells")
         for s, e in zip(starts.tolist(), stops.tolist(), strict=True):
             j = int(gidx[int(pj[s])])
             r = rows[s:e]
@@ -262,9 +284,12 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
                 out.central_eligible[j] += total
                 continue
             cp = cb.policies[j]
-            keys, inv = undetermined_keys(cb, enc, cp, r)
+            clock("eligible")
+            keys, inv = undetermined_keys(cb, enc, cp, r, tables)
+            clock("keys")
             text = facts_text(cp, keys)
             q, sup, m = rates.rates(j, keys, text)
+            clock("rates")
             n_k = np.bincount(inv, minlength=keys.shape[0])
             if const is not None:
                 a_key = np.full(keys.shape[0], const)
@@ -292,7 +317,9 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
             out.central_var[j] += var
             out.mean_rate[j] = float((q * n_k).sum() / n_k.sum())
             key_parts.append((j, text, n_k, q, sup, high_key, central_key))
-        out.cell_pay[gidx] = np.bincount(pj.astype(np.int64) * nc + c, weights=weight, minlength=pl * nc).reshape(pl, nc)
+            clock("undetermined")
+        clock("eligible")
+        out.cell_pay[gidx] = np.bincount(key_nc, weights=weight, minlength=pl * nc).reshape(pl, nc)
     for j, e in enumerate(entries):
         if e.simulated and e.policy.max_amount is None and e.policy.amount_rate is None:
             out.low[j] = out.central[j] = out.high[j] = out.central_eligible[j] = np.nan

@@ -38,10 +38,18 @@ class CityData:
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     facts: Any = None
     source: str = ""
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n(self) -> int:
         return len(self.profile)
+
+    def cached(self, key, make):
+        """What depends on the city alone (and the key) is computed once: breakdown codes, the decided
+        applications, the history's calibration against a book.  The city is not to be changed afterwards."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
 
 def read_city(data_dir: str | os.PathLike, as_of: str | dt.date, *, in_force: bool = True) -> CityData:

@@ -158,13 +158,13 @@ def simulate(
     n = len(prof)
     bases = tuple(sorted({e.policy.amount_base for e in entries if e.policy.amount_base}))
     enc = encode(cb, prof, bases)
-    dims = dimensions(prof)
+    dims = city.cached("dimensions", lambda: dimensions(prof))
     timings["encode_s"] = time.perf_counter() - t
     t = time.perf_counter()
     sample = SamplePlanes(cb, enc, _sample(n, sample_rows, seed))
-    base_entry = {e.policy.id: j for j, e in enumerate(entries) if e.simulated and e.variant == BASE}
-    hist = read_history(cb, enc, applications(city.push_history, prof, city.grants, day), base_entry)
-    cal = calibrate(cb, sample, hist, base_entry)
+    cal_book = force_book if force_book is not None else book
+    cal, hist = city.cached(("calibration", cal_book.version, sample_rows, seed),
+                            lambda: calibration(cal_book, city, sample_rows, seed))
     timings["estimate_s"] = time.perf_counter() - t
     t = time.perf_counter()
     amounts = Amounts(cb, enc)
@@ -246,6 +246,30 @@ def simulate_dir(policies: str | os.PathLike, data: str | os.PathLike, as_of: st
              f"{base['payout_central'].sum():,.1f} ({estimator})",
              f"  simulation: {files['summary']}", f"  report:     {files['html']}"]
     return "\n".join(lines)
+
+
+def calibration(book, city: CityData, sample_rows: int = SAMPLE_ROWS, seed: int = 0):
+    """(Calibration, History) of the city's application history against ``book`` (the book in force): computed
+    once per city and book, so a policy's central estimate does not depend on what else is simulated with it.
+
+    Only the rows it needs are encoded: the estimation sample (the same rows ``simulate`` samples) and the
+    enterprises of past applications."""
+    from quanhuiqi.eligibility.compiled import CompiledBook
+    from quanhuiqi.eligibility.engine import encode
+
+    prof = city.profile
+    apps = city.cached("applications", lambda: applications(city.push_history, prof, city.grants, city.as_of))
+    sample_rows_idx = _sample(len(prof), sample_rows, seed)
+    need = np.unique(np.concatenate([sample_rows_idx, apps["row"].to_numpy(np.int64)]))
+    pos = np.full(len(prof), -1, dtype=np.int64)
+    pos[need] = np.arange(need.size)
+    cb = CompiledBook(list(book.items), book.fields)
+    bases = tuple(sorted({p.amount_base for p in book.items if p.amount_base}))
+    enc = encode(cb, prof.iloc[need].reset_index(drop=True), bases)
+    sample = SamplePlanes(cb, enc, pos[sample_rows_idx])
+    base_entry = {p.id: j for j, p in enumerate(book.items)}
+    hist = read_history(cb, enc, apps.assign(row=pos[apps["row"].to_numpy(np.int64)]), base_entry)
+    return calibrate(cb, sample, hist, base_entry), hist
 
 
 def _is_sweeps(vary) -> bool:

@@ -35,3 +35,13 @@ def test_documented_flow_on_the_sample_city():
     auto = set(book.policies.loc[book.policies["mode"] == "auto", "policy_id"])
     assert set(result.auto_grants["policy_id"]) <= auto
     assert isinstance(result.pairs, pd.DataFrame)
+
+
+def test_simulation_from_the_top_level(tmp_path):
+    city = quanhuiqi.read_city(SAMPLES, "2025-07-01")
+    book = quanhuiqi.load_book(SAMPLES / "policies")
+    sweeps = quanhuiqi.read_sweeps([{"policy": "JN-CZ-2025-004", "path": "eligibility.all[3]", "values": [300]}], book)
+    r = quanhuiqi.simulate_policies(book, city, "2025-07-01", vary=sweeps)
+    assert isinstance(r, quanhuiqi.SimulationResult)
+    assert len(r.summary) == len(book) + 1
+    assert (tmp_path / "o" / "simulation.csv") in r.write(tmp_path / "o").values()

@@ -50,6 +50,11 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     # supply–demand
     "validate_postings": ("quanhuiqi.postings", "validate_postings"),
     "match_postings": ("quanhuiqi.postings", "match_postings"),
+    # policy simulation and budget (政策仿真与资金测算)
+    "simulate_policies": ("quanhuiqi.simulate", "simulate"),
+    "read_city": ("quanhuiqi.simulate", "read_city"),
+    "read_sweeps": ("quanhuiqi.simulate", "read_sweeps"),
+    "SimulationResult": ("quanhuiqi.simulate", "SimulationResult"),
     # the daily job and the synthetic city
     "run_daily": ("quanhuiqi.push", "run_daily"),
     "generate_city": ("quanhuiqi.synth", "generate_city"),

@@ -30,11 +30,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DAY = "2025-07-01"
 
 
-def _sweep_target(book) -> tuple[str, str, list[float]]:
-    """The first policy with a numeric ge/gt threshold on an extra fact, and ten values around it."""
+def _sweep_target(book, summary) -> tuple[str, str, list[float]]:
+    """The broadest policy (most eligible + undetermined enterprises in the whole-book run) with a numeric ge/gt
+    threshold, and ten values around it: the costliest sweep of one policy."""
     from quanhuiqi.policy.model import iter_atoms
 
-    for p in book.items:
+    s = summary.assign(n=summary["eligible"] + summary["undetermined"]).sort_values("n", ascending=False)
+    for pid in s["policy_id"].astype(str):
+        p = book.by_id[pid]
         for a in iter_atoms(p.condition):
             if book.fields[a.field].type == "number" and a.op in ("ge", "gt") and isinstance(a.value, float) and a.value > 0:
                 return p.id, a.path, [round(a.value * f, 4) for f in (0.25, 0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2, 3, 4)]
@@ -60,8 +63,8 @@ def child(city: str) -> dict:
     out["whole_book_timings"] = res.meta["timings"]
     out["whole_book_rows"] = len(res.summary)
     out["peak_rss_gb_after_whole_book"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+    pid, path, values = _sweep_target(book, res.summary)
     del res
-    pid, path, values = _sweep_target(book)
     one = book.subset([pid])
     vary = [{"policy": pid, "path": path, "values": values}]
     for label, kw in (("sweep_with_overlap", {}), ("sweep_without_overlap", {"in_force": one})):

@@ -180,7 +180,7 @@ def simulate(
         lo, hi, fixed = amounts.known(j, rows)
         return np.where(fixed, lo, np.clip(rates.fallback_amount(j, lo[fixed]), lo, hi))
 
-    granted = _granted_by_kind(city.grants, prof, entries, force_book, book)
+    granted = _granted_by_kind(city, entries, force_book, book)
     ov_summary, ov_pairs = overlap(entries, res.eligible_planes, sample.E, n, pair_amounts, granted, top=top_partners)
     timings["overlap_s"] = time.perf_counter() - t
     del res.eligible_planes
@@ -276,14 +276,16 @@ def _is_sweeps(vary) -> bool:
     return isinstance(vary, list) and all(isinstance(s, Sweep) for s in vary) and len(vary) > 0
 
 
-def _granted_by_kind(grants, prof, entries, force_book, book) -> dict[str, np.ndarray]:
+def _granted_by_kind(city: CityData, entries, force_book, book) -> dict[str, np.ndarray]:
     """Enterprises holding a grant of a policy of each benefit kind (the kinds of the book and the in-force book)."""
+    grants, prof = city.grants, city.profile
     if grants is None or grants.empty:
         return {}
     kinds = {p.id: (p.benefit_kind or "") for p in book.items}
     if force_book is not None:
         kinds.update({p.id: (p.benefit_kind or "") for p in force_book.items})
-    rows = pd.Index(prof["uscc"].astype("string")).get_indexer(pd.Index(grants["uscc"].astype("string")))
+    rows = city.cached("grant_rows", lambda: pd.Index(prof["uscc"].astype("string")).get_indexer(
+        pd.Index(grants["uscc"].astype("string"))))
     kind = grants["policy_id"].astype("string").map(kinds)
     out: dict[str, np.ndarray] = {}
     for k in sorted(kind.dropna().unique()):

@@ -244,8 +244,13 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
             continue
         both = planes.both[idx[local]]
         gidx = idx[local]
-        for k in range(n_chains + 1):
-            out.chains[gidx, :, k] = np.bitwise_count(both & chains[k][None, None, :]).sum(axis=2, dtype=np.int64)
+        tmp = np.empty_like(both)
+        cnt = np.empty(both.shape, dtype=np.uint8)
+        for k in range(n_chains + 1):  # into reused buffers: no fresh (chunk × 2 × W) array per chain
+            np.bitwise_and(both, chains[k][None, None, :], out=tmp)
+            np.bitwise_count(tmp, out=cnt)
+            out.chains[gidx, :, k] = cnt.sum(axis=2, dtype=np.int64)
+        del tmp, cnt
         clock("chains")
         pj, rows, verdict = pairs_of(Planes(gidx, both, n))
         del both

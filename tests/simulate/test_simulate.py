@@ -301,3 +301,21 @@ def test_the_range_covers_every_completion_of_the_missing_facts(tiny_book, rows)
         assert (full["payout_high"] <= r["payout_high"] + 1e-9).all()
         assert (r["eligible"] <= full["eligible"]).all()
         assert (full["eligible"] <= r["eligible"] + r["undetermined"]).all()
+
+
+def test_exclusive_group_members_are_partners_whatever_their_kind(book, city):
+    """就高不重复: every in-force member of the policy's exclusive group is named, with the group."""
+
+    def grouped(p, **kw):
+        return dataclasses.replace(p, extra={**p.extra, "exclusive": "G-稳岗"}, **kw)
+
+    a, b = book.by_id["JN-RS-2025-001"], book.by_id["JN-RS-2025-005"]  # a refund and a subsidy
+    assert a.benefit_kind != b.benefit_kind
+    in_force = PolicyBook([grouped(a), grouped(b)] + [p for p in book.items if p.id not in (a.id, b.id)],
+                          book.fields, "grouped")
+    draft = PolicyBook([grouped(a, id="DRAFT-EX", valid_from=dt.date(2026, 1, 1), valid_to=None)], book.fields, "d")
+    r = simulate(draft, city, DAY, in_force=in_force)
+    assert r.policies["exclusive_group"].tolist() == ["G-稳岗"]
+    ov = r.overlap.set_index("other_policy_id")
+    assert ov.loc[a.id, "exclusive_group"] == "G-稳岗" and ov.loc[b.id, "exclusive_group"] == "G-稳岗"
+    assert not ov.loc[b.id, "same_kind"] and ov.loc[a.id, "share_of_eligible"] == pytest.approx(1.0)

@@ -26,8 +26,9 @@ PARTNER_COLUMNS = ["policy_id", "variant", "other_policy_id", "other_title", "ot
 
 
 def exclusive_group(policy) -> str | None:
-    """The policy's exclusive group (就高不重复), when the book declares one (the policy language's ``exclusive``)."""
-    ex = getattr(policy, "exclusive", None)
+    """The policy's exclusive group (就高不重复), when the book declares one (the policy language's ``exclusive``,
+    read by the loader into ``Policy.exclusive_group``)."""
+    ex = getattr(policy, "exclusive_group", None) or getattr(policy, "exclusive", None)
     if ex is None:
         ex = (policy.extra or {}).get("exclusive")
     if isinstance(ex, dict):

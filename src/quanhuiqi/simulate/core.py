@@ -163,7 +163,7 @@ def simulate(
     t = time.perf_counter()
     sample = SamplePlanes(cb, enc, _sample(n, sample_rows, seed))
     cal_book = force_book if force_book is not None else book
-    cal, hist = city.cached(("calibration", cal_book.version, sample_rows, seed),
+    cal, hist = city.cached(("calibration", _fingerprint(cal_book), sample_rows, seed),
                             lambda: calibration(cal_book, city, sample_rows, seed))
     timings["estimate_s"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -246,6 +246,16 @@ def simulate_dir(policies: str | os.PathLike, data: str | os.PathLike, as_of: st
              f"{base['payout_central'].sum():,.1f} ({estimator})",
              f"  simulation: {files['summary']}", f"  report:     {files['html']}"]
     return "\n".join(lines)
+
+
+def _fingerprint(book) -> str:
+    """The calibration's cache key: a loaded book's version is the hash of its files; a book built by hand (no
+    directory) may carry any version text, so its policies are hashed."""
+    import hashlib
+
+    if getattr(book, "directory", None):
+        return f"{book.directory}:{book.version}"
+    return hashlib.sha256(repr(book.items).encode()).hexdigest()
 
 
 def calibration(book, city: CityData, sample_rows: int = SAMPLE_ROWS, seed: int = 0):

@@ -157,11 +157,13 @@ def simulate(
     prof = city.profile
     n = len(prof)
     bases = tuple(sorted({e.policy.amount_base for e in entries if e.policy.amount_base}))
-    enc = encode(cb, prof, bases)
     dims = city.cached("dimensions", lambda: dimensions(prof))
+    # the pass reads the rows sorted by breakdown cell: counts per cell come straight from the planes
+    order, inverse, sdims, bounds = city.cached("cell_order", lambda: _cell_order(dims))
+    enc = permuted(encode(cb, prof, bases), order, bases)
     timings["encode_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    sample = SamplePlanes(cb, enc, _sample(n, sample_rows, seed))
+    sample = SamplePlanes(cb, enc, inverse[_sample(n, sample_rows, seed)])
     cal_book = force_book if force_book is not None else book
     cal, hist = city.cached(("calibration", _fingerprint(cal_book), sample_rows, seed),
                             lambda: calibration(cal_book, city, sample_rows, seed))
@@ -170,7 +172,7 @@ def simulate(
     amounts = Amounts(cb, enc)
     rates = _Rates(cb, sample, amounts, cal, hist, estimator)
     chain_codes, chain_names = chain_labels()
-    res = run_pass(cb, enc, entries, dims, rates, amounts, len(chain_codes) - 1, chunk=chunk)
+    res = run_pass(cb, enc, entries, sdims, rates, amounts, len(chain_codes) - 1, bounds, chunk=chunk)
     timings["pass_s"] = time.perf_counter() - t
     timings.update(res.timings)
     t = time.perf_counter()
@@ -180,7 +182,7 @@ def simulate(
         lo, hi, fixed = amounts.known(j, rows)
         return np.where(fixed, lo, np.clip(rates.fallback_amount(j, lo[fixed]), lo, hi))
 
-    granted = _granted_by_kind(city, entries, force_book, book)
+    granted = {k: m[order] for k, m in _granted_by_kind(city, entries, force_book, book).items()}
     ov_summary, ov_pairs = overlap(entries, res.eligible_planes, sample.E, n, pair_amounts, granted, top=top_partners)
     timings["overlap_s"] = time.perf_counter() - t
     del res.eligible_planes
@@ -246,6 +248,25 @@ def simulate_dir(policies: str | os.PathLike, data: str | os.PathLike, as_of: st
              f"{base['payout_central'].sum():,.1f} ({estimator})",
              f"  simulation: {files['summary']}", f"  report:     {files['html']}"]
     return "\n".join(lines)
+
+
+def _cell_order(dims):
+    """(order, its inverse, the dimensions in that order, where each cell starts): rows sorted by cell."""
+    order = np.argsort(dims.cell, kind="stable")
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size)
+    sdims = dims.take(order)
+    bounds = np.searchsorted(sdims.cell, np.arange(dims.n_cells + 1))
+    return order, inverse, sdims, bounds
+
+
+def permuted(enc, order: np.ndarray, keep: tuple[str, ...]):
+    """The encoded profile with its rows in ``order`` (codes gathered; of the raw columns only ``keep``, the
+    amount bases, which the amounts read)."""
+    from quanhuiqi.eligibility.engine import Encoded
+
+    return Encoded(enc.n, {k: v[order] for k, v in enc.codes.items()}, enc.t, enc.u,
+                   {k: enc.columns[k].iloc[order] for k in keep if k in enc.columns})
 
 
 def _fingerprint(book) -> str:

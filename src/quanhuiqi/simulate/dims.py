@@ -75,6 +75,11 @@ class Dimensions:
     def cell(self) -> np.ndarray:
         return (self.district * self.n_section + self.section) * self.n_size + self.size
 
+    def take(self, order: np.ndarray) -> Dimensions:
+        """The same enterprises in ``order``."""
+        return Dimensions(self.district[order], self.section[order], self.size[order], self.chains[order],
+                          self.n_district, self.n_section, self.n_size)
+
     def marginals(self, per_cell: np.ndarray) -> dict[str, np.ndarray]:
         """Sums over the cells of ``per_cell`` (..., n_cells) per district, section and size."""
         cube = per_cell.reshape(per_cell.shape[:-1] + (self.n_district, self.n_section, self.n_size))

@@ -215,8 +215,24 @@ class _Rates:
         return np.nan if p.max_amount is None else float(p.max_amount)
 
 
+def cell_counts(both: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """(P, 2, n_cells) set bits of each plane between consecutive ``bounds`` (row positions): with the rows sorted
+    by cell, the verdict counts per cell without extracting a single pair — prefix popcounts at the boundaries."""
+    p, v, w = both.shape
+    padded = np.concatenate([both, np.zeros((p, v, 1), dtype=np.uint64)], axis=2)
+    cum = np.zeros((p, v, w + 2), dtype=np.int64)
+    np.cumsum(np.bitwise_count(padded), axis=2, out=cum[..., 1:])
+    word, bit = bounds // WORD, (bounds % WORD).astype(np.uint64)
+    low = (np.uint64(1) << bit) - np.uint64(1)  # the bits of the boundary word before the boundary
+    prefix = cum[..., word] + np.bitwise_count(padded[..., word] & low[None, None, :])
+    return np.diff(prefix, axis=2)
+
+
 def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _Rates, amounts: Amounts,
-             n_chains: int, chunk: int = 128) -> PassResult:
+             n_chains: int, bounds: np.ndarray, chunk: int = 128) -> PassResult:
+    """``enc`` and ``dims`` hold the city's rows sorted by cell (district × section × size); ``bounds`` the row
+    where each cell starts (and the end): counts per cell come from the planes, and only the pairs whose amount
+    varies (rate × base) or that are undetermined are extracted."""
     n = enc.n
     P = len(entries)
     w = -(-n // WORD)
@@ -252,39 +268,47 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
             out.chains[gidx, :, k] = cnt.sum(axis=2, dtype=np.int64)
         del tmp, cnt
         clock("chains")
-        pj, rows, verdict = pairs_of(Planes(gidx, both, n))
-        del both
+        pl = local.size
+        counts = cell_counts(both, bounds)
+        out.cells[gidx] = counts
+        out.eligible[gidx] = counts[:, 0].sum(axis=1)
+        out.undetermined[gidx] = counts[:, 1].sum(axis=1)
+        const = np.array([amounts.constant(int(j)) is not None for j in gidx], dtype=bool)
+        fallback: dict[int, float] = {}
+        for i in np.flatnonzero(const):  # eligible pairs of a fixed amount: the counts say everything
+            j = int(gidx[i])
+            a = amounts.constant(j)
+            total = a * out.eligible[j]
+            out.low[j] += total
+            out.high[j] += total
+            out.central[j] += total
+            out.central_eligible[j] += total
+            out.cell_pay[j] += a * counts[i, 0]
+            fallback[j] = a
+        need = both.copy() if const.any() else both
+        need[const, 0] = 0  # no rows wanted for them
+        clock("cells")
+        pj, rows, verdict = pairs_of(Planes(gidx, need, n))
+        del both, need
         clock("pairs")
         und = verdict == 1
-        pl = local.size
-        out.eligible[gidx] = np.bincount(pj[~und], minlength=pl)
-        out.undetermined[gidx] = np.bincount(pj[und], minlength=pl)
         key_nc = pj * np.int32(nc) + cell[rows]  # int32: pl × n_cells stays far below 2^31
-        out.cells[gidx] = np.bincount(key_nc * np.int32(2) + und, minlength=pl * 2 * nc).reshape(pl, nc, 2).transpose(0, 2, 1)
         weight = np.zeros(pj.size)
         seg = pj * np.int32(2) + und
         cuts = np.flatnonzero(np.diff(seg)) + 1
         starts, stops = (np.r_[0, cuts], np.r_[cuts, seg.size]) if seg.size else (np.zeros(0, int), np.zeros(0, int))
-        fallback: dict[int, float] = {}
         clock("cells")
         for s, e in zip(starts.tolist(), stops.tolist(), strict=True):
             j = int(gidx[int(pj[s])])
             r = rows[s:e]
             const = amounts.constant(j)
-            if not und[s]:  # eligible pairs: the amount is fixed, or lies between its bounds
-                if const is not None:
-                    total = const * r.size
-                    weight[s:e] = const
-                    fallback[j] = const
-                    out.low[j] += total
-                    out.high[j] += total
-                else:
-                    lo, hi, known = amounts.known(j, r)
-                    fb = fallback[j] = rates.fallback_amount(j, lo[known])
-                    weight[s:e] = np.where(known, lo, np.clip(fb, lo, hi))
-                    total = weight[s:e].sum()
-                    out.low[j] += lo.sum()
-                    out.high[j] += hi.sum()
+            if not und[s]:  # eligible pairs whose amount varies: fixed, or between its bounds
+                lo, hi, known = amounts.known(j, r)
+                fb = fallback[j] = rates.fallback_amount(j, lo[known])
+                weight[s:e] = np.where(known, lo, np.clip(fb, lo, hi))
+                total = weight[s:e].sum()
+                out.low[j] += lo.sum()
+                out.high[j] += hi.sum()
                 out.central[j] += total
                 out.central_eligible[j] += total
                 continue
@@ -324,7 +348,7 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
             key_parts.append((j, text, n_k, q, sup, high_key, central_key))
             clock("undetermined")
         clock("eligible")
-        out.cell_pay[gidx] = np.bincount(key_nc, weights=weight, minlength=pl * nc).reshape(pl, nc)
+        out.cell_pay[gidx] += np.bincount(key_nc, weights=weight, minlength=pl * nc).reshape(pl, nc)
     for j, e in enumerate(entries):
         if e.simulated and e.policy.max_amount is None and e.policy.amount_rate is None:
             out.low[j] = out.central[j] = out.high[j] = out.central_eligible[j] = np.nan

@@ -101,8 +101,11 @@ def shown_rows(result) -> pd.DataFrame:
                                     na_position="last")["policy_id"].astype(str).head(TOP_POLICIES))
         keep |= set(focus_policies(result))
         ov = ov[ov["policy_id"].astype(str).isin(keep)]
-    return ov.sort_values(["payout_central", "policy_id"], ascending=[False, True], na_position="last",
-                          kind="stable").reset_index(drop=True)
+    # each policy's variants right under it, policies by their own central payout
+    base_pay = ov[ov["variant"] == "base"].set_index("policy_id")["payout_central"]
+    ov = ov.assign(_rank=ov["policy_id"].map(base_pay).fillna(-np.inf), _variant=ov["variant"] != "base")
+    return (ov.sort_values(["_rank", "policy_id", "_variant", "variant"], ascending=[False, True, True, True],
+                           kind="stable").drop(columns=["_rank", "_variant"]).reset_index(drop=True))
 
 
 def to_json(result) -> dict[str, Any]:

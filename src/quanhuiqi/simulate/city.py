@@ -94,5 +94,14 @@ def read_city(data_dir: str | os.PathLike, as_of: str | dt.date, *, in_force: bo
 
         book = load_book(pol)
         inputs["policies"] = {"path": DATA_FILES["policies"], "policies": len(book), "version": book.version}
-    return CityData(day, prof, state["grants"], state["push_history"], book, concat_rejects(parts), inputs,
+    from quanhuiqi.simulate.language import load_facts
+
+    facts, fact_rejects = load_facts(d, day, prof["uscc"], book)
+    if fact_rejects is not None:
+        parts.append(fact_rejects)
+        for name in facts.supplied():
+            inputs[name] = {"clean": len(getattr(facts, name))}
+    city = CityData(day, prof, state["grants"], state["push_history"], book, concat_rejects(parts), inputs,
                     source=str(d))
+    city.facts = facts
+    return city

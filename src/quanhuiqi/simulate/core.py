@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from quanhuiqi.simulate.estimate import (
     read_history,
 )
 from quanhuiqi.simulate.kernel import Amounts, Entry, _Rates, amount_rule, run_pass
+from quanhuiqi.simulate.language import blocked, derived_columns, encode, has_rules
 from quanhuiqi.simulate.leadtime import lead_times
 from quanhuiqi.simulate.overlap import OVERLAP_COLUMNS, PARTNER_COLUMNS, exclusive_group, overlap
 from quanhuiqi.simulate.variants import Sweep, read_sweeps
@@ -136,7 +138,6 @@ def simulate(
     """
     from quanhuiqi.eligibility.batch import as_date
     from quanhuiqi.eligibility.compiled import CompiledBook
-    from quanhuiqi.eligibility.engine import encode
 
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator {estimator!r}: expected one of {', '.join(ESTIMATORS)}")
@@ -160,7 +161,7 @@ def simulate(
     dims = city.cached("dimensions", lambda: dimensions(prof))
     # the pass reads the rows sorted by breakdown cell: counts per cell come straight from the planes
     order, inverse, sdims, bounds = city.cached("cell_order", lambda: _cell_order(dims))
-    enc = permuted(encode(cb, prof, bases), order, bases)
+    enc = permuted(encode(cb, prof, bases, derived_columns(cb, prof, city.facts, day)), order, bases)
     timings["encode_s"] = time.perf_counter() - t
     t = time.perf_counter()
     sample = SamplePlanes(cb, enc, inverse[_sample(n, sample_rows, seed)])
@@ -172,7 +173,13 @@ def simulate(
     amounts = Amounts(cb, enc)
     rates = _Rates(cb, sample, amounts, cal, hist, estimator)
     chain_codes, chain_names = chain_labels()
-    res = run_pass(cb, enc, entries, sdims, rates, amounts, len(chain_codes) - 1, bounds, chunk=chunk)
+    usccs = prof["uscc"].iloc[order].reset_index(drop=True)
+    ruled = np.array([has_rules(e.policy) for e in entries], dtype=bool)
+    # the grants decide which pairs of a policy with a cross-policy rule are blocked
+    blocker = (partial(blocked, cb, usccs, grants=city.grants, as_of=day)
+               if ruled.any() and city.grants is not None and len(city.grants) else None)
+    res = run_pass(cb, enc, entries, sdims, rates, amounts, len(chain_codes) - 1, bounds, chunk=chunk,
+                   ruled=ruled, blocker=blocker)
     timings["pass_s"] = time.perf_counter() - t
     timings.update(res.timings)
     t = time.perf_counter()
@@ -286,7 +293,6 @@ def calibration(book, city: CityData, sample_rows: int = SAMPLE_ROWS, seed: int 
     Only the rows it needs are encoded: the estimation sample (the same rows ``simulate`` samples) and the
     enterprises of past applications."""
     from quanhuiqi.eligibility.compiled import CompiledBook
-    from quanhuiqi.eligibility.engine import encode
 
     prof = city.profile
     apps = city.cached("applications", lambda: applications(city.push_history, prof, city.grants, city.as_of))
@@ -296,7 +302,8 @@ def calibration(book, city: CityData, sample_rows: int = SAMPLE_ROWS, seed: int 
     pos[need] = np.arange(need.size)
     cb = CompiledBook(list(book.items), book.fields)
     bases = tuple(sorted({p.amount_base for p in book.items if p.amount_base}))
-    enc = encode(cb, prof.iloc[need].reset_index(drop=True), bases)
+    sub = prof.iloc[need].reset_index(drop=True)
+    enc = encode(cb, sub, bases, derived_columns(cb, sub, city.facts, city.as_of))
     sample = SamplePlanes(cb, enc, pos[sample_rows_idx])
     base_entry = {p.id: j for j, p in enumerate(book.items)}
     hist = read_history(cb, enc, apps.assign(row=pos[apps["row"].to_numpy(np.int64)]), base_entry)
@@ -337,7 +344,8 @@ def _describe(entries, sim, res, ov_summary, pos, ids, variants) -> pd.DataFrame
             "in_force": e.in_force, "valid_from": p.valid_from.isoformat() if p.valid_from else None,
             "valid_to": p.valid_to.isoformat() if p.valid_to else None, "amount_rule": amount_rule(p),
             "max_amount": p.max_amount, "amount_rate": p.amount_rate, "amount_base": p.amount_base,
-            "exclusive_group": exclusive_group(p), "undetermined_rate": res.mean_rate[j],
+            "exclusive_group": exclusive_group(p), "once": getattr(p, "once", None),
+            "blocked": int(res.blocked[j]), "undetermined_rate": res.mean_rate[j],
             "payout_eligible": round(float(res.central_eligible[j]), 4),
             "payout_sd": round(float(np.sqrt(res.central_var[j])), 4)})
     d = pd.DataFrame(rows)

@@ -28,6 +28,7 @@ from quanhuiqi.simulate.estimate import (
     unknown_set,
     unpack,
 )
+from quanhuiqi.simulate.language import tier_bounds
 
 MIN_AMOUNT_SUPPORT = 3  # sample rows behind a key's conditional mean amount before it is used
 
@@ -66,6 +67,9 @@ class Amounts:
     def bounds(self, j: int, rows: np.ndarray, values: dict[str, np.ndarray] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """``values``: the base fields already gathered at ``rows`` (the sample's, kept between entries)."""
+        tiers = tier_bounds(self.cb, self.enc, self.cb.policies[j], rows)
+        if tiers is not None:
+            return tiers
         p = self.cb.policies[j].policy
         cap = np.nan if p.max_amount is None else p.max_amount
         if p.amount_rate is None:
@@ -82,7 +86,7 @@ class Amounts:
     def constant(self, j: int) -> float | None:
         """The amount when every pair of entry ``j`` gets the same (a cap alone; NaN without any rule), else None."""
         p = self.cb.policies[j].policy
-        if p.amount_rate is not None:
+        if p.amount_rate is not None or getattr(self.cb.policies[j], "tiers", None):
             return None
         return np.nan if p.max_amount is None else float(p.max_amount)
 
@@ -97,6 +101,8 @@ class Amounts:
     def upper(self, j: int) -> float:
         """The most one pair can get when the facts do not bound it: the cap; unbounded for a rate without one."""
         p = self.cb.policies[j].policy
+        if getattr(self.cb.policies[j], "tiers", None):
+            return 0.0  # no tier left possible: nothing is paid
         if p.max_amount is not None:
             return p.max_amount
         return np.inf if p.amount_rate is not None else np.nan
@@ -111,6 +117,7 @@ class PassResult:
     high: np.ndarray
     central_eligible: np.ndarray  # the central payout of the eligible pairs alone
     central_var: np.ndarray  # Σ q(1−q)·a² over undetermined pairs: the spread of which of them qualify
+    blocked: np.ndarray  # pairs a cross-policy rule blocks (granted once already, or another of the group)
     cells: np.ndarray  # (P, 2, n_cells) eligible / undetermined counts
     cell_pay: np.ndarray  # (P, n_cells) central payout
     chains: np.ndarray  # (P, 2, n_chains + 1) counts; the last: no chain
@@ -131,6 +138,26 @@ class _Clock:
         key = f"pass.{stage}_s"
         self.timings[key] = self.timings.get(key, 0.0) + now - self.t
         self.t = now
+
+
+def _unblocked(out: PassResult, blocker, gidx, pj, rows, verdict, cell, chains, n_chains):
+    """Pairs a cross-policy rule blocks leave the counts (taken from the planes) and the pairs."""
+    mask = blocker(rows, gidx[pj])
+    if mask is None or not mask.any():
+        return pj, rows, verdict
+    j, u, r = gidx[pj[mask]], (verdict[mask] == 1).astype(np.int64), rows[mask]
+    np.add.at(out.blocked, j, 1)
+    np.subtract.at(out.cells, (j, u, cell[r]), 1)
+    np.subtract.at(out.eligible, j[u == 0], 1)
+    np.subtract.at(out.undetermined, j[u == 1], 1)
+    bits = chains[r]
+    for k in range(n_chains):
+        hit = (bits >> k) & 1 == 1
+        np.subtract.at(out.chains, (j[hit], u[hit], k), 1)
+    none = bits == 0
+    np.subtract.at(out.chains, (j[none], u[none], n_chains), 1)
+    keep = ~mask
+    return pj[keep], rows[keep], verdict[keep]
 
 
 def pack(mask: np.ndarray) -> np.ndarray:
@@ -229,7 +256,8 @@ def cell_counts(both: np.ndarray, bounds: np.ndarray) -> np.ndarray:
 
 
 def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _Rates, amounts: Amounts,
-             n_chains: int, bounds: np.ndarray, chunk: int = 128) -> PassResult:
+             n_chains: int, bounds: np.ndarray, chunk: int = 128, ruled: np.ndarray | None = None,
+             blocker=None) -> PassResult:
     """``enc`` and ``dims`` hold the city's rows sorted by cell (district × section × size); ``bounds`` the row
     where each cell starts (and the end): counts per cell come from the planes, and only the pairs whose amount
     varies (rate × base) or that are undetermined are extracted."""
@@ -241,7 +269,7 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
     chains = chain_planes(dims, n_chains)
     out = PassResult(
         eligible=np.zeros(P, np.int64), undetermined=np.zeros(P, np.int64), low=np.zeros(P), central=np.zeros(P),
-        high=np.zeros(P), central_eligible=np.zeros(P), central_var=np.zeros(P), cells=np.zeros((P, 2, nc), np.int64), cell_pay=np.zeros((P, nc)),
+        high=np.zeros(P), central_eligible=np.zeros(P), central_var=np.zeros(P), blocked=np.zeros(P, np.int64), cells=np.zeros((P, 2, nc), np.int64), cell_pay=np.zeros((P, nc)),
         chains=np.zeros((P, 2, n_chains + 1), np.int64), eligible_planes=np.zeros((0, w), np.uint64),
         keys=pd.DataFrame(), mean_rate=np.full(P, np.nan))
     key_parts: list[pd.DataFrame] = []
@@ -274,6 +302,8 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
         out.eligible[gidx] = counts[:, 0].sum(axis=1)
         out.undetermined[gidx] = counts[:, 1].sum(axis=1)
         const = np.array([amounts.constant(int(j)) is not None for j in gidx], dtype=bool)
+        if blocker is not None and ruled is not None:
+            const &= ~ruled[gidx]  # pairs a rule may block are listed, to be checked against the grants
         fallback: dict[int, float] = {}
         for i in np.flatnonzero(const):  # eligible pairs of a fixed amount: the counts say everything
             j = int(gidx[i])
@@ -291,6 +321,8 @@ def run_pass(cb, enc: Encoded, entries: list[Entry], dims: Dimensions, rates: _R
         pj, rows, verdict = pairs_of(Planes(gidx, need, n))
         del both, need
         clock("pairs")
+        if blocker is not None and ruled is not None and ruled[gidx].any():
+            pj, rows, verdict = _unblocked(out, blocker, gidx, pj, rows, verdict, cell, dims.chains, n_chains)
         und = verdict == 1
         key_nc = pj * np.int32(nc) + cell[rows]  # int32: pl × n_cells stays far below 2^31
         weight = np.zeros(pj.size)

@@ -162,6 +162,17 @@ def _short(text: str, n: int = 16) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _svg_open(name: str, width: int, height: int, classes: str = "chart", aria: str = "") -> str:
+    label = f' aria-label="{_e(aria)}"' if aria else ""
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="{classes}" data-chart="{_e(name)}" width="{width}" '
+            f'height="{height}" role="img"{label}>')
+
+
+def _row_label(label_w: int, y: float, text: str, n: int) -> str:
+    """A bar's label, right-aligned left of the plot, shortened to ``n`` characters."""
+    return f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">{_e(_short(text, n))}</text>'
+
+
 def svg_range(rows: pd.DataFrame, label_w: int = 260, width: int = 900) -> str:
     """Payout ranges: a bar from low to high per policy, a mark at the central estimate."""
     if rows.empty:
@@ -171,8 +182,7 @@ def svg_range(rows: pd.DataFrame, label_w: int = 260, width: int = 900) -> str:
     row_h = 22
     h = row_h * len(rows) + 30
     plot = width - label_w - 90
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="payout-range" width="{width}" '
-             f'height="{h}" role="img" aria-label="各政策资金区间与中值（万元）">']
+    parts = [_svg_open("payout-range", width, h, aria="各政策资金区间与中值（万元）")]
     for i, r in enumerate(rows.itertuples(index=False)):
         y = i * row_h + 4
         lo, c, hi = (float(r.payout_low), float(r.payout_central), float(r.payout_high))
@@ -180,7 +190,7 @@ def svg_range(rows: pd.DataFrame, label_w: int = 260, width: int = 900) -> str:
         label = f"{r.title}（{r.policy_id}）" + ("" if r.variant == "base" else f" {r.variant}")
         tip = f"{label}：下限 {_money(lo)}，中值 {_money(c)}，上限 {_money(hi)} 万元"
         parts.append(f'<g class="range-row" data-policy="{_e(r.policy_id)}"><title>{_e(tip)}</title>'
-                     f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">{_e(_short(label, 22))}</text>')
+                     + _row_label(label_w, y, label, 22))
         if not math.isnan(lo) and not math.isnan(hi):
             parts.append(f'<rect x="{x(lo):.1f}" y="{y + 4}" width="{max(1.0, x(hi) - x(lo)):.1f}" height="{row_h - 10}" '
                          f'fill="{COLOURS["low"]}"/>')
@@ -204,14 +214,13 @@ def svg_bars(items: list[tuple[str, float, float]], name: str, width: int = 640,
     row_h = 20
     h = row_h * len(items) + 28
     plot = width - label_w - 80
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{_e(name)}" width="{width}" '
-             f'height="{h}" role="img">']
+    parts = [_svg_open(name, width, h)]
     for i, (label, a, b) in enumerate(items):
         y = i * row_h + 2
         wa, wb = plot * a / vmax, plot * b / vmax
         parts.append(f'<g><title>{_e(label)}：{legend[0]} {_int(a)}，{legend[1]} {_int(b)}</title>'
-                     f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">{_e(_short(label, 14))}</text>'
-                     f'<rect x="{label_w}" y="{y + 3}" width="{wa:.1f}" height="{row_h - 6}" fill="{COLOURS["eligible"]}"/>'
+                     + _row_label(label_w, y, label, 14)
+                     + f'<rect x="{label_w}" y="{y + 3}" width="{wa:.1f}" height="{row_h - 6}" fill="{COLOURS["eligible"]}"/>'
                      f'<rect x="{label_w + wa:.1f}" y="{y + 3}" width="{wb:.1f}" height="{row_h - 6}" '
                      f'fill="{COLOURS["undetermined"]}"/>'
                      f'<text x="{label_w + wa + wb + 4:.1f}" y="{y + 14}" font-size="11">{_int(a)} / {_int(b)}</text></g>')
@@ -242,8 +251,7 @@ def svg_curve(sweep: pd.DataFrame, series: list[tuple[str, str, str]], name: str
     def py(v: float) -> float:
         return top + ph * (1 - min(v, ymax) / ymax)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart curve" data-chart="{_e(name)}" width="{width}" '
-             f'height="{height}" role="img">',
+    parts = [_svg_open(name, width, height, "chart curve"),
              f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#999"/>',
              f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#999"/>']
     for k in range(5):
@@ -285,14 +293,13 @@ def svg_stages(dep: pd.DataFrame, width: int = 760, label_w: int = 200) -> str:
     row_h = 20
     h = row_h * len(d) + 28
     plot = width - label_w - 80
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="lead-times" width="{width}" '
-             f'height="{h}" role="img">']
+    parts = [_svg_open("lead-times", width, h)]
     for i, r in enumerate(d.itertuples(index=False)):
         y = i * row_h + 2
         x = label_w
         parts.append(f'<g><title>{_e(r.department)}：申报 {r.apply_median_days:.0f} 天，审核 {r.review_median_days:.0f} 天，'
                      f'拨付 {r.pay_median_days:.0f} 天（中位数）</title>'
-                     f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">{_e(_short(str(r.department), 14))}</text>')
+                     + _row_label(label_w, y, str(r.department), 14))
         for col, key in zip(cols, ("apply", "review", "pay"), strict=True):
             w = plot * float(getattr(r, col)) / vmax
             parts.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{COLOURS[key]}"/>')

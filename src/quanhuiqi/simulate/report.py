@@ -79,9 +79,18 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def overview(result) -> pd.DataFrame:
     """The summary with each row described (title, department, mode, in force, spread)."""
-    d = result.policies[["policy_id", "variant", "title", "department", "mode", "in_force", "amount_rule",
-                         "payout_eligible", "payout_sd", "undetermined_rate"]]
-    return result.summary.merge(d, on=["policy_id", "variant"], how="left")
+    d = result.policies[["policy_id", "variant", "title", "department", "mode", "in_force", "valid_from", "valid_to",
+                         "amount_rule", "payout_eligible", "payout_sd", "undetermined_rate"]]
+    ov = result.summary.merge(d, on=["policy_id", "variant"], how="left")
+    return ov.assign(status=status_text(ov, result.meta["as_of"]))
+
+
+def status_text(ov: pd.DataFrame, as_of: str) -> np.ndarray:
+    """现行 (in force), 测算方案 (a sweep's variant), 未生效 (its window has not begun: a draft), 已到期, 草案."""
+    vf, vt = ov["valid_from"].fillna(""), ov["valid_to"].fillna("")
+    return np.select(
+        [ov["variant"] != "base", ov["in_force"].astype(bool), (vf != "") & (vf > as_of), (vt != "") & (vt < as_of)],
+        ["测算方案", "现行", "未生效", "已到期"], default="草案")
 
 
 def focus_policies(result) -> list[str]:
@@ -177,28 +186,36 @@ def svg_range(rows: pd.DataFrame, label_w: int = 260, width: int = 900) -> str:
     """Payout ranges: a bar from low to high per policy, a mark at the central estimate."""
     if rows.empty:
         return "<p class='empty'>无</p>"
-    finite_high = rows["payout_high"].replace([np.inf], np.nan)
-    vmax = float(np.nanmax(np.r_[finite_high.to_numpy(float), rows["payout_central"].to_numpy(float), 1e-9]))
+    finite_high = rows["payout_high"].replace([np.inf], np.nan).to_numpy(float)
+    tops = np.sort(np.nan_to_num(np.fmax(finite_high, rows["payout_central"].to_numpy(float)), nan=0.0))[::-1]
+    vmax = float(max(tops[0] if tops.size else 0.0, 1e-9))
+    broken = tops.size > 1 and tops[0] > 3 * tops[1] > 0  # one policy dwarfs the rest: cut its bar, say so
+    if broken:
+        vmax = float(tops[1] * 1.15)
     row_h = 22
     h = row_h * len(rows) + 30
-    plot = width - label_w - 90
+    plot = width - label_w - 170
     parts = [_svg_open("payout-range", width, h, aria="各政策资金区间与中值（万元）")]
     for i, r in enumerate(rows.itertuples(index=False)):
         y = i * row_h + 4
         lo, c, hi = (float(r.payout_low), float(r.payout_central), float(r.payout_high))
         x = lambda v: label_w + plot * (min(v, vmax) / vmax if vmax > 0 else 0)  # noqa: E731
-        label = f"{r.title}（{r.policy_id}）" + ("" if r.variant == "base" else f" {r.variant}")
+        label = (f"{r.title}（{r.policy_id}）" if r.variant == "base"
+                 else "↳ " + str(r.variant).replace("eligibility.", "").replace("benefit.", ""))  # under its policy
         tip = f"{label}：下限 {_money(lo)}，中值 {_money(c)}，上限 {_money(hi)} 万元"
         parts.append(f'<g class="range-row" data-policy="{_e(r.policy_id)}"><title>{_e(tip)}</title>'
                      + _row_label(label_w, y, label, 22))
         if not math.isnan(lo) and not math.isnan(hi):
-            parts.append(f'<rect x="{x(lo):.1f}" y="{y + 4}" width="{max(1.0, x(hi) - x(lo)):.1f}" height="{row_h - 10}" '
+            start = x(min(lo, 0.85 * vmax)) if max(hi, c) > vmax else x(lo)  # a cut bar shows its last part
+            parts.append(f'<rect x="{start:.1f}" y="{y + 4}" width="{max(1.0, x(hi) - start):.1f}" height="{row_h - 10}" '
                          f'fill="{COLOURS["low"]}"/>')
         if not math.isnan(c):
+            cut = max(hi if math.isfinite(hi) else np.inf, c) > vmax
             parts.append(f'<rect class="central" x="{x(c) - 1.5:.1f}" y="{y + 1}" width="3" height="{row_h - 4}" '
                          f'fill="{COLOURS["central"]}"/>'
-                         f'<text x="{x(hi if math.isfinite(hi) else vmax) + 6:.1f}" y="{y + 14}" font-size="11">'
-                         f'{_e(_money(c))}</text>')
+                         + (f'<text x="{x(vmax) - 4:.1f}" y="{y + 15}" font-size="13" fill="#fff">⫽</text>' if cut else "")
+                         + f'<text x="{x(hi if math.isfinite(hi) else vmax) + 6:.1f}" y="{y + 14}" font-size="11">'
+                         f'{_e(_money(c))}{"（超出刻度）" if cut else ""}</text>')
         parts.append("</g>")
     parts.append(f'<text x="{label_w}" y="{h - 6}" font-size="11" fill="#555">浅色条：资金区间（下限—上限）；深色竖线：中值；单位：万元</text>')
     parts.append("</svg>")
@@ -347,7 +364,7 @@ def _table(df: pd.DataFrame, cols: list[tuple[str, str, str]], tid: str) -> str:
 def render_html(result) -> str:
     m = result.meta
     ov = shown_rows(result)
-    ov = ov.assign(mode_zh=ov["mode"].map(MODE_ZH).fillna(ov["mode"]), in_force_zh=np.where(ov["in_force"], "现行", "草案/未生效"),
+    ov = ov.assign(mode_zh=ov["mode"].map(MODE_ZH).fillna(ov["mode"]), in_force_zh=ov["status"],
                    variant_zh=np.where(ov["variant"] == "base", "原文", ov["variant"]))
     meth = method_text(result)
     titles = result.policies.drop_duplicates("policy_id").set_index("policy_id")["title"]

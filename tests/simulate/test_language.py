@@ -117,3 +117,54 @@ def test_read_city_reads_the_fact_tables(setting, tmp_path):
     assert set(city.facts.supplied()) >= {"certificates"} or not list(tmp_path.glob("certificates.*"))
     for name in city.facts.supplied():
         assert city.inputs[name]["clean"] == len(getattr(city.facts, name))
+
+
+@pytest.fixture(scope="module")
+def real():
+    from pathlib import Path
+
+    from quanhuiqi.simulate.core import load_drafts
+
+    root = Path(__file__).resolve().parents[2] / "data_samples"
+    return load_drafts(root / "policies_real"), read_city(root, AS_OF)
+
+
+def test_sweeps_over_a_real_policy_with_yearly_figures_records_and_tiers(real):
+    """成都 上规贡献奖 (CD-02): its 2021 revenue gate moved together with the tier that states the same clause, its
+    penalty count, a tier's amount — each variant counted as the engine counts the varied policy itself."""
+    from quanhuiqi.simulate import VariationError, read_sweeps
+
+    book, city = real
+    sweeps = read_sweeps([
+        {"policy": "CD-02", "path": ["eligibility.all[3]", "benefit.tiers[0].when"], "values": [3000, "8000万元"]},
+        {"policy": "CD-02", "path": "eligibility.all[4].all[1]", "values": [1, 3]},
+        {"policy": "CD-02", "path": "benefit.tiers[1].amount", "values": [30]},
+    ], book)
+    assert [s.current_x for s in sweeps] == [5000.0, 0.0, 20.0]
+    assert sweeps[1].variants[0].fields  # a count of 1 is a new derived field: count_ge2
+    r = simulate(book.subset(["CD-02"]), city, AS_OF, vary=sweeps)
+    rows = r.summary.set_index("variant")
+    for s in sweeps:
+        for v in s.variants:
+            fields = {**book.fields, **v.fields}
+            one = PolicyBook([dataclasses.replace(v.policy, valid_from=None, valid_to=None)], fields, "v")
+            res = evaluate(one, city.profile, AS_OF, near_misses=False, evidence=False, facts=city.facts,
+                           grants=city.grants)
+            c = res.counts.iloc[0]
+            assert (rows.loc[v.label, "eligible"], rows.loc[v.label, "undetermined"]) == (c["eligible"], c["undetermined"])
+            p = res.pairs
+            assert rows.loc[v.label, "payout_high"] == pytest.approx(p["amount_max"].fillna(0).sum())
+    base = rows.loc["base"]
+    assert rows.loc["benefit.tiers[1].amount=30", "eligible"] == base["eligible"]
+    assert rows.loc["benefit.tiers[1].amount=30", "payout_low"] > base["payout_low"]
+    lower = rows.loc["eligibility.all[3]&benefit.tiers[0].when=3000"]
+    assert lower["eligible"] > base["eligible"] and lower["payout_low"] > base["payout_low"]
+    with pytest.raises(VariationError, match=r"eligibility.all\[2\]: .* is a record test \(milestone first_in\) without "
+                                             r"a number to vary"):
+        read_sweeps([{"policy": "CD-02", "path": "eligibility.all[2]", "values": [1]}], book)
+    with pytest.raises(VariationError, match=r"benefit.tiers\[5\].amount: the policy has 2 amount tier\(s\)"):
+        read_sweeps([{"policy": "CD-02", "path": "benefit.tiers[5].amount", "values": [1]}], book)
+    with pytest.raises(VariationError, match=r"benefit.max_amount: the policy pays by tiers"):
+        read_sweeps([{"policy": "CD-02", "path": "benefit.max_amount", "values": [1]}], book)
+    with pytest.raises(VariationError, match="must name the same kind of value"):
+        read_sweeps([{"policy": "CD-02", "path": ["eligibility.all[3]", "benefit.tiers[0].amount"], "values": [1]}], book)

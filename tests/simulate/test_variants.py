@@ -18,7 +18,8 @@ def _one(book, path, values, policy="JN-CZ-2025-004"):
         ({"policy": "JN-CZ-2025-044", "path": "eligibility.all[3]", "values": [300]},
          r"\[0\]: policy 'JN-CZ-2025-044' is not in the policy book \(did you mean 'JN-CZ-2025-004'\?\)"),
         ({"policy": "JN-CZ-2025-004", "path": "eligibility.all[9]", "values": [300]},
-         r"policy JN-CZ-2025-004: eligibility.all\[9\]: no such node in the policy's tree .*its tests: eligibility.all\[0\]"),
+         r"policy JN-CZ-2025-004: eligibility.all\[9\]: no such node in the policy's tree .*its tests and amounts: "
+         r"eligibility.all\[0\].*benefit.max_amount"),
         ({"policy": "JN-CZ-2025-004", "path": "eligibility", "values": [1]},
          r"eligibility: is an all combinator, not a test; sweep one of its tests"),
         ({"policy": "JN-CZ-2025-004", "path": "eligibility.all[2]", "values": [300]},

@@ -152,7 +152,8 @@ def simulate(
     sweeps = [] if vary is None else (vary if _is_sweeps(vary) else read_sweeps(vary, book))
     force_book = in_force if in_force is not None else city.in_force
     entries = build_entries(book, sweeps, force_book, day)
-    fields = {**(force_book.fields if force_book is not None else {}), **book.fields}
+    fields = {**(force_book.fields if force_book is not None else {}), **book.fields,
+              **{k: f for sw in sweeps for v in sw.variants for k, f in v.fields.items()}}
     t = time.perf_counter()
     cb = CompiledBook([e.policy for e in entries], fields)
     prof = city.profile
@@ -429,7 +430,7 @@ def _sweep_table(sweeps: list[Sweep], summary: pd.DataFrame, book) -> pd.DataFra
     idx = summary.set_index(["policy_id", "variant"])
     for i, s in enumerate(sweeps):
         base = idx.loc[(s.policy_id, BASE)]
-        cur_x = _current_x(book, s)
+        cur_x = s.current_x
         label = test_label(s.what, book.fields)
         rows.append({"sweep": i, "policy_id": s.policy_id, "path": s.path, "test": s.what, "label": label, "unit": s.unit,
                      "variant": BASE, "value": _text(s.current), "x": cur_x, "current": True,
@@ -444,19 +445,6 @@ def _sweep_table(sweeps: list[Sweep], summary: pd.DataFrame, book) -> pd.DataFra
         t[c] = t[c].astype("string")
     t["x"] = t["x"].astype(float)
     return t
-
-
-def _current_x(book, s: Sweep) -> float | None:
-    from quanhuiqi.simulate.variants import AMOUNT_PATHS, find_node
-
-    p = book.by_id[s.policy_id]
-    if s.path in AMOUNT_PATHS:
-        return getattr(p, AMOUNT_PATHS[s.path])
-    node = find_node(p.condition, s.path)
-    v = getattr(node, "value", None)
-    if book.fields[node.field].type != "number" or isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    return float(v)
 
 
 def _text(v) -> str:

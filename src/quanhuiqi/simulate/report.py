@@ -29,8 +29,9 @@ ESTIMATOR_ZH = {
 }
 OP_ZH = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤", "eq": "=", "ne": "≠", "in": "属于", "not_in": "不属于",
          "between": "介于", "under": "属于", "not_under": "不属于", "has": "具有", "has_any": "具有其一",
-         "has_all": "全部具有"}
-AMOUNT_ZH = {"max_amount": "每户资金上限", "amount_rate": "补助比例"}
+         "has_all": "全部具有", "count_le": "次数 ≤", "count_ge": "次数 ≥"}
+AMOUNT_ZH = {"max_amount": "每户资金上限", "amount_rate": "补助比例", "tier_amount": "档次奖励金额"}
+RECORD_ZH = {"certificate": "资质认定记录", "milestone": "企业大事记录", "penalty": "处罚、事故或违法记录"}
 TOP_POLICIES = 40  # policies in the overview when the book is large (all sweep policies are added)
 FOCUS = 3  # policies with full breakdowns besides the sweep policies
 COLOURS = {"eligible": "#2e7d32", "undetermined": "#f9a825", "low": "#90caf9", "central": "#1565c0",
@@ -164,7 +165,10 @@ def test_label(test: str, fields=None) -> str:
     if test in AMOUNT_ZH:
         return AMOUNT_ZH[test]
     name, _, op = str(test).partition(" ")
-    return f"{field_label(name, fields)} {OP_ZH.get(op, op)}".strip()
+    label = RECORD_ZH.get(name) or field_label(name, fields)
+    if fields and name in fields and getattr(fields[name], "label", None):
+        label = fields[name].label
+    return f"{label} {OP_ZH.get(op, op)}".strip()
 
 
 def _short(text: str, n: int = 16) -> str:

@@ -61,6 +61,7 @@ class Variant:
     label: str  # ``PATH=VALUE``: the ``variant`` column of the outputs
     policy: Policy
     x: float | None  # the value as a number on the curve (threshold, amount); None for codes and lists
+    fields: dict = dataclasses.field(default_factory=dict)  # derived fields the variant adds (a record count)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Sweep:
     unit: str | None
     current: Any  # the policy's own value at that path, as written
     variants: tuple[Variant, ...]
+    current_x: float | None = None  # the current value on the curve
 
 
 def _shown(value: Any) -> str:
@@ -158,47 +160,162 @@ def _checker():
     return _Checker()
 
 
-def _atom_variant(policy: Policy, atom: Atom, raw: Any, fields: dict, where: str) -> tuple[Policy | None, str | None]:
+def trees(policy: Policy) -> list[Node]:
+    """The policy's condition trees: eligibility, then each amount tier's condition (``benefit.tiers[i].when``)."""
+    return [policy.condition] + [cond for _, cond in getattr(policy, "tiers", ()) or ()]
+
+
+def find_any(policy: Policy, path: str) -> Node | None:
+    for root in trees(policy):
+        hit = find_node(root, path)
+        if hit is not None:
+            return hit
+    return None
+
+
+def with_node(policy: Policy, path: str, new: Node) -> Policy:
+    """The policy with the node at ``path`` (in its eligibility tree or a tier's condition) replaced."""
+    if find_node(policy.condition, path) is not None:
+        return dataclasses.replace(policy, condition=replace_node(policy.condition, path, new))
+    tiers = tuple((a, replace_node(c, path, new)) for a, c in policy.tiers)
+    return dataclasses.replace(policy, tiers=tiers)
+
+
+def _record_fact(fld):
+    d = getattr(fld, "derived", None)
+    return d if type(d).__name__ == "RecordFact" else None
+
+
+def _atom_variant(policy: Policy, atom: Atom, raw: Any, fields: dict, where: str
+                  ) -> tuple[Policy | None, dict, str | None]:
+    """(the varied policy, new fields it needs, error)."""
     fld = fields[atom.field]
+    fact = _record_fact(fld)
+    if fact is not None:  # a record count: the threshold lives in the derived field
+        return _count_variant(policy, atom, fld, fact, raw, where)
     value = raw
     if fld.type == "number":
         value, err = _with_units(raw, fld.unit, atom.op)
         if err:
-            return None, f"{where}: {err}"
+            return None, {}, f"{where}: {err}"
     if hasattr(raw, "isoformat") or fld.type == "date":
         value = raw.isoformat() if hasattr(raw, "isoformat") else raw
     chk = _checker()
     norm = chk.operand(where, fld, atom.op, value, True)
     if chk.errors:
-        return None, chk.errors[0]
+        return None, {}, chk.errors[0]
     if norm is None:
-        return None, f"{where}: value {raw!r} is not valid for {atom.field} {atom.op}"
+        return None, {}, f"{where}: value {raw!r} is not valid for {atom.field} {atom.op}"
     new = dataclasses.replace(atom, value=norm, raw=value)
-    return dataclasses.replace(policy, condition=replace_node(policy.condition, atom.path, new)), None
+    return with_node(policy, atom.path, new), {}, None
 
 
-def _amount_variant(policy: Policy, attr: str, raw: Any, where: str) -> tuple[Policy | None, str | None]:
-    x, err = number_in_unit(raw, "万元" if attr == "max_amount" else "ratio")
+def _count_variant(policy: Policy, atom: Atom, fld, fact, raw: Any, where: str) -> tuple[Policy | None, dict, str | None]:
+    """``count_le V`` / ``count_ge V`` over a record table: the loader writes them as ``count_ge{N} eq false``
+    (N = V + 1) and ``count_ge{V} eq true``; a new value makes a new derived field."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or float(raw) != int(raw) or raw < 0:
+        return None, {}, f"{where}: {raw!r} must be a whole number of records (≥ 0)"
+    negative = atom.value is False  # count_le: "not at least V + 1"
+    threshold = int(raw) + 1 if negative else int(raw)
+    if threshold < 1:
+        return None, {}, f"{where}: count_ge 0 holds for every enterprise: nothing would be tested"
+    new_fact = dataclasses.replace(fact, threshold=threshold)
+    new_field = dataclasses.replace(fld, name=new_fact.name, derived=new_fact, label=new_fact.label())
+    new = dataclasses.replace(atom, field=new_fact.name, raw=raw)
+    return with_node(policy, atom.path, new), {new_fact.name: new_field}, None
+
+
+def _amount_variant(policy: Policy, attr: str, raw: Any, where: str) -> tuple[Policy | None, dict, str | None]:
+    x, err = number_in_unit(raw, "万元" if attr != "amount_rate" else "ratio")
     if err:
-        return None, f"{where}: {err}"
+        return None, {}, f"{where}: {err}"
     if x is None or x < 0:
-        return None, f"{where}: {raw!r} must be a non-negative number"
-    return dataclasses.replace(policy, **{attr: x}), None
+        return None, {}, f"{where}: {raw!r} must be a non-negative number"
+    m = _TIER_AMOUNT.fullmatch(attr)
+    if m:
+        i = int(m.group(1))
+        tiers = tuple((x if k == i else a, c) for k, (a, c) in enumerate(policy.tiers))
+        return dataclasses.replace(policy, tiers=tiers, max_amount=max(a for a, _ in tiers)), {}, None
+    return dataclasses.replace(policy, **{attr: x}), {}, None
+
+
+_TIER_AMOUNT = re.compile(r"benefit\.tiers\[(\d+)\]\.amount")
 
 
 def _x(policy: Policy, path: str, fields: dict) -> float | None:
     """Where a variant sits on the curve: its number in the field's unit (None for codes, categories, lists)."""
     if path in AMOUNT_PATHS:
         return getattr(policy, AMOUNT_PATHS[path])
-    node = find_node(policy.condition, path)
+    m = _TIER_AMOUNT.fullmatch(path)
+    if m:
+        return float(policy.tiers[int(m.group(1))][0])
+    node = find_any(policy, path)
+    fact = _record_fact(fields.get(node.field))
+    if fact is not None and fact.test == "count_ge":
+        return float(node.raw) if isinstance(node.raw, int | float) and not isinstance(node.raw, bool) else None
     v = getattr(node, "value", None)
     if fields[node.field].type != "number" or isinstance(v, bool) or not isinstance(v, int | float):
         return None
     return float(v)
 
 
+def _paths_of(policy: Policy) -> list[str]:
+    tests = [a.path for root in trees(policy) for a in iter_atoms(root)]
+    amounts = list(AMOUNT_PATHS) + [f"benefit.tiers[{i}].amount" for i in range(len(getattr(policy, "tiers", ()) or ()))]
+    return tests + amounts
+
+
+def _target(policy: Policy, path: str, fields: dict, where: str) -> tuple[tuple | None, str | None]:
+    """What a path names: ('amount', attr, unit, current) or ('atom', node, field, current); else an error."""
+    tiers = getattr(policy, "tiers", ()) or ()
+    m = _TIER_AMOUNT.fullmatch(path)
+    if m:
+        i = int(m.group(1))
+        if i >= len(tiers):
+            return None, f"{where}: the policy has {len(tiers)} amount tier(s)" + (
+                f" (benefit.tiers[0] … benefit.tiers[{len(tiers) - 1}])" if tiers else "")
+        return ("amount", path, "万元", tiers[i][0]), None
+    if path in AMOUNT_PATHS:
+        attr = AMOUNT_PATHS[path]
+        if attr == "amount_rate" and policy.amount_base is None:
+            return None, (f"{where}: the policy's amount rule has no base field (benefit.base): a rate × base needs one "
+                          f"— vary benefit.max_amount, or give the policy a rate and a base first")
+        if tiers:
+            return None, f"{where}: the policy pays by tiers: vary benefit.tiers[i].amount instead"
+        return ("amount", attr, "万元" if attr == "max_amount" else "ratio", getattr(policy, attr)), None
+    node = find_any(policy, path)
+    if node is None:
+        tests = _paths_of(policy)
+        close = difflib.get_close_matches(path, tests, n=1)
+        return None, (f"{where}: no such node in the policy's tree" + (f" (did you mean {close[0]}?)" if close else "")
+                      + f"; its tests and amounts: {', '.join(tests[:14])}" + (" …" if len(tests) > 14 else ""))
+    if isinstance(node, Combo):
+        kids = [c.path for c in node.children]
+        article = "an" if node.kind in ("all", "any") else "a"
+        return None, (f"{where}: is {article} {node.kind} combinator, not a test; sweep one of its tests: "
+                      f"{', '.join(kids[:6])}")
+    if node.op in ("exists", "missing"):
+        return None, f"{where}: {node.field} {node.op} takes no value: there is nothing to vary"
+    fld = fields[node.field]
+    fact = _record_fact(fld)
+    kind = type(getattr(fld, "derived", None)).__name__
+    if kind == "AttestFact":
+        return None, f"{where}: {fld.label or node.field} is a declaration (attest): nothing in the data to vary"
+    if fact is not None and fact.test != "count_ge":
+        return None, (f"{where}: {fld.label or node.field} is a record test ({fact.table} {fact.test}) without a number "
+                      f"to vary; record counts (count_le, count_ge) and row or yearly thresholds can be swept")
+    if fact is not None:
+        op = "count_le" if node.value is False else "count_ge"
+        current = fact.threshold - 1 if node.value is False else fact.threshold
+        return ("atom", node, fld, f"{fact.table} {op}", None, current), None
+    return ("atom", node, fld, f"{node.field} {node.op}", fld.unit, node.raw), None
+
+
 def build_sweeps(doc: Any, book, source: str = "sweep") -> list[Sweep]:
-    """Check a parsed sweep document against ``book``; every problem is collected, then refused at once."""
+    """Check a parsed sweep document against ``book``; every problem is collected, then refused at once.
+
+    ``path`` is one path, or a list of paths moved together (a clause the policy states twice, in its conditions
+    and in an amount tier, say); they must name the same kind of thing."""
     errors: list[str] = []
     if isinstance(doc, dict):
         doc = [doc]
@@ -224,7 +341,8 @@ def build_sweeps(doc: Any, book, source: str = "sweep") -> list[Sweep]:
                           + (f" (did you mean {close[0]!r}?)" if close else ""))
             continue
         policy = book.by_id[pid]
-        where = f"{at}: policy {pid}: {path}"
+        paths = path if isinstance(path, list) else [path]
+        where = f"{at}: policy {pid}: {'&'.join(map(str, paths))}"
         if not isinstance(values, list) or not values:
             errors.append(f"{where}: values must be a non-empty list")
             continue
@@ -233,47 +351,50 @@ def build_sweeps(doc: Any, book, source: str = "sweep") -> list[Sweep]:
         if dup:
             errors.append(f"{where}: value(s) {', '.join(dup)} listed twice")
             continue
-        if not isinstance(path, str):
-            errors.append(f"{at}: policy {pid}: path {path!r} must be text such as eligibility.all[2]")
+        if not paths or not all(isinstance(p, str) for p in paths):
+            errors.append(f"{at}: policy {pid}: path {path!r} must be text such as eligibility.all[2] (or a list of them)")
             continue
-        if path in AMOUNT_PATHS:
-            attr = AMOUNT_PATHS[path]
-            if attr == "amount_rate" and policy.amount_base is None:
-                errors.append(f"{where}: the policy's amount rule has no base field (benefit.base): a rate × base "
-                              f"needs one — vary benefit.max_amount, or give the policy a rate and a base first")
-                continue
-            what, unit, current = attr, ("万元" if attr == "max_amount" else "ratio"), getattr(policy, attr)
-            made = [_amount_variant(policy, attr, v, f"{where}={_shown(v)}") for v in values]
-        else:
-            node = find_node(policy.condition, path)
-            if node is None:
-                tests = [a.path for a in iter_atoms(policy.condition)]
-                close = difflib.get_close_matches(path, tests, n=1)
-                errors.append(f"{where}: no such node in the policy's tree"
-                              + (f" (did you mean {close[0]}?)" if close else "")
-                              + f"; its tests: {', '.join(tests[:12])}" + (" …" if len(tests) > 12 else "")
-                              + f"; amount rules: {', '.join(AMOUNT_PATHS)}")
-                continue
-            if isinstance(node, Combo):
-                kids = [c.path for c in node.children]
-                errors.append(f"{where}: is a{'n' if node.kind == 'all' or node.kind == 'any' else ''} "
-                              f"{node.kind} combinator, not a test; sweep one of its tests: {', '.join(kids[:6])}")
-                continue
-            if node.op in ("exists", "missing"):
-                errors.append(f"{where}: {node.field} {node.op} takes no value: there is nothing to vary")
-                continue
-            fld = book.fields[node.field]
-            what, unit, current = f"{node.field} {node.op}", fld.unit, node.raw
-            made = [_atom_variant(policy, node, v, book.fields, f"{where}={_shown(v)}") for v in values]
-        bad = [e for _, e in made if e]
+        targets = [_target(policy, p, book.fields, f"{at}: policy {pid}: {p}") for p in paths]
+        bad = [e for _, e in targets if e]
         if bad:
             errors += bad
             continue
+        kinds = {(t[0], t[4] if t[0] == "atom" else t[2], t[2].type if t[0] == "atom" else None) for t, _ in targets}
+        if len(kinds) > 1:
+            errors.append(f"{where}: the paths moved together must name the same kind of value (one type and unit)")
+            continue
+        first = targets[0][0]
+        if first[0] == "amount":
+            what = "tier_amount" if _TIER_AMOUNT.fullmatch(first[1]) else first[1]
+            unit, current = first[2], first[3]
+        else:
+            what, unit, current = first[3], first[4], first[5]
+        current_x = (float(current) if isinstance(current, int | float) and not isinstance(current, bool)
+                     and (first[0] == "amount" or first[2].type == "number" or _record_fact(first[2])) else None)
+        made, extra_fields = [], []
+        for v in values:
+            p, new_fields, err = policy, {}, None
+            for path_text, (t, _) in zip(paths, targets, strict=True):
+                vwhere = f"{at}: policy {pid}: {path_text}={_shown(v)}"
+                if t[0] == "amount":
+                    p, nf, err = _amount_variant(p, t[1], v, vwhere)
+                else:
+                    p, nf, err = _atom_variant(p, find_any(p, t[1].path), v, {**book.fields, **new_fields}, vwhere)
+                if err:
+                    break
+                new_fields.update(nf)
+            if err:
+                errors.append(err)
+            made.append(p)
+            extra_fields.append(new_fields)
+        if len(errors) and any(m is None for m in made):
+            continue
+        label_path = "&".join(paths)
         variants = tuple(
-            Variant(pid, path, v, f"{path}={_shown(v)}", p, _x(p, path, book.fields))
-            for v, (p, _) in zip(values, made, strict=True)
+            Variant(pid, label_path, v, f"{label_path}={_shown(v)}", p, _x(p, paths[0], {**book.fields, **nf}), nf)
+            for v, p, nf in zip(values, made, extra_fields, strict=True)
         )
-        sweeps.append(Sweep(pid, path, what, unit, current, variants))
+        sweeps.append(Sweep(pid, label_path, what, unit, current, variants, current_x))
     if errors:
         raise VariationError(errors)
     labels = [(v.policy_id, v.label) for s in sweeps for v in s.variants]

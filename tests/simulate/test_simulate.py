@@ -319,3 +319,19 @@ def test_exclusive_group_members_are_partners_whatever_their_kind(book, city):
     ov = r.overlap.set_index("other_policy_id")
     assert ov.loc[a.id, "exclusive_group"] == "G-稳岗" and ov.loc[b.id, "exclusive_group"] == "G-稳岗"
     assert not ov.loc[b.id, "same_kind"] and ov.loc[a.id, "share_of_eligible"] == pytest.approx(1.0)
+
+
+def test_partners_are_the_in_force_policies_sharing_most_eligible_enterprises(book, city):
+    """The top partners by enterprises eligible for both (the whole city is the screening sample here)."""
+    r = simulate(book, city, DAY)
+    pairs = evaluate(_windowless(book), city.profile, DAY, near_misses=False, evidence=False).pairs
+    elig = pairs[pairs["verdict"] == "eligible"]
+    sets = {str(k): set(g.astype(str)) for k, g in elig.groupby("policy_id", observed=True)["uscc"]}
+    kind = book.policies.set_index("policy_id")["benefit_kind"]
+    active = {p.id for p in book.items if p.active(dt.date(2025, 7, 1))}
+    for pid in ("JN-CZ-2025-002", "JN-GX-2025-009", "JN-RS-2025-001"):
+        both = {q: len(sets.get(pid, set()) & sets.get(q, set())) for q in active
+                if q != pid and kind[q] == kind[pid]}
+        want = sorted((-n, q) for q, n in both.items() if n > 0)[:5]
+        got = r.overlap[r.overlap["policy_id"] == pid]
+        assert [(-n, q) for q, n in zip(got["other_policy_id"], got["both_eligible"], strict=True)] == want, pid

@@ -104,6 +104,7 @@ def overlap(entries: list[Entry], E: np.ndarray, sample_E: np.ndarray, n: int, p
                 screen = np.bitwise_count(E[c] & E[j][None, :]).sum(axis=1)  # too few in the sample: count all
             else:
                 screen = np.bitwise_count(screen_E[c] & screen_E[j][None, :]).sum(axis=1)
+            screen = screen.astype(np.int64)  # popcounts are unsigned: negating them would wrap around
             for i in np.lexsort((c, -screen))[:top]:
                 if screen[i] > 0 and int(c[i]) not in chosen:
                     chosen.append(int(c[i]))

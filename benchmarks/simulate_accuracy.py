@@ -9,6 +9,9 @@ range covers the true payout, and measures the central estimate's relative error
 - ``ruled_out_share``: the true payout of pairs the data rules out (ineligible on the data, eligible in truth —
   the closed-world ``chains`` of coarse industry codes, docs/eligibility_truth.md): no estimator of undetermined
   pairs can recover it;
+- ``real_book`` (data_samples): the 34 hand-encoded real clauses of ``policies_real/`` — records, yearly figures,
+  declarations, tiers, cross-policy rules — judged on the city's true fact tables: the range must cover their
+  true payout too;
 - ``within10_expected_at_exact_rates``: the share of policies an estimator that knew every undetermined pair's
   exact probability would bring within 10 %, from the spread of which pairs turn out eligible (``payout_sd``,
   pairs independent): the ceiling the randomness of a city of this size leaves.
@@ -104,9 +107,28 @@ def run(city: Path) -> dict:
                                   "approval_rate_eligible": r.meta["approval_rate_eligible"]}
         out[est] = res
     out["ruled_out_share"] = ruled_out(city, data, book)
+    if (city / "policies_real").is_dir():
+        out["real_book"] = real_book(city, data)
     out["per_policy"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
                          for row in per_policy.to_dict(orient="records")]
     return out
+
+
+def real_book(city: Path, data) -> dict:
+    """The hand-encoded real clauses (records, yearly figures, declarations, tiers, cross-policy rules) against the
+    truth of the city's true fact tables: does the range cover the true payout of every policy with an amount?"""
+    from quanhuiqi.simulate import simulate
+    from quanhuiqi.simulate.core import load_drafts
+    from quanhuiqi.synth.payout_truth import true_payout
+
+    book = load_drafts(city / "policies_real")
+    tp = true_payout(book.items, book.fields, city, DAY, usccs=data.profile["uscc"], book=book)
+    s = simulate(book, data, DAY).summary.merge(tp[["policy_id", "payout"]], on="policy_id")
+    paid = s[s["payout"].notna()]
+    covered = (paid["payout_low"] <= paid["payout"] + 1e-6) & (paid["payout"] <= paid["payout_high"] + 1e-6)
+    return {"policies": len(s), "with_an_amount_rule": len(paid), "covered": int(covered.sum()),
+            "not_covered": paid.loc[~covered, "policy_id"].tolist(),
+            "truly_paying": int((paid["payout"] > 0).sum())}
 
 
 def ruled_out(city: Path, data, book) -> dict:

@@ -45,6 +45,8 @@ class Entry:
 
 
 def amount_rule(p: Policy) -> str:
+    if getattr(p, "tiers", None):
+        return "tiers"
     if p.amount_rate is not None:
         return "rate"
     return "cap" if p.max_amount is not None else "none"

@@ -32,29 +32,45 @@ def true_profile(data_dir: str | Path, as_of: dt.date | str, fields=None) -> pd.
     return profile(clean, day).reset_index(drop=True)
 
 
-def true_payout(policies, fields, data_dir: str | Path, as_of: dt.date | str, usccs=None) -> pd.DataFrame:
+def true_facts(data_dir: str | Path, as_of: dt.date | str, usccs: pd.Series, book=None):
+    """The true fact tables of ``truth/`` (``{table}_true.parquet``) validated like the observed ones; None when
+    the city has none."""
+    from quanhuiqi.tables.facts import FACT_FILES, FactTables, validate_fact_table
+
+    truth = Path(data_dir) / "truth"
+    vocab = book.table_vocabularies() if book is not None and hasattr(book, "table_vocabularies") else None
+    facts, found = FactTables(), False
+    for kind in FACT_FILES:
+        path = truth / f"{kind}_true.parquet"
+        if path.exists():
+            setattr(facts, kind, validate_fact_table(kind, pd.read_parquet(path), as_of, usccs, kind, vocab).clean)
+            found = True
+    return facts if found else None
+
+
+def true_payout(policies, fields, data_dir: str | Path, as_of: dt.date | str, usccs=None, book=None) -> pd.DataFrame:
     """``position, policy_id, eligible, payout`` (万元) per policy of ``policies`` (windows ignored), over the
-    enterprises of ``usccs`` (default: all of the truth) — one row per policy, in the order given."""
-    from quanhuiqi.eligibility.batch import verdict_matrix
+    enterprises of ``usccs`` (default: all of the truth) — one row per policy, in the order given.  The record,
+    yearly and declaration tests read the city's true fact tables; the amount is the policy's own rule (cap,
+    rate × base, tiers) on the true facts."""
+    from quanhuiqi.eligibility.batch import _amount, as_date, derived_for, verdict_matrix
     from quanhuiqi.eligibility.compiled import CompiledBook
     from quanhuiqi.eligibility.engine import encode
 
-    prof = true_profile(data_dir, as_of, fields)
+    day = as_date(as_of)
+    prof = true_profile(data_dir, day, fields)
     if usccs is not None:
         prof = prof[prof["uscc"].isin(set(pd.Series(usccs).astype(str)))].reset_index(drop=True)
+    facts = true_facts(data_dir, day, prof["uscc"], book)
     cb = CompiledBook(list(policies), fields)
-    codes = verdict_matrix(cb, prof)
+    codes = verdict_matrix(cb, prof, facts=facts, as_of=day)
     bases = tuple(sorted({p.amount_base for p in policies if p.amount_base}))
-    enc = encode(cb, prof, bases)
+    enc = encode(cb, prof, bases, derived_for(cb, prof, facts, day))
     rows = []
     for j, p in enumerate(policies):
-        elig = codes[:, j] == 2
-        if p.amount_rate is not None:
-            x = enc.numeric(cb, p.amount_base)
-            a = p.amount_rate * x[elig]
-            a = np.minimum(a, p.max_amount) if p.max_amount is not None else a
-            pay = float(np.nansum(a))
-        else:
-            pay = float(elig.sum() * p.max_amount) if p.max_amount is not None else np.nan
-        rows.append({"position": j, "policy_id": p.id, "eligible": int(elig.sum()), "payout": pay})
+        elig = np.flatnonzero(codes[:, j] == 2)
+        amount, _ = _amount(cb, enc, cb.policies[j], elig)
+        none = p.max_amount is None and p.amount_rate is None and not getattr(p, "tiers", ())
+        rows.append({"position": j, "policy_id": p.id, "eligible": int(elig.size),
+                     "payout": np.nan if none else float(np.nansum(amount))})
     return pd.DataFrame(rows)

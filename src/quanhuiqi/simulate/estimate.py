@@ -8,13 +8,15 @@ policy.  Three estimators, all explicit:
   (``e / c``).  It assumes the missing facts are distributed like the known ones among enterprises that
   look the same on what is known (missing at random); shrunk toward the product of the tests' own rates
   (independent tests) with ``PRIOR_PAIRS`` pseudo-pairs when few enterprises agree.
-- ``calibrated`` (the default) — the data rate scaled per policy by how often such pairs turned out eligible
-  in the past.  The application history shows which undetermined pairs applied and which were approved; a
-  truly eligible applicant is approved at the rate ``r`` that proven-eligible applicants of the same mode
-  are approved (so approvals / r estimates the eligible ones).  With ``A`` approvals among a policy's
-  undetermined applicants and ``Ê = r · Σ q_data`` the approvals the data rate expects of them, the policy's
-  factor is ``(A + κ·c_pool) / (Ê + κ)`` (a Gamma–Poisson posterior mean, ``κ = PRIOR_APPROVALS``), the pooled
-  factor ``c_pool = (ΣA + κ) / (ΣÊ + κ)`` for a policy without history (a draft).  ``q = min(1, q_data · c)``.
+- ``calibrated`` (the default) — the data rate scaled by how often such pairs turned out eligible in the past.
+  The application history shows which undetermined pairs applied and which were approved; a truly eligible
+  applicant is approved at the rate ``r`` that proven-eligible applicants of the same mode are approved (so
+  approvals / r estimates the eligible ones); applications still within the decision lag are left out.  With
+  ``A`` approvals among a group's undetermined applicants and ``Ê = r · Σ q_data`` the approvals the data rate
+  expects of them, the group's factor is the Gamma–Poisson posterior mean ``(A + κ) / (Ê + κ)``, level by level
+  (``CALIBRATION_LEVELS``): the whole history (pooled), each policy, each policy × set of missing facts — each
+  shrunk toward the level above, its κ set by the method of moments (``prior_strength``).  A policy without
+  history (a draft) gets the pooled factor.  ``q = min(1, q_data · factors)``.
 - ``history`` — the history alone: per policy and set of unknown tests, approvals / r over applications,
   shrunk toward the policy's rate, and that toward the pooled rate of the whole book (``PRIOR_PAIRS``
   pseudo-applications each); the data rate only where there is no history at all.

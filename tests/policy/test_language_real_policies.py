@@ -293,3 +293,10 @@ def test_the_check_command_refuses_drafts_unless_asked_to_check_them(tmp_path, c
     assert main(["policy", "check", str(d)]) == 1
     assert "status draft" in capsys.readouterr().out
     assert main(["policy", "check", str(d), "--drafts"]) == 0
+
+
+def test_no_derived_field_name_holds_the_unknown_lists_separator(tmp_path):
+    """Pairs list the facts to supply as ``;``-joined field names: a derived name must not contain ``;``."""
+    book = load_book(book_dir(tmp_path, tree(*GOOD)))
+    names = [f.name for f in book.derived_fields]
+    assert names and not [n for n in names if ";" in n]

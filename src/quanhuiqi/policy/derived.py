@@ -145,9 +145,10 @@ class RecordFact:
 
     @property
     def name(self) -> str:
+        """Canonical, and free of ``;`` (the separator of the ``unknown`` lists fields are named in)."""
         inside = (",".join(self.items) or "*") + (f">={self.min_level}" if self.min_level else "")
         if self.where:
-            inside += ";" + ";".join(f"{k}={_where_text(v)}" for k, v in self.where)
+            inside += "&" + "&".join(f"{k}={_where_text(v)}" for k, v in self.where)
         tail = "" if self.window.kind == "ever" else "@" + self.window.key
         test = f"count_ge{self.threshold}" if self.test == "count_ge" else self.test
         return f"{self.table}.{test}({inside}){tail}"
@@ -182,7 +183,7 @@ def _verb(table: str) -> str:
 
 
 def _where_text(v: object) -> str:
-    return "|".join(map(str, v)) if isinstance(v, tuple) else f"{v:g}" if isinstance(v, float) else str(v)
+    return "+".join(map(str, v)) if isinstance(v, tuple) else f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _where_label(where: tuple[tuple[str, object], ...]) -> str:

@@ -1,0 +1,662 @@
+"""免申即享 readiness: how much of each policy the data decides, and which data-sharing actions decide more.
+
+For every active policy: the enterprises evaluated, how many the data proves eligible or ineligible (the
+decided share), and the undetermined rest by what blocks them — grouped by the *source* (data system and
+department, ``quanhuiqi.reference.sources``) that holds the missing facts.
+
+A pair's ``unknown`` lists the facts whose values settle its verdict whatever they are (the unknown leaves
+on the all-unknown paths of its tree).  So when every one of them is held by source S, supplying S decides
+the pair, whatever S says: the count of such pairs is exact.  A pair whose facts span S and T is counted for
+the action "S and T together", never for S alone (S's values may still settle it — a true branch of an
+``any`` — so the single-source counts are what S decides *for certain*).  Pairs waiting on a declaration
+(``attest``: 企业自主声明) can never be decided by data sharing and are listed apart, as are pairs whose
+industry class is already known but lies only partly inside a named list (须人工核定).
+
+Everything is counted on the pairs' categorical codes, grouped by (policy, unknown list): nothing loops over
+pairs.  The counts of a slice of enterprises (:class:`ReadinessCounts`) are additive — the daily job sums
+its partitions' — and :func:`readiness_tables` turns them into the per-policy, per-source and ranked-action
+tables.  How many newly decided pairs would turn out eligible is estimated separately
+(:mod:`quanhuiqi.policy.readiness_estimate`), since it needs the whole city's enterprises as donors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quanhuiqi.profile.fields import field_label
+
+# How the actions are ranked: decided pairs weighted by the policy's mode.  In an auto policy a decided pair is
+# a provable 免申即享 grant (or a provable refusal) with no application at all; in an instant policy it is a
+# one-step approval (即申即享); in an apply policy it only sharpens the push.
+DEFAULT_WEIGHTS = {"auto": 4.0, "instant": 2.0, "apply": 1.0}
+UNSETTLEABLE = "unsettleable"  # industry class known, only partly inside a named list: no data decides it
+ACTION_KINDS = ("data", "unmapped")  # a data-sharing action can supply these
+Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
+
+
+# --- where each fact comes from -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """The sources of the facts a book tests.
+
+    ``sources``: ``source, system, department, kind, label`` (kind ``data`` | ``declaration`` | ``unmapped`` |
+    ``unsettleable``), in a stable order; ``fields``: ``field, label, source`` (a fact needing several sources
+    has one row per source); ``by_field``: field → its source ids.  A city field the catalogue does not know
+    becomes its own ``unmapped`` source (``field:NAME``), so it still shows up as an action, flagged."""
+
+    sources: pd.DataFrame
+    fields: pd.DataFrame
+    by_field: dict[str, tuple[str, ...]]
+
+    @property
+    def actionable(self) -> list[str]:
+        return self.sources.loc[self.sources["kind"].isin(ACTION_KINDS), "source"].tolist()
+
+
+def _formula_inputs(formula: tuple | None) -> list[str]:
+    if not formula:
+        return []
+    kind, body = formula
+    return list(body) if kind == "ratio" else [f for f, _ in body]
+
+
+def _keys_of(book, name: str, seen: frozenset = frozenset()) -> list[str]:
+    """Catalogue keys of one field (as the engine names it): a record test's items, a yearly figure's
+    metrics, a declaration, a computed field's inputs, or the field itself."""
+    from quanhuiqi.policy.derived import AttestFact, ComputedFact, RecordFact, YearlyFact
+
+    fld = book.fields.get(name)
+    d = getattr(fld, "derived", None)
+    if isinstance(d, RecordFact):
+        items = d.items or tuple((book.vocabularies.get("record_items") or {}).get(d.table, {}))
+        return [f"{d.table}:{it}" for it in items] or [f"table:{d.source}"]
+    if isinstance(d, YearlyFact):
+        metrics = _formula_inputs(d.formula) or [d.metric]
+        return [f"yearly:{m}" for m in metrics]
+    if isinstance(d, AttestFact):
+        return ["table:declarations"]
+    if isinstance(d, ComputedFact) or (fld is not None and fld.formula is not None and not fld.yearly):
+        out: list[str] = []
+        for f in _formula_inputs(d.formula if d is not None else fld.formula):
+            if f not in seen:
+                out += _keys_of(book, f, seen | {name})
+        return out
+    return [f"field:{name}"]
+
+
+def _table_default(key: str) -> str | None:
+    prefix = key.split(":", 1)[0]
+    return {"certificate": "table:certificates", "milestone": "table:milestones", "penalty": "table:penalties",
+            "yearly": "table:yearly"}.get(prefix)
+
+
+def source_map(book, sources: Any = None) -> SourceMap:
+    """The sources of every field ``book`` tests.  ``sources``: a city's ``sources.csv`` (path or frame) on top
+    of the shipped catalogue; by default the book folder's own ``sources.csv`` when there is one."""
+    from quanhuiqi.reference.sources import CITY_FILE, shipped_sources, with_city_sources
+
+    if sources is None and getattr(book, "directory", None) and (Path(book.directory) / CITY_FILE).exists():
+        sources = Path(book.directory) / CITY_FILE
+    cat = with_city_sources(shipped_sources(), sources)
+    tested = list(book.compiled.codecs)
+    rows, by_field, unmapped = [], {}, []
+    for name in tested:
+        srcs: list[str] = []
+        for key in _keys_of(book, name):
+            found = cat.of(key) or (cat.of(_table_default(key)) if _table_default(key) else ())
+            if not found and key.startswith("field:"):
+                found = (key,)
+                if key not in unmapped:
+                    unmapped.append(key)
+            srcs += [s for s in found if s not in srcs]
+        by_field[name] = tuple(srcs)
+        lab = field_label(name, book.fields)
+        rows += [{"field": name, "label": lab, "source": s} for s in srcs]
+    used = list(dict.fromkeys(s for srcs in by_field.values() for s in srcs))
+    table = cat.sources
+    order = [s for s in table.index if s in used] + unmapped
+    out = []
+    for s in order:
+        if s in table.index:
+            r = table.loc[s]
+            out.append({"source": s, "system": r["system"], "department": r["department"], "kind": r["kind"]})
+        else:
+            name = s.split(":", 1)[1]
+            out.append({"source": s, "system": f"未登记来源：{field_label(name, book.fields)}",
+                        "department": "未登记（在政策目录旁的 sources.csv 中登记）", "kind": "unmapped"})
+    out.append({"source": UNSETTLEABLE, "system": "行业小类只有部分属于所列目录", "department": "须人工核定",
+                "kind": "unsettleable"})
+    src = pd.DataFrame(out, columns=["source", "system", "department", "kind"])
+    src["label"] = src["system"] + "（" + src["department"] + "）"
+    return SourceMap(src.astype("string"), pd.DataFrame(rows, columns=["field", "label", "source"]).astype("string"),
+                     by_field)
+
+
+def split_unknown(text: str) -> list[str]:
+    """The fields of an ``unknown`` list: ``;`` joins them, but a record test's own name may hold ``;``
+    inside its parentheses (``penalty.count_ge1(administrative_penalty;amount_ge=5)``)."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch == ";" and depth == 0:
+            out.append("".join(cur))
+            cur = []
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur.append(ch)
+    out.append("".join(cur))
+    return [x for x in out if x]
+
+
+# --- additive counts -------------------------------------------------------------------------------------
+
+
+def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """(codes, categories) of a categorical or plain column (factorised: codes into the uniques)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy(), pd.Index(s.cat.categories.astype("string"))
+    codes, uniques = pd.factorize(s.astype("string"), use_na_sentinel=True)
+    return codes, pd.Index(pd.array(uniques, dtype="string"))
+
+
+@dataclass
+class PairCodes:
+    """The undetermined pairs as codes: profile row, policy position in the compiled book, unknown list,
+    partial-class flag and group (an index into ``groups``: one row per (policy, unknown, partial))."""
+
+    rows: np.ndarray
+    pol: np.ndarray
+    group: np.ndarray
+    groups: pd.DataFrame
+
+
+def _full_code(values: pd.Series, hierarchy: str | None) -> np.ndarray:
+    """Rows whose code is at the finest level (an industry class, a county-level district)."""
+    s = values.astype("string")
+    if hierarchy == "industry":
+        return s.str.fullmatch(r"\d{4}").fillna(False).to_numpy(dtype=bool)
+    return (s.str.fullmatch(r"\d{6}") & ~s.str.endswith("00")).fillna(False).to_numpy(dtype=bool)
+
+
+def pair_codes(pairs: pd.DataFrame, profile: pd.DataFrame, book) -> PairCodes:
+    """Code the undetermined pairs of ``pairs`` (categorical or plain) against ``profile`` and ``book``."""
+    cb = book.compiled
+    vcodes, vcats = _codes(pairs["verdict"])
+    und = vcodes == int(vcats.get_loc("undetermined")) if "undetermined" in vcats else np.zeros(len(pairs), bool)
+    sel = np.flatnonzero(und)
+    ucodes, ucats = _codes(pairs["uscc"])
+    prof_index = pd.Index(profile["uscc"].astype("string"))
+    row_of = prof_index.get_indexer(ucats)
+    rows = row_of[ucodes[sel]].astype(np.int64)
+    if (rows < 0).any():
+        raise ValueError(f"{int((rows < 0).sum())} undetermined pair(s) name an enterprise that is not in the profile")
+    pcodes, pcats = _codes(pairs["policy_id"])
+    pol_of = pd.Index([cp.policy.id for cp in cb.policies]).get_indexer(pcats)
+    pol = pol_of[pcodes[sel]].astype(np.int64)
+    if (pol < 0).any():
+        raise ValueError(f"{int((pol < 0).sum())} undetermined pair(s) name a policy that is not in the book")
+    kcodes, kcats = _codes(pairs["unknown"].astype("string").fillna("") if not isinstance(
+        pairs["unknown"].dtype, pd.CategoricalDtype) else pairs["unknown"])
+    unk = kcodes[sel].astype(np.int64)
+    texts = [("" if pd.isna(t) else str(t)) for t in kcats]
+    # a code field already at its finest level that is still unknown: only partly inside a named list
+    partial = np.zeros(sel.size, dtype=bool)
+    for name, f in book.fields.items():
+        if f.type != "code" or name not in cb.codecs:
+            continue
+        has = np.array([name in split_unknown(t) for t in texts], dtype=bool)
+        if has.any():
+            col = profile[name] if name in profile.columns else pd.Series(pd.NA, index=profile.index)
+            partial |= has[unk] & _full_code(col, f.hierarchy)[rows]
+    key = (pol * max(len(texts), 1) + unk) * 2 + partial
+    gcode, gkeys = pd.factorize(key, sort=True)
+    gkeys = np.asarray(gkeys, dtype=np.int64)
+    g_part = (gkeys % 2).astype(bool)
+    g_unk = (gkeys // 2) % max(len(texts), 1)
+    g_pol = (gkeys // 2) // max(len(texts), 1)
+    groups = pd.DataFrame({
+        "policy_id": pd.array([cb.policies[i].policy.id for i in g_pol.tolist()], dtype="string"),
+        "pol": g_pol,
+        "unknown": pd.array([texts[i] for i in g_unk.tolist()], dtype="string"),
+        "partial": g_part,
+        "pairs": np.bincount(gcode, minlength=gkeys.size).astype(np.int64),
+    })  # fmt: skip
+    return PairCodes(rows, pol, gcode.astype(np.int64), groups)
+
+
+@dataclass
+class ReadinessCounts:
+    """Additive counts of a slice of enterprises (a partition, or the whole city): summed over slices that
+    split the enterprises they give the city's (:meth:`combine`).
+
+    ``policies``: ``policy_id, eligible, undetermined`` per active policy (evaluated = ``enterprises``);
+    ``groups``: ``policy_id, unknown, partial, pairs`` (undetermined pairs); ``reach``: ``action,
+    enterprises`` — enterprises with at least one pair the action (a source, or ``S+T``) would decide."""
+
+    enterprises: int
+    policies: pd.DataFrame
+    groups: pd.DataFrame
+    reach: pd.DataFrame
+
+    @staticmethod
+    def combine(parts: list[ReadinessCounts]) -> ReadinessCounts:
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            raise ValueError("no readiness counts to combine")
+
+        def total(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+            cat = pd.concat([f for f in frames if len(f)] or [frames[0]], ignore_index=True)
+            return cat.groupby(keys, sort=True, dropna=False).sum().reset_index()
+
+        return ReadinessCounts(
+            enterprises=int(sum(p.enterprises for p in parts)),
+            policies=total([p.policies for p in parts], ["policy_id"]),
+            groups=total([p.groups for p in parts], ["policy_id", "unknown", "partial"]),
+            reach=total([p.reach for p in parts], ["action"]),
+        )
+
+
+def requirements(unknown: pd.Series, partial: pd.Series, smap: SourceMap) -> pd.DataFrame:
+    """Per (unknown, partial): the sources that must be supplied (``sources``: ids joined by ``+`` in the
+    map's order) and whether data sharing can decide it at all (``settleable``)."""
+    order = {s: i for i, s in enumerate(smap.sources["source"].tolist())}
+    kind = dict(zip(smap.sources["source"], smap.sources["kind"], strict=True))
+    out = []
+    for text, part in zip(unknown.astype("string").fillna("").tolist(), partial.tolist(), strict=True):
+        srcs: set[str] = set()
+        for f in split_unknown(text):
+            srcs |= set(smap.by_field.get(f, (f"field:{f}",)))
+        if part:
+            srcs.add(UNSETTLEABLE)
+        srcs_sorted = sorted(srcs, key=lambda s: (order.get(s, len(order)), s))
+        settleable = bool(srcs) and all(kind.get(s, "unmapped") in ACTION_KINDS for s in srcs_sorted)
+        out.append({"sources": "+".join(srcs_sorted), "settleable": settleable,
+                    "needs_declaration": any(kind.get(s) == "declaration" for s in srcs_sorted),
+                    "n_sources": len(srcs_sorted)})
+    return pd.DataFrame(out, index=unknown.index)
+
+
+def _actions(smap: SourceMap) -> list[str]:
+    """Every action counted: each actionable source, and each pair of them (``S+T``, in the map's order)."""
+    act = smap.actionable
+    return act + [f"{a}+{b}" for a, b in itertools.combinations(act, 2)]
+
+
+def readiness_counts(pairs: pd.DataFrame, profile: pd.DataFrame, book, as_of: str | dt.date,
+                     smap: SourceMap, codes: PairCodes | None = None) -> ReadinessCounts:
+    """The additive counts of ``profile``'s enterprises from their pairs (``EligibilityResult.pairs``,
+    categorical or plain; pairs blocked by once/exclusive are absent: decided, not eligible)."""
+    from quanhuiqi.eligibility.batch import as_date
+
+    day = as_date(as_of)
+    cb = book.compiled
+    codes = codes or pair_codes(pairs, profile, book)
+    active = [cp.policy.id for cp in cb.policies if cp.policy.active(day)]
+    vcodes, vcats = _codes(pairs["verdict"])
+    pcodes, pcats = _codes(pairs["policy_id"])
+    pos = pd.Index(active).get_indexer(pcats)
+    n_act = len(active)
+
+    def per_policy(verdict: str) -> np.ndarray:
+        if verdict not in vcats:
+            return np.zeros(n_act, dtype=np.int64)
+        p = pos[pcodes[vcodes == vcats.get_loc(verdict)]]
+        return np.bincount(p[p >= 0], minlength=n_act).astype(np.int64)
+
+    policies = pd.DataFrame({"policy_id": pd.array(active, dtype="string"), "eligible": per_policy("eligible"),
+                             "undetermined": per_policy("undetermined")})
+    groups = codes.groups[["policy_id", "unknown", "partial", "pairs"]]
+    groups = groups[pd.Index(active).get_indexer(groups["policy_id"]) >= 0].reset_index(drop=True)
+    return ReadinessCounts(len(profile), policies, groups, _reach(codes, smap, len(profile)))
+
+
+def _reach(codes: PairCodes, smap: SourceMap, n_rows: int) -> pd.DataFrame:
+    """Enterprises with at least one pair each action decides (vectorised: one bit row per requirement of
+    one or two sources, then an OR of at most three rows per action)."""
+    actions = _actions(smap)
+    g = codes.groups
+    req = requirements(g["unknown"], g["partial"], smap)
+    small = req["settleable"] & (req["n_sources"] <= 2)
+    needs = req["sources"].where(small)
+    uniq = sorted(set(needs.dropna()))
+    counts = np.zeros(len(actions), dtype=np.int64)
+    if uniq and codes.rows.size:
+        r_of_group = pd.Index(uniq).get_indexer(needs.fillna("\0")).astype(np.int64)
+        r = r_of_group[codes.group]
+        keep = r >= 0
+        hit = np.zeros((len(uniq), n_rows), dtype=bool)
+        hit[r[keep], codes.rows[keep]] = True
+        at = {u: i for i, u in enumerate(uniq)}
+        for k, a in enumerate(actions):
+            parts = a.split("+")
+            wanted = [at[x] for x in ([a] if len(parts) == 1 else [parts[0], parts[1], a]) if x in at]
+            if wanted:
+                counts[k] = int(np.logical_or.reduce(hit[wanted], axis=0).sum())
+    return pd.DataFrame({"action": pd.array(actions, dtype="string"), "enterprises": counts})
+
+
+# --- the tables ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Readiness:
+    """The readiness of a book on a city at a date.
+
+    - ``policies``: one row per active policy — enterprises evaluated, eligible / ineligible / undetermined,
+      ``decided_share``; undetermined pairs one source decides, all data together decides, that need a
+      declaration, that no data settles; the best single source and what it decides.
+    - ``by_source``: per policy × source, the undetermined pairs supplying that source alone decides (exact)
+      and how many would be eligible (estimate with a 90 % range).
+    - ``actions``: the ranked data-sharing actions across the book (single sources and pairs that decide much
+      more together), with the ranking ``score``.
+    - ``sources``: the sources of the book's facts (system, department, kind, the facts each holds).
+    - ``groups``: undetermined pairs per (policy, unknown list), with their required sources.
+    """
+
+    policies: pd.DataFrame
+    by_source: pd.DataFrame
+    actions: pd.DataFrame
+    sources: pd.DataFrame
+    groups: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """One row per policy × deciding source (policies with nothing undetermined: one row, no source), the
+        policy's totals repeated — the file ``quanhuiqi policy readiness --out`` writes."""
+        pol = self.policies
+        cols = ["policy_id", "title", "department", "mode", "evaluated", "eligible", "ineligible", "undetermined",
+                "decided_share", "needs_declaration", "unsettleable"]
+        bs = self.by_source.drop(columns=[c for c in ("title", "mode") if c in self.by_source.columns])
+        out = pol[cols].merge(bs, on="policy_id", how="left")
+        out["decided_pairs"] = out["decided_pairs"].fillna(0).astype(np.int64)
+        return out.sort_values(["policy_id", "decided_pairs", "source"], ascending=[True, False, True],
+                               kind="stable").reset_index(drop=True)
+
+
+def _agg(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Pairs, eligible estimate, its variance and the pairs without donors, summed per key."""
+    cols = ["pairs", "eligible_est", "eligible_var", "unestimated"]
+    return frame.groupby(keys, sort=False)[cols].sum(min_count=1).reset_index()
+
+
+def _ranges(df: pd.DataFrame, n_col: str) -> pd.DataFrame:
+    """``eligible_low``/``eligible_high``: est ± 1.645 sd, widened by the unestimated pairs (anything from
+    none to all of them), clipped to [0, pairs]."""
+    est = df["eligible_est"].astype("float64")
+    sd = np.sqrt(df["eligible_var"].astype("float64").fillna(0.0))
+    unest = df["unestimated"].astype("float64").fillna(0.0)
+    n = df[n_col].astype("float64")
+    have = est.notna()
+    df["eligible_low"] = np.where(have, np.clip(est - Z90 * sd, 0, n), 0.0)
+    df["eligible_high"] = np.where(have, np.clip(est + Z90 * sd + unest, 0, n), n)
+    df["eligible_est"] = est.where(have & (unest < n), np.nan)
+    return df
+
+
+def readiness_tables(counts: ReadinessCounts, book, smap: SourceMap, estimates: pd.DataFrame | None = None, *,
+                     weights: dict[str, float] | None = None, combo_share: float = 0.25,
+                     max_combos: int = 20) -> Readiness:
+    """The per-policy, per-source and action tables from additive ``counts``.
+
+    ``estimates``: per (policy_id, unknown) group, ``eligible_est`` and ``eligible_var`` of the pairs
+    (:func:`quanhuiqi.policy.readiness_estimate.estimate_eligible`); without them the eligible columns give
+    the honest range [0, pairs].  Actions are ranked by ``score = Σ_mode weight[mode] × decided pairs``
+    (``weights``: :data:`DEFAULT_WEIGHTS`), then by decided pairs, then by id.  A pair of sources is listed
+    when the pairs only the two together decide are at least ``combo_share`` of what the two decide alone
+    (and at least one pair), the ``max_combos`` largest such gains."""
+    weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+    meta = book.policies.set_index("policy_id")
+    src = smap.sources.set_index("source")
+    g = counts.groups.copy()
+    req = requirements(g["unknown"], g["partial"], smap)
+    g = pd.concat([g, req], axis=1)
+    g["mode"] = meta["mode"].reindex(g["policy_id"]).to_numpy(dtype=object)
+    g["eligible_est"] = np.nan
+    g["eligible_var"] = np.nan
+    if estimates is not None and len(estimates):
+        e = estimates.set_index(["policy_id", "unknown"])[["eligible_est", "eligible_var"]]
+        idx = pd.MultiIndex.from_arrays([g["policy_id"], g["unknown"]])
+        hit = e.reindex(idx)
+        ok = ~g["partial"].to_numpy() & g["settleable"].to_numpy()
+        g.loc[ok, "eligible_est"] = hit["eligible_est"].to_numpy()[ok]
+        g.loc[ok, "eligible_var"] = hit["eligible_var"].to_numpy()[ok]
+    g["unestimated"] = np.where(g["eligible_est"].isna(), g["pairs"], 0)  # no estimate: anything in [0, pairs]
+    g["eligible_est"] = g["eligible_est"].fillna(0.0)
+    g["eligible_var"] = g["eligible_var"].fillna(0.0)
+
+    # per policy
+    pol = counts.policies.copy()
+    pol["evaluated"] = counts.enterprises
+    pol["ineligible"] = pol["evaluated"] - pol["eligible"] - pol["undetermined"]
+    pol["decided_share"] = np.where(pol["evaluated"] > 0,
+                                    (pol["eligible"] + pol["ineligible"]) / pol["evaluated"].clip(lower=1), np.nan)
+    single = g[g["settleable"] & (g["n_sources"] == 1)]
+    by_src = _agg(single.rename(columns={"sources": "source"}), ["policy_id", "source"])
+    by_src = _ranges(by_src, "pairs").rename(columns={"pairs": "decided_pairs"})
+    by_src = by_src.sort_values(["policy_id", "decided_pairs", "source"], ascending=[True, False, True], kind="stable")
+
+    def per(mask: pd.Series) -> pd.Series:
+        return g[mask].groupby("policy_id")["pairs"].sum().reindex(pol["policy_id"]).fillna(0).astype(np.int64)
+
+    pol["one_source_decides"] = per(g["settleable"] & (g["n_sources"] == 1)).to_numpy()
+    pol["all_data_decides"] = per(g["settleable"]).to_numpy()
+    pol["needs_declaration"] = per(g["needs_declaration"]).to_numpy()
+    pol["unsettleable"] = per(g["partial"]).to_numpy()
+    pol["decided_share_all_data"] = np.where(
+        pol["evaluated"] > 0, (pol["eligible"] + pol["ineligible"] + pol["all_data_decides"]) / pol["evaluated"].clip(lower=1),
+        np.nan)
+    best = by_src.drop_duplicates("policy_id").set_index("policy_id")
+    pol["best_source"] = best["source"].reindex(pol["policy_id"]).to_numpy()
+    pol["best_source_decides"] = best["decided_pairs"].reindex(pol["policy_id"]).fillna(0).astype(np.int64).to_numpy()
+    pol["best_source_eligible_est"] = best["eligible_est"].reindex(pol["policy_id"]).to_numpy()
+    for c, m in (("title", "title"), ("department", "department"), ("mode", "mode")):
+        pol[c] = meta[m].reindex(pol["policy_id"]).to_numpy()
+    pol_cols = ["policy_id", "title", "department", "mode", "evaluated", "eligible", "ineligible", "undetermined",
+                "decided_share", "one_source_decides", "all_data_decides", "decided_share_all_data",
+                "needs_declaration", "unsettleable", "best_source", "best_source_decides", "best_source_eligible_est"]
+    pol = pol[pol_cols]
+    pol["best_source_label"] = src["label"].reindex(pol["best_source"]).to_numpy()
+
+    by_src["system"] = src["system"].reindex(by_src["source"]).to_numpy()
+    by_src["source_department"] = src["department"].reindex(by_src["source"]).to_numpy()
+    by_src["mode"] = meta["mode"].reindex(by_src["policy_id"]).to_numpy()
+    by_src["title"] = meta["title"].reindex(by_src["policy_id"]).to_numpy()
+    und = pol.set_index("policy_id")["undetermined"]
+    by_src["share_of_undetermined"] = by_src["decided_pairs"] / und.reindex(by_src["policy_id"]).clip(lower=1).to_numpy()
+    by_src = by_src[["policy_id", "title", "mode", "source", "system", "source_department", "decided_pairs",
+                     "share_of_undetermined", "eligible_est", "eligible_low", "eligible_high"]].reset_index(drop=True)
+
+    actions = _rank_actions(g, counts, smap, weights, combo_share, max_combos, meta)
+    summary = {
+        "enterprises": counts.enterprises,
+        "active_policies": len(pol),
+        "pairs_evaluated": int(counts.enterprises * len(pol)),
+        "eligible": int(pol["eligible"].sum()),
+        "undetermined": int(pol["undetermined"].sum()),
+        "decided_share": float((pol["eligible"].sum() + pol["ineligible"].sum()) / max(1, counts.enterprises * len(pol))),
+        "one_source_decides": int(pol["one_source_decides"].sum()),
+        "all_data_decides": int(pol["all_data_decides"].sum()),
+        "needs_declaration": int(pol["needs_declaration"].sum()),
+        "unsettleable": int(pol["unsettleable"].sum()),
+        "weights": weights,
+        "ranking": ranking_text(weights),
+        "estimated": estimates is not None,
+    }
+    return Readiness(pol, by_src, actions, _source_table(smap, g), g.drop(columns=["mode"]), summary)
+
+
+def ranking_text(weights: dict[str, float]) -> str:
+    w = {**DEFAULT_WEIGHTS, **weights}
+    return (f"score = {w['auto']:g} × decided pairs of auto (免申即享) policies + {w['instant']:g} × instant (即申即享) "
+            f"+ {w['apply']:g} × apply; ties by decided pairs, then by id. A pair counts for an action when every "
+            "fact it waits on is held by the action's source(s).")
+
+
+def _rank_actions(g: pd.DataFrame, counts: ReadinessCounts, smap: SourceMap, weights: dict[str, float],
+                  combo_share: float, max_combos: int, meta: pd.DataFrame) -> pd.DataFrame:
+    act = smap.actionable
+    bit = {s: 1 << i for i, s in enumerate(act)}
+    ok = g["settleable"].to_numpy(dtype=bool)
+    bits = np.array([sum(bit.get(s, 0) for s in x.split("+")) if o else 0
+                     for x, o in zip(g["sources"].tolist(), ok.tolist(), strict=True)], dtype=object)
+    reach = counts.reach.set_index("action")["enterprises"]
+
+    def rows_for(a: str) -> np.ndarray:
+        want = sum(bit[s] for s in a.split("+"))
+        return ok & np.array([b != 0 and (b & ~want) == 0 for b in bits.tolist()], dtype=bool)
+
+    candidates = [(s, rows_for(s)) for s in act]
+    alone = {s: int(g.loc[m, "pairs"].sum()) for s, m in candidates}
+    exact = {x: int(n) for x, n in g[ok].groupby("sources")["pairs"].sum().items()}
+    combos = []
+    for a, b in itertools.combinations(act, 2):
+        gain = exact.get(f"{a}+{b}", 0)
+        if gain >= 1 and gain >= combo_share * (alone[a] + alone[b]):
+            combos.append((gain, f"{a}+{b}"))
+    combos = sorted(combos, key=lambda t: (-t[0], t[1]))[:max_combos]
+    candidates += [(c, rows_for(c)) for _, c in combos]
+    src = smap.sources.set_index("source")
+    out = []
+    for a, m in candidates:
+        sub = g[m]
+        if not len(sub):
+            continue
+        by_mode = sub.groupby("mode")["pairs"].sum()
+        parts = a.split("+")
+        agg = {"pairs": int(sub["pairs"].sum()), "eligible_est": float(sub["eligible_est"].sum()),
+               "eligible_var": float(sub["eligible_var"].sum()), "unestimated": int(sub["unestimated"].sum())}
+        auto = sub[sub["mode"] == "auto"]
+        top = sub.groupby("policy_id")["pairs"].sum().sort_values(ascending=False, kind="stable").head(3)
+        out.append({
+            "action": a, "kind": "single" if len(parts) == 1 else "combined",
+            "systems": "；".join(src.loc[p, "system"] for p in parts),
+            "departments": "；".join(dict.fromkeys(src.loc[p, "department"] for p in parts)),
+            "source_kind": "；".join(dict.fromkeys(src.loc[p, "kind"] for p in parts)),
+            "decided_pairs": agg["pairs"],
+            "decided_auto": int(by_mode.get("auto", 0)), "decided_instant": int(by_mode.get("instant", 0)),
+            "decided_apply": int(by_mode.get("apply", 0)),
+            "beyond_each_alone": agg["pairs"] - sum(alone[p] for p in parts) if len(parts) > 1 else 0,
+            "enterprises": int(reach.get(a, 0)), "policies": int(sub["policy_id"].nunique()),
+            "top_policies": "；".join(f"{p}（{meta.at[p, 'title']}）{n:,}" for p, n in top.items()),
+            "eligible_est": agg["eligible_est"], "eligible_var": agg["eligible_var"], "unestimated": agg["unestimated"],
+            "auto_eligible_est": float(auto["eligible_est"].sum()) if int(auto["unestimated"].sum()) < len(auto) or
+            not len(auto) else np.nan,
+            "score": sum(weights.get(k, 1.0) * int(v) for k, v in by_mode.items()),
+        })  # fmt: skip
+    cols = ["rank", "action", "kind", "systems", "departments", "source_kind", "score", "decided_pairs",
+            "decided_auto", "decided_instant", "decided_apply", "beyond_each_alone", "enterprises", "policies",
+            "eligible_est", "eligible_low", "eligible_high", "auto_eligible_est", "top_policies"]
+    if not out:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
+    df = pd.DataFrame(out)
+    df = _ranges(df, "decided_pairs").drop(columns=["eligible_var", "unestimated"])
+    df = df.sort_values(["score", "decided_pairs", "action"], ascending=[False, False, True], kind="stable")
+    df.insert(0, "rank", np.arange(1, len(df) + 1))
+    return df[cols].reset_index(drop=True)
+
+
+def _source_table(smap: SourceMap, g: pd.DataFrame) -> pd.DataFrame:
+    """The sources of the book's facts, the facts each holds, and the undetermined pairs waiting on it."""
+    facts = smap.fields.groupby("source")["label"].agg(lambda s: "、".join(dict.fromkeys(s)))
+    waiting = {}
+    for x, n in g.groupby("sources")["pairs"].sum().items():
+        for s in str(x).split("+"):
+            waiting[s] = waiting.get(s, 0) + int(n)
+    out = smap.sources.copy()
+    out["facts"] = facts.reindex(out["source"]).fillna("").to_numpy()
+    out["pairs_waiting"] = [waiting.get(s, 0) for s in out["source"]]
+    return out.reset_index(drop=True)
+
+
+# --- the whole city --------------------------------------------------------------------------------------
+
+
+def readiness(book, profile: pd.DataFrame, as_of: str | dt.date, *, result=None, facts=None,
+              grants: pd.DataFrame | None = None, sources: Any = None, estimate: bool = True, draws: int = 4,
+              per_group: int = 64, seed: int = 0, weights: dict[str, float] | None = None) -> Readiness:
+    """The readiness of ``book`` on ``profile`` at ``as_of``.
+
+    ``result``: the day's :class:`~quanhuiqi.eligibility.EligibilityResult` (evaluated here when absent, with
+    ``facts`` and ``grants`` as the daily job reads them); ``sources``: a city's ``sources.csv`` (default: the
+    book folder's); ``estimate``: estimate how many newly decided pairs would be eligible (``draws`` imputations
+    of up to ``per_group`` sampled pairs per (policy, unknown list), seeded)."""
+    from quanhuiqi.eligibility import evaluate, with_facts
+
+    prof = with_facts(book, profile, facts, as_of) if book.compiled.derived_fields else profile
+    if result is None:
+        result = evaluate(book, prof, as_of, near_misses=False, evidence=False, categorical=True, grants=grants)
+    smap = source_map(book, sources)
+    codes = pair_codes(result.pairs, prof, book)
+    counts = readiness_counts(result.pairs, prof, book, as_of, smap, codes)
+    est = None
+    if estimate:
+        from quanhuiqi.policy.readiness_estimate import estimate_eligible
+
+        est = estimate_eligible(book, prof, codes, smap, draws=draws, per_group=per_group, seed=seed)
+    out = readiness_tables(counts, book, smap, est, weights=weights)
+    out.summary.update({"as_of": str(pd.Timestamp(as_of).date()), "book_version": book.version,
+                        "estimator": None if est is None else {"draws": draws, "per_group": per_group, "seed": seed}})
+    return out
+
+
+def readiness_file(policies: str | os.PathLike, data: str | os.PathLike, as_of: str | dt.date,
+                   out: str | os.PathLike, *, html: str | os.PathLike | None = None,
+                   actions: str | os.PathLike | None = None, sources: str | os.PathLike | None = None,
+                   draws: int = 4, seed: int = 0) -> str:
+    """What ``quanhuiqi policy readiness`` runs: the data folder read as the daily job reads it (enterprises →
+    validate → profile, the fact tables, the grants), the book, the readiness → ``out`` (per policy × source),
+    ``actions`` (the ranked actions; default beside ``out``) and ``html``.  Returns a summary line."""
+    from quanhuiqi.eligibility.batch import as_date
+    from quanhuiqi.policy import load_book
+    from quanhuiqi.profile import profile as make_profile
+    from quanhuiqi.tables import read_enterprises, validate_enterprises, validate_history, write_table
+    from quanhuiqi.tables.columns import DATA_FILES
+    from quanhuiqi.tables.facts import load_fact_tables
+    from quanhuiqi.tables.io import InputError, read_table
+
+    day = as_date(as_of)
+    d = Path(data)
+    if not d.is_dir():
+        raise InputError(f"{d}: data directory not found")
+    ent_path = d / DATA_FILES["enterprises"]
+    if not ent_path.exists():
+        raise InputError(f"{ent_path}: the data folder has no enterprise table (enterprises.csv)")
+    for p in (out, html, actions):
+        if p is not None and Path(p).suffix.lower() not in (".csv", ".parquet", ".html"):
+            raise InputError(f"{p}: unsupported output type (expected .csv or .parquet; .html for --html)")
+    book = load_book(policies)  # refused as a whole before any row is read
+    v = validate_enterprises(read_enterprises(ent_path), day, "enterprises")
+    prof = make_profile(v.clean, day)
+    facts, _ = load_fact_tables(d, day, v.clean["uscc"], book.table_vocabularies())
+    grants = None
+    if (d / DATA_FILES["grants"]).exists():
+        grants = validate_history("grants", read_table(d / DATA_FILES["grants"]), day, "grants").clean
+    r = readiness(book, prof, day, facts=facts, grants=grants, sources=sources, draws=draws, seed=seed)
+    out = Path(out)
+    actions = Path(actions) if actions is not None else out.with_name(out.stem + ".actions" + out.suffix)
+    write_table(r.table(), out)
+    write_table(r.actions, actions)
+    if html is not None:
+        from quanhuiqi.policy.readiness_html import render_readiness_html
+        from quanhuiqi.tables.io import atomic_write
+
+        page = render_readiness_html(r)
+        atomic_write(Path(html), lambda t: Path(t).write_text(page, encoding="utf-8"))
+    s = r.summary
+    top = r.actions.iloc[0] if len(r.actions) else None
+    lead = (f"; top action {top['action']} ({top['departments']}) decides {int(top['decided_pairs']):,} pairs"
+            if top is not None else "")
+    return (f"{s['enterprises']:,} enterprises × {s['active_policies']} active policies (book {book.version}) as of "
+            f"{day}: {s['decided_share']:.1%} of pairs decided, {s['undetermined']:,} undetermined "
+            f"({s['all_data_decides']:,} decidable by data sharing, {s['needs_declaration']:,} need a declaration)"
+            f"{lead} → {out}, {actions}" + (f", {html}" if html is not None else ""))

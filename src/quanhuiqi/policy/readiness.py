@@ -384,9 +384,16 @@ class Readiness:
 
 
 def _agg(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Pairs, eligible estimate, its variance and the pairs without donors, summed per key."""
+    """Pairs, eligible estimate, its variance and the pairs without donors, summed per key.
+
+    Groups with the same unknown list wait on the same enterprises' same facts, and their estimates share
+    donors: their errors are taken as perfectly correlated (standard deviations add), groups of different
+    lists as independent (variances add) — conservative where one list spans many policies."""
+    f = frame.assign(eligible_sd=np.sqrt(frame["eligible_var"].astype("float64")))
+    per_list = f.groupby(keys + ["unknown"], sort=False)[["pairs", "eligible_est", "eligible_sd", "unestimated"]].sum()
+    per_list["eligible_var"] = per_list["eligible_sd"] ** 2
     cols = ["pairs", "eligible_est", "eligible_var", "unestimated"]
-    return frame.groupby(keys, sort=False)[cols].sum(min_count=1).reset_index()
+    return per_list.groupby(level=list(range(len(keys))), sort=False)[cols].sum().reset_index()
 
 
 def _ranges(df: pd.DataFrame, n_col: str) -> pd.DataFrame:
@@ -421,18 +428,16 @@ def readiness_tables(counts: ReadinessCounts, book, smap: SourceMap, estimates: 
     req = requirements(g["unknown"], g["partial"], smap)
     g = pd.concat([g, req], axis=1)
     g["mode"] = meta["mode"].reindex(g["policy_id"]).to_numpy(dtype=object)
-    g["eligible_est"] = np.nan
-    g["eligible_var"] = np.nan
+    g["eligible_est"] = 0.0
+    g["eligible_var"] = 0.0
+    g["unestimated"] = g["pairs"].to_numpy()  # no estimate: anything in [0, pairs]
     if estimates is not None and len(estimates):
-        e = estimates.set_index(["policy_id", "unknown"])[["eligible_est", "eligible_var"]]
-        idx = pd.MultiIndex.from_arrays([g["policy_id"], g["unknown"]])
-        hit = e.reindex(idx)
-        ok = ~g["partial"].to_numpy() & g["settleable"].to_numpy()
-        g.loc[ok, "eligible_est"] = hit["eligible_est"].to_numpy()[ok]
-        g.loc[ok, "eligible_var"] = hit["eligible_var"].to_numpy()[ok]
-    g["unestimated"] = np.where(g["eligible_est"].isna(), g["pairs"], 0)  # no estimate: anything in [0, pairs]
-    g["eligible_est"] = g["eligible_est"].fillna(0.0)
-    g["eligible_var"] = g["eligible_var"].fillna(0.0)
+        e = estimates.set_index(["policy_id", "unknown"])[["eligible_est", "eligible_var", "unestimated"]]
+        hit = e.reindex(pd.MultiIndex.from_arrays([g["policy_id"], g["unknown"]]))
+        ok = ~g["partial"].to_numpy() & g["settleable"].to_numpy() & hit["unestimated"].notna().to_numpy()
+        g.loc[ok, "eligible_est"] = hit["eligible_est"].fillna(0.0).to_numpy()[ok]
+        g.loc[ok, "eligible_var"] = hit["eligible_var"].fillna(0.0).to_numpy()[ok]
+        g.loc[ok, "unestimated"] = hit["unestimated"].to_numpy()[ok].astype(np.int64)
 
     # per policy
     pol = counts.policies.copy()
@@ -533,8 +538,7 @@ def _rank_actions(g: pd.DataFrame, counts: ReadinessCounts, smap: SourceMap, wei
             continue
         by_mode = sub.groupby("mode")["pairs"].sum()
         parts = a.split("+")
-        agg = {"pairs": int(sub["pairs"].sum()), "eligible_est": float(sub["eligible_est"].sum()),
-               "eligible_var": float(sub["eligible_var"].sum()), "unestimated": int(sub["unestimated"].sum())}
+        agg = _agg(sub.assign(_all=0), ["_all"]).iloc[0]
         auto = sub[sub["mode"] == "auto"]
         top = sub.groupby("policy_id")["pairs"].sum().sort_values(ascending=False, kind="stable").head(3)
         out.append({
@@ -542,13 +546,14 @@ def _rank_actions(g: pd.DataFrame, counts: ReadinessCounts, smap: SourceMap, wei
             "systems": "；".join(src.loc[p, "system"] for p in parts),
             "departments": "；".join(dict.fromkeys(src.loc[p, "department"] for p in parts)),
             "source_kind": "；".join(dict.fromkeys(src.loc[p, "kind"] for p in parts)),
-            "decided_pairs": agg["pairs"],
+            "decided_pairs": int(agg["pairs"]),
             "decided_auto": int(by_mode.get("auto", 0)), "decided_instant": int(by_mode.get("instant", 0)),
             "decided_apply": int(by_mode.get("apply", 0)),
-            "beyond_each_alone": agg["pairs"] - sum(alone[p] for p in parts) if len(parts) > 1 else 0,
+            "beyond_each_alone": int(agg["pairs"]) - sum(alone[p] for p in parts) if len(parts) > 1 else 0,
             "enterprises": int(reach.get(a, 0)), "policies": int(sub["policy_id"].nunique()),
             "top_policies": "；".join(f"{p}（{meta.at[p, 'title']}）{n:,}" for p, n in top.items()),
-            "eligible_est": agg["eligible_est"], "eligible_var": agg["eligible_var"], "unestimated": agg["unestimated"],
+            "eligible_est": float(agg["eligible_est"]), "eligible_var": float(agg["eligible_var"]),
+            "unestimated": int(agg["unestimated"]),
             "auto_eligible_est": float(auto["eligible_est"].sum()) if int(auto["unestimated"].sum()) < len(auto) or
             not len(auto) else np.nan,
             "score": sum(weights.get(k, 1.0) * int(v) for k, v in by_mode.items()),
@@ -582,14 +587,14 @@ def _source_table(smap: SourceMap, g: pd.DataFrame) -> pd.DataFrame:
 
 
 def readiness(book, profile: pd.DataFrame, as_of: str | dt.date, *, result=None, facts=None,
-              grants: pd.DataFrame | None = None, sources: Any = None, estimate: bool = True, draws: int = 4,
-              per_group: int = 64, seed: int = 0, weights: dict[str, float] | None = None) -> Readiness:
+              grants: pd.DataFrame | None = None, sources: Any = None, estimate: bool = True,
+              donor_pool: int = 8192, seed: int = 0, weights: dict[str, float] | None = None) -> Readiness:
     """The readiness of ``book`` on ``profile`` at ``as_of``.
 
     ``result``: the day's :class:`~quanhuiqi.eligibility.EligibilityResult` (evaluated here when absent, with
     ``facts`` and ``grants`` as the daily job reads them); ``sources``: a city's ``sources.csv`` (default: the
-    book folder's); ``estimate``: estimate how many newly decided pairs would be eligible (``draws`` imputations
-    of up to ``per_group`` sampled pairs per (policy, unknown list), seeded)."""
+    book folder's); ``estimate``: estimate how many newly decided pairs would be eligible, from up to
+    ``donor_pool`` donors per unknown list (a ``seed``-ed sample; :mod:`quanhuiqi.policy.readiness_estimate`)."""
     from quanhuiqi.eligibility import evaluate, with_facts
 
     prof = with_facts(book, profile, facts, as_of) if book.compiled.derived_fields else profile
@@ -602,17 +607,17 @@ def readiness(book, profile: pd.DataFrame, as_of: str | dt.date, *, result=None,
     if estimate:
         from quanhuiqi.policy.readiness_estimate import estimate_eligible
 
-        est = estimate_eligible(book, prof, codes, smap, draws=draws, per_group=per_group, seed=seed)
+        est = estimate_eligible(book, prof, codes, smap, donor_pool=donor_pool, seed=seed)
     out = readiness_tables(counts, book, smap, est, weights=weights)
     out.summary.update({"as_of": str(pd.Timestamp(as_of).date()), "book_version": book.version,
-                        "estimator": None if est is None else {"draws": draws, "per_group": per_group, "seed": seed}})
+                        "estimator": None if est is None else {"donor_pool": donor_pool, "seed": seed}})
     return out
 
 
 def readiness_file(policies: str | os.PathLike, data: str | os.PathLike, as_of: str | dt.date,
                    out: str | os.PathLike, *, html: str | os.PathLike | None = None,
                    actions: str | os.PathLike | None = None, sources: str | os.PathLike | None = None,
-                   draws: int = 4, seed: int = 0) -> str:
+                   donor_pool: int = 8192, seed: int = 0) -> str:
     """What ``quanhuiqi policy readiness`` runs: the data folder read as the daily job reads it (enterprises →
     validate → profile, the fact tables, the grants), the book, the readiness → ``out`` (per policy × source),
     ``actions`` (the ranked actions; default beside ``out``) and ``html``.  Returns a summary line."""
@@ -641,7 +646,7 @@ def readiness_file(policies: str | os.PathLike, data: str | os.PathLike, as_of: 
     grants = None
     if (d / DATA_FILES["grants"]).exists():
         grants = validate_history("grants", read_table(d / DATA_FILES["grants"]), day, "grants").clean
-    r = readiness(book, prof, day, facts=facts, grants=grants, sources=sources, draws=draws, seed=seed)
+    r = readiness(book, prof, day, facts=facts, grants=grants, sources=sources, donor_pool=donor_pool, seed=seed)
     out = Path(out)
     actions = Path(actions) if actions is not None else out.with_name(out.stem + ".actions" + out.suffix)
     write_table(r.table(), out)

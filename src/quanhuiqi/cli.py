@@ -60,6 +60,13 @@ def cmd_policy_simulate(args: argparse.Namespace) -> int:
     from quanhuiqi.simulate import simulate_dir
 
     print(simulate_dir(args.policies, args.data, args.as_of, args.out, vary=args.vary, estimator=args.estimator))
+
+
+def cmd_policy_readiness(args: argparse.Namespace) -> int:
+    from quanhuiqi.policy.readiness import readiness_file
+
+    print(readiness_file(args.policies, args.data, as_of=args.as_of, out=args.out, html=args.html,
+                         actions=args.actions, sources=args.sources, donor_pool=args.donors, seed=args.seed))
     return 0
 
 
@@ -177,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--estimator", choices=["calibrated", "data", "history"], default="calibrated",
                    help="central estimate of undetermined pairs (default: the data rate calibrated on the history)")
     c.set_defaults(func=cmd_policy_simulate)
+    c = psub.add_parser("readiness", help="免申即享 readiness: the decided share per policy and the data-sharing "
+                                          "actions that would decide more")
+    c.add_argument("--policies", required=True)
+    c.add_argument("--data", required=True, help="the daily job's data folder (enterprises, fact tables, grants)")
+    c.add_argument("--as-of", required=True, type=_date)
+    c.add_argument("--out", required=True, help="per policy × source (CSV or Parquet by extension)")
+    c.add_argument("--actions", help="the ranked data-sharing actions (default: OUT with .actions before the suffix)")
+    c.add_argument("--html", help="a page with charts")
+    c.add_argument("--sources", help="a city's sources.csv (default: the one in the policy folder, if any)")
+    c.add_argument("--donors", type=int, default=8192, help="donors per unknown list for the eligible estimate")
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=cmd_policy_readiness)
 
     s = sub.add_parser("eligibility", help="three-valued eligibility for every enterprise × active policy")
     s.add_argument("--enterprises", required=True)

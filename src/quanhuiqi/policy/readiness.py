@@ -100,6 +100,15 @@ def _table_default(key: str) -> str | None:
             "yearly": "table:yearly"}.get(prefix)
 
 
+def _label(book, name: str) -> str:
+    """A field's Chinese name; a city field without a short label shows its description (shortened)."""
+    lab = field_label(name, book.fields)
+    f = book.fields.get(name)
+    if lab == name and f is not None and f.description:
+        return f.description if len(f.description) <= 16 else f.description[:15] + "…"
+    return lab
+
+
 def source_map(book, sources: Any = None) -> SourceMap:
     """The sources of every field ``book`` tests.  ``sources``: a city's ``sources.csv`` (path or frame) on top
     of the shipped catalogue; by default the book folder's own ``sources.csv`` when there is one."""
@@ -120,7 +129,7 @@ def source_map(book, sources: Any = None) -> SourceMap:
                     unmapped.append(key)
             srcs += [s for s in found if s not in srcs]
         by_field[name] = tuple(srcs)
-        lab = field_label(name, book.fields)
+        lab = _label(book, name)
         rows += [{"field": name, "label": lab, "source": s} for s in srcs]
     used = list(dict.fromkeys(s for srcs in by_field.values() for s in srcs))
     table = cat.sources
@@ -132,8 +141,8 @@ def source_map(book, sources: Any = None) -> SourceMap:
             out.append({"source": s, "system": r["system"], "department": r["department"], "kind": r["kind"]})
         else:
             name = s.split(":", 1)[1]
-            out.append({"source": s, "system": f"未登记来源：{field_label(name, book.fields)}",
-                        "department": "未登记（在政策目录旁的 sources.csv 中登记）", "kind": "unmapped"})
+            out.append({"source": s, "system": f"{_label(book, name)}（来源未登记）", "department": "未登记",
+                        "kind": "unmapped"})
     out.append({"source": UNSETTLEABLE, "system": "行业小类只有部分属于所列目录", "department": "须人工核定",
                 "kind": "unsettleable"})
     src = pd.DataFrame(out, columns=["source", "system", "department", "kind"])
@@ -172,7 +181,10 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
 @dataclass
 class PairCodes:
     """The undetermined pairs as codes: profile row, policy position in the compiled book, unknown list,
-    partial-class flag and group (an index into ``groups``: one row per (policy, unknown, partial))."""
+    partial-class flags and group (an index into ``groups``: one row per (policy, unknown, partial,
+    maybe_partial)).  ``partial``: the enterprise's industry class is known and only partly inside a list the
+    policy names — no data settles it.  ``maybe_partial``: its code is coarse or missing and a class it could
+    get lies only partly inside such a list — supplying the class decides the pair unless it is one of those."""
 
     rows: np.ndarray
     pol: np.ndarray
@@ -218,20 +230,68 @@ def pair_codes(pairs: pd.DataFrame, profile: pd.DataFrame, book) -> PairCodes:
         if has.any():
             col = profile[name] if name in profile.columns else pd.Series(pd.NA, index=profile.index)
             partial |= has[unk] & _full_code(col, f.hierarchy)[rows]
-    key = (pol * max(len(texts), 1) + unk) * 2 + partial
-    gcode, gkeys = pd.factorize(key, sort=True)
-    gkeys = np.asarray(gkeys, dtype=np.int64)
-    g_part = (gkeys % 2).astype(bool)
-    g_unk = (gkeys // 2) % max(len(texts), 1)
-    g_pol = (gkeys // 2) // max(len(texts), 1)
+    maybe = _maybe_partial(book, profile, rows, pol, unk, texts) & ~partial
+    key = ((pol * max(len(texts), 1) + unk) * 2 + partial) * 2 + maybe
+    span = len(cb.policies) * max(len(texts), 1) * 4
+    if span <= 1 << 26:  # a dense count is cheaper than hashing millions of keys
+        seen = np.flatnonzero(np.bincount(key, minlength=span))
+        gkeys = seen.astype(np.int64)
+        gcode = np.searchsorted(gkeys, key)
+    else:
+        gcode, gkeys = pd.factorize(key, sort=True)
+        gkeys = np.asarray(gkeys, dtype=np.int64)
+    g_maybe = (gkeys % 2).astype(bool)
+    g_part = ((gkeys // 2) % 2).astype(bool)
+    g_unk = (gkeys // 4) % max(len(texts), 1)
+    g_pol = (gkeys // 4) // max(len(texts), 1)
     groups = pd.DataFrame({
         "policy_id": pd.array([cb.policies[i].policy.id for i in g_pol.tolist()], dtype="string"),
         "pol": g_pol,
         "unknown": pd.array([texts[i] for i in g_unk.tolist()], dtype="string"),
         "partial": g_part,
+        "maybe_partial": g_maybe,
         "pairs": np.bincount(gcode, minlength=gkeys.size).astype(np.int64),
     })  # fmt: skip
     return PairCodes(rows, pol, gcode.astype(np.int64), groups)
+
+
+def _maybe_partial(book, profile: pd.DataFrame, rows: np.ndarray, pol: np.ndarray, unk: np.ndarray,
+                   texts: list[str]) -> np.ndarray:
+    """Pairs waiting on an industry code they know coarsely (or not at all) for a policy naming a list with
+    classes only partly inside it, when such a class lies under their code: supplying the class may leave
+    them undetermined.  Decided per distinct (policy, code), not per pair."""
+    cb = book.compiled
+    out = np.zeros(rows.size, dtype=bool)
+    for fname, codec in cb.codecs.items():
+        fld = book.fields.get(fname)
+        if fld is None or fld.type != "code" or fld.hierarchy != "industry":
+            continue
+        per_pol: dict[int, set[str]] = {}
+        for i, cp in enumerate(cb.policies):
+            for lf in cp.leaves:
+                a = lf.source
+                if a.field == fname and a.op in ("in_list", "not_in_list") and getattr(a.value, "partial", ()):
+                    per_pol.setdefault(i, set()).update(codec._key_one(c) for c in a.value.partial)
+        if not per_pol:
+            continue
+        has = np.array([fname in split_unknown(t) for t in texts], dtype=bool)
+        cand = np.flatnonzero(has[unk] & np.isin(pol, list(per_pol)))
+        if not cand.size:
+            continue
+        col = profile[fname].astype("string") if fname in profile.columns else pd.Series(pd.NA, index=profile.index,
+                                                                                         dtype="string")
+        code_id, uniq = pd.factorize(col, use_na_sentinel=True)
+        keys = codec._keys(pd.Series(uniq, dtype="string")).tolist() if len(uniq) else []
+        m = len(uniq) + 1
+        combo, inv = np.unique(pol[cand] * m + code_id[rows[cand]] + 1, return_inverse=True)
+
+        def risky(pi: int, k: str | None, per_pol: dict[int, set[str]] = per_pol) -> bool:
+            return k is None or any(p.startswith(k) or k.startswith(p) for p in per_pol[pi])
+
+        res = np.array([risky(int(c) // m, None if c % m == 0 else keys[int(c) % m - 1]) for c in combo.tolist()],
+                       dtype=bool)
+        out[cand] |= res[inv]
+    return out
 
 
 @dataclass
@@ -240,7 +300,7 @@ class ReadinessCounts:
     split the enterprises they give the city's (:meth:`combine`).
 
     ``policies``: ``policy_id, eligible, undetermined`` per active policy (evaluated = ``enterprises``);
-    ``groups``: ``policy_id, unknown, partial, pairs`` (undetermined pairs); ``reach``: ``action,
+    ``groups``: ``policy_id, unknown, partial, maybe_partial, pairs`` (undetermined pairs); ``reach``: ``action,
     enterprises`` — enterprises with at least one pair the action (a source, or ``S+T``) would decide."""
 
     enterprises: int
@@ -261,14 +321,16 @@ class ReadinessCounts:
         return ReadinessCounts(
             enterprises=int(sum(p.enterprises for p in parts)),
             policies=total([p.policies for p in parts], ["policy_id"]),
-            groups=total([p.groups for p in parts], ["policy_id", "unknown", "partial"]),
+            groups=total([p.groups for p in parts], ["policy_id", "unknown", "partial", "maybe_partial"]),
             reach=total([p.reach for p in parts], ["action"]),
         )
 
 
-def requirements(unknown: pd.Series, partial: pd.Series, smap: SourceMap) -> pd.DataFrame:
-    """Per (unknown, partial): the sources that must be supplied (``sources``: ids joined by ``+`` in the
-    map's order) and whether data sharing can decide it at all (``settleable``)."""
+def requirements(unknown: pd.Series, partial: pd.Series, smap: SourceMap,
+                 maybe_partial: pd.Series | None = None) -> pd.DataFrame:
+    """Per (unknown, partial, maybe_partial): the sources that must be supplied (``sources``: ids joined by
+    ``+`` in the map's order), whether data sharing can decide it at all (``settleable``), and whether it
+    surely does (``sure``: not when the class supplied may be one only partly inside a list)."""
     order = {s: i for i, s in enumerate(smap.sources["source"].tolist())}
     kind = dict(zip(smap.sources["source"], smap.sources["kind"], strict=True))
     out = []
@@ -283,7 +345,10 @@ def requirements(unknown: pd.Series, partial: pd.Series, smap: SourceMap) -> pd.
         out.append({"sources": "+".join(srcs_sorted), "settleable": settleable,
                     "needs_declaration": any(kind.get(s) == "declaration" for s in srcs_sorted),
                     "n_sources": len(srcs_sorted)})
-    return pd.DataFrame(out, index=unknown.index)
+    df = pd.DataFrame(out, index=unknown.index)
+    maybe = np.zeros(len(df), bool) if maybe_partial is None else maybe_partial.to_numpy(dtype=bool)
+    df["sure"] = df["settleable"].to_numpy(dtype=bool) & ~maybe
+    return df
 
 
 def _actions(smap: SourceMap) -> list[str]:
@@ -315,7 +380,7 @@ def readiness_counts(pairs: pd.DataFrame, profile: pd.DataFrame, book, as_of: st
 
     policies = pd.DataFrame({"policy_id": pd.array(active, dtype="string"), "eligible": per_policy("eligible"),
                              "undetermined": per_policy("undetermined")})
-    groups = codes.groups[["policy_id", "unknown", "partial", "pairs"]]
+    groups = codes.groups[["policy_id", "unknown", "partial", "maybe_partial", "pairs"]]
     groups = groups[pd.Index(active).get_indexer(groups["policy_id"]) >= 0].reset_index(drop=True)
     return ReadinessCounts(len(profile), policies, groups, _reach(codes, smap, len(profile)))
 
@@ -325,8 +390,8 @@ def _reach(codes: PairCodes, smap: SourceMap, n_rows: int) -> pd.DataFrame:
     one or two sources, then an OR of at most three rows per action)."""
     actions = _actions(smap)
     g = codes.groups
-    req = requirements(g["unknown"], g["partial"], smap)
-    small = req["settleable"] & (req["n_sources"] <= 2)
+    req = requirements(g["unknown"], g["partial"], smap, g["maybe_partial"])
+    small = req["sure"] & (req["n_sources"] <= 2)
     needs = req["sources"].where(small)
     uniq = sorted(set(needs.dropna()))
     counts = np.zeros(len(actions), dtype=np.int64)
@@ -419,22 +484,24 @@ def readiness_tables(counts: ReadinessCounts, book, smap: SourceMap, estimates: 
     (:func:`quanhuiqi.policy.readiness_estimate.estimate_eligible`); without them the eligible columns give
     the honest range [0, pairs].  Actions are ranked by ``score = Σ_mode weight[mode] × decided pairs``
     (``weights``: :data:`DEFAULT_WEIGHTS`), then by decided pairs, then by id.  A pair of sources is listed
-    when the pairs only the two together decide are at least ``combo_share`` of what the two decide alone
-    (and at least one pair), the ``max_combos`` largest such gains."""
+    when the pairs only the two together decide (``beyond_each_alone``) are at least ``combo_share`` of what
+    the lesser of the two decides alone (and at least one pair): the ``max_combos`` largest such gains; its
+    score counts those pairs only (what the pair adds to the two single actions)."""
     weights = {**DEFAULT_WEIGHTS, **(weights or {})}
     meta = book.policies.set_index("policy_id")
     src = smap.sources.set_index("source")
     g = counts.groups.copy()
-    req = requirements(g["unknown"], g["partial"], smap)
+    req = requirements(g["unknown"], g["partial"], smap, g["maybe_partial"])
     g = pd.concat([g, req], axis=1)
     g["mode"] = meta["mode"].reindex(g["policy_id"]).to_numpy(dtype=object)
     g["eligible_est"] = 0.0
     g["eligible_var"] = 0.0
     g["unestimated"] = g["pairs"].to_numpy()  # no estimate: anything in [0, pairs]
     if estimates is not None and len(estimates):
-        e = estimates.set_index(["policy_id", "unknown"])[["eligible_est", "eligible_var", "unestimated"]]
-        hit = e.reindex(pd.MultiIndex.from_arrays([g["policy_id"], g["unknown"]]))
-        ok = ~g["partial"].to_numpy() & g["settleable"].to_numpy() & hit["unestimated"].notna().to_numpy()
+        keys = ["policy_id", "unknown", "partial", "maybe_partial"]
+        e = estimates.set_index(keys)[["eligible_est", "eligible_var", "unestimated"]]
+        hit = e.reindex(pd.MultiIndex.from_frame(g[keys]))
+        ok = g["sure"].to_numpy() & hit["unestimated"].notna().to_numpy()
         g.loc[ok, "eligible_est"] = hit["eligible_est"].fillna(0.0).to_numpy()[ok]
         g.loc[ok, "eligible_var"] = hit["eligible_var"].fillna(0.0).to_numpy()[ok]
         g.loc[ok, "unestimated"] = hit["unestimated"].to_numpy()[ok].astype(np.int64)
@@ -445,16 +512,20 @@ def readiness_tables(counts: ReadinessCounts, book, smap: SourceMap, estimates: 
     pol["ineligible"] = pol["evaluated"] - pol["eligible"] - pol["undetermined"]
     pol["decided_share"] = np.where(pol["evaluated"] > 0,
                                     (pol["eligible"] + pol["ineligible"]) / pol["evaluated"].clip(lower=1), np.nan)
-    single = g[g["settleable"] & (g["n_sources"] == 1)]
+    single = g[g["sure"] & (g["n_sources"] == 1)]
     by_src = _agg(single.rename(columns={"sources": "source"}), ["policy_id", "source"])
     by_src = _ranges(by_src, "pairs").rename(columns={"pairs": "decided_pairs"})
+    maybe1 = g[g["settleable"] & ~g["sure"] & (g["n_sources"] == 1)].groupby(["policy_id", "sources"])["pairs"].sum()
+    by_src["unless_partial"] = maybe1.reindex(pd.MultiIndex.from_frame(by_src[["policy_id", "source"]])).fillna(0) \
+        .astype(np.int64).to_numpy()
     by_src = by_src.sort_values(["policy_id", "decided_pairs", "source"], ascending=[True, False, True], kind="stable")
 
     def per(mask: pd.Series) -> pd.Series:
         return g[mask].groupby("policy_id")["pairs"].sum().reindex(pol["policy_id"]).fillna(0).astype(np.int64)
 
-    pol["one_source_decides"] = per(g["settleable"] & (g["n_sources"] == 1)).to_numpy()
-    pol["all_data_decides"] = per(g["settleable"]).to_numpy()
+    pol["one_source_decides"] = per(g["sure"] & (g["n_sources"] == 1)).to_numpy()
+    pol["all_data_decides"] = per(g["sure"]).to_numpy()
+    pol["unless_partial"] = per(g["settleable"] & ~g["sure"]).to_numpy()
     pol["needs_declaration"] = per(g["needs_declaration"]).to_numpy()
     pol["unsettleable"] = per(g["partial"]).to_numpy()
     pol["decided_share_all_data"] = np.where(
@@ -468,7 +539,7 @@ def readiness_tables(counts: ReadinessCounts, book, smap: SourceMap, estimates: 
         pol[c] = meta[m].reindex(pol["policy_id"]).to_numpy()
     pol_cols = ["policy_id", "title", "department", "mode", "evaluated", "eligible", "ineligible", "undetermined",
                 "decided_share", "one_source_decides", "all_data_decides", "decided_share_all_data",
-                "needs_declaration", "unsettleable", "best_source", "best_source_decides", "best_source_eligible_est"]
+                "unless_partial", "needs_declaration", "unsettleable", "best_source", "best_source_decides", "best_source_eligible_est"]
     pol = pol[pol_cols]
     pol["best_source_label"] = src["label"].reindex(pol["best_source"]).to_numpy()
 
@@ -479,7 +550,7 @@ def readiness_tables(counts: ReadinessCounts, book, smap: SourceMap, estimates: 
     und = pol.set_index("policy_id")["undetermined"]
     by_src["share_of_undetermined"] = by_src["decided_pairs"] / und.reindex(by_src["policy_id"]).clip(lower=1).to_numpy()
     by_src = by_src[["policy_id", "title", "mode", "source", "system", "source_department", "decided_pairs",
-                     "share_of_undetermined", "eligible_est", "eligible_low", "eligible_high"]].reset_index(drop=True)
+                     "unless_partial", "share_of_undetermined", "eligible_est", "eligible_low", "eligible_high"]].reset_index(drop=True)
 
     actions = _rank_actions(g, counts, smap, weights, combo_share, max_combos, meta)
     summary = {
@@ -491,34 +562,47 @@ def readiness_tables(counts: ReadinessCounts, book, smap: SourceMap, estimates: 
         "decided_share": float((pol["eligible"].sum() + pol["ineligible"].sum()) / max(1, counts.enterprises * len(pol))),
         "one_source_decides": int(pol["one_source_decides"].sum()),
         "all_data_decides": int(pol["all_data_decides"].sum()),
+        "unless_partial": int(pol["unless_partial"].sum()),
         "needs_declaration": int(pol["needs_declaration"].sum()),
         "unsettleable": int(pol["unsettleable"].sum()),
         "weights": weights,
         "ranking": ranking_text(weights),
         "estimated": estimates is not None,
     }
-    return Readiness(pol, by_src, actions, _source_table(smap, g), g.drop(columns=["mode"]), summary)
+    return Readiness(pol, by_src, actions, _source_table(smap, g), g, summary)
+
+
+def ranking_text_zh(weights: dict[str, float]) -> str:
+    w = {**DEFAULT_WEIGHTS, **weights}
+    return (f"得分 = {w['auto']:g} × 免申即享政策新判定的配对 + {w['instant']:g} × 即申即享 + {w['apply']:g} × 申报类；"
+            "两个来源合并的行动只计两者各自都不能单独判定、合在一起才能判定的配对。得分相同时按新判定配对数，再按编号。"
+            "一个待定配对计入某项行动，当且仅当它缺的每一项事实都由该行动的来源掌握（这些事实一旦取得，无论取值如何，结论都能判定）。")
 
 
 def ranking_text(weights: dict[str, float]) -> str:
     w = {**DEFAULT_WEIGHTS, **weights}
     return (f"score = {w['auto']:g} × decided pairs of auto (免申即享) policies + {w['instant']:g} × instant (即申即享) "
-            f"+ {w['apply']:g} × apply; ties by decided pairs, then by id. A pair counts for an action when every "
-            "fact it waits on is held by the action's source(s).")
+            f"+ {w['apply']:g} × apply, counting for two sources together only the pairs neither decides alone; ties "
+            "by decided pairs, then by id. A pair counts for an action when every fact it waits on is held by the "
+            "action's source(s).")
 
 
 def _rank_actions(g: pd.DataFrame, counts: ReadinessCounts, smap: SourceMap, weights: dict[str, float],
                   combo_share: float, max_combos: int, meta: pd.DataFrame) -> pd.DataFrame:
     act = smap.actionable
     bit = {s: 1 << i for i, s in enumerate(act)}
-    ok = g["settleable"].to_numpy(dtype=bool)
+    ok = g["sure"].to_numpy(dtype=bool)
+    maybe = (g["settleable"] & ~g["sure"]).to_numpy(dtype=bool)
     bits = np.array([sum(bit.get(s, 0) for s in x.split("+")) if o else 0
-                     for x, o in zip(g["sources"].tolist(), ok.tolist(), strict=True)], dtype=object)
+                     for x, o in zip(g["sources"].tolist(), (ok | maybe).tolist(), strict=True)], dtype=object)
     reach = counts.reach.set_index("action")["enterprises"]
 
-    def rows_for(a: str) -> np.ndarray:
+    def covered(a: str) -> np.ndarray:
         want = sum(bit[s] for s in a.split("+"))
-        return ok & np.array([b != 0 and (b & ~want) == 0 for b in bits.tolist()], dtype=bool)
+        return np.array([b != 0 and (b & ~want) == 0 for b in bits.tolist()], dtype=bool)
+
+    def rows_for(a: str) -> np.ndarray:
+        return ok & covered(a)
 
     candidates = [(s, rows_for(s)) for s in act]
     alone = {s: int(g.loc[m, "pairs"].sum()) for s, m in candidates}
@@ -526,7 +610,7 @@ def _rank_actions(g: pd.DataFrame, counts: ReadinessCounts, smap: SourceMap, wei
     combos = []
     for a, b in itertools.combinations(act, 2):
         gain = exact.get(f"{a}+{b}", 0)
-        if gain >= 1 and gain >= combo_share * (alone[a] + alone[b]):
+        if gain >= 1 and gain >= combo_share * min(alone[a], alone[b]):
             combos.append((gain, f"{a}+{b}"))
     combos = sorted(combos, key=lambda t: (-t[0], t[1]))[:max_combos]
     candidates += [(c, rows_for(c)) for _, c in combos]
@@ -538,8 +622,11 @@ def _rank_actions(g: pd.DataFrame, counts: ReadinessCounts, smap: SourceMap, wei
             continue
         by_mode = sub.groupby("mode")["pairs"].sum()
         parts = a.split("+")
+        # the score counts what the action adds: all a source decides; for two together, what neither decides alone
+        adds = by_mode if len(parts) == 1 else g[ok & (g["sources"] == a).to_numpy()].groupby("mode")["pairs"].sum()
         agg = _agg(sub.assign(_all=0), ["_all"]).iloc[0]
         auto = sub[sub["mode"] == "auto"]
+        unless = int(g.loc[maybe & covered(a), "pairs"].sum())
         top = sub.groupby("policy_id")["pairs"].sum().sort_values(ascending=False, kind="stable").head(3)
         out.append({
             "action": a, "kind": "single" if len(parts) == 1 else "combined",
@@ -548,18 +635,19 @@ def _rank_actions(g: pd.DataFrame, counts: ReadinessCounts, smap: SourceMap, wei
             "source_kind": "；".join(dict.fromkeys(src.loc[p, "kind"] for p in parts)),
             "decided_pairs": int(agg["pairs"]),
             "decided_auto": int(by_mode.get("auto", 0)), "decided_instant": int(by_mode.get("instant", 0)),
-            "decided_apply": int(by_mode.get("apply", 0)),
+            "decided_apply": int(by_mode.get("apply", 0)), "unless_partial": unless,
             "beyond_each_alone": int(agg["pairs"]) - sum(alone[p] for p in parts) if len(parts) > 1 else 0,
             "enterprises": int(reach.get(a, 0)), "policies": int(sub["policy_id"].nunique()),
             "top_policies": "；".join(f"{p}（{meta.at[p, 'title']}）{n:,}" for p, n in top.items()),
             "eligible_est": float(agg["eligible_est"]), "eligible_var": float(agg["eligible_var"]),
             "unestimated": int(agg["unestimated"]),
-            "auto_eligible_est": float(auto["eligible_est"].sum()) if int(auto["unestimated"].sum()) < len(auto) or
-            not len(auto) else np.nan,
-            "score": sum(weights.get(k, 1.0) * int(v) for k, v in by_mode.items()),
+            "auto_eligible_est": (float(auto["eligible_est"].sum())
+                                  if int(auto["unestimated"].sum()) < int(auto["pairs"].sum()) or not len(auto) else np.nan),
+            "score": sum(weights.get(k, 1.0) * int(v) for k, v in adds.items()),
         })  # fmt: skip
     cols = ["rank", "action", "kind", "systems", "departments", "source_kind", "score", "decided_pairs",
-            "decided_auto", "decided_instant", "decided_apply", "beyond_each_alone", "enterprises", "policies",
+            "decided_auto", "decided_instant", "decided_apply", "unless_partial", "beyond_each_alone", "enterprises",
+            "policies",
             "eligible_est", "eligible_low", "eligible_high", "auto_eligible_est", "top_policies"]
     if not out:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
@@ -581,6 +669,31 @@ def _source_table(smap: SourceMap, g: pd.DataFrame) -> pd.DataFrame:
     out["facts"] = facts.reindex(out["source"]).fillna("").to_numpy()
     out["pairs_waiting"] = [waiting.get(s, 0) for s in out["source"]]
     return out.reset_index(drop=True)
+
+
+def report_section(r: Readiness, top: int = 10) -> dict[str, Any]:
+    """The daily report's readiness section: the totals, the ``top`` actions and every active auto policy's
+    decided share (counts only; the same on any partitioning)."""
+    s = r.summary
+    keep = ["enterprises", "active_policies", "pairs_evaluated", "eligible", "undetermined", "decided_share",
+            "one_source_decides", "all_data_decides", "needs_declaration", "unsettleable", "ranking"]
+    out: dict[str, Any] = {k: (round(s[k], 6) if isinstance(s[k], float) else s[k]) for k in keep}
+    cols = ["rank", "action", "systems", "departments", "score", "decided_pairs", "decided_auto", "decided_instant",
+            "decided_apply", "beyond_each_alone", "enterprises", "policies"]
+    out["actions"] = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                      for row in r.actions.head(top)[cols].to_dict("records")]
+    auto = r.policies[r.policies["mode"] == "auto"].sort_values("policy_id", kind="stable")
+    out["auto_policies"] = [
+        {"policy_id": p["policy_id"], "title": p["title"], "department": p["department"],
+         "evaluated": int(p["evaluated"]), "eligible": int(p["eligible"]), "undetermined": int(p["undetermined"]),
+         "decided_share": round(float(p["decided_share"]), 6),
+         "decided_share_all_data": round(float(p["decided_share_all_data"]), 6),
+         "best_source": None if pd.isna(p["best_source"]) else p["best_source"],
+         "best_source_label": None if pd.isna(p["best_source_label"]) else p["best_source_label"],
+         "best_source_decides": int(p["best_source_decides"])}
+        for p in auto.to_dict("records")
+    ]  # fmt: skip
+    return out
 
 
 # --- the whole city --------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import pandas as pd
 
 from quanhuiqi.policy.readiness import PairCodes, SourceMap, _full_code, requirements, split_unknown
 
-ESTIMATE_COLUMNS = ["policy_id", "unknown", "pairs", "donors", "comparable", "eligible_share", "eligible_est",
+ESTIMATE_COLUMNS = ["policy_id", "unknown", "partial", "maybe_partial", "pairs", "donors", "comparable", "eligible_share", "eligible_est",
                     "eligible_var", "unestimated"]
 NA_LEVEL = 0  # the pair's enterprise does not know the code at all
 
@@ -129,8 +129,8 @@ def estimate_eligible(book, profile: pd.DataFrame, codes: PairCodes, smap: Sourc
     g = codes.groups
     if not len(g) or not codes.rows.size:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in ESTIMATE_COLUMNS})
-    req = requirements(g["unknown"], g["partial"], smap)
-    estimable = req["settleable"].to_numpy(dtype=bool) & ~g["partial"].to_numpy(dtype=bool)
+    req = requirements(g["unknown"], g["partial"], smap, g["maybe_partial"])
+    estimable = req["sure"].to_numpy(dtype=bool)
     rng = np.random.default_rng(seed)
     cat, texts = pd.factorize(g["unknown"].astype("string").fillna(""))
     keys = _Keys(profile, book)
@@ -169,7 +169,8 @@ def estimate_eligible(book, profile: pd.DataFrame, codes: PairCodes, smap: Sourc
     unest = (N * ~have).sum(axis=1).astype(np.int64)
     pairs = g["pairs"].to_numpy()
     out = pd.DataFrame({
-        "policy_id": g["policy_id"], "unknown": g["unknown"], "pairs": pairs, "donors": donors,
+        "policy_id": g["policy_id"], "unknown": g["unknown"], "partial": g["partial"],
+        "maybe_partial": g["maybe_partial"], "pairs": pairs, "donors": donors,
         "comparable": comp.sum(axis=1),
         "eligible_share": np.where(unest < pairs, est / np.maximum(pairs - unest, 1), np.nan),
         "eligible_est": np.where(unest < pairs, est, np.nan), "eligible_var": np.where(unest < pairs, var, np.nan),

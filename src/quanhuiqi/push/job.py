@@ -249,8 +249,34 @@ def prepare(
         as_of=day, book=book, scorer=scorer, rules=PushRules.from_config(cfg), policies=policy_frame(book),
         shortlist=int(cfg["rank"]["shortlist"]), near_miss_per_enterprise=int(cfg["outputs"]["near_miss_per_enterprise"]),
         policy_term=policy_terms(ranker_policies(book), day, _prescore_weights(scorer)),
+        sources=_source_map(book, cfg, prep.warnings),
     )
     return prep
+
+
+def _source_map(book: Any, cfg: dict, warnings: list[str]):
+    """Where the book's facts come from, for the readiness section (None when the report leaves it out)."""
+    if not cfg["outputs"]["readiness"]:
+        return None
+    from quanhuiqi.policy.readiness import source_map
+
+    smap = source_map(book)
+    unmapped = smap.sources.loc[smap.sources["kind"] == "unmapped", "source"].str.split(":").str[1].tolist()
+    if unmapped:
+        warnings.append(f"readiness: no known source for field(s) {', '.join(unmapped)} "
+                        "(add them to sources.csv beside the policy book)")
+    return smap
+
+
+def readiness_report(prep: Prepared, stats: list[dict[str, Any]], top: int = 10) -> dict[str, Any] | None:
+    """The readiness section from the partitions' additive counts (the same whatever the partitioning)."""
+    parts = [s["readiness"] for s in stats if s.get("readiness") is not None]
+    if prep.ctx.sources is None or not parts:
+        return None
+    from quanhuiqi.policy.readiness import ReadinessCounts, readiness_tables, report_section
+
+    counts = ReadinessCounts.combine(parts)
+    return report_section(readiness_tables(counts, prep.ctx.book, prep.ctx.sources), top)
 
 
 def read_previous(prev_paths: dict[str, Path]) -> pd.DataFrame | None:
@@ -393,6 +419,9 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
         },
         "changes_vs_previous": changes_vs_previous(push_list, previous, prev_day),
     }
+    section = readiness_report(prep, stats)
+    if section is not None:
+        report["readiness"] = section
     formats = formats_of(cfg)
     with progress.stage("write") as info:
         t_write = time.perf_counter()

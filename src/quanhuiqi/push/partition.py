@@ -56,6 +56,7 @@ class DayContext:
     shortlist: int = 0  # rank only each enterprise's N best open pairs by the pre-score (0 = all)
     near_miss_per_enterprise: int = 0  # 0 = every near miss
     policy_term: pd.DataFrame | None = None  # the pre-score's per-policy terms (prescore.policy_terms)
+    sources: Any = None  # where the book's facts come from (policy.readiness.SourceMap): readiness counts
 
 
 @dataclass
@@ -210,6 +211,12 @@ def process_partition(
         "pushed_per_district": per_district,
         "timings": timings,
     }
+    if ctx.sources is not None:  # 免申即享 readiness: additive counts, summed on the driver
+        from quanhuiqi.policy.readiness import readiness_counts
+
+        t = time.perf_counter()
+        stats["readiness"] = readiness_counts(res.pairs, prof, ctx.book, ctx.as_of, ctx.sources)
+        timings["readiness"] = time.perf_counter() - t
     held_back = decision.held_back
     if len(res.blocked):  # ruled out by once / exclusive against the grants history: accounted as held back
         held_back = pd.concat([held_back.astype({"uscc": "string", "policy_id": "string"}),

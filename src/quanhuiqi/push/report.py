@@ -130,6 +130,8 @@ def render_html(report: dict[str, Any]) -> str:
     ]
     for title, data in sections:
         out.append(f"<h2>{html.escape(title)}</h2>" + _bar_svg(data))
+    if r.get("readiness"):
+        out.append(_readiness_html(r["readiness"]))
     ch = r["changes_vs_previous"]
     out.append("<h2>Changes vs the previous day</h2>")
     if ch.get("available"):
@@ -141,3 +143,25 @@ def render_html(report: dict[str, Any]) -> str:
     out.append("<h2>Outputs written</h2>" + _kv_table({k: v for k, v in r["outputs"].items()}))
     out.append("</body></html>\n")
     return "".join(out)
+
+
+def _readiness_html(rd: dict[str, Any]) -> str:
+    """免申即享 readiness: the decided share, the top data-sharing actions and each auto policy's share."""
+    actions = {f"{a['rank']}. {a['departments']}：{a['systems']}": a["decided_pairs"] for a in rd["actions"]}
+    shares = {f"{p['title']}（{p['policy_id']}）": round(100 * p["decided_share"], 1) for p in rd["auto_policies"]}
+    head = {"已判定占比": f"{rd['decided_share']:.1%}", "待定配对": rd["undetermined"],
+            "数据共享可判定": rd["all_data_decides"], "一个来源即可判定": rd["one_source_decides"],
+            "需企业声明": rd["needs_declaration"], "须人工核定": rd["unsettleable"]}
+    rows = "".join(
+        f"<tr><td>{a['rank']}</td><td>{html.escape(a['systems'])}</td><td>{html.escape(a['departments'])}</td>"
+        f"<td>{a['decided_pairs']:,}</td><td>{a['decided_auto']:,}</td><td>{a['decided_instant']:,}</td>"
+        f"<td>{a['decided_apply']:,}</td><td>{a['enterprises']:,}</td></tr>" for a in rd["actions"])
+    return (
+        "<section id='readiness'><h2>免申即享就绪度 (readiness)</h2>" + _kv_table(head)
+        + "<h3>数据共享行动（新判定的待定配对）</h3><div data-chart='readiness-actions'>" + _bar_svg(actions) + "</div>"
+        + "<table><tr><th>名次</th><th>数据系统</th><th>部门</th><th>新判定配对</th><th>免申即享</th><th>即申即享</th>"
+        + f"<th>申报</th><th>涉及企业</th></tr>{rows}</table>"
+        + f"<p class='empty'>{html.escape(rd['ranking'])}</p>"
+        + "<h3>免申即享政策的已判定占比</h3><div data-chart='readiness-auto'>" + _bar_svg(shares, "%") + "</div>"
+        + "</section>"
+    )

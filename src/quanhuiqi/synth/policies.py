@@ -51,11 +51,12 @@ def template_policies() -> list[dict[str, Any]]:
 
 
 def copy_policy_book(out_dir: str | Path) -> Path:
-    """Copy the hand-written book (policies + fields.yaml) into ``out_dir``."""
+    """Copy the hand-written book (policies + fields.yaml + sources.csv) into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(policy_dir().glob("*.yaml")):
         shutil.copyfile(path, out / path.name)
+    shutil.copyfile(policy_dir() / "sources.csv", out / "sources.csv")  # where the city's own facts come from
     return out
 
 
@@ -118,10 +119,11 @@ def generate_policies(n: int, seed: int = 0) -> list[dict[str, Any]]:
 
 
 def write_policies(policies: list[dict[str, Any]], out_dir: str | Path, per_file: int = 100) -> Path:
-    """Write policies as YAML lists (``per_file`` per file) plus the city's ``fields.yaml``."""
+    """Write policies as YAML lists (``per_file`` per file) plus the city's ``fields.yaml`` and ``sources.csv``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(policy_dir() / "fields.yaml", out / "fields.yaml")
+    shutil.copyfile(policy_dir() / "sources.csv", out / "sources.csv")
     for i in range(0, len(policies), per_file):
         chunk = policies[i : i + per_file]
         (out / f"policies_{i // per_file:03d}.yaml").write_text(

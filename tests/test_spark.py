@@ -38,6 +38,7 @@ def test_spark_run_equals_local_run_on_the_sample_city(spark, tmp_path):
         assert (local.out_dir / name).read_bytes() == (remote.out_dir / name).read_bytes(), name
     assert local.report["summary"]["pushed"] > 1000
     assert remote.report["summary"] == local.report["summary"]
+    assert remote.report["readiness"] == local.report["readiness"]  # summed from the partitions' counts
     manifest = json.loads((remote.out_dir / "manifest.json").read_text())
     assert manifest["partitions"] == 3
     assert {"partitions", "spark.read", "spark.partitions"} - {"partitions"} <= set(remote.report["timings_s"])

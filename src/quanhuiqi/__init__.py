@@ -38,6 +38,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "evaluate_eligibility": ("quanhuiqi.eligibility", "evaluate"),
     "EligibilityResult": ("quanhuiqi.eligibility", "EligibilityResult"),
     "with_facts": ("quanhuiqi.eligibility", "with_facts"),
+    "policy_readiness": ("quanhuiqi.policy.readiness", "readiness"),
+    "Readiness": ("quanhuiqi.policy.readiness", "Readiness"),
     # policy drafting (政策拆解)
     "draft_policy": ("quanhuiqi.drafting", "draft_policy"),
     "draft_files": ("quanhuiqi.drafting", "draft_files"),

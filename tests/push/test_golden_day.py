@@ -31,7 +31,8 @@ def day(tmp_path_factory):
 
 def _numbers(report: dict) -> dict:
     """The report without what legitimately changes between runs (timings, paths, versions of tools)."""
-    keep = ["summary", "inputs", "eligibility", "push", "auto_grant", "near_miss", "rejects", "policy_book_version"]
+    keep = ["summary", "inputs", "eligibility", "push", "auto_grant", "near_miss", "rejects", "policy_book_version",
+            "readiness"]
     return json.loads(json.dumps({k: report[k] for k in keep if k in report}, ensure_ascii=False, default=str))
 
 

@@ -676,7 +676,7 @@ def report_section(r: Readiness, top: int = 10) -> dict[str, Any]:
     decided share (counts only; the same on any partitioning)."""
     s = r.summary
     keep = ["enterprises", "active_policies", "pairs_evaluated", "eligible", "undetermined", "decided_share",
-            "one_source_decides", "all_data_decides", "needs_declaration", "unsettleable", "ranking"]
+            "one_source_decides", "all_data_decides", "unless_partial", "needs_declaration", "unsettleable", "ranking"]
     out: dict[str, Any] = {k: (round(s[k], 6) if isinstance(s[k], float) else s[k]) for k in keep}
     cols = ["rank", "action", "systems", "departments", "score", "decided_pairs", "decided_auto", "decided_instant",
             "decided_apply", "beyond_each_alone", "enterprises", "policies"]

@@ -39,6 +39,8 @@ from quanhuiqi.profile.fields import field_label
 DEFAULT_WEIGHTS = {"auto": 4.0, "instant": 2.0, "apply": 1.0}
 UNSETTLEABLE = "unsettleable"  # industry class known, only partly inside a named list: no data decides it
 ACTION_KINDS = ("data", "unmapped")  # a data-sharing action can supply these
+GROUP_KEYS = ["policy_id", "unknown", "partial", "maybe_partial"]
+LEVEL_COLUMNS = [*GROUP_KEYS, "level", "pairs"]
 Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
 
 
@@ -301,12 +303,17 @@ class ReadinessCounts:
 
     ``policies``: ``policy_id, eligible, undetermined`` per active policy (evaluated = ``enterprises``);
     ``groups``: ``policy_id, unknown, partial, maybe_partial, pairs`` (undetermined pairs); ``reach``: ``action,
-    enterprises`` — enterprises with at least one pair the action (a source, or ``S+T``) would decide."""
+    enterprises`` — enterprises with at least one pair the action (a source, or ``S+T``) would decide;
+    ``levels``: the same groups' pairs by how coarsely their enterprise knows the code the list waits on (the
+    estimator's cells: ``level`` 0 = not at all, industry 1–3, district 2 or 4)."""
 
     enterprises: int
     policies: pd.DataFrame
     groups: pd.DataFrame
     reach: pd.DataFrame
+    levels: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c in ("level", "pairs") else "bool" if "partial" in c else "string")
+         for c in LEVEL_COLUMNS}))
 
     @staticmethod
     def combine(parts: list[ReadinessCounts]) -> ReadinessCounts:
@@ -323,6 +330,7 @@ class ReadinessCounts:
             policies=total([p.policies for p in parts], ["policy_id"]),
             groups=total([p.groups for p in parts], ["policy_id", "unknown", "partial", "maybe_partial"]),
             reach=total([p.reach for p in parts], ["action"]),
+            levels=total([p.levels for p in parts], LEVEL_COLUMNS[:-1]),
         )
 
 
@@ -382,7 +390,44 @@ def readiness_counts(pairs: pd.DataFrame, profile: pd.DataFrame, book, as_of: st
                              "undetermined": per_policy("undetermined")})
     groups = codes.groups[["policy_id", "unknown", "partial", "maybe_partial", "pairs"]]
     groups = groups[pd.Index(active).get_indexer(groups["policy_id"]) >= 0].reset_index(drop=True)
-    return ReadinessCounts(len(profile), policies, groups, _reach(codes, smap, len(profile)))
+    return ReadinessCounts(len(profile), policies, groups, _reach(codes, smap, len(profile)),
+                           _levels(codes, profile, book, active))
+
+
+def code_field(book, fields: list[str]) -> str | None:
+    """The code field whose coarse knowledge splits an unknown list's pairs (an industry code first)."""
+    codes = [f for f in fields if book.fields.get(f) is not None and book.fields[f].type == "code"
+             and book.fields[f].hierarchy in ("industry", "district")]
+    return next((f for f in codes if book.fields[f].hierarchy == "industry"), codes[0] if codes else None)
+
+
+def code_level(values: pd.Series, hierarchy: str) -> np.ndarray:
+    """How coarsely each value gives a code: industry 1 (section) / 2 / 3 / 4 (class), district 2 (province) /
+    4 (prefecture) / 6 (county); 0 when missing."""
+    s = values.astype("string")
+    if hierarchy == "industry":
+        lv = np.where(s.str.match(r"[A-Za-z]").fillna(False), 1, s.str.len().fillna(0).astype(int))
+    else:
+        lv = np.where(s.str.fullmatch(r"\d{2}0000").fillna(False), 2,
+                      np.where(s.str.fullmatch(r"\d{4}00").fillna(False), 4, np.where(s.notna(), 6, 0)))
+    return np.asarray(lv, dtype=np.int64)
+
+
+def _levels(codes: PairCodes, profile: pd.DataFrame, book, active: list[str]) -> pd.DataFrame:
+    """Undetermined pairs per group and coarse level of the code their unknown list waits on."""
+    g = codes.groups
+    cat, texts = pd.factorize(g["unknown"].astype("string").fillna(""))
+    cf = [code_field(book, split_unknown(str(t))) for t in texts]
+    level = np.zeros(codes.rows.size, dtype=np.int64)
+    pair_cat = cat[codes.group]
+    for name in {f for f in cf if f is not None}:
+        has = np.isin(pair_cat, [i for i, f in enumerate(cf) if f == name])
+        col = profile[name] if name in profile.columns else pd.Series(pd.NA, index=profile.index, dtype="string")
+        level[has] = code_level(col, book.fields[name].hierarchy)[codes.rows[has]]
+    n = np.bincount(codes.group * 8 + level, minlength=len(g) * 8).reshape(len(g), 8)
+    gi, lv = np.nonzero(n)
+    out = g.iloc[gi][GROUP_KEYS].reset_index(drop=True).assign(level=lv.astype(np.int64), pairs=n[gi, lv])
+    return out[pd.Index(active).get_indexer(out["policy_id"]) >= 0].reset_index(drop=True)
 
 
 def _reach(codes: PairCodes, smap: SourceMap, n_rows: int) -> pd.DataFrame:
@@ -701,26 +746,35 @@ def report_section(r: Readiness, top: int = 10) -> dict[str, Any]:
 
 def readiness(book, profile: pd.DataFrame, as_of: str | dt.date, *, result=None, facts=None,
               grants: pd.DataFrame | None = None, sources: Any = None, estimate: bool = True,
-              donor_pool: int = 8192, seed: int = 0, weights: dict[str, float] | None = None) -> Readiness:
+              donor_pool: int = 8192, seed: int = 0, weights: dict[str, float] | None = None,
+              slice_rows: int = 100_000) -> Readiness:
     """The readiness of ``book`` on ``profile`` at ``as_of``.
 
-    ``result``: the day's :class:`~quanhuiqi.eligibility.EligibilityResult` (evaluated here when absent, with
-    ``facts`` and ``grants`` as the daily job reads them); ``sources``: a city's ``sources.csv`` (default: the
-    book folder's); ``estimate``: estimate how many newly decided pairs would be eligible, from up to
-    ``donor_pool`` donors per unknown list (a ``seed``-ed sample; :mod:`quanhuiqi.policy.readiness_estimate`)."""
+    ``result``: the day's :class:`~quanhuiqi.eligibility.EligibilityResult` on this profile; without it the
+    city is evaluated here ``slice_rows`` enterprises at a time (with ``facts`` and ``grants`` as the daily job
+    reads them), each slice's pairs reduced to additive counts and dropped — memory stays that of a slice.
+    ``sources``: a city's ``sources.csv`` (default: the book folder's); ``estimate``: estimate how many newly
+    decided pairs would be eligible, from up to ``donor_pool`` donors per unknown list (a ``seed``-ed sample;
+    :mod:`quanhuiqi.policy.readiness_estimate`)."""
     from quanhuiqi.eligibility import evaluate, with_facts
 
     prof = with_facts(book, profile, facts, as_of) if book.compiled.derived_fields else profile
-    if result is None:
-        result = evaluate(book, prof, as_of, near_misses=False, evidence=False, categorical=True, grants=grants)
     smap = source_map(book, sources)
-    codes = pair_codes(result.pairs, prof, book)
-    counts = readiness_counts(result.pairs, prof, book, as_of, smap, codes)
+    if result is not None:
+        counts = readiness_counts(result.pairs, prof, book, as_of, smap)
+    else:
+        parts = []
+        for a in range(0, max(len(prof), 1), slice_rows):
+            part = prof.iloc[a:a + slice_rows].reset_index(drop=True)
+            res = evaluate(book, part, as_of, near_misses=False, evidence=False, categorical=True, grants=grants)
+            parts.append(readiness_counts(res.pairs, part, book, as_of, smap))
+            del res
+        counts = ReadinessCounts.combine(parts)
     est = None
     if estimate:
         from quanhuiqi.policy.readiness_estimate import estimate_eligible
 
-        est = estimate_eligible(book, prof, codes, smap, donor_pool=donor_pool, seed=seed)
+        est = estimate_eligible(book, prof, counts, smap, donor_pool=donor_pool, seed=seed)
     out = readiness_tables(counts, book, smap, est, weights=weights)
     out.summary.update({"as_of": str(pd.Timestamp(as_of).date()), "book_version": book.version,
                         "estimator": None if est is None else {"donor_pool": donor_pool, "seed": seed}})

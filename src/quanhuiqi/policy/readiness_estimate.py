@@ -30,7 +30,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.policy.readiness import PairCodes, SourceMap, _full_code, requirements, split_unknown
+from quanhuiqi.policy.readiness import (
+    GROUP_KEYS,
+    ReadinessCounts,
+    SourceMap,
+    _full_code,
+    code_field,
+    requirements,
+    split_unknown,
+)
 
 ESTIMATE_COLUMNS = ["policy_id", "unknown", "partial", "maybe_partial", "pairs", "donors", "comparable", "eligible_share", "eligible_est",
                     "eligible_var", "unestimated"]
@@ -50,11 +58,6 @@ class _Keys:
         f = self.book.fields.get(name)
         return f.hierarchy if f is not None and f.type == "code" and f.hierarchy in ("industry", "district") else None
 
-    def code_field(self, fields: list[str]) -> str | None:
-        """The code field whose coarse knowledge splits the pairs (an industry code first)."""
-        codes = [f for f in fields if self.hierarchy(f)]
-        return next((f for f in codes if self.hierarchy(f) == "industry"), codes[0] if codes else None)
-
     def known(self, name: str) -> np.ndarray:
         """Rows whose value of ``name`` is known well enough to settle any test of it."""
         if name not in self._known:
@@ -68,19 +71,6 @@ class _Keys:
                 self._known[name] = col.notna().to_numpy(dtype=bool)
         return self._known[name]
 
-    def level(self, name: str) -> np.ndarray:
-        """How coarsely each row knows a code: industry 1 (section) / 2 / 3 / 4 (class), district 2
-        (province) / 4 (prefecture) / 6 (county); 0 when missing."""
-        if name not in self._level:
-            s = self.profile[name].astype("string")
-            if self.hierarchy(name) == "industry":
-                lv = np.where(s.str.match(r"[A-Za-z]").fillna(False), 1, s.str.len().fillna(0).astype(int))
-            else:
-                lv = np.where(s.str.fullmatch(r"\d{2}0000").fillna(False), 2,
-                              np.where(s.str.fullmatch(r"\d{4}00").fillna(False), 4, np.where(s.notna(), 6, 0)))
-            self._level[name] = np.asarray(lv, dtype=np.int64)
-        return self._level[name]
-
     def cut(self, name: str, rows: np.ndarray, level: int) -> pd.Series:
         """The code of ``rows`` as known at ``level`` (``C`` / ``39`` / ``391``; ``370100``)."""
         if self.hierarchy(name) == "industry" and level == 1:
@@ -91,58 +81,46 @@ class _Keys:
         return s.str[:level] if self.hierarchy(name) == "industry" else s.str[:level] + "0" * (6 - level)
 
 
-def _jobs(codes: PairCodes, estimable: np.ndarray, keys: _Keys, cat: np.ndarray, texts: pd.Index,
-          profile: pd.DataFrame, rng: np.random.Generator, donor_pool: int):
-    """One job per unknown list: its fields, code field, donor rows, and the coarse levels its pairs know."""
-    g = codes.groups
-    est_groups = np.flatnonzero(estimable)
-    first_pol = pd.Series(g["pol"].to_numpy()[est_groups]).groupby(cat[est_groups]).min()
-    pair_est = estimable[codes.group]
-    jobs = []
-    for c in first_pol.sort_values(kind="stable").index.tolist():  # by policy: batches share their policies
-        fields = split_unknown(str(texts[c]))
-        if not fields or any(f not in profile.columns for f in fields):
-            continue
-        gids = est_groups[cat[est_groups] == c]
-        cf = keys.code_field(fields)
-        levels = [NA_LEVEL]
-        if cf is not None:
-            sel = pair_est & np.isin(codes.group, gids)
-            top = 4 if keys.hierarchy(cf) == "industry" else 6
-            levels = [int(v) for v in np.unique(keys.level(cf)[codes.rows[sel]]) if v < top]
-        pool = np.flatnonzero(np.logical_and.reduce([keys.known(f) for f in fields]))
-        if pool.size > donor_pool:
-            pool = np.sort(rng.choice(pool, donor_pool, replace=False))
-        jobs.append({"cat": c, "fields": fields, "code": cf, "levels": levels, "pool": pool, "groups": gids,
-                     "pols": g["pol"].to_numpy()[gids]})
-    return jobs
-
-
-def estimate_eligible(book, profile: pd.DataFrame, codes: PairCodes, smap: SourceMap, *, seed: int = 0,
+def estimate_eligible(book, profile: pd.DataFrame, counts: ReadinessCounts, smap: SourceMap, *, seed: int = 0,
                       donor_pool: int = 8192, batch_rows: int = 1 << 17) -> pd.DataFrame:
-    """Per (policy, unknown list) group that data sharing can decide: the estimated eligible pairs, their
-    variance and the pairs left without an estimate (see the module docstring).  ``profile`` must carry the
-    book's derived columns (``with_facts``), as the pairs were evaluated on it; ``codes`` are its
-    :func:`~quanhuiqi.policy.readiness.pair_codes`."""
+    """Per (policy, unknown list) group that data sharing surely decides: the estimated eligible pairs, their
+    variance and the pairs left without an estimate (see the module docstring).  ``profile`` is the whole
+    city's, with the book's derived columns (``with_facts``), as the pairs were evaluated on it; ``counts``
+    its :class:`~quanhuiqi.policy.readiness.ReadinessCounts` (the groups and their pairs per coarse level)."""
     if donor_pool < 1:
         raise ValueError("donor_pool must be at least 1")
-    g = codes.groups
-    if not len(g) or not codes.rows.size:
+    g = counts.groups.reset_index(drop=True)
+    if not len(g):
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in ESTIMATE_COLUMNS})
+    cb = book.compiled
+    pol_of = pd.Index([cp.policy.id for cp in cb.policies]).get_indexer(g["policy_id"])
     req = requirements(g["unknown"], g["partial"], smap, g["maybe_partial"])
     estimable = req["sure"].to_numpy(dtype=bool)
     rng = np.random.default_rng(seed)
     cat, texts = pd.factorize(g["unknown"].astype("string").fillna(""))
     keys = _Keys(profile, book)
-    jobs = _jobs(codes, estimable, keys, cat, texts, profile, rng, donor_pool)
-    # recipients per (group, coarse level of the job's code field)
-    pair_level = np.zeros(codes.rows.size, dtype=np.int64)
-    code_of_cat = {j["cat"]: j["code"] for j in jobs if j["code"] is not None}
-    for cf in set(code_of_cat.values()):
-        has = np.isin(cat[codes.group], [c for c, f in code_of_cat.items() if f == cf])
-        pair_level[has] = keys.level(cf)[codes.rows[has]]
     n_g = len(g)
-    recip = np.bincount(codes.group * 8 + pair_level, minlength=n_g * 8).reshape(n_g, 8)
+    recip = np.zeros((n_g, 8), dtype=np.int64)
+    lv = counts.levels
+    gi = pd.MultiIndex.from_frame(g[GROUP_KEYS]).get_indexer(pd.MultiIndex.from_frame(lv[GROUP_KEYS])) \
+        if len(lv) else np.zeros(0, dtype=np.int64)
+    np.add.at(recip, (gi[gi >= 0], lv["level"].to_numpy()[gi >= 0]), lv["pairs"].to_numpy()[gi >= 0])
+    jobs = []
+    est_groups = np.flatnonzero(estimable)
+    first = pd.Series(pol_of[est_groups]).groupby(cat[est_groups]).min()
+    for c in first.sort_values(kind="stable").index.tolist():  # by policy: batches share their policies
+        fields = split_unknown(str(texts[c]))
+        if not fields or any(f not in profile.columns for f in fields):
+            continue
+        gids = est_groups[cat[est_groups] == c]
+        cf = code_field(book, fields)
+        top = 0 if cf is None else 4 if keys.hierarchy(cf) == "industry" else 6
+        levels = [NA_LEVEL] if cf is None else [int(v) for v in np.flatnonzero(recip[gids].sum(axis=0)) if v < top]
+        pool = np.flatnonzero(np.logical_and.reduce([keys.known(f) for f in fields]))
+        if pool.size > donor_pool:
+            pool = np.sort(rng.choice(pool, donor_pool, replace=False))
+        jobs.append({"cat": c, "fields": fields, "code": cf, "levels": levels, "pool": pool, "groups": gids,
+                     "pols": pol_of[gids]})
     comp = np.zeros((n_g, 8), dtype=np.int64)
     elig = np.zeros((n_g, 8), dtype=np.int64)
     donors = np.zeros(n_g, dtype=np.int64)
@@ -150,7 +128,7 @@ def estimate_eligible(book, profile: pd.DataFrame, codes: PairCodes, smap: Sourc
     batch, size = [], 0
     for job in jobs:
         donors[job["groups"]] = job["pool"].size
-        if not job["pool"].size:
+        if not job["pool"].size or not job["levels"]:
             continue
         batch.append(job)
         size += _padded(job["pool"].size) * (1 + len(job["levels"]))
@@ -169,9 +147,7 @@ def estimate_eligible(book, profile: pd.DataFrame, codes: PairCodes, smap: Sourc
     unest = (N * ~have).sum(axis=1).astype(np.int64)
     pairs = g["pairs"].to_numpy()
     out = pd.DataFrame({
-        "policy_id": g["policy_id"], "unknown": g["unknown"], "partial": g["partial"],
-        "maybe_partial": g["maybe_partial"], "pairs": pairs, "donors": donors,
-        "comparable": comp.sum(axis=1),
+        **{k: g[k] for k in GROUP_KEYS}, "pairs": pairs, "donors": donors, "comparable": comp.sum(axis=1),
         "eligible_share": np.where(unest < pairs, est / np.maximum(pairs - unest, 1), np.nan),
         "eligible_est": np.where(unest < pairs, est, np.nan), "eligible_var": np.where(unest < pairs, var, np.nan),
         "unestimated": unest,

@@ -168,6 +168,8 @@ class _Base:
         from quanhuiqi.eligibility.engine import encode
 
         cb = book.compiled
+        self.cb = cb
+        self._tested: dict[int, list[str]] = {}
         self.columns = [c for c in cb.codecs if c in profile.columns]
         n = len(profile)
         cuts: dict[tuple[str, int], pd.Index] = {}
@@ -190,6 +192,12 @@ class _Base:
                                          ignore_index=True) for c in self.columns})
         self.enc = encode(cb, aug)
 
+    def tested(self, pi: int) -> list[str]:
+        """The fields policy ``pi`` tests (cached)."""
+        if pi not in self._tested:
+            self._tested[pi] = sorted({lf.source.field for lf in self.cb.policies[pi].leaves})
+        return self._tested[pi]
+
     def cut_rows(self, keys: _Keys, name: str, rows: np.ndarray, level: int) -> np.ndarray:
         values, at = self.cut_at[(name, level)]
         pos = values.get_indexer(keys.cut(name, rows, level))
@@ -206,12 +214,12 @@ def _count_batch(book, base: _Base, keys: _Keys, batch: list[dict], comp: np.nda
     """Evaluate a batch of donor blocks at once — each job's donors as they are, then once per coarse level
     with the job's facts hidden — and add the comparable and eligible donors of each (group, level).
 
-    A donor is comparable when, with U hidden, it is undetermined *and waits on nothing but U* (its own
-    unknown list ⊆ U, from the same support computation as the pairs' ``unknown``), and decided with U: a
-    donor that also misses another fact could only ever be decided by U failing, and would bias the rate
-    down.  Blocks start on 64-row words, so a block's verdicts are whole words of the packed planes."""
-    from quanhuiqi.eligibility.batch import explain_pairs
-    from quanhuiqi.eligibility.engine import _bits, evaluate_planes
+    A donor is comparable for a policy when, with U hidden, it is undetermined, with U it is decided, and it
+    knows every other fact the policy tests: then U is all it waits on, as for the pairs.  (A donor missing
+    another fact could only ever be decided by U *failing*, and would bias the rate down.)  Missing at random,
+    the donors that know the policy's other facts are a fair sample.  Everything is counted on whole 64-bit
+    words of the packed planes (blocks start on word boundaries): popcounts, never one step per donor."""
+    from quanhuiqi.eligibility.engine import evaluate_planes
 
     cb = book.compiled
     default: list[np.ndarray] = []
@@ -234,44 +242,38 @@ def _count_batch(book, base: _Base, keys: _Keys, batch: list[dict], comp: np.nda
                     given = base.cut_rows(keys, f, block, level)
                 hid.setdefault(f, []).append((start, given))
             start += block.size
-        layout.append((job, orig, hidden))
+        layout.append((job, orig, hidden, block))
     rows = np.concatenate(default)
     src = {}
     for f, parts in hid.items():
         src[f] = rows.copy()
         for a, given in parts:
             src[f][a:a + given.size] = given
-    enc = base.gather(src, rows)
-    P = np.unique(np.concatenate([job["pols"] for job in batch]))
-    planes = evaluate_planes(cb, enc, P.astype(np.int64))
-    cand = []  # (groups, levels, hidden rows, original rows, policy positions, unknown list of the job)
-    for job, orig, hidden in layout:
+    planes = evaluate_planes(cb, base.gather(src, rows), P := np.unique(np.concatenate([j["pols"] for j in batch])))
+    for job, orig, hidden, block in layout:
         n = job["pool"].size
-        w = _padded(n) // 64
-        valid = np.full(w, np.uint64(0xFFFFFFFFFFFFFFFF), dtype=np.uint64)
-        if n % 64:
-            valid[-1] = np.uint64((1 << (n % 64)) - 1)
+        w = block.size // 64
+        valid = np.zeros(block.size, dtype=bool)
+        valid[:n] = True
+        known = {}  # field → packed bits: the donor knows it
+        complete = np.empty((job["pols"].size, w), dtype=np.uint64)
+        for i, pi in enumerate(job["pols"].tolist()):
+            bits = _pack(valid)
+            for f in base.tested(pi):
+                if f not in job["fields"]:
+                    if f not in known:
+                        known[f] = _pack(keys.known(f)[block] if f in keys.profile.columns else
+                                         np.zeros(block.size, dtype=bool))
+                    bits = bits & known[f]
+            complete[i] = bits
         j = np.searchsorted(P, job["pols"])
+        o_t = planes.both[j, 0, orig // 64: orig // 64 + w]
         o_u = planes.both[j, 1, orig // 64: orig // 64 + w]
         for level, h in hidden:
-            k, bit = _bits(planes.both[j, 1, h // 64: h // 64 + w] & ~o_u & valid)
-            if bit.size:
-                cand.append((job["groups"][k], np.full(bit.size, level), h + bit, orig + bit, job["pols"][k],
-                             np.full(bit.size, job["cat"])))
-    if not cand:
-        return
-    grp, lev, hrow, orow, pol, cat = (np.concatenate([c[i] for c in cand]).astype(np.int64) for i in range(6))
-    order = np.lexsort((hrow, pol))
-    grp, lev, hrow, orow, pol, cat = grp[order], lev[order], hrow[order], orow[order], pol[order], cat[order]
-    unknown, _, _, _ = explain_pairs(cb, enc, pol, hrow, evidence=False)
-    fields_of = {job["cat"]: set(job["fields"]) for job in batch}
-    texts = [str(t) for t in unknown.categories]
-    m = int(cat.max()) + 1
-    key_code, key_uniq = pd.factorize(unknown.codes.astype(np.int64) * m + cat)
-    inside = np.array([set(split_unknown(texts[int(x) // m])) <= fields_of[int(x) % m] for x in key_uniq.tolist()],
-                      dtype=bool)
-    ok = inside[key_code]
-    word = planes.both[np.searchsorted(P, pol), 0, orow >> 6]
-    is_e = ((word >> (orow & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)
-    np.add.at(comp, (grp[ok], lev[ok]), 1)
-    np.add.at(elig, (grp[ok & is_e], lev[ok & is_e]), 1)
+            c_bits = planes.both[j, 1, h // 64: h // 64 + w] & ~o_u & complete
+            comp[job["groups"], level] += np.bitwise_count(c_bits).sum(axis=1, dtype=np.int64)
+            elig[job["groups"], level] += np.bitwise_count(c_bits & o_t).sum(axis=1, dtype=np.int64)
+
+
+def _pack(mask: np.ndarray) -> np.ndarray:
+    return np.packbits(mask, bitorder="little").view(np.uint64)

@@ -287,6 +287,8 @@ def test_the_policy_table_adds_up(ready, result):
     assert (p["eligible"] == counts["eligible"].reindex(p.index)).all()
     assert (p["undetermined"] == counts["undetermined"].reindex(p.index)).all()
     assert (p["one_source_decides"] <= p["all_data_decides"]).all() and (p["all_data_decides"] <= p["undetermined"]).all()
+    assert (p["all_data_decides"] + p["unless_partial"] + p["needs_declaration"] + p["unsettleable"]
+            == p["undetermined"]).all()
     assert p.at["JN-T-003", "needs_declaration"] > 0 and p.at["JN-T-004", "unsettleable"] > 0
     assert p.at["JN-T-003", "decided_share_all_data"] < 1 and p.at["JN-T-001", "decided_share_all_data"] == 1
     by = ready.by_source.groupby("policy_id")["decided_pairs"].sum()

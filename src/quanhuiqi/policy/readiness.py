@@ -572,7 +572,7 @@ def readiness_tables(counts: ReadinessCounts, book, smap: SourceMap, estimates: 
     pol["all_data_decides"] = per(g["sure"]).to_numpy()
     pol["unless_partial"] = per(g["settleable"] & ~g["sure"]).to_numpy()
     pol["needs_declaration"] = per(g["needs_declaration"]).to_numpy()
-    pol["unsettleable"] = per(g["partial"]).to_numpy()
+    pol["unsettleable"] = per(g["partial"] & ~g["needs_declaration"]).to_numpy()  # disjoint from the above
     pol["decided_share_all_data"] = np.where(
         pol["evaluated"] > 0, (pol["eligible"] + pol["ineligible"] + pol["all_data_decides"]) / pol["evaluated"].clip(lower=1),
         np.nan)

@@ -22,6 +22,7 @@ SHARE_PARTS = [
     ("ineligible", "可证明不符合", "#b8c2cc"),
     ("one_source_decides", "一个来源即可判定", "#2e86c1"),
     ("several_sources", "需多个来源", "#85c1e9"),
+    ("unless_partial", "行业小类可能只部分属于目录", "#f5b7b1"),
     ("needs_declaration", "需企业声明", "#e67e22"),
     ("unsettleable", "须人工核定", "#c0392b"),
 ]
@@ -54,37 +55,54 @@ def _legend(items: list[tuple[str, str]]) -> str:
     return "<p class='legend'>" + "".join(f"<span><i style='background:{c}'></i>{_e(t)}</span>" for t, c in items) + "</p>"
 
 
+def _stacked_chart(chart: str, row_class: str, rows: list[dict], width: int, row_h: int, pad: int) -> str:
+    """Horizontal stacked bars as inline SVG.  Each row: ``label``, ``tip`` (hover text), ``parts`` —
+    (css class, name, colour, value) — scaled by the row's ``total`` (a 100 % bar) or else by the largest row
+    sum, a ``tail`` text after the bar, and an optional ``mark`` (value, name) drawn as a black line."""
+    label_w = 330
+    bar_w = width - label_w - pad
+    vmax = max([1.0] + [sum(v for *_, v in r["parts"]) for r in rows])
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row_h * len(rows) + 6}" role="img" '
+           f'data-chart="{chart}">']
+    for i, r in enumerate(rows):
+        y = i * row_h + 3
+        scale = bar_w / (r.get("total") or vmax)
+        out.append(f'<g class="{row_class}"><text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
+                   f'<title>{_e(r["tip"])}</title>{_e(_short(r["label"], 25))}</text>')
+        x = float(label_w)
+        for cls, name, colour, v in r["parts"]:
+            w = scale * float(v)
+            if w > 0:
+                out.append(f'<rect class="{cls}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 9}" '
+                           f'fill="{colour}"><title>{_e(name)} {float(v):,.0f}</title></rect>')
+            x += w
+        mark = r.get("mark")
+        if mark is not None:
+            xm = label_w + scale * mark[0]
+            out.append(f'<line class="eligible-mark" x1="{xm:.1f}" x2="{xm:.1f}" y1="{y}" y2="{y + row_h - 3}" '
+                       f'stroke="#111" stroke-width="2"><title>{_e(mark[1])} {mark[0]:,.0f}</title></line>')
+        tail_x = label_w + bar_w + 4 if r.get("total") else x + 4
+        out.append(f'<text x="{tail_x:.1f}" y="{y + 14}" font-size="11">{_e(r["tail"])}</text></g>')
+    out.append("</svg>")
+    return "".join(out)
+
+
 def actions_svg(actions: pd.DataFrame, top: int = 15, width: int = 900) -> str:
     """Decided pairs per action, stacked by the policies' mode, with the estimated eligible pairs marked."""
     a = actions.head(top)
     if not len(a):
         return "<p class='empty'>没有可由数据共享判定的待定配对</p>"
-    row_h, label_w, pad = 26, 330, 110
-    vmax = max(1.0, float(a["decided_pairs"].max()))
-    bar_w = width - label_w - pad
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row_h * len(a) + 6}" role="img" '
-             f'data-chart="actions">']
-    for i, r in enumerate(a.itertuples(index=False)):
-        y = i * row_h + 3
+    rows = []
+    for r in a.itertuples(index=False):
         label = f"{r.rank}. {r.departments}：{r.systems}"
-        parts.append(f'<g class="action-row"><text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="12">'
-                     f'<title>{_e(label)}</title>{_e(_short(label, 25))}</text>')
-        x = float(label_w)
-        for mode in ("auto", "instant", "apply"):
-            v = float(getattr(r, f"decided_{mode}"))
-            w = bar_w * v / vmax
-            if w > 0:
-                parts.append(f'<rect class="mode-{mode}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 9}" '
-                             f'fill="{MODE_COLOURS[mode]}"><title>{MODE_NAMES[mode]} {v:,.0f}</title></rect>')
-            x += w
         est = r.eligible_est
-        if est is not None and not (isinstance(est, float) and math.isnan(est)):
-            xe = label_w + bar_w * float(est) / vmax
-            parts.append(f'<line class="eligible-mark" x1="{xe:.1f}" x2="{xe:.1f}" y1="{y}" y2="{y + row_h - 3}" '
-                         f'stroke="#111" stroke-width="2"><title>估计符合 {float(est):,.0f}</title></line>')
-        parts.append(f'<text x="{x + 4:.1f}" y="{y + 15}" font-size="11">{int(r.decided_pairs):,}</text></g>')
-    parts.append("</svg>")
-    return "".join(parts)
+        rows.append({
+            "label": label, "tip": label, "tail": f"{int(r.decided_pairs):,}",
+            "parts": [(f"mode-{m}", MODE_NAMES[m], MODE_COLOURS[m], getattr(r, f"decided_{m}"))
+                      for m in ("auto", "instant", "apply")],
+            "mark": None if est is None or (isinstance(est, float) and math.isnan(est)) else (float(est), "估计符合"),
+        })  # fmt: skip
+    return _stacked_chart("actions", "action-row", rows, width, row_h=26, pad=110)
 
 
 def shares_svg(policies: pd.DataFrame, width: int = 900) -> str:
@@ -92,27 +110,10 @@ def shares_svg(policies: pd.DataFrame, width: int = 900) -> str:
     if not len(policies):
         return "<p class='empty'>没有政策</p>"
     p = policies.assign(several_sources=policies["all_data_decides"] - policies["one_source_decides"])
-    row_h, label_w, pad = 22, 330, 60
-    bar_w = width - label_w - pad
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row_h * len(p) + 6}" role="img" '
-             f'data-chart="decided-share">']
-    for i, r in enumerate(p.itertuples(index=False)):
-        y = i * row_h + 3
-        label = f"{r.title}（{r.policy_id}）"
-        parts.append(f'<g class="share-row"><text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
-                     f'<title>{_e(label)} {_e(r.department)}</title>{_e(_short(label, 25))}</text>')
-        x = float(label_w)
-        total = max(1, int(r.evaluated))
-        for col, name, colour in SHARE_PARTS:
-            v = float(getattr(r, col))
-            w = bar_w * v / total
-            if w > 0:
-                parts.append(f'<rect class="part-{col}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" '
-                             f'fill="{colour}"><title>{name} {v:,.0f}</title></rect>')
-            x += w
-        parts.append(f'<text x="{label_w + bar_w + 4}" y="{y + 14}" font-size="11">{r.decided_share:.0%}</text></g>')
-    parts.append("</svg>")
-    return "".join(parts)
+    rows = [{"label": f"{r.title}（{r.policy_id}）", "tip": f"{r.title}（{r.policy_id}） {r.department}",
+             "parts": [(f"part-{col}", name, colour, getattr(r, col)) for col, name, colour in SHARE_PARTS],
+             "total": max(1, int(r.evaluated)), "tail": f"{r.decided_share:.0%}"} for r in p.itertuples(index=False)]
+    return _stacked_chart("decided-share", "share-row", rows, width, row_h=22, pad=60)
 
 
 def _table(df: pd.DataFrame, columns: list[tuple[str, str, str]]) -> str:

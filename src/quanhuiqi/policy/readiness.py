@@ -235,10 +235,11 @@ def pair_codes(pairs: pd.DataFrame, profile: pd.DataFrame, book) -> PairCodes:
     maybe = _maybe_partial(book, profile, rows, pol, unk, texts) & ~partial
     key = ((pol * max(len(texts), 1) + unk) * 2 + partial) * 2 + maybe
     span = len(cb.policies) * max(len(texts), 1) * 4
-    if span <= 1 << 26:  # a dense count is cheaper than hashing millions of keys
-        seen = np.flatnonzero(np.bincount(key, minlength=span))
-        gkeys = seen.astype(np.int64)
-        gcode = np.searchsorted(gkeys, key)
+    if span <= 1 << 24:  # a dense count and lookup are cheaper than hashing or sorting millions of keys
+        gkeys = np.flatnonzero(np.bincount(key, minlength=span)).astype(np.int64)
+        remap = np.empty(span, dtype=np.int32)
+        remap[gkeys] = np.arange(gkeys.size, dtype=np.int32)
+        gcode = remap[key]
     else:
         gcode, gkeys = pd.factorize(key, sort=True)
         gkeys = np.asarray(gkeys, dtype=np.int64)
@@ -341,8 +342,13 @@ def requirements(unknown: pd.Series, partial: pd.Series, smap: SourceMap,
     surely does (``sure``: not when the class supplied may be one only partly inside a list)."""
     order = {s: i for i, s in enumerate(smap.sources["source"].tolist())}
     kind = dict(zip(smap.sources["source"], smap.sources["kind"], strict=True))
+    # worked out once per distinct (unknown list, partial): hundreds, however many groups share them
+    code, uniq = pd.factorize(pd.Series(unknown.astype("string").fillna("").to_numpy(dtype=object)) + "\0"
+                              + pd.Series(partial.to_numpy(dtype=bool)).map({True: "1", False: "0"}))
     out = []
-    for text, part in zip(unknown.astype("string").fillna("").tolist(), partial.tolist(), strict=True):
+    for both in uniq.tolist():
+        text, part = both.rsplit("\0", 1)
+        part = part == "1"
         srcs: set[str] = set()
         for f in split_unknown(text):
             srcs |= set(smap.by_field.get(f, (f"field:{f}",)))
@@ -353,7 +359,7 @@ def requirements(unknown: pd.Series, partial: pd.Series, smap: SourceMap,
         out.append({"sources": "+".join(srcs_sorted), "settleable": settleable,
                     "needs_declaration": any(kind.get(s) == "declaration" for s in srcs_sorted),
                     "n_sources": len(srcs_sorted)})
-    df = pd.DataFrame(out, index=unknown.index)
+    df = pd.DataFrame(out).iloc[code].set_axis(unknown.index)
     maybe = np.zeros(len(df), bool) if maybe_partial is None else maybe_partial.to_numpy(dtype=bool)
     df["sure"] = df["settleable"].to_numpy(dtype=bool) & ~maybe
     return df
@@ -421,7 +427,7 @@ def _levels(codes: PairCodes, profile: pd.DataFrame, book, active: list[str]) ->
     level = np.zeros(codes.rows.size, dtype=np.int64)
     pair_cat = cat[codes.group]
     for name in {f for f in cf if f is not None}:
-        has = np.isin(pair_cat, [i for i, f in enumerate(cf) if f == name])
+        has = np.array([f == name for f in cf], dtype=bool)[pair_cat]
         col = profile[name] if name in profile.columns else pd.Series(pd.NA, index=profile.index, dtype="string")
         level[has] = code_level(col, book.fields[name].hierarchy)[codes.rows[has]]
     n = np.bincount(codes.group * 8 + level, minlength=len(g) * 8).reshape(len(g), 8)

@@ -36,9 +36,14 @@ def run(city: Path, slice_rows: int, donors: int, sources: str | None) -> dict:
 
     from quanhuiqi.eligibility import evaluate, with_facts
     from quanhuiqi.policy import load_book
-    from quanhuiqi.policy.readiness import ReadinessCounts, readiness_counts, readiness_tables, source_map
-    from quanhuiqi.policy.readiness_estimate import estimate_eligible
-    from quanhuiqi.policy.readiness_html import render_readiness_html
+    from quanhuiqi.policy.readiness import (
+        ReadinessCounts,
+        estimate_eligible,
+        readiness_counts,
+        readiness_tables,
+        render_readiness_html,
+        source_map,
+    )
     from quanhuiqi.profile import profile
     from quanhuiqi.tables import read_enterprises, validate_enterprises
     from quanhuiqi.tables.facts import load_fact_tables

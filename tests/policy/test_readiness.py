@@ -16,17 +16,19 @@ from quanhuiqi.eligibility.batch import verdict_matrix
 from quanhuiqi.policy.readiness import (
     ReadinessCounts,
     pair_codes,
+    read_city_sources,
     readiness,
     readiness_counts,
     readiness_tables,
     source_map,
     split_unknown,
+    with_city_sources,
 )
 from quanhuiqi.profile.fields import BUILTIN_FIELDS
 from quanhuiqi.reference.industries import industry_table
 from quanhuiqi.reference.industry_lists import resolve_list
 from quanhuiqi.reference.records import CERTIFICATE_ITEMS, MILESTONE_ITEMS, PENALTY_ITEMS, YEARLY_METRICS
-from quanhuiqi.reference.sources import read_city_sources, shipped_sources, with_city_sources
+from quanhuiqi.reference.sources import shipped_sources
 from quanhuiqi.tables.io import InputError
 
 sys.path.insert(0, str(Path(__file__).parent))

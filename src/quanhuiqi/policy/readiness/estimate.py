@@ -30,15 +30,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.policy.readiness import (
+from quanhuiqi.policy.readiness.counts import (
     GROUP_KEYS,
     ReadinessCounts,
-    SourceMap,
     _full_code,
     code_field,
     requirements,
     split_unknown,
 )
+from quanhuiqi.policy.readiness.sources import SourceMap
 
 ESTIMATE_COLUMNS = ["policy_id", "unknown", "partial", "maybe_partial", "pairs", "donors", "comparable", "eligible_share", "eligible_est",
                     "eligible_var", "unestimated"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from quanhuiqi.policy.readiness import Readiness, ranking_text_zh
+from quanhuiqi.policy.readiness.counts import Readiness, ranking_text_zh
 
 MODE_NAMES = {"auto": "免申即享", "instant": "即申即享", "apply": "申报"}
 MODE_COLOURS = {"auto": "#1b7f3b", "instant": "#2e86c1", "apply": "#9aa5b1"}

@@ -16,141 +16,28 @@ Everything is counted on the pairs' categorical codes, grouped by (policy, unkno
 pairs.  The counts of a slice of enterprises (:class:`ReadinessCounts`) are additive — the daily job sums
 its partitions' — and :func:`readiness_tables` turns them into the per-policy, per-source and ranked-action
 tables.  How many newly decided pairs would turn out eligible is estimated separately
-(:mod:`quanhuiqi.policy.readiness_estimate`), since it needs the whole city's enterprises as donors.
+(:mod:`quanhuiqi.policy.readiness.estimate`), since it needs the whole city's enterprises as donors.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.profile.fields import field_label
+from quanhuiqi.policy.readiness.sources import ACTION_KINDS, UNSETTLEABLE, SourceMap
 
 # How the actions are ranked: decided pairs weighted by the policy's mode.  In an auto policy a decided pair is
 # a provable 免申即享 grant (or a provable refusal) with no application at all; in an instant policy it is a
 # one-step approval (即申即享); in an apply policy it only sharpens the push.
 DEFAULT_WEIGHTS = {"auto": 4.0, "instant": 2.0, "apply": 1.0}
-UNSETTLEABLE = "unsettleable"  # industry class known, only partly inside a named list: no data decides it
-ACTION_KINDS = ("data", "unmapped")  # a data-sharing action can supply these
 GROUP_KEYS = ["policy_id", "unknown", "partial", "maybe_partial"]
 LEVEL_COLUMNS = [*GROUP_KEYS, "level", "pairs"]
 Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
-
-
-# --- where each fact comes from -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SourceMap:
-    """The sources of the facts a book tests.
-
-    ``sources``: ``source, system, department, kind, label`` (kind ``data`` | ``declaration`` | ``unmapped`` |
-    ``unsettleable``), in a stable order; ``fields``: ``field, label, source`` (a fact needing several sources
-    has one row per source); ``by_field``: field → its source ids.  A city field the catalogue does not know
-    becomes its own ``unmapped`` source (``field:NAME``), so it still shows up as an action, flagged."""
-
-    sources: pd.DataFrame
-    fields: pd.DataFrame
-    by_field: dict[str, tuple[str, ...]]
-
-    @property
-    def actionable(self) -> list[str]:
-        return self.sources.loc[self.sources["kind"].isin(ACTION_KINDS), "source"].tolist()
-
-
-def _formula_inputs(formula: tuple | None) -> list[str]:
-    if not formula:
-        return []
-    kind, body = formula
-    return list(body) if kind == "ratio" else [f for f, _ in body]
-
-
-def _keys_of(book, name: str, seen: frozenset = frozenset()) -> list[str]:
-    """Catalogue keys of one field (as the engine names it): a record test's items, a yearly figure's
-    metrics, a declaration, a computed field's inputs, or the field itself."""
-    from quanhuiqi.policy.derived import AttestFact, ComputedFact, RecordFact, YearlyFact
-
-    fld = book.fields.get(name)
-    d = getattr(fld, "derived", None)
-    if isinstance(d, RecordFact):
-        items = d.items or tuple((book.vocabularies.get("record_items") or {}).get(d.table, {}))
-        return [f"{d.table}:{it}" for it in items] or [f"table:{d.source}"]
-    if isinstance(d, YearlyFact):
-        metrics = _formula_inputs(d.formula) or [d.metric]
-        return [f"yearly:{m}" for m in metrics]
-    if isinstance(d, AttestFact):
-        return ["table:declarations"]
-    if isinstance(d, ComputedFact) or (fld is not None and fld.formula is not None and not fld.yearly):
-        out: list[str] = []
-        for f in _formula_inputs(d.formula if d is not None else fld.formula):
-            if f not in seen:
-                out += _keys_of(book, f, seen | {name})
-        return out
-    return [f"field:{name}"]
-
-
-def _table_default(key: str) -> str | None:
-    prefix = key.split(":", 1)[0]
-    return {"certificate": "table:certificates", "milestone": "table:milestones", "penalty": "table:penalties",
-            "yearly": "table:yearly"}.get(prefix)
-
-
-def _label(book, name: str) -> str:
-    """A field's Chinese name; a city field without a short label shows its description (shortened)."""
-    lab = field_label(name, book.fields)
-    f = book.fields.get(name)
-    if lab == name and f is not None and f.description:
-        return f.description if len(f.description) <= 16 else f.description[:15] + "…"
-    return lab
-
-
-def source_map(book, sources: Any = None) -> SourceMap:
-    """The sources of every field ``book`` tests.  ``sources``: a city's ``sources.csv`` (path or frame) on top
-    of the shipped catalogue; by default the book folder's own ``sources.csv`` when there is one."""
-    from quanhuiqi.reference.sources import CITY_FILE, shipped_sources, with_city_sources
-
-    if sources is None and getattr(book, "directory", None) and (Path(book.directory) / CITY_FILE).exists():
-        sources = Path(book.directory) / CITY_FILE
-    cat = with_city_sources(shipped_sources(), sources)
-    tested = list(book.compiled.codecs)
-    rows, by_field, unmapped = [], {}, []
-    for name in tested:
-        srcs: list[str] = []
-        for key in _keys_of(book, name):
-            found = cat.of(key) or (cat.of(_table_default(key)) if _table_default(key) else ())
-            if not found and key.startswith("field:"):
-                found = (key,)
-                if key not in unmapped:
-                    unmapped.append(key)
-            srcs += [s for s in found if s not in srcs]
-        by_field[name] = tuple(srcs)
-        lab = _label(book, name)
-        rows += [{"field": name, "label": lab, "source": s} for s in srcs]
-    used = list(dict.fromkeys(s for srcs in by_field.values() for s in srcs))
-    table = cat.sources
-    order = [s for s in table.index if s in used] + unmapped
-    out = []
-    for s in order:
-        if s in table.index:
-            r = table.loc[s]
-            out.append({"source": s, "system": r["system"], "department": r["department"], "kind": r["kind"]})
-        else:
-            name = s.split(":", 1)[1]
-            out.append({"source": s, "system": f"{_label(book, name)}（来源未登记）", "department": "未登记",
-                        "kind": "unmapped"})
-    out.append({"source": UNSETTLEABLE, "system": "行业小类只有部分属于所列目录", "department": "须人工核定",
-                "kind": "unsettleable"})
-    src = pd.DataFrame(out, columns=["source", "system", "department", "kind"])
-    src["label"] = src["system"] + "（" + src["department"] + "）"
-    return SourceMap(src.astype("string"), pd.DataFrame(rows, columns=["field", "label", "source"]).astype("string"),
-                     by_field)
 
 
 def split_unknown(text: str) -> list[str]:
@@ -532,7 +419,7 @@ def readiness_tables(counts: ReadinessCounts, book, smap: SourceMap, estimates: 
     """The per-policy, per-source and action tables from additive ``counts``.
 
     ``estimates``: per (policy_id, unknown) group, ``eligible_est`` and ``eligible_var`` of the pairs
-    (:func:`quanhuiqi.policy.readiness_estimate.estimate_eligible`); without them the eligible columns give
+    (:func:`quanhuiqi.policy.readiness.estimate.estimate_eligible`); without them the eligible columns give
     the honest range [0, pairs].  Actions are ranked by ``score = Σ_mode weight[mode] × decided pairs``
     (``weights``: :data:`DEFAULT_WEIGHTS`), then by decided pairs, then by id.  A pair of sources is listed
     when the pairs only the two together decide (``beyond_each_alone``) are at least ``combo_share`` of what
@@ -748,93 +635,3 @@ def report_section(r: Readiness, top: int = 10) -> dict[str, Any]:
 
 
 # --- the whole city --------------------------------------------------------------------------------------
-
-
-def readiness(book, profile: pd.DataFrame, as_of: str | dt.date, *, result=None, facts=None,
-              grants: pd.DataFrame | None = None, sources: Any = None, estimate: bool = True,
-              donor_pool: int = 8192, seed: int = 0, weights: dict[str, float] | None = None,
-              slice_rows: int = 100_000) -> Readiness:
-    """The readiness of ``book`` on ``profile`` at ``as_of``.
-
-    ``result``: the day's :class:`~quanhuiqi.eligibility.EligibilityResult` on this profile; without it the
-    city is evaluated here ``slice_rows`` enterprises at a time (with ``facts`` and ``grants`` as the daily job
-    reads them), each slice's pairs reduced to additive counts and dropped — memory stays that of a slice.
-    ``sources``: a city's ``sources.csv`` (default: the book folder's); ``estimate``: estimate how many newly
-    decided pairs would be eligible, from up to ``donor_pool`` donors per unknown list (a ``seed``-ed sample;
-    :mod:`quanhuiqi.policy.readiness_estimate`)."""
-    from quanhuiqi.eligibility import evaluate, with_facts
-
-    prof = with_facts(book, profile, facts, as_of) if book.compiled.derived_fields else profile
-    smap = source_map(book, sources)
-    if result is not None:
-        counts = readiness_counts(result.pairs, prof, book, as_of, smap)
-    else:
-        parts = []
-        for a in range(0, max(len(prof), 1), slice_rows):
-            part = prof.iloc[a:a + slice_rows].reset_index(drop=True)
-            res = evaluate(book, part, as_of, near_misses=False, evidence=False, categorical=True, grants=grants)
-            parts.append(readiness_counts(res.pairs, part, book, as_of, smap))
-            del res
-        counts = ReadinessCounts.combine(parts)
-    est = None
-    if estimate:
-        from quanhuiqi.policy.readiness_estimate import estimate_eligible
-
-        est = estimate_eligible(book, prof, counts, smap, donor_pool=donor_pool, seed=seed)
-    out = readiness_tables(counts, book, smap, est, weights=weights)
-    out.summary.update({"as_of": str(pd.Timestamp(as_of).date()), "book_version": book.version,
-                        "estimator": None if est is None else {"donor_pool": donor_pool, "seed": seed}})
-    return out
-
-
-def readiness_file(policies: str | os.PathLike, data: str | os.PathLike, as_of: str | dt.date,
-                   out: str | os.PathLike, *, html: str | os.PathLike | None = None,
-                   actions: str | os.PathLike | None = None, sources: str | os.PathLike | None = None,
-                   donor_pool: int = 8192, seed: int = 0) -> str:
-    """What ``quanhuiqi policy readiness`` runs: the data folder read as the daily job reads it (enterprises →
-    validate → profile, the fact tables, the grants), the book, the readiness → ``out`` (per policy × source),
-    ``actions`` (the ranked actions; default beside ``out``) and ``html``.  Returns a summary line."""
-    from quanhuiqi.eligibility.batch import as_date
-    from quanhuiqi.policy import load_book
-    from quanhuiqi.profile import profile as make_profile
-    from quanhuiqi.tables import read_enterprises, validate_enterprises, validate_history, write_table
-    from quanhuiqi.tables.columns import DATA_FILES
-    from quanhuiqi.tables.facts import load_fact_tables
-    from quanhuiqi.tables.io import InputError, read_table
-
-    day = as_date(as_of)
-    d = Path(data)
-    if not d.is_dir():
-        raise InputError(f"{d}: data directory not found")
-    ent_path = d / DATA_FILES["enterprises"]
-    if not ent_path.exists():
-        raise InputError(f"{ent_path}: the data folder has no enterprise table (enterprises.csv)")
-    for p in (out, html, actions):
-        if p is not None and Path(p).suffix.lower() not in (".csv", ".parquet", ".html"):
-            raise InputError(f"{p}: unsupported output type (expected .csv or .parquet; .html for --html)")
-    book = load_book(policies)  # refused as a whole before any row is read
-    v = validate_enterprises(read_enterprises(ent_path), day, "enterprises")
-    prof = make_profile(v.clean, day)
-    facts, _ = load_fact_tables(d, day, v.clean["uscc"], book.table_vocabularies())
-    grants = None
-    if (d / DATA_FILES["grants"]).exists():
-        grants = validate_history("grants", read_table(d / DATA_FILES["grants"]), day, "grants").clean
-    r = readiness(book, prof, day, facts=facts, grants=grants, sources=sources, donor_pool=donor_pool, seed=seed)
-    out = Path(out)
-    actions = Path(actions) if actions is not None else out.with_name(out.stem + ".actions" + out.suffix)
-    write_table(r.table(), out)
-    write_table(r.actions, actions)
-    if html is not None:
-        from quanhuiqi.policy.readiness_html import render_readiness_html
-        from quanhuiqi.tables.io import atomic_write
-
-        page = render_readiness_html(r)
-        atomic_write(Path(html), lambda t: Path(t).write_text(page, encoding="utf-8"))
-    s = r.summary
-    top = r.actions.iloc[0] if len(r.actions) else None
-    lead = (f"; top action {top['action']} ({top['departments']}) decides {int(top['decided_pairs']):,} pairs"
-            if top is not None else "")
-    return (f"{s['enterprises']:,} enterprises × {s['active_policies']} active policies (book {book.version}) as of "
-            f"{day}: {s['decided_share']:.1%} of pairs decided, {s['undetermined']:,} undetermined "
-            f"({s['all_data_decides']:,} decidable by data sharing, {s['needs_declaration']:,} need a declaration)"
-            f"{lead} → {out}, {actions}" + (f", {html}" if html is not None else ""))

@@ -10,10 +10,13 @@ the pair, whatever S says: the count of such pairs is exact.  A pair whose facts
 the action "S and T together", never for S alone (S's values may still settle it — a true branch of an
 ``any`` — so the single-source counts are what S decides *for certain*).  Pairs waiting on a declaration
 (``attest``: 企业自主声明) can never be decided by data sharing and are listed apart, as are pairs whose
-industry class is already known but lies only partly inside a named list (须人工核定).
+industry class is already known but lies only partly inside a named list (须人工核定); pairs whose coarse code
+could resolve to such a class are counted apart too (``unless_partial``), never as decided.
 
 Everything is counted on the pairs' categorical codes, grouped by (policy, unknown list): nothing loops over
-pairs.  The counts of a slice of enterprises (:class:`ReadinessCounts`) are additive — the daily job sums
+pairs.  Modules: ``sources`` (where facts come from), ``counts`` (additive counts, tables, ranking), ``estimate``
+(how many would be eligible), ``html`` (the page); :func:`readiness` and :func:`readiness_file` run them.
+The counts of a slice of enterprises (:class:`ReadinessCounts`) are additive — the daily job sums
 its partitions' — and :func:`readiness_tables` turns them into the per-policy, per-source and ranked-action
 tables.  How many newly decided pairs would turn out eligible is estimated separately
 (:mod:`quanhuiqi.policy.readiness.estimate`), since it needs the whole city's enterprises as donors.

@@ -1,29 +1,13 @@
-"""免申即享 readiness: how much of each policy the data decides, and which data-sharing actions decide more.
-
-For every active policy: the enterprises evaluated, how many the data proves eligible or ineligible (the
-decided share), and the undetermined rest by what blocks them — grouped by the *source* (data system and
-department, ``quanhuiqi.reference.sources``) that holds the missing facts.
-
-A pair's ``unknown`` lists the facts whose values settle its verdict whatever they are (the unknown leaves
-on the all-unknown paths of its tree).  So when every one of them is held by source S, supplying S decides
-the pair, whatever S says: the count of such pairs is exact.  A pair whose facts span S and T is counted for
-the action "S and T together", never for S alone (S's values may still settle it — a true branch of an
-``any`` — so the single-source counts are what S decides *for certain*).  Pairs waiting on a declaration
-(``attest``: 企业自主声明) can never be decided by data sharing and are listed apart, as are pairs whose
-industry class is already known but lies only partly inside a named list (须人工核定).
-
-Everything is counted on the pairs' categorical codes, grouped by (policy, unknown list): nothing loops over
-pairs.  The counts of a slice of enterprises (:class:`ReadinessCounts`) are additive — the daily job sums
-its partitions' — and :func:`readiness_tables` turns them into the per-policy, per-source and ranked-action
-tables.  How many newly decided pairs would turn out eligible is estimated separately
-(:mod:`quanhuiqi.policy.readiness.estimate`), since it needs the whole city's enterprises as donors.
-"""
+"""Readiness counts and tables (the package docstring says what they mean): the undetermined pairs coded and
+counted per (policy, unknown list, partial-class flags) — additive over slices of enterprises — and the
+per-policy, per-source and ranked-action tables built from those counts."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -43,6 +27,11 @@ Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
 def split_unknown(text: str) -> list[str]:
     """The fields of an ``unknown`` list: ``;`` joins them, but a record test's own name may hold ``;``
     inside its parentheses (``penalty.count_ge1(administrative_penalty;amount_ge=5)``)."""
+    return list(_split(text))
+
+
+@lru_cache(maxsize=1 << 16)  # a city has a few thousand distinct lists, met again in every partition
+def _split(text: str) -> tuple[str, ...]:
     out, depth, cur = [], 0, []
     for ch in text:
         if ch == ";" and depth == 0:
@@ -53,7 +42,7 @@ def split_unknown(text: str) -> list[str]:
         depth -= ch == ")"
         cur.append(ch)
     out.append("".join(cur))
-    return [x for x in out if x]
+    return tuple(x for x in out if x)
 
 
 # --- additive counts -------------------------------------------------------------------------------------

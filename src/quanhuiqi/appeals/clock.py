@@ -1,0 +1,413 @@
+"""The response clock: the "2110" rule counted in working time on China's official calendar.
+
+Working time is a number: :class:`WorkingCalendar` maps every instant to the working seconds elapsed
+since the calendar's first day (0 outside the working windows and on rest days; official holidays and
+adjusted working days — 调休 — from the ``chinese-calendar`` package).  A deadline is the instant at
+which the working seconds since ``received_at`` reach the stage's limit; elapsed and remaining time are
+differences of that number, so the clock over a million appeals is a few vectorised numpy passes.
+
+The holiday package only knows the years it was released for (``chinese_calendar`` 1.11: 2004–2026).
+A date outside them is refused with an error naming the year (``outside_known_years: error``, the
+default), or counted as Monday–Friday without holidays (``weekdays``), which the result says in
+``calendar_note``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from quanhuiqi.appeals.columns import RECEIVED_AT, STAGE_NAMES, WORKFLOW_TIMES
+from quanhuiqi.tables.io import InputError
+
+UNASSIGNED = "(未分拨)"
+_NS = 1_000_000_000
+_DAY_NS = 86_400 * _NS
+
+
+@cache
+def _default_text() -> str:
+    return resources.files("quanhuiqi.appeals").joinpath("clock.yaml").read_text(encoding="utf-8")
+
+
+def default_clock_config() -> dict[str, Any]:
+    return copy.deepcopy(yaml.safe_load(_default_text()))
+
+
+def load_clock_config(config: str | os.PathLike | dict | None = None) -> dict[str, Any]:
+    """Defaults overridden by a YAML file or dict; unknown keys and bad values refused by name."""
+    cfg = default_clock_config()
+    if config is None:
+        return cfg
+    source = "clock config"
+    if not isinstance(config, dict):
+        path = Path(config)
+        source = str(path)
+        if not path.exists():
+            raise InputError(f"{path}: clock configuration not found")
+        try:
+            config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise InputError(f"{path}: not valid YAML ({str(exc)[:200]})") from exc
+        if not isinstance(config, dict):
+            raise InputError(f"{path}: the clock configuration must be a mapping")
+    for key, value in config.items():
+        if key not in cfg:
+            raise InputError(f"{source}: unknown clock setting {key!r} (known: {', '.join(sorted(cfg))})")
+        if key == "stages":
+            if not isinstance(value, dict):
+                raise InputError(f"{source}: stages must be a mapping of stage name → settings")
+            stages = {}
+            for name, st in value.items():
+                base = cfg["stages"].get(name, {"end": None, "limit": None, "unit": "working_days"})
+                if not isinstance(st, dict):
+                    raise InputError(f"{source}: stages.{name} must be a mapping")
+                unknown = set(st) - {"end", "limit", "unit"}
+                if unknown:
+                    raise InputError(f"{source}: stages.{name}: unknown setting(s) {sorted(unknown)}")
+                stages[name] = {**base, **st}
+            cfg["stages"] = {**cfg["stages"], **stages}
+        else:
+            cfg[key] = value
+    _check(cfg, source)
+    return cfg
+
+
+def _check(cfg: dict, source: str) -> None:
+    for name, st in cfg["stages"].items():
+        if st.get("end") not in WORKFLOW_TIMES:
+            raise InputError(f"{source}: stages.{name}.end must be one of {WORKFLOW_TIMES}, got {st.get('end')!r}")
+        lim = st.get("limit")
+        if isinstance(lim, bool) or not isinstance(lim, int | float) or lim <= 0:
+            raise InputError(f"{source}: stages.{name}.limit must be a positive number, got {lim!r}")
+        if st.get("unit") not in ("working_hours", "working_days"):
+            raise InputError(f"{source}: stages.{name}.unit must be working_hours or working_days, got {st.get('unit')!r}")
+    share = cfg["at_risk_share"]
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
+        raise InputError(f"{source}: at_risk_share must be in [0, 1), got {share!r}")
+    if cfg["calendar"] not in ("china", "weekdays"):
+        raise InputError(f"{source}: calendar must be china or weekdays, got {cfg['calendar']!r}")
+    if cfg["outside_known_years"] not in ("error", "weekdays"):
+        raise InputError(f"{source}: outside_known_years must be error or weekdays, got {cfg['outside_known_years']!r}")
+    _windows(cfg["working_hours"], source)
+
+
+def _windows(spec, source: str = "clock config") -> np.ndarray:
+    """[[start, end], …] as seconds since midnight, checked: ordered, not overlapping, non-empty."""
+    try:
+        out = []
+        for start, end in spec:
+            s = [int(x) for x in str(start).split(":")]
+            e = [int(x) for x in str(end).split(":")]
+            out.append((s[0] * 3600 + s[1] * 60, e[0] * 3600 + e[1] * 60))
+    except (TypeError, ValueError, IndexError) as exc:
+        raise InputError(f"{source}: working_hours must be a list of [HH:MM, HH:MM] windows ({exc})") from exc
+    arr = np.array(out, dtype=np.int64).reshape(-1, 2)
+    if len(arr) == 0 or (arr[:, 1] <= arr[:, 0]).any() or (arr[1:, 0] < arr[:-1, 1]).any() or arr.max() > 86400:
+        raise InputError(f"{source}: working_hours windows must be non-empty, ordered and not overlapping: {spec}")
+    return arr
+
+
+@cache
+def _holiday_years() -> tuple[int, int]:
+    import chinese_calendar.constants as k
+
+    years = [d.year for d in list(k.holidays) + list(k.workdays)]
+    return min(years), max(years)
+
+
+def official_workdays(days: pd.DatetimeIndex, outside_known_years: str = "error") -> tuple[np.ndarray, list[int]]:
+    """Is each day a working day on China's official calendar (holidays off, 调休 working weekends on)?
+
+    Returns (flags, years counted as plain weekdays because the package does not know them)."""
+    import chinese_calendar
+
+    lo, hi = _holiday_years()
+    years = days.year.to_numpy()
+    outside = (years < lo) | (years > hi)
+    weekday = days.dayofweek.to_numpy() < 5
+    flags = weekday.copy()
+    if outside.any() and outside_known_years == "error":
+        bad = sorted(set(years[outside].tolist()))
+        raise InputError(
+            f"the official holiday calendar (chinese-calendar {getattr(chinese_calendar, '__version__', '?')}) "
+            f"knows {lo}-{hi}, not {', '.join(map(str, bad))}: update the package (pip install -U chinese-calendar) "
+            f"or set outside_known_years: weekdays to count Monday-Friday there"
+        )
+    inside = np.flatnonzero(~outside)
+    holidays = {d for d in chinese_calendar.constants.holidays}
+    workdays = {d for d in chinese_calendar.constants.workdays}
+    dates = days[inside].date
+    flags[inside] = [(d in workdays) or (d.weekday() < 5 and d not in holidays) for d in dates]
+    return flags, sorted(set(years[outside].tolist()))
+
+
+@dataclass
+class WorkingCalendar:
+    """Working seconds since ``first_day`` 00:00 for any instant in [first_day, last_day]."""
+
+    first_day: pd.Timestamp
+    last_day: pd.Timestamp
+    windows: np.ndarray  # (k, 2) seconds since midnight
+    workday: np.ndarray  # bool per day
+    note: str = ""
+    weekday_years: list[int] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, first: pd.Timestamp, last: pd.Timestamp, cfg: dict[str, Any]) -> WorkingCalendar:
+        first, last = pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize()
+        days = pd.date_range(first, last, freq="D")
+        if cfg["calendar"] == "weekdays":
+            flags, plain = days.dayofweek.to_numpy() < 5, []
+            note = "calendar: Monday-Friday, no holidays (calendar: weekdays)"
+        else:
+            flags, plain = official_workdays(days, cfg["outside_known_years"])
+            note = ("calendar: China's official holidays and adjusted working days"
+                    + (f"; {', '.join(map(str, plain))} counted Monday-Friday (not known to chinese-calendar)" if plain else ""))
+        return cls(first, last, _windows(cfg["working_hours"]), np.asarray(flags, dtype=bool), note, plain)
+
+    @property
+    def day_seconds(self) -> int:
+        return int((self.windows[:, 1] - self.windows[:, 0]).sum())
+
+    def _cum_before(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.workday.astype(np.int64) * self.day_seconds)])
+
+    def working_seconds(self, t: np.ndarray) -> np.ndarray:
+        """Working seconds from ``first_day`` 00:00 to each instant (datetime64[ns]; NaT → NaN)."""
+        t = np.asarray(t, dtype="datetime64[ns]")
+        nat = np.isnat(t)
+        ns = t.astype(np.int64) - self.first_day.value
+        day = np.where(nat, 0, ns // _DAY_NS)
+        if len(day) and ((day[~nat] < 0).any() or (day[~nat] >= len(self.workday)).any()):
+            raise ValueError("an instant lies outside the working calendar's span")
+        tod = np.where(nat, 0, ns - day * _DAY_NS) / _NS
+        within = np.zeros(len(t))
+        for start, end in self.windows:
+            within += np.clip(tod - start, 0, end - start)
+        out = self._cum_before()[day] + self.workday[day] * within
+        return np.where(nat, np.nan, out)
+
+    def instant_at(self, seconds: np.ndarray) -> np.ndarray:
+        """The first instant at which ``seconds`` working seconds have elapsed (inverse of working_seconds)."""
+        w = np.asarray(seconds, dtype=np.float64)
+        nan = np.isnan(w)
+        cum = self._cum_before()
+        cum_end = cum[1:]
+        day = np.searchsorted(cum_end, np.where(nan, 0, w), side="left")
+        if (day[~nan] >= len(self.workday)).any():
+            raise ValueError("a deadline lies beyond the working calendar's span")
+        r = np.where(nan, 0, w) - cum[day]
+        lengths = self.windows[:, 1] - self.windows[:, 0]
+        wend = np.cumsum(lengths)
+        j = np.minimum(np.searchsorted(wend, r, side="left"), len(lengths) - 1)
+        tod = self.windows[j, 0] + (r - (wend[j] - lengths[j]))
+        ns = self.first_day.value + day.astype(np.int64) * _DAY_NS + np.round(tod * _NS).astype(np.int64)
+        out = ns.astype("datetime64[ns]")
+        out[nan] = np.datetime64("NaT")
+        return out
+
+
+def stage_limits_seconds(cfg: dict, day_seconds: int) -> dict[str, float]:
+    return {name: float(st["limit"]) * (3600.0 if st["unit"] == "working_hours" else day_seconds)
+            for name, st in cfg["stages"].items()}
+
+
+@dataclass
+class ClockResult:
+    """The clock at ``as_of``: per case and stage (``status``), the lists and the statistics."""
+
+    as_of: pd.Timestamp
+    status: pd.DataFrame
+    at_risk: pd.DataFrame
+    overdue: pd.DataFrame
+    department_stats: pd.DataFrame
+    calendar_note: str
+    config: dict[str, Any] = field(repr=False)
+
+    def summary(self) -> str:
+        s = self.status
+        open_ = s[s["state"].isin(["open", "at_risk", "overdue"])]
+        return (f"clock at {self.as_of}: {s['case_id'].nunique()} cases, {open_['case_id'].nunique()} with an open stage, "
+                f"{self.at_risk['case_id'].nunique()} at risk, {self.overdue['case_id'].nunique()} overdue; "
+                f"{self.calendar_note}")
+
+
+STATUS_COLUMNS = ["case_id", "department", "stage", "stage_name", "limit", "unit", "started_at", "deadline",
+                  "ended_at", "state", "elapsed_working_hours", "remaining_working_hours"]
+
+
+def response_clock(cases: pd.DataFrame, as_of, config: str | os.PathLike | dict | None = None) -> ClockResult:
+    """Every case's stages against the "2110" limits at ``as_of``; lists at risk and overdue per department.
+
+    ``cases``: one row per case (``quanhuiqi.appeals.cases`` of validated appeals; rows received after
+    ``as_of`` are left out).  States: ``done`` (ended in time), ``late`` (ended after its deadline),
+    ``open`` (not ended, deadline not near), ``at_risk`` (not ended, no more than ``at_risk_share`` of the
+    limit left), ``overdue`` (not ended, deadline passed), ``not_recorded`` (not ended but a later stage was:
+    the record is incomplete, the clock does not run).  A case with several departments is listed under each.
+    """
+    cfg = config if isinstance(config, dict) and "stages" in config and "calendar" in config else load_clock_config(config)
+    as_of_ts = pd.Timestamp(as_of)
+    if as_of_ts.tzinfo is not None:
+        as_of_ts = as_of_ts.tz_convert("Asia/Shanghai").tz_localize(None)
+    c = cases[cases[RECEIVED_AT] <= as_of_ts]
+    c = c[c[RECEIVED_AT].notna()].reset_index(drop=True)
+    received = c[RECEIVED_AT].to_numpy(dtype="datetime64[ns]")
+    stages = cfg["stages"]
+    longest = max((float(st["limit"]) * (1 if st["unit"] == "working_days" else 1 / 8) for st in stages.values()), default=1)
+    first = pd.Timestamp(received.min()) if len(received) else as_of_ts
+    last_needed = max(as_of_ts, pd.Timestamp(received.max()) if len(received) else as_of_ts)
+    for col in WORKFLOW_TIMES:
+        if col in c.columns and c[col].notna().any():
+            last_needed = max(last_needed, pd.Timestamp(c[col].max()))
+    # room for the longest limit after the last instant: rest days and long holidays included
+    last = last_needed + pd.Timedelta(days=int(longest * 2) + 21)
+    cal = WorkingCalendar.build(first, last, cfg)
+    limits = stage_limits_seconds(cfg, cal.day_seconds)
+    w_start = cal.working_seconds(received)
+    w_now = cal.working_seconds(np.array([as_of_ts.to_datetime64()]))[0]
+    order = [c_ for c_ in WORKFLOW_TIMES]
+    parts = []
+    for name, st in stages.items():
+        end_col = st["end"]
+        ended = c[end_col].to_numpy(dtype="datetime64[ns]") if end_col in c.columns else np.full(len(c), np.datetime64("NaT"))
+        later = [x for x in order[order.index(end_col) + 1:] if x in c.columns]
+        later_done = np.zeros(len(c), dtype=bool)
+        for x in later:
+            later_done |= c[x].notna().to_numpy()
+        deadline_w = w_start + limits[name]
+        deadline = cal.instant_at(deadline_w)
+        has_end = ~np.isnat(ended)
+        w_end = cal.working_seconds(ended)
+        elapsed = np.where(has_end, w_end - w_start, w_now - w_start)
+        remaining = deadline_w - np.where(has_end, w_end, w_now)
+        state = np.where(
+            has_end,
+            np.where(w_end <= deadline_w, "done", "late"),
+            np.where(later_done, "not_recorded",
+                     np.where(remaining < 0, "overdue",
+                              np.where(remaining <= cfg["at_risk_share"] * limits[name], "at_risk", "open"))),
+        )
+        parts.append(pd.DataFrame({
+            "case_id": c["case_id"].to_numpy() if "case_id" in c.columns else c["appeal_id"].to_numpy(),
+            "department": c["department"].astype("string").fillna(UNASSIGNED).to_numpy()
+            if "department" in c.columns else UNASSIGNED,
+            "stage": name,
+            "stage_name": STAGE_NAMES.get(end_col, end_col),
+            "limit": float(st["limit"]),
+            "unit": st["unit"],
+            "started_at": received,
+            "deadline": deadline,
+            "ended_at": ended,
+            "state": state,
+            "elapsed_working_hours": np.round(elapsed / 3600.0, 3),
+            "remaining_working_hours": np.where(has_end, np.nan, np.round(remaining / 3600.0, 3)),
+        }))
+    status = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STATUS_COLUMNS)
+    status["stage"] = status["stage"].astype("string")
+    status["state"] = status["state"].astype("string")
+    per_dept = _explode_departments(status)
+    at_risk = _listing(per_dept[per_dept["state"] == "at_risk"], "remaining_working_hours")
+    overdue = _listing(per_dept[per_dept["state"] == "overdue"], "remaining_working_hours")
+    stats = department_statistics(c, per_dept, cal, as_of_ts)
+    return ClockResult(as_of_ts, status, at_risk, overdue, stats, cal.note, cfg)
+
+
+def _explode_departments(status: pd.DataFrame) -> pd.DataFrame:
+    d = status["department"].astype("string")
+    if not d.str.contains(";", regex=False).any():
+        return status
+    out = status.assign(department=d.str.split(";")).explode("department", ignore_index=True)
+    out["department"] = out["department"].astype("string")
+    return out
+
+
+def _listing(rows: pd.DataFrame, by: str) -> pd.DataFrame:
+    cols = ["department", "case_id", "stage", "stage_name", "started_at", "deadline", "elapsed_working_hours",
+            "remaining_working_hours"]
+    return rows.sort_values(["department", by, "case_id"], kind="stable")[cols].reset_index(drop=True)
+
+
+def department_statistics(cases: pd.DataFrame, per_dept: pd.DataFrame, cal: WorkingCalendar,
+                          as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per department: cases, open and overdue now, on-time share per stage, working days to resolve and to close."""
+    day = cal.day_seconds
+    base = pd.DataFrame({
+        "case_id": cases["case_id"].to_numpy() if "case_id" in cases.columns else cases["appeal_id"].to_numpy(),
+        "department": cases["department"].astype("string").fillna(UNASSIGNED).to_numpy()
+        if "department" in cases.columns else UNASSIGNED,
+    })
+    w0 = cal.working_seconds(cases[RECEIVED_AT].to_numpy(dtype="datetime64[ns]"))
+    for col, name in (("resolved_at", "days_to_resolve"), ("closed_at", "days_to_close")):
+        if col in cases.columns:
+            base[name] = (cal.working_seconds(cases[col].to_numpy(dtype="datetime64[ns]")) - w0) / day
+        else:
+            base[name] = np.nan
+    base = _explode_departments(base)
+    g = base.groupby("department", sort=True)
+    out = pd.DataFrame({"cases": g["case_id"].nunique()})
+    for name in ("days_to_resolve", "days_to_close"):
+        q = g[name]
+        out[f"{name}_n"] = q.count()
+        out[f"{name}_median"] = q.median().round(2)
+        out[f"{name}_p90"] = q.quantile(0.9).round(2)
+        out[f"{name}_mean"] = q.mean().round(2)
+    st = per_dept.groupby(["department", "stage"])["state"]
+    ended = per_dept[per_dept["state"].isin(["done", "late"])]
+    on_time = ended.assign(ok=ended["state"] == "done").groupby(["department", "stage"])["ok"].mean().unstack()
+    for stage in on_time.columns:
+        out[f"on_time_{stage}"] = on_time[stage].round(4)
+    states = st.value_counts().unstack(fill_value=0)
+    open_cases = per_dept[per_dept["state"].isin(["open", "at_risk", "overdue"])].groupby("department")["case_id"].nunique()
+    out["open_now"] = open_cases
+    out["at_risk_now"] = per_dept[per_dept["state"] == "at_risk"].groupby("department")["case_id"].nunique()
+    out["overdue_now"] = per_dept[per_dept["state"] == "overdue"].groupby("department")["case_id"].nunique()
+    del states
+    for col in ("open_now", "at_risk_now", "overdue_now"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out.insert(0, "as_of", as_of)
+    return out.reset_index()
+
+
+def clock_file(appeals: str | os.PathLike, as_of, out: str | os.PathLike,
+               config: str | os.PathLike | dict | None = None) -> str:
+    """``quanhuiqi appeals clock``: read, validate (rejects beside), link cases, run the clock, write the lists."""
+    from quanhuiqi.appeals.dedupe import cases as to_cases
+    from quanhuiqi.appeals.validate import appeals_file_clean
+    from quanhuiqi.tables.io import write_table
+
+    as_of_ts = _parse_as_of(as_of)
+    v = appeals_file_clean(appeals, as_of_ts)
+    result = response_clock(to_cases(v.clean), as_of_ts, config)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_table(result.status, out_dir / "status.parquet")
+    for name in ("at_risk", "overdue", "department_stats"):
+        frame = getattr(result, name)
+        write_table(frame, out_dir / f"{name}.parquet")
+        write_table(frame, out_dir / f"{name}.csv")
+    write_table(v.rejects, out_dir / "rejects.csv")
+    return (f"{result.summary()}\n  rows read {v.rows_in}, rejected {v.rows_rejected}, cleared values "
+            f"{int((v.rejects['action'] == 'value_cleared').sum())}\n  lists: {out_dir}/at_risk.csv, overdue.csv, "
+            f"department_stats.csv")
+
+
+def _parse_as_of(as_of) -> pd.Timestamp:
+    if isinstance(as_of, pd.Timestamp | dt.datetime | dt.date):
+        return pd.Timestamp(as_of)
+    from quanhuiqi.appeals.validate import parse_datetimes
+
+    t, bad = parse_datetimes(pd.Series([str(as_of)], dtype="string"))
+    if bad[0] or pd.isna(t.iloc[0]):
+        raise InputError(f"--as-of {as_of!r}: not a date-time (expected YYYY-MM-DD[ HH:MM])")
+    return t.iloc[0]

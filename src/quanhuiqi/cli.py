@@ -87,6 +87,17 @@ def cmd_eligibility(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     extra: dict[str, object] = {}
+    if args.what == "appeals":
+        from quanhuiqi.appeals import train_appeals_cli
+
+        if args.no_firm_effects:
+            raise InputError("--no-firm-effects applies to the policy ranker only")
+        print(train_appeals_cli(args.data, register=args.register, alias=args.alias, cv=args.cv,
+                                department_map=args.department_map, triage_rules=args.triage_rules,
+                                params=_params(args.param)))
+        return 0
+    if args.cv or args.department_map or args.triage_rules:
+        raise InputError("--cv, --department-map and --triage-rules apply to train appeals only")
     # a synthetic city's truth/ grades the candidates too (the product itself never reads it)
     if args.what == "ranker":
         from quanhuiqi.rank import train_ranker_cli as train
@@ -131,6 +142,20 @@ def cmd_match_postings(args: argparse.Namespace) -> int:
 
     print(match_postings_file(args.postings, as_of=args.as_of, out=args.out, model=args.model,
                               enterprises=args.enterprises, rejects=args.rejects or _default_rejects(args.out)))
+    return 0
+
+
+def cmd_appeals_route(args: argparse.Namespace) -> int:
+    from quanhuiqi.appeals import route_appeals_file
+
+    print(route_appeals_file(args.appeals, args.out, model=args.model, rejects=args.rejects, threshold=args.threshold))
+    return 0
+
+
+def cmd_appeals_clock(args: argparse.Namespace) -> int:
+    from quanhuiqi.appeals import clock_file
+
+    print(clock_file(args.appeals, args.as_of, args.out, config=args.config))
     return 0
 
 
@@ -206,8 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rejects")
     s.set_defaults(func=cmd_eligibility)
 
-    s = sub.add_parser("train", help="train and (optionally) register a ranker in MLflow")
-    s.add_argument("what", choices=["ranker", "postings"])
+    s = sub.add_parser("train", help="train and (optionally) register a model in MLflow")
+    s.add_argument("what", choices=["ranker", "postings", "appeals"])
     s.add_argument("--data", required=True)
     s.add_argument("--register")
     s.add_argument("--alias")
@@ -217,7 +242,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-firm-effects", action="store_true",
                    help="ranker: do not tune per-enterprise effects on top of the booster (default: kept when "
                         "they raise the validation window's NDCG@5)")
+    s.add_argument("--cv", type=int, default=0,
+                   help="appeals: also report nested K-fold cross-validated scores (default 0: validation only)")
+    s.add_argument("--department-map", help="appeals: category → department map (YAML; default: the shipped one)")
+    s.add_argument("--triage-rules", help="appeals: triage rules (YAML; default: the shipped ones)")
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("appeals", help="enterprise appeals (涉企诉求): route and triage, the response clock")
+    asub = s.add_subparsers(dest="appeals_command", required=True)
+    c = asub.add_parser("route", help="route each appeal: top-3 category → department, triage, masked text")
+    c.add_argument("--appeals", required=True)
+    c.add_argument("--out", required=True)
+    c.add_argument("--model", help="NAME@ALIAS or NAME/VERSION (default: the latest registered appeals model)")
+    c.add_argument("--threshold", type=float, help="abstain (人工分拨) below this top probability (default: the model's)")
+    c.add_argument("--rejects")
+    c.set_defaults(func=cmd_appeals_route)
+    c = asub.add_parser("clock", help="the 2110 response clock: at-risk and overdue lists per department")
+    c.add_argument("--appeals", required=True)
+    c.add_argument("--as-of", required=True, help="YYYY-MM-DD[ HH:MM] (local time)")
+    c.add_argument("--out", required=True, help="folder for status, at_risk, overdue, department_stats, rejects")
+    c.add_argument("--config", help="clock settings (YAML; default: the shipped 2110 rule)")
+    c.set_defaults(func=cmd_appeals_clock)
 
     s = sub.add_parser("match-postings", help="pair supply and demand postings (供需对接)")
     s.add_argument("--postings", required=True)

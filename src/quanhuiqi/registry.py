@@ -292,3 +292,17 @@ def log_ranker(ranker: Any, **kwargs: Any) -> LoggedRun:
 
     booster = lgb.Booster(model_str=ranker.model_string())
     return log_model(booster, feature_names=ranker.feature_names_, params=params, metadata=metadata, **kwargs)
+
+
+def latest_model_version(kind: str, *, uri: str | None = None) -> tuple[str, str] | None:
+    """(name, version) of the most recently registered model version of ``kind`` (its ``quanhuiqi.kind``
+    version tag, set at registration), or None when there is none."""
+    from mlflow import MlflowClient
+
+    resolved = tracking_uri(uri)
+    client = MlflowClient(tracking_uri=resolved, registry_uri=resolved)
+    found = client.search_model_versions(f"tags.`quanhuiqi.kind` = '{kind}'")
+    if not found:
+        return None
+    mv = max(found, key=lambda v: (int(v.creation_timestamp or 0), v.name, int(v.version)))
+    return mv.name, str(mv.version)

@@ -35,10 +35,20 @@ _CHUNK = 8_000  # documents per numpy pass: bounded temporaries
 _TAG = 60  # gram length stored above the character bits
 
 
+PLACEHOLDER_BASE = 0xE000  # masked personal data: one private-use character per kind (never a word)
+
+
 def model_text(values: pd.Series) -> pd.Series:
-    """The text the model reads: normalised, no whitespace, ASCII lower-case, digit runs → ``0``."""
+    """The text the model reads: normalised, no whitespace, ASCII lower-case, digit runs → ``0``, each
+    masked-data placeholder (``[手机号]`` …) one private-use character (its kind stays a feature, its
+    characters do not pose as words)."""
+    from quanhuiqi.appeals.privacy import KINDS, PLACEHOLDER
+
     s = normalize_text_series(values.astype("string")).fillna("")
     arr = to_arrow(s)
+    if pc.any(pc.match_substring(arr, "[")).as_py():
+        for i, kind in enumerate(KINDS):
+            arr = pc.replace_substring(arr, pattern=PLACEHOLDER[kind], replacement=chr(PLACEHOLDER_BASE + i))
     arr = pc.replace_substring_regex(arr, pattern=r"\s+", replacement="")
     arr = pc.utf8_lower(arr)
     arr = pc.replace_substring_regex(arr, pattern=r"\d+", replacement="0")

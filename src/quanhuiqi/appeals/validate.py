@@ -78,7 +78,10 @@ def parse_datetimes(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     def parse(u: pd.Series) -> pd.Series:
         s = to_arrow(clean_text(u))
         m = pc.extract_regex(s, _DATETIME)
-        parts = {f: pc.struct_field(m, f) for f in ("y", "mo", "d", "h", "mi", "s", "tz")}
+        parts = {}
+        for f in ("y", "mo", "d", "h", "mi", "s", "tz"):  # a group that took no part is '' (or null)
+            got = pc.struct_field(m, f)
+            parts[f] = pc.if_else(pc.equal(got, ""), pa.scalar(None, got.type), got)
         nums = pd.DataFrame(
             {k: pc.cast(parts[k], pa.int64()).to_numpy(zero_copy_only=False) for k in ("y", "mo", "d", "h", "mi", "s")}
         ).astype("float64")
@@ -101,14 +104,16 @@ def parse_datetimes(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 
 def _offset_minutes(tz: pd.Series) -> pd.Series:
-    def one(t: str) -> float:
+    def one(t) -> float:
+        if not isinstance(t, str) or not t:
+            return np.nan
         if t == "Z":
             return 0.0
         sign = -1.0 if t[0] == "-" else 1.0
         digits = t[1:].replace(":", "")
         return sign * (int(digits[:2]) * 60 + int(digits[2:]))
 
-    return pd.Series([one(t) for t in tz.astype(str)], index=tz.index, dtype="float64")
+    return pd.Series([one(t) for t in tz.astype(object)], index=tz.index, dtype="float64")
 
 
 def _vocabulary(values: pd.Series, words: dict[str, str]) -> pd.Series:

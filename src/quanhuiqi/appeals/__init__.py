@@ -1,0 +1,66 @@
+"""涉企诉求: one pool of enterprise appeals — validated, privacy-masked, routed, triaged and timed (§十四).
+
+appeals table → ``validate_appeals`` (rejects; copies linked into cases) → ``mask_personal_data`` →
+``route_appeals`` with a trained ``AppealsModel`` (top-3 category → department, abstention to 人工分拨,
+triage with reasons) → ``response_clock`` (the "2110" rule in working time: lists at risk and overdue
+per department, time-to-close statistics).  The table contract, the masking rules and the model are
+documented in ``docs/appeals.md``.
+"""
+
+from quanhuiqi.appeals.clock import (
+    ClockResult,
+    WorkingCalendar,
+    clock_file,
+    default_clock_config,
+    load_clock_config,
+    response_clock,
+)
+from quanhuiqi.appeals.columns import APPEAL_COLUMNS, CHANNELS, ROUTE_COLUMNS, TRIAGE_LEVELS, WORKFLOW_TIMES
+from quanhuiqi.appeals.dedupe import cases, link_duplicates
+from quanhuiqi.appeals.departments import DepartmentMap, department_map
+from quanhuiqi.appeals.features import AppealTextVectorizer, model_text
+from quanhuiqi.appeals.model import AppealsModel
+from quanhuiqi.appeals.privacy import KINDS as PERSONAL_DATA_KINDS
+from quanhuiqi.appeals.privacy import find_personal_data, mask_personal_data, mask_text
+from quanhuiqi.appeals.registered import load_appeals_model, log_appeals_model
+from quanhuiqi.appeals.route import OnlineRouter, route_appeals, route_appeals_file
+from quanhuiqi.appeals.train import train_appeals, train_appeals_cli
+from quanhuiqi.appeals.triage import TriageRules, apply_triage
+from quanhuiqi.appeals.validate import parse_datetimes, read_appeals, validate_appeals
+
+__all__ = [
+    "APPEAL_COLUMNS",
+    "CHANNELS",
+    "PERSONAL_DATA_KINDS",
+    "ROUTE_COLUMNS",
+    "TRIAGE_LEVELS",
+    "WORKFLOW_TIMES",
+    "AppealTextVectorizer",
+    "AppealsModel",
+    "ClockResult",
+    "DepartmentMap",
+    "OnlineRouter",
+    "TriageRules",
+    "WorkingCalendar",
+    "apply_triage",
+    "cases",
+    "clock_file",
+    "default_clock_config",
+    "department_map",
+    "find_personal_data",
+    "link_duplicates",
+    "load_appeals_model",
+    "load_clock_config",
+    "log_appeals_model",
+    "mask_personal_data",
+    "mask_text",
+    "model_text",
+    "parse_datetimes",
+    "read_appeals",
+    "response_clock",
+    "route_appeals",
+    "route_appeals_file",
+    "train_appeals",
+    "train_appeals_cli",
+    "validate_appeals",
+]

@@ -1,0 +1,226 @@
+"""Routing: each appeal → top-3 (category, department, probability, the words that drove it), abstention to
+人工分拨 below the threshold, triage with its reason, and the masked text — one row per input appeal.
+
+The model reads masked text only (personal data never reaches features, outputs or logs).  Departments
+come from the versioned map (per district); a second topic whose probability reaches
+``second_topic_at`` and whose department differs adds that department (a coordinated case).  Copies of
+one appeal (``duplicate_of``) are routed like any row and carry their ``case_id``, so a count per case
+never counts them twice.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from quanhuiqi.appeals.columns import MANUAL_DISPATCH, ROUTE_COLUMNS
+from quanhuiqi.appeals.model import AppealsModel, routed_departments
+from quanhuiqi.appeals.privacy import mask_personal_data
+from quanhuiqi.appeals.triage import apply_triage
+
+TOP = 3
+WORDS = 3
+
+
+def feature_texts(model: AppealsModel) -> tuple[np.ndarray, np.ndarray]:
+    """(text, explainable) of every feature column, decoded once per model (vectorised).  A feature
+    explains a decision when it is a word of two or more characters: a word of the segmentation, or a
+    character gram that is itself a dictionary word (``业年`` from 企业年报 is not)."""
+    cached = model.__dict__.get("_feature_texts")
+    if cached is not None:
+        return cached
+    vec = model.vectorizer
+    codes = np.concatenate([vec.blocks_[b].vocabulary_ for b in vec.BLOCKS if b in vec.blocks_])
+    k = (codes >> 60).astype(np.int64)
+    chars = np.zeros((len(codes), 4), dtype=np.uint32)
+    table = np.concatenate([[0], vec.alphabet_.chars]).astype(np.uint32)
+    for j in range(4):
+        shift = 15 * np.maximum(k - 1 - j, 0)
+        cid = (codes >> shift) & ((1 << 15) - 1)
+        chars[:, j] = np.where(j < k, table[cid], 0)
+    texts = chars.view("<U4").ravel()
+    if len(vec.lexicon_.codes):
+        is_word = vec.lexicon_._index.get_indexer(codes) >= 0
+    else:  # a vectoriser without jieba's dictionary: any gram of two or more characters
+        is_word = np.ones(len(codes), dtype=bool)
+    n_words = len(vec.blocks_["words"].vocabulary_) if "words" in vec.blocks_ else 0
+    if n_words:
+        is_word[len(codes) - n_words:] = True
+    plain = (chars < 0xE000).all(axis=1) | (chars > 0xF8FF).any(axis=1)  # no masked-data placeholder
+    out = (texts, (k >= 2) & is_word & plain)
+    model.__dict__["_feature_texts"] = out
+    return out
+
+
+def explain(model: AppealsModel, X: sp.csr_matrix, classes: np.ndarray, words: int = WORDS,
+            candidates: int = 8) -> list[list[str]]:
+    """For each row and its class index, the ``words`` features (2+ characters) adding most to that
+    class's score, longer grams kept over the grams inside them."""
+    texts, explainable = feature_texts(model)
+    n = X.shape[0]
+    row = np.repeat(np.arange(n), np.diff(X.indptr))
+    contrib = X.data * model.head.coef[classes[row], X.indices]
+    keep = (contrib > 0) & explainable[X.indices]
+    r, c, j = row[keep], contrib[keep], X.indices[keep]
+    order = np.lexsort((-c, r))
+    r, j = r[order], j[order]
+    first = np.searchsorted(r, np.arange(n))
+    rank = np.arange(len(r)) - first[r]
+    sel = rank < candidates
+    r, j = r[sel], j[sel]
+    bounds = np.searchsorted(r, np.arange(n + 1))
+    cand = texts[j].tolist()
+    out: list[list[str]] = []
+    for i in range(n):
+        chosen: list[str] = []
+        for w in cand[bounds[i]:bounds[i + 1]]:
+            if any(w in x or x in w for x in chosen):
+                continue
+            chosen.append(w)
+            if len(chosen) == words:
+                break
+        out.append(chosen)
+    return out
+
+
+def route_appeals(model: AppealsModel, clean: pd.DataFrame, *, history: pd.DataFrame | None = None,
+                  threshold: float | None = None) -> pd.DataFrame:
+    """One row per appeal of ``clean`` (validated): ``ROUTE_COLUMNS`` then ``suggestion_{1,2,3}_{category,
+    department,probability,words}``, ``triage_rules``, ``model_target``, ``department_map_version``.
+
+    ``history``: earlier appeals (validated, with ``case_id``) for the repeat rule; the input's own
+    cases count too.  ``threshold`` overrides the model's abstention threshold."""
+    thr = model.threshold if threshold is None else float(threshold)
+    n = len(clean)
+    titles = mask_personal_data(clean["title"].astype("string").reset_index(drop=True))
+    bodies = mask_personal_data(clean["body"].astype("string").reset_index(drop=True))
+    X = model.features(titles, bodies)
+    proba = model.head.proba(X)
+    routed, dep_cols, top = routed_departments(model, proba, districts_of(clean))
+    k = top.shape[1]
+    top_p = np.take_along_axis(proba, top, axis=1)
+    classes = model.head.classes
+    is_category = model.target == "category"
+    sugg: dict[str, object] = {}
+    for s in range(k):
+        cls = classes[top[:, s]]
+        sugg[f"suggestion_{s + 1}_category"] = pd.array(cls if is_category else [None] * n, dtype="string")
+        sugg[f"suggestion_{s + 1}_department"] = pd.array(dep_cols[s], dtype="string")
+        sugg[f"suggestion_{s + 1}_probability"] = np.round(top_p[:, s], 4)
+        sugg[f"suggestion_{s + 1}_words"] = pd.array(["、".join(w) for w in explain(model, X, top[:, s])],
+                                                     dtype="string")
+    auto = top_p[:, 0] >= thr
+    dep1 = dep_cols[0]
+    second = pd.notna(routed) & np.array([isinstance(x, str) and ";" in x for x in routed], dtype=bool) & \
+        ~np.array([isinstance(x, str) and ";" in x for x in dep1], dtype=bool)
+    department = np.where(auto, routed, None)
+    triage_proba = None
+    if model.triage_head is not None:
+        triage_proba = pd.DataFrame(model.triage_head.proba(X), columns=[str(c) for c in model.triage_head.classes])
+    tri = apply_triage(titles.fillna("") + "。" + bodies.fillna(""), pd.Series(department, dtype="string"),
+                       model.triage_rules, uscc=clean["uscc"].reset_index(drop=True),
+                       received=clean["received_at"].reset_index(drop=True),
+                       case_id=_case_ids(clean), history=history, model_proba=triage_proba,
+                       categories=pd.Series(classes[top[:, 0]], dtype="string"))
+    words1 = sugg["suggestion_1_words"]
+    reasons = []
+    label = "类别" if is_category else "部门"
+    for i in range(n):
+        c1, p1 = str(classes[top[i, 0]]), top_p[i, 0]
+        if not auto[i]:
+            alts = "、".join(f"{classes[top[i, s]]}{top_p[i, s]:.2f}" for s in range(k))
+            reasons.append(f"最高置信度{p1:.2f}低于阈值{thr:.2f}，转{MANUAL_DISPATCH}（建议：{alts}）")
+            continue
+        w = words1[i]
+        basis = "依据" + "".join(f"“{x}”" for x in str(w).split("、")) if isinstance(w, str) and w else "依据全文"
+        text = f"{basis}判为{c1}（{p1:.2f}）" if is_category else f"{basis}判定{label}（{p1:.2f}）"
+        text += f"，转{dep1[i]}" if dep1[i] is not None else "，部门映射表未列出该类别，转" + MANUAL_DISPATCH
+        if second[i]:
+            text += f"；另涉及{classes[top[i, 1]]}（{top_p[i, 1]:.2f}），协同{dep_cols[1][i]}"
+        reasons.append(text)
+    dispatch = np.where(auto & pd.notna(department), "auto", "manual")
+    out = pd.DataFrame({
+        "appeal_id": clean["appeal_id"].astype("string").to_numpy(),
+        "case_id": _case_ids(clean).to_numpy(),
+        "received_at": clean["received_at"].to_numpy(),
+        "uscc": clean["uscc"].astype("string").to_numpy(),
+        "district_code": clean["district_code"].astype("string").to_numpy(),
+        "channel": clean["channel"].astype("string").to_numpy(),
+        "category": sugg["suggestion_1_category"],
+        "category_probability": np.round(top_p[:, 0], 4) if is_category else np.full(n, np.nan),
+        "department": pd.array(department, dtype="string"),
+        "dispatch": pd.array(dispatch, dtype="string"),
+        "triage": tri["triage"].to_numpy(),
+        "triage_reason": tri["triage_reason"].to_numpy(),
+        "reason": pd.array(reasons, dtype="string"),
+        "masked_title": titles.to_numpy(),
+        "masked_body": bodies.to_numpy(),
+    })
+    for c, v in sugg.items():
+        out[c] = v
+    out["triage_rules"] = tri["triage_rules"].to_numpy()
+    out["model_target"] = model.target
+    out["department_map_version"] = model.department_map.version
+    out = out.astype({c: "string" for c in ROUTE_COLUMNS if out[c].dtype == object})
+    return out
+
+
+def districts_of(clean: pd.DataFrame) -> np.ndarray | None:
+    return clean["district_code"].astype("string").to_numpy(dtype=object) if "district_code" in clean else None
+
+
+def _case_ids(clean: pd.DataFrame) -> pd.Series:
+    col = "case_id" if "case_id" in clean.columns else "appeal_id"
+    return clean[col].astype("string").reset_index(drop=True)
+
+
+class OnlineRouter:
+    """One appeal at a time (the platform backend): the same answer as :func:`route_appeals` for it."""
+
+    def __init__(self, model: AppealsModel):
+        self.model = model
+        feature_texts(model)
+
+    def route(self, title: str | None, body: str | None, *, appeal_id: str = "online", district_code: str | None = None,
+              uscc: str | None = None, received_at=None, channel: str | None = None) -> dict:
+        one = pd.DataFrame({
+            "appeal_id": pd.array([appeal_id], dtype="string"), "title": pd.array([title], dtype="string"),
+            "body": pd.array([body], dtype="string"), "district_code": pd.array([district_code], dtype="string"),
+            "uscc": pd.array([uscc], dtype="string"), "channel": pd.array([channel], dtype="string"),
+            "received_at": pd.Series([pd.Timestamp(received_at) if received_at is not None else pd.NaT],
+                                     dtype="datetime64[ns]"),
+        })
+        return route_appeals(self.model, one).iloc[0].to_dict()
+
+
+def route_appeals_file(appeals: str | os.PathLike, out: str | os.PathLike, *, model: str | None = None,
+                       rejects: str | os.PathLike | None = None, threshold: float | None = None) -> str:
+    """``quanhuiqi appeals route``: validate, route with ``model`` (NAME@ALIAS; default the latest registered
+    appeals model), write one row per valid input appeal and the rejects."""
+    from quanhuiqi.appeals.validate import appeals_file_clean
+    from quanhuiqi.appeals.registered import load_appeals_model
+    from quanhuiqi.tables.io import write_table
+
+    loaded = load_appeals_model(model)
+    v = appeals_file_clean(appeals)
+    routed = route_appeals(loaded, v.clean, history=v.clean, threshold=threshold)
+    write_table(routed, out)
+    rej_path = rejects or _default_rejects(out)
+    write_table(v.rejects, rej_path)
+    auto = int((routed["dispatch"] == "auto").sum())
+    cases = routed["case_id"].nunique()
+    by_level = routed.drop_duplicates("case_id")["triage"].value_counts().to_dict()
+    return (f"routed {len(routed)} appeals ({cases} cases) with {getattr(loaded, 'ref', 'model')}: {auto} to a "
+            f"department, {len(routed) - auto} to {MANUAL_DISPATCH}; triage per case {by_level}; "
+            f"{v.rows_rejected} rows rejected, {int((v.rejects['action'] == 'value_cleared').sum())} values cleared\n"
+            f"  out: {out}\n  rejects: {rej_path}")
+
+
+def _default_rejects(out) -> str:
+    from pathlib import Path
+
+    p = Path(out)
+    return str(p.with_name(p.stem + ".rejects" + p.suffix))

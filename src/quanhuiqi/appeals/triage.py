@@ -1,0 +1,234 @@
+"""Triage: 直接办 · 协同办 · 提级办 from rules as data plus the model's score; every decision with its reason.
+
+Rules (``data/triage_rules.yaml``, or your own file of the same shape) fire on words of the masked,
+normalised text (``any``: one of the words; ``all``: one word of each list), on the largest sum the text
+names (``amount_at_least``, 万元), on the number of the enterprise's cases within ``repeat_days``
+(``repeats_at_least``) and on the number of departments (``departments_at_least``).  The highest level
+that fires wins; otherwise the triage head of the model (when it was trained with triage labels) raises
+the level when its probability reaches ``model.escalated_at`` / ``model.coordinated_at``; otherwise the
+appeal is handled directly by its one department.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+import yaml
+
+from quanhuiqi.appeals.columns import TRIAGE_LEVELS, TRIAGE_NAMES
+from quanhuiqi.appeals.features import model_text
+from quanhuiqi.tables.io import InputError
+from quanhuiqi.tables.parse import to_arrow
+from quanhuiqi.text import normalize_text
+
+_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(亿元|亿|万元|万)")
+_RULE_KEYS = {"name", "any", "all", "amount_at_least", "repeats_at_least", "repeat_days", "departments_at_least",
+              "reason"}
+
+
+@dataclass
+class TriageRules:
+    version: str
+    escalated: list[dict]
+    coordinated: list[dict]
+    escalated_at: float = 0.5
+    coordinated_at: float = 0.5
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> TriageRules:
+        if path is None:
+            text, source = _shipped_text(), "triage_rules.yaml (shipped)"
+        else:
+            p = Path(path)
+            if not p.exists():
+                raise InputError(f"{p}: triage rules not found")
+            text, source = p.read_text(encoding="utf-8"), str(p)
+        try:
+            doc = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise InputError(f"{source}: not valid YAML ({str(exc)[:200]})") from exc
+        return cls.from_dict(doc, source)
+
+    @classmethod
+    def from_dict(cls, doc: dict, source: str = "triage rules") -> TriageRules:
+        if not isinstance(doc, dict):
+            raise InputError(f"{source}: expected a mapping with escalated, coordinated and model")
+        out = {}
+        for level in ("escalated", "coordinated"):
+            rules = doc.get(level) or []
+            if not isinstance(rules, list):
+                raise InputError(f"{source}: {level} must be a list of rules")
+            for i, r in enumerate(rules):
+                where = f"{source}: {level}[{i}]"
+                if not isinstance(r, dict) or not r.get("name") or not r.get("reason"):
+                    raise InputError(f"{where}: a rule needs a name and a reason")
+                unknown = set(r) - _RULE_KEYS
+                if unknown:
+                    raise InputError(f"{where} ({r['name']}): unknown key(s) {sorted(unknown)}")
+                tests = {"any", "all", "amount_at_least", "repeats_at_least", "departments_at_least"} & set(r)
+                if len(tests) != 1:
+                    raise InputError(f"{where} ({r['name']}): exactly one of any, all, amount_at_least, "
+                                     f"repeats_at_least, departments_at_least")
+                if "all" in r and not (isinstance(r["all"], list) and all(isinstance(x, list) and x for x in r["all"])):
+                    raise InputError(f"{where} ({r['name']}): all must be a list of word lists")
+                if "any" in r and not (isinstance(r["any"], list) and r["any"]):
+                    raise InputError(f"{where} ({r['name']}): any must be a non-empty word list")
+            out[level] = rules
+        model = doc.get("model") or {}
+        return cls(str(doc.get("version", "unversioned")), out["escalated"], out["coordinated"],
+                   float(model.get("escalated_at", 0.5)), float(model.get("coordinated_at", 0.5)))
+
+    def to_dict(self) -> dict:
+        return {"version": self.version, "escalated": self.escalated, "coordinated": self.coordinated,
+                "model": {"escalated_at": self.escalated_at, "coordinated_at": self.coordinated_at}}
+
+
+@cache
+def _shipped_text() -> str:
+    return resources.files("quanhuiqi.appeals").joinpath("data").joinpath("triage_rules.yaml").read_text(encoding="utf-8")
+
+
+def _word_pattern(words: list[str]) -> str:
+    norm = [model_text(pd.Series([w], dtype="string")).iloc[0] for w in words]
+    return "|".join(re.escape(w) for w in sorted(set(norm), key=len, reverse=True) if w)
+
+
+def largest_amount(texts: pd.Series) -> np.ndarray:
+    """The largest sum (万元) each text names, NaN when none: 300万元, 1.2亿, 5000万."""
+    t = pd.Series(texts, dtype="string").fillna("")
+    need = pc.fill_null(pc.match_substring_regex(to_arrow(t), r"\d\s*(?:亿|万)"), False).to_numpy(zero_copy_only=False)
+    out = np.full(len(t), np.nan)
+    for i in np.flatnonzero(need):
+        best = np.nan
+        for num, unit in _AMOUNT.findall(normalize_text(t.iloc[i]) or ""):
+            v = float(num) * (10000.0 if unit.startswith("亿") else 1.0)
+            best = v if np.isnan(best) else max(best, v)
+        out[i] = best
+    return out
+
+
+def repeat_counts(uscc: pd.Series, received: pd.Series, case_id: pd.Series, history: pd.DataFrame | None,
+                  days: float, categories: pd.Series | None = None) -> np.ndarray:
+    """For each appeal, the cases of its enterprise about the same category (when ``categories`` is
+    given; history rows count with their recorded ``category``) received within ``days`` up to it,
+    itself included: the same problem raised again."""
+    def key(u: pd.Series, c: pd.Series | None) -> pd.Series:
+        u = u.astype("string")
+        return u if c is None else (u + "|" + c.astype("string"))
+
+    cur = pd.DataFrame({"uscc": key(uscc, categories).to_numpy(), "t": pd.to_datetime(received).to_numpy(),
+                        "case_id": case_id.astype("string").to_numpy()})
+    pool = cur
+    if history is not None and len(history):
+        hc = None if categories is None else history.get("category", pd.Series(pd.NA, index=history.index))
+        h = pd.DataFrame({"uscc": key(history["uscc"], hc).to_numpy(),
+                          "t": pd.to_datetime(history["received_at"]).to_numpy(),
+                          "case_id": history["case_id" if "case_id" in history.columns else "appeal_id"].astype("string").to_numpy()})
+        pool = pd.concat([cur, h], ignore_index=True)  # this batch's own categories win for its cases
+    pool = pool.dropna(subset=["uscc", "t"]).drop_duplicates("case_id")
+    out = np.ones(len(cur), dtype=np.int64)
+    if pool.empty:
+        return out
+    g, _ = pd.factorize(pool["uscc"])
+    secs = (pool["t"].to_numpy().astype("datetime64[s]").astype(np.int64))
+    base = secs.min()
+    span = int(secs.max() - base) + int(days * 86400) + 2
+    key = np.sort(g.astype(np.int64) * span + (secs - base))
+    ok = cur["uscc"].notna().to_numpy() & cur["t"].notna().to_numpy()
+    if ok.any():
+        gmap = {u: i for i, u in enumerate(pd.unique(pool["uscc"]))}
+        gc = cur.loc[ok, "uscc"].map(gmap).to_numpy(dtype=np.int64)
+        s = cur.loc[ok, "t"].to_numpy().astype("datetime64[s]").astype(np.int64) - base
+        hi = np.searchsorted(key, gc * span + s, side="right")
+        lo = np.searchsorted(key, gc * span + np.maximum(s - int(days * 86400), 0), side="left")
+        out[ok] = np.maximum(hi - lo, 1)
+    return out
+
+
+def apply_triage(texts: pd.Series, departments: pd.Series, rules: TriageRules, *,
+                 uscc: pd.Series | None = None, received: pd.Series | None = None, case_id: pd.Series | None = None,
+                 history: pd.DataFrame | None = None, model_proba: pd.DataFrame | None = None,
+                 categories: pd.Series | None = None) -> pd.DataFrame:
+    """``triage`` (direct | coordinated | escalated), ``triage_reason`` (Chinese) and ``triage_rules`` per appeal.
+
+    ``texts``: the masked title + body; ``departments``: ``;``-joined; ``model_proba``: columns of
+    :data:`TRIAGE_LEVELS` from the model's triage head (optional); ``categories``: each appeal's
+    category, so that repeats count the same problem only."""
+    n = len(texts)
+    norm = to_arrow(model_text(pd.Series(texts, dtype="string").reset_index(drop=True)))
+    level = np.zeros(n, dtype=np.int64)  # 0 direct, 1 coordinated, 2 escalated
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    fired: list[list[str]] = [[] for _ in range(n)]
+    amounts = None
+    repeats = None
+    n_dept = pd.Series(departments, dtype="string").reset_index(drop=True).fillna("").str.count(";").to_numpy() + \
+        pd.Series(departments, dtype="string").reset_index(drop=True).notna().to_numpy()
+    for lvl_name, lvl in (("escalated", 2), ("coordinated", 1)):
+        for r in getattr(rules, lvl_name):
+            detail = None
+            if "any" in r:
+                hit = pc.fill_null(pc.match_substring_regex(norm, _word_pattern(r["any"])), False).to_numpy(zero_copy_only=False)
+            elif "all" in r:
+                hit = np.ones(n, dtype=bool)
+                for words in r["all"]:
+                    hit &= pc.fill_null(pc.match_substring_regex(norm, _word_pattern(words)), False).to_numpy(zero_copy_only=False)
+            elif "amount_at_least" in r:
+                if amounts is None:
+                    amounts = largest_amount(pd.Series(texts, dtype="string").reset_index(drop=True))
+                hit = np.nan_to_num(amounts, nan=-1) >= float(r["amount_at_least"])
+                detail = amounts
+            elif "repeats_at_least" in r:
+                if uscc is None or received is None:
+                    continue
+                if repeats is None:
+                    repeats = repeat_counts(uscc.reset_index(drop=True), received.reset_index(drop=True),
+                                            (case_id if case_id is not None else pd.Series(np.arange(n)).astype(str)).reset_index(drop=True),
+                                            history, float(r.get("repeat_days", 90)),
+                                            None if categories is None else categories.reset_index(drop=True))
+                hit = repeats >= int(r["repeats_at_least"])
+                detail = repeats
+            else:
+                hit = n_dept >= int(r["departments_at_least"])
+                detail = n_dept
+            for i in np.flatnonzero(hit):
+                text = r["reason"]
+                if detail is not None and "amount_at_least" in r:
+                    text += f"（{detail[i]:g}万元）"
+                elif detail is not None and "repeats_at_least" in r:
+                    text += f"（{int(detail[i])}次/{int(r.get('repeat_days', 90))}天）"
+                reasons[i].append(text)
+                fired[i].append(r["name"])
+                level[i] = max(level[i], lvl)
+    model_note = [""] * n
+    if model_proba is not None and len(model_proba):
+        pe = model_proba["escalated"].to_numpy() if "escalated" in model_proba else np.zeros(n)
+        pco = model_proba["coordinated"].to_numpy() if "coordinated" in model_proba else np.zeros(n)
+        up2 = (level < 2) & (pe >= rules.escalated_at)
+        up1 = (level < 1) & ~up2 & (pco >= rules.coordinated_at)
+        for i in np.flatnonzero(up2):
+            model_note[i] = f"模型判为重大紧急（{pe[i]:.2f}）"
+            fired[i].append("model")
+        for i in np.flatnonzero(up1):
+            model_note[i] = f"模型判为复杂疑难（{pco[i]:.2f}）"
+            fired[i].append("model")
+        level = np.where(up2, 2, np.where(up1, 1, level))
+    levels = np.array(TRIAGE_LEVELS, dtype=object)[level]
+    text = []
+    for i in range(n):
+        why = reasons[i] + ([model_note[i]] if model_note[i] else [])
+        if not why:
+            why = ["单一部门可直接办理，未触发协同或提级规则"]
+        text.append(f"{TRIAGE_NAMES[levels[i]]}：" + "；".join(why))
+    return pd.DataFrame({"triage": pd.array(levels, dtype="string"), "triage_reason": pd.array(text, dtype="string"),
+                         "triage_rules": pd.array([";".join(f) for f in fired], dtype="string")})
+
+
+__all__ = ["TriageRules", "apply_triage", "largest_amount", "repeat_counts"]

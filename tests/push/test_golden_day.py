@@ -20,19 +20,21 @@ from quanhuiqi.push import run_daily
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 GOLDEN = Path(__file__).parent / "data" / "golden_day"
 DAY = "2025-07-01"
-TABLES = ["push_list", "auto_grant", "near_miss", "rejects"]  # postings pairs: tests/postings/test_golden.py
+TABLES = ["push_list", "auto_grant", "near_miss", "rejects",  # postings pairs: tests/postings/test_golden.py
+          "appeals_routed", "appeals_at_risk", "appeals_overdue", "appeals_department_stats"]
 UPDATE = os.environ.get("QUANHUIQI_UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory):
-    return run_daily(DAY, SAMPLES, tmp_path_factory.mktemp("out"))
+    # appeals routed without a model (appeals.model: null): what a city gets before it trains one
+    return run_daily(DAY, SAMPLES, tmp_path_factory.mktemp("out"), config={"appeals": {"model": None}})
 
 
 def _numbers(report: dict) -> dict:
     """The report without what legitimately changes between runs (timings, paths, versions of tools)."""
     keep = ["summary", "inputs", "eligibility", "push", "auto_grant", "near_miss", "rejects", "policy_book_version",
-            "readiness"]
+            "readiness", "appeals"]
     return json.loads(json.dumps({k: report[k] for k in keep if k in report}, ensure_ascii=False, default=str))
 
 

@@ -177,6 +177,29 @@ def _case_ids(clean: pd.DataFrame) -> pd.Series:
     return clean[col].astype("string").reset_index(drop=True)
 
 
+def unrouted(clean: pd.DataFrame, rules, *, history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The route table without a model: masked text and rule triage, every appeal to 人工分拨."""
+    n = len(clean)
+    titles = mask_personal_data(clean["title"].astype("string").reset_index(drop=True))
+    bodies = mask_personal_data(clean["body"].astype("string").reset_index(drop=True))
+    tri = apply_triage(titles.fillna("") + "。" + bodies.fillna(""), pd.Series([None] * n, dtype="string"), rules,
+                       uscc=clean["uscc"].reset_index(drop=True), received=clean["received_at"].reset_index(drop=True),
+                       case_id=_case_ids(clean), history=history)
+    na = pd.array([None] * n, dtype="string")
+    out = pd.DataFrame({
+        "appeal_id": clean["appeal_id"].astype("string").to_numpy(), "case_id": _case_ids(clean).to_numpy(),
+        "received_at": clean["received_at"].to_numpy(), "uscc": clean["uscc"].astype("string").to_numpy(),
+        "district_code": clean["district_code"].astype("string").to_numpy(),
+        "channel": clean["channel"].astype("string").to_numpy(), "category": na, "category_probability": np.full(n, np.nan),
+        "department": na, "dispatch": pd.array(["manual"] * n, dtype="string"), "triage": tri["triage"].to_numpy(),
+        "triage_reason": tri["triage_reason"].to_numpy(),
+        "reason": pd.array([f"没有可用的诉求分拨模型，转{MANUAL_DISPATCH}"] * n, dtype="string"),
+        "masked_title": titles.to_numpy(), "masked_body": bodies.to_numpy(),
+    })
+    out["triage_rules"] = tri["triage_rules"].to_numpy()
+    return out.astype({c: "string" for c in ROUTE_COLUMNS if out[c].dtype == object})
+
+
 class OnlineRouter:
     """One appeal at a time (the platform backend): the same answer as :func:`route_appeals` for it."""
 

@@ -70,7 +70,8 @@ def _check(cfg: dict, source: str) -> None:
                          ("outputs.near_miss_per_enterprise", cfg["outputs"]["near_miss_per_enterprise"])):
         if value < 0:
             raise InputError(f"{source}: {where} must be >= 0, got {value}")
-    outputs = {"push_list", "auto_grant", "near_miss", "postings_pairs", "held_back", "rejects"}
+    outputs = {"push_list", "auto_grant", "near_miss", "postings_pairs", "held_back", "rejects", "appeals_routed",
+               "appeals_at_risk", "appeals_overdue", "appeals_department_stats"}
     bad = set(cfg["outputs"]["csv_tables"]) - outputs
     if bad:
         raise InputError(f"{source}: outputs.csv_tables names unknown table(s) {sorted(bad)}")
@@ -80,6 +81,11 @@ def _check(cfg: dict, source: str) -> None:
         raise InputError(f"{source}: paths.optional names unknown table(s) {sorted(unknown)}")
     if "enterprises" in cfg["paths"]["optional"] or "policies" in cfg["paths"]["optional"]:
         raise InputError(f"{source}: enterprises and policies cannot be optional")
+    a = cfg["appeals"]
+    if a["model"] is not None and a["model"] != "latest" and "@" not in a["model"] and "/" not in a["model"]:
+        raise InputError(f"{source}: appeals.model must be NAME@ALIAS, NAME/VERSION, latest or null, got {a['model']!r}")
+    if a["new_days"] <= 0:
+        raise InputError(f"{source}: appeals.new_days must be > 0, got {a['new_days']}")
     alias = cfg["model"]["alias"]
     if alias is not None and "@" not in alias:
         raise InputError(f"{source}: model.alias must be NAME@ALIAS, got {alias!r}")

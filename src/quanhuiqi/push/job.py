@@ -37,7 +37,7 @@ from quanhuiqi.push.rules import PushRules
 from quanhuiqi.push.sink import PartitionSink
 from quanhuiqi.tables.facts import read_fact_table
 from quanhuiqi.tables.io import InputError, read_table
-from quanhuiqi.tables.rejects import ROW_REJECTED, concat_rejects, rejects_for
+from quanhuiqi.tables.rejects import ROW_REJECTED, VALUE_CLEARED, concat_rejects, rejects_for
 
 STATE_TABLES = ("push_history", "grants", "suppressions")
 FACT_TABLES = ("certificates", "milestones", "penalties", "yearly", "declarations")  # tables.facts
@@ -64,6 +64,11 @@ class RunResult:
             f"  免申即享:  {self.files['auto_grant']}",
             f"  report:    {self.files['report_html']}",
         ]
+        a = self.report.get("appeals")
+        if a:
+            lines.insert(1, f"  appeals: {a['new_cases']} new cases routed ({a['dispatch']}), "
+                            f"{sum(a['at_risk_per_department'].values())} at risk, "
+                            f"{sum(a['overdue_per_department'].values())} overdue")
         lines += [f"  WARNING: {w}" for w in self.report.get("warnings", [])]
         return "\n".join(lines)
 
@@ -97,7 +102,7 @@ def _locate(data_dir: Path, cfg: dict) -> dict[str, Path | None]:
     for name, rel in cfg["paths"].items():
         if name in ("extra", "optional"):
             continue
-        if name == "postings" and not cfg["postings"]["enabled"]:
+        if name in ("postings", "appeals") and not cfg[name]["enabled"]:
             found[name] = None
             continue
         p = data_dir / rel
@@ -229,7 +234,7 @@ def prepare(
                 prep.inputs[name] = {"path": None, "absent": True}
                 if name in FACT_TABLES:
                     prep.warnings.append(f"fact table {name} is absent: the facts it holds are unknown for everyone")
-                elif name != "postings" or cfg["postings"]["enabled"]:
+                elif name != "appeals" and (name != "postings" or cfg["postings"]["enabled"]):
                     prep.warnings.append(f"optional input {name} is absent: counted as empty")
                 continue
             prep.inputs[name] = {"path": p.relative_to(data_dir).as_posix(), "sha256": input_hash(p)}
@@ -355,9 +360,11 @@ def _sum_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
 
 def formats_of(cfg: dict) -> dict[str, tuple[str, ...]]:
     """The formats each output table is written in (csv only for ``outputs.csv_tables``)."""
+    from quanhuiqi.appeals.daily import APPEAL_TABLES
+
     csv = set(cfg["outputs"]["csv_tables"])
     return {name: tuple(f for f in cfg["outputs"]["formats"] if f != "csv" or name in csv) or ("parquet",)
-            for name in OUTPUT_TABLES}
+            for name in OUTPUT_TABLES + APPEAL_TABLES}
 
 
 def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], streamed: dict[str, dict[str, Any]],
@@ -368,6 +375,18 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
     value counts of the tables the partition sink already wrote (held_back, near_miss, auto_grant).
     """
     cfg, day, date_text, progress = prep.cfg, prep.day, prep.date_text, prep.progress
+    appeals = None
+    if prep.paths.get("appeals") is not None:
+        from quanhuiqi.appeals.daily import appeals_day
+
+        with progress.stage("appeals") as info:
+            appeals = appeals_day(prep.paths["appeals"], day, cfg)
+            info.update(new=appeals.report["new_appeals"], cases=appeals.report["cases"])
+        prep.warnings += appeals.warnings
+        prep.inputs["appeals"].update(rows=appeals.report["rows"], clean=appeals.report["clean"],
+                                      rows_rejected=appeals.report["rows_rejected"])
+        tables["rejects"] = concat_rejects([tables["rejects"], appeals.rejects])
+        crash_point("appeals")
     push_list, rejects, postings_pairs = tables["push_list"], tables["rejects"], tables["postings_pairs"]
     for s in stats:
         for k, t in s.get("timings", {}).items():
@@ -392,7 +411,7 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
         "near_misses": streamed["near_miss"]["rows"],
         "postings_pairs": len(postings_pairs),
         "rejected_rows": int(rej_rows.groupby("source")["row"].nunique().sum()) if len(rej_rows) else 0,
-        "cleared_values": int((rejects["action"] != ROW_REJECTED).sum()),
+        "cleared_values": int((rejects["action"] == VALUE_CLEARED).sum()),
         "policies": len(prep.ctx.policies),
     }
     report: dict[str, Any] = {
@@ -422,6 +441,8 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
     section = readiness_report(prep, stats)
     if section is not None:
         report["readiness"] = section
+    if appeals is not None:
+        report["appeals"] = appeals.report
     formats = formats_of(cfg)
     with progress.stage("write") as info:
         t_write = time.perf_counter()
@@ -429,6 +450,11 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
         for name in ("push_list", "postings_pairs", "rejects"):
             w.table(name, tables.pop(name), formats[name])  # written: released (the caller hands the dict over)
             crash_point(f"write:{name}")
+        if appeals is not None:
+            for name, frame in appeals.tables.items():
+                report["outputs"][name] = len(frame)
+                w.table(name, frame, formats[name])
+            crash_point("write:appeals")
         progress.add_time("write.tables", time.perf_counter() - t_write)
         report["timings_s"] = {k: round(v, 3) for k, v in progress.timings.items()}
         w.json("report.json", report, record=False)
@@ -448,6 +474,8 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
         final = w.publish(manifest)
         info.update(files=len(w.written) + 2)
     files = {name: final / f"{name}.{formats[name][0]}" for name in OUTPUT_TABLES}
+    if appeals is not None:
+        files.update({name: final / f"{name}.{formats[name][0]}" for name in appeals.tables})
     files.update(report_json=final / "report.json", report_html=final / "report.html", manifest=final / "manifest.json")
     log_event("run_done", run=progress.run, out=str(final), pushed=len(push_list))
     return RunResult(date=date_text, out_dir=final, files=files, report=report)
@@ -477,7 +505,7 @@ def run_daily(
     with progress.stage("read") as info:
         raw: dict[str, pd.DataFrame] = {}
         for name, p in prep.paths.items():
-            if p is None or name == "policies":
+            if p is None or name in ("policies", "appeals"):  # appeals: read by their own step (finish)
                 continue
             if name == "enterprises":
                 raw[name] = read_enterprises(p)

@@ -139,6 +139,14 @@ def render_html(report: dict[str, Any]) -> str:
         out.append("<h3>Per-policy change in pushes</h3>" + _bar_svg(ch["per_policy_delta"]))
     else:
         out.append(f"<p class='empty'>no outputs for {html.escape(str(ch.get('previous_date')))}</p>")
+    a = r.get("appeals")
+    if a:
+        out.append("<h2>Enterprise appeals (涉企诉求)</h2>" + _kv_table(
+            {k: a[k] for k in ("rows", "clean", "rows_rejected", "cases", "new_appeals", "new_cases", "calendar")}
+            | {"model": a["model"].get("used") or "none (人工分拨)", "dispatch": a["dispatch"], "triage": a["triage"]}))
+        out.append("<h3>New appeals per department</h3>" + _bar_svg(a["new_per_department"]))
+        out.append("<h3>At risk of the 2110 limits, per department</h3>" + _bar_svg(a["at_risk_per_department"]))
+        out.append("<h3>Overdue, per department</h3>" + _bar_svg(a["overdue_per_department"]))
     out.append("<h2>Timings per stage (seconds)</h2>" + _bar_svg(r["timings_s"], " s"))
     out.append("<h2>Outputs written</h2>" + _kv_table({k: v for k, v in r["outputs"].items()}))
     out.append("</body></html>\n")

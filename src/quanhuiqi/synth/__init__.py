@@ -5,6 +5,7 @@ directory plus ``truth/``; the latent-preference model and its oracle functions
 (``policy_utility``, ``posting_utility``) are documented in ``synth/README.md``.
 """
 
+from quanhuiqi.synth.appeals import generate_appeals, write_appeals
 from quanhuiqi.synth.city import generate_city
 from quanhuiqi.synth.enterprises import generate_enterprises, simulate_enterprises
 from quanhuiqi.synth.policies import generate_policies, policy_dir, template_policies, write_policies
@@ -12,6 +13,7 @@ from quanhuiqi.synth.postings import generate_posting_interactions, generate_pos
 from quanhuiqi.synth.preference import load_truth, policy_utility, posting_utility
 
 __all__ = [
+    "generate_appeals",
     "generate_city",
     "generate_enterprises",
     "generate_policies",
@@ -23,5 +25,6 @@ __all__ = [
     "posting_utility",
     "simulate_enterprises",
     "template_policies",
+    "write_appeals",
     "write_policies",
 ]

@@ -312,7 +312,7 @@ def generate_appeals(enterprises: pd.DataFrame, seed: int = 0, as_of: str = "202
     tr = pd.DataFrame(truth)
     raw.insert(0, "received_at", received)
     raw.insert(1, "channel", channels)
-    raw, tr = _copies(raw, tr, rng)
+    raw, tr = _copies(raw, tr, rng, as_of_ts)
     order = np.lexsort((np.arange(len(raw)), raw["received_at"].to_numpy()))
     raw, tr = raw.iloc[order].reset_index(drop=True), tr.iloc[order].reset_index(drop=True)
     ids = np.array([f"SQ{seed:02d}{i + 1:07d}" for i in range(len(raw))], dtype=object)
@@ -334,8 +334,8 @@ def generate_appeals(enterprises: pd.DataFrame, seed: int = 0, as_of: str = "202
     return raw.astype("string"), tr
 
 
-def _copies(raw: pd.DataFrame, tr: pd.DataFrame, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Re-filed appeals: the same enterprise again 0.1-4 days later, exact (40 %) or lightly edited."""
+def _copies(raw: pd.DataFrame, tr: pd.DataFrame, rng, as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Re-filed appeals: the same enterprise again 0.1-4 days later (before as_of), exact (40 %) or edited."""
     n = len(raw)
     pick = np.flatnonzero(rng.random(n) < DUPLICATE_SHARE)
     raw = raw.assign(_src=-1)
@@ -347,6 +347,8 @@ def _copies(raw: pd.DataFrame, tr: pd.DataFrame, rng) -> tuple[pd.DataFrame, pd.
     prefix = [str(rng.choice(["再次反映：", "补充说明：", "重复提交，"])) if e else "" for e in edit]
     copies["body"] = [p + b for p, b in zip(prefix, copies["body"])]
     tr_c = tr.iloc[pick].copy()
+    before = (copies["received_at"] < as_of).to_numpy()
+    copies, tr_c, prefix = copies[before], tr_c[before], [p for p, b in zip(prefix, before) if b]
     for col in ("pii", "protected"):  # the planted spans of an edited copy move by its prefix
         tr_c[col] = [json.dumps([[f, a + len(p), b + len(p), k] for f, a, b, k in json.loads(spans)])
                      for spans, p in zip(tr_c[col], prefix)]
@@ -445,3 +447,19 @@ def _mess(raw: pd.DataFrame, tr: pd.DataFrame, rng) -> None:
             raw.loc[i, "uscc"] = u[:-1] + ("0" if u[-1] != "0" else "1")
         else:
             raw.loc[i, "resolved_at"] = "2025-02-30 10:00"
+
+
+def write_appeals(data_dir, seed: int = 0, as_of: str = "2025-07-01", days: int = 120, *,
+                  truth: bool = True) -> str:
+    """Write ``DATA_DIR/appeals.csv`` from ``DATA_DIR/enterprises.csv`` (and ``truth/appeals_true.parquet``)."""
+    from pathlib import Path
+
+    from quanhuiqi.tables.io import read_table, write_table
+
+    d = Path(data_dir)
+    raw, tr = generate_appeals(read_table(d / "enterprises.csv"), seed=seed, as_of=as_of, days=days)
+    write_table(raw, d / "appeals.csv")
+    if truth:
+        (d / "truth").mkdir(parents=True, exist_ok=True)
+        write_table(tr, d / "truth" / "appeals_true.parquet")
+    return f"{len(raw)} appeals ({int(tr['duplicate_of_true'].notna().sum())} re-filed copies)"

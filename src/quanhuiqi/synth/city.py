@@ -112,6 +112,9 @@ def generate_city(out_dir: str | Path, n_enterprises: int = 5000, seed: int = 0,
                 logging={"push_logging": hist["push_logging"], "posting_logging": posting_logging},
                 params={"seed": seed, "n_enterprises": n_enterprises, "as_of": str(as_of_ts.date()),
                         "history_days": history_days, "history": history})
+    from quanhuiqi.synth.appeals import write_appeals
+
+    appeals = write_appeals(out, seed=seed, as_of=str(as_of_ts.date()), days=history_days)
     ph = hist["push_history"]
     secs = time.perf_counter() - t0
     return (f"synthetic city (seed {seed}, as_of {as_of_ts.date()}) in {out}: {len(raw)} enterprises, "
@@ -119,7 +122,7 @@ def generate_city(out_dir: str | Path, n_enterprises: int = 5000, seed: int = 0,
             f"{len(ph)} pushes ({int(ph['clicked'].sum()) if len(ph) else 0} clicked, "
             f"{int(ph['applied'].sum()) if len(ph) else 0} applied, {int(ph['approved'].sum()) if len(ph) else 0} approved), "
             f"{len(hist['grants'])} grants, {len(hist['suppressions'])} suppressions, "
-            f"{sum(len(t) for t in facts_seen.values())} fact-table rows; {secs:.1f} s")
+            f"{sum(len(t) for t in facts_seen.values())} fact-table rows, {appeals}; {secs:.1f} s")
 
 
 def _policy_history(out: Path, pol_dir: Path, raw: pd.DataFrame, true: pd.DataFrame, ent_truth: pd.DataFrame,

@@ -86,5 +86,6 @@ DATA_FILES = {
     "penalties": "penalties.csv",
     "yearly": "yearly.csv",
     "declarations": "declarations.csv",
+    "appeals": "appeals.csv",  # enterprise appeals (涉企诉求), contract in docs/appeals.md
     "truth": "truth",  # synthetic city only: the latent model's parameters, for evaluation
 }

@@ -101,9 +101,13 @@ _PATTERN = re.compile(
         ]
     )
 )
+# full-width ASCII (０-９, Ａ-Ｚ, ＠, （, ：…) and the ideographic space read as their ASCII forms — one
+# character for one, so spans found on the translated text are spans of the original
+_HALFWIDTH = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
+
 # rows worth the Python pass: a run of 5+ digits, an @, a name cue, a plate, an address detail
 _CANDIDATE = (
-    r"\d{5}|\d[ \-]\d{3}|@|[" + _PROV + r"][A-HJ-NP-Z]|\d(?:号|栋|幢|座|单元)|"
+    r"\d{5}|\d[ \-]\d{3}|@|[０-９＠]|[" + _PROV + r"][A-HJ-NP-Z]|\d(?:号|栋|幢|座|单元)|"
     + "|".join(NAME_CUES)
 )
 
@@ -211,6 +215,7 @@ def _name_part(candidate: str) -> str:
 def find_personal_data(text: str) -> list[tuple[int, int, str]]:
     """Spans ``(start, end, kind)`` of the personal data in one text, in order (never their values)."""
     spans: list[tuple[int, int, str]] = []
+    text = text.translate(_HALFWIDTH)
     for m in _PATTERN.finditer(text):
         kind = m.lastgroup
         if kind == "email":

@@ -125,7 +125,10 @@ def split_departments(values: pd.Series) -> pd.Series:
     """``;``-joined departments: full-width ``；``, ``、`` and ``,`` read as ``;``, parts trimmed, repeats dropped."""
     def norm(u: pd.Series) -> pd.Series:
         out = []
-        for text in u.astype(str):
+        for text in u.astype(object):
+            if not isinstance(text, str):
+                out.append(None)
+                continue
             parts = [p.strip() for p in text.replace("；", ";").replace("、", ";").replace(",", ";").replace("，", ";").split(";")]
             seen = list(dict.fromkeys(p for p in parts if p))
             out.append(";".join(seen) if seen else None)

@@ -1,0 +1,35 @@
+"""Shared fixtures: synthetic appeals of a small city (real generator, real validation), a model trained on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
+
+
+@pytest.fixture(scope="session")
+def sample_enterprises() -> pd.DataFrame:
+    from quanhuiqi.tables import read_table
+
+    return read_table(SAMPLES / "enterprises.csv")
+
+
+@pytest.fixture(scope="session")
+def synthetic(sample_enterprises):
+    """(raw appeals, truth): 1,500 appeals of the data_samples enterprises, seed 3."""
+    from quanhuiqi.synth.appeals import generate_appeals
+
+    return generate_appeals(sample_enterprises, seed=3, as_of="2025-07-01", days=120, n=1500)
+
+
+@pytest.fixture(scope="session")
+def trained(synthetic):
+    """(model, report) trained on the synthetic appeals (validation only, no cv)."""
+    from quanhuiqi.appeals import train_appeals, validate_appeals
+
+    raw, _ = synthetic
+    v = validate_appeals(raw, require_received=False)
+    return train_appeals(v.clean, seed=0)

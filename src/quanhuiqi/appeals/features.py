@@ -165,7 +165,8 @@ class Lexicon:
         return out
 
 
-def segment_ids(ids: np.ndarray, blockable: np.ndarray, lexicon: Lexicon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def segment_ids(ids: np.ndarray, blockable: np.ndarray, lexicon: Lexicon,
+                lengths: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """jieba's maximum-probability segmentation of every document at once (``cut(HMM=False)``, words ≤ 4).
 
     ``ids``: (docs × width) dense character ids; ``blockable``: characters jieba segments (others split
@@ -175,7 +176,9 @@ def segment_ids(ids: np.ndarray, blockable: np.ndarray, lexicon: Lexicon) -> tup
     if n == 0 or width == 0:
         z = np.zeros(0, dtype=np.int64)
         return z, z, z
-    lengths = (ids != 0).sum(axis=1)  # texts are left-aligned: ids past the end are 0
+    if lengths is None:  # texts are left-aligned: past the end every id is 0
+        known = ids != 0
+        lengths = np.where(known.any(axis=1), width - np.argmax(known[:, ::-1], axis=1), 0)
     single = -lexicon.log_total  # log(1) - log total: an unknown single character
     scores = []
     for k in range(1, 5):
@@ -203,7 +206,7 @@ def segment_ids(ids: np.ndarray, blockable: np.ndarray, lexicon: Lexicon) -> tup
             if s is None or i + k > width:
                 break
             cand = s[:, i] + route[:, i + k]
-            better = cand >= best  # ties: the longer word, as jieba's max over (score, end)
+            better = (cand >= best) & np.isfinite(cand)  # ties: the longer word, as jieba's max over (score, end)
             best = np.where(better, cand, best)
             arg = np.where(better, k, arg)
         route[:, i] = np.where(np.isinf(best), 0.0, best)
@@ -307,7 +310,7 @@ class AppealTextVectorizer:
             idx = order[start:start + _CHUNK]
             cp = _code_points([texts[i] for i in idx], self.max_chars)
             ids = self.alphabet_.ids(cp)
-            d, s, k = segment_ids(ids, _han_or_alnum(cp), self.lexicon_)
+            d, s, k = segment_ids(ids, _han_or_alnum(cp), self.lexicon_, (cp != 0).sum(axis=1))
             if not len(d):
                 continue
             code = np.zeros(len(d), dtype=np.int64)
@@ -338,7 +341,7 @@ class AppealTextVectorizer:
         """One text's words as this vectoriser segments it (for tests and inspection)."""
         cp = _code_points([text], len(text) or 1)
         ids = self.alphabet_.ids(cp)
-        d, s, k = segment_ids(ids, _han_or_alnum(cp), self.lexicon_)
+        d, s, k = segment_ids(ids, _han_or_alnum(cp), self.lexicon_, (cp != 0).sum(axis=1))
         return [text[a:a + b] for a, b in zip(s.tolist(), k.tolist())]
 
     # --- fit / transform ----------------------------------------------------------------------------

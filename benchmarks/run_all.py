@@ -33,6 +33,10 @@ ORDER = [
     "postings_ceiling",
     "postings_model_selection",
     "shortlist_recall",
+    "appeals_privacy",
+    "appeals_city",
+    "appeals_real",
+    "appeals_speed",
     "daily_run",
     "spark_driver",
 ]

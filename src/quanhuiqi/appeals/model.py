@@ -136,6 +136,7 @@ class Selection:
     val_index: np.ndarray  # rows of the held-out part
     val_proba: np.ndarray
     val_classes: np.ndarray
+    val_decision: np.ndarray
 
 
 def select_head(X: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, *, grid=DEFAULT_C_GRID, fraction: float = 0.2,
@@ -158,7 +159,7 @@ def select_head(X: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, *, grid=DEF
     h = heads[best]
     d = h.decision(Xva)
     t = h.calibrate(d, y[va])
-    return Selection(best, t, scores, va, h.proba(Xva, d), h.classes)
+    return Selection(best, t, scores, va, h.proba(Xva, d), h.classes, d)
 
 
 # --- the appeals model -------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class AppealsModel:
     department_map: DepartmentMap
     triage_rules: TriageRules
     threshold: float  # top probability below which an appeal goes to 人工分拨
-    second_topic_at: float = 0.3  # second suggestion's probability that adds its department (multi-topic)
+    second_topic_margin: float = float("inf")  # second class's SVM decision above which its department joins
     metadata: dict[str, Any] = field(default_factory=dict)
 
     # --- prediction ---------------------------------------------------------------------------------
@@ -185,6 +186,11 @@ class AppealsModel:
     def predict_proba(self, titles: pd.Series, bodies: pd.Series) -> pd.DataFrame:
         X = self.features(titles, bodies)
         return pd.DataFrame(self.head.proba(X), columns=[str(c) for c in self.head.classes])
+
+    def decide(self, titles: pd.Series, bodies: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """(decision values, calibrated probabilities) of the class head."""
+        d = self.head.decision(self.features(titles, bodies))
+        return d, self.head.proba(None, d)
 
     # --- persistence --------------------------------------------------------------------------------
     def save(self, folder: str | os.PathLike) -> Path:
@@ -205,7 +211,7 @@ class AppealsModel:
             "department_map": json.loads(self.department_map.to_json()),
             "triage_rules": self.triage_rules.to_dict(),
             "threshold": self.threshold,
-            "second_topic_at": self.second_topic_at,
+            "second_topic_margin": self.second_topic_margin,
             "metadata": self.metadata,
         }
         (folder / "model.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_json_default),
@@ -225,7 +231,7 @@ class AppealsModel:
         tri = LinearHead.from_arrays(doc["triage_head"], arrays, "triage") if doc["triage_head"] else None
         dm = DepartmentMap.from_json(json.dumps(doc["department_map"]))
         return cls(doc["target"], vec, head, tri, dm, TriageRules.from_dict(doc["triage_rules"]),
-                   float(doc["threshold"]), float(doc["second_topic_at"]), doc.get("metadata", {}))
+                   float(doc["threshold"]), float(doc["second_topic_margin"]), doc.get("metadata", {}))
 
 
 def _json_default(obj):
@@ -238,19 +244,21 @@ def _json_default(obj):
     raise TypeError(type(obj).__name__)
 
 
-def routed_departments(model: AppealsModel, proba: np.ndarray, districts) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+def routed_departments(model: AppealsModel, proba: np.ndarray, districts,
+                       decision: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     """(the department(s) each appeal is routed to — the top suggestion's, plus the second suggestion's
-    when its probability reaches ``second_topic_at`` and it is another department, ``;``-joined —,
-    the departments of the top-3 suggestions, the top-3 class indices)."""
+    when that class's own one-vs-rest decision value exceeds ``second_topic_margin`` (the SVM says that
+    topic is present too) and it is another department, ``;``-joined —, the departments of the top-3
+    suggestions, the top-3 class indices)."""
     k = min(3, proba.shape[1])
     top = np.argsort(-proba, axis=1, kind="stable")[:, :k]
     classes = model.head.classes
     deps = [model.department_map.departments(classes[top[:, s]], districts) if model.target == "category"
             else classes[top[:, s]] for s in range(k)]
     routed = np.array(deps[0], dtype=object)
-    if k >= 2:
-        p2 = np.take_along_axis(proba, top[:, 1:2], axis=1)[:, 0]
-        second = (p2 >= model.second_topic_at) & pd.notna(deps[1]) & pd.notna(deps[0]) & (deps[1] != deps[0])
+    if k >= 2 and decision is not None and np.isfinite(model.second_topic_margin):
+        d2 = np.take_along_axis(decision, top[:, 1:2], axis=1)[:, 0]
+        second = (d2 > model.second_topic_margin) & pd.notna(deps[1]) & pd.notna(deps[0]) & (deps[1] != deps[0])
         idx = np.flatnonzero(second)
         routed[idx] = [f"{a};{b}" for a, b in zip(deps[0][idx], deps[1][idx])]
     return routed, deps, top
@@ -366,8 +374,8 @@ def fit_model(data: TrainingData, department_map: DepartmentMap, triage_rules: T
         dm = department_map.with_learned(pd.Series(y), data.departments)
     pred = sel.val_classes[sel.val_proba.argmax(axis=1)]
     conf = sel.val_proba.max(axis=1)
-    second_at = _second_topic_threshold(sel, data, dm)
-    correct = _route_correct(pred, data, sel.val_index, dm, sel.val_proba, sel.val_classes, second_at)
+    second_at = _second_topic_margin(sel, data, dm)
+    correct = _route_correct(pred, data, sel.val_index, dm, sel, second_at)
     threshold = threshold_for(correct, conf, target_accuracy)
     t_sel = time.perf_counter() - t0
     vec = AppealTextVectorizer(**cfg)
@@ -388,7 +396,7 @@ def fit_model(data: TrainingData, department_map: DepartmentMap, triage_rules: T
         "C_scores": {str(k): round(v, 4) for k, v in sel.scores.items()},
         "temperature": sel.temperature,
         "threshold": threshold,
-        "second_topic_at": second_at,
+        "second_topic_margin": second_at,
         "target_accuracy": target_accuracy,
         "selection_seconds": round(t_sel, 2),
         "fit_seconds": round(time.perf_counter() - t0 - t_sel, 2),
@@ -413,40 +421,41 @@ def _triage_val_decision(split: dict, triage: np.ndarray, C: float, seed: int):
     return h.classes, h.decision(split["Xva"][va]), y_va
 
 
-SECOND_TOPIC_GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 1.01)
+SECOND_TOPIC_GRID = (-1.0, -0.9, -0.8, -0.7, -0.6, -0.5, -0.4, -0.3, -0.2, -0.1, 0.0, float("inf"))
 
 
-def _second_topic_threshold(sel: Selection, data: TrainingData, dm: DepartmentMap) -> float:
-    """The second suggestion's probability from which its department joins the routing, chosen on the
-    held-out part by department accuracy (1.01 = never) when the labels record departments."""
+def _probe(classes: np.ndarray, dm: DepartmentMap, margin: float) -> AppealsModel:
+    return AppealsModel("category", None, LinearHead(classes, np.zeros((0, 0)), np.zeros(0)), None, dm, None, 0.0,
+                        margin)
+
+
+def _second_topic_margin(sel: Selection, data: TrainingData, dm: DepartmentMap) -> float:
+    """The decision value above which the second class's department joins the routing (a second topic),
+    chosen on the held-out part by department accuracy (inf = never) when the labels record departments."""
     dep_true = data.departments.iloc[sel.val_index].astype("string").to_numpy(dtype=object)
     has = pd.notna(dep_true)
     if data.target != "category" or has.mean() < 0.5 or sel.val_proba.shape[1] < 2:
-        return 0.3
-    probe = AppealsModel("category", None, LinearHead(sel.val_classes, np.zeros((0, 0)), np.zeros(0)), None, dm,
-                         None, 0.0)
+        return float("inf")
     dist = data.districts.iloc[sel.val_index].to_numpy(dtype=object)
-    best, best_acc = 0.3, -1.0
+    best, best_acc = float("inf"), -1.0
     for t in SECOND_TOPIC_GRID:
-        probe.second_topic_at = t
-        routed, _, _ = routed_departments(probe, sel.val_proba, dist)
+        routed, _, _ = routed_departments(_probe(sel.val_classes, dm, t), sel.val_proba, dist, sel.val_decision)
         acc = float(same_departments(routed[has], dep_true[has]).mean())
         if acc > best_acc + 1e-9:
             best, best_acc = t, acc
     return best
 
 
-def _route_correct(pred: np.ndarray, data: TrainingData, rows: np.ndarray, dm: DepartmentMap,
-                   proba: np.ndarray, classes: np.ndarray, second_at: float) -> np.ndarray:
+def _route_correct(pred: np.ndarray, data: TrainingData, rows: np.ndarray, dm: DepartmentMap, sel: Selection,
+                   margin: float) -> np.ndarray:
     """Is the routing right: the department(s) routed to (when the labels record departments and the map
     covers the prediction), else the predicted class itself."""
     truth = data.y[rows]
     if data.target == "department":
         return pred == truth
     dep_true = data.departments.iloc[rows].astype("string").to_numpy(dtype=object)
-    probe = AppealsModel("category", None, LinearHead(classes, np.zeros((0, 0)), np.zeros(0)), None, dm, None, 0.0,
-                         second_at)
-    dep_pred, _, _ = routed_departments(probe, proba, data.districts.iloc[rows].to_numpy(dtype=object))
+    dep_pred, _, _ = routed_departments(_probe(sel.val_classes, dm, margin), sel.val_proba,
+                                        data.districts.iloc[rows].to_numpy(dtype=object), sel.val_decision)
     has = pd.notna(dep_true) & pd.notna(dep_pred)
     if has.mean() < 0.5:
         return pred == truth

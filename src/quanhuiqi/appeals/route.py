@@ -3,7 +3,7 @@
 
 The model reads masked text only (personal data never reaches features, outputs or logs).  Departments
 come from the versioned map (per district); a second topic whose probability reaches
-``second_topic_at`` and whose department differs adds that department (a coordinated case).  Copies of
+``second_topic_margin`` (chosen on held-out data) and whose department differs adds that department (a coordinated case).  Copies of
 one appeal (``duplicate_of``) are routed like any row and carry their ``case_id``, so a count per case
 never counts them twice.
 """
@@ -98,8 +98,9 @@ def route_appeals(model: AppealsModel, clean: pd.DataFrame, *, history: pd.DataF
     titles = mask_personal_data(clean["title"].astype("string").reset_index(drop=True))
     bodies = mask_personal_data(clean["body"].astype("string").reset_index(drop=True))
     X = model.features(titles, bodies)
-    proba = model.head.proba(X)
-    routed, dep_cols, top = routed_departments(model, proba, districts_of(clean))
+    decision = model.head.decision(X)
+    proba = model.head.proba(X, decision)
+    routed, dep_cols, top = routed_departments(model, proba, districts_of(clean), decision)
     k = top.shape[1]
     top_p = np.take_along_axis(proba, top, axis=1)
     classes = model.head.classes

@@ -52,7 +52,7 @@ def calibration_error(correct: np.ndarray, confidence: np.ndarray, bins: int = 1
 
 def evaluate_on(model: AppealsModel, data: TrainingData, rows: np.ndarray) -> dict[str, Any]:
     """Scores of ``model`` on ``rows`` of ``data`` (never seen by it)."""
-    proba = model.predict_proba(data.titles.iloc[rows], data.bodies.iloc[rows]).to_numpy()
+    decision, proba = model.decide(data.titles.iloc[rows], data.bodies.iloc[rows])
     pred = model.head.classes[proba.argmax(axis=1)]
     truth = data.y[rows]
     conf = proba.max(axis=1)
@@ -60,7 +60,7 @@ def evaluate_on(model: AppealsModel, data: TrainingData, rows: np.ndarray) -> di
     dep_true = data.departments.iloc[rows].astype("string").to_numpy(dtype=object)
     has = pd.notna(dep_true)
     if has.any():
-        routed, deps, _ = routed_departments(model, proba, data.districts.iloc[rows].to_numpy(dtype=object))
+        routed, deps, _ = routed_departments(model, proba, data.districts.iloc[rows].to_numpy(dtype=object), decision)
         top1 = same_departments(routed, dep_true)
         offered = [set(x for d in deps for x in ([d[i]] if isinstance(d[i], str) else [])) for i in range(len(rows))]
         top3 = np.array([isinstance(t, str) and set(t.split(";")) <= o for t, o in zip(dep_true, offered)])

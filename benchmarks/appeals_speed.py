@@ -1,0 +1,101 @@
+"""Benchmark: appeals at city scale — train on 100,000 appeals (< 60 s), route 100,000 (< 10 s), one appeal
+online (p99 < 5 ms), the 2110 clock over 1,000,000 cases (< 10 s).
+
+    .venv/bin/python benchmarks/appeals_speed.py [--n 100000] [--clock 1000000] [--online 2000]
+
+Appeals are generated for the data_samples enterprises (``generate_appeals``, seed 5); the clock runs over
+the cases of ten such tables side by side (ids made unique).  Writes ``benchmarks/results/appeals_speed.json``
+with the machine load beside the numbers (2 shared cores: compare against an idle machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--clock", type=int, default=1_000_000)
+    ap.add_argument("--online", type=int, default=2000)
+    args = ap.parse_args()
+    from quanhuiqi.appeals import (
+        OnlineRouter,
+        cases,
+        response_clock,
+        route_appeals,
+        train_appeals,
+        validate_appeals,
+    )
+    from quanhuiqi.synth.appeals import generate_appeals
+    from quanhuiqi.tables import read_table
+
+    res: dict = {"load_before": os.getloadavg(), "n": args.n}
+    t = time.perf_counter()
+    raw, _ = generate_appeals(read_table(HERE.parent / "data_samples" / "enterprises.csv"), seed=5, n=args.n, mess=False)
+    res["generate_seconds"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    v = validate_appeals(raw, "2025-07-01")
+    res["validate_seconds"] = round(time.perf_counter() - t, 2)
+    clean = v.clean
+    t = time.perf_counter()
+    model, report = train_appeals(clean)
+    res["train_seconds"] = round(time.perf_counter() - t, 2)
+    res["train_selection_seconds"] = report.get("validation_selection_seconds")
+    res["train_fit_seconds"] = report.get("validation_fit_seconds")
+    res["n_features"] = report.get("validation_n_features")
+    print("train", res["train_seconds"], flush=True)
+    t = time.perf_counter()
+    out = route_appeals(model, clean, history=clean)
+    res["route_seconds"] = round(time.perf_counter() - t, 2)
+    res["routed"] = len(out)
+    # the parts of routing
+    from quanhuiqi.appeals.privacy import mask_personal_data
+
+    t = time.perf_counter()
+    mt, mb = mask_personal_data(clean["title"]), mask_personal_data(clean["body"])
+    res["route_part_mask_seconds"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    X = model.features(mt, mb)
+    res["route_part_features_seconds"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    model.head.proba(X)
+    res["route_part_predict_seconds"] = round(time.perf_counter() - t, 2)
+    print("route", res["route_seconds"], flush=True)
+    online = OnlineRouter(model)
+    rows = clean.sample(min(args.online, len(clean)), random_state=0)
+    times = []
+    for r in rows.itertuples(index=False):
+        t = time.perf_counter()
+        online.route(r.title, r.body, appeal_id=r.appeal_id, district_code=r.district_code, uscc=r.uscc,
+                     received_at=r.received_at, channel=r.channel)
+        times.append((time.perf_counter() - t) * 1000)
+    res["online_ms"] = {"p50": round(float(np.percentile(times, 50)), 2), "p99": round(float(np.percentile(times, 99)), 2),
+                        "calls": len(times)}
+    print("online", res["online_ms"], flush=True)
+    c = cases(clean)
+    reps = int(np.ceil(args.clock / len(c)))
+    big = pd.concat([c.assign(case_id=c["case_id"] + f"-{i}") for i in range(reps)], ignore_index=True).head(args.clock)
+    t = time.perf_counter()
+    clock = response_clock(big, "2025-07-01 09:00")
+    res["clock_seconds"] = round(time.perf_counter() - t, 2)
+    res["clock_cases"] = len(big)
+    res["clock_status_rows"] = len(clock.status)
+    res["load_after"] = os.getloadavg()
+    res["targets"] = {"train_100k_lt_60s": res["train_seconds"] < 60, "route_100k_lt_10s": res["route_seconds"] < 10,
+                      "online_p99_lt_5ms": res["online_ms"]["p99"] < 5, "clock_1m_lt_10s": res["clock_seconds"] < 10}
+    (HERE / "results" / "appeals_speed.json").write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(json.dumps(res, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()

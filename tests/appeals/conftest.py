@@ -27,9 +27,10 @@ def synthetic(sample_enterprises):
 
 @pytest.fixture(scope="session")
 def trained(synthetic):
-    """(model, report) trained on the synthetic appeals (validation only, no cv)."""
+    """(model, report) trained on the synthetic appeals (validation only, no cv; one C: the grid is tested
+    through the CLI)."""
     from quanhuiqi.appeals import train_appeals, validate_appeals
 
     raw, _ = synthetic
     v = validate_appeals(raw, require_received=False)
-    return train_appeals(v.clean, seed=0)
+    return train_appeals(v.clean, seed=0, grid=(0.7,))

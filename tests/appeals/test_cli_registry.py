@@ -34,7 +34,7 @@ def appeals_dir(tmp_path, synthetic) -> Path:
 
 def test_train_register_and_route_in_a_fresh_process(appeals_dir, mlflow_uri, tmp_path):
     rc, out, err = run(["train", "appeals", "--data", str(appeals_dir), "--register", "appeals-router",
-                        "--alias", "champion", "--param", "C=0.7"])
+                        "--alias", "champion", "--param", "C=0.5,1"])
     assert rc == 0, err
     assert "registered appeals-router version 1" in out and "alias appeals-router@champion" in out
     routed = tmp_path / "routed.csv"

@@ -63,9 +63,13 @@ def test_daily_job_without_appeals_or_with_them_disabled(tmp_path):
     r = run_daily("2025-07-01", data, tmp_path / "out", config=cfg)
     assert "appeals" not in r.report and not (r.out_dir / "appeals_routed.parquet").exists()
     assert not any("appeals" in w for w in r.report["warnings"])
+    # present but disabled: never located, so never read
+    from quanhuiqi.push import load_config
+    from quanhuiqi.push.job import _locate
+
     shutil.copy(SAMPLES / "appeals.csv", data / "appeals.csv")
-    r = run_daily("2025-07-01", data, tmp_path / "out2", config={**cfg, "appeals": {"enabled": False}})
-    assert "appeals" not in r.report
+    assert _locate(data, load_config({**cfg, "appeals": {"enabled": False}}))["appeals"] is None
+    assert _locate(data, load_config(cfg))["appeals"] == data / "appeals.csv"
 
 
 def test_bad_appeals_settings_are_refused(tmp_path):

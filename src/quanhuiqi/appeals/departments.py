@@ -77,18 +77,14 @@ class DepartmentMap:
 
     def departments(self, categories: pd.Series | np.ndarray, districts: pd.Series | np.ndarray | None = None) -> np.ndarray:
         """The department of each (category, district); NA-like None where the map has none."""
-        cats = pd.Series(np.asarray(categories, dtype=object))
-        out = cats.map({**self.learned, **self.city}).to_numpy(dtype=object)
-        if districts is not None and self.districts:
-            dist = pd.Series(np.asarray(districts, dtype=object)).astype("string")
-            for code, m in self.districts.items():
-                sel = (dist == code).fillna(False).to_numpy()
-                if sel.any():
-                    local = cats[sel].map(m).to_numpy(dtype=object)
-                    has = pd.notna(local)
-                    idx = np.flatnonzero(sel)
-                    out[idx[has]] = local[has]
-        return np.where(pd.isna(out), None, out)
+        city = {**self.learned, **self.city}
+        cats = np.asarray(categories, dtype=object).tolist()
+        if districts is None or not self.districts:
+            return np.array([city.get(c) for c in cats], dtype=object)
+        local = self.districts
+        dist = np.asarray(districts, dtype=object).tolist()
+        return np.array([(local[d].get(c) if isinstance(d, str) and d in local else None) or city.get(c)
+                         for c, d in zip(cats, dist)], dtype=object)
 
     def to_json(self) -> str:
         return json.dumps({"version": self.version, "city": self.city, "districts": self.districts,

@@ -19,6 +19,7 @@ int64 — the vocabulary is an integer index, and the fitted vectoriser is plain
 from __future__ import annotations
 
 import math
+import re
 from functools import cache
 
 import numpy as np
@@ -36,6 +37,23 @@ _TAG = 60  # gram length stored above the character bits
 
 
 PLACEHOLDER_BASE = 0xE000  # masked personal data: one private-use character per kind (never a word)
+_SMALL = 16
+_WS = re.compile(r"\s+")
+_DIGITS = re.compile(r"\d+", re.ASCII)
+
+
+def _model_text_one(value) -> str:
+    """:func:`model_text` of one value (tested equal to the column path)."""
+    from quanhuiqi.appeals.privacy import KINDS, PLACEHOLDER
+    from quanhuiqi.text import normalize_text
+
+    s = normalize_text(value if isinstance(value, str) else None) or ""
+    s = _WS.sub("", s).lower()
+    s = _DIGITS.sub("0", s)
+    if "[" in s:
+        for i, kind in enumerate(KINDS):
+            s = s.replace(PLACEHOLDER[kind], chr(PLACEHOLDER_BASE + i))
+    return s
 
 
 def model_text(values: pd.Series) -> pd.Series:
@@ -44,6 +62,8 @@ def model_text(values: pd.Series) -> pd.Series:
     characters do not pose as words)."""
     from quanhuiqi.appeals.privacy import KINDS, PLACEHOLDER
 
+    if len(values) <= _SMALL:  # one appeal online: plain Python, the same result without columnar set-up
+        return pd.Series([_model_text_one(v) for v in values.astype(object)], index=values.index, dtype="string")
     s = normalize_text_series(values.astype("string")).fillna("")
     arr = to_arrow(s)
     if pc.any(pc.match_substring(arr, "[")).as_py():
@@ -196,6 +216,8 @@ def segment_ids(ids: np.ndarray, blockable: np.ndarray, lexicon: Lexicon,
         if k == 1:
             s = np.where(ok, np.where(np.isinf(s), single, s), -np.inf)  # outside-block characters stand alone
         scores.append(s)
+    if n == 1:  # one document (online): the same recursion over Python floats, without numpy per position
+        return _segment_one(scores, int(lengths[0]), width)
     route = np.zeros((n, width + 1))
     choice = np.ones((n, width), dtype=np.int8)
     for i in range(width - 1, -1, -1):
@@ -225,6 +247,32 @@ def segment_ids(ids: np.ndarray, blockable: np.ndarray, lexicon: Lexicon,
     d, s_, l_ = np.concatenate(docs), np.concatenate(starts), np.concatenate(lens)
     order = np.lexsort((s_, d))
     return d[order], s_[order], l_[order]
+
+
+def _segment_one(scores: list, length: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows = [None if sc is None else sc[0].tolist() for sc in scores]
+    route = [0.0] * (width + 1)
+    choice = [1] * width
+    inf = float("inf")
+    for i in range(width - 1, -1, -1):
+        best, arg = -inf, 1
+        for k in range(1, 5):
+            sc = rows[k - 1]
+            if sc is None or i + k > width:
+                break
+            cand = sc[i] + route[i + k]
+            if cand >= best and cand != -inf:  # ties: the longer word
+                best, arg = cand, k
+        route[i] = 0.0 if best == -inf else best
+        choice[i] = arg
+    starts, lens = [], []
+    pos = 0
+    while pos < length:
+        starts.append(pos)
+        lens.append(choice[pos])
+        pos += choice[pos]
+    z = np.zeros(len(starts), dtype=np.int64)
+    return z, np.array(starts, dtype=np.int64), np.array(lens, dtype=np.int64)
 
 
 class _Block:
@@ -285,6 +333,10 @@ class AppealTextVectorizer:
 
     # --- tokens -------------------------------------------------------------------------------------
     def _texts(self, titles: pd.Series, bodies: pd.Series) -> tuple[list[str], list[str]]:
+        if len(titles) <= _SMALL:
+            t = [_model_text_one(x) for x in pd.Series(titles).astype(object)]
+            b = [_model_text_one(x) for x in pd.Series(bodies).astype(object)]
+            return [(x + "。" + y).strip("。") for x, y in zip(t, b)], t
         t = model_text(pd.Series(titles, dtype="string").reset_index(drop=True))
         b = model_text(pd.Series(bodies, dtype="string").reset_index(drop=True))
         full = (t + "。" + b).str.strip("。")

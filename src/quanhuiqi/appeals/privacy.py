@@ -151,10 +151,19 @@ def _old_id_valid(code: str) -> bool:
 
 
 @cache
-def _uscc_checker():
-    from quanhuiqi.tables.uscc import is_valid_uscc
+def _uscc_valid(code: str) -> bool:
+    """One code through the same checks as :func:`quanhuiqi.tables.uscc.uscc_reason` (without a column)."""
+    from quanhuiqi.tables.uscc import _ORG_VALUE, _PAIRS, _VALUE, ORG_WEIGHTS, WEIGHTS
 
-    return is_valid_uscc
+    if len(code) != 18 or not code.isascii():
+        return False
+    v = [int(_VALUE[ord(c)]) for c in code]
+    if 255 in v or not _PAIRS[v[0], v[1]] or any(x > 9 for x in v[2:8]):
+        return False
+    org = (11 - sum(int(_ORG_VALUE[ord(c)]) * int(w) for c, w in zip(code[8:16], ORG_WEIGHTS)) % 11) % 11
+    if (10 if code[16] == "X" else (v[16] if v[16] <= 9 else -1)) != org:
+        return False
+    return v[17] == (31 - sum(x * int(w) for x, w in zip(v[:17], WEIGHTS)) % 31) % 31
 
 
 def _before(text: str, start: int, cues: tuple[str, ...], width: int = 14) -> bool:
@@ -170,7 +179,7 @@ def classify_number(token: str, text: str = "", start: int = 0) -> str | None:
     elif s.startswith("+"):
         return None
     up = s.upper()
-    if len(up) == 18 and _uscc_checker()(up):
+    if len(up) == 18 and _uscc_valid(up):
         return "id_card" if (_before(text, start, ID_CUES) and id_card_valid(up)) else None
     if not s[:-1].isdigit():
         return None
@@ -271,6 +280,9 @@ def mask_personal_data(texts: pd.Series | str | None) -> pd.Series | str | None:
     s = texts.astype("string")
     if len(s) == 0:
         return s.copy()
+    if len(s) <= 4:  # one appeal online: no columnar scan
+        return pd.Series([mask_text(v) if isinstance(v, str) else None for v in s.astype(object)], index=s.index,
+                         dtype="string")
     need = pc.fill_null(pc.match_substring_regex(to_arrow(s), _CANDIDATE), False).to_numpy(zero_copy_only=False)
     out = s.copy()
     if need.any():

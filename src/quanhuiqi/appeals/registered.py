@@ -79,11 +79,15 @@ def log_appeals_model(model: Any, *, params: Mapping[str, Any] | None = None,
             mlflow.log_dict(meta, "provenance.json")
             if report:
                 mlflow.log_text(report, "report.md")
-            info = mlflow.pyfunc.log_model(
-                name=MODEL_ARTIFACT, python_model=code, artifacts={APPEALS_ARTIFACT: str(folder)},
-                signature=signature, metadata=meta,
-                pip_requirements=[f"mlflow=={mlflow.__version__}", f"quanhuiqi=={quanhuiqi.__version__}"],
-            )
+            import warnings
+
+            with warnings.catch_warnings():  # mlflow's advice on type hints and input examples: the signature is explicit
+                warnings.simplefilter("ignore", UserWarning)
+                info = mlflow.pyfunc.log_model(
+                    name=MODEL_ARTIFACT, python_model=code, artifacts={APPEALS_ARTIFACT: str(folder)},
+                    signature=signature, metadata=meta,
+                    pip_requirements=[f"mlflow=={mlflow.__version__}", f"quanhuiqi=={quanhuiqi.__version__}"],
+                )
         return LoggedRun(run.info.run_id, info.model_uri, exp_id, resolved)
 
 

@@ -93,14 +93,28 @@ def route_appeals(model: AppealsModel, clean: pd.DataFrame, *, history: pd.DataF
 
     ``history``: earlier appeals (validated, with ``case_id``) for the repeat rule; the input's own
     cases count too.  ``threshold`` overrides the model's abstention threshold."""
+    cols = _route_columns(
+        model, clean["title"].astype("string").reset_index(drop=True), clean["body"].astype("string").reset_index(drop=True),
+        appeal_id=clean["appeal_id"].astype("string").to_numpy(), case_id=_case_ids(clean).to_numpy(),
+        received_at=clean["received_at"].to_numpy(), uscc=clean["uscc"].astype("string").to_numpy(),
+        district_code=clean["district_code"].astype("string").to_numpy(),
+        channel=clean["channel"].astype("string").to_numpy(), history=history, threshold=threshold)
+    out = pd.DataFrame(cols)
+    return out.astype({c: "string" for c in ROUTE_COLUMNS if out[c].dtype == object})
+
+
+def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Series, *, appeal_id, case_id,
+                   received_at, uscc, district_code, channel, history=None, threshold=None) -> dict[str, object]:
+    """The route table as columns (arrays): shared by the batch and the one-appeal path."""
     thr = model.threshold if threshold is None else float(threshold)
-    n = len(clean)
-    titles = mask_personal_data(clean["title"].astype("string").reset_index(drop=True))
-    bodies = mask_personal_data(clean["body"].astype("string").reset_index(drop=True))
+    n = len(titles_raw)
+    titles = mask_personal_data(titles_raw)
+    bodies = mask_personal_data(bodies_raw)
     X = model.features(titles, bodies)
     decision = model.head.decision(X)
     proba = model.head.proba(X, decision)
-    routed, dep_cols, top = routed_departments(model, proba, districts_of(clean), decision)
+    districts = np.asarray(district_code, dtype=object)
+    routed, dep_cols, top = routed_departments(model, proba, districts, decision)
     k = top.shape[1]
     top_p = np.take_along_axis(proba, top, axis=1)
     classes = model.head.classes
@@ -115,16 +129,17 @@ def route_appeals(model: AppealsModel, clean: pd.DataFrame, *, history: pd.DataF
                                                      dtype="string")
     auto = top_p[:, 0] >= thr
     dep1 = dep_cols[0]
-    second = pd.notna(routed) & np.array([isinstance(x, str) and ";" in x for x in routed], dtype=bool) & \
-        ~np.array([isinstance(x, str) and ";" in x for x in dep1], dtype=bool)
+    second = np.array([isinstance(r, str) and ";" in r and not (isinstance(d, str) and ";" in d)
+                       for r, d in zip(routed, dep1)], dtype=bool)
     department = np.where(auto, routed, None)
     triage_proba = None
     if model.triage_head is not None:
         triage_proba = pd.DataFrame(model.triage_head.proba(X), columns=[str(c) for c in model.triage_head.classes])
+    online = n == 1 and history is None  # one appeal without history: the repeat rule has nothing to count
     tri = apply_triage(titles.fillna("") + "。" + bodies.fillna(""), pd.Series(department, dtype="string"),
-                       model.triage_rules, uscc=clean["uscc"].reset_index(drop=True),
-                       received=clean["received_at"].reset_index(drop=True),
-                       case_id=_case_ids(clean), history=history, model_proba=triage_proba,
+                       model.triage_rules, uscc=None if online else pd.Series(uscc, dtype="string"),
+                       received=None if online else pd.Series(received_at), case_id=pd.Series(case_id, dtype="string"),
+                       history=history, model_proba=triage_proba,
                        categories=pd.Series(classes[top[:, 0]], dtype="string"))
     words1 = sugg["suggestion_1_words"]
     reasons = []
@@ -143,13 +158,13 @@ def route_appeals(model: AppealsModel, clean: pd.DataFrame, *, history: pd.DataF
             text += f"；另涉及{classes[top[i, 1]]}（{top_p[i, 1]:.2f}），协同{dep_cols[1][i]}"
         reasons.append(text)
     dispatch = np.where(auto & pd.notna(department), "auto", "manual")
-    out = pd.DataFrame({
-        "appeal_id": clean["appeal_id"].astype("string").to_numpy(),
-        "case_id": _case_ids(clean).to_numpy(),
-        "received_at": clean["received_at"].to_numpy(),
-        "uscc": clean["uscc"].astype("string").to_numpy(),
-        "district_code": clean["district_code"].astype("string").to_numpy(),
-        "channel": clean["channel"].astype("string").to_numpy(),
+    cols: dict[str, object] = {
+        "appeal_id": np.asarray(appeal_id, dtype=object),
+        "case_id": np.asarray(case_id, dtype=object),
+        "received_at": pd.to_datetime(pd.Series(received_at, dtype=object)).to_numpy(dtype="datetime64[ns]"),
+        "uscc": np.asarray(uscc, dtype=object),
+        "district_code": districts,
+        "channel": np.asarray(channel, dtype=object),
         "category": sugg["suggestion_1_category"],
         "category_probability": np.round(top_p[:, 0], 4) if is_category else np.full(n, np.nan),
         "department": pd.array(department, dtype="string"),
@@ -159,14 +174,12 @@ def route_appeals(model: AppealsModel, clean: pd.DataFrame, *, history: pd.DataF
         "reason": pd.array(reasons, dtype="string"),
         "masked_title": titles.to_numpy(),
         "masked_body": bodies.to_numpy(),
-    })
-    for c, v in sugg.items():
-        out[c] = v
-    out["triage_rules"] = tri["triage_rules"].to_numpy()
-    out["model_target"] = model.target
-    out["department_map_version"] = model.department_map.version
-    out = out.astype({c: "string" for c in ROUTE_COLUMNS if out[c].dtype == object})
-    return out
+        **sugg,
+        "triage_rules": tri["triage_rules"].to_numpy(),
+        "model_target": np.full(n, model.target, dtype=object),
+        "department_map_version": np.full(n, model.department_map.version, dtype=object),
+    }
+    return cols
 
 
 def districts_of(clean: pd.DataFrame) -> np.ndarray | None:
@@ -202,7 +215,8 @@ def unrouted(clean: pd.DataFrame, rules, *, history: pd.DataFrame | None = None)
 
 
 class OnlineRouter:
-    """One appeal at a time (the platform backend): the same answer as :func:`route_appeals` for it."""
+    """One appeal at a time (the platform backend): the same answer as :func:`route_appeals` for it,
+    without building tables (no repeat rule: one appeal alone has no history to count)."""
 
     def __init__(self, model: AppealsModel):
         self.model = model
@@ -210,14 +224,16 @@ class OnlineRouter:
 
     def route(self, title: str | None, body: str | None, *, appeal_id: str = "online", district_code: str | None = None,
               uscc: str | None = None, received_at=None, channel: str | None = None) -> dict:
-        one = pd.DataFrame({
-            "appeal_id": pd.array([appeal_id], dtype="string"), "title": pd.array([title], dtype="string"),
-            "body": pd.array([body], dtype="string"), "district_code": pd.array([district_code], dtype="string"),
-            "uscc": pd.array([uscc], dtype="string"), "channel": pd.array([channel], dtype="string"),
-            "received_at": pd.Series([pd.Timestamp(received_at) if received_at is not None else pd.NaT],
-                                     dtype="datetime64[ns]"),
-        })
-        return route_appeals(self.model, one).iloc[0].to_dict()
+        cols = _route_columns(
+            self.model, pd.Series([title], dtype="string"), pd.Series([body], dtype="string"),
+            appeal_id=[appeal_id], case_id=[appeal_id],
+            received_at=[pd.Timestamp(received_at) if received_at is not None else pd.NaT], uscc=[uscc],
+            district_code=[district_code], channel=[channel])
+        out = {}
+        for name, values in cols.items():
+            v = values[0]
+            out[name] = None if v is pd.NA or v is None or (isinstance(v, float) and v != v) else v
+        return out
 
 
 def route_appeals_file(appeals: str | os.PathLike, out: str | os.PathLike, *, model: str | None = None,

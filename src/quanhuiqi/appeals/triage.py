@@ -97,8 +97,19 @@ def _shipped_text() -> str:
 
 
 def _word_pattern(words: list[str]) -> str:
-    norm = [model_text(pd.Series([w], dtype="string")).iloc[0] for w in words]
+    return _pattern_of(tuple(words))
+
+
+@cache
+def _pattern_of(words: tuple[str, ...]) -> str:
+    """The rule's words as the model reads text (normalised once per process), as one RE2 alternation."""
+    norm = model_text(pd.Series(list(words), dtype="string")).tolist()
     return "|".join(re.escape(w) for w in sorted(set(norm), key=len, reverse=True) if w)
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
 
 
 def largest_amount(texts: pd.Series) -> np.ndarray:
@@ -163,7 +174,16 @@ def apply_triage(texts: pd.Series, departments: pd.Series, rules: TriageRules, *
     :data:`TRIAGE_LEVELS` from the model's triage head (optional); ``categories``: each appeal's
     category, so that repeats count the same problem only."""
     n = len(texts)
-    norm = to_arrow(model_text(pd.Series(texts, dtype="string").reset_index(drop=True)))
+    norm_text = model_text(pd.Series(texts, dtype="string").reset_index(drop=True))
+    if n <= 4:  # a few appeals (online): Python's re on each text, no columnar set-up
+        def has(pattern: str) -> np.ndarray:
+            rx = _compiled(pattern)
+            return np.array([bool(rx.search(t)) if isinstance(t, str) else False for t in norm_text.astype(object)])
+    else:
+        norm = to_arrow(norm_text)
+
+        def has(pattern: str) -> np.ndarray:
+            return pc.fill_null(pc.match_substring_regex(norm, pattern), False).to_numpy(zero_copy_only=False)
     level = np.zeros(n, dtype=np.int64)  # 0 direct, 1 coordinated, 2 escalated
     reasons: list[list[str]] = [[] for _ in range(n)]
     fired: list[list[str]] = [[] for _ in range(n)]
@@ -175,11 +195,11 @@ def apply_triage(texts: pd.Series, departments: pd.Series, rules: TriageRules, *
         for r in getattr(rules, lvl_name):
             detail = None
             if "any" in r:
-                hit = pc.fill_null(pc.match_substring_regex(norm, _word_pattern(r["any"])), False).to_numpy(zero_copy_only=False)
+                hit = has(_word_pattern(r["any"]))
             elif "all" in r:
                 hit = np.ones(n, dtype=bool)
                 for words in r["all"]:
-                    hit &= pc.fill_null(pc.match_substring_regex(norm, _word_pattern(words)), False).to_numpy(zero_copy_only=False)
+                    hit &= has(_word_pattern(words))
             elif "amount_at_least" in r:
                 if amounts is None:
                     amounts = largest_amount(pd.Series(texts, dtype="string").reset_index(drop=True))

@@ -62,7 +62,7 @@ CARD_CUES = ("银行卡", "卡号", "账号", "帐号", "账户", "帐户", "开
 PHONE_CUES = ("电话", "座机", "联系方式", "手机", "固话", "tel", "Tel", "TEL", "致电", "来电", "号码")
 NAME_CUES = ("法定代表人", "法人代表", "项目负责人", "财务负责人", "联系人员", "联系人", "联络人", "经办人",
              "负责人", "对接人", "申请人", "投诉人", "举报人", "反映人", "承办人", "代理人", "法人", "本人",
-             "我叫", "姓名", "员工", "职工", "工人")
+             "我叫", "姓名")
 # words that end a name (a title, a verb, a connective) when they follow it
 _NAME_STOPS = ("电话", "手机", "联系", "先生", "女士", "同志", "经理", "总经理", "主任", "老师", "师傅", "科长",
                "处长", "局长", "总监", "会计", "董事", "部长", "老板", "厂长", "律师", "等", "的", "和", "与",
@@ -79,6 +79,8 @@ _SURNAMES_1 = (
     "廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁芮都普阙浦戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿"
     "鲜印逯隆茹诸战慕危玉银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶斯元束檀衣信展阴昝智幸奉植衡富尧闭由"
 )
+# surnames that are far more often a function word right after a cue (本人于…, 负责人向…, 法人代表和…)
+_FUNCTION_CHARS = frozenset("和向于以及与为在对将从由把被让给跟同也都就才又还曾是有")
 _SURNAMES_2 = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯",
                "令狐", "端木", "独孤", "南宫", "西门", "钟离", "澹台", "呼延", "轩辕")
 
@@ -206,6 +208,22 @@ def classify_number(token: str, text: str = "", start: int = 0) -> str | None:
     return None
 
 
+@cache
+def _common_words() -> frozenset[str]:
+    """Two-character words of jieba's dictionary that are not person names (强烈, 房屋, 相关, 曾经 …): a cue
+    followed by one of them (本人强烈要求) introduces no name."""
+    import jieba
+
+    with jieba.get_dict_file() as f:
+        lines = f.read().decode("utf-8").splitlines()
+    out = set()
+    for line in lines:
+        parts = line.split(" ")
+        if len(parts) == 3 and len(parts[0]) == 2 and not parts[2].startswith("nr") and int(parts[1]) >= 20:
+            out.add(parts[0])
+    return frozenset(out)
+
+
 def _name_part(candidate: str) -> str:
     """The person's name at the start of ``candidate`` (after a cue), or '' when it is not one."""
     cut = len(candidate)
@@ -216,7 +234,8 @@ def _name_part(candidate: str) -> str:
     name = candidate[:cut]
     if name[:2] in _SURNAMES_2:
         return name[:4] if len(name) >= 3 else ""
-    if name[:1] not in _SURNAMES_1 or len(name) < 2:
+    if (name[:1] not in _SURNAMES_1 or name[:1] in _FUNCTION_CHARS or len(name) < 2
+            or name[:2] in _common_words()):
         return ""
     return name[:3]
 

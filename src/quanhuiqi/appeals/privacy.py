@@ -80,7 +80,8 @@ _SURNAMES_1 = (
     "鲜印逯隆茹诸战慕危玉银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶斯元束檀衣信展阴昝智幸奉植衡富尧闭由"
 )
 # surnames that are far more often a function word right after a cue (本人于…, 负责人向…, 法人代表和…)
-_FUNCTION_CHARS = frozenset("和向于以及与为在对将从由把被让给跟同也都就才又还曾是有")
+# (于 and 曾 are common surnames and stay names; a person surnamed 向 or 和 right after a cue is missed)
+_FUNCTION_CHARS = frozenset("和向以及与为在对将从由把被让给跟也都就才又还是有")
 _SURNAMES_2 = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯",
                "令狐", "端木", "独孤", "南宫", "西门", "钟离", "澹台", "呼延", "轩辕")
 
@@ -210,8 +211,9 @@ def classify_number(token: str, text: str = "", start: int = 0) -> str | None:
 
 @cache
 def _common_words() -> frozenset[str]:
-    """Two-character words of jieba's dictionary that are not person names (强烈, 房屋, 相关, 曾经 …): a cue
-    followed by one of them (本人强烈要求) introduces no name."""
+    """Frequent two-character words of jieba's dictionary that are not person or place names (强烈, 房屋, 相关,
+    曾经 …, frequency ≥ 500): a cue followed by one of them (本人强烈要求) introduces no name.  Rarer words
+    (吴国) are left to be masked: a missed name costs more than a masked word."""
     import jieba
 
     with jieba.get_dict_file() as f:
@@ -219,7 +221,7 @@ def _common_words() -> frozenset[str]:
     out = set()
     for line in lines:
         parts = line.split(" ")
-        if len(parts) == 3 and len(parts[0]) == 2 and not parts[2].startswith("nr") and int(parts[1]) >= 20:
+        if len(parts) == 3 and len(parts[0]) == 2 and parts[2][:2] not in ("nr", "ns") and int(parts[1]) >= 500:
             out.add(parts[0])
     return frozenset(out)
 

@@ -147,3 +147,17 @@ def test_repeated_problems_of_one_enterprise_escalate():
 def test_bad_triage_rules_are_refused_by_name(doc, match):
     with pytest.raises(InputError, match=match):
         TriageRules.from_dict(doc)
+
+
+def test_one_document_and_many_segment_alike(synthetic):
+    """The online path (one document, Python recursion) and the batch path (numpy over documents) agree."""
+    from quanhuiqi.appeals.features import _code_points, _han_or_alnum, model_text, segment_ids
+
+    raw, _ = synthetic
+    texts = model_text(raw["title"].head(60) + "。" + raw["body"].head(60).fillna("")).tolist()
+    v = AppealTextVectorizer().fit(raw["title"].head(300), raw["body"].head(300))
+    cp = _code_points(texts, 500)
+    d, s, k = segment_ids(v.alphabet_.ids(cp), _han_or_alnum(cp), v.lexicon_, (cp != 0).sum(axis=1))
+    for i, t in enumerate(texts):
+        one = v.segment(t[:500])
+        assert one == [t[a:a + b] for a, b in zip(s[d == i], k[d == i])]

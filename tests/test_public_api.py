@@ -17,7 +17,7 @@ def test_every_exported_name_resolves():
 def test_every_name_the_stages_export_resolves():
     import importlib
 
-    for name in ("quanhuiqi.rank", "quanhuiqi.postings", "quanhuiqi.synth", "quanhuiqi.synth.truth"):
+    for name in ("quanhuiqi.rank", "quanhuiqi.postings", "quanhuiqi.synth", "quanhuiqi.synth.truth", "quanhuiqi.appeals"):
         module = importlib.import_module(name)
         for attr in module.__all__:
             assert getattr(module, attr) is not None, f"{name}.{attr}"

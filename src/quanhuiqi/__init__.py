@@ -57,6 +57,13 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "read_city": ("quanhuiqi.simulate", "read_city"),
     "read_sweeps": ("quanhuiqi.simulate", "read_sweeps"),
     "SimulationResult": ("quanhuiqi.simulate", "SimulationResult"),
+    # enterprise appeals (涉企诉求)
+    "validate_appeals": ("quanhuiqi.appeals", "validate_appeals"),
+    "mask_personal_data": ("quanhuiqi.appeals", "mask_personal_data"),
+    "train_appeals": ("quanhuiqi.appeals", "train_appeals"),
+    "route_appeals": ("quanhuiqi.appeals", "route_appeals"),
+    "response_clock": ("quanhuiqi.appeals", "response_clock"),
+    "load_appeals_model": ("quanhuiqi.appeals", "load_appeals_model"),
     # the daily job and the synthetic city
     "run_daily": ("quanhuiqi.push", "run_daily"),
     "generate_city": ("quanhuiqi.synth", "generate_city"),

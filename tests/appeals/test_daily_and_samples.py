@@ -37,9 +37,10 @@ def test_data_samples_appeals_contract_and_ties_to_enterprises():
 
 def test_daily_job_routes_with_the_latest_registered_model(tmp_path, mlflow_uri, trained):
     from quanhuiqi import registry
+    from quanhuiqi.appeals import log_appeals_model
 
     model, _ = trained
-    run_ = registry.log_appeals_model(model)
+    run_ = log_appeals_model(model)
     registry.register(run_.model_uri, "appeals-router", tags={"quanhuiqi.kind": "appeals"})
     data = tmp_path / "data"
     shutil.copytree(SAMPLES, data, ignore=shutil.ignore_patterns("truth", "push_history.parquet"))

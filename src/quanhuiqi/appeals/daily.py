@@ -38,7 +38,7 @@ def load_model_for_day(ref: str | None) -> tuple[Any, dict[str, Any], list[str]]
     info: dict[str, Any] = {"requested": ref, "used": None}
     if ref is None:
         return None, info, ["appeals: no routing model configured (appeals.model: null): new appeals go to 人工分拨"]
-    from quanhuiqi.registry import load_appeals_model
+    from quanhuiqi.appeals.registered import load_appeals_model
 
     try:
         model = load_appeals_model(None if ref == "latest" else ref)

@@ -48,7 +48,7 @@ def log_appeals_model(model: Any, *, params: Mapping[str, Any] | None = None,
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ColSpec, Schema
 
-    import quanhuiqi
+    from quanhuiqi.version import __version__
 
     window = {k: _jsonable(v) for k, v in (data_window or {}).items()}
     meta = {"kind": APPEALS_KIND, "target": model.target, "classes": [str(c) for c in model.head.classes],
@@ -86,7 +86,7 @@ def log_appeals_model(model: Any, *, params: Mapping[str, Any] | None = None,
                 info = mlflow.pyfunc.log_model(
                     name=MODEL_ARTIFACT, python_model=code, artifacts={APPEALS_ARTIFACT: str(folder)},
                     signature=signature, metadata=meta,
-                    pip_requirements=[f"mlflow=={mlflow.__version__}", f"quanhuiqi=={quanhuiqi.__version__}"],
+                    pip_requirements=[f"mlflow=={mlflow.__version__}", f"quanhuiqi=={__version__}"],
                 )
         return LoggedRun(run.info.run_id, info.model_uri, exp_id, resolved)
 

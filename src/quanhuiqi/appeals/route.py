@@ -240,8 +240,8 @@ def route_appeals_file(appeals: str | os.PathLike, out: str | os.PathLike, *, mo
                        rejects: str | os.PathLike | None = None, threshold: float | None = None) -> str:
     """``quanhuiqi appeals route``: validate, route with ``model`` (NAME@ALIAS; default the latest registered
     appeals model), write one row per valid input appeal and the rejects."""
-    from quanhuiqi.appeals.validate import appeals_file_clean
     from quanhuiqi.appeals.registered import load_appeals_model
+    from quanhuiqi.appeals.validate import appeals_file_clean
     from quanhuiqi.tables.io import write_table
 
     loaded = load_appeals_model(model)

@@ -41,7 +41,7 @@ def main() -> None:
                          f"--data data_samples --cv {args.folds}",
               **{k: report[k] for k in keys}, "cv_department_coverage_curve": report.get("cv_department_coverage_curve"),
               "cv_coverage_curve": report.get("cv_coverage_curve"), "seconds": round(seconds, 1),
-              "threshold": model.threshold, "second_topic_at": model.second_topic_at}
+              "threshold": model.threshold, "second_topic_margin": model.second_topic_margin}
     # a city it never saw: another seed's appeals of the same enterprises, scored against the generator's truth
     raw, truth = generate_appeals(read_table(samples / "enterprises.csv"), seed=11, n=3000, mess=False)
     v = validate_appeals(raw)

@@ -353,7 +353,7 @@ def training_data(clean: pd.DataFrame, department_map: DepartmentMap) -> Trainin
 
 
 def fit_model(data: TrainingData, department_map: DepartmentMap, triage_rules: TriageRules, *,
-              grid=DEFAULT_C_GRID, target_accuracy: float = 0.9, vectorizer_config: dict | None = None,
+              grid=DEFAULT_C_GRID, target_accuracy: float = 0.95, vectorizer_config: dict | None = None,
               seed: int = 0) -> tuple[AppealsModel, dict[str, Any]]:
     """Choose C and the temperature on a held-out part, fit on everything, set the abstention threshold."""
     t0 = time.perf_counter()

@@ -102,7 +102,7 @@ def _summary(parts: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
 
 def train_appeals(clean: pd.DataFrame, *, department_map: DepartmentMap | None = None,
                   triage_rules: TriageRules | None = None, cv: int = 0, grid=DEFAULT_C_GRID,
-                  target_accuracy: float = 0.9, vectorizer_config: dict | None = None,
+                  target_accuracy: float = 0.95, vectorizer_config: dict | None = None,
                   seed: int = 0) -> tuple[AppealsModel, dict[str, Any]]:
     """Fit the routing model on validated appeals; returns (model, report: validation and cv metrics)."""
     from sklearn.model_selection import StratifiedGroupKFold
@@ -188,7 +188,7 @@ def train_appeals_cli(data_dir, register: str | None = None, alias: str | None =
     v = appeals_file_clean(path, require_received=False)
     params = dict(params or {})
     grid = tuple(float(x) for x in str(params.pop("C", "")).split(",") if x) or DEFAULT_C_GRID
-    target_accuracy = float(params.pop("target_accuracy", 0.9))
+    target_accuracy = float(params.pop("target_accuracy", 0.95))
     vec_keys = {"min_df", "max_chars", "max_title_chars", "words", "title"}
     vec_cfg = {k: params.pop(k) for k in list(params) if k in vec_keys}
     if params:

@@ -139,13 +139,25 @@ class Selection:
     val_decision: np.ndarray
 
 
+SELECTION_ROWS = 30_000  # C and the temperature are chosen on at most this many appeals (whole groups)
+
+
 def select_head(X: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, *, grid=DEFAULT_C_GRID, fraction: float = 0.2,
-                seed: int = 0, refit_vectorizer=None) -> Selection:
+                seed: int = 0, refit_vectorizer=None, max_rows: int = SELECTION_ROWS) -> Selection:
     """Choose C by held-out macro-F1, then the temperature on the same held-out part.
 
     ``refit_vectorizer(train_rows, val_rows) -> (X_train, X_val)`` fits the features on the training
-    part only (the honest way); without it ``X`` is split as given."""
-    tr, va = grouped_split(groups, y, fraction, seed)
+    part only (the honest way); without it ``X`` is split as given.  Above ``max_rows`` appeals the
+    choice is made on a random share of the groups of that size (a city's 100,000 appeals train in
+    under a minute; the final model is fitted on all of them)."""
+    rows = np.arange(len(y))
+    if len(y) > max_rows:
+        rng = np.random.default_rng(seed)
+        u = np.unique(groups)
+        keep = rng.permutation(u)[: int(len(u) * max_rows / len(y))]
+        rows = np.flatnonzero(np.isin(groups, keep))
+    tr, va = grouped_split(groups[rows], y[rows], fraction, seed)
+    tr, va = rows[tr], rows[va]
     if refit_vectorizer is not None:
         Xtr, Xva = refit_vectorizer(tr, va)
     else:

@@ -10,9 +10,10 @@
 2. The label-noise bound: messages whose normalised text is the same (copies, re-posts) but whose labels
    differ; whatever the model, at least the minority labels of such a group are wrong, which bounds the
    reachable accuracy.
-3. ``--compare``: the same grouped folds for the linear SVM (the model), logistic regression and
-   LightGBM on the same features, and the SVM without words or without the title block (fixed
-   hyper-parameters, one fold's inner split for LightGBM's rounds): what chose the model.
+3. ``--compare``: the same grouped folds for the linear SVM (the model), logistic regression (and with
+   ``--lightgbm`` LightGBM) on the same features, and the SVM without words or without the title block
+   (fixed hyper-parameters): what chose the model.  A run of it is kept in
+   ``benchmarks/results/appeals_real_comparison.json``.
 
 Writes ``benchmarks/results/appeals_real.json``.  Says so and exits 0 when the data is absent.
 """
@@ -58,7 +59,7 @@ def label_noise_bound(table: pd.DataFrame) -> dict:
             "forced_errors": forced_wrong, "accuracy_bound": 1 - forced_wrong / len(t)}
 
 
-def compare(table: pd.DataFrame, folds: int) -> dict:
+def compare(table: pd.DataFrame, folds: int, lightgbm: bool = False) -> dict:
     """Fixed hyper-parameters, the same grouped folds: SVM (as trained), LR, LightGBM, SVM variants."""
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -73,8 +74,10 @@ def compare(table: pd.DataFrame, folds: int) -> dict:
     out: dict = {}
     variants = {
         "svm": ({}, "svm"), "svm_no_words": ({"words": False}, "svm"), "svm_no_title": ({"title": False}, "svm"),
-        "logistic_regression": ({}, "lr"), "lightgbm": ({}, "lgbm"),
+        "logistic_regression": ({}, "lr"),
     }
+    if lightgbm:
+        variants["lightgbm"] = ({}, "lgbm")
     for name, (cfg, kind) in variants.items():
         preds = np.empty(len(y), dtype=object)
         t0 = time.perf_counter()
@@ -110,6 +113,7 @@ def main() -> None:
     ap.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data" / "appeals"))
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--compare", action="store_true")
+    ap.add_argument("--lightgbm", action="store_true", help="with --compare: LightGBM too (slow: tens of minutes)")
     args = ap.parse_args()
     src = Path(args.data)
     if not (src / "labeled_messages_full.csv").exists():
@@ -144,7 +148,7 @@ def main() -> None:
         run = client.search_runs([client.get_experiment_by_name("quanhuiqi").experiment_id])[0]
         result["logged_metrics"] = {k: round(v, 4) for k, v in run.data.metrics.items()}
     if args.compare:
-        result["comparison"] = compare(table, args.folds)
+        result["comparison"] = compare(table, args.folds, args.lightgbm)
     result["load_after"] = os.getloadavg()
     out = HERE / "results" / "appeals_real.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

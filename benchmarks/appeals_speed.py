@@ -41,22 +41,30 @@ def main() -> None:
 
     res: dict = {"load_before": os.getloadavg(), "n": args.n}
     t = time.perf_counter()
-    raw, _ = generate_appeals(read_table(HERE.parent / "data_samples" / "enterprises.csv"), seed=5, n=args.n, mess=False)
+    cache = Path(f"/tmp/quanhuiqi-appeals-speed-{args.n}.parquet")  # the generated table, reused between runs
+    if cache.exists():
+        raw = pd.read_parquet(cache)
+    else:
+        raw, _ = generate_appeals(read_table(HERE.parent / "data_samples" / "enterprises.csv"), seed=5, n=args.n,
+                                  mess=False)
+        raw.to_parquet(cache)
     res["generate_seconds"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     v = validate_appeals(raw, "2025-07-01")
     res["validate_seconds"] = round(time.perf_counter() - t, 2)
     clean = v.clean
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     model, report = train_appeals(clean)
     res["train_seconds"] = round(time.perf_counter() - t, 2)
+    res["train_cpu_seconds"] = round(time.process_time() - c, 2)  # this process's CPU: what an idle machine would take
     res["train_selection_seconds"] = report.get("validation_selection_seconds")
     res["train_fit_seconds"] = report.get("validation_fit_seconds")
     res["n_features"] = report.get("validation_n_features")
     print("train", res["train_seconds"], flush=True)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     out = route_appeals(model, clean, history=clean)
     res["route_seconds"] = round(time.perf_counter() - t, 2)
+    res["route_cpu_seconds"] = round(time.process_time() - c, 2)
     res["routed"] = len(out)
     # the parts of routing
     from quanhuiqi.appeals.privacy import mask_personal_data
@@ -73,26 +81,31 @@ def main() -> None:
     print("route", res["route_seconds"], flush=True)
     online = OnlineRouter(model)
     rows = clean.sample(min(args.online, len(clean)), random_state=0)
-    times = []
+    times, cpu = [], []
     for r in rows.itertuples(index=False):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         online.route(r.title, r.body, appeal_id=r.appeal_id, district_code=r.district_code, uscc=r.uscc,
                      received_at=r.received_at, channel=r.channel)
         times.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.thread_time() - c) * 1000)
     res["online_ms"] = {"p50": round(float(np.percentile(times, 50)), 2), "p99": round(float(np.percentile(times, 99)), 2),
+                        "cpu_p50": round(float(np.percentile(cpu, 50)), 2), "cpu_p99": round(float(np.percentile(cpu, 99)), 2),
                         "calls": len(times)}
     print("online", res["online_ms"], flush=True)
     c = cases(clean)
     reps = int(np.ceil(args.clock / len(c)))
     big = pd.concat([c.assign(case_id=c["case_id"] + f"-{i}") for i in range(reps)], ignore_index=True).head(args.clock)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     clock = response_clock(big, "2025-07-01 09:00")
     res["clock_seconds"] = round(time.perf_counter() - t, 2)
+    res["clock_cpu_seconds"] = round(time.process_time() - c, 2)
     res["clock_cases"] = len(big)
     res["clock_status_rows"] = len(clock.status)
     res["load_after"] = os.getloadavg()
-    res["targets"] = {"train_100k_lt_60s": res["train_seconds"] < 60, "route_100k_lt_10s": res["route_seconds"] < 10,
-                      "online_p99_lt_5ms": res["online_ms"]["p99"] < 5, "clock_1m_lt_10s": res["clock_seconds"] < 10}
+    res["targets_wall"] = {"train_100k_lt_60s": res["train_seconds"] < 60, "route_100k_lt_10s": res["route_seconds"] < 10,
+                           "online_p99_lt_5ms": res["online_ms"]["p99"] < 5, "clock_1m_lt_10s": res["clock_seconds"] < 10}
+    res["targets_cpu"] = {"train_100k_lt_60s": res["train_cpu_seconds"] < 60, "route_100k_lt_10s": res["route_cpu_seconds"] < 10,
+                          "online_p99_lt_5ms": res["online_ms"]["cpu_p99"] < 5, "clock_1m_lt_10s": res["clock_cpu_seconds"] < 10}
     (HERE / "results" / "appeals_speed.json").write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
     print(json.dumps(res, ensure_ascii=False, indent=1))
 

@@ -56,9 +56,10 @@ def feature_texts(model: AppealsModel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def explain(model: AppealsModel, X: sp.csr_matrix, classes: np.ndarray, words: int = WORDS,
-            candidates: int = 8) -> list[list[str]]:
+            candidates: int = 8, nested: bool = True) -> list[list[str]]:
     """For each row and its class index, the ``words`` features (2+ characters) adding most to that
-    class's score, longer grams kept over the grams inside them."""
+    class's score, longer grams kept over the grams inside them (``nested=False``: the top ones as they
+    come, without that Python pass — used for the second and third suggestions)."""
     texts, explainable = feature_texts(model)
     n = X.shape[0]
     row = np.repeat(np.arange(n), np.diff(X.indptr))
@@ -69,10 +70,12 @@ def explain(model: AppealsModel, X: sp.csr_matrix, classes: np.ndarray, words: i
     r, j = r[order], j[order]
     first = np.searchsorted(r, np.arange(n))
     rank = np.arange(len(r)) - first[r]
-    sel = rank < candidates
+    sel = rank < (candidates if nested else words)
     r, j = r[sel], j[sel]
     bounds = np.searchsorted(r, np.arange(n + 1))
     cand = texts[j].tolist()
+    if not nested:
+        return [cand[bounds[i]:bounds[i + 1]] for i in range(n)]
     out: list[list[str]] = []
     for i in range(n):
         chosen: list[str] = []
@@ -125,7 +128,7 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
         sugg[f"suggestion_{s + 1}_category"] = pd.array(cls if is_category else [None] * n, dtype="string")
         sugg[f"suggestion_{s + 1}_department"] = pd.array(dep_cols[s], dtype="string")
         sugg[f"suggestion_{s + 1}_probability"] = np.round(top_p[:, s], 4)
-        sugg[f"suggestion_{s + 1}_words"] = pd.array(["、".join(w) for w in explain(model, X, top[:, s])],
+        sugg[f"suggestion_{s + 1}_words"] = pd.array(["、".join(w) for w in explain(model, X, top[:, s], nested=s == 0)],
                                                      dtype="string")
     auto = top_p[:, 0] >= thr
     dep1 = dep_cols[0]
@@ -141,7 +144,7 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
                        received=None if online else pd.Series(received_at), case_id=pd.Series(case_id, dtype="string"),
                        history=history, model_proba=triage_proba,
                        categories=pd.Series(classes[top[:, 0]], dtype="string"))
-    words1 = sugg["suggestion_1_words"]
+    words1 = sugg["suggestion_1_words"].to_numpy(dtype=object, na_value=None).tolist()
     reasons = []
     label = "类别" if is_category else "部门"
     for i in range(n):

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from quanhuiqi.appeals.columns import MANUAL_DISPATCH, ROUTE_COLUMNS
 from quanhuiqi.appeals.model import AppealsModel, routed_departments
 from quanhuiqi.appeals.privacy import mask_personal_data
-from quanhuiqi.appeals.triage import apply_triage
+from quanhuiqi.appeals.triage import apply_triage, triage_columns
 
 TOP = 3
 WORDS = 3
@@ -103,7 +103,7 @@ def route_appeals(model: AppealsModel, clean: pd.DataFrame, *, history: pd.DataF
         district_code=clean["district_code"].astype("string").to_numpy(),
         channel=clean["channel"].astype("string").to_numpy(), history=history, threshold=threshold)
     out = pd.DataFrame(cols)
-    return out.astype({c: "string" for c in ROUTE_COLUMNS if out[c].dtype == object})
+    return out.astype({c: "string" for c in out.columns if out[c].dtype == object})
 
 
 def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Series, *, appeal_id, case_id,
@@ -125,11 +125,11 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
     sugg: dict[str, object] = {}
     for s in range(k):
         cls = classes[top[:, s]]
-        sugg[f"suggestion_{s + 1}_category"] = pd.array(cls if is_category else [None] * n, dtype="string")
-        sugg[f"suggestion_{s + 1}_department"] = pd.array(dep_cols[s], dtype="string")
+        sugg[f"suggestion_{s + 1}_category"] = np.array(cls if is_category else [None] * n, dtype=object)
+        sugg[f"suggestion_{s + 1}_department"] = np.array(dep_cols[s], dtype=object)
         sugg[f"suggestion_{s + 1}_probability"] = np.round(top_p[:, s], 4)
-        sugg[f"suggestion_{s + 1}_words"] = pd.array(["、".join(w) for w in explain(model, X, top[:, s], nested=s == 0)],
-                                                     dtype="string")
+        sugg[f"suggestion_{s + 1}_words"] = np.array(["、".join(w) for w in explain(model, X, top[:, s], nested=s == 0)],
+                                                     dtype=object)
     auto = top_p[:, 0] >= thr
     dep1 = dep_cols[0]
     second = np.array([isinstance(r, str) and ";" in r and not (isinstance(d, str) and ";" in d)
@@ -137,14 +137,17 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
     department = np.where(auto, routed, None)
     triage_proba = None
     if model.triage_head is not None:
-        triage_proba = pd.DataFrame(model.triage_head.proba(X), columns=[str(c) for c in model.triage_head.classes])
+        tp = model.triage_head.proba(X)
+        triage_proba = {str(c): tp[:, j] for j, c in enumerate(model.triage_head.classes)}
     online = n == 1 and history is None  # one appeal without history: the repeat rule has nothing to count
-    tri = apply_triage(titles.fillna("") + "。" + bodies.fillna(""), pd.Series(department, dtype="string"),
-                       model.triage_rules, uscc=None if online else pd.Series(uscc, dtype="string"),
-                       received=None if online else pd.Series(received_at), case_id=pd.Series(case_id, dtype="string"),
-                       history=history, model_proba=triage_proba,
-                       categories=pd.Series(classes[top[:, 0]], dtype="string"))
-    words1 = sugg["suggestion_1_words"].to_numpy(dtype=object, na_value=None).tolist()
+    tlist, blist = titles.astype(object).tolist(), bodies.astype(object).tolist()
+    texts = [(t if isinstance(t, str) else "") + "。" + (b if isinstance(b, str) else "") for t, b in zip(tlist, blist)]
+    tri = triage_columns(texts, list(department), model.triage_rules,
+                         uscc=None if online else pd.Series(uscc, dtype="string"),
+                         received=None if online else pd.Series(received_at),
+                         case_id=pd.Series(case_id, dtype="string"), history=history, model_proba=triage_proba,
+                         categories=None if online else pd.Series(classes[top[:, 0]], dtype="string"))
+    words1 = sugg["suggestion_1_words"].tolist()
     reasons = []
     label = "类别" if is_category else "部门"
     for i in range(n):
@@ -170,15 +173,15 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
         "channel": np.asarray(channel, dtype=object),
         "category": sugg["suggestion_1_category"],
         "category_probability": np.round(top_p[:, 0], 4) if is_category else np.full(n, np.nan),
-        "department": pd.array(department, dtype="string"),
-        "dispatch": pd.array(dispatch, dtype="string"),
-        "triage": tri["triage"].to_numpy(),
-        "triage_reason": tri["triage_reason"].to_numpy(),
-        "reason": pd.array(reasons, dtype="string"),
-        "masked_title": titles.to_numpy(),
-        "masked_body": bodies.to_numpy(),
+        "department": np.asarray(department, dtype=object),
+        "dispatch": np.asarray(dispatch, dtype=object),
+        "triage": np.array(tri["triage"], dtype=object),
+        "triage_reason": np.array(tri["triage_reason"], dtype=object),
+        "reason": np.array(reasons, dtype=object),
+        "masked_title": np.array(tlist, dtype=object),
+        "masked_body": np.array(blist, dtype=object),
         **sugg,
-        "triage_rules": tri["triage_rules"].to_numpy(),
+        "triage_rules": np.array(tri["triage_rules"], dtype=object),
         "model_target": np.full(n, model.target, dtype=object),
         "department_map_version": np.full(n, model.department_map.version, dtype=object),
     }

@@ -173,14 +173,29 @@ def apply_triage(texts: pd.Series, departments: pd.Series, rules: TriageRules, *
     ``texts``: the masked title + body; ``departments``: ``;``-joined; ``model_proba``: columns of
     :data:`TRIAGE_LEVELS` from the model's triage head (optional); ``categories``: each appeal's
     category, so that repeats count the same problem only."""
+    proba = None if model_proba is None else {c: model_proba[c].to_numpy() for c in model_proba.columns}
+    cols = triage_columns(list(pd.Series(texts, dtype="string").astype(object)),
+                          list(pd.Series(departments, dtype="string").astype(object)), rules, uscc=uscc,
+                          received=received, case_id=case_id, history=history, model_proba=proba,
+                          categories=categories)
+    return pd.DataFrame({k: pd.array(v, dtype="string") for k, v in cols.items()})
+
+
+def triage_columns(texts: list, departments: list, rules: TriageRules, *, uscc=None, received=None, case_id=None,
+                   history=None, model_proba: dict | None = None, categories=None) -> dict[str, list]:
+    """:func:`apply_triage` as plain lists (the one-appeal path builds no table)."""
     n = len(texts)
-    norm_text = model_text(pd.Series(texts, dtype="string").reset_index(drop=True))
+    texts = [t if isinstance(t, str) else None for t in texts]
     if n <= 4:  # a few appeals (online): Python's re on each text, no columnar set-up
+        from quanhuiqi.appeals.features import _model_text_one
+
+        norm_list = [_model_text_one(t) for t in texts]
+
         def has(pattern: str) -> np.ndarray:
             rx = _compiled(pattern)
-            return np.array([bool(rx.search(t)) if isinstance(t, str) else False for t in norm_text.astype(object)])
+            return np.array([bool(rx.search(t)) for t in norm_list], dtype=bool)
     else:
-        norm = to_arrow(norm_text)
+        norm = to_arrow(model_text(pd.Series(texts, dtype="string")))
 
         def has(pattern: str) -> np.ndarray:
             return pc.fill_null(pc.match_substring_regex(norm, pattern), False).to_numpy(zero_copy_only=False)
@@ -189,8 +204,7 @@ def apply_triage(texts: pd.Series, departments: pd.Series, rules: TriageRules, *
     fired: list[list[str]] = [[] for _ in range(n)]
     amounts = None
     repeats = None
-    n_dept = pd.Series(departments, dtype="string").reset_index(drop=True).fillna("").str.count(";").to_numpy() + \
-        pd.Series(departments, dtype="string").reset_index(drop=True).notna().to_numpy()
+    n_dept = np.array([d.count(";") + 1 if isinstance(d, str) else 0 for d in departments], dtype=np.int64)
     for lvl_name, lvl in (("escalated", 2), ("coordinated", 1)):
         for r in getattr(rules, lvl_name):
             detail = None
@@ -202,7 +216,7 @@ def apply_triage(texts: pd.Series, departments: pd.Series, rules: TriageRules, *
                     hit &= has(_word_pattern(words))
             elif "amount_at_least" in r:
                 if amounts is None:
-                    amounts = largest_amount(pd.Series(texts, dtype="string").reset_index(drop=True))
+                    amounts = largest_amount(pd.Series(texts, dtype="string"))
                 hit = np.nan_to_num(amounts, nan=-1) >= float(r["amount_at_least"])
                 detail = amounts
             elif "repeats_at_least" in r:
@@ -228,9 +242,9 @@ def apply_triage(texts: pd.Series, departments: pd.Series, rules: TriageRules, *
                 fired[i].append(r["name"])
                 level[i] = max(level[i], lvl)
     model_note = [""] * n
-    if model_proba is not None and len(model_proba):
-        pe = model_proba["escalated"].to_numpy() if "escalated" in model_proba else np.zeros(n)
-        pco = model_proba["coordinated"].to_numpy() if "coordinated" in model_proba else np.zeros(n)
+    if model_proba is not None and n:
+        pe = np.asarray(model_proba["escalated"]) if "escalated" in model_proba else np.zeros(n)
+        pco = np.asarray(model_proba["coordinated"]) if "coordinated" in model_proba else np.zeros(n)
         up2 = (level < 2) & (pe >= rules.escalated_at)
         up1 = (level < 1) & ~up2 & (pco >= rules.coordinated_at)
         for i in np.flatnonzero(up2):
@@ -247,8 +261,7 @@ def apply_triage(texts: pd.Series, departments: pd.Series, rules: TriageRules, *
         if not why:
             why = ["单一部门可直接办理，未触发协同或提级规则"]
         text.append(f"{TRIAGE_NAMES[levels[i]]}：" + "；".join(why))
-    return pd.DataFrame({"triage": pd.array(levels, dtype="string"), "triage_reason": pd.array(text, dtype="string"),
-                         "triage_rules": pd.array([";".join(f) for f in fired], dtype="string")})
+    return {"triage": list(levels), "triage_reason": text, "triage_rules": [";".join(f) for f in fired]}
 
 
-__all__ = ["TriageRules", "apply_triage", "largest_amount", "repeat_counts"]
+__all__ = ["TriageRules", "apply_triage", "largest_amount", "repeat_counts", "triage_columns"]

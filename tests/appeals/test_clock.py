@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quanhuiqi.appeals import WorkingCalendar, load_clock_config, response_clock
@@ -51,6 +51,7 @@ def test_deadlines_skip_evenings_weekends_and_holidays():
     assert list(np.diff(lunch)) == [1800.0, 1800.0]
 
 
+@settings(deadline=None)  # the calendar is built per example: no per-example time limit on a shared machine
 @given(st.integers(0, 40 * 86400 - 1), st.integers(1, 60 * 3600))
 def test_deadline_is_the_first_instant_with_that_much_working_time(offset, limit):
     c = cal()

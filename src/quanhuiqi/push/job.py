@@ -107,7 +107,7 @@ def _locate(data_dir: Path, cfg: dict) -> dict[str, Path | None]:
             continue
         p = data_dir / rel
         if not p.exists():
-            if name in optional:
+            if name in optional or name == "appeals":  # appeals are routed when present, never required
                 found[name] = None
                 continue
             raise InputError(

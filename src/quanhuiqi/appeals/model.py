@@ -53,7 +53,7 @@ class LinearHead:
         classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(f"need at least two classes to train, got {list(classes)}")
-        m = LinearSVC(C=C, random_state=seed, dual="auto", max_iter=2000).fit(X, y)
+        m = LinearSVC(C=C, random_state=seed, dual=True, max_iter=2000).fit(X, y)
         coef, icpt = m.coef_.astype(np.float32), m.intercept_.astype(np.float32)
         if len(classes) == 2:  # liblinear keeps one row for two classes: the decision for classes[1]
             coef, icpt = np.vstack([-coef, coef]), np.concatenate([-icpt, icpt])

@@ -33,7 +33,10 @@ def test_spark_run_equals_local_run_on_the_sample_city(spark, tmp_path):
     names = sorted(p.name for p in local.out_dir.iterdir())
     assert names == sorted(p.name for p in remote.out_dir.iterdir())
     data = [n for n in names if not n.startswith("report.")]
-    assert len(data) == 11  # six tables in Parquet, four also in CSV (outputs.csv_tables), the manifest
+    # six push tables in Parquet (four also in CSV, outputs.csv_tables), four appeals tables in both
+    # (data_samples has appeals.csv), the manifest
+    assert len(data) == 19
+    assert sum(n.startswith("appeals_") for n in data) == 8
     for name in data:
         assert (local.out_dir / name).read_bytes() == (remote.out_dir / name).read_bytes(), name
     assert local.report["summary"]["pushed"] > 1000

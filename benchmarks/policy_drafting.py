@@ -432,26 +432,100 @@ def draft_record(rec: dict[str, Any]):
     return draft_policy(text, source=rec["id"], jurisdiction=str(rec.get("jurisdiction") or "") or None)
 
 
+def load_written(path: Path) -> list[dict[str, Any]]:
+    """The clauses written for the tests (tests/drafting/data/written_clauses.yaml): dev-set records
+    with a ``split`` of ``tune`` (their errors were read) or ``sealed`` (only their scores are)."""
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or []
+
+
+def is_tune(rec_id: str) -> bool:
+    """The records whose errors the rules were written from: Jinan, Nansha and the written tune set."""
+    return rec_id.startswith(("JN-", "NS-", "WA-"))
+
+
+def per_city(rows: list[dict[str, Any]], recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each city scored on its own and the scores averaged over cities (every city weighs the same,
+    as if each were the one left out): over all cities, and over the cities never tuned on."""
+    city_of = {r["id"]: r.get("city") or r["id"].split("-")[0] for r in recs}
+    by: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by[city_of[row["id"]]].append(row)
+    cities = {c: aggregate(rs) for c, rs in sorted(by.items())}
+    tuned = {c for c, rs in by.items() if any(is_tune(r["id"]) for r in rs)}
+
+    def mean(names: list[str], key: str) -> float | None:
+        vals = [cities[c][key] for c in names if cities[c][key] is not None]
+        return round(sum(vals) / len(vals), 4) if vals else None
+
+    out: dict[str, Any] = {}
+    for name, names in (("all_cities", sorted(cities)), ("untuned_cities", sorted(set(cities) - tuned))):
+        out[name] = {"cities": len(names), **{k: mean(names, k) for k in
+                     ("mapped_precision", "mapped_recall", "todo_recall", "todo_precision", "structure_accuracy")}}
+    out["per_city"] = {c: {"clauses": a["clauses"], "tuned": c in tuned, "mapped_precision": a["mapped_precision"],
+                           "mapped_recall": a["mapped_recall"], "todo_recall": a["todo_recall"]}
+                       for c, a in cities.items()}
+    return out
+
+
+def print_errors(rows: list[dict[str, Any]]) -> None:
+    """The extra (false-positive) and missed atoms of the given rows: every extra atom, grouped by
+    the kind the drafter gave it, then each clause's misses."""
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        for e in row["errors"]["draft_unmatched"]:
+            by_kind[e.split(" ", 1)[0]].append(f"{row['id']}: {e.split(' ', 1)[1]}")
+    n = sum(len(v) for v in by_kind.values())
+    print(f"== extra atoms (false positives): {n}")
+    for kind, es in sorted(by_kind.items(), key=lambda kv: -len(kv[1])):
+        print(f"-- {kind} ({len(es)})")
+        for e in es:
+            print("   ", e)
+    print("== missed gold atoms")
+    for row in rows:
+        for e in row["errors"]["gold_missed"]:
+            print(f"    {row['id']}: {e}")
+
+
+SPLITS = ("all", "tune_jinan_nansha", "held_out_other_cities")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dev", default=str(DEFAULT_DEV))
+    p.add_argument("--written", default=str(ROOT / "tests" / "drafting" / "data" / "written_clauses.yaml"),
+                   help="clauses written for the tests, with gold (split tune / sealed)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "policy_drafting.json"))
     p.add_argument("--speed", type=int, default=1000, help="clauses to draft for the timing (0: skip)")
     p.add_argument("--show", action="store_true", help="print the errors of the Jinan and Nansha clauses")
     p.add_argument("--show-held-out", action="store_true", help="with --show: the held-out clauses' errors too")
+    p.add_argument("--errors", action="store_true",
+                   help="print the extra atoms grouped by kind, and the misses, of the tune records only "
+                        "(Jinan, Nansha, written tune): never the held-out or sealed ones")
     args = p.parse_args(argv)
     dev = Path(args.dev)
     if not dev.exists():
         print(f"{dev}: not found — the real clauses are not shipped; pass --dev PATH", file=sys.stderr)
         return 2
     recs = [json.loads(line) for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()]
+    written = load_written(Path(args.written)) if args.written and Path(args.written).exists() else []
     drafts = [draft_record(r) for r in recs]
-    result: dict[str, Any] = {"dev": str(dev), "loadavg": os.getloadavg()}
+    wdrafts = [draft_record(r) for r in written]
+    result: dict[str, Any] = {"dev": str(dev), "written": args.written if written else None, "loadavg": os.getloadavg()}
     for name, new in (("as_written", True), ("today", False)):
         rows = [score_record(r, d, new_language=new) for r, d in zip(recs, drafts)]
-        tune = [row for row in rows if row["id"].startswith(("JN-", "NS-"))]
-        held = [row for row in rows if not row["id"].startswith(("JN-", "NS-"))]
-        result[name] = {"all": aggregate(rows), "tune_jinan_nansha": aggregate(tune), "held_out_other_cities": aggregate(held)}
+        wrows = [score_record(r, d, new_language=new) for r, d in zip(written, wdrafts)]
+        tune = [row for row in rows if is_tune(row["id"])]
+        held = [row for row in rows if not is_tune(row["id"])]
+        result[name] = {"all": aggregate(rows), "tune_jinan_nansha": aggregate(tune), "held_out_other_cities": aggregate(held),
+                        "by_city": per_city(rows, recs)}
+        if written:
+            split = {r["id"]: r.get("split") for r in written}
+            result[name]["written_tune"] = aggregate([w for w in wrows if split[w["id"]] == "tune"])
+            result[name]["written_sealed"] = aggregate([w for w in wrows if split[w["id"]] == "sealed"])
+        if args.errors and name == "as_written":
+            print_errors(tune + [w for w in wrows if is_tune(w["id"])])
         if args.show and name == "as_written":
             for row in rows:
                 if args.show_held_out or row["id"].startswith(("JN-", "NS-")):
@@ -474,10 +548,15 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     for name in ("as_written", "today"):
-        for part in ("all", "tune_jinan_nansha", "held_out_other_cities"):
+        parts = SPLITS + (("written_tune", "written_sealed") if written else ())
+        for part in parts:
             a = result[name][part]
             print(f"{name:10s} {part:22s} mapped P {a['mapped_precision']} R {a['mapped_recall']} · todo R "
                   f"{a['todo_recall']} P {a['todo_precision']} · structure {a['structure_accuracy']}")
+        for part in ("all_cities", "untuned_cities"):
+            a = result[name]["by_city"][part]
+            print(f"{name:10s} {'city mean, ' + part:22s} mapped P {a['mapped_precision']} R {a['mapped_recall']} · "
+                  f"todo R {a['todo_recall']} ({a['cities']} cities)")
     if "speed" in result:
         print(f"speed: {result['speed']}")
     return 0

@@ -30,7 +30,7 @@ from quanhuiqi.drafting.recognize import (
     resolve_overlaps,
     thresholds,
 )
-from quanhuiqi.drafting.segment import Item, items
+from quanhuiqi.drafting.segment import Item, items, section_at, sections
 from quanhuiqi.drafting.structure import Node, TreeBuilder, award_amount, is_award
 
 
@@ -149,6 +149,9 @@ def draft_policy(
                 if sub.start >= it.end and sub.depth > it.depth and _within_parent(its, it, sub):
                     hits += [h for h in thresholds(t[sub.start : sub.end], ctx) if _shift(h, sub.start)]
     hits = [h for h in hits if not _garbled(norm, h)]
+    secs = sections(t, its)
+    # 申报材料, 申报程序 …: documents and steps, no condition (上年度审计报告, 营业执照复印件)
+    hits = [h for h in hits if section_at(secs, h.start) != "procedure"]
     hits = resolve_overlaps(hits)
     hits, defined = apply_definitions(t, hits)
     builder = TreeBuilder(t, its, hits)
@@ -161,13 +164,15 @@ def draft_policy(
     covered += _lead_ins(t, hits)
     covered += defined
     covered += _rule_sentences(t, hits)
+    covered += [(sc.start, sc.end) for sc in secs if sc.kind == "procedure"]
     todos = _todos(norm, its, covered, jurisdiction)
     # conditions read but kept out of the gate (a stricter or bonus tier, each tier's first crossing): a
     # condition of some tier all the same, so the officer sees it
     said = {json.dumps(lf.hit.atom, sort_keys=True, ensure_ascii=False) for lf in root.leaves()}
     in_tree = {id(lf.hit) for lf in root.leaves()}
     for h in hits:
-        if h.role != "cond" or id(h) in in_tree or json.dumps(h.atom, sort_keys=True, ensure_ascii=False) in said:
+        if h.role != "cond" or id(h) in in_tree or h.extra.get("repeat") or \
+                json.dumps(h.atom, sort_keys=True, ensure_ascii=False) in said:
             continue
         a, b = norm.original_span(h.start, h.end)
         todos.append(Todo(f"t{len(todos) + 1}", norm.original[a:b], h.kind, a, b, _label_at(its, h.start)))

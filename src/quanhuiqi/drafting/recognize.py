@@ -121,7 +121,8 @@ def _level_of(text: str | None) -> str | None:
     return min(found, key=order.index) if found else None
 
 
-_FIRST_TIME = re.compile(r"(新认定|首次认定|首次获得|首次被认定|新获批|新获|新晋|首次入选|新入选|新被认定|首次通过)[^,;。]{0,10}$")
+_FIRST_TIME = re.compile(r"((?<!重)新认定|首次认定|首次获得|首次被认定|(?<!重)新获批|(?<!重)新获|新晋|首次入选|(?<!重)新入选|"
+                         r"(?<!重)新被认定|首次通过)[^,;。]{0,10}$")
 _YEAR_NEAR = re.compile(r"(?P<y>(?:19|20)\d{2})年(?:度)?|(?P<rel>上一?年度|上一?年|本年度|当年|今年)")
 
 
@@ -135,8 +136,9 @@ def certifications(text: str) -> list[Hit]:
         after = text[m.end() : m.end() + 8]
         if re.match(r"(?:申报|认定|评定|评价)(?:条件|标准|办法|管理|工作|程序)|的?(?:相关)?(?:政策|规定|办法)", after):
             continue  # the programme itself (高新技术企业认定条件), not a status held
-        if re.match(r"[^,;。]{0,6}(?:培育库|培育入库|后备库|研发中心|申报条件)", after) and item != "hightech_cultivation":
-            continue
+        if re.match(r"[^,;。]{0,6}(?:培育库|培育入库|后备库|研发中心|申报条件)|(?:企业)?(?:库|名录库|储备库)", after) \
+                and item != "hightech_cultivation":
+            continue  # a pool of candidates (小巨人企业库, 后备库), not the designation
         level = _level_of(m.group("level"))
         before = text[max(0, m.start("name") - 14) : m.start("name")]
         known = known_record_items("certificate")
@@ -359,7 +361,8 @@ def penalties(text: str) -> list[Hit]:
 # ---- industries -------------------------------------------------------------------------------------
 
 SECTION_WORDS = [
-    (r"工业(?:类)?(?:企业)?|工业领域", INDUSTRIAL, 0.85),
+    (r"工业(?!总产值|产值|增加值|投资|用电|用地|设计|互联网|园区|集中区|和信息化|信息化|旅游|遗产|机器人|软件|大数据|"
+     r"技改|技术改造|经济|强市|强区|强县|发展|转型|统计)(?:类)?(?:企业)?|工业领域", INDUSTRIAL, 0.85),
     (r"(?<!先进)(?<!高技术)制造业|制造类企业|制造企业", ["C"], 0.9),
     (r"先进制造业", ["C"], 0.6),
     (r"建筑业|建筑企业|建筑类企业", ["E"], 0.9),
@@ -462,7 +465,48 @@ def industries(text: str) -> list[Hit]:
                            note="named NBS list; partial classes stay unknown"))
             taken.append((m.start(), m.end()))
     out.extend(_industry_names(text, taken))
+    out.extend(_bare_list_items(text, out))
     return out
+
+
+def _bare_list_items(text: str, found: list[Hit]) -> list[Hit]:
+    """'房地产、金融类企业', '批发、零售企业': the words listed before an industry that carries the
+    suffix (企业, 类企业, 业, 行业) share it — each is an industry of its own when it reads as one."""
+    out: list[Hit] = []
+    for h in found:
+        if h.atom.get("op") != "under":
+            continue
+        suffix = re.search(r"(类企业|企业|行业|业)$", text[h.start : h.end])
+        if not suffix:
+            continue
+        pos = h.start
+        while True:
+            m = re.search(r"(?:^|(?<=[、和及与或,;:\s非除含括]))(?P<tok>[\u4e00-\u9fff]{2,8})(?P<sep>[、和及与或])$", text[:pos])
+            if not m or pos - m.start("tok") > 12:
+                break
+            tok = m.group("tok")
+            codes = _word_codes(tok)
+            if codes is None:
+                break
+            out.append(Hit(m.start("tok"), m.end("tok"), "industry_scope",
+                           {"field": "industry_code", "op": "under", "value": codes}, 0.75,
+                           note=f"{tok}: takes the suffix of the list it is in"))
+            pos = m.start("tok")
+    return out
+
+
+def _word_codes(tok: str) -> list[str] | None:
+    """An industry named by a bare word (房地产, 金融, 建筑) — read with the suffixes of a list."""
+    for rx, codes, _ in SECTION_WORDS:
+        for suf in ("企业", "业"):
+            if re.fullmatch(rx, tok + suf):
+                return list(codes)
+    from quanhuiqi.profile.industry import _deepest_if_one_path, _exact_index, name_key
+
+    key = name_key(tok + "业")
+    codes = _exact_index().get(key) if key else None
+    code = _deepest_if_one_path(codes) if codes else None
+    return [str(code)] if code is not None else None
 
 
 def _sei_subitems(text: str, pos: int) -> list[str]:
@@ -656,7 +700,8 @@ def events(text: str) -> list[Hit]:
 
 
 _LISTINGS = [
-    (re.compile(r"(?:于|在)?(?:国内|境内|境外|海外)?(?:主板|创业板|中小板|科创板|北交所|北京证券交易所|境外|香港|纽约|纳斯达克)[^,;。]{0,6}?(?:首发)?上市"), "listed"),
+    (re.compile(r"(?:于|在)?(?:国内|境内|境外|海外)?(?:主板|创业板|中小板|科创板|北交所|北京证券交易所|境外|香港|纽约|纳斯达克|"
+                r"(?:沪深北?|上海|深圳|北京|上交所|深交所)?(?:证券)?交易所)[^,;。]{0,6}?(?:首发)?上市"), "listed"),
     (re.compile(r"(?:于|在)?全国中小企业股份转让系统(?:挂牌|成功挂牌)|新三板(?:挂牌|成功挂牌)|在新三板挂牌"), "neeq_listed"),
     (re.compile(r"(?:于|在)?区域(?:性)?股权(?:交易)?(?:市场|中心)(?:挂牌|成功挂牌)"), "regional_equity_listed"),
 ]
@@ -721,7 +766,24 @@ _RATIO_RX = re.compile(
     r"(?P<num>(?:研究开发|研发)(?:费用|投入|经费|支出)(?:总额)?)[^,;。]{0,4}?占[^,;。]{0,12}?"
     r"(?:销售|营业|主营业务)(?:总)?收入(?:总额)?(?:的)?(?:比例|比重|比率)?"
 )
-_AGE_RX = re.compile(r"(?:成立|注册成立|注册时间|注册|创办|设立|登记注册|创立|经营)(?:时间|年限)?")
+_AGE_RX = re.compile(r"(?:成立|注册成立|注册时间|注册(?![地资址号])|创办|设立|登记注册|创立|经营)(?:时间|年限)?")
+_HIRES = re.compile(r"招用|招聘|录用|聘用|吸纳|新招|新增就业|接收")
+
+
+def _age_before(before: str) -> re.Match[str] | None:
+    """The enterprise's age words just before a number of years (成立时间不超过5年, 注册成立满3年,
+    正常经营6个月以上) — not a window (近两年内获得…) nor an age word far back in the phrase."""
+    if re.search(r"(?:近|最近|过去|前|后|连续)$", before):
+        return None
+    found = list(_AGE_RX.finditer(before))
+    m = found[-1] if found else None
+    if m is None or len(before) - m.end() > 8:
+        return None
+    return m
+
+
+def _sentence_start(text: str, pos: int) -> int:
+    return max(text.rfind(c, 0, pos) for c in ";。\n") + 1
 _GROWTH_RX = re.compile(r"(?:同比)?(?:增长率|增长|增速|增幅)")
 _MULTI_YEAR = re.compile(r"(?:近|最近|连续|过去)(?P<n>[一二两三四五\d])(?:个)?(?:会计)?年(?:度)?")
 
@@ -787,9 +849,13 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
         if ukind == "people" and re.match(r"(?:的)?参保(?:企业|单位)", after):
             field, kind, note = "insured_employees", "social_insurance", ""
         elif ukind == "months" and re.search(r"失业保险|社会保险|社保|参保", before):
+            if _HIRES.search(_sentence_text(text, m.start())[: max(0, m.start() - _sentence_start(text, m.start()))]):
+                return None  # 新招用…缴纳社会保险费满6个月: a condition on each hire (a todo), not the enterprise's
             field, kind, note = "insured_months", "social_insurance", ""
-        elif ukind in ("years",) and _AGE_RX.search(before):
+        elif ukind in ("years", "months") and _age_before(before):
             field, kind, note = "age_years", "age", ""
+            if ukind == "months":
+                value = round(value / 12, 4)  # 正常经营6个月以上: age in years
         elif ukind == "ratio" and context_metric:
             field, kind, note = context_metric, _kind_of(context_metric), ""
         elif ukind == "people" and re.search(r"吸纳|招用|带动|用工", before):
@@ -823,7 +889,7 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
         return None
     if field in ("rd_ratio", "layoff_rate", "revenue_growth") and ukind != "ratio":
         return None
-    if field == "age_years" and ukind != "years":
+    if field == "age_years" and ukind not in ("years", "months"):
         return None
     if field == "insured_months" and ukind != "months":
         return None
@@ -861,7 +927,7 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
     span_start = ratio.start() + ps if ratio is not None and (metric is None or ratio.start() <= metric.start()) else (
         metric.start() + ps if metric is not None else m.start())
     if field == "age_years":
-        age = _AGE_RX.search(before)
+        age = _age_before(before)
         span_start = ps + age.start() if age else m.start()
     if field == "insured_employees" and metric is None:
         span_start = m.start()
@@ -938,6 +1004,9 @@ def context_metric_of(text: str) -> str | None:
 
 _NEG_BEFORE = re.compile(r"(?:不含|不包括|不包含|除|非|不属于|不得为|不是)$")
 _NEG_AFTER = re.compile(r"^(?:等)?(?:除外|不在此列|不属于支持范围|不予支持)")
+# the negation of a list reaches every item: 非房地产、金融类企业; 不含批发、零售企业; 房地产、金融企业除外
+_NEG_LIST_BEFORE = re.compile(r"(?:不含|不包括|不包含|除|非|不属于|不得为|不是)(?:[\u4e00-\u9fff]{1,10}?[、和及与或])+$")
+_NEG_LIST_AFTER = re.compile(r"^(?:[、和及与或][\u4e00-\u9fff]{1,10}?)+?(?:等)?(?:类)?(?:企业|行业|业)?(?:等)?(?:除外|不在此列|不属于支持范围|不予支持)")
 _NEGATE_OP = {"under": "not_under", "in_list": "not_in_list", "in": "not_in", "eq": "ne", "has": None,
               "not_under": "under", "ne": "eq"}
 
@@ -950,7 +1019,11 @@ def negate_exclusions(text: str, hits: list[Hit]) -> list[Hit]:
         before = text[max(0, h.start - 4) : h.start]
         after = text[h.end : h.end + 6].lstrip(")")
         neg = _NEG_BEFORE.search(before) is not None or _NEG_AFTER.match(after) is not None
-        if not neg:
+        in_list = False
+        if not neg and h.kind.startswith("industry"):
+            in_list = bool(_NEG_LIST_BEFORE.search(text[_phrase_start(text, h.start) : h.start])
+                           or _NEG_LIST_AFTER.match(text[h.end : h.end + 40]))
+        if not neg and not in_list:
             continue
         op = h.atom["op"]
         new = _NEGATE_OP.get(op)
@@ -962,6 +1035,8 @@ def negate_exclusions(text: str, hits: list[Hit]) -> list[Hit]:
         else:
             h.atom = {**h.atom, "op": new}
         h.kind = "industry_exclusion" if h.kind.startswith("industry") else h.kind
+        if in_list:
+            continue  # the negation word is another item's neighbour: the span stays the item's
         m = _NEG_AFTER.match(after)
         if m:
             h.end = h.end + (len(text[h.end : h.end + 6]) - len(after)) + m.end()

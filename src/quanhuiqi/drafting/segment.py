@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 CN_NUM = "一二三四五六七八九十百零〇两"
 _MARKERS = [
-    ("section", re.compile(r"(?<![^\n])(?:奖励|补贴|资助|支持|扶持|补助|奖补)(?:标准|方式|额度)[:：]|(?<![^\n])(?:注意事项|申报材料|申报程序|申报时间)[:：]?")),
+    ("section", re.compile(r"(?<![^\n])(?:(?:奖励|补贴|资助|支持|扶持|补助|奖补|贴息)(?:标准|方式|额度)|资金支持|支持措施)[:：]|"
+                           r"(?<![^\n])(?:注意事项|申报材料|申请材料|申报程序|申报流程|申报时间|办理流程)[:：]?")),
     ("article", re.compile(rf"第[{CN_NUM}\d]+条")),
     ("cn_paren", re.compile(rf"[(\[〔【][{CN_NUM}]+[)\]〕】]")),
     ("cn_dun", re.compile(rf"(?<![{CN_NUM}\w])[{CN_NUM}]{{1,3}}、")),
@@ -98,6 +99,70 @@ def items(text: str) -> list[Item]:
         pos = end
     del pos
     return out
+
+
+# what a part of a policy text is for: conditions (申报条件, 支持对象 — the default), what is paid
+# (奖励标准, 支持方式 …: its conditions are tiers or restate the conditions) or how to apply
+# (申报材料, 申报程序 …: no conditions at all)
+BENEFIT_HEADING = re.compile(
+    r"(?:奖励|补贴|资助|支持|扶持|补助|奖补|贴息|兑现|扶持资金)(?:标准|方式|额度|金额|措施|办法|内容)|资金支持|支持措施")
+PROCEDURE_HEADING = re.compile(
+    r"申报材料|申请材料|提交材料|所需材料|报送材料|申报程序|申报流程|申请程序|办理程序|办理流程|受理程序|申报时间|受理时间|"
+    r"申报方式|受理部门|受理地点|联系方式|咨询电话|联系人|工作要求")
+CONDITION_HEADING = re.compile(r"申报条件|申请条件|支持对象|申报对象|扶持对象|奖励对象|补贴对象|支持范围|适用对象|奖励条件|支持条件")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the text headed by 申报条件 / 奖励标准 / 申报材料 …: ``kind`` conditions | benefit |
+    procedure.  A bare heading (奖励标准：) runs to the next heading; a numbered one (二、申报材料) to
+    the next item at its depth or above."""
+
+    start: int
+    end: int
+    kind: str
+    heading: str
+
+
+def heading_kind(text: str) -> str | None:
+    """The kind of section a heading names (its first words, after the item marker), or None."""
+    head = re.sub(r"^[\s:：]+", "", text)[:12]
+    for kind, rx in (("procedure", PROCEDURE_HEADING), ("benefit", BENEFIT_HEADING), ("conditions", CONDITION_HEADING)):
+        m = rx.match(head)
+        if m and re.match(r"\s*(?:[:：]|$|\n|及|和|与)", head[m.end():] or ""):
+            return kind
+    return None
+
+
+def sections(text: str, its: list[Item] | None = None) -> list[Section]:
+    """The sections of a clause in reading order (text before any heading is conditions)."""
+    its = items(text) if its is None else its
+    heads: list[tuple[int, int, str, str, int]] = []  # start, own end, kind, heading, depth
+    for it in its:
+        own = text[it.start + len(it.marker) if it.depth >= 0 else it.start : it.end]
+        kind = heading_kind(own if it.depth >= 0 else it.marker + own)
+        if kind is None:
+            continue
+        line_end = text.find("\n", it.start)
+        heads.append((it.start, it.end, kind, text[it.start : line_end if line_end >= 0 else it.end].strip()[:20],
+                      it.depth))
+    out: list[Section] = []
+    for k, (a, _, kind, heading, depth) in enumerate(heads):
+        if depth >= 0:  # a numbered heading: up to the next item at its depth or above, or a bare heading
+            nxt = [i.start for i in its if i.start > a and i.depth <= depth]
+        else:  # a bare heading: up to the next bare heading (numbered ones inside it are its parts)
+            nxt = [h[0] for h in heads[k + 1 :] if h[4] < 0]
+        out.append(Section(a, min(nxt) if nxt else len(text), kind, heading))
+    return out
+
+
+def section_at(secs: list[Section], pos: int) -> str:
+    """The kind of the innermost section holding ``pos`` (conditions when none)."""
+    kind = "conditions"
+    for s in secs:
+        if s.start <= pos < s.end:
+            kind = s.kind
+    return kind
 
 
 def _short(mark: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quanhuiqi.drafting.recognize import Hit
-from quanhuiqi.drafting.segment import Item
+from quanhuiqi.drafting.segment import Item, sections
 
 _AWARD = re.compile(
     r"(?:给予|奖励|补贴|资助|补助|扶持|贴息|返还|奖补)(?!标准|对象|范围|条件|办法)[^,;。:]{0,14}?(?P<n>\d+(?:\.\d+)?)(?P<u>万元|亿元|元)(?![的以])"
@@ -56,8 +56,25 @@ class Node:
 
 _RATE_AWARD = re.compile(
     r"(?:返还|奖励|补贴|给予|奖补|补助|资助|扶持)[^;。,]{0,24}?\d+(?:\.\d+)?%|\d+(?:\.\d+)?%(?:的比例)?(?:予以|给予)?"
-    r"(?:返还|奖励|补贴|奖补|补助|资助|扶持)|(?:返还|补贴|奖励|资助)(?:比例|标准)为\d+(?:\.\d+)?%"
+    r"(?:返还|奖励|补贴|奖补|补助|资助|扶持|贴息)|\d+(?:\.\d+)?%(?:的比例)?(?:予以|给予)支持|"
+    r"(?:返还|补贴|奖励|资助|支持|补助)(?:比例|标准)(?:为|提高至|提高到|上浮至|上调至)\d+(?:\.\d+)?%"
 )
+# the words of a paying stretch that name no condition of its own (对符合条件的企业，给予…; 按研发投入的10%给予补助)
+_UNCONDITIONAL_PAY = re.compile(r"符合(?:上述|以上|本办法|本政策|相关|申报)?(?:条件|要求)")
+_OWN_CONDITION = re.compile(r"对[^,;。]*?的|[^,;。]的(?:[,，]|$)")
+_CAP_ONLY = re.compile(r"^[^,;。]*(?:最高|不超过|上限|封顶|累计|最多)[^,;。]*[,;。\n]?$")
+
+
+def _pays_everyone(unit: str) -> bool:
+    """A paying stretch with no condition of its own: 对符合条件的企业给予…, 按研发投入的10%给予补助
+    (not a bonus, and not a cap such as 每家企业最高不超过200万元)."""
+    last = re.split(r"(?<=[,;。\n])", unit.rstrip(",;。\n"))[-1]
+    if _BONUS.search(unit) or (_CAP_ONLY.match(last) and not re.search(r"给予|予以|按(?:照)?", last)):
+        return False
+    return bool(_UNCONDITIONAL_PAY.search(unit)) or not _OWN_CONDITION.search(unit)
+
+
+_BONUS = re.compile(r"再(?:一次性)?给予|另(?:行)?给予|额外给予|追加|提高至|提高到|上浮|上调至|增加至|翻倍")
 
 
 def is_award(sentence: str) -> bool:
@@ -82,14 +99,16 @@ class TreeBuilder:
         self.items = items
         hits = merge_lists(text, [h for h in hits if h.role == "cond"])
         # the 奖励标准 section restates who gets what: a condition it repeats from the 申报条件 is no new gate
-        benefit = [(it.start, it.end) for it in items if it.depth < 0 and re.match(
-            r"(?:奖励|补贴|资助|支持|扶持|补助|奖补)(?:标准|方式|额度)", it.marker)]
+        benefit = [(s.start, s.end) for s in sections(text, items) if s.kind == "benefit"]
         if benefit:
             def in_benefit(h: Hit) -> bool:
                 return any(a <= h.start < b for a, b in benefit)
-            stated = {_key(h) for h in hits if not in_benefit(h)}
-            hits = [h for h in hits if not (in_benefit(h) and _key(h) in stated)]
+            stated = {_repeat_key(h) for h in hits if not in_benefit(h)}
+            for h in hits:  # a repeat says who is paid (everyone who qualifies); it is no new gate
+                if in_benefit(h) and _repeat_key(h) in stated:
+                    h.extra["repeat"] = True
         self.hits = hits
+        self.benefit = benefit
         self.tiers: list[dict[str, Any]] = []
         self.notes: list[str] = []
 
@@ -145,7 +164,43 @@ class TreeBuilder:
         if len(kids) >= 2 and all(self._keyed_by_industry(k) for k, _ in kids):
             # 1.涉及…产业：…；2.其他先进制造业：…；3.建筑业：… — one rule per industry: alternatives
             return Node("all", [self._sequence(own, it.start, own_end), Node("any", child_nodes)])
+        bands = self._band_items(kids) if len(kids) >= 2 else None
+        if bands is not None:
+            # (一)营业收入5亿元以下的企业，比例不低于3%；(二)5亿元(含)以上的企业，比例不低于2% — one
+            # rule over bands of a figure, an item per band: alternatives with edges that do not overlap
+            _exclusive_bands(bands, self.text)
+            return Node("all", [self._sequence(own, it.start, own_end), Node("any", bands)])
+        if len(kids) >= 2 and self._in_benefit(it.start) and all(
+                is_award(self.text[k.start : _subtree_end(k, kk)]) for k, kk in kids):
+            # 奖励标准: 1.…的批发企业，…予以奖励；2.…的零售企业，…予以奖励 — each numbered case pays on
+            # its own conditions: alternatives, not a conjunction
+            return Node("all", [self._sequence(own, it.start, own_end), Node("any", child_nodes)])
         return Node("all", [self._sequence(own, it.start, own_end), *child_nodes])
+
+    def _band_items(self, kids: list) -> list[Node] | None:
+        """Sibling items that each open with a head bounding one figure ('…5亿元以下的企业，…'):
+        the branches (head, then) of a parametric rule, or None."""
+        branches = []
+        fields = set()
+        for k, kk in kids:
+            if kk:
+                return None
+            own = [h for h in self.hits if k.start <= h.start < k.end]
+            segs = self._segments(own, k.start, k.end)
+            if len(segs) < 2 or not segs[0]["head"]:
+                return None
+            head = [h for h in segs[0]["hits"] if h.atom.get("op") in ("ge", "gt", "le", "lt")]
+            if not head:
+                return None
+            fields.add(frozenset(h.field for h in head))
+            then = [h for sg in segs[1:] for h in sg["hits"]]
+            if not then:
+                return None
+            branches.append(Node("all", [Node("all", [Node.leaf(h) for h in segs[0]["hits"]]), self._or_groups(then)]))
+        return branches if len(fields) == 1 else None
+
+    def _in_benefit(self, pos: int) -> bool:
+        return any(a <= pos < b for a, b in self.benefit)
 
     def _keyed_by_industry(self, it: Item) -> bool:
         colon = self.text.find(":", it.start, min(it.end, it.start + 60))
@@ -160,6 +215,7 @@ class TreeBuilder:
             return Node("all")
         hits = sorted(hits, key=lambda h: h.start)
         hits, tier_node = self._tiers(hits, a, b)
+        hits = [h for h in hits if not h.extra.get("repeat")]
         segs = self._segments(hits, a, b)
         nodes: list[Node] = []
         i = 0
@@ -199,7 +255,7 @@ class TreeBuilder:
                     else:
                         nodes.append(branches[0])
                 elif branches:
-                    _exclusive_bands(branches)
+                    _exclusive_bands(branches, self.text)
                     nodes.append(Node("any", branches))
                 continue
             nodes.append(self._or_groups(seg["hits"]))
@@ -283,11 +339,25 @@ class TreeBuilder:
             elif self.text[e - 1 : e] in ("。", "\n", ";"):
                 start = e  # a tier is the sentence that pays
         tiers = []
+        unconditional = False
         for s, e in units:
             amount = award_amount(self.text[s:e])
-            hs = [h for h in hits if s <= h.start < e]
+            said = [h for h in hits if s <= h.start < e]
+            hs = [h for h in said if not h.extra.get("repeat")]
             if hs:
                 tiers.append((amount, hs, (s, e)))
+            elif said or _pays_everyone(self.text[s:e]):
+                unconditional = True  # pays on the conditions already stated, or on none of its own
+        if unconditional and tiers:
+            # '对符合条件的企业，给予10万元；其中营业收入超过1亿元的，再给予…': someone is paid without the
+            # conditions of the other paying stretches — they set the amount, they gate nothing
+            self.notes.append("a paying stretch without conditions of its own: the others' conditions are tiers, "
+                              "not gates")
+            for amount, hs, _ in tiers:
+                if amount is not None and len(hs) == 1 and isinstance(hs[0].atom.get("value"), int | float):
+                    self.tiers.append({"amount": amount, "when": dict(hs[0].atom), "_hit": hs[0]})
+            in_tier = {id(h) for _, hs, _ in tiers for h in hs}
+            return [h for h in hits if id(h) not in in_tier], None
         if len(tiers) < 2:
             return hits, None
         # 首次突破 in tiers: each tier is its own first crossing, which no single gate says; the gate keeps
@@ -310,8 +380,7 @@ class TreeBuilder:
                     gate.append(h)
                     seen.add(_key(h))
         varying = [[h for h in hs if _key(h) not in common] for _, hs, _ in tiers]
-        add_on = [re.search(r"再(?:一次性)?给予|另(?:行)?给予|额外给予|追加", self.text[s:e]) is not None
-                  for _, _, (s, e) in tiers]
+        add_on = [_BONUS.search(self.text[s:e]) is not None for _, _, (s, e) in tiers]
         if any(add_on):  # '…的，再给予20万元': a bonus on top, its conditions gate nothing
             varying = [v for v, extra in zip(varying, add_on) if not extra] or [[]]
             self.notes.append("a bonus tier (再给予…) is left out of the gate")
@@ -336,10 +405,14 @@ class TreeBuilder:
             else:
                 gate_any = Node("any", [Node.leaf(h) for h in vals])
                 return rest, Node("all", [Node.leaf(h) for h in gate] + [gate_any])
-        elif any(varying):
-            branches = [Node("all", [Node.leaf(h) for h in v]) for v in varying if v]
+        elif any(varying) and all(varying):
+            branches = [Node("all", [Node.leaf(h) for h in v]) for v in varying]
             return rest, Node("all", [Node.leaf(h) for h in gate] + [Node("any", branches)])
         return rest, Node("all", [Node.leaf(h) for h in gate])
+
+
+def _subtree_end(it: Item, kids: list) -> int:
+    return max([it.end] + [_subtree_end(k, kk) for k, kk in kids])
 
 
 _LIST_SEP = re.compile(r"^[、和及与/]?$|^(?:、|和|及|与|或)$")
@@ -368,6 +441,17 @@ def _key(h: Hit) -> str:
     return json.dumps(h.atom, sort_keys=True, ensure_ascii=False)
 
 
+def _repeat_key(h: Hit) -> str:
+    """What a restatement repeats: a designation by its item whatever the level written (国家高新技术企业
+    then 高新技术企业), everything else by its atom."""
+    a = h.atom
+    if a.get("field") == "certificate" and a.get("op") == "held":
+        return f"designation {a.get('item')}"
+    if a.get("field") == "certifications" and a.get("op") == "has":
+        return f"designation {a.get('value')}"
+    return _key(h)
+
+
 def _negated(h: Hit) -> Hit:
     op = {"under": "not_under", "in": "not_in", "eq": "ne"}.get(str(h.atom.get("op")), "not_under")
     value = list(h.atom["value"]) if isinstance(h.atom.get("value"), list) else h.atom.get("value")
@@ -375,19 +459,27 @@ def _negated(h: Hit) -> Hit:
                note="其他企业: read as not the industry of the branch before")
 
 
-def _exclusive_bands(branches: list[Node]) -> None:
-    """Bands of one figure: a lower bound equal to the previous band's inclusive upper bound is
-    exclusive ('≤3000万元(含)' then '3000万元至1亿元' → > 3000)."""
-    prev_upper: dict[str, float] = {}
+def _exclusive_bands(branches: list[Node], text: str = "") -> None:
+    """Bands of one figure share no edge: a lower bound equal to the previous band's inclusive upper
+    bound is exclusive ('≤3000万元(含)' then '3000万元至1亿元' → > 3000), and an upper bound the next
+    band claims explicitly ('5亿元以下', then '5亿元(含)以上') is exclusive (< 5亿)."""
+    def explicit(h: Hit) -> bool:
+        return re.search(r"\(含[^)]{0,10}\)|含本数", text[h.start : h.end + 6]) is not None
+
+    prev_upper: dict[str, Hit] = {}
     for br in branches:
         head = br.children[0]
-        uppers: dict[str, float] = {}
+        uppers: dict[str, Hit] = {}
         for lf in head.leaves():
             a = lf.hit.atom
-            if a.get("op") == "ge" and prev_upper.get(a.get("field")) == a.get("value"):
-                lf.hit.atom = {**a, "op": "gt"}
+            prev = prev_upper.get(a.get("field"))
+            if a.get("op") == "ge" and prev is not None and prev.atom.get("value") == a.get("value"):
+                if explicit(lf.hit) and not explicit(prev):
+                    prev.atom = {**prev.atom, "op": "lt"}
+                else:
+                    lf.hit.atom = {**a, "op": "gt"}
             if a.get("op") == "le":
-                uppers[a.get("field")] = a.get("value")
+                uppers[a.get("field")] = lf.hit
         prev_upper = uppers
 
 
@@ -413,20 +505,64 @@ def simplify(node: Node) -> Node:
     out: list[Node] = []
     seen: dict[str, Node] = {}
     for k in flat:
-        if k.op == "leaf":
-            key = _key(k.hit)
+        lf = k if k.op == "leaf" else (k.children[0] if k.op == "not" and k.children[0].op == "leaf" else None)
+        if lf is not None:  # a leaf, or a negated leaf (非总部型企业 said twice)
+            key = ("not " if k.op == "not" else "") + _key(lf.hit)
             if key in seen:
-                seen[key].hit.extra.setdefault("also", []).append((k.hit.start, k.hit.end))
+                seen[key].hit.extra.setdefault("also", []).append((lf.hit.start, lf.hit.end))
                 continue
-            seen[key] = k
+            seen[key] = lf
         out.append(k)
     if node.op == "any":
         out = _merge_any(out)
         out = _drop_subsumed(out)
+    else:
+        out = _drop_wider_scopes(out)
     node = Node(node.op, out, note=node.note)
     if node.op in ("all", "any") and len(node.children) == 1 and not node.note:
         return node.children[0]
     return node
+
+
+def _code_within(code: str, scope: str) -> bool:
+    """An industry or division code inside another (C13 in C, 3701 in 37, 51 in F)."""
+    if code == scope or (code.isdigit() and scope.isdigit() and code.startswith(scope)):
+        return True
+    if scope.isalpha() and code.isdigit():
+        from quanhuiqi.reference.industries import lookup_industry
+
+        try:
+            return lookup_industry(code[:2]).section == scope
+        except (KeyError, AttributeError):
+            return False
+    return False
+
+
+def _narrower_scope(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """``a`` (under X) lies inside ``b`` (under Y) on the same code field: b adds nothing in an all."""
+    if a.get("field") != b.get("field") or a.get("op") != "under" or b.get("op") != "under" or set(a) != set(b):
+        return False
+    if a.get("field") not in ("industry_code", "district_code", "tax_district_code", "stats_district_code",
+                              "office_district_code"):
+        return False
+    va, vb = a.get("value"), b.get("value")
+    if not (isinstance(va, list) and isinstance(vb, list)) or va == vb:
+        return False
+    return all(any(_code_within(str(x), str(y)) for y in vb) for x in va)
+
+
+def _drop_wider_scopes(kids: list[Node]) -> list[Node]:
+    """all(under [C], under [C, E]): a scope restated in wider words (支持对象 制造业和建筑业, then
+    制造业企业 in an item) is one condition — the narrower; the wider span is kept as read."""
+    leaves = [k for k in kids if k.op == "leaf"]
+    drop: set[int] = set()
+    for b in leaves:
+        for a in leaves:
+            if a is not b and id(a) not in drop and _narrower_scope(a.hit.atom, b.hit.atom):
+                drop.add(id(b))
+                a.hit.extra.setdefault("also", []).append((b.hit.start, b.hit.end))
+                break
+    return [k for k in kids if id(k) not in drop]
 
 
 def _implies(a: dict[str, Any], b: dict[str, Any]) -> bool:

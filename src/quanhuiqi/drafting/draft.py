@@ -30,6 +30,13 @@ from quanhuiqi.drafting.recognize import (
     resolve_overlaps,
     thresholds,
 )
+from quanhuiqi.drafting.scope import (
+    drop_explained,
+    excluded_conditions,
+    explanations,
+    negate_in_spans,
+    negative_spans,
+)
 from quanhuiqi.drafting.segment import Item, items, section_at, sections
 from quanhuiqi.drafting.structure import Node, TreeBuilder, award_amount, is_award
 
@@ -140,8 +147,11 @@ def draft_policy(
     norm = normalize_clause(text)
     t = norm.text
     its = items(t)
+    explained = explanations(t)
+    negative = negative_spans(t, its)
     hits = recognise(t, jurisdiction)
     hits += thresholds(t)
+    hits += excluded_conditions(t, negative)
     for it in its:  # sub-items with bare figures (不低于6%) take the metric their parent announces
         ctx = context_metric_of(t[it.start : it.end])
         if ctx:
@@ -152,6 +162,8 @@ def draft_policy(
     secs = sections(t, its)
     # 申报材料, 申报程序 …: documents and steps, no condition (上年度审计报告, 营业执照复印件)
     hits = [h for h in hits if section_at(secs, h.start) != "procedure"]
+    hits = drop_explained(hits, explained)  # definitions, examples, notes in brackets, preferences
+    hits = negate_in_spans(hits, negative)  # 有下列情形之一的，不予支持：…
     hits = resolve_overlaps(hits)
     hits, defined = apply_definitions(t, hits)
     builder = TreeBuilder(t, its, hits)
@@ -165,6 +177,7 @@ def draft_policy(
     covered += defined
     covered += _rule_sentences(t, hits)
     covered += [(sc.start, sc.end) for sc in secs if sc.kind == "procedure"]
+    covered += explained
     todos = _todos(norm, its, covered, jurisdiction)
     # conditions read but kept out of the gate (a stricter or bonus tier, each tier's first crossing): a
     # condition of some tier all the same, so the officer sees it

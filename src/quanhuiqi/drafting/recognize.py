@@ -319,43 +319,50 @@ _PENALTY = re.compile(
 def penalties(text: str) -> list[Hit]:
     out = []
     for m in _PENALTY.finditer(text):
-        body = m.group("body")
-        items = []
-        if "安全" in body:
-            items.append("safety_accident")
-        if "质量" in body:
-            items.append("quality_accident")
-        if "处罚" in body or "罚款" in body:
-            items.append("administrative_penalty")
-        if "环境" in body:
-            items.append("environmental_violation")
-        if "科研失信" in body or "科研诚信" in body:
-            items.append("research_misconduct")
-        if "税收违法" in body or "偷税" in body:
-            items.append("tax_violation")
-        if not items:
+        atom = penalty_atom(m.group("body"), m.group("n") or m.group("n2"))
+        if atom is None:
             continue
-        atom: dict[str, Any] = {"field": "penalty", "op": "count_le", "value": 0, "item": items}
-        where: dict[str, Any] = {}
-        if re.search(r"特别重大", body):
-            where["severity_ge"] = "extraordinary"
-        elif re.search(r"重大|严重", body):
-            where["severity_ge"] = "serious"
-        elif "较大" in body:
-            where["severity_ge"] = "major"
-        amt = re.search(rf"(?:单笔)?(?P<n>{NUM})(?P<u>万元|元)(?:以上)?(?:{INCL})?(?:以上)?", body)
-        if amt:
-            v = parse_number(amt.group("n"))
-            if v is not None:
-                where["amount_ge"] = unit_value(v, amt.group("u"))[0]
-        if where:
-            atom["where"] = where
-        n = m.group("n") or m.group("n2")
-        if n:
-            atom["window"] = {"last_years": int(parse_number(n) or 3)}
         out.append(Hit(m.start(), m.end(), "no_major_accident_or_violation", atom, 0.7,
                        note="violations beyond penalties and accidents are not in the records: check"))
     return out
+
+
+def penalty_atom(body: str, n: str | None) -> dict[str, Any] | None:
+    """'重大安全生产事故', '单笔5万元以上行政处罚' within the last ``n`` years → none of them on record
+    (``penalty count_le 0`` with its items, severity and window); None when no item is named."""
+    items = []
+    if "安全" in body:
+        items.append("safety_accident")
+    if "质量" in body:
+        items.append("quality_accident")
+    if "处罚" in body or "罚款" in body:
+        items.append("administrative_penalty")
+    if "环境" in body:
+        items.append("environmental_violation")
+    if "科研失信" in body or "科研诚信" in body:
+        items.append("research_misconduct")
+    if "税收违法" in body or "偷税" in body:
+        items.append("tax_violation")
+    if not items:
+        return None
+    atom: dict[str, Any] = {"field": "penalty", "op": "count_le", "value": 0, "item": items}
+    where: dict[str, Any] = {}
+    if re.search(r"特别重大", body):
+        where["severity_ge"] = "extraordinary"
+    elif re.search(r"重大|严重", body):
+        where["severity_ge"] = "serious"
+    elif "较大" in body:
+        where["severity_ge"] = "major"
+    amt = re.search(rf"(?:单笔)?(?P<n>{NUM})(?P<u>万元|元)(?:以上)?(?:{INCL})?(?:以上)?", body)
+    if amt:
+        v = parse_number(amt.group("n"))
+        if v is not None:
+            where["amount_ge"] = unit_value(v, amt.group("u"))[0]
+    if where:
+        atom["where"] = where
+    if n:
+        atom["window"] = {"last_years": int(parse_number(n) or 3)}
+    return atom
 
 
 # ---- industries -------------------------------------------------------------------------------------
@@ -528,18 +535,47 @@ def _industry_name_rx() -> re.Pattern[str]:
     return re.compile("|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True)))
 
 
+@cache
+def _key_last_chars() -> frozenset[str]:
+    from quanhuiqi.profile.industry import _exact_index
+
+    return frozenset(k[-1] for k in _exact_index() if k)
+
+
+def _light_key(name: str) -> str:
+    """:func:`quanhuiqi.profile.industry.name_key` of ``name + "业"`` for a run of Chinese characters of
+    normalised text (no punctuation to drop), without its overhead."""
+    s = re.sub(r"[和及与]", "", name + "业")
+    changed = True
+    while changed:
+        changed = False
+        for suffix in ("企业", "行业", "公司", "单位", "类", "业"):
+            if s.endswith(suffix) and len(s) > len(suffix):
+                s = s[: -len(suffix)]
+                changed = True
+    return s
+
+
 def _industry_names(text: str, taken: list[tuple[int, int]]) -> list[Hit]:
     """Standard GB/T 4754 names followed by 业/企业/行业: exact normalised names only (the profile's
     name key and its 2017/2011 index), precision first — no fuzzy guess inside running prose."""
-    from quanhuiqi.profile.industry import _deepest_if_one_path, _exact_index, name_key
+    from quanhuiqi.profile.industry import _deepest_if_one_path, _exact_index
 
     exact = _exact_index()
     out = []
-    for m in re.finditer(r"(?P<n>[\u4e00-\u9fff]{3,14}?)(?:业|行业|企业|类企业)(?=[,、;。和及或与等的\)]|$)", text):
-        key = name_key(m.group("n") + "业")
+    rx = re.compile(r"(?P<n>[\u4e00-\u9fff]{3,14}?)(?:业|行业|企业|类企业)(?=[,、;。和及或与等的\)(]|$)")
+    pos = 0
+    last = _key_last_chars()
+    while (m := rx.search(text, pos)) is not None:
+        n = m.group("n")
+        # the clause is normalised already: the name key without its overhead, and only for a run that
+        # can end like a name of the standard
+        key = _light_key(n) if (n[-1] in last or n[-1] in "业类企行司位") else None
         codes = exact.get(key) if key else None
         if not codes:
+            pos = m.start() + 1  # the name may start later (在…纳税的软件和信息技术服务业企业)
             continue
+        pos = m.end()
         code = _deepest_if_one_path(codes)
         if code is None or any(x < m.end() and m.start() < y for x, y in taken):
             continue
@@ -844,6 +880,8 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
     for mm in _METRIC_RX.finditer(before):
         metric = mm
     growth = _GROWTH_RX.search(before[metric.end():]) if metric else None
+    if metric is not None and ratio is None and re.search(r"(?:新增|增量|增加|净增|新招用?)(?:的)?$", before[: metric.start()]):
+        return None  # 新增吸纳就业人数5人以上, 新增营业收入: an increment, not the level of the figure (a todo)
     if metric is None and ratio is None:
         # the subject after the number: 30人(含)以下的参保企业
         if ukind == "people" and re.match(r"(?:的)?参保(?:企业|单位)", after):
@@ -1009,6 +1047,16 @@ _NEG_LIST_BEFORE = re.compile(r"(?:不含|不包括|不包含|除|非|不属于|
 _NEG_LIST_AFTER = re.compile(r"^(?:[、和及与或][\u4e00-\u9fff]{1,10}?)+?(?:等)?(?:类)?(?:企业|行业|业)?(?:等)?(?:除外|不在此列|不属于支持范围|不予支持)")
 _NEGATE_OP = {"under": "not_under", "in_list": "not_in_list", "in": "not_in", "eq": "ne", "has": None,
               "not_under": "under", "ne": "eq"}
+
+
+def negated_atom(atom: dict[str, Any]) -> dict[str, Any] | None:
+    """The atom that says the opposite (under → not_under, ge → lt, eq true → eq false), or None when
+    only a ``not`` around it can (a designation held)."""
+    op, v = atom.get("op"), atom.get("value")
+    if op == "eq" and isinstance(v, bool):
+        return {**atom, "value": not v}
+    flip = {**_NEGATE_OP, "ge": "lt", "gt": "le", "le": "gt", "lt": "ge", "not_in": "in"}.get(str(op))
+    return {**atom, "op": flip} if flip else None
 
 
 def negate_exclusions(text: str, hits: list[Hit]) -> list[Hit]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quanhuiqi.drafting.recognize import Hit
+from quanhuiqi.drafting.scope import NEGATIVE_HEAD
 from quanhuiqi.drafting.segment import Item, sections
 
 _AWARD = re.compile(
@@ -137,7 +138,7 @@ class TreeBuilder:
         own = [h for h in self.hits if it.start <= h.start < own_end]
         own_text = self.text[it.start : own_end]
         child_nodes = [self._item_node(k, kk) for k, kk in kids]
-        one_of = _ONE_OF.search(own_text)
+        one_of = _ONE_OF.search(own_text) if not NEGATIVE_HEAD.search(own_text) else None  # none of them
         if one_of and child_nodes:
             pre = [h for h in own if h.start < it.start + one_of.start()]
             rest = [h for h in own if h.start >= it.start + one_of.start()]
@@ -170,11 +171,12 @@ class TreeBuilder:
             # rule over bands of a figure, an item per band: alternatives with edges that do not overlap
             _exclusive_bands(bands, self.text)
             return Node("all", [self._sequence(own, it.start, own_end), Node("any", bands)])
-        if len(kids) >= 2 and self._in_benefit(it.start) and all(
-                is_award(self.text[k.start : _subtree_end(k, kk)]) for k, kk in kids):
-            # 奖励标准: 1.…的批发企业，…予以奖励；2.…的零售企业，…予以奖励 — each numbered case pays on
-            # its own conditions: alternatives, not a conjunction
-            return Node("all", [self._sequence(own, it.start, own_end), Node("any", child_nodes)])
+        if len(kids) >= 2 and all(is_award(self.text[k.start : _subtree_end(k, kk)]) for k, kk in kids) and \
+                not any(kk for _, kk in kids):
+            # 1.…的批发企业，…予以奖励；2.…的零售企业，…予以奖励 — each numbered case pays on its own
+            # conditions: they are tiers read together (what they share gates, the rest sets the amount)
+            end = _subtree_end(it, kids)
+            return self._sequence([h for h in self.hits if it.start <= h.start < end], it.start, end)
         return Node("all", [self._sequence(own, it.start, own_end), *child_nodes])
 
     def _band_items(self, kids: list) -> list[Node] | None:
@@ -317,7 +319,11 @@ class TreeBuilder:
         for prev, h in zip(units, units[1:]):
             between = self.text[prev.end : h.start]
             comparable = h.field == prev.field or h.kind == prev.kind or len(between.strip(" ()")) <= 8
-            if _OR.search(between) and not _AND_BREAK.search(between) and len(between) <= 20 and comparable:
+            neither = prev.extra.get("excluded") and h.extra.get("excluded")  # 未列入A或B: neither A nor B
+            # designations listed together (获得国家级小巨人、省级专精特新等称号): any of them qualifies
+            listed = prev.kind == h.kind == "certification_held" and re.fullmatch(r"[、和及与/]|或者?", between.strip())
+            if (_OR.search(between) or listed) and not _AND_BREAK.search(between) and len(between) <= 20 and comparable \
+                    and not neither:
                 groups[-1].append(h)
             else:
                 groups.append([h])
@@ -391,6 +397,11 @@ class TreeBuilder:
             fld = next(iter(fields_only))
             self.notes.append(f"amount tiers differ by {fld}: each qualifies, the tier sets the amount")
             return rest, Node("all", [Node.leaf(h) for h in gate])
+        band = _band_union(varying)
+        if band is not None and len(by_field) > 1:
+            # 1000万元(含)至3000万元的 …；3000万元以上的 …: bands that meet — the gate is their union
+            gate += band
+            return rest, Node("all", [Node.leaf(h) for h in gate])
         if all(len(v) == 1 for v in varying) and len(by_field) == 1:
             fld, op = next(iter(by_field))
             vals = [v[0] for v in varying]
@@ -409,6 +420,44 @@ class TreeBuilder:
             branches = [Node("all", [Node.leaf(h) for h in v]) for v in varying]
             return rest, Node("all", [Node.leaf(h) for h in gate] + [Node("any", branches)])
         return rest, Node("all", [Node.leaf(h) for h in gate])
+
+
+def _band_union(varying: list[list[Hit]]) -> list[Hit] | None:
+    """Tiers that differ only by bounds on one figure and together cover one unbroken range: the
+    hits that bound that range (the lowest lower bound, the highest upper bound, when bounded), else
+    None."""
+    sig = None
+    bands: list[tuple[Hit | None, Hit | None]] = []
+    for v in varying:
+        if not v or len(v) > 2:
+            return None
+        lo = hi = None
+        for h in v:
+            a = h.atom
+            if a.get("op") not in ("ge", "gt", "le", "lt") or not isinstance(a.get("value"), int | float):
+                return None
+            key = json.dumps({k: x for k, x in a.items() if k not in ("op", "value")}, sort_keys=True)
+            if sig not in (None, key):
+                return None
+            sig = key
+            if a["op"] in ("ge", "gt"):
+                lo = h
+            else:
+                hi = h
+        bands.append((lo, hi))
+    bands.sort(key=lambda b: -float("inf") if b[0] is None else b[0].atom["value"])
+    reach = bands[0][1]  # the highest upper bound reached so far (None: unbounded above)
+    for lo, hi in bands[1:]:
+        if reach is None:
+            break
+        if lo is not None and (lo.atom["value"] > reach.atom["value"] or (
+                lo.atom["value"] == reach.atom["value"] and lo.atom["op"] == "gt" and reach.atom["op"] == "lt")):
+            return None  # a gap between two bands
+        if hi is None or hi.atom["value"] > reach.atom["value"]:
+            reach = hi
+    lows = [lo for lo, _ in bands]
+    out = [] if any(lo is None for lo in lows) else [min(lows, key=lambda h: (h.atom["value"], h.atom["op"] == "gt"))]
+    return out + ([reach] if reach is not None else [])
 
 
 def _subtree_end(it: Item, kids: list) -> int:

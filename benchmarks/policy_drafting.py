@@ -328,6 +328,7 @@ def score_record(rec: dict[str, Any], draft, *, new_language: bool) -> dict[str,
         kinds[da.kind]["drafted"] += 1
         kinds[da.kind]["drafted_correct"] += int(da.id in used)
     res["kinds"] = {k: dict(v) for k, v in kinds.items()}
+    res["confidence"] = [(da.confidence, da.id in used) for da in scored]
     res["errors"] = {
         "draft_unmatched": [f"{da.kind} {json.dumps(da.atom, ensure_ascii=False)} «{da.quote[:40]}»"
                             for da in scored if da.id not in used],
@@ -406,6 +407,13 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def div(a: float, b: float) -> float | None:
         return round(a / b, 4) if b else None
 
+    conf: dict[str, Counter] = defaultdict(Counter)
+    for r in rows:
+        for c, ok in r.get("confidence", []):
+            band = "≥0.85" if c >= 0.85 else ("0.75–0.85" if c >= 0.75 else ("0.65–0.75" if c >= 0.65 else "<0.65"))
+            conf[band]["n"] += 1
+            conf[band]["correct"] += ok
+
     out = {
         "clauses": len(rows),
         "mapped_precision": div(s["draft_atoms_correct"], s["draft_atoms"]),
@@ -419,6 +427,8 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
                          "precision": div(c["drafted_correct"], c["drafted"])} for k, c in sorted(kinds.items())},
         "structure_per_kind": {k: {"pairs": c["pairs"], "accuracy": div(c["agree"], c["pairs"])}
                                for k, c in sorted(skinds.items())},
+        "precision_by_confidence": {b: {"atoms": c["n"], "precision": div(c["correct"], c["n"])}
+                                    for b, c in sorted(conf.items())},
     }
     return out
 

@@ -319,7 +319,8 @@ _PENALTY = re.compile(
 def penalties(text: str) -> list[Hit]:
     out = []
     for m in _PENALTY.finditer(text):
-        atom = penalty_atom(m.group("body"), m.group("n") or m.group("n2"))
+        win = re.search(r"(?:近|最近|过去)(?P<n>[一二两三四五\d])(?:个)?年", m.group())  # also after an item marker
+        atom = penalty_atom(m.group("body"), m.group("n") or m.group("n2") or (win.group("n") if win else None))
         if atom is None:
             continue
         out.append(Hit(m.start(), m.end(), "no_major_accident_or_violation", atom, 0.7,

@@ -94,6 +94,10 @@ _HAPPENED = re.compile(
     r"(?P<body>[^;。]{0,40}?(?:事故|行政处罚|刑事处罚|处罚|违法(?:违规)?行为|环境违法|失信行为))")
 
 
+_MARKER = re.compile(r"\s*(?:[(\[][一二三四五六七八九十\d]{1,3}[)\]]|[一二三四五六七八九十\d]{1,3}[.、])?")
+_WINDOW = re.compile(r"(?:近|最近|过去)(?P<n>[一二两三四五\d])(?:个)?年")
+
+
 def excluded_conditions(t: str, spans: list[tuple[int, int]]) -> list[Hit]:
     """Conditions written in the positive inside a negative list, read as what must not hold."""
     out: list[Hit] = []
@@ -108,9 +112,12 @@ def excluded_conditions(t: str, spans: list[tuple[int, int]]) -> list[Hit]:
                            {"field": "serious_dishonest", "op": "eq", "value": False}, 0.8,
                            note="listed as an exclusion: must not be on the list", extra={"excluded": True}))
         for m in _HAPPENED.finditer(seg):
-            atom = penalty_atom(m.group("body"), m.group("n"))
+            win = _WINDOW.search(m.group())  # the window, wherever the match began ((二)近两年发生…)
+            atom = penalty_atom(m.group("body"), win.group("n") if win else None)
             if atom is not None:
-                out.append(Hit(a + m.start(), a + m.end(), "no_major_accident_or_violation", atom, 0.7,
+                lead = _MARKER.match(m.group())
+                start = a + m.start() + (win.start() if win else lead.end())
+                out.append(Hit(start, a + m.end(), "no_major_accident_or_violation", atom, 0.7,
                                note="listed as an exclusion; violations beyond penalties and accidents are not in "
                                     "the records: check", extra={"excluded": True}))
     return out

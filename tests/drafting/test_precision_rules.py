@@ -1,0 +1,198 @@
+"""What a clause says that is *not* a condition, or not the condition it looks like: one test per rule of
+policy language the drafter follows for precision.  Clauses written for these tests, in our own words."""
+
+from drafting_helpers import atoms_of, has_atom
+
+from quanhuiqi.drafting.segment import items, section_at, sections
+
+
+def fields(d):
+    return [a.get("field") or a.get("attest") for a in atoms_of(d)]
+
+
+# ---- parts of a text: conditions, benefit, procedure ---------------------------------------------
+
+def test_sections_from_bare_and_numbered_headings():
+    t = "一、申报条件\n(一)在本区注册;\n二、申报材料\n1.营业执照;\n2.审计报告。\n三、支持标准\n给予10万元奖励。"
+    secs = sections(t, items(t))
+    assert [s.kind for s in secs] == ["conditions", "procedure", "benefit"]
+    assert section_at(secs, t.index("审计报告")) == "procedure"
+    assert section_at(secs, t.index("给予")) == "benefit"
+    bare = "申报条件:在本区注册。\n补助标准:1.每户5000元;2.每人1000元。"
+    assert section_at(sections(bare), bare.index("每人")) == "benefit"  # a bare heading runs to the end
+
+
+def test_application_materials_hold_no_condition(draft):
+    d = draft("申报条件：上年度研发费用不低于100万元。\n申报材料：\n1.上年度研发费用专项审计报告；\n"
+              "2.高新技术企业证书复印件（如有）；\n3.近三年纳税证明。")
+    assert atoms_of(d) == [{"field": "rd_expense", "year": "last", "op": "ge", "value": 100}] or \
+        fields(d) == ["rd_expense"]
+    assert not any("证书" in t.text or "审计" in t.text for t in d.todos)
+
+
+def test_benefit_section_restating_a_condition_adds_no_gate(draft):
+    d = draft("申报条件：申报单位须为国家高新技术企业。\n奖励标准：对首次认定的高新技术企业奖励20万元；"
+              "对重新认定的高新技术企业奖励5万元。")
+    # one designation, held; 首次认定 pays more but the renewal tier pays too: no first-award gate
+    assert fields(d) == ["certificate"]
+    assert not has_atom(d, op="first_in")
+
+
+def test_a_payer_without_conditions_makes_the_others_tiers(draft):
+    d = draft("支持标准：对符合条件的企业给予一次性奖励10万元；其中年营业收入超过5亿元的，再给予10万元。")
+    assert not has_atom(d, field="revenue")
+    d = draft("资金支持：按照上年度研发投入的15%给予支持；获得省级专精特新中小企业称号的，支持比例提高至20%。")
+    assert not has_atom(d, item="specialized_sme") and not has_atom(d, value="specialized_sme")
+
+
+def test_a_cap_is_no_payer(draft):
+    # '每家企业最高不超过100万元' caps the amount: the sentence's own conditions still gate
+    d = draft("对年度采购额达到500万元以上的企业，给予采购额2%的补贴，每家企业最高不超过100万元。")
+    assert has_atom(d, field="local_purchases", op="ge", value=500)
+
+
+def test_paying_items_are_tiers_and_meeting_bands_gate_at_their_union(draft):
+    d = draft("申报条件：上年度在本市纳税总额不低于800万元。\n奖励标准：\n1.纳税总额800万元(含)至2000万元的，"
+              "奖励100万元；\n2.纳税总额2000万元以上的，奖励300万元。")
+    assert [a for a in atoms_of(d) if a.get("field") == "tax_paid"] == [{"field": "tax_paid", "op": "ge", "value": 800}]
+    d = draft("奖励标准：\n1.销售额1亿元以上的批发企业，奖励20万元；\n2.销售额2000万元以上的零售企业，奖励10万元。")
+    tree = d.policy["eligibility"]
+    assert "any" in tree and len(tree["any"]) == 2  # one case per kind of trade, not both at once
+
+
+# ---- explanations --------------------------------------------------------------------------------------
+
+def test_a_defining_bracket_is_no_condition(draft):
+    d = draft("支持对象为在本市注册的中小企业（按照《中小企业划型标准规定》确定，其中工业企业从业人员1000人以下"
+              "或营业收入4亿元以下）。", jurisdiction="5101")
+    assert not has_atom(d, field="employees") and not has_atom(d, field="revenue")
+    assert not has_atom(d, field="industry_code")
+    assert has_atom(d, field="size_class", op="in", value=["medium", "small", "micro"])
+
+
+def test_examples_notes_and_definitions_are_no_conditions(draft):
+    d = draft("企业属于本市重点产业（如智能制造、新材料等）；上年度纳税总额不低于300万元（注：纳税总额含增值税、"
+              "企业所得税，不含个人所得税）。本办法所称新认定，是指在政策有效期内首次获得高新技术企业认定。",
+              jurisdiction="3301")
+    assert fields(d) == ["tax_paid"]
+    d = draft("例如：上年度营业收入5000万元以上的高新技术企业。企业须在本区注册。", jurisdiction="330106")
+    assert not has_atom(d, field="revenue") and not has_atom(d, value="high_tech")
+
+
+def test_brackets_that_exclude_or_clarify_stay_conditions(draft):
+    d = draft("支持本区工业企业（不含房地产开发企业），从业人员不少于20人（含20人）。", jurisdiction="330106")
+    assert has_atom(d, field="industry_code", op="not_under", value=["70"])
+    assert has_atom(d, field="employees", op="ge", value=20)
+
+
+def test_a_preference_is_no_gate(draft):
+    d = draft("申报单位应在本市注册。同等条件下，优先支持高新技术企业和专精特新中小企业。", jurisdiction="4201")
+    assert not any(a.get("field") in ("certifications", "certificate") for a in atoms_of(d))
+
+
+# ---- negative lists ---------------------------------------------------------------------------------------
+
+def test_a_negative_list_is_read_as_exclusions(draft):
+    d = draft("申报条件：在本市注册的企业。\n有下列情形之一的，不予支持：\n（一）被列入经营异常名录的；\n"
+              "（二）近两年发生重大安全生产事故的；\n（三）属于房地产企业的。", jurisdiction="4201")
+    assert has_atom(d, field="abnormal_operation", op="eq", value=False)
+    assert has_atom(d, field="penalty", op="count_le", value=0, window={"last_years": 2})
+    assert has_atom(d, field="industry_code", op="not_under", value=["70"])
+    assert "any" not in d.policy["eligibility"]  # none of them — not one of them
+
+
+def test_neither_of_two_lists(draft):
+    d = draft("下列企业不得申报：被列入经营异常名录或严重失信主体名单的企业。")
+    assert has_atom(d, field="abnormal_operation", value=False) and has_atom(d, field="serious_dishonest", value=False)
+    assert "any" not in d.policy["eligibility"]
+
+
+def test_a_refusing_sentence(draft):
+    d = draft("列入经营异常名录的企业，不予受理。")
+    assert atoms_of(d) == [{"field": "abnormal_operation", "op": "eq", "value": False}]
+
+
+# ---- words that look like a condition of another kind ----------------------------------------------------
+
+def test_renewal_is_not_a_first_award(draft):
+    d = draft("对重新认定的高新技术企业给予奖励。")
+    assert not has_atom(d, op="first_in")
+    assert has_atom(d, field="certifications", value="high_tech")
+
+
+def test_a_pool_is_not_the_designation(draft):
+    d = draft("已进入市小巨人企业库的企业。")
+    assert not has_atom(d, value="little_giant") and not has_atom(d, item="little_giant")
+    assert any(t.kind == "certification_held" for t in d.todos)
+
+
+def test_industry_words_inside_other_names(draft):
+    for text in ("上年度工业总产值5000万元以上。", "项目已在工业和信息化部门备案。", "企业位于工业园区内。"):
+        assert not has_atom(draft(text), field="industry_code"), text
+
+
+def test_a_window_is_not_an_age(draft):
+    d = draft("注册地在本市、近两年内获得股权投资的企业。", jurisdiction="6101")
+    assert not has_atom(d, field="age_years")
+    d = draft("企业正常经营6个月以上。")
+    assert has_atom(d, field="age_years", op="ge", value=0.5)
+
+
+def test_insurance_of_each_hire_is_not_the_enterprise_s(draft):
+    d = draft("企业新招用登记失业人员，并为其缴纳社会保险费满6个月。")
+    assert not has_atom(d, field="insured_months")
+    d = draft("企业足额缴纳失业保险费12个月以上。")
+    assert has_atom(d, field="insured_months", op="ge", value=12)
+
+
+def test_an_increment_is_not_the_level(draft):
+    d = draft("企业上年度新增吸纳就业人数10人以上。")
+    assert not has_atom(d, field="employees")
+    assert any(t.kind == "per_hire_conditions" for t in d.todos)
+
+
+def test_a_negation_reaches_every_item_of_its_list(draft):
+    d = draft("支持对象为非房地产、金融类企业。")
+    assert atoms_of(d) == [{"field": "industry_code", "op": "not_under", "value": ["70", "J"]}]
+
+
+def test_a_listing_on_a_named_exchange(draft):
+    d = draft("企业已在上海证券交易所上市。")
+    assert has_atom(d, field="milestone", item="listed")
+
+
+def test_industry_name_found_inside_a_longer_run(draft):
+    d = draft("在本区纳税的软件和信息技术服务业企业。", jurisdiction="4601")
+    assert has_atom(d, field="industry_code", op="under", value=["65"])
+
+
+# ---- repeats and structure ------------------------------------------------------------------------------
+
+def test_a_scope_restated_narrower_is_one_condition(draft):
+    d = draft("第一条 支持对象为本区制造业和建筑业企业。\n第二条 申报企业须为规模以上制造业企业。", jurisdiction="440115")
+    inds = [a for a in atoms_of(d) if a.get("field") == "industry_code"]
+    assert inds == [{"field": "industry_code", "op": "under", "value": ["C"]}]
+
+
+def test_a_negated_designation_said_twice_is_said_once(draft):
+    d = draft("(一)对新设立的非总部型企业，纳税总额500万元以上的给予奖励。\n"
+              "(二)对已设立的非总部型企业，纳税总额500万元以上的给予奖励。")
+    nots = [k for k in d.policy["eligibility"].get("all", []) if "not" in k]
+    assert len(nots) == 1
+
+
+def test_designations_listed_together_are_alternatives(draft):
+    d = draft("企业获得国家级专精特新“小巨人”企业、省级专精特新中小企业等称号。")
+    tree = d.policy["eligibility"]
+    assert "any" in tree and len(tree["any"]) == 2
+
+
+def test_band_edges_claimed_by_the_next_band(draft):
+    d = draft("研发投入占营业收入比重达到以下要求：\n（一）营业收入5亿元以下的企业，比例不低于3%；\n"
+              "（二）营业收入5亿元（含）以上的企业，比例不低于2%。")
+    tree = d.policy["eligibility"]
+    assert "any" in tree and len(tree["any"]) == 2
+    first = [a for a in tree["any"][0]["all"] if a.get("field") == "revenue"]
+    assert first[0]["op"] == "lt" and first[0]["value"] == 50000  # (含) on the second band: 以下 excludes
+    second = [a for a in tree["any"][1]["all"] if a.get("field") == "revenue"]
+    assert second[0]["op"] == "ge"

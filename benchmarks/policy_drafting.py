@@ -91,6 +91,7 @@ CORRESPONDENCE_UNMAPPED: dict[str, list[dict[str, Any]]] = {
     "event_relocation": [{"field": "milestone", "item": "moved_in"}],
     "event_conversion": [{"field": "milestone", "item": "individual_to_enterprise"}],
     "multi_year_rd": [{"field": "rd_expense", "agg": "sum"}],
+    "rd_growth": [{"field": "rd_expense", "measure": "growth"}],  # (a kind of the written clauses only)
     "industry_list_not_coded": [{"op": "in_list"}],
     "no_major_accident_or_violation": [{"field": "penalty"}],
     "local_economic_contribution": [{"field": "tax_local"}],

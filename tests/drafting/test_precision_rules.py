@@ -196,3 +196,55 @@ def test_band_edges_claimed_by_the_next_band(draft):
     assert first[0]["op"] == "lt" and first[0]["value"] == 50000  # (含) on the second band: 以下 excludes
     second = [a for a in tree["any"][1]["all"] if a.get("field") == "revenue"]
     assert second[0]["op"] == "ge"
+
+
+# ---- a third round: names, look-alike ratios, people, side-by-side industries ---------------------------
+
+def test_words_inside_a_document_title_are_names(draft):
+    d = draft("企业属于《某市总部企业认定办法》规定的情形，注册地在本市。", jurisdiction="3502")
+    assert not any(a.get("item") == "headquarters" for a in atoms_of(d))
+    assert has_atom(d, field="district_code", value=["3502"])
+
+
+def test_a_programme_is_not_the_designation(draft):
+    d = draft("列入专精特新企业培育计划的企业。")
+    assert not atoms_of(d)
+
+
+def test_another_ratio_named_after_revenue_is_not_growth(draft):
+    d = draft("上年度营业收入利润率不低于5%。")
+    assert not has_atom(d, field="revenue_growth")
+    assert any(t.kind == "profitability" for t in d.todos)
+    d = draft("上年度营业收入同比增长8%以上。")
+    assert has_atom(d, field="revenue_growth", op="ge", value=0.08)
+
+
+def test_bringing_in_people_is_no_relocation(draft):
+    d = draft("2024年度新引进全日制博士研究生，并签订3年以上劳动合同。")
+    assert not has_atom(d, field="milestone")
+    d = draft("2024年新引进落户本区的企业。", jurisdiction="320506")
+    assert has_atom(d, field="milestone", item="moved_in")
+
+
+def test_industries_named_side_by_side_are_one_scope(draft):
+    d = draft("支持对象为规模以上工业企业和限额以上批发零售企业。")
+    inds = [a for a in atoms_of(d) if a.get("field") == "industry_code"]
+    assert len(inds) == 1 and set(inds[0]["value"]) == {"B", "C", "D", "F"}
+    assert has_atom(d, field="above_scale", value=True)
+
+
+def test_standard_names_with_a_pause_mark(draft):
+    d = draft("本区注册的工业企业（不含电力、热力生产和供应业企业）。", jurisdiction="370602")
+    assert has_atom(d, field="industry_code", op="not_under", value=["44"])
+
+
+def test_small_enterprises_and_individual_businesses(draft):
+    d = draft("支持对象为小微企业、个体工商户。")
+    tree = d.policy["eligibility"]
+    assert "any" in tree and {"field": "enterprise_type", "op": "in", "value": ["个体工商户"]}.items() <= \
+        tree["any"][1].items()
+
+
+def test_no_serious_dishonest_conduct(draft):
+    d = draft("企业无严重违法失信行为。")
+    assert has_atom(d, field="serious_dishonest", op="eq", value=False)

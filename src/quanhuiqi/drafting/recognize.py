@@ -134,8 +134,9 @@ def certifications(text: str) -> list[Hit]:
         name = re.sub("[“”\"'「」『』《》]", "", m.group("name"))
         item = by_syn[name]
         after = text[m.end() : m.end() + 8]
-        if re.match(r"(?:申报|认定|评定|评价)(?:条件|标准|办法|管理|工作|程序)|的?(?:相关)?(?:政策|规定|办法)", after):
-            continue  # the programme itself (高新技术企业认定条件), not a status held
+        if re.match(r"(?:申报|认定|评定|评价|培育|梯度培育|遴选|入库)(?:条件|标准|办法|管理|工作|程序|计划|工程|体系|行动|通知)"
+                    r"|的?(?:相关)?(?:政策|规定|办法)|(?:培育|发展|提升)(?:计划|工程|行动|体系)", after):
+            continue  # the programme itself (高新技术企业认定条件, 专精特新企业培育计划), not a status held
         if re.match(r"[^,;。]{0,6}(?:培育库|培育入库|后备库|研发中心|申报条件)|(?:企业)?(?:库|名录库|储备库)", after) \
                 and item != "hightech_cultivation":
             continue  # a pool of candidates (小巨人企业库, 后备库), not the designation
@@ -227,7 +228,7 @@ def policy_rules(text: str) -> list[Hit]:
 # ---- credit, penalties, legal form, size, ownership ---------------------------------------------------
 
 _CREDIT = re.compile(
-    r"(?:无|没有|未有)(?:不良)?(?:信用|诚信)(?:不良)?记录|信用(?:状况|记录)?良好|未被列入[^,;。]{0,12}(?:严重失信|失信)[^,;。]{0,8}|"
+    r"(?:无|没有|未有)(?:不良)?(?:信用|诚信)(?:不良)?记录|(?:无|没有|未有|不存在)(?:严重)?(?:违法)?失信(?:行为|记录|情形)|信用(?:状况|记录)?良好|未被列入[^,;。]{0,12}(?:严重失信|失信)[^,;。]{0,8}|"
     r"(?:不属于|非)(?:严重)?失信(?:主体|被执行人|企业)|未(?:违反|列入)[^,;。]{0,12}联合惩戒[^,;。]{0,10}"
 )
 _ABNORMAL = re.compile(r"(?:未被?|没有被?|不在)(?:列入)?[^,;。]{0,6}经营异常名录")
@@ -285,6 +286,10 @@ def conditions_misc(text: str) -> list[Hit]:
                 continue
             taken.append((m.start(), m.end()))
             out.append(Hit(m.start(), m.end(), "size_class", {"field": "size_class", **spec}, 0.85))
+    for m in re.finditer(r"(?:小微企业|中小微企业|中小企业|小型微型企业)[、和及与或]+(?P<f>个体工商户)", text):
+        # 小微企业、个体工商户: the other kind of market entity the clause admits
+        out.append(Hit(m.start("f"), m.end("f"), "entity_type",
+                       {"field": "enterprise_type", "op": "in", "value": ["个体工商户"]}, 0.75))
     for rx, value in _OWNERSHIP:
         for m in rx.finditer(text):
             if _ranking_context(text, m):
@@ -370,7 +375,7 @@ def penalty_atom(body: str, n: str | None) -> dict[str, Any] | None:
 
 SECTION_WORDS = [
     (r"工业(?!总产值|产值|增加值|投资|用电|用地|设计|互联网|园区|集中区|和信息化|信息化|旅游|遗产|机器人|软件|大数据|"
-     r"技改|技术改造|经济|强市|强区|强县|发展|转型|统计)(?:类)?(?:企业)?|工业领域", INDUSTRIAL, 0.85),
+     r"技改|技术改造|经济|强市|强区|强县|发展|转型)(?:类)?(?:企业)?|工业领域", INDUSTRIAL, 0.85),
     (r"(?<!先进)(?<!高技术)制造业|制造类企业|制造企业", ["C"], 0.9),
     (r"先进制造业", ["C"], 0.6),
     (r"建筑业|建筑企业|建筑类企业", ["E"], 0.9),
@@ -546,7 +551,7 @@ def _key_last_chars() -> frozenset[str]:
 def _light_key(name: str) -> str:
     """:func:`quanhuiqi.profile.industry.name_key` of ``name + "业"`` for a run of Chinese characters of
     normalised text (no punctuation to drop), without its overhead."""
-    s = re.sub(r"[和及与]", "", name + "业")
+    s = re.sub(r"[和及与、]", "", name + "业")
     changed = True
     while changed:
         changed = False
@@ -564,7 +569,8 @@ def _industry_names(text: str, taken: list[tuple[int, int]]) -> list[Hit]:
 
     exact = _exact_index()
     out = []
-    rx = re.compile(r"(?P<n>[\u4e00-\u9fff]{3,14}?)(?:业|行业|企业|类企业)(?=[,、;。和及或与等的\)(]|$)")
+    # names of the standard may hold 、 (电力、热力生产和供应业); a run that is not one is retried shorter
+    rx = re.compile(r"(?P<n>[\u4e00-\u9fff][\u4e00-\u9fff、]{2,18}?)(?:业|行业|企业|类企业)(?=[,、;。和及或与等的\)(]|$)")
     pos = 0
     last = _key_last_chars()
     while (m := rx.search(text, pos)) is not None:
@@ -662,7 +668,8 @@ def places(text: str, jurisdiction: str | None) -> list[Hit]:
     return out
 
 
-_MOVE = re.compile(r"(?:新)?(?:迁入|落户|迁至|变更至|整体迁移至|搬迁至|新引进)(?![奖补])")
+_MOVE = re.compile(r"(?:新)?(?:迁入|落户|迁至|变更至|整体迁移至|搬迁至|新引进)(?![奖补])"
+                   r"(?![^,;。]{0,6}(?:人才|博士|硕士|研究生|毕业生|团队|专家|人员|院士|高层次|技能))")  # 引进人才: people
 
 
 def relocations(text: str, jurisdiction: str | None) -> list[Hit]:
@@ -910,6 +917,10 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
     else:
         spec = next(s for s in METRICS if re.fullmatch(s[0], metric.group()))
         _, field, kind, note, yearly = spec
+        between = before[metric.end():]
+        if growth is None and ukind == "ratio" and field in ("revenue", "output_value") and \
+                re.search(r"率|占比|比重|比例|占", between):
+            return None  # 营业收入利润率不低于5%: another ratio named after the figure, not its growth
         if growth is not None or (ukind == "ratio" and field in ("revenue", "output_value")):
             if field == "revenue":
                 field, kind, yearly = "revenue_growth", "revenue_growth", None
@@ -1095,8 +1106,9 @@ def negate_exclusions(text: str, hits: list[Hit]) -> list[Hit]:
 
 
 def in_headings(text: str) -> list[tuple[int, int]]:
-    """【落户奖】-style headings name a reward, they hold no condition."""
-    return [(m.start(), m.end()) for m in re.finditer(r"【[^】]{1,20}】", text)]
+    """【落户奖】-style headings name a reward and 《…》 names a document (《天津市总部企业认定办法》,
+    《高新技术企业认定管理办法》): the words inside are names, they hold no condition."""
+    return [(m.start(), m.end()) for m in re.finditer(r"【[^】]{1,20}】|《[^》]{1,60}》", text)]
 
 
 def recognise(text: str, jurisdiction: str | None = None) -> list[Hit]:

@@ -321,7 +321,8 @@ class TreeBuilder:
             comparable = h.field == prev.field or h.kind == prev.kind or len(between.strip(" ()")) <= 8
             neither = prev.extra.get("excluded") and h.extra.get("excluded")  # 未列入A或B: neither A nor B
             # designations listed together (获得国家级小巨人、省级专精特新等称号): any of them qualifies
-            listed = prev.kind == h.kind == "certification_held" and re.fullmatch(r"[、和及与/]|或者?", between.strip())
+            listed = (prev.kind == h.kind == "certification_held" or {prev.kind, h.kind} == {"size_class", "entity_type"}) \
+                and re.fullmatch(r"[、和及与/]|或者?", between.strip())
             if (_OR.search(between) or listed) and not _AND_BREAK.search(between) and len(between) <= 20 and comparable \
                     and not neither:
                 groups[-1].append(h)
@@ -567,6 +568,7 @@ def simplify(node: Node) -> Node:
         out = _drop_subsumed(out)
     else:
         out = _drop_wider_scopes(out)
+        out = _join_disjoint_scopes(out)
     node = Node(node.op, out, note=node.note)
     if node.op in ("all", "any") and len(node.children) == 1 and not node.note:
         return node.children[0]
@@ -611,6 +613,27 @@ def _drop_wider_scopes(kids: list[Node]) -> list[Node]:
                 drop.add(id(b))
                 a.hit.extra.setdefault("also", []).append((b.hit.start, b.hit.end))
                 break
+    return [k for k in kids if id(k) not in drop]
+
+
+def _join_disjoint_scopes(kids: list[Node]) -> list[Node]:
+    """all(under [B, C, D], under [F]) holds for no enterprise: two industries the text names side by
+    side ('规模以上工业企业和限额以上批发零售企业') are the kinds of enterprise it admits — their union."""
+    scopes = [k for k in kids if k.op == "leaf" and k.hit.atom.get("field") == "industry_code"
+              and k.hit.atom.get("op") == "under" and set(k.hit.atom) == {"field", "op", "value"}]
+    if len(scopes) < 2:
+        return kids
+    codes = [[str(c) for c in k.hit.atom["value"]] for k in scopes]
+    for i in range(len(codes)):
+        for j in range(i + 1, len(codes)):
+            if any(_code_within(x, y) or _code_within(y, x) for x in codes[i] for y in codes[j]):
+                return kids  # overlapping scopes narrow each other (handled as a restatement)
+    first = scopes[0]
+    first.hit.atom = {**first.hit.atom, "value": list(dict.fromkeys(c for cs in codes for c in cs))}
+    first.hit.note = (first.hit.note + "; " if first.hit.note else "") + "industries named side by side: any of them"
+    for k in scopes[1:]:
+        first.hit.extra.setdefault("also", []).append((k.hit.start, k.hit.end))
+    drop = {id(k) for k in scopes[1:]}
     return [k for k in kids if id(k) not in drop]
 
 

@@ -248,3 +248,37 @@ def test_small_enterprises_and_individual_businesses(draft):
 def test_no_serious_dishonest_conduct(draft):
     d = draft("企业无严重违法失信行为。")
     assert has_atom(d, field="serious_dishonest", op="eq", value=False)
+
+
+# ---- a fourth round ----------------------------------------------------------------------------------------
+
+def test_one_of_two_tax_credit_grades(draft):
+    d = draft("申请人上年度纳税信用等级为A级或B级。")
+    assert atoms_of(d) == [{"field": "tax_credit_rating", "op": "in", "value": ["A", "B"]}]
+
+
+def test_a_designation_said_twice_is_one_condition(draft):
+    d = draft("申请人为国家高新技术企业，且高新技术企业资格在有效期内。")
+    assert atoms_of(d) == [{"field": "certificate", "op": "held", "item": "high_tech", "level": "national"}]
+
+
+def test_the_subject_of_a_further_requirement_restricts_nothing(draft):
+    d = draft("限额以上住宿和餐饮业企业；住宿企业须为三星级及以上旅游饭店。")
+    assert [a["value"] for a in atoms_of(d) if a.get("field") == "industry_code"] == [["H"]]
+
+
+def test_exclusions_said_twice_are_one(draft):
+    d = draft("申请人不属于房地产、金融、类金融企业。")
+    assert atoms_of(d) == [{"field": "industry_code", "op": "not_under", "value": ["70", "J"]}]
+
+
+def test_an_alternative_after_a_comma(draft):
+    d = draft("上一年度研发投入不低于1000万元，或研发投入占营业收入比例不低于5%。")
+    tree = d.policy["eligibility"]
+    assert "any" in tree and len(tree["any"]) == 2
+
+
+def test_a_bracket_that_defines_for_the_rest_of_the_text(draft):
+    d = draft("支持对象为规模以上工业企业（年主营业务收入2000万元及以上的工业企业，下同）。")
+    assert not has_atom(d, field="revenue")
+    assert has_atom(d, field="above_scale", value=True)

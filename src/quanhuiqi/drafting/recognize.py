@@ -232,7 +232,8 @@ _CREDIT = re.compile(
     r"(?:不属于|非)(?:严重)?失信(?:主体|被执行人|企业)|未(?:违反|列入)[^,;。]{0,12}联合惩戒[^,;。]{0,10}"
 )
 _ABNORMAL = re.compile(r"(?:未被?|没有被?|不在)(?:列入)?[^,;。]{0,6}经营异常名录")
-_TAX_RATING = re.compile(r"纳税信用(?:等级|评价|级别)?(?:为|在|达到)?(?P<r>[ABMCD])(?:级)?(?P<post>及?以上)?")
+_TAX_RATING = re.compile(r"纳税信用(?:等级|评价|级别)?(?:为|在|达到)?(?P<r>[ABMCD])(?:级)?"
+                         r"(?P<more>(?:(?:或|、|和|及)[ABMCD](?:级)?)*)(?P<post>及?以上)?")
 _LEGAL_PERSON = re.compile(r"(?:具有|具备|是)?独立(?:的)?法人资格|独立法人|企业法人(?!营业)|法人企业")
 _SIZE = [
     (re.compile(r"中小微企业|中小企业|中、小、微企业"), {"op": "in", "value": ["medium", "small", "micro"]}),
@@ -271,8 +272,12 @@ def conditions_misc(text: str) -> list[Hit]:
     for m in _ABNORMAL.finditer(text):
         out.append(Hit(m.start(), m.end(), "credit_clean", {"field": "abnormal_operation", "op": "eq", "value": False}, 0.9))
     for m in _TAX_RATING.finditer(text):
-        op = "ge" if m.group("post") else "eq"
-        out.append(Hit(m.start(), m.end(), "tax_credit", {"field": "tax_credit_rating", "op": op, "value": m.group("r")}, 0.9))
+        more = re.findall(r"[ABMCD]", m.group("more") or "")
+        if more:  # A级或B级: one of the grades named
+            atom = {"field": "tax_credit_rating", "op": "in", "value": [m.group("r"), *more]}
+        else:
+            atom = {"field": "tax_credit_rating", "op": "ge" if m.group("post") else "eq", "value": m.group("r")}
+        out.append(Hit(m.start(), m.end(), "tax_credit", atom, 0.9))
     for m in _LEGAL_PERSON.finditer(text):
         if re.search(r"视同|可视同", text[max(0, m.start() - 6) : m.start()]):
             continue
@@ -479,6 +484,9 @@ def industries(text: str) -> list[Hit]:
             taken.append((m.start(), m.end()))
     out.extend(_industry_names(text, taken))
     out.extend(_bare_list_items(text, out))
+    for h in out:
+        if re.match(r"(?:还|另|则)?(?:须|应|需|必须|应当)(?:为|是|具备|具有|取得|达到|获得|通过)", text[h.end : h.end + 4]):
+            h.extra["subject"] = True
     return out
 
 
@@ -494,7 +502,7 @@ def _bare_list_items(text: str, found: list[Hit]) -> list[Hit]:
             continue
         pos = h.start
         while True:
-            m = re.search(r"(?:^|(?<=[、和及与或,;:\s非除含括]))(?P<tok>[\u4e00-\u9fff]{2,8})(?P<sep>[、和及与或])$", text[:pos])
+            m = re.search(r"(?:^|(?<=[、和及与或,;:\s非除含括于]))(?P<tok>[\u4e00-\u9fff]{2,8})(?P<sep>[、和及与或])类?$", text[:pos])
             if not m or pos - m.start("tok") > 12:
                 break
             tok = m.group("tok")
@@ -1055,7 +1063,7 @@ def context_metric_of(text: str) -> str | None:
 _NEG_BEFORE = re.compile(r"(?:不含|不包括|不包含|除|非|不属于|不得为|不是)$")
 _NEG_AFTER = re.compile(r"^(?:等)?(?:除外|不在此列|不属于支持范围|不予支持)")
 # the negation of a list reaches every item: 非房地产、金融类企业; 不含批发、零售企业; 房地产、金融企业除外
-_NEG_LIST_BEFORE = re.compile(r"(?:不含|不包括|不包含|除|非|不属于|不得为|不是)(?:[\u4e00-\u9fff]{1,10}?[、和及与或])+$")
+_NEG_LIST_BEFORE = re.compile(r"(?:不含|不包括|不包含|除|非|不属于|不得为|不是)(?:[\u4e00-\u9fff]{1,10}?[、和及与或])+类?$")
 _NEG_LIST_AFTER = re.compile(r"^(?:[、和及与或][\u4e00-\u9fff]{1,10}?)+?(?:等)?(?:类)?(?:企业|行业|业)?(?:等)?(?:除外|不在此列|不属于支持范围|不予支持)")
 _NEGATE_OP = {"under": "not_under", "in_list": "not_in_list", "in": "not_in", "eq": "ne", "has": None,
               "not_under": "under", "ne": "eq"}

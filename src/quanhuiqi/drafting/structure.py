@@ -287,6 +287,11 @@ class TreeBuilder:
             segs.append({"hits": hs, "head": head, "text": core, "end_sentence": txt.endswith(("。", ";", "\n"))})
         kept: list[dict[str, Any]] = []
         for sg in segs:
+            if kept and sg["hits"] and not sg["head"] and not kept[-1]["head"] and not kept[-1]["end_sentence"] \
+                    and re.match(r"\s*(?:或者?|或是)(?!以上|以下)", sg["text"]):
+                # '研发投入不低于1000万元，或研发投入占比不低于5%': the alternative after the comma joins
+                kept[-1] = {**kept[-1], "hits": kept[-1]["hits"] + sg["hits"], "end_sentence": sg["end_sentence"]}
+                continue
             if sg["hits"] or sg["head"]:
                 kept.append(sg)
             elif kept and sg["end_sentence"]:
@@ -590,8 +595,13 @@ def _code_within(code: str, scope: str) -> bool:
 
 
 def _narrower_scope(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """``a`` (under X) lies inside ``b`` (under Y) on the same code field: b adds nothing in an all."""
-    if a.get("field") != b.get("field") or a.get("op") != "under" or b.get("op") != "under" or set(a) != set(b):
+    """``a`` (under X) lies inside ``b`` (under Y) on the same code field, or ``a`` (not_under X) excludes
+    all that ``b`` (not_under Y) does: b adds nothing in an all."""
+    if a.get("field") != b.get("field") or a.get("op") != b.get("op") or set(a) != set(b):
+        return False
+    if a.get("op") == "not_under" and isinstance(a.get("value"), list) and isinstance(b.get("value"), list):
+        return a["value"] != b["value"] and all(any(_code_within(str(y), str(x)) for x in a["value"]) for y in b["value"])
+    if a.get("op") != "under":
         return False
     if a.get("field") not in ("industry_code", "district_code", "tax_district_code", "stats_district_code",
                               "office_district_code"):
@@ -609,11 +619,38 @@ def _drop_wider_scopes(kids: list[Node]) -> list[Node]:
     drop: set[int] = set()
     for b in leaves:
         for a in leaves:
-            if a is not b and id(a) not in drop and _narrower_scope(a.hit.atom, b.hit.atom):
+            if a is b or id(a) in drop or id(b) in drop:
+                continue
+            if _narrower_scope(a.hit.atom, b.hit.atom):
+                if a.hit.extra.get("subject"):
+                    # 限额以上住宿和餐饮业企业 … 住宿企业须为三星级: the narrower kind is the subject of a
+                    # further requirement, not a restriction of its own
+                    drop.add(id(a))
+                    b.hit.extra.setdefault("also", []).append((a.hit.start, a.hit.end))
+                else:
+                    drop.add(id(b))
+                    a.hit.extra.setdefault("also", []).append((b.hit.start, b.hit.end))
+                    break
+            elif _same_designation(a.hit.atom, b.hit.atom):
+                # 国家高新技术企业 … 高新技术企业资格在有效期内: one designation, the more specific words kept
                 drop.add(id(b))
                 a.hit.extra.setdefault("also", []).append((b.hit.start, b.hit.end))
                 break
     return [k for k in kids if id(k) not in drop]
+
+
+def _same_designation(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """``a`` says at least what ``b`` says about one designation (held with a level vs held or has)."""
+    def item(x: dict[str, Any]) -> str | None:
+        if x.get("field") == "certificate" and x.get("op") == "held" and set(x) <= {"field", "op", "item", "level"}:
+            return x.get("item")
+        if x.get("field") == "certifications" and x.get("op") == "has" and isinstance(x.get("value"), str):
+            return x.get("value")
+        return None
+    ia, ib = item(a), item(b)
+    if ia is None or ia != ib or a == b:
+        return False
+    return "level" in a or ("level" not in b and a.get("field") == "certificate")
 
 
 def _join_disjoint_scopes(kids: list[Node]) -> list[Node]:

@@ -282,3 +282,45 @@ def test_a_bracket_that_defines_for_the_rest_of_the_text(draft):
     d = draft("支持对象为规模以上工业企业（年主营业务收入2000万元及以上的工业企业，下同）。")
     assert not has_atom(d, field="revenue")
     assert has_atom(d, field="above_scale", value=True)
+
+
+# ---- a fifth round -----------------------------------------------------------------------------------------
+
+def test_a_foreign_currency_is_no_unit_slip(draft):
+    d = draft("上年度出口额不低于500万美元。")
+    assert not has_atom(d, field="exports")
+
+
+def test_a_ratio_said_against_its_base(draft):
+    d = draft("研发费用不低于营业收入的3%。")
+    assert atoms_of(d) == [{"field": "rd_ratio", "op": "ge", "value": 0.03}]
+    d = draft("裁员率不高于职工总数的20%。")
+    assert atoms_of(d) == [{"field": "layoff_rate", "op": "le", "value": 0.2}]
+    d = draft("按营业收入的1%给予奖励。")  # a rate that pays, no condition
+    assert not atoms_of(d)
+
+
+def test_a_relaxed_bound_is_a_branch(draft):
+    d = draft("上年度营业收入不低于3000万元，对获得国家级专精特新“小巨人”称号的企业，可放宽至1000万元。")
+    tree = d.policy["eligibility"]
+    assert "any" in tree and tree["any"][0]["value"] == 3000
+    relaxed = tree["any"][1]["all"]
+    assert {a.get("field") for a in relaxed} == {"certificate", "revenue"}
+    assert [a["value"] for a in relaxed if a.get("field") == "revenue"] == [1000]
+
+
+def test_a_review_step_in_the_procedure_is_kept(draft):
+    d = draft("申报条件：在本市注册的企业。\n申报程序：\n（一）企业申报；\n（二）市工信局组织专家评审。", jurisdiction="4303")
+    assert "review" in d.policy
+
+
+def test_first_entry_into_a_pool_and_a_grant_not_had_before(draft):
+    d = draft("对首次入库的科技型中小企业给予2万元奖励，已享受同类奖励的不再支持。")
+    assert has_atom(d, field="certificate", op="first_in", item="tech_sme")
+    d = draft("企业须未享受过同类奖励。")
+    assert "exclusive" in d.policy
+
+
+def test_taxes_handed_in(draft):
+    d = draft("上年度上缴税收不低于300万元。")
+    assert has_atom(d, field="tax_paid", op="ge", value=300)

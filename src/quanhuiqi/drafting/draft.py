@@ -160,8 +160,9 @@ def draft_policy(
                     hits += [h for h in thresholds(t[sub.start : sub.end], ctx) if _shift(h, sub.start)]
     hits = [h for h in hits if not _garbled(norm, h)]
     secs = sections(t, its)
-    # 申报材料, 申报程序 …: documents and steps, no condition (上年度审计报告, 营业执照复印件)
-    hits = [h for h in hits if section_at(secs, h.start) != "procedure"]
+    # 申报材料, 申报程序 …: documents and steps, no condition (上年度审计报告, 营业执照复印件); a review step
+    # (组织专家评审) stays a policy rule
+    hits = [h for h in hits if h.role == "policy" or section_at(secs, h.start) != "procedure"]
     hits = drop_explained(hits, explained)  # definitions, examples, notes in brackets, preferences
     hits = negate_in_spans(hits, negative)  # 有下列情形之一的，不予支持：…
     hits = resolve_overlaps(hits)

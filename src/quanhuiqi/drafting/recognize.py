@@ -122,7 +122,7 @@ def _level_of(text: str | None) -> str | None:
 
 
 _FIRST_TIME = re.compile(r"((?<!重)新认定|首次认定|首次获得|首次被认定|(?<!重)新获批|(?<!重)新获|新晋|首次入选|(?<!重)新入选|"
-                         r"(?<!重)新被认定|首次通过)[^,;。]{0,10}$")
+                         r"(?<!重)新被认定|首次通过|首次入库|新入库|首次纳入)[^,;。]{0,10}$")
 _YEAR_NEAR = re.compile(r"(?P<y>(?:19|20)\d{2})年(?:度)?|(?P<rel>上一?年度|上一?年|本年度|当年|今年)")
 
 
@@ -203,8 +203,9 @@ def attestations(text: str) -> list[Hit]:
     return out
 
 
-_REVIEW = re.compile(r"经(?:审定|审核认定|评审|专家评审|综合评审|综合评价|研究确定)|择优|(?<![的])经认定(?=[,，后]|给予|予以)|遴选|竞争性评审")
-_EXCLUSIVE = re.compile(r"就高不重复|不重复(?:享受|支持|扶持|奖励|补贴|资助)|不得重复(?:享受|申报|申请|支持)|(?:已|曾)享受[^。;]{0,20}(?:不再|不得)|只能(?:选择|享受)其中")
+_REVIEW = re.compile(r"经(?:审定|审核认定|评审|专家评审|综合评审|综合评价|研究确定)|组织专家评审|组织(?:专家)?评审|择优|(?<![的])经认定(?=[,，后]|给予|予以)|遴选|竞争性评审")
+_EXCLUSIVE = re.compile(r"就高不重复|不重复(?:享受|支持|扶持|奖励|补贴|资助)|不得重复(?:享受|申报|申请|支持)|(?:已|曾)享受[^。;]{0,20}(?:不再|不得)|只能(?:选择|享受)其中"
+                        r"|未(?:曾)?(?:享受|获得)(?:过)?[^。;,]{0,12}(?:同类|相关|类似)(?:政策|奖励|补助|补贴|资助|扶持|支持)")
 _ONCE_LIFETIME = re.compile(r"(?:每家|同一)企业(?:只能|仅|限)?(?:享受|申请|奖励|支持)一次|限(?:享受|申请)一次|只奖励一次|不重复奖励")
 _ONCE_YEAR = re.compile(r"每(?:家|个)?(?:企业|单位)?每?年(?:度)?(?:只能|仅|限|最多|可)?(?:申请|享受|支持)(?:一|1)(?:次|笔|项)")
 
@@ -797,7 +798,7 @@ METRICS = [
     (r"工业总产值|总产值|工业产值|产值", "output_value", "output_value", "", "output_value"),
     (r"(?:研究开发|研发)(?:费用|投入|经费|支出)(?:总额)?|R&D(?:经费|投入)", "rd_expense", "rd_expense", "", "rd_expense"),
     (r"(?:地方|区级|市级|县级|本区)?(?:财政|经济)贡献(?:额)?|综合贡献", "tax_local", "local_economic_contribution", "", "tax_local"),
-    (r"纳税总额|纳税额|缴纳税(?:收|金)|实缴税金|税收贡献|税收总额|纳税", "tax_paid", "tax_paid", "", "tax_total"),
+    (r"纳税总额|纳税额|缴纳税(?:收|金)|上缴税(?:收|金)|实缴税金|税收贡献|税收总额|纳税", "tax_paid", "tax_paid", "", "tax_total"),
     (r"注册资本|注册资金", "registered_capital", "registered_capital", "", None),
     (r"实缴资本|实收资本", "paid_in_capital", "paid_in_capital", "", None),
     (r"资产总额|总资产", "total_assets", "total_assets", "", "total_assets"),
@@ -818,6 +819,8 @@ _RATIO_RX = re.compile(
     r"(?P<num>(?:研究开发|研发)(?:费用|投入|经费|支出)(?:总额)?)[^,;。]{0,4}?占[^,;。]{0,12}?"
     r"(?:销售|营业|主营业务)(?:总)?收入(?:总额)?(?:的)?(?:比例|比重|比率)?"
 )
+_RATIO_OF_RX = re.compile(
+    rf"(?:研究开发|研发)(?:费用|投入|经费|支出)(?:总额)?(?P<cmp>{PRE_CMP})[^,;。]{{0,8}}?(?:销售|营业|主营业务)(?:总)?收入(?:总额)?的$")
 _AGE_RX = re.compile(r"(?:成立|注册成立|注册时间|注册(?![地资址号])|创办|设立|登记注册|创立|经营)(?:时间|年限)?")
 _HIRES = re.compile(r"招用|招聘|录用|聘用|吸纳|新招|新增就业|接收")
 
@@ -868,6 +871,9 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
     v = parse_number(num)
     if v is None:
         return None
+    if re.match(r"(?:美元|美金|欧元|港元|港币|日元|英镑|澳元)", text[m.start("unit") + len(unit or "") :]) \
+            or re.match(r"(?:美元|美金|欧元|港元|港币|日元|英镑)", text[m.end() : m.end() + 2]):
+        return None  # 500万美元: a foreign currency, not 万元 (no conversion is guessed)
     value, ukind = unit_value(v, unit)
     if ukind in ("count",) and unit not in ("项", "件"):
         return None
@@ -892,12 +898,35 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
     ratio = None
     for r in _RATIO_RX.finditer(before):
         ratio = r
+    share = _RATIO_OF_RX.search(before)
+    if share is not None and ukind == "ratio" and not pre:
+        ratio, pre = share, share.group("cmp")  # 研发费用不低于营业收入的3%: the same ratio, said the other way
     metric = None
     for mm in _METRIC_RX.finditer(before):
         metric = mm
+    if metric is not None and ukind == "ratio" and re.match(r"(?:总数|总额|人数)?的$", before[metric.end():]):
+        rate = [r for r in _METRIC_RX.finditer(before[: metric.start()]) if r.group().endswith("率")]
+        if rate:
+            metric = rate[-1]  # 裁员率不高于职工总数的20%: the rate named first, the count is its base
     growth = _GROWTH_RX.search(before[metric.end():]) if metric else None
     if metric is not None and ratio is None and re.search(r"(?:新增|增量|增加|净增|新招用?)(?:的)?$", before[: metric.start()]):
         return None  # 新增吸纳就业人数5人以上, 新增营业收入: an increment, not the level of the figure (a todo)
+    relaxed = re.search(r"(?:可|可以|则)?(?:放宽|降低|下调|调整|降)(?:至|到|为)$", before)
+    if relaxed and metric is None and ratio is None and not pre:
+        # '营业收入不低于3000万元，对…的企业，可放宽至1000万元': the bound of the figure named before, relaxed
+        sent_start = _sentence_start(text, m.start())
+        prior = list(THRESHOLD.finditer(text, sent_start, ps))
+        for pm in reversed(prior):
+            hs = _threshold(text, pm, context_metric)
+            if hs and len(hs) == 1 and hs[0].atom.get("op") in ("ge", "gt", "le", "lt"):
+                base = hs[0]
+                atom = dict(base.atom)
+                if ukind != _unit_kind_of(base.atom.get("field")):
+                    return None
+                atom["value"] = _num(value)
+                return [Hit(ps + relaxed.start(), m.end(), base.kind, atom, base.confidence - 0.05,
+                            note="放宽至: the bound said before, relaxed for the enterprises named")]
+        return None
     if metric is None and ratio is None:
         # the subject after the number: 30人(含)以下的参保企业
         if ukind == "people" and re.match(r"(?:的)?参保(?:企业|单位)", after):
@@ -927,7 +956,7 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
         _, field, kind, note, yearly = spec
         between = before[metric.end():]
         if growth is None and ukind == "ratio" and field in ("revenue", "output_value") and \
-                re.search(r"率|占比|比重|比例|占", between):
+                re.search(r"率|占比|比重|比例|占|的$", between):
             return None  # 营业收入利润率不低于5%: another ratio named after the figure, not its growth
         if growth is not None or (ukind == "ratio" and field in ("revenue", "output_value")):
             if field == "revenue":
@@ -977,6 +1006,11 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
                 # 不高于上年度全国城镇调查失业率控制目标(5.5%): the figure in brackets after the words
                 word = re.findall(PRE_CMP, before)[-1]
                 op = comparator(word, None, incl)
+                if op is None:
+                    return None
+            elif ukind == "ratio" and (cmp_base := re.search(rf"(?P<w>{PRE_CMP})[\u4e00-\u9fff]{{2,12}}的$", before)):
+                # 裁员率不高于职工总数的20%: the comparator is said before the base of the ratio
+                op = comparator(cmp_base.group("w"), None, incl)
                 if op is None:
                     return None
             else:
@@ -1034,6 +1068,19 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
             kind = "revenue_cap"
         hits.append(Hit(span_start, span_end, kind, atom, conf, note=extra_note))
     return hits
+
+
+def _unit_kind_of(field: str | None) -> str | None:
+    """The unit kind a field's figures are written in (万元 → money, % → ratio, 人 → people)."""
+    if field in ("rd_ratio", "layoff_rate", "revenue_growth"):
+        return "ratio"
+    if field in ("employees", "insured_employees"):
+        return "people"
+    if field == "age_years":
+        return "years"
+    if field == "insured_months":
+        return "months"
+    return "money"
 
 
 def _kind_of(field: str) -> str:

@@ -324,3 +324,14 @@ def test_first_entry_into_a_pool_and_a_grant_not_had_before(draft):
 def test_taxes_handed_in(draft):
     d = draft("上年度上缴税收不低于300万元。")
     assert has_atom(d, field="tax_paid", op="ge", value=300)
+
+
+def test_the_applicant_defined_keeps_its_conditions(draft):
+    d = draft("本办法所称企业，是指在本区注册、具有独立法人资格的企业。", jurisdiction="330106")
+    assert has_atom(d, field="district_code", value=["330106"]) and has_atom(d, field="enterprise_type")
+
+
+def test_industries_far_apart_are_not_joined(draft):
+    # two scopes in different sentences are not a list: the drafter does not guess their union
+    d = draft("支持对象为工业企业。申报单位须为批发零售企业。")
+    assert len([a for a in atoms_of(d) if a.get("field") == "industry_code"]) == 2

@@ -24,6 +24,7 @@ _DEFINING_BRACKET = re.compile(
 _NOT_DEFINING = re.compile(r"^(?:不含|含|除|不包括|不包含|不属于|以下简称|以下统称|下称|简称)")
 _DEFINING_SENTENCE = re.compile(
     r"(?:本办法|本政策|本细则|本通知|本措施|本方案|本条|本款|上述|前款|以上|文中)?所称[^。;\n]{1,30}?(?:是指|指|包括|为)")
+_APPLICANT = re.compile(r"所称(?:的)?(?:企业|申报企业|申请企业|申报单位|申请单位|申请人|支持对象|扶持对象|奖励对象|市场主体|用人单位|单位|机构)[,，]?(?:是指|指|为)")
 _EXAMPLES = re.compile(r"(?:例如|比如|诸如)[:]?")
 _PREFERENCE = re.compile(r"(?:同等条件下[,]?)?优先(?:支持|考虑|推荐|安排|扶持|给予|保障|纳入)")
 
@@ -39,6 +40,8 @@ def explanations(t: str) -> list[tuple[int, int]]:
         out.append((m.start(), m.end()))
     for rx in (_DEFINING_SENTENCE, _EXAMPLES, _PREFERENCE):
         for m in rx.finditer(t):
+            if rx is _DEFINING_SENTENCE and _APPLICANT.search(m.group()):
+                continue  # 本办法所称企业，是指在本区注册…的企业: the applicant defined — its conditions
             out.append((m.start(), _sentence_end(t, m.end())))
     return out
 

@@ -98,7 +98,7 @@ class TreeBuilder:
     def __init__(self, text: str, items: list[Item], hits: list[Hit]):
         self.text = text
         self.items = items
-        hits = merge_lists(text, [h for h in hits if h.role == "cond"])
+        hits = join_side_by_side(text, merge_lists(text, [h for h in hits if h.role == "cond"]))
         # the 奖励标准 section restates who gets what: a condition it repeats from the 申报条件 is no new gate
         benefit = [(s.start, s.end) for s in sections(text, items) if s.kind == "benefit"]
         if benefit:
@@ -492,6 +492,29 @@ def merge_lists(text: str, hits: list[Hit]) -> list[Hit]:
     return out
 
 
+def join_side_by_side(text: str, hits: list[Hit]) -> list[Hit]:
+    """'规模以上工业企业和限额以上批发零售企业': two industries named side by side in one phrase, joined by
+    和/及/与/、 with only a qualifier between, are the kinds of enterprise the text admits — one scope over
+    their union (a conjunction of two industries holds for no enterprise)."""
+    inds = [h for h in hits if h.kind == "industry_scope" and h.atom.get("op") == "under"
+            and set(h.atom) == {"field", "op", "value"}]
+    drop: set[int] = set()
+    for a, b in zip(inds, inds[1:]):
+        if id(a) in drop:
+            continue
+        between = text[a.end : b.start]
+        if len(between) > 12 or re.search(r"[,;。:\n]", between) or not re.match(r"(?:以及|和|及|与|、)", between):
+            continue
+        va, vb = [str(x) for x in a.atom["value"]], [str(x) for x in b.atom["value"]]
+        if any(_code_within(x, y) or _code_within(y, x) for x in va for y in vb):
+            continue
+        a.atom = {**a.atom, "value": list(dict.fromkeys(va + vb))}
+        a.extra.setdefault("also", []).append((b.start, b.end))
+        a.note = (a.note + "; " if a.note else "") + "industries named side by side: any of them"
+        drop.add(id(b))
+    return [h for h in hits if id(h) not in drop]
+
+
 def _key(h: Hit) -> str:
     return json.dumps(h.atom, sort_keys=True, ensure_ascii=False)
 
@@ -573,7 +596,6 @@ def simplify(node: Node) -> Node:
         out = _drop_subsumed(out)
     else:
         out = _drop_wider_scopes(out)
-        out = _join_disjoint_scopes(out)
     node = Node(node.op, out, note=node.note)
     if node.op in ("all", "any") and len(node.children) == 1 and not node.note:
         return node.children[0]
@@ -651,27 +673,6 @@ def _same_designation(a: dict[str, Any], b: dict[str, Any]) -> bool:
     if ia is None or ia != ib or a == b:
         return False
     return "level" in a or ("level" not in b and a.get("field") == "certificate")
-
-
-def _join_disjoint_scopes(kids: list[Node]) -> list[Node]:
-    """all(under [B, C, D], under [F]) holds for no enterprise: two industries the text names side by
-    side ('规模以上工业企业和限额以上批发零售企业') are the kinds of enterprise it admits — their union."""
-    scopes = [k for k in kids if k.op == "leaf" and k.hit.atom.get("field") == "industry_code"
-              and k.hit.atom.get("op") == "under" and set(k.hit.atom) == {"field", "op", "value"}]
-    if len(scopes) < 2:
-        return kids
-    codes = [[str(c) for c in k.hit.atom["value"]] for k in scopes]
-    for i in range(len(codes)):
-        for j in range(i + 1, len(codes)):
-            if any(_code_within(x, y) or _code_within(y, x) for x in codes[i] for y in codes[j]):
-                return kids  # overlapping scopes narrow each other (handled as a restatement)
-    first = scopes[0]
-    first.hit.atom = {**first.hit.atom, "value": list(dict.fromkeys(c for cs in codes for c in cs))}
-    first.hit.note = (first.hit.note + "; " if first.hit.note else "") + "industries named side by side: any of them"
-    for k in scopes[1:]:
-        first.hit.extra.setdefault("also", []).append((k.hit.start, k.hit.end))
-    drop = {id(k) for k in scopes[1:]}
-    return [k for k in kids if id(k) not in drop]
 
 
 def _implies(a: dict[str, Any], b: dict[str, Any]) -> bool:

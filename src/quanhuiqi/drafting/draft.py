@@ -306,10 +306,17 @@ def _to_yaml_tree(node: Node, norm: Normalized, its: list[Item], atoms: list[Dra
 
 
 def _rules(hits: list[Hit], norm: Normalized, its: list[Item]) -> list[PolicyRule]:
+    """The policy keys the text asks for, each once: a key said again (经专家评审后择优; 经认定 in the
+    conditions and again in the 奖励标准) is the same rule of the policy."""
     out = []
+    said: set[tuple[str, str]] = set()
     for h in hits:
         if h.role != "policy":
             continue
+        key = (str(h.atom["key"]), str(h.atom.get("value")))
+        if key in said:
+            continue
+        said.add(key)
         a, b = norm.original_span(h.start, h.end)
         out.append(PolicyRule(h.atom["key"], h.atom.get("value"), h.kind, a, b, _label_at(its, h.start),
                               norm.original[a:b], h.confidence))

@@ -48,13 +48,14 @@ def test_every_gold_quote_is_found_in_its_clause(scored):
 
 
 @pytest.mark.parametrize(
-    "split, precision, recall, todo_recall",
-    [("tune", 0.97, 0.95, 0.80),  # read while writing the rules (measured 0.98 / 0.97 / 0.83)
-     ("sealed", 0.93, 0.85, 0.75)],  # never read: floors just under the scores measured once (0.95 / 0.86 / 0.76)
+    "split, prefix, precision, recall, todo_recall",
+    [("tune", "WA-", 0.97, 0.95, 0.80),  # read while writing the rules (measured 0.98 / 0.97 / 0.83)
+     ("sealed", "WB-", 0.93, 0.85, 0.75)],  # never read: floors just under the scores measured once (0.95 / 0.86 / 0.76)
 )
-def test_scores(bench, scored, split, precision, recall, todo_recall):
+def test_scores(bench, scored, split, prefix, precision, recall, todo_recall):
     recs, rows = scored
-    part = bench.aggregate([row for r, row in zip(recs, rows, strict=True) if r["split"] == split])
+    part = bench.aggregate([row for r, row in zip(recs, rows, strict=True)
+                            if r["split"] == split and r["id"].startswith(prefix)])
     assert part["mapped_precision"] >= precision, part
     assert part["mapped_recall"] >= recall, part
     assert part["todo_recall"] >= todo_recall, part

@@ -335,3 +335,45 @@ def test_industries_far_apart_are_not_joined(draft):
     # two scopes in different sentences are not a list: the drafter does not guess their union
     d = draft("支持对象为工业企业。申报单位须为批发零售企业。")
     assert len([a for a in atoms_of(d) if a.get("field") == "industry_code"]) == 2
+
+
+# ---- batch 6: what the words around a figure, a date or a list say ----------------------------------
+
+def test_a_mean_over_years_is_no_single_year_growth(draft):
+    d = draft("申报条件：近三年营业收入年均增长15%以上。")
+    assert not has_atom(d, field="revenue_growth")
+    assert any(t.kind == "revenue_growth" for t in d.todos)
+
+
+def test_a_growth_without_its_figure_takes_the_figure_named_before(draft):
+    d = draft("申报条件：上年度营业收入达到5000万元以上，且同比增长不低于10%。")
+    assert has_atom(d, field="revenue", op="ge", value=5000)
+    assert has_atom(d, field="revenue_growth", op="ge", value=0.1)
+    d = draft("申报条件：上年度研发人员不少于10人，且同比增长不低于10%。")
+    assert not has_atom(d, field="revenue_growth")  # only a revenue figure lends its growth
+
+
+def test_a_date_before_founding_words_bounds_the_founding(draft):
+    d = draft("申报条件：2024年1月1日以后在本市新注册设立的企业。")
+    assert has_atom(d, field="established_on", op="ge", value="2024-01-01")
+    d = draft("申报条件：2020年12月31日(不含)之前注册的企业。")
+    assert has_atom(d, field="established_on", op="lt", value="2020-12-31")
+    d = draft("申报条件：2024年1月1日以后新注册或从市外迁入本市的企业。")
+    assert not has_atom(d, field="established_on")  # the date bounds an arrival as well
+
+
+def test_every_industry_of_an_excluded_list_with_its_noun(draft):
+    d = draft("申报条件：企业在本市注册，属于房地产业、金融业的企业除外。")
+    assert has_atom(d, field="industry_code", op="not_under")
+    assert not has_atom(d, field="industry_code", op="under")
+    vals = [set(a["value"]) for a in atoms_of(d) if a.get("op") == "not_under"]
+    assert set().union(*vals) == {"70", "J"}
+    # an exception about someone else (the hires) is no exclusion of the applicant's class
+    d = draft("申报条件：本市注册的小微企业招用高校毕业生(派遣到小微企业的除外)。")
+    assert not has_atom(d, field="size_class", op="not_in")
+
+
+def test_dishonesty_in_a_negative_list(draft):
+    d = draft("申报条件：在本市注册。\n有下列情形之一的，不予受理：(一)存在严重失信行为的；(二)存在欠缴税款行为的。")
+    assert has_atom(d, field="serious_dishonest", op="eq", value=False)
+    assert any(t.kind == "credit_specific" for t in d.todos)

@@ -10,6 +10,7 @@ never for one document.  Overlaps are settled later (longest, then most confiden
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -206,7 +207,7 @@ def attestations(text: str) -> list[Hit]:
 _REVIEW = re.compile(r"经(?:审定|审核认定|评审|专家评审|综合评审|综合评价|研究确定)|组织专家评审|组织(?:专家)?评审|择优|(?<![的])经认定(?=[,，后]|给予|予以)|遴选|竞争性评审")
 _EXCLUSIVE = re.compile(r"就高不重复|不重复(?:享受|支持|扶持|奖励|补贴|资助)|不得重复(?:享受|申报|申请|支持)|(?:已|曾)享受[^。;]{0,20}(?:不再|不得)|只能(?:选择|享受)其中"
                         r"|未(?:曾)?(?:享受|获得)(?:过)?[^。;,]{0,12}(?:同类|相关|类似)(?:政策|奖励|补助|补贴|资助|扶持|支持)")
-_ONCE_LIFETIME = re.compile(r"(?:每家|同一)企业(?:只能|仅|限)?(?:享受|申请|奖励|支持)一次|限(?:享受|申请)一次|只奖励一次|不重复奖励")
+_ONCE_LIFETIME = re.compile(r"(?:每家|同一)企业(?:只能|只|仅|限)?(?:享受|申请|奖励|支持)一次|限(?:享受|申请)一次|只奖励一次|不重复奖励")
 _ONCE_YEAR = re.compile(r"每(?:家|个)?(?:企业|单位)?每?年(?:度)?(?:只能|仅|限|最多|可)?(?:申请|享受|支持)(?:一|1)(?:次|笔|项)")
 
 
@@ -392,6 +393,8 @@ SECTION_WORDS = [
     (r"住宿业|住宿企业", ["61"], 0.9),
     (r"餐饮业|餐饮企业", ["62"], 0.9),
     (r"房地产(?:企业|开发企业|业|项目)", ["70"], 0.9),
+    (r"(?<!银行业)金融业|金融类企业", ["J"], 0.85),
+    (r"采矿业|采矿企业", ["B"], 0.85),
     (r"软件(?:和信息技术服务)?企业|软件业", ["65"], 0.8),
     (r"知识产权服务机构|知识产权服务业|知识产权服务企业", ["7520"], 0.75),
     (r"交通运输(?:企业|业)|物流企业", ["G"], 0.75),
@@ -752,6 +755,37 @@ def events(text: str) -> list[Hit]:
     return out
 
 
+# 2024年1月1日以后在南昌市新注册设立的企业, 2020年1月1日(含)之后成立: a bound on the date of establishment
+_FOUNDED = re.compile(_DATE.format(p="") + r"(?P<incl>\((?:含|不含)\))?(?P<dir>以后|之后|后|起|以来|以前|之前|前)"
+                      r"(?:[^,;。\n]{0,12}?)(?:新)?(?:注册成立|注册设立|注册登记|登记注册|成立|设立|注册)(?![地资址号])")
+
+
+def founding_dates(text: str) -> list[Hit]:
+    """A date with 以后/之前 before 注册/成立/设立 bounds ``established_on`` — the day itself counts
+    unless (不含) says otherwise; a month or year alone bounds at its first (or last) day."""
+    import calendar
+
+    out = []
+    for m in _FOUNDED.finditer(text):
+        rest = text[m.end() : m.end() + 16]
+        if re.match(r"[^,;。\n]{0,4}?(?:或|及|和|、)[^,;。\n]{0,8}?(?:迁入|落户|迁移|引进|转入)", rest):
+            continue  # 2024年1月1日以后新注册或从市外迁入的企业: the date bounds an arrival, not the founding
+        y, mo = int(m["y"]), int(m["m"] or 0)
+        after = m["dir"] in ("以后", "之后", "后", "起", "以来")
+        try:
+            if after:
+                d = dt.date(y, mo or 1, int(m["d"] or 1))
+            else:
+                mo2 = mo or 12
+                d = dt.date(y, mo2, int(m["d"] or calendar.monthrange(y, mo2)[1]))
+        except ValueError:
+            continue  # 2月30日: no such day, left to the officer
+        strict = (m["incl"] or "") == "(不含)"
+        op = ("gt" if strict else "ge") if after else ("lt" if strict else "le")
+        out.append(Hit(m.start(), m.end(), "age", {"field": "established_on", "op": op, "value": d.isoformat()}, 0.8))
+    return out
+
+
 _LISTINGS = [
     (re.compile(r"(?:于|在)?(?:国内|境内|境外|海外)?(?:主板|创业板|中小板|科创板|北交所|北京证券交易所|境外|香港|纽约|纳斯达克|"
                 r"(?:沪深北?|上海|深圳|北京|上交所|深交所)?(?:证券)?交易所)[^,;。]{0,6}?(?:首发)?上市"), "listed"),
@@ -911,6 +945,7 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
     growth = _GROWTH_RX.search(before[metric.end():]) if metric else None
     if metric is not None and ratio is None and re.search(r"(?:新增|增量|增加|净增|新招用?)(?:的)?$", before[: metric.start()]):
         return None  # 新增吸纳就业人数5人以上, 新增营业收入: an increment, not the level of the figure (a todo)
+    growth_at = None
     relaxed = re.search(r"(?:可|可以|则)?(?:放宽|降低|下调|调整|降)(?:至|到|为)$", before)
     if relaxed and metric is None and ratio is None and not pre:
         # '营业收入不低于3000万元，对…的企业，可放宽至1000万元': the bound of the figure named before, relaxed
@@ -941,6 +976,13 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
                 value = round(value / 12, 4)  # 正常经营6个月以上: age in years
         elif ukind == "ratio" and context_metric:
             field, kind, note = context_metric, _kind_of(context_metric), ""
+        elif ukind == "ratio" and re.fullmatch(r"(?:且|并且|并|同时)?(?:同比|较上年|比上年)?(?:增长率?|增速|增幅)(?:需|须|应)?"
+                                               r"(?:达到|不低于|超过|高于|在)?", before.strip()) \
+                and (prior := list(_METRIC_RX.finditer(text, _sentence_start(text, m.start()), ps))) \
+                and next(s for s in METRICS if re.fullmatch(s[0], prior[-1].group()))[1] == "revenue":
+            # 营业收入达到5000万元以上，且同比增长不低于10%: the growth of the figure named just before
+            field, kind, note = "revenue_growth", "revenue_growth", ""
+            growth_at = ps + re.search(r"同比|较上年|比上年|增长|增速|增幅", before).start()
         elif ukind == "people" and re.search(r"吸纳|招用|带动|用工", before):
             field, kind, note = "employees", "employees", ""
         else:
@@ -958,6 +1000,8 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
         if growth is None and ukind == "ratio" and field in ("revenue", "output_value") and \
                 re.search(r"率|占比|比重|比例|占|的$", between):
             return None  # 营业收入利润率不低于5%: another ratio named after the figure, not its growth
+        if growth is not None and re.search(r"(?:年均|平均|复合)(?:增长|增速|增幅)|年复合", between):
+            return None  # 近三年营业收入年均增长15%: a mean over years whose window the text leaves open (a todo)
         if growth is not None or (ukind == "ratio" and field in ("revenue", "output_value")):
             if field == "revenue":
                 field, kind, yearly = "revenue_growth", "revenue_growth", None
@@ -1018,6 +1062,8 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
         ops = [(op, value)]
     span_start = ratio.start() + ps if ratio is not None and (metric is None or ratio.start() <= metric.start()) else (
         metric.start() + ps if metric is not None else m.start())
+    if growth_at is not None:
+        span_start = growth_at
     if field == "age_years":
         age = _age_before(before)
         span_start = ps + age.start() if age else m.start()
@@ -1109,6 +1155,8 @@ def context_metric_of(text: str) -> str | None:
 
 _NEG_BEFORE = re.compile(r"(?:不含|不包括|不包含|除|非|不属于|不得为|不是)$")
 _NEG_AFTER = re.compile(r"^(?:等)?(?:除外|不在此列|不属于支持范围|不予支持)")
+# an industry with its noun: 属于房地产业、金融业的企业除外 (not for other kinds: 派遣到小微企业的除外 speaks of the hires)
+_NEG_AFTER_INDUSTRY = re.compile(r"^(?:等)?(?:的)?(?:类)?(?:企业|行业|单位)?(?:等)?(?:除外|不在此列|不属于支持范围|不予支持)")
 # the negation of a list reaches every item: 非房地产、金融类企业; 不含批发、零售企业; 房地产、金融企业除外
 _NEG_LIST_BEFORE = re.compile(r"(?:不含|不包括|不包含|除|非|不属于|不得为|不是)(?:[\u4e00-\u9fff]{1,10}?[、和及与或])+类?$")
 _NEG_LIST_AFTER = re.compile(r"^(?:[、和及与或][\u4e00-\u9fff]{1,10}?)+?(?:等)?(?:类)?(?:企业|行业|业)?(?:等)?(?:除外|不在此列|不属于支持范围|不予支持)")
@@ -1132,8 +1180,9 @@ def negate_exclusions(text: str, hits: list[Hit]) -> list[Hit]:
         if h.role != "cond" or "op" not in h.atom or h.field in ("penalty",) or h.kind == "event_first_time":
             continue
         before = text[max(0, h.start - 4) : h.start]
-        after = text[h.end : h.end + 6].lstrip(")")
-        neg = _NEG_BEFORE.search(before) is not None or _NEG_AFTER.match(after) is not None
+        after = text[h.end : h.end + 8].lstrip(")")
+        neg_after = (_NEG_AFTER_INDUSTRY if h.kind.startswith("industry") else _NEG_AFTER).match(after)
+        neg = _NEG_BEFORE.search(before) is not None or neg_after is not None
         in_list = False
         if not neg and h.kind.startswith("industry"):
             in_list = bool(_NEG_LIST_BEFORE.search(text[_phrase_start(text, h.start) : h.start])
@@ -1152,9 +1201,9 @@ def negate_exclusions(text: str, hits: list[Hit]) -> list[Hit]:
         h.kind = "industry_exclusion" if h.kind.startswith("industry") else h.kind
         if in_list:
             continue  # the negation word is another item's neighbour: the span stays the item's
-        m = _NEG_AFTER.match(after)
+        m = neg_after
         if m:
-            h.end = h.end + (len(text[h.end : h.end + 6]) - len(after)) + m.end()
+            h.end = h.end + (len(text[h.end : h.end + 8]) - len(after)) + m.end()
         else:
             h.start -= len(_NEG_BEFORE.search(before).group())
     return hits
@@ -1178,6 +1227,7 @@ def recognise(text: str, jurisdiction: str | None = None) -> list[Hit]:
     hits += places(text, jurisdiction)
     hits += relocations(text, jurisdiction)
     hits += events(text)
+    hits += founding_dates(text)
     hits += listings(text)
     heads = in_headings(text)
     hits = [h for h in hits if not any(a <= h.start < b for a, b in heads)]

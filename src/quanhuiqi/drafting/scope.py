@@ -92,6 +92,7 @@ def negative_spans(t: str, its: list[Item]) -> list[tuple[int, int]]:
 
 _LISTED_ABNORMAL = re.compile(r"(?<![未不没])(?:被)?(?:列入|纳入|列为)[^,;。]{0,8}?经营异常名录")
 _LISTED_DISHONEST = re.compile(r"(?<![未不没])(?:被)?(?:列入|纳入|列为|认定为)[^,;。]{0,12}?(?:严重)?(?:违法)?失信[^,;。]{0,8}?(?:名单|主体|对象|被执行人)")
+_HAS_DISHONEST = re.compile(r"(?<![未不没无])(?:存在|有)(?P<serious>严重)?(?:违法)?失信(?:行为|记录|情形|问题)")
 _HAPPENED = re.compile(
     r"(?P<win>近(?P<n>[一二两三四五\d])年(?:内|来)?|(?:成立|创办|设立)以来)?[^,;。]{0,10}?(?<![未没无])(?:发生(?:过)?|受到(?:过)?|存在|出现|因[^,;。]{0,12}?受到)"
     r"(?P<body>[^;。]{0,40}?(?:事故|行政处罚|刑事处罚|处罚|违法(?:违规)?行为|环境违法|失信行为))")
@@ -114,6 +115,13 @@ def excluded_conditions(t: str, spans: list[tuple[int, int]]) -> list[Hit]:
             out.append(Hit(a + m.start(), a + m.end(), "credit_clean",
                            {"field": "serious_dishonest", "op": "eq", "value": False}, 0.8,
                            note="listed as an exclusion: must not be on the list", extra={"excluded": True}))
+        for m in _HAS_DISHONEST.finditer(seg):
+            serious = m.group("serious") is not None
+            out.append(Hit(a + m.start(), a + m.end(), "credit_clean",
+                           {"field": "serious_dishonest", "op": "eq", "value": False}, 0.8 if serious else 0.7,
+                           note="listed as an exclusion: no serious dishonesty" + (
+                               "" if serious else "; approximation: 失信行为 is wider than 严重失信主体"),
+                           extra={"excluded": True}))
         for m in _HAPPENED.finditer(seg):
             win = _WINDOW.search(m.group())  # the window, wherever the match began ((二)近两年发生…)
             atom = penalty_atom(m.group("body"), win.group("n") if win else None)

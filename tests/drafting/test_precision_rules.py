@@ -377,3 +377,29 @@ def test_dishonesty_in_a_negative_list(draft):
     d = draft("申报条件：在本市注册。\n有下列情形之一的，不予受理：(一)存在严重失信行为的；(二)存在欠缴税款行为的。")
     assert has_atom(d, field="serious_dishonest", op="eq", value=False)
     assert any(t.kind == "credit_specific" for t in d.todos)
+
+
+def test_a_purpose_before_listed_conditions_gates_nothing(draft):
+    d = draft("为推动规模以上工业企业研发机构全覆盖，对符合下列条件的企业给予奖励：\n（一）在本市注册的工业企业；\n"
+              "（二）上年度研发费用占营业收入比重达到2%。")
+    assert not has_atom(d, field="above_scale")
+    assert has_atom(d, field="rd_ratio", op="ge", value=0.02)
+    d = draft("为支持规模以上工业企业加大研发投入，给予每家企业10万元奖励。")  # no list of its own: the purpose says who
+    assert has_atom(d, field="above_scale", value=True)
+
+
+def test_each_class_of_applicant_with_its_own_cap_is_an_alternative(draft):
+    d = draft("支持对象为年营业收入2000万元以下的小微企业和年营业收入500万元以下的个体工商户。")
+    tree = d.policy["eligibility"]
+    assert "any" in tree and len(tree["any"]) == 2
+    assert has_atom(d, field="enterprise_type", op="in", value=["个体工商户"])
+
+
+def test_two_bounds_of_one_figure_are_both_kept(draft):
+    d = draft("申报条件：上年度营业收入在1000万元以上、2000万元以下。")
+    assert has_atom(d, field="revenue", op="ge", value=1000) and has_atom(d, field="revenue", op="le", value=2000)
+
+
+def test_first_crossing_said_with_shixian(draft):
+    d = draft("申报条件：上年度首次实现营业收入超过2000万元。")
+    assert has_atom(d, field="revenue", op="le", agg="max")  # every earlier year at or below the bound

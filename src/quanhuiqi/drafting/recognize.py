@@ -293,7 +293,7 @@ def conditions_misc(text: str) -> list[Hit]:
                 continue
             taken.append((m.start(), m.end()))
             out.append(Hit(m.start(), m.end(), "size_class", {"field": "size_class", **spec}, 0.85))
-    for m in re.finditer(r"(?:小微企业|中小微企业|中小企业|小型微型企业)[、和及与或]+(?P<f>个体工商户)", text):
+    for m in re.finditer(r"(?:小微企业|中小微企业|中小企业|小型微型企业)[、和及与或]+(?:[^,;。\n的]{2,24}的)?(?P<f>个体工商户)", text):
         # 小微企业、个体工商户: the other kind of market entity the clause admits
         out.append(Hit(m.start("f"), m.end("f"), "entity_type",
                        {"field": "enterprise_type", "op": "in", "value": ["个体工商户"]}, 0.75))
@@ -1064,6 +1064,9 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
         metric.start() + ps if metric is not None else m.start())
     if growth_at is not None:
         span_start = growth_at
+    elif metric is not None and ratio is None and THRESHOLD.search(before, metric.end()):
+        span_start = m.start()  # 营业收入在1000万元以上、2000万元以下: the second bound spans itself only
+
     if field == "age_years":
         age = _age_before(before)
         span_start = ps + age.start() if age else m.start()
@@ -1097,7 +1100,7 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
         elif yr and yearly and field in ("revenue", "rd_expense", "total_assets", "employees"):
             atom = {"field": yearly if yearly != "main_revenue" else "revenue", "year": int(yr.group(1)), "op": op,
                     "value": _num(val)}
-        first = re.search(r"首次(?:突破|超过|达到|迈上|跨越)", text[ps : m.end()])
+        first = re.search(r"首次(?:实现)?[^,;。]{0,8}?(?:突破|超过|达到|迈上|跨越)", text[ps : m.end()])
         if first and field == "revenue" and op in ("ge", "gt") and not yr:
             # 首次突破1亿元: this year at or above, every earlier year below (the language's first crossing)
             metric_field = "main_revenue" if metric is not None and "主营" in metric.group() else "revenue"

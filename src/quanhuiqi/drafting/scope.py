@@ -29,6 +29,13 @@ _EXAMPLES = re.compile(r"(?:例如|比如|诸如)[:]?")
 _PREFERENCE = re.compile(r"(?:同等条件下[,]?)?优先(?:支持|考虑|推荐|安排|扶持|给予|保障|纳入)")
 
 
+# a purpose clause (为推动…，) states a goal; when the text lists its own conditions after it, the goal's
+# words (规模以上工业企业…全覆盖) gate nothing
+_PURPOSE = re.compile(r"(?:^|(?<=[。;\n:]))(?:为了?|为进一步)(?:进一步)?(?:推动|促进|加快|鼓励|支持|引导|推进|实现|落实|提升|"
+                      r"加强|培育|扶持|优化|激发|深入|贯彻|助力|发挥|提高|营造|打造|做大|做强)[^,;。\n]{2,60}?,")
+_OWN_CONDITIONS = re.compile(r"符合(?:下列|以下|如下)(?:条件|要求)|(?:申报|申请|支持|认定)(?:条件|对象)")
+
+
 def explanations(t: str) -> list[tuple[int, int]]:
     """Spans that explain rather than require: defining or exemplifying brackets, 所称…是指 sentences,
     examples after 例如/比如, and preferences (优先支持 …) to the end of their sentence."""
@@ -38,6 +45,9 @@ def explanations(t: str) -> list[tuple[int, int]]:
         if _NOT_DEFINING.match(body) or not _DEFINING_BRACKET.search(body):
             continue
         out.append((m.start(), m.end()))
+    for m in _PURPOSE.finditer(t):
+        if _OWN_CONDITIONS.search(t, m.end()):
+            out.append((m.start(), m.end()))  # 为推动规模以上工业企业研发机构全覆盖，对符合下列条件的…
     for rx in (_DEFINING_SENTENCE, _EXAMPLES, _PREFERENCE):
         for m in rx.finditer(t):
             if rx is _DEFINING_SENTENCE and _APPLICANT.search(m.group()):

@@ -31,6 +31,8 @@ _AND_BREAK = re.compile(r"[,;。]\s*(?:且|并|同时|还须|还应|另须)|且|
 _HEAD_END = re.compile(r"的(?:[\u4e00-\u9fff]{0,8}?)(?:企业|单位|机构)$")
 _HEAD_START = re.compile(r"(?:若为|若是|如为|如果|如属)|^(?:[\d.、()]*)(?:申报单位|申报企业|企业|申请人)?(?:若|对于|属于)")
 _OTHER = re.compile(r"其他(?:类型|类|行业)?(?:的)?(?:企业|单位)")
+_CLASS = r"(?:中小微企业|小微企业|中小企业|小型微型企业|大型企业|中型企业|个体工商户|农民专业合作社|企业)"
+_QUALIFIED_CLASSES = re.compile(rf"(?P<q1>[^,;。:\n的]{{2,30}})的(?P<c1>{_CLASS})(?:和|以及|及|与|或者?)(?P<q2>[^,;。:\n的]{{2,30}})的(?P<c2>{_CLASS})")
 _ONE_OF = re.compile(r"(?:之一|任一|其中一项|其中之一)")
 
 
@@ -218,6 +220,15 @@ class TreeBuilder:
         hits = sorted(hits, key=lambda h: h.start)
         hits, tier_node = self._tiers(hits, a, b)
         hits = [h for h in hits if not h.extra.get("repeat")]
+        pair = self._qualified_classes(hits, a, b)
+        if pair is not None:
+            (s1, e1), (s2, e2) = pair
+            one = [h for h in hits if s1 <= h.start < e1]
+            two = [h for h in hits if s2 <= h.start < e2]
+            rest = [h for h in hits if not (s1 <= h.start < e1 or s2 <= h.start < e2)]
+            node = Node("any", [self._or_groups(one), self._or_groups(two)])
+            parts = [node] + ([self._sequence(rest, a, b)] if rest else [])
+            return Node("all", parts + ([tier_node] if tier_node is not None else []))
         segs = self._segments(hits, a, b)
         nodes: list[Node] = []
         i = 0
@@ -265,6 +276,20 @@ class TreeBuilder:
         if tier_node is not None:
             nodes.append(tier_node)
         return Node("all", nodes)
+
+    def _qualified_classes(self, hits: list[Hit], a: int, b: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """'年营业收入2000万元以下的小微企业和年营业收入500万元以下的个体工商户': two classes of applicant,
+        each with its own bound, joined by 和/及/或 — each class with its bound is one alternative (both at
+        once holds for no one).  The two stretches, or None."""
+        m = _QUALIFIED_CLASSES.search(self.text, a, b)
+        if m is None:
+            return None
+        s1, e1, s2, e2 = m.start("q1"), m.end("c1"), m.start("q2"), m.end("c2")
+
+        def bounded(x: int, y: int) -> bool:
+            return any(x <= h.start < y and h.atom.get("op") in ("ge", "gt", "le", "lt") for h in hits)
+
+        return ((s1, e1), (s2, e2)) if bounded(s1, m.start("c1")) and bounded(s2, m.start("c2")) else None
 
     def _segments(self, hits: list[Hit], a: int, b: int) -> list[dict[str, Any]]:
         """Cut the stretch at , ; 。 and after a '…的企业' head that a figure follows directly."""

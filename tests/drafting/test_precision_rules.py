@@ -403,3 +403,26 @@ def test_two_bounds_of_one_figure_are_both_kept(draft):
 def test_first_crossing_said_with_shixian(draft):
     d = draft("申报条件：上年度首次实现营业收入超过2000万元。")
     assert has_atom(d, field="revenue", op="le", agg="max")  # every earlier year at or below the bound
+
+
+def test_a_list_of_trades_after_de_keeps_its_first_item_and_leaves_no_todo(draft):
+    d = draft("申报条件：2025年新纳入限额以上统计的批发、零售、住宿、餐饮企业。")
+    vals = [set(a["value"]) for a in atoms_of(d) if a.get("field") == "industry_code"]
+    assert vals == [{"51", "52", "H"}]
+    assert not any(t.kind == "industry_scope" for t in d.todos)  # the items merged into the list are read
+
+
+def test_a_general_promise_of_lawful_business_is_no_condition(draft):
+    d = draft("申报条件：在本市注册，依法诚信经营。")
+    assert not any("attest" in a for a in atoms_of(d))
+
+
+def test_two_non_enterprise_forms_with_an_industry_are_alternatives(draft):
+    d = draft("申报条件：在本市注册的农民专业合作社、家庭农场或农业企业。")
+    assert has_atom(d, field="enterprise_type", op="in", value=["农民专业合作社", "家庭农场"])
+    assert "any" in str(d.policy["eligibility"])
+
+
+def test_first_crossing_of_a_yearly_figure(draft):
+    d = draft("申报条件：上年度建筑业总产值首次突破10亿元。")
+    assert has_atom(d, field="output_value", op="lt", agg="max", value=100000)

@@ -184,9 +184,13 @@ def draft_policy(
     # condition of some tier all the same, so the officer sees it
     said = {json.dumps(lf.hit.atom, sort_keys=True, ensure_ascii=False) for lf in root.leaves()}
     in_tree = {id(lf.hit) for lf in root.leaves()}
+    # a hit merged into a list (零售 in 批发、零售、住宿、餐饮企业) lies inside the span of the tree's atom
+    tree_spans = [(lf.hit.kind, a, b) for lf in root.leaves()
+                  for a, b in [(lf.hit.start, lf.hit.end), *lf.hit.extra.get("also", [])]]
     for h in hits:
         if h.role != "cond" or id(h) in in_tree or h.extra.get("repeat") or \
-                json.dumps(h.atom, sort_keys=True, ensure_ascii=False) in said:
+                json.dumps(h.atom, sort_keys=True, ensure_ascii=False) in said or \
+                any(k == h.kind and a <= h.start and h.end <= b for k, a, b in tree_spans):
             continue
         a, b = norm.original_span(h.start, h.end)
         todos.append(Todo(f"t{len(todos) + 1}", norm.original[a:b], h.kind, a, b, _label_at(its, h.start)))

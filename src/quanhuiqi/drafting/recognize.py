@@ -192,7 +192,6 @@ ATTESTATIONS = [
     ("related_party", "no_related_party", r"(?:无|不存在|没有)(?:任何)?关联关系"),
     ("premises", "fixed_premises", r"(?:有|具有|具备)(?:固定的?|独立的?)(?:经营|营业|办公|生产经营)?场所"),
     ("commitment", "stay_commitment", r"承诺[^。;]{0,30}?(?:不迁出|不迁离|不减少注册资本|不改变[^。;]{0,12}纳税)"),
-    ("compliance", "compliance_commitment", r"依法(?:合规|诚信)经营|守法(?:诚信)?经营|合法合规经营"),
 ]  # fmt: skip
 
 
@@ -315,7 +314,9 @@ def conditions_misc(text: str) -> list[Hit]:
             out.append(Hit(m.start(), m.end(), "above_scale", {"field": "above_scale", "op": "eq", "value": True}, 0.8))
     # entity forms listed together (企业、个体工商户、民办非企业单位…)
     forms_rx = "|".join(sorted(_ENTITY_FORMS, key=len, reverse=True))
-    for m in re.finditer(rf"(?:{forms_rx})(?:[、,和及或与](?:{forms_rx})){{2,}}", text):
+    others_rx = "|".join(sorted((f for f in _ENTITY_FORMS if f != "企业"), key=len, reverse=True))
+    pairs = rf"(?:{others_rx})(?:[、,和及或与](?:{others_rx}))+"
+    for m in re.finditer(rf"(?:{forms_rx})(?:[、,和及或与](?:{forms_rx})){{2,}}|{pairs}", text):
         vals = [v for v in re.findall(forms_rx, m.group())]
         out.append(Hit(m.start(), m.end(), "entity_type", {"field": "enterprise_type", "op": "in", "value": vals}, 0.6,
                        note="legal forms as listed; check the registry's wording"))
@@ -506,7 +507,7 @@ def _bare_list_items(text: str, found: list[Hit]) -> list[Hit]:
             continue
         pos = h.start
         while True:
-            m = re.search(r"(?:^|(?<=[、和及与或,;:\s非除含括于]))(?P<tok>[\u4e00-\u9fff]{2,8})(?P<sep>[、和及与或])类?$", text[:pos])
+            m = re.search(r"(?:^|(?<=[、和及与或,;:\s非除含括于的]))(?P<tok>[\u4e00-\u9fff]{2,8})(?P<sep>[、和及与或])类?$", text[:pos])
             if not m or pos - m.start("tok") > 12:
                 break
             tok = m.group("tok")
@@ -1101,6 +1102,12 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
             atom = {"field": yearly if yearly != "main_revenue" else "revenue", "year": int(yr.group(1)), "op": op,
                     "value": _num(val)}
         first = re.search(r"首次(?:实现)?[^,;。]{0,8}?(?:突破|超过|达到|迈上|跨越)", text[ps : m.end()])
+        if first and field in YEARLY_ONLY and yearly and op in ("ge", "gt") and not growth:
+            # 总产值首次突破10亿元: the figure's year at or above, every earlier year below
+            hits.append(Hit(span_start, span_end, "event_first_time",
+                            {"field": yearly, "year": "last-1", "years": "all", "agg": "max",
+                             "op": "lt" if op == "ge" else "le", "value": _num(val)}, conf - 0.1,
+                            note="首次突破: every earlier year below the bound"))
         if first and field == "revenue" and op in ("ge", "gt") and not yr:
             # 首次突破1亿元: this year at or above, every earlier year below (the language's first crossing)
             metric_field = "main_revenue" if metric is not None and "主营" in metric.group() else "revenue"

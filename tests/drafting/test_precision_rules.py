@@ -426,3 +426,15 @@ def test_two_non_enterprise_forms_with_an_industry_are_alternatives(draft):
 def test_first_crossing_of_a_yearly_figure(draft):
     d = draft("申报条件：上年度建筑业总产值首次突破10亿元。")
     assert has_atom(d, field="output_value", op="lt", agg="max", value=100000)
+
+
+def test_a_bracket_after_a_size_class_defines_it(draft):
+    d = draft("支持对象：在本市注册的小微企业（工业企业年营业收入2000万元以下，服务业企业年营业收入1000万元以下）。")
+    assert has_atom(d, field="size_class") and not has_atom(d, field="revenue")
+    assert not has_atom(d, field="industry_code")
+
+
+def test_a_figure_that_sets_the_term_of_the_benefit_gates_nothing(draft):
+    d = draft("补贴标准：按企业实际缴纳的社会保险费给予补贴，企业职工人数在100人以上的，补贴期限最长3年。")
+    assert not has_atom(d, field="employees")
+    assert any(t.kind == "employees" for t in d.todos)  # read, and shown to the officer

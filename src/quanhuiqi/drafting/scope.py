@@ -21,6 +21,9 @@ from quanhuiqi.drafting.segment import Item
 _DEFINING_BRACKET = re.compile(
     r"^(?:注|说明|备注)[:]|是指|指的是|^即|按照|依据|参照|以[^)]{0,30}为准|^(?:具体)?[\u4e00-\u9fff]{0,4}?(?:如|例如|比如|诸如)"
     r"|包括|^[^)]{0,12}等$|下同$")
+# a bracket right after a size class gives its 划型 (小微企业(工业企业年营业收入2000万元以下，…)): the class is
+# the condition, the figures define it
+_SIZE_BEFORE = re.compile(r"(?:中小微|小微|中小|小型|微型|中型|大型|小型微型)企业$")
 _NOT_DEFINING = re.compile(r"^(?:不含|含|除|不包括|不包含|不属于|以下简称|以下统称|下称|简称)")
 _DEFINING_SENTENCE = re.compile(
     r"(?:本办法|本政策|本细则|本通知|本措施|本方案|本条|本款|上述|前款|以上|文中)?所称[^。;\n]{1,30}?(?:是指|指|包括|为)")
@@ -42,7 +45,9 @@ def explanations(t: str) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for m in re.finditer(r"\(([^()]{1,200})\)", t):
         body = m.group(1)
-        if _NOT_DEFINING.match(body) or not _DEFINING_BRACKET.search(body):
+        if _NOT_DEFINING.match(body):
+            continue
+        if not _DEFINING_BRACKET.search(body) and not _SIZE_BEFORE.search(t, max(0, m.start() - 8), m.start()):
             continue
         out.append((m.start(), m.end()))
     for m in _PURPOSE.finditer(t):

@@ -33,6 +33,18 @@ _HEAD_START = re.compile(r"(?:若为|若是|如为|如果|如属)|^(?:[\d.、()]
 _OTHER = re.compile(r"其他(?:类型|类|行业)?(?:的)?(?:企业|单位)")
 _CLASS = r"(?:中小微企业|小微企业|中小企业|小型微型企业|大型企业|中型企业|个体工商户|农民专业合作社|企业)"
 _QUALIFIED_CLASSES = re.compile(rf"(?P<q1>[^,;。:\n的]{{2,30}})的(?P<c1>{_CLASS})(?:和|以及|及|与|或者?)(?P<q2>[^,;。:\n的]{{2,30}})的(?P<c2>{_CLASS})")
+# what a '…的，' head may set instead of gating: the term or the cap of the benefit (a rate or an amount
+# per head is a tier, read by TreeBuilder._tiers)
+_SETS_TERMS = re.compile(r"(?:其)?(?:补贴|补助|奖励|贴息|支持|资助|扶持|享受)?(?:期限|年限|期)(?:可)?(?:最长|最多|延长|放宽|为)|"
+                         r"(?:补贴|补助|奖励|贴息|支持|资助)?(?:上限|封顶)(?:可)?(?:提高|上浮|放宽|为)")
+
+
+def _head_end(text: str, pos: int) -> int:
+    """Past the '的，' (or '的企业，') that closes a head ending at or just after ``pos``; ``pos`` when none."""
+    m = re.match(r"[^,;。\n]{0,8}?的(?:企业|单位)?[,]", text[pos : pos + 14])
+    return pos + m.end() if m else pos
+
+
 _ONE_OF = re.compile(r"(?:之一|任一|其中一项|其中之一)")
 
 
@@ -110,6 +122,9 @@ class TreeBuilder:
             for h in hits:  # a repeat says who is paid (everyone who qualifies); it is no new gate
                 if in_benefit(h) and _repeat_key(h) in stated:
                     h.extra["repeat"] = True
+        for h in hits:  # 职工人数在100人以上的，补贴期限最长3年: the figure sets a term of the benefit, no gate
+            if h.atom.get("op") in ("ge", "gt", "le", "lt") and _SETS_TERMS.match(text, _head_end(text, h.end)):
+                h.extra["sets_terms"] = True
         self.hits = hits
         self.benefit = benefit
         self.tiers: list[dict[str, Any]] = []
@@ -219,7 +234,7 @@ class TreeBuilder:
             return Node("all")
         hits = sorted(hits, key=lambda h: h.start)
         hits, tier_node = self._tiers(hits, a, b)
-        hits = [h for h in hits if not h.extra.get("repeat")]
+        hits = [h for h in hits if not h.extra.get("repeat") and not h.extra.get("sets_terms")]
         pair = self._qualified_classes(hits, a, b)
         if pair is not None:
             (s1, e1), (s2, e2) = pair

@@ -438,3 +438,22 @@ def test_a_figure_that_sets_the_term_of_the_benefit_gates_nothing(draft):
     d = draft("补贴标准：按企业实际缴纳的社会保险费给予补贴，企业职工人数在100人以上的，补贴期限最长3年。")
     assert not has_atom(d, field="employees")
     assert any(t.kind == "employees" for t in d.todos)  # read, and shown to the officer
+
+
+def test_caps_said_with_buman_and_hires_beside_the_head_count(draft):
+    d = draft("申报条件：成立不满3年，员工人数不足100人。")
+    assert has_atom(d, field="age_years", op="lt", value=3) and has_atom(d, field="employees", op="lt", value=100)
+    d = draft("申报条件：当年新增吸纳本市户籍人员就业10人以上，且企业上年末从业人员不少于50人。")
+    assert [a.get("value") for a in atoms_of(d) if a.get("field") == "employees"] == [50]
+
+
+def test_a_standard_to_reach_is_not_the_class(draft):
+    d = draft("申报条件：个体工商户营业收入达到规模以上企业标准。")
+    assert not has_atom(d, field="above_scale")
+    assert any(t.kind == "above_scale" for t in d.todos)
+
+
+def test_bare_bands_in_a_run_of_tiers_take_the_figure_named_first(draft):
+    d = draft("奖励标准：上年度营业收入5亿元以上的，奖励30万元；2亿元以上不足5亿元的，奖励20万元；"
+              "1亿元以上不足2亿元的，奖励10万元。")
+    assert [a for a in atoms_of(d) if a.get("field") == "revenue"] == [{"field": "revenue", "op": "ge", "value": 10000}]

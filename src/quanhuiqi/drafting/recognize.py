@@ -304,6 +304,9 @@ def conditions_misc(text: str) -> list[Hit]:
             out.append(Hit(m.start() - neg, m.end(), "ownership",
                            {"field": "ownership", "op": "ne" if neg else "eq", "value": value}, 0.8))
     for m in _ABOVE_SCALE.finditer(text):
+        if re.match(r"[\u4e00-\u9fff]{0,4}?(?:标准|门槛|条件)", text[m.end() : m.end() + 8]) and \
+                re.search(r"(?:达到|符合|满足|接近)$", text[max(0, m.start() - 4) : m.start()]):
+            continue  # 营业收入达到规模以上企业标准: a standard to reach, not the enterprise's class (a todo)
         out.append(Hit(m.start(), m.end(), "above_scale", {"field": "above_scale", "op": "eq", "value": not m.group("neg")}, 0.85))
     for m in _NEW_ABOVE_SCALE.finditer(text):
         window = _window_before(text, m.start() + 1, default={"year": "this"})
@@ -860,6 +863,12 @@ _AGE_RX = re.compile(r"(?:成立|注册成立|注册时间|注册(?![地资址�
 _HIRES = re.compile(r"招用|招聘|录用|聘用|吸纳|新招|新增就业|接收")
 
 
+def kind_of_metric(word: str) -> str | None:
+    """The field a metric word names (营业收入 → revenue, 从业人员 → employees)."""
+    spec = next((s for s in METRICS if re.fullmatch(s[0], word)), None)
+    return spec[1] if spec else None
+
+
 def _age_before(before: str) -> re.Match[str] | None:
     """The enterprise's age words just before a number of years (成立时间不超过5年, 注册成立满3年,
     正常经营6个月以上) — not a window (近两年内获得…) nor an age word far back in the phrase."""
@@ -883,24 +892,41 @@ def thresholds(text: str, context_metric: str | None = None) -> list[Hit]:
     '比例不低于4%' takes the ratio named last (the bands of one rule)."""
     out: list[Hit] = []
     last_ratio = context_metric
+    last_money: tuple[str, int] | None = None  # the metric word of the last sum of money, and where it ended
     for m in THRESHOLD.finditer(text):
         ctx = context_metric
         if ctx is None and last_ratio and re.search(r"(?:比例|比重|占比|比率)[^,;。]{0,4}$", text[_phrase_start(text, m.start()) : m.start()]):
             ctx = last_ratio
-        hit = _threshold(text, m, ctx)
+        # 营业收入5亿元以上的，奖励30万元；2亿元以上不足5亿元的，奖励20万元: a bare band in the same run of
+        # tiers is a band of the figure named before
+        money = None
+        if last_money and re.fullmatch(r"\s*(?:对|其中)?(?:上一?年度|年度|年)?", text[_phrase_start(text, m.start()) : m.start()]) \
+                and not re.search(r"[。\n]", text[last_money[1] : m.start()]):
+            money = last_money[0]
+        hit = _threshold(text, m, ctx, money)
         if hit is not None:
             out.extend(hit)
             for h in hit:
                 if h.field in ("rd_ratio", "layoff_rate", "revenue_growth"):
                     last_ratio = h.field
+                if h.field in _MONEY_CONTEXT and "measure" not in h.atom and "agg" not in h.atom:
+                    words = list(_METRIC_RX.finditer(text, _phrase_start(text, h.start), m.start()))
+                    if words:
+                        last_money = (words[-1].group(), m.end())
+                    elif last_money:
+                        last_money = (last_money[0], m.end())
     return out
+
+
+_MONEY_CONTEXT = ("revenue", "tax_paid", "rd_expense", "total_assets")
 
 
 def _phrase_start(text: str, pos: int) -> int:
     return max(text.rfind(c, 0, pos) for c in ",;。\n:") + 1
 
 
-def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[Hit] | None:
+def _threshold(text: str, m: re.Match[str], context_metric: str | None,
+               money_metric: str | None = None) -> list[Hit] | None:
     pre, num, unit = m.group("pre"), m.group("num"), m.group("unit")
     post, incl = m.group("post"), m.group("incl1") or m.group("incl2") or m.group("incl3")
     v = parse_number(num)
@@ -944,7 +970,10 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
         if rate:
             metric = rate[-1]  # 裁员率不高于职工总数的20%: the rate named first, the count is its base
     growth = _GROWTH_RX.search(before[metric.end():]) if metric else None
-    if metric is not None and ratio is None and re.search(r"(?:新增|增量|增加|净增|新招用?)(?:的)?$", before[: metric.start()]):
+    if metric is not None and ratio is None and (
+            re.search(r"(?:新增|增量|增加|净增|新招用?)(?:的)?$", before[: metric.start()])
+            or (kind_of_metric(metric.group()) == "employees"
+                and re.search(r"(?:新增|净增|新招用?)[^,;。]{0,12}$", before[: metric.start()]))):
         return None  # 新增吸纳就业人数5人以上, 新增营业收入: an increment, not the level of the figure (a todo)
     growth_at = None
     relaxed = re.search(r"(?:可|可以|则)?(?:放宽|降低|下调|调整|降)(?:至|到|为)$", before)
@@ -977,6 +1006,8 @@ def _threshold(text: str, m: re.Match[str], context_metric: str | None) -> list[
                 value = round(value / 12, 4)  # 正常经营6个月以上: age in years
         elif ukind == "ratio" and context_metric:
             field, kind, note = context_metric, _kind_of(context_metric), ""
+        elif ukind == "money" and money_metric and kind_of_metric(money_metric) in _MONEY_CONTEXT:
+            _, field, kind, note, _yearly = next(sp for sp in METRICS if re.fullmatch(sp[0], money_metric))
         elif ukind == "ratio" and re.fullmatch(r"(?:且|并且|并|同时)?(?:同比|较上年|比上年)?(?:增长率?|增速|增幅)(?:需|须|应)?"
                                                r"(?:达到|不低于|超过|高于|在)?", before.strip()) \
                 and (prior := list(_METRIC_RX.finditer(text, _sentence_start(text, m.start()), ps))) \

@@ -31,7 +31,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from quanhuiqi.profile import profile_enterprises_file
 
     summary = profile_enterprises_file(
-        args.enterprises, as_of=args.as_of, out=args.out, rejects=args.rejects or _default_rejects(args.out)
+        args.enterprises, as_of=args.as_of, out=args.out, rejects=args.rejects or _default_rejects(args.out),
+        encoding=args.encoding,
     )
     print(summary)
     return 0
@@ -80,6 +81,7 @@ def cmd_eligibility(args: argparse.Namespace) -> int:
         out=args.out,
         near_miss=args.near_miss,
         rejects=args.rejects or _default_rejects(args.out),
+        encoding=args.encoding,
     )
     print(summary)
     return 0
@@ -141,7 +143,8 @@ def cmd_match_postings(args: argparse.Namespace) -> int:
     from quanhuiqi.postings import match_postings_file
 
     print(match_postings_file(args.postings, as_of=args.as_of, out=args.out, model=args.model,
-                              enterprises=args.enterprises, rejects=args.rejects or _default_rejects(args.out)))
+                              enterprises=args.enterprises, rejects=args.rejects or _default_rejects(args.out),
+                              encoding=args.encoding))
     return 0
 
 
@@ -162,7 +165,7 @@ def cmd_appeals_clock(args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     from quanhuiqi.push import run_daily
 
-    result = run_daily(args.date, args.data, args.out, model=args.model, config=args.config)
+    result = run_daily(args.date, args.data, args.out, model=args.model, config=args.config, encoding=args.encoding)
     print(result.summary())
     return 0
 
@@ -175,6 +178,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+ENCODING_HELP = ("encoding of the CSV inputs: auto (default: UTF-8 with or without BOM, else GB18030/GBK, "
+                 "detected per file; a file that is neither is refused), or a name such as utf-8, gbk, gb18030")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="quanhuiqi", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -184,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--as-of", required=True, type=_date)
     s.add_argument("--out", required=True)
     s.add_argument("--rejects")
+    s.add_argument("--encoding", default="auto", help=ENCODING_HELP)
     s.set_defaults(func=cmd_profile)
 
     s = sub.add_parser("policy", help="policy book commands")
@@ -229,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--near-miss")
     s.add_argument("--rejects")
+    s.add_argument("--encoding", default="auto", help=ENCODING_HELP)
     s.set_defaults(func=cmd_eligibility)
 
     s = sub.add_parser("train", help="train and (optionally) register a model in MLflow")
@@ -271,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="NAME@ALIAS of a registered postings model")
     s.add_argument("--enterprises", help="enterprise table, to exclude inactive or seriously dishonest posters")
     s.add_argument("--rejects")
+    s.add_argument("--encoding", default="auto", help=ENCODING_HELP)
     s.set_defaults(func=cmd_match_postings)
 
     s = sub.add_parser("push", help="the daily batch: push list, 免申即享 list, near misses, report")
@@ -279,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--model", help="NAME@ALIAS of a registered ranker")
     s.add_argument("--config", help="YAML configuration (defaults are embedded)")
+    s.add_argument("--encoding", default="auto", help=ENCODING_HELP)
     s.set_defaults(func=cmd_push)
 
     s = sub.add_parser("synth", help="generate a synthetic city")

@@ -392,8 +392,8 @@ def test_missing_required_column_names_the_file(tmp_path):
 
 def test_unreadable_files(tmp_path):
     bad_csv = tmp_path / "latin.csv"
-    bad_csv.write_bytes(b"uscc,name\n" + "济南".encode("gb18030") + b",\xff\xfe\n")
-    with pytest.raises(InputError, match=r"latin\.csv.*unreadable"):
+    bad_csv.write_bytes(b"uscc,name\n" + "济南".encode("gb18030") + b",\xff\xfe\n")  # GBK, then bytes of neither
+    with pytest.raises(InputError, match=r"latin\.csv: neither UTF-8 nor GB18030/GBK text .*offset 15"):
         read_enterprises(bad_csv)
     bad_pq = tmp_path / "broken.parquet"
     bad_pq.write_bytes(b"not a parquet file at all")

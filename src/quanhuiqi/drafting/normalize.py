@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from quanhuiqi.tables.io import InputError
+from quanhuiqi.tables.io import InputError, decode_bytes
 from quanhuiqi.text import _t2s_table
 
 _CIRCLED = {**{0x2460 + i: f"({i + 1})" for i in range(20)},      # ①..⑳
@@ -149,38 +149,12 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text", "")
 
 
 def decode_clause_bytes(data: bytes, source: str) -> tuple[str, str]:
-    """(text, encoding): UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030.
-
-    A file with NUL bytes or one that decodes as neither is refused with the reason: a binary file
-    is never read as text.  (One small function: the package has no shared encoding detection yet.)
-    """
-    if data.startswith(codecs.BOM_UTF8):
-        return _decode(data[3:], "utf-8", source), "utf-8-sig"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode(data, "utf-16", source), "utf-16"
-    if b"\x00" in data:
+    """(text, encoding): UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 — the tables'
+    detection (:func:`quanhuiqi.tables.io.decode_bytes`).  A file with NUL bytes, or one that decodes as
+    neither or not as Chinese text, is refused with the reason: a binary file is never read as text."""
+    if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise InputError(f"{source}: a binary file (NUL bytes), not a text clause")
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: neither UTF-8 nor GB18030 text (byte {exc.start})") from exc
-    # GB18030 decodes almost any byte string: accept it only when it reads as Chinese text
-    cjk = sum(1 for c in text if _is_cjk(c))
-    control = sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\n\r\t")
-    if control > max(2, len(text) // 50) or cjk < max(1, len(text) // 10):
-        raise InputError(f"{source}: not readable text (neither UTF-8 nor GB18030 Chinese)")
-    return text, "gb18030"
-
-
-def _decode(data: bytes, enc: str, source: str) -> str:
-    try:
-        return data.decode(enc)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: invalid {enc} text at byte {exc.start}") from exc
+    return decode_bytes(data, source)
 
 
 def read_clause_file(path: str | Path) -> tuple[str, str]:

@@ -86,16 +86,19 @@ def eligibility_file(
     out: str | os.PathLike,
     near_miss: str | os.PathLike | None = None,
     rejects: str | os.PathLike | None = None,
+    encoding: str | None = None,
 ) -> str:
     """What ``quanhuiqi eligibility`` runs: read → validate → profile → evaluate → write (atomically;
-    nothing is written unless every step succeeded).  Returns a one-line summary."""
+    nothing is written unless every step succeeded).  ``encoding`` names the enterprise CSV's encoding
+    (default: UTF-8 or GB18030/GBK detected).  Returns a one-line summary (with the encoding read)."""
     from quanhuiqi.policy import load_book
     from quanhuiqi.profile import profile
     from quanhuiqi.tables import read_enterprises, validate_enterprises, write_table
 
     as_of = as_date(as_of)
     book = load_book(policies)  # refused as a whole before any row is read
-    raw = read_enterprises(enterprises)
+    read_as: dict = {}
+    raw = read_enterprises(enterprises, encoding=encoding, report=read_as)
     val = validate_enterprises(raw, as_of, source=str(enterprises))
     prof = profile(val.clean, as_of)
     res = evaluate(book, prof, as_of, near_misses=near_miss is not None)
@@ -114,7 +117,7 @@ def eligibility_file(
         f"{len(raw)} enterprises ({n_rej} rejected) × {int(c['active'].sum())} active policies (book {book.version}) as of {as_of}: "
         f"{int(c['eligible'].sum())} eligible, {int(c['undetermined'].sum())} undetermined"
         + (f", {len(res.near_misses)} near misses" if near_miss is not None else "")
-        + f" → {Path(out)}"
+        + f" → {Path(out)} (enterprises read as {read_as['encoding']})"
     )
 
 

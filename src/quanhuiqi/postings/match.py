@@ -186,11 +186,11 @@ def match_postings(
     return out
 
 
-def _read_enterprises(path, as_of):
+def _read_enterprises(path, as_of, encoding=None, report=None):
     from quanhuiqi.tables.enterprises import validate_enterprises
     from quanhuiqi.tables.io import read_table
 
-    clean = validate_enterprises(read_table(path), as_of).clean
+    clean = validate_enterprises(read_table(path, encoding=encoding, report=report), as_of).clean
     try:
         from quanhuiqi.profile import profile
 
@@ -199,13 +199,16 @@ def _read_enterprises(path, as_of):
         return clean
 
 
-def match_postings_file(postings, as_of, out, model=None, enterprises=None, rejects=None) -> str:
-    """Read, validate, match and write the pairs (CSV/Parquet by extension); returns a summary."""
+def match_postings_file(postings, as_of, out, model=None, enterprises=None, rejects=None, encoding=None) -> str:
+    """Read, validate, match and write the pairs (CSV/Parquet by extension); returns a summary.  ``encoding``
+    names the input CSVs' encoding (default: UTF-8 or GB18030/GBK detected per file)."""
     from quanhuiqi.tables.io import read_table, write_table
 
     as_of_ts = as_timestamp(as_of)
-    v = validate_postings(read_table(postings), as_of_ts, source=str(postings))
-    ent = _read_enterprises(enterprises, as_of_ts) if enterprises else None
+    read_as: dict = {}
+    v = validate_postings(read_table(postings, encoding=encoding, report=read_as), as_of_ts, source=str(postings))
+    ent_as: dict = {}
+    ent = _read_enterprises(enterprises, as_of_ts, encoding, ent_as) if enterprises else None
     result = match_postings(v.clean, as_of_ts, enterprises=ent, model=model)
     write_table(result, out)
     if rejects:
@@ -213,7 +216,9 @@ def match_postings_file(postings, as_of, out, model=None, enterprises=None, reje
     n_open = result["demand_id"].nunique()
     n_none = int(result["supply_id"].isna().sum())
     lines = [
-        f"postings: {v.rows_in} rows read, {len(v.clean)} valid, {v.rows_rejected} rejected"
+        f"postings: {v.rows_in} rows read as {read_as['encoding']}"
+        + (f" (enterprises as {ent_as['encoding']})" if enterprises else "")
+        + f", {len(v.clean)} valid, {v.rows_rejected} rejected"
         f" ({len(v.rejects)} reject records{' → ' + str(rejects) if rejects else ''})",
         f"open demands at {as_of_ts.date()}: {n_open}; with pairs: {n_open - n_none}; without: {n_none}",
         f"pairs written: {int(result['supply_id'].notna().sum())} (top-{int(result['rank'].max() or 0)} per demand,"

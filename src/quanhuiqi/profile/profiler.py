@@ -134,17 +134,20 @@ def profile_enterprises_file(
     as_of: dt.date | str,
     out: str | os.PathLike,
     rejects: str | os.PathLike | None = None,
+    encoding: str | None = None,
 ) -> str:
     """Read → validate → profile → write ``out`` and the rejects (atomically); a short summary.
 
-    Rejects default to ``<out stem>.rejects<suffix>`` beside ``out``.  The summary holds counts
+    Rejects default to ``<out stem>.rejects<suffix>`` beside ``out``.  ``encoding`` names the CSV's
+    encoding (default: UTF-8 or GB18030/GBK detected); the summary says which was read.  It holds counts
     only (rows in/out/rejected, values cleared, unknown statuses …), never record content.
     """
     from quanhuiqi.tables import read_enterprises, validate_enterprises, write_table
 
     out = Path(out)
     rejects = Path(rejects) if rejects is not None else out.with_name(out.stem + ".rejects" + out.suffix)
-    raw = read_enterprises(enterprises_path)
+    read_as: dict = {}
+    raw = read_enterprises(enterprises_path, encoding=encoding, report=read_as)
     validated = validate_enterprises(raw, as_of, source=str(enterprises_path))
     validated.check_invariant()
     prof = profile(validated.clean, as_of)
@@ -159,7 +162,7 @@ def profile_enterprises_file(
         f"{cleared} values cleared) → {out}; rejects → {rejects}; "
         f"status unknown {s['status_unknown']} (unrecognised text {s['status_unrecognised']}), "
         f"industry unknown {s['industry_unknown']} (from name {s['industry_from_name']}), "
-        f"size class undecided {s['size_unknown']}"
+        f"size class undecided {s['size_unknown']}; read as {read_as['encoding']}"
     )
 
 

@@ -495,8 +495,12 @@ def run_daily(
     out_dir: str | os.PathLike,
     model: str | None = None,
     config: str | os.PathLike | dict | None = None,
+    encoding: str | None = None,
 ) -> RunResult:
-    """Run the daily push for ``date`` over the snapshot in ``data_dir``; write ``out_dir/<date>/``."""
+    """Run the daily push for ``date`` over the snapshot in ``data_dir``; write ``out_dir/<date>/``.
+
+    ``encoding`` names the encoding of every CSV input (default: UTF-8 or GB18030/GBK, detected per file);
+    the report records each input's."""
     from quanhuiqi.tables import read_enterprises, validate_enterprises, validate_history
 
     prep = prepare(date, data_dir, out_dir, model, config)
@@ -508,11 +512,11 @@ def run_daily(
             if p is None or name in ("policies", "appeals"):  # appeals: read by their own step (finish)
                 continue
             if name == "enterprises":
-                raw[name] = read_enterprises(p)
+                raw[name] = read_enterprises(p, encoding=encoding, report=inputs[name])
             elif name in FACT_TABLES:
-                raw[name] = read_fact_table(name, p)
+                raw[name] = read_fact_table(name, p, encoding=encoding, report=inputs[name])
             else:
-                raw[name] = read_table(p)
+                raw[name] = read_table(p, encoding=encoding, report=inputs[name])
             inputs[name]["rows"] = len(raw[name])
         info["tables"] = len(raw)
     crash_point("read")

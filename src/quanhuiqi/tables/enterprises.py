@@ -99,10 +99,12 @@ def normalize_names(values: pd.Series) -> pd.Series:
     return normalize_text_series(values)
 
 
-def read_enterprises(path: str | os.PathLike) -> pd.DataFrame:
+def read_enterprises(path: str | os.PathLike, encoding: str | None = None, report: dict | None = None) -> pd.DataFrame:
     """The enterprise table as read (CSV as text, Parquet typed); ``InputError`` naming the file when it
-    cannot be read or lacks ``uscc``/``name``."""
-    df = read_table(path, text_columns=[USCC, NAME, "industry_code", "district_code"])
+    cannot be read or lacks ``uscc``/``name``.  ``encoding`` and ``report`` as for :func:`read_table`
+    (a CSV in UTF-8 or GB18030/GBK is detected; ``report["encoding"]`` says which was read)."""
+    df = read_table(path, text_columns=[USCC, NAME, "industry_code", "district_code"], encoding=encoding,
+                    report=report)
     df.columns = [str(c).strip() for c in df.columns]
     require_columns(df, ENTERPRISE_REQUIRED, str(path))
     return df

@@ -271,10 +271,13 @@ VALIDATORS = {
 }
 
 
-def read_fact_table(kind: str, path: str | os.PathLike) -> pd.DataFrame:
-    """One fact table as read; ``InputError`` naming the file if unreadable or a key column is missing."""
+def read_fact_table(kind: str, path: str | os.PathLike, encoding: str | None = None,
+                    report: dict | None = None) -> pd.DataFrame:
+    """One fact table as read; ``InputError`` naming the file if unreadable or a key column is missing
+    (``encoding``, ``report``: as for :func:`quanhuiqi.tables.read_table`)."""
     spec = SPECS[kind]
-    df = read_table(path, text_columns=["uscc", "item", "detail", "case_no", "certificate_no"])
+    df = read_table(path, text_columns=["uscc", "item", "detail", "case_no", "certificate_no"], encoding=encoding,
+                    report=report)
     df.columns = [str(c).strip() for c in df.columns]
     require_columns(df, spec.required, str(path))
     return df
@@ -306,18 +309,17 @@ def find_fact_files(data_dir: str | os.PathLike) -> dict[str, Path]:
 
 
 def load_fact_tables(data_dir: str | os.PathLike, as_of: str | dt.date, known_uscc=None,
-                     vocabularies: dict[str, dict[str, str]] | None = None) -> tuple[FactTables, pd.DataFrame]:
+                     vocabularies: dict[str, dict[str, str]] | None = None, encoding: str | None = None,
+                     report: dict | None = None) -> tuple[FactTables, pd.DataFrame]:
     """Read and validate every fact table of ``data_dir``: (tables, rejects of all of them).
 
     ``known_uscc``: the clean enterprise table (or its ``uscc`` column): rows of other enterprises are rejected;
-    given the table, the rows carry ``enterprise_row``, the integer key the derived facts join on."""
+    given the table, the rows carry ``enterprise_row``, the integer key the derived facts join on.  ``encoding``
+    applies to every CSV (default: detected per file); ``report`` receives ``{table: {"encoding": …}}``."""
     facts = FactTables()
     rejects = []
     for kind, path in find_fact_files(data_dir).items():
-        try:
-            raw = read_fact_table(kind, path)
-        except InputError:
-            raise
+        raw = read_fact_table(kind, path, encoding, None if report is None else report.setdefault(kind, {}))
         v = validate_fact_table(kind, raw, as_of, known_uscc, kind, vocabularies)
         setattr(facts, kind, v.clean)
         rejects.append(v.rejects)

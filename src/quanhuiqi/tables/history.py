@@ -339,29 +339,30 @@ def validate_history(
     return VALIDATORS[kind](raw, as_of, source or kind)
 
 
-def _read(path: str | os.PathLike, spec: TableSpec) -> pd.DataFrame:
+def _read(path: str | os.PathLike, spec: TableSpec, encoding: str | None = None,
+          report: dict | None = None) -> pd.DataFrame:
     text = [c for c in spec.uscc + spec.ids + spec.texts + spec.modes]
-    df = read_table(path, text_columns=text)
+    df = read_table(path, text_columns=text, encoding=encoding, report=report)
     df.columns = [str(c).strip() for c in df.columns]
     require_columns(df, spec.required, str(path))
     return df
 
 
-def read_push_history(path: str | os.PathLike) -> pd.DataFrame:
+def read_push_history(path: str | os.PathLike, encoding: str | None = None, report: dict | None = None) -> pd.DataFrame:
     """The push history as read; ``InputError`` naming the file if unreadable or a key column is missing."""
-    return _read(path, PUSH_HISTORY)
+    return _read(path, PUSH_HISTORY, encoding, report)
 
 
-def read_grants(path: str | os.PathLike) -> pd.DataFrame:
+def read_grants(path: str | os.PathLike, encoding: str | None = None, report: dict | None = None) -> pd.DataFrame:
     """The grants table as read; ``InputError`` naming the file if unreadable or a key column is missing."""
-    return _read(path, GRANTS)
+    return _read(path, GRANTS, encoding, report)
 
 
-def read_suppressions(path: str | os.PathLike) -> pd.DataFrame:
+def read_suppressions(path: str | os.PathLike, encoding: str | None = None, report: dict | None = None) -> pd.DataFrame:
     """The suppressions as read; ``InputError`` naming the file if unreadable or a key column is missing."""
-    return _read(path, SUPPRESSIONS)
+    return _read(path, SUPPRESSIONS, encoding, report)
 
 
-def read_posting_interactions(path: str | os.PathLike) -> pd.DataFrame:
+def read_posting_interactions(path: str | os.PathLike, encoding: str | None = None, report: dict | None = None) -> pd.DataFrame:
     """The posting interactions as read; ``InputError`` naming the file if unreadable or a key column is missing."""
-    return _read(path, POSTING_INTERACTIONS)
+    return _read(path, POSTING_INTERACTIONS, encoding, report)

@@ -1,8 +1,19 @@
-"""Read and write tables as CSV or Parquet by extension; writes are atomic."""
+"""Read and write tables as CSV or Parquet by extension; writes are atomic.
+
+Text files are read as UTF-8 (with or without BOM) or GB18030 (a superset of GBK and GB2312, what
+Chinese government systems export most often): detected, or named by the caller.  Detection never
+decodes wrongly in silence: UTF-8 is tried first and strictly (every UTF-8 file would also decode as
+GB18030), GB18030 only then and strictly, and a GB18030 reading that does not look like Chinese text
+(control or private-use characters, mostly characters outside the common simplified set — what Big5
+or Shift-JIS bytes turn into) is refused like a file that is neither, naming the file and the byte.
+"""
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 READABLE = (".csv", ".parquet", ".pq")
+AUTO = "auto"
+# characters a Chinese text file never holds but mis-decoded bytes do: C0/C1 controls, private use, U+FFFD
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
+RARE_SHARE = 0.25  # GB18030 readings with more non-GB2312 characters than this are refused (Big5 gives ~0.57)
 
 
 class InputError(Exception):
@@ -19,11 +34,150 @@ class InputError(Exception):
     """
 
 
-def read_table(path: str | os.PathLike, *, text_columns: list[str] | None = None) -> pd.DataFrame:
+# --- text encodings ---------------------------------------------------------------------------------
+
+
+def _codec_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r} (expected auto, utf-8, gb18030, gbk, …)") from None
+
+
+def _utf8_error(data: bytes | memoryview) -> int | None:
+    """Offset of the first byte that is not valid UTF-8, or ``None`` (checked in Arrow: no Python string
+    is built for a valid file)."""
+    import numpy as np
+    import pyarrow as pa
+
+    buf = pa.py_buffer(data)
+    arr = pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(buf)], np.int64)), buf])
+    try:
+        arr.cast(pa.large_string())
+        return None
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        try:
+            bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return exc.start
+        return None
+
+
+def _decode_strict(data: bytes, codec: str, source: str, label: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{source}: not valid {label} text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+
+
+def _looks_chinese(text: str) -> str | None:
+    """Why a GB18030 reading is not Chinese text, or ``None`` when it is."""
+    m = _NOT_TEXT.search(text)
+    if m:
+        return f"it decodes to control or private-use character U+{ord(m.group()):04X}"
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    rare = text.encode("gb2312", "replace").count(b"?") - text.count("?")
+    if rare > max(5, RARE_SHARE * non_ascii):
+        return (f"{rare} of its {non_ascii} non-ASCII characters lie outside the common simplified set "
+                "(Big5 or Shift-JIS bytes read as GB18030 look like this)")
+    return None
+
+
+def decode_bytes(data: bytes, source: str, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding used) of a text file's bytes.
+
+    ``encoding`` ``None``/``"auto"`` detects: a UTF-8 or UTF-16 byte-order mark; else UTF-8, strictly;
+    else GB18030, strictly and only when the result reads as Chinese text; else ``InputError`` naming
+    ``source`` and the first byte that fits neither.  A named encoding is decoded strictly as named.
+    The encoding is reported as ``utf-8``, ``utf-8-sig`` (with BOM), ``utf-16``, ``gb18030`` or the
+    named codec's canonical name.
+    """
+    if encoding not in (None, AUTO):
+        codec = _codec_name(encoding)
+        if codec == "utf-8":
+            if data.startswith(codecs.BOM_UTF8):
+                return _decode_strict(data[3:], "utf-8", source, "utf-8"), "utf-8-sig"
+            return _decode_strict(data, "utf-8", source, "utf-8"), "utf-8"
+        text = _decode_strict(data, codec, source, codec)
+        return (text[1:] if text.startswith("\ufeff") else text), codec
+    if data.startswith(codecs.BOM_UTF8):
+        return _decode_strict(data[3:], "utf-8", source, "UTF-8 (after its byte-order mark)"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _decode_strict(data, "utf-16", source, "UTF-16 (after its byte-order mark)"), "utf-16"
+    bad = _utf8_error(data)
+    if bad is None:
+        return data.decode("utf-8"), "utf-8"
+    return _gb18030_or_refuse(data, source, bad), "gb18030"
+
+
+def _gb18030_or_refuse(data: bytes, source: str, utf8_bad: int) -> str:
+    utf8 = f"UTF-8 fails at byte 0x{data[utf8_bad]:02x}, offset {utf8_bad}"
+    hint = "; name the file's encoding (--encoding on the command line, encoding= in the API)"
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{source}: neither UTF-8 nor GB18030/GBK text ({utf8}; GB18030 at byte 0x{data[exc.start]:02x}, "
+            f"offset {exc.start}){hint}"
+        ) from exc
+    why = _looks_chinese(text)
+    if why is not None:
+        raise InputError(f"{source}: neither UTF-8 nor GB18030/GBK text ({utf8}; read as GB18030 {why}): "
+                         f"refused rather than read wrongly{hint}")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def utf8_bytes(data: bytes, source: str, encoding: str | None = None) -> tuple[bytes, str]:
+    """``data`` as UTF-8 bytes without a byte-order mark, and the encoding it was in (as
+    :func:`decode_bytes` finds it).  UTF-8 input comes back as it is: no Python string is built."""
+    named = encoding not in (None, AUTO)
+    if (named and _codec_name(encoding) != "utf-8") or (
+        not named and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    ):
+        text, enc = decode_bytes(data, source, encoding)
+        return text.encode("utf-8"), enc
+    bom = data.startswith(codecs.BOM_UTF8)
+    body = data[3:] if bom else data
+    bad = _utf8_error(body)
+    if bad is None:
+        return body, ("utf-8-sig" if bom else "utf-8")
+    if bom or named:
+        at = bad + (3 if bom else 0)
+        raise InputError(f"{source}: not valid utf-8 text (byte 0x{data[at]:02x} at offset {at})")
+    return _gb18030_or_refuse(data, source, bad).encode("utf-8"), "gb18030"
+
+
+def read_text(path: str | os.PathLike, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding) of a text file, as :func:`decode_bytes` reads it; ``InputError`` naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: file not found" if not p.exists() else f"{p}: not a file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: unreadable ({exc.strerror})") from exc
+    return decode_bytes(data, str(p), encoding)
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def read_table(
+    path: str | os.PathLike,
+    *,
+    text_columns: list[str] | None = None,
+    encoding: str | None = None,
+    report: dict | None = None,
+) -> pd.DataFrame:
     """A CSV or Parquet file as a DataFrame of strings-as-read (CSV) or typed columns (Parquet).
 
     CSV cells are read as text so that codes keep leading zeros and nothing is coerced before
-    validation; empty cells are missing.
+    validation; empty cells are missing.  A CSV file is UTF-8 (with or without BOM) or GB18030/GBK,
+    detected (``encoding=None``/``"auto"``) or as named; a file that is neither is refused by name
+    (see :func:`decode_bytes`).  ``report``, when given, receives ``encoding`` (the encoding read;
+    ``parquet`` for Parquet, whose text is UTF-8 by format).
     """
     p = Path(path)
     if not p.exists():
@@ -31,12 +185,20 @@ def read_table(path: str | os.PathLike, *, text_columns: list[str] | None = None
     suffix = p.suffix.lower()
     try:
         if suffix == ".csv":
-            fast = _read_plain_csv(p)
+            data, enc = utf8_bytes(p.read_bytes(), str(p), encoding)
+            if report is not None:
+                report["encoding"] = enc
+            nul = data.find(b"\x00")
+            if nul >= 0:
+                raise InputError(f"{p}: a binary file (NUL byte at offset {nul}), not CSV text")
+            fast = _read_plain_csv(data)
             if fast is not None:
                 return fast
-            return pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+            return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
         if suffix in (".parquet", ".pq"):
             df = pd.read_parquet(p)
+            if report is not None:
+                report["encoding"] = "parquet"
             for col in text_columns or []:
                 if col in df.columns:
                     df[col] = df[col].astype("string")
@@ -46,22 +208,22 @@ def read_table(path: str | os.PathLike, *, text_columns: list[str] | None = None
     raise InputError(f"{p}: unsupported file type {suffix!r} (expected .csv or .parquet)")
 
 
-def _read_plain_csv(path: Path) -> pd.DataFrame | None:
+def _read_plain_csv(data: bytes) -> pd.DataFrame | None:
     """The pandas read of :func:`read_table` through pyarrow's CSV reader, for *plain* files only.
 
     Plain: no quote character anywhere, at least two uniquely and non-blank named columns, and
     every row with exactly as many fields as the header.  Such a file splits on commas and line
-    ends alone, so both readers see the same cells (every cell text, empty → missing, BOM dropped),
-    and pyarrow does it several times faster.  Anything else — quotes, ragged rows, bad UTF-8, an
-    empty file — returns ``None`` and pandas reads the file as before, with its own errors.
+    ends alone, so both readers see the same cells (every cell text, empty → missing), and pyarrow
+    does it several times faster.  Anything else — quotes, ragged rows, an empty file — returns
+    ``None`` and pandas reads the bytes as before, with its own errors.  ``data`` is valid UTF-8
+    (checked by :func:`utf8_bytes`), so it is not validated again.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    data = path.read_bytes()
     if b'"' in data:
         return None
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    start = 0  # the bytes come without a byte-order mark (utf8_bytes)
     ends = [i for i in (data.find(b"\n", start), data.find(b"\r", start)) if i >= 0]
     header = data[start : min(ends, default=len(data))]
     try:
@@ -78,6 +240,7 @@ def _read_plain_csv(path: Path) -> pd.DataFrame | None:
             parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.large_string() for n in names},
+                check_utf8=False,
                 strings_can_be_null=True,
                 null_values=[""],
             ),

@@ -119,6 +119,6 @@ def test_review_is_said_in_the_evidence_and_named_lists_are_three_valued(book):
     assert a3.loc[u(1), "verdict"] == "undetermined" and a3.loc[u(2), "verdict"] == "undetermined"
     assert u(3) not in a3.index
     assert a3.loc[u(4), "verdict"] == "undetermined"
-    assert a3.loc[u(0), "evidence"].startswith("须经审定（经评审择优）；行业代码属于战略性新兴产业（2018）（3911）")
+    assert a3.loc[u(0), "evidence"].startswith("须经审定（经评审择优）；行业属于战略性新兴产业（2018）（计算机整机制造）")
     online = book.match(prof.iloc[0], AS_OF).set_index("policy_id").loc["A-3", "evidence"]
     assert online == a3.loc[u(0), "evidence"]

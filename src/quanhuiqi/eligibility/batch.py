@@ -246,11 +246,11 @@ def explain_pairs(
                 fname = lf.source.field
                 if fname not in shown_all:  # each field displayed once for every enterprise, then gathered
                     num = enc.numeric(cb, fname) if cb.fields[fname].type == "number" else None
-                    shown_all[fname] = display_arrow(enc.columns[fname], num, cb.fields[fname].type)
+                    shown_all[fname] = display_arrow(cb.fields, fname, enc.columns[fname], num)
                 if fname not in shown_cache:
                     shown_cache[fname] = shown_all[fname].take(r_arrow)
                 masks.append(m)
-                if states_itself(cb.fields, fname):  # 高新技术企业在有效期内: the test says the fact
+                if states_itself(cb.fields, lf.source, lf.neg):  # 经营状态=在营（开业）: the test says the fact
                     pieces.append(pa.repeat(pa.scalar(describe(cb.fields, lf.source, lf.neg), pa.string()), r.size))
                     continue
                 pieces.append(
@@ -324,7 +324,7 @@ def near_miss_frame(
         num = enc.numeric(cb, fname) if ftype in ("number", "date", "ordinal") else None
         x = None if num is None else num[r]
         if fname not in shown_all:
-            shown_all[fname] = display(enc.columns[fname], num if ftype == "number" else None, ftype)
+            shown_all[fname] = display(cb.fields, fname, enc.columns[fname], num if ftype == "number" else None)
         shown = shown_all[fname][r]
         failed[a:b] = describe(cb.fields, lf.source, lf.neg)
         gap[a:b], gap_value[a:b] = gap_text(

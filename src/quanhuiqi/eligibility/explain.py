@@ -1,5 +1,10 @@
 """Readable evidence, missing facts and gaps, built per policy from templates plus the
-enterprise's own values — vectorised over the rows of one policy."""
+enterprise's own values — vectorised over the rows of one policy.
+
+Everything here is read by people: fields by their Chinese names, canonical values by their labels
+(经营状态=在营（开业）, 企业规模≤小型（微型）, 区县属于济南市（历下区）, 资质含高新技术企业), numbers with their
+units; an internal token (``active``, ``small``, ``370102``) never shows.  A test that names the one value
+it holds for (``eq``, ``has`` of one token) shows no value in brackets: it would repeat the test."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quanhuiqi.policy.model import Atom
-from quanhuiqi.profile.fields import field_label
+from quanhuiqi.profile.fields import field_label, set_label, value_label, value_labels
 
 SYMBOLS = {
     ("in", False): "=", ("in", True): "≠", ("gt", False): ">", ("gt", True): "≤", ("ge", False): "≥",
@@ -42,11 +47,20 @@ def _fmt(x: object) -> str:
     return str(x)
 
 
-def states_itself(fields: dict, name: str) -> bool:
-    """A derived yes/no fact (a record test, a declaration): its description already says what holds, so
-    evidence shows it without a value in brackets."""
-    f = fields.get(name)
-    return f is not None and f.type == "bool" and getattr(f, "derived", None) is not None
+def states_itself(fields: dict, atom: Atom, neg: bool) -> bool:
+    """Whether evidence shows the test alone, without the enterprise's value in brackets: a derived yes/no
+    fact (a record test, a declaration: its description says what holds), or a true test naming the one
+    value it holds for (经营状态=在营（开业）, 资质含高新技术企业: the value would repeat it)."""
+    f = fields.get(atom.field)
+    if f is not None and f.type == "bool" and getattr(f, "derived", None) is not None:
+        return True
+    _, base, value = atom.key
+    return not neg and base in ("in", "has_any") and isinstance(value, tuple) and len(value) == 1
+
+
+def _shown(fields: dict, name: str, x: object) -> str:
+    """One value of a test as written in the policy, as a reader sees it (labels for codes and tokens)."""
+    return value_label(name, x, fields) if isinstance(x, str) else _fmt(x)
 
 
 def describe(fields: dict, atom: Atom, neg_flip: bool) -> str:
@@ -66,29 +80,35 @@ def describe(fields: dict, atom: Atom, neg_flip: bool) -> str:
     if base == "in_list":
         return f"{lab}{sym}{atom.value.title}"
     raw = atom.raw
-    if isinstance(raw, list):
+    if f is not None and f.type == "code" and base in ("in", "under"):
+        raw = list(key[2])  # canonical codes (the policy may write C3911 or 3911): named by the standard
+    if isinstance(raw, list | tuple):
         shown = (
             "[" + ",".join(_fmt(x) for x in raw) + "]"
             if base == "between"
-            else "/".join(_fmt(x) for x in raw)
+            else "/".join(_shown(fields, name, x) for x in raw)
         )
     else:
-        shown = _fmt(raw)
+        shown = _shown(fields, name, raw)
     return f"{lab}{sym}{shown}{unit(fields, name) if base in ('gt', 'ge', 'between', 'in') else ''}"
 
 
-def display_arrow(values: pd.Series, numeric: np.ndarray | None, ftype: str) -> pa.Array:
-    """The enterprise's values as short strings (an Arrow string array); ``未知`` when missing."""
-    out = _display_arrow(values, numeric, ftype)
+def display_arrow(fields: dict, name: str, values: pd.Series, numeric: np.ndarray | None) -> pa.Array:
+    """Every enterprise's value of field ``name`` as a reader sees it (an Arrow string array): labels for
+    codes and tokens, numbers with their unit, ``未知`` when missing, ``无`` for an empty list."""
+    out = _display_arrow(fields, name, values, numeric)
     if isinstance(out, pa.ChunkedArray):
         out = out.combine_chunks()
     return out.cast(pa.string())
 
 
-def _display_arrow(values: pd.Series, numeric: np.ndarray | None, ftype: str):
+def _display_arrow(fields: dict, name: str, values: pd.Series, numeric: np.ndarray | None):
+    f = fields.get(name)
+    ftype = f.type if f is not None else "text"
     if numeric is not None and ftype == "number":
-        arr = pa.array(np.round(numeric, 4), from_pandas=True)
-        return pc.fill_null(pc.cast(arr, pa.string()), "未知")
+        arr = pc.cast(pa.array(np.round(numeric, 4), from_pandas=True), pa.string())
+        u = unit(fields, name)
+        return pc.fill_null(pc.binary_join_element_wise(arr, u, "") if u else arr, "未知")
     if ftype == "date":
         d = pd.to_datetime(values, errors="coerce")
         return pa.array(d.dt.strftime("%Y-%m-%d").fillna("未知").astype("string"))
@@ -96,15 +116,33 @@ def _display_arrow(values: pd.Series, numeric: np.ndarray | None, ftype: str):
         b = values.astype("boolean") if pd.api.types.is_bool_dtype(values.dtype) else values
         out = b.map({True: "是", False: "否"}).astype("string").fillna("未知")
         return pa.array(out)
-    s = values.astype("string").fillna("未知")
+    s = value_labels(name, values, fields).fillna("未知")
     if ftype == "set":
         s = s.replace("", "无")
     return pa.array(s)
 
 
-def display(values: pd.Series, numeric: np.ndarray | None, ftype: str) -> np.ndarray:
+def display(fields: dict, name: str, values: pd.Series, numeric: np.ndarray | None) -> np.ndarray:
     """As :func:`display_arrow`, as a numpy object array."""
-    return np.asarray(display_arrow(values, numeric, ftype).to_numpy(zero_copy_only=False), dtype=object)
+    return np.asarray(display_arrow(fields, name, values, numeric).to_numpy(zero_copy_only=False), dtype=object)
+
+
+def number_text(x: float) -> str:
+    """A number as evidence shows it (Arrow's cast of the value rounded to 4 places): 11, 0.0242."""
+    text = repr(float(np.round(x, 4)))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def display_one(fields: dict, name: str, v: object, number: float | None = None) -> str:
+    """One enterprise's value as :func:`display_arrow` shows it (``number``: the value as a float, for
+    number fields); the online matcher's evidence is the batch's, character for character."""
+    f = fields.get(name)
+    ftype = f.type if f is not None else "text"
+    if ftype == "number":
+        return "未知" if number is None or np.isnan(number) else number_text(number) + unit(fields, name)
+    if ftype == "set":
+        return set_label(name, None if v is None else str(v), fields) or "无"
+    return value_label(name, v, fields)
 
 
 def join_arrow(masks: list[np.ndarray], pieces: list[pa.Array], n: int, sep: str = "；") -> pa.Array:

@@ -16,7 +16,7 @@ import pandas as pd
 from quanhuiqi.eligibility.batch import PAIR_COLUMNS, REVIEW_PREFIX, as_date
 from quanhuiqi.eligibility.codecs import BoolCodec, CategoryCodec, OrderedCodec, SetCodec
 from quanhuiqi.eligibility.compiled import CompiledBook
-from quanhuiqi.eligibility.explain import describe, states_itself
+from quanhuiqi.eligibility.explain import describe, display_one, states_itself
 from quanhuiqi.policy.load import EPOCH
 
 _TRUE = {"true", "1", "是", "yes", "y", "t", "1.0"}
@@ -92,10 +92,11 @@ class OnlineMatcher:
         self.key_open = [""] * len(keys)
         self.key_field = [""] * len(keys)
         self.key_plain = [False] * len(keys)  # derived yes/no facts: the description alone (no value shown)
+        leaves = [lf for cp in cb.policies for lf in cp.leaves]
         for i, k in enumerate(self.leaf_key.tolist()):
             self.key_open[k] = self.leaf_open[i]
             self.key_field[k] = self.leaf_field[i]
-            if states_itself(cb.fields, self.leaf_field[i]):
+            if states_itself(cb.fields, leaves[i].source, leaves[i].neg):
                 self.key_plain[k] = True
                 self.key_open[k] = self.leaf_open[i][:-1]
 
@@ -137,8 +138,7 @@ class OnlineMatcher:
         if _missing(v):
             return "未知"
         if ftype == "number":
-            x = self._number(name, v)
-            return "未知" if math.isnan(x) else _number_text(x)
+            return display_one(self.cb.fields, name, v, self._number(name, v))
         if ftype == "date":
             d = pd.to_datetime(v, errors="coerce")
             return "未知" if pd.isna(d) else d.strftime("%Y-%m-%d")
@@ -147,7 +147,7 @@ class OnlineMatcher:
                 return "是" if v else "否"
             s = str(v).strip().lower()
             return "是" if s in _TRUE else "否" if s in _FALSE else "未知"
-        return str(v)
+        return display_one(self.cb.fields, name, str(v))
 
     def atom_values(self, row: Any) -> np.ndarray:
         """Kleene codes of every base test for one profile row: one table row per field (2·true + unknown,
@@ -363,12 +363,6 @@ def _to_float(v: Any) -> float:
         return math.nan if _missing(v) else float(v)
     except (TypeError, ValueError):
         return math.nan
-
-
-def _number_text(x: float) -> str:
-    """A number as the batch shows it (Arrow's cast of the value rounded to 4 places): 11, 0.0242."""
-    text = repr(float(np.round(x, 4)))
-    return text[:-2] if text.endswith(".0") else text
 
 
 def as_of_date(as_of: str | dt.date) -> dt.date:

@@ -21,18 +21,9 @@ import pandas as pd
 
 from quanhuiqi.profile._base import FeatureBuilder, column, map_distinct
 from quanhuiqi.profile.fields import CERTIFICATIONS, CHAINS
+from quanhuiqi.reference.vocabularies import CHAIN_LABELS
 
-CHAIN_NAMES_ZH = {
-    "ai": "人工智能",
-    "electronic_info": "电子信息",
-    "biomedicine": "生物医药",
-    "high_end_equipment": "高端装备",
-    "new_materials": "新材料",
-    "new_energy": "新能源",
-    "software_it": "软件和信息技术服务",
-    "modern_logistics": "现代物流",
-    "cultural_creative": "文化创意",
-}
+CHAIN_NAMES_ZH = CHAIN_LABELS  # the chains' Chinese names (reference data)
 
 
 @cache

@@ -18,11 +18,24 @@ Representation in the profile DataFrame:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from quanhuiqi.reference.records import OWNERSHIP
-from quanhuiqi.reference.sme import SIZE_CLASSES
-from quanhuiqi.reference.vocabularies import CERTIFICATIONS, CHAINS, LIFECYCLE_STAGES, STATUSES
+from quanhuiqi.reference.sme import SIZE_CLASSES, SIZE_LABELS
+from quanhuiqi.reference.vocabularies import (
+    CERTIFICATION_LABELS,
+    CERTIFICATIONS,
+    CHAIN_LABELS,
+    CHAINS,
+    LIFECYCLE_LABELS,
+    LIFECYCLE_STAGES,
+    STATUS_LABELS,
+    STATUSES,
+)
 from quanhuiqi.tables.columns import TAX_CREDIT_RATINGS
 
 FIELD_TYPES = ("code", "category", "ordinal", "number", "bool", "date", "set", "text")
@@ -101,7 +114,7 @@ BUILTIN_BY_NAME: dict[str, Field] = {f.name: f for f in BUILTIN_FIELDS}
 
 # Chinese names of the fields, for evidence, reasons and missing-fact lists shown to people.
 FIELD_LABELS = {
-    "industry_code": "行业代码", "industry_section": "行业门类", "industry_division": "行业大类",
+    "industry_code": "行业", "industry_section": "行业门类", "industry_division": "行业大类",
     "industry_group": "行业中类", "industry_class": "行业小类", "district_code": "区县",
     "status": "经营状态", "enterprise_type": "企业类型", "established_on": "成立日期",
     "registered_capital": "注册资本", "employees": "从业人数", "insured_employees": "参保人数",
@@ -127,3 +140,79 @@ def field_label(name: str, fields: dict[str, Field] | None = None) -> str:
     if f is not None and f.label:
         return f.label
     return (f.description or name) if f is not None and len(f.description or "") <= 12 else name
+
+
+# Chinese labels of the canonical values of closed vocabularies; code fields are named by their standard
+# (GB/T 4754 industry names, GB/T 2260 division names), the industry_* categories by the industry table.
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "status": STATUS_LABELS, "size_class": SIZE_LABELS, "lifecycle_stage": LIFECYCLE_LABELS,
+    "certifications": CERTIFICATION_LABELS, "chains": CHAIN_LABELS, "ownership": OWNERSHIP,
+}  # fmt: skip
+_INDUSTRY_CATEGORIES = ("industry_section", "industry_division", "industry_group", "industry_class")
+
+
+@cache
+def industry_name(code: str) -> str:
+    """The GB/T 4754-2017 name of a canonical code (section letter or 2–4 digits); the code if none."""
+    from quanhuiqi.reference.industries import industry_table
+
+    tab = industry_table()
+    return str(tab.at[code, "name"]) if code in tab.index else code
+
+
+@cache
+def district_label(code: str) -> str:
+    """The GB/T 2260 name of a district code or significant prefix (``37`` 山东省, ``3701`` 济南市, ``370102``
+    历下区); the code if none."""
+    from quanhuiqi.reference.districts import district_name
+
+    full = code + "0" * (6 - len(code)) if code.isdigit() and len(code) in (2, 4, 6) else code
+    try:
+        return district_name(full)
+    except KeyError:
+        return code
+
+
+def _labeller(name: str, fields: dict[str, Field] | None):
+    f = (fields or {}).get(name) or BUILTIN_BY_NAME.get(name)
+    hierarchy = f.hierarchy if f is not None else None
+    if hierarchy == "industry" or name in _INDUSTRY_CATEGORIES:
+        return industry_name
+    if hierarchy == "district":
+        return district_label
+    vocab = VALUE_LABELS.get(name)
+    if vocab is not None and (f is None or f.derived is None):
+        return lambda v: vocab.get(v, v)
+    return None
+
+
+def value_label(name: str, value: object, fields: dict[str, Field] | None = None) -> str:
+    """What a reader sees for one canonical value of field ``name``: 在营（开业） for ``active``, 小型 for
+    ``small``, 历下区 for ``370102``, 批发业 for ``51``, 高新技术企业 for ``high_tech``; other values as written."""
+    text = str(value)
+    lab = _labeller(name, fields)
+    return text if lab is None else lab(text)
+
+
+def set_label(name: str, value: str | None, fields: dict[str, Field] | None = None) -> str:
+    """A ``;``-joined set value as a reader sees it: each token labelled, joined by 、 (``""`` when empty)."""
+    return "、".join(value_label(name, t, fields) for t in (value or "").split(";") if t)
+
+
+def value_labels(name: str, values: pd.Series, fields: dict[str, Field] | None = None) -> pd.Series:
+    """:func:`value_label` over a column (each distinct value labelled once; set fields token by token,
+    joined by 、; missing stays missing)."""
+    lab = _labeller(name, fields)
+    s = values.astype("string")
+    f = (fields or {}).get(name) or BUILTIN_BY_NAME.get(name)
+    is_set = f is not None and f.type == "set"
+    if lab is None and not is_set:
+        return s
+    lab = lab or str
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if is_set:
+        texts = ["、".join(lab(t) for t in str(u).split(";") if t) for u in uniques]
+    else:
+        texts = [lab(str(u)) for u in uniques]
+    table = np.array(texts + [None], dtype=object)
+    return pd.Series(table[codes], index=values.index, dtype="string")

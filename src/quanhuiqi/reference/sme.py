@@ -15,6 +15,7 @@ import pandas as pd
 from quanhuiqi.reference._files import read_reference_csv
 
 SIZE_CLASSES = ["micro", "small", "medium", "large"]  # ordinal, smallest first
+SIZE_LABELS = {"micro": "微型", "small": "小型", "medium": "中型", "large": "大型"}
 FALLBACK_KEY = "other_unlisted"
 
 

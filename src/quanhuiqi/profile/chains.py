@@ -38,12 +38,23 @@ def chain_mapping() -> pd.DataFrame:
     return df
 
 
+@cache
+def _chains_by_prefix() -> dict[str, frozenset[str]]:
+    m = chain_mapping()
+    out: dict[str, set[str]] = {}
+    for chain, prefix in zip(m["chain"], m["prefix"], strict=True):
+        out.setdefault(prefix, set()).add(chain)
+    return {p: frozenset(c) for p, c in out.items()}
+
+
+@cache
 def chains_of_code(code: str | None) -> str:
-    """``;``-joined sorted chains a canonical code lies in ('' when none or unknown code)."""
+    """``;``-joined sorted chains a canonical code lies in ('' when none or unknown code): the chains of
+    each of its prefixes, looked up (never a scan of the mapping)."""
     if code is None or code.isalpha():
         return ""
-    m = chain_mapping()
-    hits = {c for c, p in zip(m["chain"], m["prefix"], strict=True) if code.startswith(p)}
+    by_prefix = _chains_by_prefix()
+    hits = set().union(*(by_prefix.get(code[:k], ()) for k in range(1, len(code) + 1)))
     return ";".join(sorted(hits))
 
 

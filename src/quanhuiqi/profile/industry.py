@@ -137,10 +137,17 @@ def _legacy_names() -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+@cache
+def _section_of() -> dict[str, str]:
+    """Every code of the standard → its section letter (a dictionary: no DataFrame lookup per name)."""
+    tab = industry_table()
+    return dict(zip(tab["code"], tab["section"], strict=True))
+
+
 def common_ancestor(codes: list[str] | tuple[str, ...]) -> str | None:
     """Deepest code that is an ancestor-or-self of every code given (None across sections)."""
-    tab = industry_table()
-    sections = {tab.at[c, "section"] for c in codes}
+    section_of = _section_of()
+    sections = {section_of[c] for c in codes}
     if len(sections) != 1:
         return None
     section = sections.pop()
@@ -153,7 +160,7 @@ def common_ancestor(codes: list[str] | tuple[str, ...]) -> str | None:
         while n < min(len(prefix), len(c)) and prefix[n] == c[n]:
             n += 1
         prefix = prefix[:n]
-    while len(prefix) >= 2 and prefix not in tab.index:
+    while len(prefix) >= 2 and prefix not in section_of:
         prefix = prefix[:-1]
     return prefix if len(prefix) >= 2 else section
 
@@ -306,8 +313,8 @@ def _hierarchy_distinct(code: pd.Series) -> pd.DataFrame:
 
 def is_on_path(found: str, truth: str) -> bool:
     """True when ``found`` is ``truth`` or one of its ancestors (a correct answer, maybe coarser)."""
-    tab = industry_table()
-    if tab.at[found, "section"] != tab.at[truth, "section"]:
+    section_of = _section_of()
+    if section_of[found] != section_of[truth]:
         return False
     return found.isalpha() or (not truth.isalpha() and truth.startswith(found))
 

@@ -79,15 +79,21 @@ def _scale_key_of_class() -> dict[str, str]:
 
 
 @cache
+def _groups_by_code(kind: str) -> dict[str | None, frozenset[str]]:
+    """Every code of the standard (section, division, group, class; ``None`` for unknown) → the groups of
+    the classes under it: built once from the classes, so a code is one dictionary lookup."""
+    of_class = _sme_key_of_class() if kind == "sme" else _scale_key_of_class()
+    codes, sections = _class_codes()
+    out: dict[str | None, set[str]] = {None: set(of_class.values())}
+    for c, s in zip(codes, sections, strict=True):
+        for key in (s, c[:2], c[:3], c):
+            out.setdefault(key, set()).add(of_class[c])
+    return {k: frozenset(v) for k, v in out.items()}
+
+
 def _candidates(kind: str, code: str | None) -> frozenset[str]:
     """Groups a code known to any level (or unknown: None) could lie in."""
-    of_class = _sme_key_of_class() if kind == "sme" else _scale_key_of_class()
-    if code is None:
-        return frozenset(of_class.values())
-    tab = industry_table()
-    if code.isalpha():
-        return frozenset(k for c, k in of_class.items() if tab.at[c, "section"] == code)
-    return frozenset(k for c, k in of_class.items() if c.startswith(code))
+    return _groups_by_code(kind).get(code, frozenset())
 
 
 def resolve_over_groups(

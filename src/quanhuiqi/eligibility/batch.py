@@ -27,9 +27,8 @@ from quanhuiqi.eligibility.explain import (
     describe,
     display,
     display_arrow,
+    evidence_piece,
     gap_text,
-    join_arrow,
-    states_itself,
 )
 
 PAIR_COLUMNS = ["uscc", "policy_id", "verdict", "unknown", "evidence", "mode", "amount", "amount_max"]
@@ -153,13 +152,17 @@ def blocked_mask(
     return mask, b.set_index(bkey)
 
 
-def take_strings(values: np.ndarray | pd.Series, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
+def arrow_strings(values: np.ndarray | pd.Series | pd.Index) -> pa.Array:
+    """``values`` as an Arrow string array (a pandas Arrow-backed column is used as it is)."""
+    if isinstance(values, pd.Series | pd.Index):
+        arr = pa.array(values.astype("string"), from_pandas=True)
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return pa.array(values, type=pa.large_string(), from_pandas=True)
+
+
+def take_strings(values: np.ndarray | pd.Series | pa.Array, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """``values[index]`` as a pandas ``string`` array, gathered in Arrow (no Python object per row)."""
-    src = (
-        pa.array(values, type=pa.string(), from_pandas=True)
-        if not isinstance(values, pd.Series)
-        else pa.array(values.astype("string"), from_pandas=True).cast(pa.string())
-    )
+    src = values if isinstance(values, pa.Array) else arrow_strings(values)
     return pd.array(src.take(pa.array(np.asarray(index, dtype=np.int64))), dtype="string")
 
 
@@ -203,72 +206,150 @@ def _amount(cb: CompiledBook, enc: Encoded, cp, rows: np.ndarray) -> tuple[np.nd
     return a, np.where(np.isnan(a), np.nan if pol.max_amount is None else pol.max_amount, a)
 
 
+def _leaf_tables(cb: CompiledBook, enc: Encoded, cp) -> list[tuple[int, str, np.ndarray]]:
+    """Per tested field of a policy (and word): a table over the field's codes packing the Kleene codes of
+    the policy's leaves on it, two bits per leaf (leaf ``i`` at bits ``2 (i mod 31)`` of word ``i // 31``):
+    a pair's *pattern* is the or of its fields' entries.  Built per policy over the codes (a few hundred
+    entries), never per pair."""
+    by_field: dict[tuple[int, str], np.ndarray] = {}
+    for i, lf in enumerate(cp.leaves):
+        name = cb.atom_keys[lf.atom][0]
+        pos = int(cb.atom_field_pos[lf.atom])
+        v = enc.t[name][:, pos].astype(np.int64) * 2 + enc.u[name][:, pos].astype(np.int64)
+        v = 2 - v if lf.neg else v
+        key = (i // LEAVES_PER_WORD, name)
+        by_field[key] = by_field.get(key, 0) | (v << (2 * (i % LEAVES_PER_WORD)))
+    return [(w, name, table) for (w, name), table in by_field.items()]
+
+
+def _groups(pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group of each pair, the groups' patterns): pairs with the same leaf values share an explanation.
+    ``pattern`` is (pairs, words); one word of small values is grouped by a lookup, without a sort."""
+    if pattern.shape[1] == 1:
+        p = pattern[:, 0]
+        if p.size and p.max() < 1 << 16:
+            seen = np.zeros(1 << 16, dtype=bool)
+            seen[p] = True
+            reps = np.flatnonzero(seen)
+            ids = np.cumsum(seen, dtype=np.int32) - 1
+            return ids[p], reps.astype(np.int64)[:, None]
+        reps, ids = np.unique(p, return_inverse=True)
+        return ids.astype(np.int32), reps[:, None]
+    reps, ids = np.unique(pattern, axis=0, return_inverse=True)
+    return ids.reshape(-1).astype(np.int32), reps
+
+
+LEAVES_PER_WORD = 31
+
+
+def _pair_patterns(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray) -> np.ndarray:
+    """Each pair's leaf values packed two bits a leaf, 31 leaves a word: (pairs, words) int64."""
+    words = max(1, -(-len(cp.leaves) // LEAVES_PER_WORD))
+    pattern = np.zeros((r.size, words), dtype=np.int64)
+    for w, name, table in _leaf_tables(cb, enc, cp):
+        pattern[:, w] |= table[enc.codes[name][r]]
+    return pattern
+
+
+def _leaf_piece(cb: CompiledBook, lf) -> tuple[str, bool, str]:
+    """:func:`evidence_piece` of a leaf, once per base test of a book."""
+    cache = cb.__dict__.setdefault("_leaf_pieces", {})
+    key = (lf.atom, lf.neg, lf.source.raw if not isinstance(lf.source.raw, list) else tuple(lf.source.raw))
+    if key not in cache:
+        cache[key] = evidence_piece(cb.fields, lf.source, lf.neg)
+    return cache[key]
+
+
+def _evidence_args(cb: CompiledBook, cp, shown_leaves: list, review: str | None) -> list:
+    """The evidence of a group of pairs as arguments of one Arrow join: constant text (descriptions,
+    brackets, separators) between the names of the fields whose values are shown."""
+    args: list = []
+    text = "" if not review else REVIEW_PREFIX.format(review)
+    for i, lf in enumerate(shown_leaves):
+        if text or i:
+            text += "；"
+        before, with_value, after = _leaf_piece(cb, lf)
+        text += before
+        if with_value:
+            args += [text, lf.source.field]
+            text = after
+    return args + [text]
+
+
 def explain_pairs(
     cb: CompiledBook, enc: Encoded, pol_pos: np.ndarray, rows: np.ndarray, *, evidence: bool = True
 ):
-    """``unknown`` (fields to supply), ``evidence`` and ``amount`` for pairs sorted by policy.
+    """``unknown`` (fields to supply), ``evidence``, ``amount`` and ``amount_max`` for pairs sorted by policy,
+    and the order they come in (``perm``: positions into the pairs given).
 
-    ``unknown`` is a Categorical: millions of pairs share a few hundred field lists."""
+    Which leaves prove a verdict and which must be settled depends only on the pair's leaf values, and a
+    policy's pairs share a handful of those *patterns*: the tree is walked once per pattern, not per pair.
+    The pairs whose evidence names the same tests are written with one Arrow join of constant text and their
+    displayed values (each field displayed once for every enterprise, then gathered), so each pair's text is
+    built once and never moved: the pairs of a policy come eligible first, then by the tests their evidence
+    names, then by row (with or without ``evidence``: the order never depends on the options).  ``unknown`` is a Categorical: millions of pairs share a few hundred
+    field lists."""
     unknown_code = np.zeros(rows.size, dtype=np.int32)
     unknown_texts: dict[str, int] = {"": 0}
     shown_all: dict[str, pa.Array] = {}
     ev_parts: list[pa.Array] = []
     amount = np.full(rows.size, np.nan)
     amount_max = np.full(rows.size, np.nan)
+    perm = np.arange(rows.size, dtype=np.int64)
+    empty = pa.scalar("", pa.large_string())
     for pi, a, b in _segments(pol_pos):
         cp = cb.policies[pi]
         r = rows[a:b]
-        lv = {lf.leaf_id: leaf_values(cb, enc, lf, r) for lf in cp.leaves}
+        ids, reps = _groups(_pair_patterns(cb, enc, cp, r))
+        lv = {lf.leaf_id: ((reps[:, i // LEAVES_PER_WORD] >> (2 * (i % LEAVES_PER_WORD))) & 3).astype(np.int8)
+              for i, lf in enumerate(cp.leaves)}
         vals: dict[int, np.ndarray] = {}
         root = tree_values(cp.root, lv, vals)
         ev: dict[int, np.ndarray] = {}
         unk: dict[int, np.ndarray] = {}
         support(cp.root, vals, root != 0, root == 1, ev, unk)
         names = sorted({lf.source.field for lf in cp.leaves})
-        code = np.zeros(r.size, dtype=np.int64)
-        for lf in cp.leaves:
-            code |= np.where(unk[lf.leaf_id], np.int64(1) << names.index(lf.source.field), 0)
-        uc, inv = np.unique(code, return_inverse=True)
-        text_code = np.array(
-            [unknown_texts.setdefault(";".join(n for i, n in enumerate(names) if c >> i & 1), len(unknown_texts))
-             for c in uc.tolist()],
-            dtype=np.int32,
-        )
-        unknown_code[a:b] = text_code[inv]
-        if evidence:
-            shown_cache: dict[str, pa.Array] = {}
-            r_arrow = pa.array(r)
-            masks, pieces = [], []
-            for lf in cp.leaves:
-                m = ev[lf.leaf_id]
-                if not m.any():
-                    continue
-                fname = lf.source.field
-                if fname not in shown_all:  # each field displayed once for every enterprise, then gathered
+        group_unknown = [
+            unknown_texts.setdefault(
+                ";".join(n for n in names if any(unk[lf.leaf_id][g] for lf in cp.leaves if lf.source.field == n)),
+                len(unknown_texts))
+            for g in range(root.size)
+        ]
+        u_code = np.asarray(group_unknown, dtype=np.int32)[ids]
+        lo, hi = _amount(cb, enc, cp, r)
+        # evidence groups: the verdict and the tests the evidence names (several patterns may share one)
+        shown_of = [tuple(i for i, lf in enumerate(cp.leaves) if ev[lf.leaf_id][g]) for g in range(root.size)]
+        keys = sorted({(-int(root[g]), shown_of[g]) for g in range(root.size)})
+        egid_of = np.array([keys.index((-int(root[g]), shown_of[g])) for g in range(root.size)], dtype=np.int16)
+        egid = egid_of[ids]
+        order = np.argsort(egid, kind="stable")  # radix sort of small integers: rows stay ascending per group
+        bounds = np.searchsorted(egid[order], np.arange(len(keys) + 1))
+        perm[a:b] = a + order
+        unknown_code[a:b], amount[a:b], amount_max[a:b] = u_code[order], lo[order], hi[order]
+        if not evidence:
+            continue
+        r_sorted = pa.array(r[order])
+        for e, (_, shown) in enumerate(keys):
+            n_e = int(bounds[e + 1] - bounds[e])
+            args = _evidence_args(cb, cp, [cp.leaves[i] for i in shown], cp.policy.review)
+            if len(args) == 1:
+                ev_parts.append(pa.repeat(pa.scalar(args[0], pa.large_string()), n_e))
+                continue
+            rg = r_sorted.slice(int(bounds[e]), n_e)
+            for k in range(0, len(args), 2):
+                args[k] = pa.scalar(args[k], pa.large_string())
+            for k in range(1, len(args), 2):
+                fname = args[k]
+                if fname not in shown_all:
                     num = enc.numeric(cb, fname) if cb.fields[fname].type == "number" else None
                     shown_all[fname] = display_arrow(cb.fields, fname, enc.columns[fname], num)
-                if fname not in shown_cache:
-                    shown_cache[fname] = shown_all[fname].take(r_arrow)
-                masks.append(m)
-                if states_itself(cb.fields, lf.source, lf.neg):  # 经营状态=在营（开业）: the test says the fact
-                    pieces.append(pa.repeat(pa.scalar(describe(cb.fields, lf.source, lf.neg), pa.string()), r.size))
-                    continue
-                pieces.append(
-                    pc.binary_join_element_wise(
-                        describe(cb.fields, lf.source, lf.neg) + "（", shown_cache[fname], "）", ""
-                    )
-                )
-            joined = join_arrow(masks, pieces, r.size)
-            if cp.policy.review:  # a discretionary step: the pair says it is subject to review
-                head = pa.scalar(REVIEW_PREFIX.format(cp.policy.review), pa.string())
-                joined = pc.if_else(pc.equal(joined, ""), head,
-                                    pc.binary_join_element_wise(head, joined, "；"))
-            ev_parts.append(joined)
-        amount[a:b], amount_max[a:b] = _amount(cb, enc, cp, r)
+                args[k] = shown_all[fname].take(rg)
+            ev_parts.append(pc.binary_join_element_wise(*args, empty))
     unknown = pd.Categorical.from_codes(unknown_code, categories=pd.Index(list(unknown_texts), dtype="string"))
-    if not evidence or not ev_parts:
-        return unknown, pd.array(np.full(rows.size, "", dtype=object), dtype="string"), amount, amount_max
-    return unknown, pd.array(pa.chunked_array(ev_parts, type=pa.string()), dtype="string"), amount, amount_max
+    if not evidence:
+        return unknown, pd.array(np.full(rows.size, "", dtype=object), dtype="string"), amount, amount_max, perm
+    text = pa.chunked_array(ev_parts, type=pa.large_string()) if ev_parts else pa.chunked_array([], pa.large_string())
+    return unknown, pd.array(text, dtype="string"), amount, amount_max, perm
 
 
 def _keep_best_near_misses(
@@ -375,7 +456,7 @@ def evaluate_compiled(
     t2 = time.perf_counter()
     pj, rows, verdict = pairs_of(planes)
     pol_pos = active[pj] if active.size else pj.astype(np.int64)
-    uscc = profile["uscc"].astype("string").to_numpy(dtype=object)
+    uscc = profile["uscc"].astype("string")
     blocked = empty_blocked()
     stop, why = blocked_mask(cb, profile, rows, pol_pos, grants, as_of)
     if stop.any():
@@ -393,7 +474,8 @@ def evaluate_compiled(
         pj, rows, verdict, pol_pos = pj[~stop], rows[~stop], verdict[~stop], pol_pos[~stop]
     timings["pairs_s"] = time.perf_counter() - t2
     t3 = time.perf_counter()
-    unknown, ev_text, amount, amount_max = explain_pairs(cb, enc, pol_pos, rows, evidence=evidence)
+    unknown, ev_text, amount, amount_max, perm = explain_pairs(cb, enc, pol_pos, rows, evidence=evidence)
+    rows, verdict, pol_pos = rows[perm], verdict[perm], pol_pos[perm]  # the order the evidence was written in
     pids = np.array([cp.policy.id for cp in cb.policies], dtype=object)
     modes = np.array([cp.policy.mode for cp in cb.policies], dtype=object)
     if categorical:  # codes into the profile's usccs and the book's ids: no string per pair
@@ -411,12 +493,13 @@ def evaluate_compiled(
             }
         )
     else:
+        uscc_arrow = arrow_strings(uscc)
         pairs = pd.DataFrame(
             {
-                "uscc": take_strings(uscc, rows),
+                "uscc": take_strings(uscc_arrow, rows),
                 "policy_id": take_strings(pids, pol_pos),
                 "verdict": take_strings(VERDICT_NAMES, verdict),
-                "unknown": unknown.astype("string"),
+                "unknown": take_strings(unknown.categories, unknown.codes),
                 "evidence": ev_text,
                 "mode": take_strings(modes, pol_pos),
                 "amount": amount,
@@ -434,20 +517,17 @@ def evaluate_compiled(
     auto_sel = (verdict == 2) & (modes[pol_pos] == "auto")
     if categorical:  # the caller builds its own lists from the categorical pairs
         auto_sel = np.zeros(verdict.size, dtype=bool)
-    names = (
-        profile["name"].astype("string").to_numpy(dtype=object)
-        if "name" in profile.columns
-        else np.full(len(profile), None, dtype=object)
-    )
+    names = profile["name"] if "name" in profile.columns else pd.Series(pd.NA, index=profile.index, dtype="string")
+    at = np.flatnonzero(auto_sel)
     auto = pd.DataFrame(
         {
-            "policy_id": pairs["policy_id"].to_numpy()[auto_sel],
-            "uscc": pairs["uscc"].to_numpy()[auto_sel],
-            "name": pd.array(names[rows[auto_sel]], dtype="string"),
-            "evidence": pairs["evidence"].to_numpy()[auto_sel],
-            "amount": amount[auto_sel],
+            "policy_id": take_strings(pids, pol_pos[at]),
+            "uscc": take_strings(uscc_arrow if not categorical else uscc, rows[at]),
+            "name": take_strings(names, rows[at]),
+            "evidence": pairs["evidence"].iloc[at].reset_index(drop=True).astype("string"),
+            "amount": amount[at],
         }
-    ).astype({"policy_id": "string", "uscc": "string", "evidence": "string"})
+    )
     n_pol = len(cb.policies)
     nm_pos = pol_pos[:0] if not planes.near_miss else active[planes.near_miss[0][1]]
     counts = pd.DataFrame(
@@ -512,7 +592,8 @@ def evidence_for(cb: CompiledBook, profile: pd.DataFrame, rows: np.ndarray, poli
     derived = derived_for(cb, profile, facts, None if as_of is None else as_date(as_of))
     enc = encode(cb, profile, bases, derived)
     order = np.lexsort((rows, pos))
-    _, ev, _, _ = explain_pairs(cb, enc, pos[order].astype(np.int64), rows[order], evidence=True)
+    _, ev, _, _, perm = explain_pairs(cb, enc, pos[order].astype(np.int64), rows[order], evidence=True)
+    order = order[perm]
     back = np.empty_like(order)
     back[order] = np.arange(order.size)
     return pd.array(pa.chunked_array([pa.array(ev, type=pa.large_string())]).take(pa.array(back)), dtype="string")

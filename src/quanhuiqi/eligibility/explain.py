@@ -58,6 +58,21 @@ def states_itself(fields: dict, atom: Atom, neg: bool) -> bool:
     return not neg and base in ("in", "has_any") and isinstance(value, tuple) and len(value) == 1
 
 
+def evidence_piece(fields: dict, atom: Atom, neg: bool) -> tuple[str, bool, str]:
+    """How evidence shows one true test: (text before the enterprise's value, whether the value is shown,
+    text after it).  ``营业收入≥2000万元（`` value ``）``; a test that says the fact alone (经营状态=在营（开业）,
+    资质含高新技术企业, a held certificate) shows no value; a true membership in several values shows the
+    enterprise's value as the fact (行业门类=批发和零售业: listing every allowed value would not say more).
+    The batch and the online matcher both build evidence from this, so their texts are the same."""
+    if states_itself(fields, atom, neg):
+        return describe(fields, atom, neg), False, ""
+    f = fields.get(atom.field)
+    _, base, value = atom.key
+    if base == "in" and not neg and f is not None and f.type in ("category", "code", "ordinal", "text", "number"):
+        return label(fields, atom.field) + "=", True, ""
+    return describe(fields, atom, neg) + "（", True, "）"
+
+
 def _shown(fields: dict, name: str, x: object) -> str:
     """One value of a test as written in the policy, as a reader sees it (labels for codes and tokens)."""
     return value_label(name, x, fields) if isinstance(x, str) else _fmt(x)
@@ -99,7 +114,7 @@ def display_arrow(fields: dict, name: str, values: pd.Series, numeric: np.ndarra
     out = _display_arrow(fields, name, values, numeric)
     if isinstance(out, pa.ChunkedArray):
         out = out.combine_chunks()
-    return out.cast(pa.string())
+    return out.cast(pa.large_string())
 
 
 def _display_arrow(fields: dict, name: str, values: pd.Series, numeric: np.ndarray | None):

@@ -16,7 +16,7 @@ import pandas as pd
 from quanhuiqi.eligibility.batch import PAIR_COLUMNS, REVIEW_PREFIX, as_date
 from quanhuiqi.eligibility.codecs import BoolCodec, CategoryCodec, OrderedCodec, SetCodec
 from quanhuiqi.eligibility.compiled import CompiledBook
-from quanhuiqi.eligibility.explain import describe, display_one, states_itself
+from quanhuiqi.eligibility.explain import display_one, evidence_piece
 from quanhuiqi.policy.load import EPOCH
 
 _TRUE = {"true", "1", "是", "yes", "y", "t", "1.0"}
@@ -60,10 +60,8 @@ class OnlineMatcher:
                 codec.warm()
         self.n_leaves = cb.leaf_atom.size
         self.pids = [cp.policy.id for cp in cb.policies]
-        self._desc = [[describe(cb.fields, lf.source, lf.neg) for lf in cp.leaves] for cp in cb.policies]
         # leaves are numbered policy by policy, in tree order (see CompiledBook._build_levels)
         self.leaf_policy = np.repeat(np.arange(len(cb.policies)), [len(cp.leaves) for cp in cb.policies])
-        self.leaf_open = [d + "（" for ds in self._desc for d in ds]
         self.leaf_field = [lf.source.field for cp in cb.policies for lf in cp.leaves]
         self.shown_fields = sorted(set(self.leaf_field))
         self.top_down = [
@@ -89,16 +87,12 @@ class OnlineMatcher:
             [keys.setdefault((lf.atom, lf.neg), len(keys)) for cp in cb.policies for lf in cp.leaves],
             dtype=np.int64,
         )
-        self.key_open = [""] * len(keys)
+        self.key_piece: list[tuple[str, bool, str]] = [("", False, "")] * len(keys)
         self.key_field = [""] * len(keys)
-        self.key_plain = [False] * len(keys)  # derived yes/no facts: the description alone (no value shown)
         leaves = [lf for cp in cb.policies for lf in cp.leaves]
         for i, k in enumerate(self.leaf_key.tolist()):
-            self.key_open[k] = self.leaf_open[i]
+            self.key_piece[k] = evidence_piece(cb.fields, leaves[i].source, leaves[i].neg)
             self.key_field[k] = self.leaf_field[i]
-            if states_itself(cb.fields, leaves[i].source, leaves[i].neg):
-                self.key_plain[k] = True
-                self.key_open[k] = self.leaf_open[i][:-1]
 
     def _active_mask(self, as_of: dt.date) -> np.ndarray:
         m = self._active.get(as_of)
@@ -273,13 +267,14 @@ class OnlineMatcher:
         shown: dict[str, str] = {}
         distinct = []
         for k in uk.tolist():
-            if self.key_plain[k]:
-                distinct.append(self.key_open[k])
+            before, with_value, after = self.key_piece[k]
+            if not with_value:
+                distinct.append(before)
                 continue
             f = self.key_field[k]
             if f not in shown:
                 shown[f] = self._display(f, row.get(f))
-            distinct.append(self.key_open[k] + shown[f] + "）")
+            distinct.append(before + shown[f] + after)
         pieces = [distinct[j] for j in inv.tolist()]
         ev_pol = self.leaf_policy[ev_idx]
         ev_a = np.searchsorted(ev_pol, hits, "left").tolist()

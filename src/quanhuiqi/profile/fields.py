@@ -17,6 +17,7 @@ Representation in the profile DataFrame:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -133,13 +134,15 @@ FIELD_LABELS = {
 
 
 def field_label(name: str, fields: dict[str, Field] | None = None) -> str:
-    """The Chinese name of a field; a city's extra field falls back to its short description."""
+    """The Chinese name of a field: a city's extra field by its ``label``, else by its description up to the
+    first bracket (``有效知识产权数量（发明专利…）`` → 有效知识产权数量) — people never read the column name."""
     if name in FIELD_LABELS:
         return FIELD_LABELS[name]
     f = (fields or {}).get(name)
     if f is not None and f.label:
         return f.label
-    return (f.description or name) if f is not None and len(f.description or "") <= 12 else name
+    head = re.split(r"[（(]", (f.description or "") if f is not None else "", maxsplit=1)[0].strip()
+    return head or name
 
 
 # Chinese labels of the canonical values of closed vocabularies; code fields are named by their standard

@@ -67,10 +67,17 @@ def normalize_text_series(values: pd.Series) -> pd.Series:
 # --- text through pyarrow compute: pandas falls back to a Python loop for NFKC and for ``\s``.
 
 
-@cache
+# What ``str.isspace`` holds for in Unicode (tests check it against every code point): scanning all of
+# Unicode here cost a quarter of a second at every start of the command line.
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def whitespace_chars() -> str:
     """Exactly the characters Python's ``str.isspace`` (``\\s``, ``str.strip()``) treats as whitespace."""
-    return "".join(chr(i) for i in range(0x110000) if chr(i).isspace())
+    return _WHITESPACE
 
 
 @cache

@@ -350,3 +350,9 @@ def test_uscc_checked_is_reason_plus_key():
     want_hi, want_lo = uscc_key(values[valid])
     assert hi[valid].tolist() == want_hi.tolist() and lo[valid].tolist() == want_lo.tolist()
     assert hi[[1, 2]].tolist() == [-1, -1] and lo[[1, 2]].tolist() == [-1, -1]  # not 18 characters
+
+
+def test_whitespace_chars_are_exactly_what_str_isspace_holds():
+    from quanhuiqi.text import whitespace_chars
+
+    assert whitespace_chars() == "".join(chr(i) for i in range(0x110000) if chr(i).isspace())

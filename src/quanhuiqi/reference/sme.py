@@ -58,10 +58,17 @@ def sme_industry_key(section: pd.Series, code: pd.Series) -> pd.Series:
 
 
 @cache
+def _scope_rules() -> tuple[tuple[str, str, str], ...]:
+    """(prefix, group, include|exclude), most specific first: plain tuples, read once."""
+    scope = sme_scope()
+    return tuple(zip(scope["prefix"].tolist(), scope["industry_key"].tolist(), scope["kind"].tolist(), strict=True))
+
+
+@cache
 def _key_for(sec: str, dig: str) -> str | None:
     if not sec:
         return None
-    for prefix, key, kind in zip(*(sme_scope()[c] for c in ("prefix", "industry_key", "kind")), strict=True):
+    for prefix, key, kind in _scope_rules():
         if prefix.isalpha():
             if sec != prefix:
                 continue

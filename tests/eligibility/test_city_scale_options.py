@@ -63,3 +63,27 @@ def test_near_misses_capped_per_enterprise_keep_the_largest_benefits(city):
     dropped_max = dropped.assign(a=dropped["policy_id"].map(amount)).groupby("uscc")["a"].max()
     both = pd.concat([kept_min, dropped_max], axis=1, keys=["kept", "dropped"]).dropna()
     assert (both["kept"] >= both["dropped"]).all()
+
+
+@pytest.mark.parametrize("suffix,threads", [(".parquet", 2), (".csv", 1)])
+def test_streamed_pairs_equal_the_full_evaluation(city, tmp_path, suffix, threads):
+    """``quanhuiqi eligibility`` writes policy by policy (threads ahead of the writer): the same pairs, in the
+    same order, with the same unknown facts, evidence and amounts as ``evaluate``; near misses too."""
+    from quanhuiqi.eligibility.stream import write_pairs
+    from quanhuiqi.tables import read_table
+
+    book, prof, full = city
+    out, nm = tmp_path / f"pairs{suffix}", tmp_path / "nm.parquet"
+    done = write_pairs(book.compiled, prof, DAY, out, near_miss=nm, threads=threads)
+    got = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out, dtype=str, keep_default_na=False)
+    want = full.pairs.reset_index(drop=True)
+    assert len(got) == len(want) == done.pairs
+    for col in ("uscc", "policy_id", "verdict", "unknown", "evidence", "mode"):
+        assert got[col].astype(str).fillna("").tolist() == want[col].astype(str).fillna("").tolist(), col
+    for col in ("amount", "amount_max"):
+        np.testing.assert_allclose(pd.to_numeric(got[col]).to_numpy(), want[col].to_numpy(), equal_nan=True)
+    c = full.counts.set_index("policy_id")
+    assert done.eligible.tolist() == c["eligible"].tolist() and done.undetermined.tolist() == c["undetermined"].tolist()
+    assert done.near_misses == len(full.near_misses)
+    assert read_table(nm)[["uscc", "policy_id", "gap"]].astype(str).values.tolist() == (
+        full.near_misses[["uscc", "policy_id", "gap"]].astype(str).values.tolist())

@@ -88,9 +88,11 @@ def eligibility_file(
     rejects: str | os.PathLike | None = None,
     encoding: str | None = None,
 ) -> str:
-    """What ``quanhuiqi eligibility`` runs: read → validate → profile → evaluate → write (atomically;
-    nothing is written unless every step succeeded).  ``encoding`` names the enterprise CSV's encoding
-    (default: UTF-8 or GB18030/GBK detected).  Returns a one-line summary (with the encoding read)."""
+    """What ``quanhuiqi eligibility`` runs: read → validate → profile → evaluate → write (atomically; the
+    pairs stream to ``out`` policy by policy, :func:`quanhuiqi.eligibility.stream.write_pairs`, the same
+    columns as ``evaluate(...).pairs``).  ``encoding`` names the enterprise CSV's encoding (default: UTF-8 or
+    GB18030/GBK detected).  Returns a one-line summary (with the encoding read)."""
+    from quanhuiqi.eligibility.stream import write_pairs
     from quanhuiqi.policy import load_book
     from quanhuiqi.profile import profile
     from quanhuiqi.tables import read_enterprises, validate_enterprises, write_table
@@ -101,10 +103,7 @@ def eligibility_file(
     raw = read_enterprises(enterprises, encoding=encoding, report=read_as)
     val = validate_enterprises(raw, as_of, source=str(enterprises))
     prof = profile(val.clean, as_of)
-    res = evaluate(book, prof, as_of, near_misses=near_miss is not None)
-    write_table(res.pairs, out)
-    if near_miss is not None:
-        write_table(res.near_misses, near_miss)
+    done = write_pairs(book.compiled, prof, as_of, out, near_miss=near_miss)
     if rejects is not None:
         write_table(val.rejects, rejects)
     n_rej = (
@@ -112,11 +111,10 @@ def eligibility_file(
         if len(val.rejects)
         else 0
     )
-    c = res.counts
     return (
-        f"{len(raw)} enterprises ({n_rej} rejected) × {int(c['active'].sum())} active policies (book {book.version}) as of {as_of}: "
-        f"{int(c['eligible'].sum())} eligible, {int(c['undetermined'].sum())} undetermined"
-        + (f", {len(res.near_misses)} near misses" if near_miss is not None else "")
+        f"{len(raw)} enterprises ({n_rej} rejected) × {done.active} active policies (book {book.version}) as of {as_of}: "
+        f"{int(done.eligible.sum())} eligible, {int(done.undetermined.sum())} undetermined"
+        + (f", {done.near_misses} near misses" if near_miss is not None else "")
         + f" → {Path(out)} (enterprises read as {read_as['encoding']})"
     )
 

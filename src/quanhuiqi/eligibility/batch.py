@@ -231,8 +231,9 @@ def _groups(pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             seen = np.zeros(1 << 16, dtype=bool)
             seen[p] = True
             reps = np.flatnonzero(seen)
-            ids = np.cumsum(seen, dtype=np.int32) - 1
-            return ids[p], reps.astype(np.int64)[:, None]
+            lut = np.empty(1 << 16, dtype=np.int32)
+            lut[reps] = np.arange(reps.size, dtype=np.int32)
+            return lut[p], reps.astype(np.int64)[:, None]
         reps, ids = np.unique(p, return_inverse=True)
         return ids.astype(np.int32), reps[:, None]
     reps, ids = np.unique(pattern, axis=0, return_inverse=True)
@@ -260,91 +261,158 @@ def _leaf_piece(cb: CompiledBook, lf) -> tuple[str, bool, str]:
     return cache[key]
 
 
-def _evidence_args(cb: CompiledBook, cp, shown_leaves: list, review: str | None) -> list:
-    """The evidence of a group of pairs as arguments of one Arrow join: constant text (descriptions,
-    brackets, separators) between the names of the fields whose values are shown."""
-    args: list = []
-    text = "" if not review else REVIEW_PREFIX.format(review)
-    for i, lf in enumerate(shown_leaves):
-        if text or i:
-            text += "；"
-        before, with_value, after = _leaf_piece(cb, lf)
-        text += before
-        if with_value:
-            args += [text, lf.source.field]
-            text = after
-    return args + [text]
+class Displays:
+    """Each field's values as people read them, for every enterprise of a profile, built on first use: the
+    texts (Arrow) and their codes (equal texts, equal codes) — the evidence of millions of pairs gathers from
+    these, and pairs whose shown values are the same share one text."""
+
+    def __init__(self, cb: CompiledBook, enc: Encoded):
+        self.cb, self.enc = cb, enc
+        self._text: dict[str, pa.Array] = {}
+        self._codes: dict[str, tuple[np.ndarray, int]] = {}
+
+    def text(self, name: str) -> pa.Array:
+        if name not in self._text:
+            num = self.enc.numeric(self.cb, name) if self.cb.fields[name].type == "number" else None
+            self._text[name] = display_arrow(self.cb.fields, name, self.enc.columns[name], num)
+        return self._text[name]
+
+    def codes(self, name: str) -> tuple[np.ndarray, int]:
+        if name not in self._codes:
+            d = pc.dictionary_encode(self.text(name))
+            self._codes[name] = (d.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(d.dictionary))
+        return self._codes[name]
+
+
+@dataclass
+class Explained:
+    """One policy's pairs explained, in the order written (``order``: positions into the pairs as given).
+    ``unknown`` holds codes into ``unknown_names``; ``evidence`` indices into its distinct texts."""
+
+    order: np.ndarray
+    unknown: np.ndarray
+    unknown_names: list[str]
+    amount: np.ndarray
+    amount_max: np.ndarray
+    evidence: pa.DictionaryArray | None
+
+
+def _distinct(columns: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(which distinct combination each pair has, one representative pair per combination) of integer
+    columns given with their cardinalities — one hash pass, or a sort when the product overflows."""
+    n = columns[0][0].size
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for codes, card in columns:
+        card = max(int(card), 1)
+        if span * card >= 1 << 62:  # too many combinations for one integer: group the columns
+            _, first, inv = np.unique(np.stack([c for c, _ in columns], axis=1), axis=0, return_index=True,
+                                      return_inverse=True)
+            return inv.reshape(-1).astype(np.int32), first
+        key = key * card + codes
+        span *= card
+    inv, uniq = pd.factorize(key)
+    first = np.empty(len(uniq), dtype=np.int64)
+    first[inv[::-1]] = np.arange(n - 1, -1, -1)
+    return inv.astype(np.int32), first
+
+
+def _masked(values: pa.Array, rows: np.ndarray, show: np.ndarray) -> pa.Array:
+    """``values[rows]`` where ``show``, null elsewhere (a take through null indices)."""
+    return values.take(pa.array(rows, mask=~show))
+
+
+def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: Displays | None) -> Explained:
+    """``unknown``, ``evidence`` (when ``displays`` is given), ``amount`` and ``amount_max`` of one policy's pairs
+    (``r``: their rows), in the order given.
+
+    Which leaves prove a verdict and which must be settled depends only on the pair's leaf values, and a
+    policy's pairs share a handful of those *patterns*: the tree is walked once per pattern, not per pair.
+    Evidence depends on the tests shown and the values they show, so pairs alike in both share one text: the
+    distinct texts are built — for all of them at once, one Arrow call per test (the value gathered through
+    a mask where the test is not shown) and one null-skipping join — and each pair points to its own."""
+    ids, reps = _groups(_pair_patterns(cb, enc, cp, r))
+    lv = {lf.leaf_id: ((reps[:, i // LEAVES_PER_WORD] >> (2 * (i % LEAVES_PER_WORD))) & 3).astype(np.int8)
+          for i, lf in enumerate(cp.leaves)}
+    vals: dict[int, np.ndarray] = {}
+    root = tree_values(cp.root, lv, vals)
+    ev: dict[int, np.ndarray] = {}
+    unk: dict[int, np.ndarray] = {}
+    support(cp.root, vals, root != 0, root == 1, ev, unk)
+    names = sorted({lf.source.field for lf in cp.leaves})
+    unknown_names: list[str] = []
+    group_unknown = []
+    for g in range(root.size):
+        text = ";".join(n for n in names if any(unk[lf.leaf_id][g] for lf in cp.leaves if lf.source.field == n))
+        if text not in unknown_names:
+            unknown_names.append(text)
+        group_unknown.append(unknown_names.index(text))
+    lo, hi = _amount(cb, enc, cp, r)
+    order = np.arange(r.size)
+    unknown = np.asarray(group_unknown, dtype=np.int32)[ids]
+    if displays is None:
+        return Explained(order, unknown, unknown_names, lo, hi, None)
+    # which tests each pattern shows; the fields whose values they show
+    shown = np.stack([ev[lf.leaf_id] for lf in cp.leaves], axis=1) if cp.leaves else np.zeros((root.size, 0), bool)
+    sets, set_of_pattern = np.unique(shown, axis=0, return_inverse=True)
+    pieces = [_leaf_piece(cb, lf) for lf in cp.leaves]
+    value_fields = sorted({lf.source.field for lf, (_, with_value, _) in zip(cp.leaves, pieces, strict=True)
+                           if with_value and shown[:, lf.leaf_id].any()})
+    columns = [(set_of_pattern.reshape(-1)[ids], len(sets))]
+    columns += [(displays.codes(f)[0][r], displays.codes(f)[1]) for f in value_fields]
+    inv, first = _distinct(columns)
+    # the distinct texts: every test's piece where that text shows it, joined skipping the others (Arrow's
+    # null-skipping join drops a row whose pieces are all null: texts that show nothing are left out of it)
+    keep = np.flatnonzero(shown[ids[first]].any(axis=1)) if cp.leaves else np.zeros(0, np.int64)
+    at_rows = r[first[keep]]
+    at_show = shown[ids[first[keep]]]
+    parts = []
+    for i, (lf, (before, with_value, after)) in enumerate(zip(cp.leaves, pieces, strict=True)):
+        show = at_show[:, i]
+        if not show.any():
+            continue
+        if not with_value:
+            parts.append(_masked(pa.array([before], pa.large_string()), np.zeros(keep.size, np.int64), show))
+            continue
+        value = _masked(displays.text(lf.source.field), at_rows, show)
+        parts.append(pc.binary_join_element_wise(pa.scalar(before, pa.large_string()), value,
+                                                 pa.scalar(after, pa.large_string()), pa.scalar("", pa.large_string())))
+    head = REVIEW_PREFIX.format(cp.policy.review) if cp.policy.review else ""
+    if cp.policy.review:  # a discretionary step: the pair says it is subject to review
+        parts.insert(0, pa.repeat(pa.scalar(head, pa.large_string()), keep.size))
+    if len(parts) > 1:
+        some = pc.binary_join_element_wise(*parts, pa.scalar("；", pa.large_string()), null_handling="skip")
+    else:
+        some = parts[0] if parts else pa.array([], pa.large_string())
+    # every distinct text: those with a shown test, then the one without (``head`` alone, or "")
+    where = np.full(first.size, keep.size, dtype=np.int64)
+    where[keep] = np.arange(keep.size)
+    texts = pa.concat_arrays([some.cast(pa.large_string()), pa.array([head], pa.large_string())]).take(pa.array(where))
+    return Explained(order, unknown, unknown_names, lo, hi,
+                     pa.DictionaryArray.from_arrays(pa.array(inv), texts))
 
 
 def explain_pairs(
     cb: CompiledBook, enc: Encoded, pol_pos: np.ndarray, rows: np.ndarray, *, evidence: bool = True
 ):
     """``unknown`` (fields to supply), ``evidence``, ``amount`` and ``amount_max`` for pairs sorted by policy,
-    and the order they come in (``perm``: positions into the pairs given).
-
-    Which leaves prove a verdict and which must be settled depends only on the pair's leaf values, and a
-    policy's pairs share a handful of those *patterns*: the tree is walked once per pattern, not per pair.
-    The pairs whose evidence names the same tests are written with one Arrow join of constant text and their
-    displayed values (each field displayed once for every enterprise, then gathered), so each pair's text is
-    built once and never moved: the pairs of a policy come eligible first, then by the tests their evidence
-    names, then by row (with or without ``evidence``: the order never depends on the options).  ``unknown`` is a Categorical: millions of pairs share a few hundred
-    field lists."""
+    and the order they come in (``perm``: positions into the pairs given): :func:`explain_policy` per policy.
+    The order never depends on the options.  ``unknown`` is a Categorical: millions of pairs share a few
+    hundred field lists."""
     unknown_code = np.zeros(rows.size, dtype=np.int32)
     unknown_texts: dict[str, int] = {"": 0}
-    shown_all: dict[str, pa.Array] = {}
+    displays = Displays(cb, enc) if evidence else None
     ev_parts: list[pa.Array] = []
     amount = np.full(rows.size, np.nan)
     amount_max = np.full(rows.size, np.nan)
     perm = np.arange(rows.size, dtype=np.int64)
-    empty = pa.scalar("", pa.large_string())
     for pi, a, b in _segments(pol_pos):
-        cp = cb.policies[pi]
-        r = rows[a:b]
-        ids, reps = _groups(_pair_patterns(cb, enc, cp, r))
-        lv = {lf.leaf_id: ((reps[:, i // LEAVES_PER_WORD] >> (2 * (i % LEAVES_PER_WORD))) & 3).astype(np.int8)
-              for i, lf in enumerate(cp.leaves)}
-        vals: dict[int, np.ndarray] = {}
-        root = tree_values(cp.root, lv, vals)
-        ev: dict[int, np.ndarray] = {}
-        unk: dict[int, np.ndarray] = {}
-        support(cp.root, vals, root != 0, root == 1, ev, unk)
-        names = sorted({lf.source.field for lf in cp.leaves})
-        group_unknown = [
-            unknown_texts.setdefault(
-                ";".join(n for n in names if any(unk[lf.leaf_id][g] for lf in cp.leaves if lf.source.field == n)),
-                len(unknown_texts))
-            for g in range(root.size)
-        ]
-        u_code = np.asarray(group_unknown, dtype=np.int32)[ids]
-        lo, hi = _amount(cb, enc, cp, r)
-        # evidence groups: the verdict and the tests the evidence names (several patterns may share one)
-        shown_of = [tuple(i for i, lf in enumerate(cp.leaves) if ev[lf.leaf_id][g]) for g in range(root.size)]
-        keys = sorted({(-int(root[g]), shown_of[g]) for g in range(root.size)})
-        egid_of = np.array([keys.index((-int(root[g]), shown_of[g])) for g in range(root.size)], dtype=np.int16)
-        egid = egid_of[ids]
-        order = np.argsort(egid, kind="stable")  # radix sort of small integers: rows stay ascending per group
-        bounds = np.searchsorted(egid[order], np.arange(len(keys) + 1))
-        perm[a:b] = a + order
-        unknown_code[a:b], amount[a:b], amount_max[a:b] = u_code[order], lo[order], hi[order]
-        if not evidence:
-            continue
-        r_sorted = pa.array(r[order])
-        for e, (_, shown) in enumerate(keys):
-            n_e = int(bounds[e + 1] - bounds[e])
-            args = _evidence_args(cb, cp, [cp.leaves[i] for i in shown], cp.policy.review)
-            if len(args) == 1:
-                ev_parts.append(pa.repeat(pa.scalar(args[0], pa.large_string()), n_e))
-                continue
-            rg = r_sorted.slice(int(bounds[e]), n_e)
-            for k in range(0, len(args), 2):
-                args[k] = pa.scalar(args[k], pa.large_string())
-            for k in range(1, len(args), 2):
-                fname = args[k]
-                if fname not in shown_all:
-                    num = enc.numeric(cb, fname) if cb.fields[fname].type == "number" else None
-                    shown_all[fname] = display_arrow(cb.fields, fname, enc.columns[fname], num)
-                args[k] = shown_all[fname].take(rg)
-            ev_parts.append(pc.binary_join_element_wise(*args, empty))
+        x = explain_policy(cb, enc, cb.policies[pi], rows[a:b], displays)
+        perm[a:b] = a + x.order
+        codes = np.array([unknown_texts.setdefault(t, len(unknown_texts)) for t in x.unknown_names], dtype=np.int32)
+        unknown_code[a:b], amount[a:b], amount_max[a:b] = codes[x.unknown], x.amount, x.amount_max
+        if x.evidence is not None:
+            ev_parts.append(x.evidence.dictionary.take(x.evidence.indices))
     unknown = pd.Categorical.from_codes(unknown_code, categories=pd.Index(list(unknown_texts), dtype="string"))
     if not evidence:
         return unknown, pd.array(np.full(rows.size, "", dtype=object), dtype="string"), amount, amount_max, perm

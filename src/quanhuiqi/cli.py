@@ -60,14 +60,16 @@ def cmd_policy_draft(args: argparse.Namespace) -> int:
 def cmd_policy_simulate(args: argparse.Namespace) -> int:
     from quanhuiqi.simulate import simulate_dir
 
-    print(simulate_dir(args.policies, args.data, args.as_of, args.out, vary=args.vary, estimator=args.estimator))
+    print(simulate_dir(args.policies, args.data, args.as_of, args.out, vary=args.vary, estimator=args.estimator,
+                       encoding=args.encoding))
 
 
 def cmd_policy_readiness(args: argparse.Namespace) -> int:
     from quanhuiqi.policy.readiness import readiness_file
 
     print(readiness_file(args.policies, args.data, as_of=args.as_of, out=args.out, html=args.html,
-                         actions=args.actions, sources=args.sources, donor_pool=args.donors, seed=args.seed))
+                         actions=args.actions, sources=args.sources, donor_pool=args.donors, seed=args.seed,
+                         encoding=args.encoding))
     return 0
 
 
@@ -96,7 +98,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise InputError("--no-firm-effects applies to the policy ranker only")
         print(train_appeals_cli(args.data, register=args.register, alias=args.alias, cv=args.cv,
                                 department_map=args.department_map, triage_rules=args.triage_rules,
-                                params=_params(args.param)))
+                                params=_params(args.param), encoding=args.encoding))
         return 0
     if args.cv or args.department_map or args.triage_rules:
         raise InputError("--cv, --department-map and --triage-rules apply to train appeals only")
@@ -115,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise InputError("--no-firm-effects applies to the policy ranker only")
         extra["truth"] = PostingTruth.of_city(args.data)
     print(train(args.data, register=args.register, alias=args.alias, threads=args.threads,
-                params=_params(args.param), **extra))
+                params=_params(args.param), encoding=args.encoding, **extra))
     return 0
 
 
@@ -151,14 +153,15 @@ def cmd_match_postings(args: argparse.Namespace) -> int:
 def cmd_appeals_route(args: argparse.Namespace) -> int:
     from quanhuiqi.appeals import route_appeals_file
 
-    print(route_appeals_file(args.appeals, args.out, model=args.model, rejects=args.rejects, threshold=args.threshold))
+    print(route_appeals_file(args.appeals, args.out, model=args.model, rejects=args.rejects, threshold=args.threshold,
+                             encoding=args.encoding))
     return 0
 
 
 def cmd_appeals_clock(args: argparse.Namespace) -> int:
     from quanhuiqi.appeals import clock_file
 
-    print(clock_file(args.appeals, args.as_of, args.out, config=args.config))
+    print(clock_file(args.appeals, args.as_of, args.out, config=args.config, encoding=args.encoding))
     return 0
 
 
@@ -216,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--vary", help="sweep file (YAML): policy, path and values to try")
     c.add_argument("--estimator", choices=["calibrated", "data", "history"], default="calibrated",
                    help="central estimate of undetermined pairs (default: the data rate calibrated on the history)")
+    c.add_argument("--encoding", default="auto", help=ENCODING_HELP)
     c.set_defaults(func=cmd_policy_simulate)
     c = psub.add_parser("readiness", help="免申即享 readiness: the decided share per policy and the data-sharing "
                                           "actions that would decide more")
@@ -228,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--sources", help="a city's sources.csv (default: the one in the policy folder, if any)")
     c.add_argument("--donors", type=int, default=8192, help="donors per unknown list for the eligible estimate")
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--encoding", default="auto", help=ENCODING_HELP)
     c.set_defaults(func=cmd_policy_readiness)
 
     s = sub.add_parser("eligibility", help="three-valued eligibility for every enterprise × active policy")
@@ -255,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="appeals: also report nested K-fold cross-validated scores (default 0: validation only)")
     s.add_argument("--department-map", help="appeals: category → department map (YAML; default: the shipped one)")
     s.add_argument("--triage-rules", help="appeals: triage rules (YAML; default: the shipped ones)")
+    s.add_argument("--encoding", default="auto", help=ENCODING_HELP)
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("appeals", help="enterprise appeals (涉企诉求): route and triage, the response clock")
@@ -265,12 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", help="NAME@ALIAS or NAME/VERSION (default: the latest registered appeals model)")
     c.add_argument("--threshold", type=float, help="abstain (人工分拨) below this top probability (default: the model's)")
     c.add_argument("--rejects")
+    c.add_argument("--encoding", default="auto", help=ENCODING_HELP)
     c.set_defaults(func=cmd_appeals_route)
     c = asub.add_parser("clock", help="the 2110 response clock: at-risk and overdue lists per department")
     c.add_argument("--appeals", required=True)
     c.add_argument("--as-of", required=True, help="YYYY-MM-DD[ HH:MM] (local time)")
     c.add_argument("--out", required=True, help="folder for status, at_risk, overdue, department_stats, rejects")
     c.add_argument("--config", help="clock settings (YAML; default: the shipped 2110 rule)")
+    c.add_argument("--encoding", default="auto", help=ENCODING_HELP)
     c.set_defaults(func=cmd_appeals_clock)
 
     s = sub.add_parser("match-postings", help="pair supply and demand postings (供需对接)")

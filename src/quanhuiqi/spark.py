@@ -73,15 +73,32 @@ def local_session(master: str = "local[2]", app: str = "quanhuiqi-push", **conf:
     return b.getOrCreate()
 
 
-def _read(spark: Any, path: Path, name: str, partitions: int) -> Any:
-    """One input table as a Spark DataFrame: ``table__column`` columns plus ``_table``, ``_row``, ``_part``."""
+def _charset(encoding: str) -> str:
+    """Java's name of a codec :func:`quanhuiqi.tables.io.file_encoding` reports (a BOM is stripped from the
+    header below)."""
+    return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "gb18030": "GB18030", "gbk": "GBK", "utf-16": "UTF-16"}.get(
+        encoding, encoding.upper())
+
+
+def _read(spark: Any, path: Path, name: str, partitions: int, encoding: str | None = None,
+          report: dict | None = None) -> Any:
+    """One input table as a Spark DataFrame: ``table__column`` columns plus ``_table``, ``_row``, ``_part``.
+    A CSV's encoding is checked on the driver as the local job reads it (named, or UTF-8 / GB18030 detected;
+    a file that is neither refused by name) and handed to Spark's reader; ``report`` receives it."""
     from pyspark.sql import functions as F
+
+    from quanhuiqi.tables.io import file_encoding
 
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        df = spark.read.options(header=True, multiLine=True, encoding="UTF-8", escape='"').csv(str(path))
+        enc = file_encoding(path, encoding)
+        if report is not None:
+            report["encoding"] = enc
+        df = spark.read.options(header=True, multiLine=True, encoding=_charset(enc), escape='"').csv(str(path))
     elif suffix in (".parquet", ".pq"):
         df = spark.read.parquet(str(path))
+        if report is not None:
+            report["encoding"] = "parquet"
     else:
         raise InputError(f"{path}: unsupported file type {suffix!r} (expected .csv or .parquet)")
     cols = [c.lstrip("\ufeff").strip() for c in df.columns]
@@ -255,13 +272,15 @@ def run_daily_spark(
     config: str | os.PathLike | dict | None = None,
     *,
     spark: Any = None,
+    encoding: str | None = None,
 ) -> RunResult:
     """The daily job with the enterprise partitions processed on Spark; same outputs as ``run_daily``.
 
     ``spark``: an existing SparkSession (a cluster's); default: ``local_session()``.  The data
-    folder and the out folder are read and written by the driver; input tables by Spark.
+    folder and the out folder are read and written by the driver; input tables by Spark.  ``encoding`` as in
+    ``run_daily``.
     """
-    prep = prepare(date, data_dir, out_dir, model, config)
+    prep = prepare(date, data_dir, out_dir, model, config, encoding)
     cfg = prep.cfg
     spark = spark or local_session()
     staging = _staging_dir(cfg, prep.out_dir, prep.date_text)
@@ -286,7 +305,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             p = prep.paths.get(name)
             if p is None:
                 continue
-            df = _read(spark, p, name, parts)
+            df = _read(spark, p, name, parts, prep.encoding, inputs[name])
             frames.append(df)
             columns[name] = [c.split(SEP, 1)[1] for c in df.columns if SEP in c]
             if name in FACT_TABLES:  # refused on the driver, before any partition runs, as the local job does
@@ -296,7 +315,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         extras = []  # (table name in the union, source as the rejects name it)
         for i, rel in enumerate(cfg["paths"]["extra"]):
             name, source = f"extra{i}", f"extra[{i}] {rel}"
-            df = _read(spark, prep.paths[f"extra[{i}]"], name, parts)
+            df = _read(spark, prep.paths[f"extra[{i}]"], name, parts, prep.encoding, inputs.get(f"extra[{i}]"))
             frames.append(df)
             columns[name] = [c.split(SEP, 1)[1] for c in df.columns if SEP in c]
             # refused on the driver, before any partition runs, as the local job refuses it

@@ -69,3 +69,26 @@ def test_the_reports_numbers_match_the_golden_ones(day):
         path.write_text(json.dumps(got, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     want = json.loads(path.read_text(encoding="utf-8"))
     assert got == want
+
+
+def test_a_gbk_export_of_the_same_city_gives_the_same_day(day, tmp_path):
+    """Every CSV of data_samples re-encoded as GBK (real double-byte bytes; Parquet and the book copied): the
+    same tables as the golden day, the same report numbers, and each input's encoding recorded in the report."""
+    import shutil
+
+    data = tmp_path / "gbk"
+    shutil.copytree(SAMPLES, data)
+    for p in sorted(data.glob("*.csv")):
+        p.write_bytes(p.read_bytes().decode("utf-8-sig").encode("gbk"))
+    assert "济南".encode("gbk") in (data / "enterprises.csv").read_bytes()
+    got = run_daily(DAY, data, tmp_path / "out", config={"appeals": {"model": None}})
+    for name in TABLES:
+        want = pd.read_parquet(day.out_dir / f"{name}.parquet")
+        assert not (d := _diff(pd.read_parquet(got.out_dir / f"{name}.parquet"), want)), f"{name}: {d}"
+    report = json.loads((got.out_dir / "report.json").read_text(encoding="utf-8"))
+    want = json.loads((day.out_dir / "report.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in _numbers(report).items() if k != "inputs"} == {
+        k: v for k, v in _numbers(want).items() if k != "inputs"}
+    enc = {name: i.get("encoding") for name, i in report["inputs"].items() if i.get("path")}
+    assert enc["enterprises"] == enc["appeals"] == enc["certificates"] == "gb18030"
+    assert enc["push_history"] == "parquet" and want["inputs"]["enterprises"]["encoding"] == "utf-8"

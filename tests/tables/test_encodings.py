@@ -149,3 +149,62 @@ def test_cli_profile_reads_a_gb18030_export(tmp_path, utf8_text):
                        timeout=300, cwd=ROOT)
     assert r.returncode == 1 and "big5.csv: neither UTF-8 nor GB18030/GBK" in r.stderr
     assert "--encoding" in r.stderr and not (tmp_path / "x.parquet").exists()
+
+
+def test_appeals_postings_and_the_simulated_city_read_gbk(tmp_path):
+    """The readers main gained since: appeals, postings, the simulation's city folder (its inputs record the
+    encoding read per table)."""
+    from quanhuiqi.appeals import read_appeals
+    from quanhuiqi.simulate.city import read_city
+
+    for name in ("appeals.csv", "postings.csv", "grants.csv", "certificates.csv"):
+        (tmp_path / name).write_bytes((SAMPLES / name).read_bytes().decode("utf-8-sig").encode("gbk"))
+    lines = (SAMPLES / "enterprises.csv").read_bytes().decode("utf-8-sig").splitlines(keepends=True)[: ROWS + 1]
+    (tmp_path / "enterprises.csv").write_bytes("".join(lines).encode("gbk"))
+    rep: dict = {}
+    got = read_appeals(tmp_path / "appeals.csv", report=rep)
+    assert rep == {"encoding": "gb18030"}
+    pd.testing.assert_frame_equal(got, read_appeals(SAMPLES / "appeals.csv"))
+    with pytest.raises(InputError, match=r"appeals\.csv: not valid utf-8 text"):
+        read_appeals(tmp_path / "appeals.csv", encoding="utf-8")
+    rep = {}
+    pd.testing.assert_frame_equal(read_table(tmp_path / "postings.csv", encoding="gbk", report=rep),
+                                  read_table(SAMPLES / "postings.csv"))
+    assert rep == {"encoding": "gbk"}
+    city = read_city(tmp_path, "2025-07-01")
+    assert city.inputs["enterprises"]["encoding"] == "gb18030" and len(city.profile) > 0
+    assert city.inputs["grants"]["encoding"] == "utf-8" and city.inputs["certificates"]["encoding"] == "gb18030"
+    assert read_city(tmp_path, "2025-07-01", encoding="gbk").inputs["enterprises"]["encoding"] == "gbk"
+
+
+def test_file_encoding_streams_utf8_and_falls_back_to_the_strict_reading(tmp_path, utf8_text):
+    """What Spark's reader is told: the same answer and the same refusals as read_table, UTF-8 checked a chunk
+    at a time (a character split across chunks is still UTF-8)."""
+    from quanhuiqi.tables.io import file_encoding
+
+    u8 = _write(tmp_path, "u.csv", utf8_text.encode("utf-8"))
+    assert file_encoding(u8, chunk=7) == "utf-8"
+    assert file_encoding(_write(tmp_path, "b.csv", codecs.BOM_UTF8 + utf8_text.encode()), chunk=5) == "utf-8-sig"
+    gb = _write(tmp_path, "g.csv", utf8_text.encode("gbk"))
+    assert file_encoding(gb, chunk=7) == "gb18030" and file_encoding(gb, "gbk") == "gbk"
+    with pytest.raises(InputError, match=r"g\.csv: not valid utf-8"):
+        file_encoding(gb, "utf-8")
+    big5 = _write(tmp_path, "big5.csv", "uscc,name\n1,濟南華新電子有限公司\n2,臺灣積體電路製造\n".encode("big5"))
+    with pytest.raises(InputError, match=r"big5\.csv: neither UTF-8 nor GB18030/GBK"):
+        file_encoding(big5)
+
+
+def test_cli_appeals_clock_takes_encoding(tmp_path):
+    """`--encoding` on the commands main gained (appeals clock here): named, detected, or refused by name."""
+    gbk = _write(tmp_path, "appeals.csv", (SAMPLES / "appeals.csv").read_bytes().decode("utf-8-sig").encode("gbk"))
+
+    def clock(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "quanhuiqi.cli", "appeals", "clock", "--appeals", str(gbk),
+                               "--as-of", "2025-07-01", "--out", str(tmp_path / "clock"), *extra],
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+    r = clock()
+    assert r.returncode == 0, r.stderr
+    assert "(as gb18030)" in r.stdout
+    r = clock("--encoding", "utf-8")
+    assert r.returncode == 1 and "appeals.csv: not valid utf-8 text" in r.stderr

@@ -380,14 +380,16 @@ def department_statistics(cases: pd.DataFrame, per_dept: pd.DataFrame, cal: Work
 
 
 def clock_file(appeals: str | os.PathLike, as_of, out: str | os.PathLike,
-               config: str | os.PathLike | dict | None = None) -> str:
-    """``quanhuiqi appeals clock``: read, validate (rejects beside), link cases, run the clock, write the lists."""
+               config: str | os.PathLike | dict | None = None, encoding: str | None = None) -> str:
+    """``quanhuiqi appeals clock``: read (``encoding`` or detected), validate (rejects beside), link cases, run
+    the clock, write the lists."""
     from quanhuiqi.appeals.dedupe import cases as to_cases
     from quanhuiqi.appeals.validate import appeals_file_clean
     from quanhuiqi.tables.io import write_table
 
     as_of_ts = _parse_as_of(as_of)
-    v = appeals_file_clean(appeals, as_of_ts)
+    read_as: dict = {}
+    v = appeals_file_clean(appeals, as_of_ts, encoding=encoding, report=read_as)
     result = response_clock(to_cases(v.clean), as_of_ts, config)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -397,7 +399,7 @@ def clock_file(appeals: str | os.PathLike, as_of, out: str | os.PathLike,
         write_table(frame, out_dir / f"{name}.parquet")
         write_table(frame, out_dir / f"{name}.csv")
     write_table(v.rejects, out_dir / "rejects.csv")
-    return (f"{result.summary()}\n  rows read {v.rows_in}, rejected {v.rows_rejected}, cleared values "
+    return (f"{result.summary()}\n  rows read {v.rows_in} (as {read_as['encoding']}), rejected {v.rows_rejected}, cleared values "
             f"{int((v.rejects['action'] == 'value_cleared').sum())}\n  lists: {out_dir}/at_risk.csv, overdue.csv, "
             f"department_stats.csv")
 

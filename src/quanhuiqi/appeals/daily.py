@@ -51,10 +51,12 @@ def load_model_for_day(ref: str | None) -> tuple[Any, dict[str, Any], list[str]]
     return model, info, []
 
 
-def appeals_day(path: Path, day: pd.Timestamp, cfg: dict[str, Any]) -> AppealsDay:
-    """Validate, link cases, route the new appeals, run the clock; tables, rejects and the report section."""
+def appeals_day(path: Path, day: pd.Timestamp, cfg: dict[str, Any], encoding: str | None = None,
+                read_as: dict | None = None) -> AppealsDay:
+    """Validate, link cases, route the new appeals, run the clock; tables, rejects and the report section.
+    ``encoding``: the CSV's (default detected); ``read_as`` receives the encoding read."""
     acfg = cfg["appeals"]
-    v = validate_appeals(read_appeals(path), day, source="appeals")
+    v = validate_appeals(read_appeals(path, encoding, read_as), day, source="appeals")
     clean = v.clean
     since = day - pd.Timedelta(days=float(acfg["new_days"]))
     new = clean[(clean["received_at"] >= since) & (clean["received_at"] < day)].reset_index(drop=True)

@@ -243,15 +243,18 @@ class OnlineRouter:
 
 
 def route_appeals_file(appeals: str | os.PathLike, out: str | os.PathLike, *, model: str | None = None,
-                       rejects: str | os.PathLike | None = None, threshold: float | None = None) -> str:
+                       rejects: str | os.PathLike | None = None, threshold: float | None = None,
+                       encoding: str | None = None) -> str:
     """``quanhuiqi appeals route``: validate, route with ``model`` (NAME@ALIAS; default the latest registered
-    appeals model), write one row per valid input appeal and the rejects."""
+    appeals model), write one row per valid input appeal and the rejects.  ``encoding``: the CSV's (default
+    detected: UTF-8 or GB18030/GBK), reported in the summary."""
     from quanhuiqi.appeals.registered import load_appeals_model
     from quanhuiqi.appeals.validate import appeals_file_clean
     from quanhuiqi.tables.io import write_table
 
     loaded = load_appeals_model(model)
-    v = appeals_file_clean(appeals)
+    read_as: dict = {}
+    v = appeals_file_clean(appeals, encoding=encoding, report=read_as)
     routed = route_appeals(loaded, v.clean, history=v.clean, threshold=threshold)
     write_table(routed, out)
     rej_path = rejects or _default_rejects(out)
@@ -261,7 +264,8 @@ def route_appeals_file(appeals: str | os.PathLike, out: str | os.PathLike, *, mo
     by_level = routed.drop_duplicates("case_id")["triage"].value_counts().to_dict()
     return (f"routed {len(routed)} appeals ({cases} cases) with {getattr(loaded, 'ref', 'model')}: {auto} to a "
             f"department, {len(routed) - auto} to {MANUAL_DISPATCH}; triage per case {by_level}; "
-            f"{v.rows_rejected} rows rejected, {int((v.rejects['action'] == 'value_cleared').sum())} values cleared\n"
+            f"{v.rows_rejected} rows rejected, {int((v.rejects['action'] == 'value_cleared').sum())} values cleared "
+            f"(appeals read as {read_as['encoding']})\n"
             f"  out: {out}\n  rejects: {rej_path}")
 
 

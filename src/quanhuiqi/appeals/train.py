@@ -178,14 +178,16 @@ def _has_tabulate() -> bool:
 
 def train_appeals_cli(data_dir, register: str | None = None, alias: str | None = None, *, cv: int = 0,
                       department_map: str | None = None, triage_rules: str | None = None,
-                      params: dict | None = None, seed: int = 0) -> str:
-    """``quanhuiqi train appeals``: train on DIR/appeals.csv (or .parquet), log to MLflow, register, alias."""
+                      params: dict | None = None, seed: int = 0, encoding: str | None = None) -> str:
+    """``quanhuiqi train appeals``: train on DIR/appeals.csv (or .parquet; ``encoding`` or detected), log to
+    MLflow, register, alias."""
     from quanhuiqi import registry
     from quanhuiqi.appeals.registered import log_appeals_model
     from quanhuiqi.appeals.validate import appeals_file_clean
 
     path = find_appeals_file(data_dir)
-    v = appeals_file_clean(path, require_received=False)
+    read_as: dict = {}
+    v = appeals_file_clean(path, require_received=False, encoding=encoding, report=read_as)
     params = dict(params or {})
     grid = tuple(float(x) for x in str(params.pop("C", "")).split(",") if x) or DEFAULT_C_GRID
     target_accuracy = float(params.pop("target_accuracy", 0.95))
@@ -198,7 +200,7 @@ def train_appeals_cli(data_dir, register: str | None = None, alias: str | None =
         v.clean, department_map=DepartmentMap.load(department_map) if department_map else None,
         triage_rules=TriageRules.load(triage_rules) if triage_rules else None, cv=cv, grid=grid,
         target_accuracy=target_accuracy, vectorizer_config=vec_cfg, seed=seed)
-    window = {"file": path.name, "rows": v.rows_in, "rows_rejected": v.rows_rejected, "labelled": report["n_labelled"]}
+    window = {"file": path.name, "encoding": read_as["encoding"], "rows": v.rows_in, "rows_rejected": v.rows_rejected, "labelled": report["n_labelled"]}
     rec = v.clean["received_at"].dropna()
     if len(rec):
         window.update(received_from=rec.min(), received_to=rec.max())

@@ -53,9 +53,11 @@ _DATETIME = (
 CHINA_OFFSET_MIN = 8 * 60
 
 
-def read_appeals(path: str | os.PathLike) -> pd.DataFrame:
-    """The appeals table as read (CSV cells as text, Parquet typed); an unreadable file is refused by name."""
-    return read_table(path, text_columns=[APPEAL_ID, "uscc", "district_code", "channel"])
+def read_appeals(path: str | os.PathLike, encoding: str | None = None, report: dict | None = None) -> pd.DataFrame:
+    """The appeals table as read (CSV cells as text, Parquet typed); an unreadable file is refused by name.
+    A CSV is UTF-8 or GB18030/GBK, detected or as ``encoding`` names; ``report`` receives the encoding read."""
+    return read_table(path, text_columns=[APPEAL_ID, "uscc", "district_code", "channel"], encoding=encoding,
+                      report=report)
 
 
 def parse_datetimes(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -274,9 +276,10 @@ def _as_datetime(value) -> pd.Timestamp:
     return ts.tz_convert("Asia/Shanghai").tz_localize(None) if ts.tzinfo else ts
 
 
-def appeals_file_clean(path: str | os.PathLike, as_of=None, **kwargs) -> Validated:
+def appeals_file_clean(path: str | os.PathLike, as_of=None, *, encoding: str | None = None,
+                       report: dict | None = None, **kwargs) -> Validated:
     """Read and validate an appeals file (CSV or Parquet); the rejects' source is the file name."""
-    return validate_appeals(read_appeals(path), as_of, source=os.path.basename(str(path)), **kwargs)
+    return validate_appeals(read_appeals(path, encoding, report), as_of, source=os.path.basename(str(path)), **kwargs)
 
 
 __all__ = ["appeals_file_clean", "parse_datetimes", "read_appeals", "split_departments", "validate_appeals"]

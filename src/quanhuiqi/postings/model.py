@@ -325,21 +325,22 @@ class TimeSplit:
         return self.interactions[self.interactions["date"] < self.cut]
 
 
-def time_split_data(data_dir, test_fraction: float = 0.2) -> TimeSplit:
+def time_split_data(data_dir, test_fraction: float = 0.2, encoding: str | None = None) -> TimeSplit:
     """Read a data directory's postings, interactions and enterprises and cut the interaction dates
     at ``1 − test_fraction`` — what ``quanhuiqi train postings`` and the benchmarks evaluate on."""
     from quanhuiqi.tables.columns import DATA_FILES
     from quanhuiqi.tables.io import read_table
 
     data = Path(data_dir)
-    inter = read_table(data / DATA_FILES["posting_interactions"], text_columns=["demand_id", "supply_id"])
+    inter = read_table(data / DATA_FILES["posting_interactions"], text_columns=["demand_id", "supply_id"],
+                       encoding=encoding)
     if not len(inter):
         raise InputError(f"{data / DATA_FILES['posting_interactions']}: no interactions to split")
     inter["date"] = pd.to_datetime(inter["date"])
     last = inter["date"].max()
-    clean = validate_postings(read_table(data / DATA_FILES["postings"]), last).clean
+    clean = validate_postings(read_table(data / DATA_FILES["postings"], encoding=encoding), last).clean
     ent_path = data / DATA_FILES["enterprises"]
-    ent = _read_enterprises(ent_path, last) if ent_path.exists() else None
+    ent = _read_enterprises(ent_path, last, encoding) if ent_path.exists() else None
     dates = np.sort(inter["date"].unique())
     cut = pd.Timestamp(dates[int(len(dates) * (1 - test_fraction))])
     return TimeSplit(clean, inter, ent, cut, last, data / DATA_FILES["truth"])
@@ -347,13 +348,13 @@ def time_split_data(data_dir, test_fraction: float = 0.2) -> TimeSplit:
 
 def train_postings_cli(data_dir, register: str | None = None, alias: str | None = None,
                        threads: int | None = None, params: dict | None = None,
-                       truth: PostingGrader | None = None) -> str:
+                       truth: PostingGrader | None = None, encoding: str | None = None) -> str:
     """``quanhuiqi train postings``: time split, train, compare with the rule scorer, log to MLflow.
     ``params`` override the LightGBM defaults (only their keys); ``truth`` (a synthetic city's
     :class:`~quanhuiqi.synth.truth.PostingTruth`, which the CLI passes when the directory has
     ``truth/``) adds the oracle scorer and the truth's grades to the comparison."""
     check_params(params, DEFAULT_PARAMS)
-    split = time_split_data(data_dir)
+    split = time_split_data(data_dir, encoding=encoding)
     inter, ent, cut, last = split.interactions, split.enterprises, split.cut, split.last
     train = split.train
     model = train_postings_model(split.postings, train, ent, threads=threads, params=params)

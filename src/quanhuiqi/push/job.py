@@ -89,6 +89,7 @@ class Prepared:
     warnings: list[str]
     ctx: DayContext | None = None
     model_info: dict[str, Any] = field(default_factory=dict)
+    encoding: str | None = None  # of every CSV input, as named (None: detected per file)
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -215,6 +216,7 @@ def prepare(
     out_dir: str | os.PathLike,
     model: str | None,
     config: str | os.PathLike | dict | None,
+    encoding: str | None = None,
 ) -> Prepared:
     """Configuration, recovery of the out folder, input files located and hashed, the book and the ranker."""
     cfg = load_config(config)
@@ -222,7 +224,7 @@ def prepare(
     date_text = day.date().isoformat()
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     progress = Progress(f"push:{date_text}")
-    prep = Prepared(cfg, day, date_text, data_dir, out_dir, {}, {}, {}, progress, [])
+    prep = Prepared(cfg, day, date_text, data_dir, out_dir, {}, {}, {}, progress, [], encoding=encoding)
     for done in recover(out_dir, date_text):
         log_event("recovered", run=progress.run, action=done)
     with progress.stage("locate"):
@@ -380,7 +382,7 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
         from quanhuiqi.appeals.daily import appeals_day
 
         with progress.stage("appeals") as info:
-            appeals = appeals_day(prep.paths["appeals"], day, cfg)
+            appeals = appeals_day(prep.paths["appeals"], day, cfg, prep.encoding, prep.inputs["appeals"])
             info.update(new=appeals.report["new_appeals"], cases=appeals.report["cases"])
         prep.warnings += appeals.warnings
         prep.inputs["appeals"].update(rows=appeals.report["rows"], clean=appeals.report["clean"],
@@ -503,7 +505,7 @@ def run_daily(
     the report records each input's."""
     from quanhuiqi.tables import read_enterprises, validate_enterprises, validate_history
 
-    prep = prepare(date, data_dir, out_dir, model, config)
+    prep = prepare(date, data_dir, out_dir, model, config, encoding)
     cfg, day, progress, inputs = prep.cfg, prep.day, prep.progress, prep.inputs
 
     with progress.stage("read") as info:

@@ -212,11 +212,11 @@ def _active_sets(dates: np.ndarray, policies: pd.DataFrame) -> dict[pd.Timestamp
     return {ds[0]: ds for ds in sets.values()}
 
 
-def read_history(data_dir: str | os.PathLike) -> pd.DataFrame:
+def read_history(data_dir: str | os.PathLike, encoding: str | None = None) -> pd.DataFrame:
     path = Path(data_dir) / DATA_FILES["push_history"]
     if not path.exists():
         raise InputError(f"{path}: no push history — a ranker learns from past pushes (use RuleScorer until then)")
-    h = read_table(path, text_columns=["uscc", "policy_id", "mode"])
+    h = read_table(path, text_columns=["uscc", "policy_id", "mode"], encoding=encoding)
     missing = [c for c in PUSH_HISTORY_COLUMNS if c not in h.columns and c not in ("rank", "score")]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -231,6 +231,7 @@ def build_training_data(
     *,
     as_of: dt.date | str | None = None,
     fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    encoding: str | None = None,
 ) -> TrainingData:
     """Everything a ranker learns from, built from a data directory (``enterprises.csv``, ``policies/``,
     ``push_history.parquet``).
@@ -238,7 +239,8 @@ def build_training_data(
     The enterprise table is a snapshot: it is profiled once at ``as_of`` (default: the last push date)
     and date-dependent fields (age, days to deadline, policy age) are recomputed per push date.  The
     candidate population of each push date is the eligibility engine's output over the whole profile with
-    the policies in force that day (computed once per distinct set of policies in force).
+    the policies in force that day (computed once per distinct set of policies in force).  ``encoding``: the
+    CSV tables' (default: UTF-8 or GB18030/GBK detected per file).
     """
     from quanhuiqi.eligibility import evaluate as eligibility
     from quanhuiqi.policy import load_book
@@ -246,7 +248,7 @@ def build_training_data(
     from quanhuiqi.tables import read_enterprises, validate_enterprises
 
     data_dir = Path(data_dir)
-    history = read_history(data_dir)
+    history = read_history(data_dir, encoding)
     dates = pd.to_datetime(history["date"]).dt.normalize()
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else dates.max()
     future = dates > as_of_ts
@@ -254,7 +256,7 @@ def build_training_data(
         history = history.loc[~future.to_numpy()].reset_index(drop=True)
         dates = dates.loc[~future].reset_index(drop=True)
     book = load_book(data_dir / DATA_FILES["policies"])
-    raw = read_enterprises(data_dir / DATA_FILES["enterprises"])
+    raw = read_enterprises(data_dir / DATA_FILES["enterprises"], encoding)
     clean = validate_enterprises(raw, as_of_ts.date(), source=DATA_FILES["enterprises"]).clean
     prof = build_profile(clean, as_of_ts.date())
     policies = policy_frame(book)
@@ -495,6 +497,7 @@ def train_ranker_cli(
     params: Mapping[str, Any] | None = None,
     firm_effects: bool = True,
     truth: RelevanceOracle | None = None,
+    encoding: str | None = None,
 ) -> str:
     """``quanhuiqi train ranker``: build, train, compare, log to MLflow, optionally register and alias.
     ``params`` override the LightGBM defaults (only their keys: a typo is refused, not ignored);
@@ -506,7 +509,7 @@ def train_ranker_cli(
     if alias and not register:
         raise InputError("--alias needs --register NAME (an alias points at a registered version)")
     check_params(params, DEFAULT_PARAMS)
-    data = build_training_data(data_dir)
+    data = build_training_data(data_dir, encoding=encoding)
     result = train_ranker(data, threads=threads, params=params, truth=truth, firm_effects=firm_effects)
     run = registry.log_ranker(
         result.ranker,

@@ -52,9 +52,11 @@ class CityData:
         return self._cache[key]
 
 
-def read_city(data_dir: str | os.PathLike, as_of: str | dt.date, *, in_force: bool = True) -> CityData:
+def read_city(data_dir: str | os.PathLike, as_of: str | dt.date, *, in_force: bool = True,
+              encoding: str | None = None) -> CityData:
     """Read, validate and profile a data folder at ``as_of`` (``enterprises.csv`` required; ``grants.csv``,
-    ``push_history.parquet`` and ``policies/`` when present)."""
+    ``push_history.parquet`` and ``policies/`` when present).  ``encoding``: the CSV tables' (default: UTF-8
+    or GB18030/GBK detected per file), recorded per input."""
     from quanhuiqi.eligibility.batch import as_date
     from quanhuiqi.profile import profile
     from quanhuiqi.tables import read_enterprises, validate_enterprises, validate_history
@@ -68,10 +70,11 @@ def read_city(data_dir: str | os.PathLike, as_of: str | dt.date, *, in_force: bo
     if not ent_path.exists():
         raise InputError(f"{ent_path}: input table 'enterprises' not found")
     inputs: dict[str, dict[str, Any]] = {}
-    raw = read_enterprises(ent_path)
+    read_as: dict[str, dict] = {"enterprises": {}}
+    raw = read_enterprises(ent_path, encoding, read_as["enterprises"])
     v = validate_enterprises(raw, day, "enterprises")
     inputs["enterprises"] = {"path": DATA_FILES["enterprises"], "rows": len(raw), "clean": len(v.clean),
-                             "rows_rejected": v.rows_rejected}
+                             "rows_rejected": v.rows_rejected, **read_as["enterprises"]}
     parts = [v.rejects]
     prof = profile(v.clean, day).reset_index(drop=True)
     state: dict[str, pd.DataFrame | None] = {}
@@ -81,12 +84,13 @@ def read_city(data_dir: str | os.PathLike, as_of: str | dt.date, *, in_force: bo
             state[name] = None
             inputs[name] = {"path": DATA_FILES[name], "absent": True}
             continue
-        t = read_table(p)
+        rep: dict = {}
+        t = read_table(p, encoding=encoding, report=rep)
         sv = validate_history(name, t, day, name)
         state[name] = sv.clean
         parts.append(sv.rejects)
         inputs[name] = {"path": DATA_FILES[name], "rows": len(t), "clean": len(sv.clean),
-                        "rows_rejected": sv.rows_rejected}
+                        "rows_rejected": sv.rows_rejected, **rep}
     book = None
     pol = d / DATA_FILES["policies"]
     if in_force and pol.is_dir():
@@ -96,11 +100,12 @@ def read_city(data_dir: str | os.PathLike, as_of: str | dt.date, *, in_force: bo
         inputs["policies"] = {"path": DATA_FILES["policies"], "policies": len(book), "version": book.version}
     from quanhuiqi.simulate.language import load_facts
 
-    facts, fact_rejects = load_facts(d, day, prof["uscc"], book)
+    fact_as: dict[str, dict] = {}
+    facts, fact_rejects = load_facts(d, day, prof["uscc"], book, encoding, fact_as)
     if fact_rejects is not None:
         parts.append(fact_rejects)
         for name in facts.supplied():
-            inputs[name] = {"clean": len(getattr(facts, name))}
+            inputs[name] = {"clean": len(getattr(facts, name)), **fact_as.get(name, {})}
     city = CityData(day, prof, state["grants"], state["push_history"], book, concat_rejects(parts), inputs,
                     source=str(d))
     city.facts = facts

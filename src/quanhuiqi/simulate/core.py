@@ -236,15 +236,17 @@ def load_drafts(path: str | os.PathLike):
 
 
 def simulate_dir(policies: str | os.PathLike, data: str | os.PathLike, as_of: str | dt.date,
-                 out: str | os.PathLike, vary: str | os.PathLike | None = None, estimator: str = "calibrated") -> str:
+                 out: str | os.PathLike, vary: str | os.PathLike | None = None, estimator: str = "calibrated",
+                 encoding: str | None = None) -> str:
     """What ``quanhuiqi policy simulate`` runs: the book and the sweeps are checked before the city is read; the
-    outputs are written only when everything succeeded.  Returns a short summary."""
+    outputs are written only when everything succeeded.  ``encoding``: the data folder's CSV tables' (default
+    detected per file).  Returns a short summary."""
     from quanhuiqi.eligibility.batch import as_date
 
     day = as_date(as_of)
     book = load_drafts(policies)
     sweeps = read_sweeps(vary, book) if vary is not None else None
-    city = read_city(data, day)
+    city = read_city(data, day, encoding=encoding)
     res = simulate(book, city, day, vary=sweeps, estimator=estimator)
     files = res.write(out)
     s = res.summary
@@ -254,7 +256,8 @@ def simulate_dir(policies: str | os.PathLike, data: str | os.PathLike, as_of: st
              f"  eligible pairs {int(base['eligible'].sum()):,}, undetermined {int(base['undetermined'].sum()):,}; "
              f"payout {base['payout_low'].sum():,.1f} … {base['payout_high'].sum():,.1f} 万元, central "
              f"{base['payout_central'].sum():,.1f} ({estimator})",
-             f"  simulation: {files['summary']}", f"  report:     {files['html']}"]
+             f"  simulation: {files['summary']}", f"  report:     {files['html']}",
+             "  read as: " + ", ".join(f"{k} {r['encoding']}" for k, r in city.inputs.items() if "encoding" in r)]
     return "\n".join(lines)
 
 

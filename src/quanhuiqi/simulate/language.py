@@ -61,12 +61,14 @@ def blocked(cb, usccs: pd.Series, rows: np.ndarray, pol_pos: np.ndarray, grants:
     return mask
 
 
-def load_facts(data_dir: str | os.PathLike, as_of: dt.date, usccs: pd.Series, book) -> tuple[object, pd.DataFrame | None]:
+def load_facts(data_dir: str | os.PathLike, as_of: dt.date, usccs: pd.Series, book, encoding: str | None = None,
+               report: dict | None = None) -> tuple[object, pd.DataFrame | None]:
     """(the fact tables of ``data_dir`` validated against the clean enterprises and the book's vocabularies,
-    their rejects); (None, None) on an engine without fact tables."""
+    their rejects); (None, None) on an engine without fact tables.  ``encoding``/``report`` as in
+    :func:`quanhuiqi.tables.facts.load_fact_tables`."""
     try:
         from quanhuiqi.tables.facts import load_fact_tables
     except ImportError:
         return None, None
     vocab = book.table_vocabularies() if book is not None and hasattr(book, "table_vocabularies") else None
-    return load_fact_tables(data_dir, as_of, usccs, vocab)
+    return load_fact_tables(data_dir, as_of, usccs, vocab, encoding, report)

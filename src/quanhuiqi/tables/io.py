@@ -161,6 +161,34 @@ def read_text(path: str | os.PathLike, encoding: str | None = None) -> tuple[str
     return decode_bytes(data, str(p), encoding)
 
 
+def file_encoding(path: str | os.PathLike, encoding: str | None = None, chunk: int = 1 << 24) -> str:
+    """The encoding :func:`read_table` would read a CSV file in, without holding it: for readers that decode
+    elsewhere (Spark's CSV reader takes a charset).  UTF-8 is checked a chunk at a time; any other file
+    is decoded whole by :func:`decode_bytes` (the same strict rules, the same errors naming the file)."""
+    p = Path(path)
+    if encoding in (None, AUTO) or _codec_name(encoding) == "utf-8":
+        dec = codecs.getincrementaldecoder("utf-8")("strict")
+        bom, offset = None, 0
+        try:
+            with p.open("rb") as fh:
+                while block := fh.read(chunk):
+                    if bom is None:
+                        bom = block.startswith(codecs.BOM_UTF8)
+                        if not bom and encoding in (None, AUTO) and block.startswith(
+                                (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                            break
+                    dec.decode(block)
+                    offset += len(block)
+                else:
+                    dec.decode(b"", final=True)
+                    return "utf-8-sig" if bom else "utf-8"
+        except UnicodeDecodeError:
+            pass
+        except OSError as exc:
+            raise InputError(f"{p}: unreadable ({exc.strerror})") from exc
+    return read_text(p, encoding)[1]
+
+
 # --- tables --------------------------------------------------------------------------------------
 
 

@@ -98,10 +98,11 @@ def readiness(book, profile: pd.DataFrame, as_of: str | dt.date, *, result=None,
 def readiness_file(policies: str | os.PathLike, data: str | os.PathLike, as_of: str | dt.date,
                    out: str | os.PathLike, *, html: str | os.PathLike | None = None,
                    actions: str | os.PathLike | None = None, sources: str | os.PathLike | None = None,
-                   donor_pool: int = 8192, seed: int = 0) -> str:
+                   donor_pool: int = 8192, seed: int = 0, encoding: str | None = None) -> str:
     """What ``quanhuiqi policy readiness`` runs: the data folder read as the daily job reads it (enterprises →
     validate → profile, the fact tables, the grants), the book, the readiness → ``out`` (per policy × source),
-    ``actions`` (the ranked actions; default beside ``out``) and ``html``.  Returns a summary line."""
+    ``actions`` (the ranked actions; default beside ``out``) and ``html``.  ``encoding``: the CSV inputs'
+    (default: UTF-8 or GB18030/GBK detected per file).  Returns a summary line (with the encodings read)."""
     from quanhuiqi.eligibility.batch import as_date
     from quanhuiqi.policy import load_book
     from quanhuiqi.profile import profile as make_profile
@@ -121,12 +122,14 @@ def readiness_file(policies: str | os.PathLike, data: str | os.PathLike, as_of: 
         if p is not None and Path(p).suffix.lower() not in (".csv", ".parquet", ".html"):
             raise InputError(f"{p}: unsupported output type (expected .csv or .parquet; .html for --html)")
     book = load_book(policies)  # refused as a whole before any row is read
-    v = validate_enterprises(read_enterprises(ent_path), day, "enterprises")
+    read_as: dict[str, dict] = {"enterprises": {}}
+    v = validate_enterprises(read_enterprises(ent_path, encoding, read_as["enterprises"]), day, "enterprises")
     prof = make_profile(v.clean, day)
-    facts, _ = load_fact_tables(d, day, v.clean["uscc"], book.table_vocabularies())
+    facts, _ = load_fact_tables(d, day, v.clean["uscc"], book.table_vocabularies(), encoding, read_as)
     grants = None
     if (d / DATA_FILES["grants"]).exists():
-        grants = validate_history("grants", read_table(d / DATA_FILES["grants"]), day, "grants").clean
+        grants = validate_history("grants", read_table(d / DATA_FILES["grants"], encoding=encoding,
+                                                       report=read_as.setdefault("grants", {})), day, "grants").clean
     r = readiness(book, prof, day, facts=facts, grants=grants, sources=sources, donor_pool=donor_pool, seed=seed)
     out = Path(out)
     actions = Path(actions) if actions is not None else out.with_name(out.stem + ".actions" + out.suffix)
@@ -144,7 +147,8 @@ def readiness_file(policies: str | os.PathLike, data: str | os.PathLike, as_of: 
     return (f"{s['enterprises']:,} enterprises × {s['active_policies']} active policies (book {book.version}) as of "
             f"{day}: {s['decided_share']:.1%} of pairs decided, {s['undetermined']:,} undetermined "
             f"({s['all_data_decides']:,} decidable by data sharing, {s['needs_declaration']:,} need a declaration)"
-            f"{lead} → {out}, {actions}" + (f", {html}" if html is not None else ""))
+            f"{lead} → {out}, {actions}" + (f", {html}" if html is not None else "")
+            + " (read as " + ", ".join(f"{k} {r['encoding']}" for k, r in read_as.items() if "encoding" in r) + ")")
 
 
 __all__ = [

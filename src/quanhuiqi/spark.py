@@ -345,7 +345,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
     if prep.paths.get("postings") is not None:
         from quanhuiqi.postings import validate_postings
 
-        raw = read_table(prep.paths["postings"])
+        raw = read_table(prep.paths["postings"], encoding=prep.encoding, report=inputs["postings"])
         pv = validate_postings(raw, day, "postings")
         postings_clean = pv.clean
         rejects.append(pv.rejects)
@@ -390,7 +390,9 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             if parts_:
                 ent = pd.concat(parts_, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
         path = prep.paths.get("posting_interactions")
-        interactions = posting_interactions(read_table(path) if path is not None else None, day, inputs, rejects)
+        interactions = posting_interactions(
+            read_table(path, encoding=prep.encoding, report=inputs["posting_interactions"]) if path is not None else None,
+            day, inputs, rejects)
         tables["postings_pairs"] = _postings_pairs(postings_clean, day, ent, cfg, interactions)
         info.update(pairs=len(tables["postings_pairs"]))
     tables["rejects"] = concat_rejects(rejects)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -92,3 +95,48 @@ def test_a_gbk_export_of_the_same_city_gives_the_same_day(day, tmp_path):
     enc = {name: i.get("encoding") for name, i in report["inputs"].items() if i.get("path")}
     assert enc["enterprises"] == enc["appeals"] == enc["certificates"] == "gb18030"
     assert enc["push_history"] == "parquet" and want["inputs"]["enterprises"]["encoding"] == "utf-8"
+
+
+# --- the report as a city official opens it: a real headless browser ---------------------------------------
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install -y chromium); the report "
+                                             "page is checked in a real browser only")
+def test_the_report_reads_in_chinese_in_a_browser(day, tmp_path):
+    """Chinese headings and labels, district names beside codes, policy titles and departments beside ids, the
+    last 30 days beside today; no internal names (enterprises_read, eligible, cooldown, daily push) on the page."""
+
+    def chromium(*args: str) -> str:
+        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                               "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                               "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", *args],
+                              capture_output=True, text=True, timeout=120, check=True).stdout
+
+    url = day.files["report_html"].resolve().as_uri()
+    dom = chromium("--dump-dom", url)
+    assert "<h1>泉惠企每日推送报告（2025-07-01）</h1>" in dom and 'lang="zh-CN"' in dom
+    for heading in ("概况", "近30天趋势", "读入的数据", "各区县推送条数", "各政策推送条数（前30）", "符合但暂不推送，按原因",
+                    "免申即享就绪度", "涉企诉求"):
+        assert f"<h2>{heading}</h2>" in dom, heading
+    for text in ("读入企业", "历下区（370102）", "济南高新技术产业开发区（370176）", "应急转贷资金费率优惠（JN-CZ-2025-004·市财政局）",
+                 "冷却期内已推送", "符合全部条件", "即申即享", "国家法定节假日与调休", "提级办"):
+        assert text in dom, text
+    visible = re.sub(r"<title>.*?</title>|<[^>]+>", " ", dom)
+    for internal in ("enterprises_read", "daily push", "eligible", "undetermined", "cooldown", "held_back", "instant",
+                     "Summary", "per_district"):
+        assert internal not in visible, internal
+    # the trend: four series, a column per day (applications and approvals: none yet today)
+    trend = day.report["trend"]
+    assert [r["date"] for r in trend][-1] == "2025-07-01" and len(trend) == 31
+    assert dom.count('class="trend"') == 4 and dom.count('class="day"') == 31 + 31 + 30 + 30
+    assert sum(r["pushes"] for r in trend[:-1]) == 12_345  # the sample history's June pushes
+    shot = tmp_path / "report.png"
+    chromium("--window-size=1100,1300", f"--screenshot={shot}", url)
+    pytest.importorskip("PIL", reason="Pillow reads the screenshot")
+    from PIL import Image
+
+    pixels = {c: n for n, c in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 20)}
+    for colour in ((0x2E, 0x86, 0xC1), (0x27, 0xAE, 0x60), (0xE6, 0x7E, 0x22), (0x8E, 0x44, 0xAD)):
+        assert pixels.get(colour, 0) > 2000, colour  # each series' columns are painted in the first screen

@@ -117,3 +117,45 @@ def test_counts_and_changes():
     assert ch["new_pairs"] == 1 and ch["dropped_pairs"] == 2
     assert ch["per_policy_delta"] == {"P2": -1}
     assert changes_vs_previous(today, None, "2025-06-30")["available"] is False
+
+
+def test_trend_counts_the_last_30_days_from_history_grants_and_earlier_runs(tmp_path):
+    """Days the job ran take its manifest's counts; the others the history (pushes, applications and approvals
+    per push date) and the grants of 免申即享 policies; today is last, its outcomes not known yet."""
+    import json
+
+    from quanhuiqi.push.report import trend
+
+    hist = pd.DataFrame({"date": ["2025-06-30", "2025-06-30", "2025-06-29", "2025-05-31", "bad", "2025-07-01"],
+                         "uscc": "x", "policy_id": "P", "applied": [True, False, True, True, True, True],
+                         "approved": [True, False, False, True, True, True]})
+    hist.to_parquet(tmp_path / "h.parquet", index=False)
+    (tmp_path / "g.csv").write_text("uscc,policy_id,granted_on,applied_on\nx,A,2025-06-29,\nx,A,2025-06-29,2025-06-28\n"
+                                    "x,B,2025-06-29,\nx,A,2025-06-01,\nx,A,2025-05-31,\n", encoding="utf-8")
+    out = tmp_path / "out"
+    (out / "2025-06-28").mkdir(parents=True)
+    (out / "2025-06-28" / "manifest.json").write_text(json.dumps({"rows": {"push_list": 9, "auto_grant": 4}}))
+    day = pd.Timestamp("2025-07-01")
+    rows = trend(day, out, tmp_path / "h.parquet", tmp_path / "g.csv", {"pushes": 5, "auto_grants": 2}, {"A"})
+    assert len(rows) == 31 and rows[0]["date"] == "2025-06-01" and rows[-1]["date"] == "2025-07-01"
+    by = {r["date"]: r for r in rows}
+    assert by["2025-06-30"] == {"date": "2025-06-30", "pushes": 2, "auto_grants": 0, "applications": 1,
+                                "approvals": 1, "source": "history"}
+    assert by["2025-06-29"]["pushes"] == 1 and by["2025-06-29"]["auto_grants"] == 2  # policy A only (B is not auto)
+    assert by["2025-06-28"] == {"date": "2025-06-28", "pushes": 9, "auto_grants": 4, "applications": 0,
+                                "approvals": 0, "source": "run"}
+    assert by["2025-06-01"]["auto_grants"] == 1 and "2025-05-31" not in by  # 30 days before today, no more
+    assert rows[-1] == {"date": "2025-07-01", "pushes": 5, "auto_grants": 2, "applications": None,
+                        "approvals": None, "source": "today"}
+    page = render_html({**_minimal_report(), "trend": rows})
+    assert page.count("class=\"trend\"") == 4 and page.count('class="day"') == 31 * 2 + 30 * 2
+    empty = trend(day, tmp_path / "none", None, None, {"pushes": 0, "auto_grants": 0}, set())
+    assert sum(r["pushes"] or 0 for r in empty) == 0 and len(empty) == 31
+
+
+def _minimal_report() -> dict:
+    return {"date": DAY, "summary": {"pushed": 1}, "model": {"used": "rules"}, "inputs": {},
+            "push": {"per_policy": {}, "per_district": {}, "per_verdict": {}, "per_mode": {}, "held_back_by_rule": {}},
+            "eligibility": {"per_verdict": {}}, "auto_grant": {"per_policy": {}}, "near_miss": {"per_policy": {}},
+            "rejects": {"by_reason": {}}, "changes_vs_previous": {"available": False, "previous_date": None},
+            "timings_s": {}, "outputs": {}}

@@ -32,7 +32,7 @@ from quanhuiqi.push.partition import (
     split_state,
 )
 from quanhuiqi.push.progress import Progress, log_event
-from quanhuiqi.push.report import changes_vs_previous, counts, ranked, render_html
+from quanhuiqi.push.report import changes_vs_previous, counts, labels, ranked, render_html, trend
 from quanhuiqi.push.rules import PushRules
 from quanhuiqi.push.sink import PartitionSink
 from quanhuiqi.tables.facts import read_fact_table
@@ -439,6 +439,12 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
             "by_source_action": counts(rejects["source"] + " " + rejects["action"]),
         },
         "changes_vs_previous": changes_vs_previous(push_list, previous, prev_day),
+        # the page's words: titles and departments beside policy ids, names beside district codes; 30 days
+        "labels": labels(book, _sum_counts([s["pushed_per_district"] for s in stats])),
+        "trend": trend(day, prep.out_dir, prep.paths.get("push_history"), prep.paths.get("grants"),
+                       {"pushes": len(push_list), "auto_grants": streamed["auto_grant"]["rows"]},
+                       set(prep.ctx.policies.loc[prep.ctx.policies["mode"] == "auto", "policy_id"].astype(str)),
+                       prep.encoding),
     }
     section = readiness_report(prep, stats)
     if section is not None:

@@ -235,7 +235,7 @@ def _bar_svg(data: dict[str, float], unit: str = "", width: int = 760, label_w: 
 def _trend_svg(rows: list[dict[str, Any]], key: str, name: str, colour: str) -> str:
     """One series over the days as columns (today darker; a day without a figure is a gap), its largest value
     and the first and last dates written beside it."""
-    width, height, left, right, top, bottom = 760, 110, 70, 60, 18, 20
+    width, height, left, right, top, bottom = 780, 110, 90, 60, 18, 20
     n = len(rows)
     step = (width - left - right) / max(n, 1)
     values = [r.get(key) for r in rows]

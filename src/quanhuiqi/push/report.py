@@ -186,6 +186,49 @@ TREND_SERIES = (("pushes", "推送", "#2e86c1"), ("auto_grants", "免申即享",
                 ("applications", "申请", "#e67e22"), ("approvals", "获批", "#8e44ad"))
 
 
+# the validators' reasons as the page shows them (report.json and the rejects table keep the exact text): the
+# first pattern that matches the reason gives its Chinese; a reason no pattern knows is shown as it is
+REASONS_ZH = (
+    (r"invalid uscc: check character.*", "统一社会信用代码校验位错误"),
+    (r"invalid uscc: organisation code check character.*", "统一社会信用代码中的组织机构代码校验位错误"),
+    (r"invalid uscc: not 18 characters", "统一社会信用代码不是18位"),
+    (r"invalid uscc: .*", "统一社会信用代码无效"),
+    (r"date after as_of (\S+)(: .*)?", r"日期晚于数据日期 \1"),
+    (r"date after as_of.*", "日期晚于数据日期"),
+    (r"duplicate uscc: row N kept", "统一社会信用代码重复（保留一行）"),
+    (r"duplicate key \((.*)\): row N kept", r"重复记录（\1，保留一行）"),
+    (r"duplicate (\w+) .*", r"\1 重复（保留第一行）"),
+    (r"no such enterprise in the clean enterprise table.*", "企业不在有效企业名录中（未知或已拒收）"),
+    (r"district code does not exist in GB/T 2260", "区划代码不存在（GB/T 2260）"),
+    (r"industry code does not exist in GB/T 4754-2017", "行业代码不存在（GB/T 4754-2017）"),
+    (r"negative value", "数值为负"),
+    (r"rate outside 0-1", "比率不在0–1之间"),
+    (r"not a number", "不是数值"),
+    (r"not a boolean.*", "不是是/否取值"),
+    (r"missing required value ?(.*)", r"缺少必填项 \1"),
+    (r"no text: title and body are both empty", "标题和正文均为空"),
+    (r"(\w+) is not a date-time.*", r"\1 不是日期时间"),
+    (r"resolved_at \(办结\) before received_at \(受理\)", "办结时间早于受理时间"),
+    (r"unknown (\w+(?: \w+)*?) \((?:expected|known:) .*", r"未知的 \1 取值"),
+    (r"unknown (\w+(?: \w+)*)", r"未知的 \1 取值"),
+)
+
+
+def reason_zh(key: str) -> str:
+    """``source: reason`` of the report's rejects, in Chinese: the table's name and the reason's gloss."""
+    import re
+
+    source, sep, reason = key.partition(": ")
+    if not sep:
+        return key
+    for pattern, zh in REASONS_ZH:
+        m = re.fullmatch(pattern, reason)
+        if m:
+            reason = m.expand(zh).strip()
+            break
+    return f"{TABLES_ZH.get(source, source)}：{reason}"
+
+
 def _zh(mapping: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
     return {mapping.get(str(k), str(k)): v for k, v in data.items()}
 
@@ -367,7 +410,7 @@ def render_html(report: dict[str, Any]) -> str:
         ("候选配对按判定结果", _zh(VERDICTS, r["eligibility"]["per_verdict"])),
         ("各政策免申即享名单（前30）", per_policy(r["auto_grant"]["per_policy"])),
         ("各政策差一点符合（前30）", per_policy(r["near_miss"]["per_policy"])),
-        ("拒收原因（数据表：原因）", r["rejects"]["by_reason"]),
+        ("拒收原因（数据表：原因）", {reason_zh(k): v for k, v in r["rejects"]["by_reason"].items()}),
     ]
     for title, data in sections:
         wide = 360 if title.startswith("各政策") else 200

@@ -122,11 +122,13 @@ def test_the_report_reads_in_chinese_in_a_browser(day, tmp_path):
         assert f"<h2>{heading}</h2>" in dom, heading
     for text in ("读入企业", "历下区（370102）", "济南高新技术产业开发区（370176）", "应急转贷资金费率优惠（JN-CZ-2025-004·市财政局）",
                  "冷却期内已推送", "符合全部条件", "即申即享", "国家法定节假日与调休", "提级办",
-                 "企业名录：统一社会信用代码校验位错误", "资质证书：企业不在有效企业名录中（未知或已拒收）"):
+                 "企业名录：统一社会信用代码校验位错误", "资质证书：企业不在有效企业名录中（未知或已拒收）",
+                 "涉企诉求：未配置分拨模型，新诉求转人工分拨"):
         assert text in dom, text
     visible = re.sub(r"<title>.*?</title>|<[^>]+>", " ", dom)
     for internal in ("enterprises_read", "daily push", "eligible", "undetermined", "cooldown", "held_back", "instant",
-                     "Summary", "per_district", "invalid uscc", "no such enterprise"):
+                     "Summary", "per_district", "invalid uscc", "no such enterprise",
+                     "routing model"):
         assert internal not in visible, internal
     # the trend: four series, a column per day (applications and approvals: none yet today)
     trend = day.report["trend"]

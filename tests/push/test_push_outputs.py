@@ -159,3 +159,22 @@ def _minimal_report() -> dict:
             "eligibility": {"per_verdict": {}}, "auto_grant": {"per_policy": {}}, "near_miss": {"per_policy": {}},
             "rejects": {"by_reason": {}}, "changes_vs_previous": {"available": False, "previous_date": None},
             "timings_s": {}, "outputs": {}}
+
+
+def test_warnings_and_reject_reasons_are_glossed_in_chinese_on_the_page():
+    from quanhuiqi.push.report import reason_zh, warning_zh
+
+    assert warning_zh("fact table penalties is absent: the facts it holds are unknown for everyone") == (
+        "缺少事实表 行政处罚：其中的事实对所有企业都按未知处理")
+    assert warning_zh("readiness: no known source for field(s) a_b, c_d (add them to sources.csv beside the "
+                      "policy book)").startswith("免申即享就绪度：字段 a_b, c_d 没有")
+    assert warning_zh("model r@x unavailable (InputError: gone); ranked with the rule scorer instead") == (
+        "排序模型 r@x 不可用（InputError: gone），已改用规则打分")
+    assert warning_zh("a new kind of warning") == "a new kind of warning"  # unknown: shown as it is
+    assert reason_zh("enterprises: duplicate uscc: row N kept") == "企业名录：统一社会信用代码重复（保留一行）"
+    assert reason_zh("yearly: date after as_of 2025-07-01") == "年度经营数据：日期晚于数据日期 2025-07-01"
+    assert reason_zh("certificates: unknown level (expected national, provincial, city or district)") == (
+        "资质证书：未知的 level 取值")
+    assert reason_zh("extra[0] x.csv: brand new reason") == "extra[0] x.csv：brand new reason"
+    page = render_html({**_minimal_report(), "warnings": ["optional input grants is absent: counted as empty"]})
+    assert "缺少可选输入 政策享受记录：按空表处理" in page

@@ -214,6 +214,29 @@ REASONS_ZH = (
 )
 
 
+# the job's warnings as the page shows them (the log and report.json keep the exact text, which names the error)
+WARNINGS_ZH = (
+    (r"fact table (\w+) is absent: .*", "缺少事实表 {t}：其中的事实对所有企业都按未知处理"),
+    (r"optional input (\w+) is absent: .*", "缺少可选输入 {t}：按空表处理"),
+    (r"model (\S+) unavailable \((.*)\); ranked with the rule scorer instead", "排序模型 {1} 不可用（{2}），已改用规则打分"),
+    (r"appeals: no routing model configured .*", "涉企诉求：未配置分拨模型，新诉求转人工分拨"),
+    (r"appeals: routing model (\S+) unavailable \((.*)\); .*", "涉企诉求：分拨模型 {1} 不可用（{2}），新诉求转人工分拨"),
+    (r"readiness: no known source for field\(s\) (.*) \(add them .*", "免申即享就绪度：字段 {1} 没有已知的数据来源（请在政策库旁的 sources.csv 中补充）"),
+)
+
+
+def warning_zh(text: str) -> str:
+    """A warning of the run in Chinese (the exact text, with the error it names, stays in report.json)."""
+    import re
+
+    for pattern, zh in WARNINGS_ZH:
+        m = re.fullmatch(pattern, text, flags=re.S)
+        if m:
+            groups = m.groups()
+            return zh.format(None, *groups, t=TABLES_ZH.get(groups[0], groups[0]) if groups else "")
+    return text
+
+
 def reason_zh(key: str) -> str:
     """``source: reason`` of the report's rejects, in Chinese: the table's name and the reason's gloss."""
     import re
@@ -382,7 +405,7 @@ def render_html(report: dict[str, Any]) -> str:
         f"<h1>泉惠企每日推送报告（{date}）</h1>",
     ]
     for w in r.get("warnings", []):
-        out.append(f"<div class='warn'>{html.escape(w)}</div>")
+        out.append(f"<div class='warn'>{html.escape(warning_zh(w))}</div>")
     out.append("<h2>概况</h2>" + _kv_table(_zh(SUMMARY_ZH, r["summary"])))
     if r.get("trend"):
         out.append(_trend_html(r["trend"]))

@@ -131,3 +131,26 @@ def test_a_registered_ranker_with_firm_effects_ranks_alike_on_spark(spark, tmp_p
     for name in sorted(p.name for p in local.out_dir.iterdir()):
         if not name.startswith("report."):
             assert (local.out_dir / name).read_bytes() == (remote.out_dir / name).read_bytes(), name
+
+
+def test_spark_reads_gbk_and_bom_csv_as_the_local_reader_does(spark, tmp_path):
+    """Spark's CSV reader is told the charset the driver checked: GBK bytes (multi-line quoted cells too) and a
+    UTF-8 BOM give the local reader's cells; the encoding is reported; a Big5 file is refused by name."""
+    from quanhuiqi.spark import _read
+    from quanhuiqi.tables import InputError, read_table
+
+    lines = (SAMPLES / "enterprises.csv").read_bytes().decode("utf-8-sig").splitlines(keepends=True)[:61]
+    text = "".join(lines) + '91370100MA0000001X,"济南甲,乙\n有限公司",存续\n'
+    for codec, prefix, reported in (("gbk", b"", "gb18030"), ("utf-8", b"\xef\xbb\xbf", "utf-8-sig")):
+        p = tmp_path / f"{codec}.csv"
+        p.write_bytes(prefix + text.encode(codec))
+        rep: dict = {}
+        got = _read(spark, p, "enterprises", 2, None, rep, tmp_path / "staging").toPandas().sort_values("_row")
+        assert rep == {"encoding": reported}
+        want = read_table(p)
+        for col in ("uscc", "name", "status"):
+            assert got[f"enterprises__{col}"].fillna("").tolist() == want[col].fillna("").tolist(), (codec, col)
+    big5 = tmp_path / "big5.csv"
+    big5.write_bytes("uscc,name\n1,濟南華新電子有限公司\n2,臺灣積體電路製造\n".encode("big5"))
+    with pytest.raises(InputError, match=r"big5\.csv: neither UTF-8 nor GB18030/GBK"):
+        _read(spark, big5, "enterprises", 2)

@@ -20,6 +20,7 @@ import os
 import pickle
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,28 +74,35 @@ def local_session(master: str = "local[2]", app: str = "quanhuiqi-push", **conf:
     return b.getOrCreate()
 
 
-def _charset(encoding: str) -> str:
-    """Java's name of a codec :func:`quanhuiqi.tables.io.file_encoding` reports (a BOM is stripped from the
-    header below)."""
-    return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "gb18030": "GB18030", "gbk": "GBK", "utf-16": "UTF-16"}.get(
-        encoding, encoding.upper())
+# the charsets Spark 4's CSV reader takes (SPARK-48857: GBK and GB18030 only behind a legacy switch)
+_SPARK_CHARSETS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}
 
 
 def _read(spark: Any, path: Path, name: str, partitions: int, encoding: str | None = None,
-          report: dict | None = None) -> Any:
+          report: dict | None = None, staging: Path | None = None) -> Any:
     """One input table as a Spark DataFrame: ``table__column`` columns plus ``_table``, ``_row``, ``_part``.
+
     A CSV's encoding is checked on the driver as the local job reads it (named, or UTF-8 / GB18030 detected;
-    a file that is neither refused by name) and handed to Spark's reader; ``report`` receives it."""
+    a file that is neither is refused by name; ``report`` receives it).  UTF-8 and UTF-16 files go to Spark as
+    they are; any other (GBK, GB18030) is transcoded line for line to a UTF-8 copy under ``staging`` first —
+    Spark 4 refuses those charsets in its CSV reader — so rows keep their numbers."""
     from pyspark.sql import functions as F
 
-    from quanhuiqi.tables.io import file_encoding
+    from quanhuiqi.tables.io import file_encoding, utf8_bytes
 
     suffix = path.suffix.lower()
     if suffix == ".csv":
         enc = file_encoding(path, encoding)
         if report is not None:
             report["encoding"] = enc
-        df = spark.read.options(header=True, multiLine=True, encoding=_charset(enc), escape='"').csv(str(path))
+        source = path
+        if enc not in _SPARK_CHARSETS:
+            staging = Path(staging) if staging is not None else Path(tempfile.mkdtemp(prefix="quanhuiqi-utf8-"))
+            staging.mkdir(parents=True, exist_ok=True)
+            source = staging / f"{name}.utf-8.csv"
+            source.write_bytes(utf8_bytes(path.read_bytes(), str(path), encoding)[0])
+        df = spark.read.options(header=True, multiLine=True, encoding=_SPARK_CHARSETS.get(enc, "UTF-8"),
+                                escape='"').csv(str(source))
     elif suffix in (".parquet", ".pq"):
         df = spark.read.parquet(str(path))
         if report is not None:
@@ -305,7 +313,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             p = prep.paths.get(name)
             if p is None:
                 continue
-            df = _read(spark, p, name, parts, prep.encoding, inputs[name])
+            df = _read(spark, p, name, parts, prep.encoding, inputs[name], staging)
             frames.append(df)
             columns[name] = [c.split(SEP, 1)[1] for c in df.columns if SEP in c]
             if name in FACT_TABLES:  # refused on the driver, before any partition runs, as the local job does
@@ -315,7 +323,8 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         extras = []  # (table name in the union, source as the rejects name it)
         for i, rel in enumerate(cfg["paths"]["extra"]):
             name, source = f"extra{i}", f"extra[{i}] {rel}"
-            df = _read(spark, prep.paths[f"extra[{i}]"], name, parts, prep.encoding, inputs.get(f"extra[{i}]"))
+            df = _read(spark, prep.paths[f"extra[{i}]"], name, parts, prep.encoding, inputs.get(f"extra[{i}]"),
+                       staging)
             frames.append(df)
             columns[name] = [c.split(SEP, 1)[1] for c in df.columns if SEP in c]
             # refused on the driver, before any partition runs, as the local job refuses it

@@ -277,106 +277,150 @@ def response_clock(cases: pd.DataFrame, as_of, config: str | os.PathLike | dict 
     w_start = cal.working_seconds(received)
     w_now = cal.working_seconds(np.array([as_of_ts.to_datetime64()]))[0]
     order = [c_ for c_ in WORKFLOW_TIMES]
-    parts = []
+    n, names = len(c), list(stages)
+    case_id = (c["case_id"] if "case_id" in c.columns else c["appeal_id"]).astype("str").reset_index(drop=True)
+    dep = (c["department"].astype("string").fillna(UNASSIGNED) if "department" in c.columns
+           else pd.Series([UNASSIGNED] * n, dtype="string"))
+    dep_code, dep_names = pd.factorize(dep.reset_index(drop=True), sort=True)
+    # every column of the status table as arrays over (stage, case): strings are coded, never per row
+    cols: dict[str, list] = {k: [] for k in ("deadline", "ended", "state", "elapsed", "remaining", "has_end")}
     for name, st in stages.items():
         end_col = st["end"]
-        ended = c[end_col].to_numpy(dtype="datetime64[ns]") if end_col in c.columns else np.full(len(c), np.datetime64("NaT"))
+        ended = c[end_col].to_numpy(dtype="datetime64[ns]") if end_col in c.columns else np.full(n, np.datetime64("NaT"))
         later = [x for x in order[order.index(end_col) + 1:] if x in c.columns]
-        later_done = np.zeros(len(c), dtype=bool)
+        later_done = np.zeros(n, dtype=bool)
         for x in later:
             later_done |= c[x].notna().to_numpy()
         deadline_w = w_start + limits[name]
-        deadline = cal.instant_at(deadline_w)
         has_end = ~np.isnat(ended)
         w_end = cal.working_seconds(ended)
-        elapsed = np.where(has_end, w_end - w_start, w_now - w_start)
         remaining = deadline_w - np.where(has_end, w_end, w_now)
         state = np.where(
             has_end,
-            np.where(w_end <= deadline_w, "done", "late"),
-            np.where(later_done, "not_recorded",
-                     np.where(remaining < 0, "overdue",
-                              np.where(remaining <= cfg["at_risk_share"] * limits[name], "at_risk", "open"))),
-        )
-        parts.append(pd.DataFrame({
-            "case_id": c["case_id"].to_numpy() if "case_id" in c.columns else c["appeal_id"].to_numpy(),
-            "department": c["department"].astype("string").fillna(UNASSIGNED).to_numpy()
-            if "department" in c.columns else UNASSIGNED,
-            "stage": name,
-            "stage_name": STAGE_NAMES.get(end_col, end_col),
-            "limit": float(st["limit"]),
-            "unit": st["unit"],
-            "started_at": received,
-            "deadline": deadline,
-            "ended_at": ended,
-            "state": state,
-            "elapsed_working_hours": np.round(elapsed / 3600.0, 3),
-            "remaining_working_hours": np.where(has_end, np.nan, np.round(remaining / 3600.0, 3)),
-        }))
-    status = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STATUS_COLUMNS)
-    status["stage"] = status["stage"].astype("string")
-    status["state"] = status["state"].astype("string")
-    per_dept = _explode_departments(status)
-    at_risk = _listing(per_dept[per_dept["state"] == "at_risk"], "remaining_working_hours")
-    overdue = _listing(per_dept[per_dept["state"] == "overdue"], "remaining_working_hours")
-    stats = department_statistics(c, per_dept, cal, as_of_ts)
+            np.where(w_end <= deadline_w, _DONE, _LATE),
+            np.where(later_done, _NOT_RECORDED,
+                     np.where(remaining < 0, _OVERDUE,
+                              np.where(remaining <= cfg["at_risk_share"] * limits[name], _AT_RISK, _OPEN))),
+        ).astype(np.int8)
+        cols["deadline"].append(cal.instant_at(deadline_w))
+        cols["ended"].append(ended)
+        cols["state"].append(state)
+        cols["elapsed"].append(np.where(has_end, w_end - w_start, w_now - w_start))
+        cols["remaining"].append(remaining)
+        cols["has_end"].append(has_end)
+    k = len(names)
+    stage_code = np.repeat(np.arange(k), n)
+    row = np.tile(np.arange(n), k)
+    cat = {key: np.concatenate(v) if v else np.zeros(0) for key, v in cols.items()}
+    state = cat["state"].astype(np.int8) if k else np.zeros(0, dtype=np.int8)
+    has_end = cat["has_end"].astype(bool) if k else np.zeros(0, dtype=bool)
+    status = pd.DataFrame({
+        "case_id": _take(case_id, row),
+        "department": _take(pd.Series(dep_names, dtype="str"), dep_code[row]),
+        "stage": _take(pd.Series(names, dtype="string"), stage_code),
+        "stage_name": _take(pd.Series([STAGE_NAMES.get(st["end"], st["end"]) for st in stages.values()], dtype="str"),
+                            stage_code),
+        "limit": np.array([float(st["limit"]) for st in stages.values()])[stage_code] if k else np.zeros(0),
+        "unit": _take(pd.Series([st["unit"] for st in stages.values()], dtype="str"), stage_code),
+        "started_at": np.tile(received, k),
+        "deadline": cat["deadline"].astype("datetime64[ns]"),
+        "ended_at": cat["ended"].astype("datetime64[ns]"),
+        "state": _take(pd.Series(STATES, dtype="string"), state),
+        "elapsed_working_hours": np.round(cat["elapsed"] / 3600.0, 3),
+        "remaining_working_hours": np.where(has_end, np.nan, np.round(cat["remaining"] / 3600.0, 3)),
+    })
+    atoms, atom_names = _department_atoms(dep_names)
+    # the status rows per department (a case with several departments is listed under each)
+    exp_row, exp_dep = _explode_codes(dep_code[row], atoms)
+    at_risk = _listing(status, exp_row, exp_dep, atom_names, state[exp_row] == _AT_RISK)
+    overdue = _listing(status, exp_row, exp_dep, atom_names, state[exp_row] == _OVERDUE)
+    case_code = pd.factorize(case_id)[0]
+    stats = _department_statistics(c, case_code, dep_code, atoms, atom_names, case_code[row][exp_row], exp_dep,
+                                   stage_code[exp_row], state[exp_row], names, cal, as_of_ts)
     return ClockResult(as_of_ts, status, at_risk, overdue, stats, cal.note, cfg)
 
 
-def _explode_departments(status: pd.DataFrame) -> pd.DataFrame:
-    d = status["department"].astype("string")
-    if not d.str.contains(";", regex=False).any():
-        return status
-    out = status.assign(department=d.str.split(";")).explode("department", ignore_index=True)
-    out["department"] = out["department"].astype("string")
-    return out
+STATES = ["done", "late", "not_recorded", "overdue", "at_risk", "open"]
+_DONE, _LATE, _NOT_RECORDED, _OVERDUE, _AT_RISK, _OPEN = range(len(STATES))
 
 
-def _listing(rows: pd.DataFrame, by: str) -> pd.DataFrame:
+def _take(values: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``values`` at positions ``idx`` as a fresh column (Arrow strings stay Arrow: no Python objects)."""
+    return values.take(idx).reset_index(drop=True)
+
+
+def _department_atoms(dep_names) -> tuple[list[np.ndarray], pd.Index]:
+    """For each distinct department value (``;``-joined lists included) the codes of its single departments."""
+    parts = [str(d).split(";") for d in dep_names]
+    atom_names = pd.Index(sorted({p for ps in parts for p in ps}), dtype="str")
+    return [atom_names.get_indexer(ps) for ps in parts], atom_names
+
+
+def _explode_codes(codes: np.ndarray, atoms: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, single-department code) for every row × each of its departments, in row order."""
+    sizes = np.array([len(a) for a in atoms], dtype=np.int64)
+    if (sizes == 1).all():
+        flat = np.concatenate(atoms) if atoms else np.zeros(0, dtype=np.int64)
+        return np.arange(len(codes)), flat[codes] if len(flat) else codes
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    flat = np.concatenate(atoms)
+    rep = sizes[codes]
+    row = np.repeat(np.arange(len(codes)), rep)
+    within = np.arange(len(row)) - np.repeat(np.cumsum(rep) - rep, rep)
+    return row, flat[offsets[codes[row]] + within]
+
+
+def _listing(status: pd.DataFrame, exp_row: np.ndarray, exp_dep: np.ndarray, atom_names: pd.Index,
+             keep: np.ndarray) -> pd.DataFrame:
     cols = ["department", "case_id", "stage", "stage_name", "started_at", "deadline", "elapsed_working_hours",
             "remaining_working_hours"]
-    return rows.sort_values(["department", by, "case_id"], kind="stable")[cols].reset_index(drop=True)
+    rows = status.iloc[exp_row[keep]].reset_index(drop=True)
+    rows["department"] = _take(pd.Series(atom_names, dtype="str"), exp_dep[keep])
+    return rows.sort_values(["department", "remaining_working_hours", "case_id"], kind="stable")[cols].reset_index(drop=True)
 
 
-def department_statistics(cases: pd.DataFrame, per_dept: pd.DataFrame, cal: WorkingCalendar,
-                          as_of: pd.Timestamp) -> pd.DataFrame:
+def _nunique_by(group: np.ndarray, item: np.ndarray, size: int) -> np.ndarray:
+    """Distinct ``item`` per ``group`` code (0…size-1)."""
+    if not len(group):
+        return np.zeros(size, dtype=np.int64)
+    pairs = np.unique(group.astype(np.int64) * (int(item.max()) + 1) + item)
+    return np.bincount(pairs // (int(item.max()) + 1), minlength=size)
+
+
+def _department_statistics(cases: pd.DataFrame, case_code: np.ndarray, dep_code: np.ndarray, atoms, atom_names,
+                           st_case: np.ndarray, st_dep: np.ndarray, st_stage: np.ndarray, st_state: np.ndarray,
+                           stage_names: list[str], cal: WorkingCalendar, as_of: pd.Timestamp) -> pd.DataFrame:
     """Per department: cases, open and overdue now, on-time share per stage, working days to resolve and to close."""
     day = cal.day_seconds
-    base = pd.DataFrame({
-        "case_id": cases["case_id"].to_numpy() if "case_id" in cases.columns else cases["appeal_id"].to_numpy(),
-        "department": cases["department"].astype("string").fillna(UNASSIGNED).to_numpy()
-        if "department" in cases.columns else UNASSIGNED,
-    })
+    m = len(atom_names)
     w0 = cal.working_seconds(cases[RECEIVED_AT].to_numpy(dtype="datetime64[ns]"))
+    row, dep = _explode_codes(dep_code, atoms)
+    out = pd.DataFrame({"department": pd.array(atom_names, dtype="str"),
+                        "cases": _nunique_by(dep, case_code[row], m)})
     for col, name in (("resolved_at", "days_to_resolve"), ("closed_at", "days_to_close")):
         if col in cases.columns:
-            base[name] = (cal.working_seconds(cases[col].to_numpy(dtype="datetime64[ns]")) - w0) / day
+            days = (cal.working_seconds(cases[col].to_numpy(dtype="datetime64[ns]")) - w0) / day
         else:
-            base[name] = np.nan
-    base = _explode_departments(base)
-    g = base.groupby("department", sort=True)
-    out = pd.DataFrame({"cases": g["case_id"].nunique()})
-    for name in ("days_to_resolve", "days_to_close"):
-        q = g[name]
-        out[f"{name}_n"] = q.count()
-        out[f"{name}_median"] = q.median().round(2)
-        out[f"{name}_p90"] = q.quantile(0.9).round(2)
-        out[f"{name}_mean"] = q.mean().round(2)
-    st = per_dept.groupby(["department", "stage"])["state"]
-    ended = per_dept[per_dept["state"].isin(["done", "late"])]
-    on_time = ended.assign(ok=ended["state"] == "done").groupby(["department", "stage"])["ok"].mean().unstack()
-    for stage in on_time.columns:
-        out[f"on_time_{stage}"] = on_time[stage].round(4)
-    states = st.value_counts().unstack(fill_value=0)
-    open_cases = per_dept[per_dept["state"].isin(["open", "at_risk", "overdue"])].groupby("department")["case_id"].nunique()
-    out["open_now"] = open_cases
-    out["at_risk_now"] = per_dept[per_dept["state"] == "at_risk"].groupby("department")["case_id"].nunique()
-    out["overdue_now"] = per_dept[per_dept["state"] == "overdue"].groupby("department")["case_id"].nunique()
-    del states
-    for col in ("open_now", "at_risk_now", "overdue_now"):
-        out[col] = out[col].fillna(0).astype("int64")
-    out.insert(0, "as_of", as_of)
-    return out.reset_index()
+            days = np.full(len(cases), np.nan)
+        q = pd.Series(days[row]).groupby(dep)
+        out[f"{name}_n"] = q.count().reindex(range(m), fill_value=0).to_numpy()
+        out[f"{name}_median"] = q.median().reindex(range(m)).round(2).to_numpy()
+        out[f"{name}_p90"] = q.quantile(0.9).reindex(range(m)).round(2).to_numpy()
+        out[f"{name}_mean"] = q.mean().reindex(range(m)).round(2).to_numpy()
+    ended = (st_state == _DONE) | (st_state == _LATE)
+    for s in sorted(set(st_stage[ended].tolist()), key=lambda i: stage_names[i]):
+        sel = ended & (st_stage == s)
+        n_end = np.bincount(st_dep[sel], minlength=m)
+        n_ok = np.bincount(st_dep[sel & (st_state == _DONE)], minlength=m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"on_time_{stage_names[s]}"] = np.round(np.where(n_end > 0, n_ok / np.maximum(n_end, 1), np.nan), 4)
+    open_ = (st_state == _OPEN) | (st_state == _AT_RISK) | (st_state == _OVERDUE)
+    out["open_now"] = _nunique_by(st_dep[open_], st_case[open_], m)
+    out["at_risk_now"] = _nunique_by(st_dep[st_state == _AT_RISK], st_case[st_state == _AT_RISK], m)
+    out["overdue_now"] = _nunique_by(st_dep[st_state == _OVERDUE], st_case[st_state == _OVERDUE], m)
+    out = out[out["cases"] > 0].reset_index(drop=True)
+    out.insert(1, "as_of", as_of)
+    return out
 
 
 def clock_file(appeals: str | os.PathLike, as_of, out: str | os.PathLike,

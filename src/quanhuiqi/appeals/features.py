@@ -132,24 +132,30 @@ class Alphabet:
 
 
 @cache
-def jieba_dictionary() -> tuple[tuple[str, ...], np.ndarray, float]:
-    """jieba's main dictionary: (words of 1–4 CJK characters, their log frequency, log of the total)."""
+def jieba_table() -> pd.DataFrame:
+    """jieba's main dictionary as a table (word, freq, tag), parsed once per process (pyarrow CSV)."""
     import jieba
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
 
     with jieba.get_dict_file() as f:
-        lines = f.read().decode("utf-8").splitlines()
-    words, freqs, total = [], [], 0
-    for line in lines:
-        parts = line.split(" ")
-        if len(parts) < 2:
-            continue
-        f_ = int(parts[1])
-        total += f_
-        w = parts[0]
-        if 1 <= len(w) <= 4 and f_ > 0 and all("\u4e00" <= ch <= "\u9fd5" for ch in w):
-            words.append(w)
-            freqs.append(f_)
-    return tuple(words), np.log(np.array(freqs, dtype=np.float64)), math.log(total)
+        data = f.read()
+    t = pcsv.read_csv(pa.py_buffer(data), read_options=pcsv.ReadOptions(column_names=["word", "freq", "tag"]),
+                      parse_options=pcsv.ParseOptions(delimiter=" ", quote_char=False, invalid_row_handler=lambda r: "skip"),
+                      convert_options=pcsv.ConvertOptions(column_types={"word": pa.string(), "freq": pa.int64(),
+                                                                        "tag": pa.string()}))
+    return t.to_pandas()
+
+
+@cache
+def jieba_dictionary() -> tuple[tuple[str, ...], np.ndarray, float]:
+    """jieba's main dictionary: (words of 1–4 CJK characters, their log frequency, log of the total)."""
+    d = jieba_table()
+    d = d[d["freq"].notna()]
+    total = int(d["freq"].sum())
+    keep = (d["freq"] > 0) & d["word"].str.fullmatch("[\u4e00-\u9fd5]{1,4}").fillna(False)
+    return (tuple(d.loc[keep, "word"].tolist()), np.log(d.loc[keep, "freq"].to_numpy(dtype=np.float64)),
+            math.log(total))
 
 
 class Lexicon:

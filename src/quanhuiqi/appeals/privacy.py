@@ -107,6 +107,7 @@ _PATTERN = re.compile(
 # full-width ASCII (０-９, Ａ-Ｚ, ＠, （, ：…) and the ideographic space read as their ASCII forms — one
 # character for one, so spans found on the translated text are spans of the original
 _HALFWIDTH = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
+_FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
 
 # rows worth the Python pass: a run of 5+ digits, an @, a name cue, a plate, an address detail
 _CANDIDATE = (
@@ -214,26 +215,21 @@ def _common_words() -> frozenset[str]:
     """Frequent two-character words of jieba's dictionary that are not person or place names (强烈, 房屋, 相关,
     曾经 …, frequency ≥ 500): a cue followed by one of them (本人强烈要求) introduces no name.  Rarer words
     (吴国) are left to be masked: a missed name costs more than a masked word."""
-    import jieba
+    from quanhuiqi.appeals.features import jieba_table
 
-    with jieba.get_dict_file() as f:
-        lines = f.read().decode("utf-8").splitlines()
-    out = set()
-    for line in lines:
-        parts = line.split(" ")
-        if len(parts) == 3 and len(parts[0]) == 2 and parts[2][:2] not in ("nr", "ns") and int(parts[1]) >= 500:
-            out.add(parts[0])
-    return frozenset(out)
+    d = jieba_table()
+    keep = (d["word"].str.len() == 2) & ~d["tag"].fillna("").str.slice(0, 2).isin(["nr", "ns"]) & (d["freq"] >= 500)
+    keep &= d["tag"].notna()
+    return frozenset(d.loc[keep, "word"].tolist())
+
+
+_STOP = re.compile("|".join(sorted(_NAME_STOPS, key=len, reverse=True)))
 
 
 def _name_part(candidate: str) -> str:
     """The person's name at the start of ``candidate`` (after a cue), or '' when it is not one."""
-    cut = len(candidate)
-    for stop in _NAME_STOPS:
-        i = candidate.find(stop, 1)
-        if 0 < i < cut:
-            cut = i
-    name = candidate[:cut]
+    stop = _STOP.search(candidate, 1)  # the leftmost stop word after the first character
+    name = candidate[:stop.start()] if stop else candidate
     if name[:2] in _SURNAMES_2:
         return name[:4] if len(name) >= 3 else ""
     if (name[:1] not in _SURNAMES_1 or name[:1] in _FUNCTION_CHARS or len(name) < 2
@@ -245,7 +241,8 @@ def _name_part(candidate: str) -> str:
 def find_personal_data(text: str) -> list[tuple[int, int, str]]:
     """Spans ``(start, end, kind)`` of the personal data in one text, in order (never their values)."""
     spans: list[tuple[int, int, str]] = []
-    text = text.translate(_HALFWIDTH)
+    if _FULLWIDTH.search(text):
+        text = text.translate(_HALFWIDTH)
     for m in _PATTERN.finditer(text):
         kind = m.lastgroup
         if kind == "email":
@@ -308,8 +305,9 @@ def mask_personal_data(texts: pd.Series | str | None) -> pd.Series | str | None:
     out = s.copy()
     if need.any():
         idx = np.flatnonzero(need)
-        vals = s.iloc[idx].tolist()
-        out.iloc[idx] = [mask_text(v) for v in vals]
+        codes, distinct = pd.factorize(s.iloc[idx])  # each distinct text once (titles repeat a lot)
+        masked = np.array([mask_text(v) for v in distinct.tolist()], dtype=object)
+        out.iloc[idx] = masked[codes]
     return out
 
 

@@ -55,37 +55,83 @@ def feature_texts(model: AppealsModel) -> tuple[np.ndarray, np.ndarray]:
     return out
 
 
-def explain(model: AppealsModel, X: sp.csr_matrix, classes: np.ndarray, words: int = WORDS,
-            candidates: int = 8, nested: bool = True) -> list[list[str]]:
-    """For each row and its class index, the ``words`` features (2+ characters) adding most to that
-    class's score, longer grams kept over the grams inside them (``nested=False``: the top ones as they
-    come, without that Python pass — used for the second and third suggestions)."""
+def _nesting(model: AppealsModel) -> tuple[np.ndarray, pd.Index]:
+    """(text id of every feature column, the (longer, shorter) text-id pairs where one text contains the
+    other) over the explainable features, computed once per model: the nested-word rule of
+    :func:`explain` becomes look-ups instead of substring tests per row."""
+    cached = model.__dict__.get("_nesting")
+    if cached is not None:
+        return cached
     texts, explainable = feature_texts(model)
+    tid, uniq = pd.factorize(pd.Series(texts, dtype=object))
+    tid = np.where(explainable, tid, -1)
+    words = {w: i for i, w in enumerate(uniq.tolist()) if isinstance(w, str)}
+    live = set(tid[tid >= 0].tolist())
+    pairs = []
+    for w, i in words.items():
+        if i not in live:
+            continue
+        for a in range(len(w)):
+            for b in range(a + 2, len(w) + 1):
+                j = words.get(w[a:b])
+                if j is not None and j != i and j in live:
+                    pairs.append(i * len(uniq) + j)
+                    pairs.append(j * len(uniq) + i)
+    out = (tid, pd.Index(np.unique(np.array(pairs, dtype=np.int64))), uniq.to_numpy(dtype=object))
+    model.__dict__["_nesting"] = out
+    return out
+
+
+def explain(model: AppealsModel, X: sp.csr_matrix, classes: np.ndarray, words: int = WORDS,
+            candidates: int = 8, nested: bool = True) -> list[str]:
+    """For each row and its class index, the ``words`` features (2+ characters) adding most to that
+    class's score, ``、``-joined; longer grams kept over the grams inside them and one text once
+    (``nested=False``: the top ones as they come — used for the second and third suggestions)."""
+    return explain_suggestions(model, X, np.asarray(classes)[:, None], words, candidates, nested_first=nested)[0]
+
+
+def explain_suggestions(model: AppealsModel, X: sp.csr_matrix, top: np.ndarray, words: int = WORDS,
+                        candidates: int = 8, nested_first: bool = True) -> list[list[str]]:
+    """:func:`explain` for each column of ``top`` (the class indices of the suggestions), sharing the
+    pass over the matrix; the first suggestion's words are nested-checked, the others as they come."""
+    tid, pairs, uniq = _nesting(model)
     n = X.shape[0]
     row = np.repeat(np.arange(n), np.diff(X.indptr))
-    contrib = X.data * model.head.coef[classes[row], X.indices]
-    keep = (contrib > 0) & explainable[X.indices]
-    r, c, j = row[keep], contrib[keep], X.indices[keep]
-    order = np.lexsort((-c, r))
-    r, j = r[order], j[order]
-    first = np.searchsorted(r, np.arange(n))
-    rank = np.arange(len(r)) - first[r]
-    sel = rank < (candidates if nested else words)
-    r, j = r[sel], j[sel]
-    bounds = np.searchsorted(r, np.arange(n + 1))
-    cand = texts[j].tolist()
-    if not nested:
-        return [cand[bounds[i]:bounds[i + 1]] for i in range(n)]
-    out: list[list[str]] = []
-    for i in range(n):
-        chosen: list[str] = []
-        for w in cand[bounds[i]:bounds[i + 1]]:
-            if any(w in x or x in w for x in chosen):
-                continue
-            chosen.append(w)
-            if len(chosen) == words:
-                break
-        out.append(chosen)
+    cand = tid[X.indices] >= 0
+    r0, j0, x0 = row[cand], X.indices[cand], X.data[cand]
+    out = []
+    for s in range(top.shape[1]):
+        nested = nested_first and s == 0
+        c = (x0 * model.head.coef[top[r0, s], j0]).astype(np.float32)
+        keep = c > 0
+        r, c, j = r0[keep], c[keep], j0[keep]
+        # rows ascending, then contribution descending: one integer key (a positive float's bits order
+        # like its value), one stable sort — ties keep column order, as before
+        key = (r.astype(np.int64) << 32) | (0x7FFFFFFF - c.view(np.int32).astype(np.int64))
+        order = np.argsort(key, kind="stable")
+        r, j = r[order], j[order]
+        first = np.searchsorted(r, np.arange(n))
+        rank = np.arange(len(r)) - first[r]
+        width = candidates if nested else words
+        sel = rank < width
+        best = np.full((n, width), -1, dtype=np.int64)  # text ids of each row's best candidates, in order
+        best[r[sel], rank[sel]] = tid[j[sel]]
+        chosen = np.full((n, words), -1, dtype=np.int64)
+        count = np.zeros(n, dtype=np.int64)
+        m = len(uniq)
+        for p in range(width):
+            t = best[:, p]
+            ok = (t >= 0) & (count < words)
+            if nested:
+                for q in range(words):
+                    ch = chosen[:, q]
+                    ok &= ~((ch >= 0) & ((ch == t) | (pairs.get_indexer(t * m + np.maximum(ch, 0)) >= 0)))
+            idx = np.flatnonzero(ok)
+            chosen[idx, count[idx]] = t[idx]
+            count[idx] += 1
+        names = np.append(uniq, "")
+        cols = [names[chosen[:, q]] for q in range(words)]  # -1 → ""
+        out.append(["、".join(x for x in ws if x) for ws in zip(*cols)])
     return out
 
 
@@ -123,13 +169,13 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
     classes = model.head.classes
     is_category = model.target == "category"
     sugg: dict[str, object] = {}
+    why = explain_suggestions(model, X, top)
     for s in range(k):
         cls = classes[top[:, s]]
         sugg[f"suggestion_{s + 1}_category"] = np.array(cls if is_category else [None] * n, dtype=object)
         sugg[f"suggestion_{s + 1}_department"] = np.array(dep_cols[s], dtype=object)
         sugg[f"suggestion_{s + 1}_probability"] = np.round(top_p[:, s], 4)
-        sugg[f"suggestion_{s + 1}_words"] = np.array(["、".join(w) for w in explain(model, X, top[:, s], nested=s == 0)],
-                                                     dtype=object)
+        sugg[f"suggestion_{s + 1}_words"] = np.array(why[s], dtype=object)
     auto = top_p[:, 0] >= thr
     dep1 = dep_cols[0]
     second = np.array([isinstance(r, str) and ";" in r and not (isinstance(d, str) and ";" in d)

@@ -34,6 +34,7 @@ _BITS = 15
 _MAX_ALPHABET = (1 << _BITS) - 1
 _CHUNK = 8_000  # documents per numpy pass: bounded temporaries
 _TAG = 60  # gram length stored above the character bits
+_ZERO = np.zeros(1, dtype=np.intp)
 
 
 PLACEHOLDER_BASE = 0xE000  # masked personal data: one private-use character per kind (never a word)
@@ -99,6 +100,23 @@ def _grams(ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         code = (code << _BITS) | c
         valid &= c != 0
     return code | (np.int64(k) << _TAG), valid
+
+
+def _blockable(ch: str) -> bool:
+    """:func:`_han_or_alnum` of one character."""
+    return ("\u4e00" <= ch <= "\u9fd5") or ch.isascii() and (ch.isalnum() or ch in "+#&._%-")
+
+
+def _decode_codes(codes: np.ndarray, alphabet: Alphabet) -> list[str]:
+    """Gram codes → their texts, vectorised (the characters of up to four ids, as ``<U4``)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    k = (codes >> _TAG).astype(np.int64)
+    chars = np.zeros((len(codes), 4), dtype=np.uint32)
+    table = np.concatenate([[0], alphabet.chars]).astype(np.uint32)
+    for j in range(4):
+        cid = (codes >> (_BITS * np.maximum(k - 1 - j, 0))) & _MAX_ALPHABET
+        chars[:, j] = np.where(j < k, table[cid], 0)
+    return chars.view("<U4").ravel().tolist()
 
 
 class Alphabet:
@@ -419,6 +437,87 @@ class AppealTextVectorizer:
     def transform(self, titles: pd.Series, bodies: pd.Series) -> sp.csr_matrix:
         n = len(titles)
         return self._stack(self.tokens(titles, bodies), n)
+
+    # --- one document (online): plain Python over strings, no tables --------------------------------
+    def _one_state(self) -> dict:
+        """Per block a dict gram text → column, the lexicon as a dict word → log P (built once)."""
+        st = self.__dict__.get("_one")
+        if st is not None:
+            return st
+        st = {"vocab": {}, "offset": {}}
+        offset = 0
+        for name in self.BLOCKS:
+            if name in self.blocks_:
+                voc = self.blocks_[name].vocabulary_
+                st["vocab"][name] = dict(zip(_decode_codes(voc, self.alphabet_), range(len(voc))))
+                st["offset"][name] = offset
+                offset += len(voc)
+        st["n_features"] = offset
+        lex = self.lexicon_
+        st["lexicon"] = dict(zip(_decode_codes(lex.codes, self.alphabet_), lex.logp.tolist())) if len(lex.codes) else {}
+        st["alphabet"] = frozenset(chr(int(c)) for c in self.alphabet_.chars)
+        self.__dict__["_one"] = st
+        return st
+
+    def _words_one(self, text: str, st: dict) -> list[str]:
+        """The word tokens of one text: :func:`segment_ids` and ``_word_tokens`` over Python strings."""
+        known, lex = st["alphabet"], st["lexicon"]
+        w = len(text)
+        if not w:
+            return []
+        single = -self.lexicon_.log_total
+        ok = [ch in known for ch in text]
+        good = [o and _blockable(ch) for o, ch in zip(ok, text)]
+        run = [0] * (w + 1)  # length of the run of known, segmentable characters from each position
+        for i in range(w - 1, -1, -1):
+            run[i] = run[i + 1] + 1 if good[i] else 0
+        inf = float("-inf")
+        get = lex.get
+        rows = [np.array([[(get(text[i], single) if good[i] else single) if ok[i] else inf for i in range(w)]])]
+        for k in range(2, 5):
+            rows.append(np.array([[get(text[i:i + k], inf) if run[i] >= k else inf for i in range(w - k + 1)]])
+                        if w >= k else None)
+        _, starts, lens = _segment_one(rows, w, w)
+        out = []
+        for s_, k in zip(starts.tolist(), lens.tolist()):
+            ch = text[s_]
+            if "\u4e00" <= ch <= "\u9fd5" and ok[s_]:
+                out.append(text[s_:s_ + k])
+        return out
+
+    def transform_one(self, title, body) -> sp.csr_matrix:
+        """:meth:`transform` of one appeal (the same row), without columnar set-up."""
+        st = self._one_state()
+        t, b = _model_text_one(title), _model_text_one(body)
+        full = (t + "。" + b).strip("。")
+        lo, hi = self.ngram_range
+        cols, vals = [], []
+        for name in self.BLOCKS:
+            if name not in self.blocks_:
+                continue
+            if name == "words":
+                grams = self._words_one(full[: self.max_chars], st)
+            else:
+                s_ = full[: self.max_chars] if name == "text" else t[: self.max_title_chars]
+                grams = [s_[i:i + k] for k in range(lo, hi + 1) for i in range(len(s_) - k + 1)]
+            vocab = st["vocab"][name]
+            counts: dict[int, int] = {}
+            for g in grams:
+                j = vocab.get(g)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if not counts:
+                continue
+            idx = np.array(sorted(counts), dtype=np.int64)
+            c = np.array([counts[j] for j in idx.tolist()], dtype=np.float32)
+            v = (1.0 + np.log(c)).astype(np.float32) * self.blocks_[name].idf_[idx].astype(np.float32)
+            norm = np.sqrt(np.add.reduceat(v * v, _ZERO)[0])  # float32, exactly as scipy's row sum (reduceat)
+            v /= norm if norm != 0 else np.float32(1.0)
+            cols.append(idx + st["offset"][name])
+            vals.append(v)
+        data = np.concatenate(vals) if vals else np.zeros(0, dtype=np.float32)
+        ind = np.concatenate(cols).astype(np.int32) if cols else np.zeros(0, dtype=np.int32)
+        return sp.csr_matrix((data, ind, np.array([0, len(ind)], dtype=np.int32)), shape=(1, st["n_features"]))
 
     def _stack(self, tokens: dict, n: int) -> sp.csr_matrix:
         mats = [self.blocks_[name].transform(*tokens[name], n) for name in self.BLOCKS if name in self.blocks_]

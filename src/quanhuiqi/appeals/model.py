@@ -167,6 +167,7 @@ class Selection:
     val_decision: np.ndarray
 
 
+TRIAGE_ROWS = 30_000  # the triage head is fitted on at most this many appeals (a random sample)
 SELECTION_ROWS = 15_000  # C and the temperature are chosen on at most this many appeals (whole groups)
 
 
@@ -425,6 +426,8 @@ def fit_model(data: TrainingData, department_map: DepartmentMap, triage_rules: T
     tri_head = None
     if data.triage is not None:
         ok = np.flatnonzero(pd.notna(data.triage))
+        if len(ok) > TRIAGE_ROWS:  # the triage head is a second opinion beside the rules: a sample suffices
+            ok = np.sort(np.random.default_rng(seed).choice(ok, TRIAGE_ROWS, replace=False))
         if len(set(data.triage[ok])) >= 2:
             tri_head = LinearHead.fit(X[ok], data.triage[ok].astype(str), sel.C, seed)
             held = _triage_val_decision(split, data.triage, sel.C, seed)

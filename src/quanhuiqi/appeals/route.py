@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from quanhuiqi.appeals.columns import MANUAL_DISPATCH, ROUTE_COLUMNS
 from quanhuiqi.appeals.model import AppealsModel, routed_departments
-from quanhuiqi.appeals.privacy import mask_personal_data
+from quanhuiqi.appeals.privacy import mask_personal_data, mask_text
 from quanhuiqi.appeals.triage import apply_triage, triage_columns
 
 TOP = 3
@@ -55,7 +55,7 @@ def feature_texts(model: AppealsModel) -> tuple[np.ndarray, np.ndarray]:
     return out
 
 
-def _nesting(model: AppealsModel) -> tuple[np.ndarray, pd.Index]:
+def _nesting(model: AppealsModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(text id of every feature column, the (longer, shorter) text-id pairs where one text contains the
     other) over the explainable features, computed once per model: the nested-word rule of
     :func:`explain` becomes look-ups instead of substring tests per row."""
@@ -77,8 +77,39 @@ def _nesting(model: AppealsModel) -> tuple[np.ndarray, pd.Index]:
                 if j is not None and j != i and j in live:
                     pairs.append(i * len(uniq) + j)
                     pairs.append(j * len(uniq) + i)
-    out = (tid, pd.Index(np.unique(np.array(pairs, dtype=np.int64))), uniq.to_numpy(dtype=object))
+    out = (tid, np.unique(np.array(pairs, dtype=np.int64)), uniq.to_numpy(dtype=object))
     model.__dict__["_nesting"] = out
+    return out
+
+
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys
+
+
+def _explain_one(model, X, top, tid, uniq, words, candidates, nested_first) -> list[list[str]]:
+    j = X.indices[tid[X.indices] >= 0]
+    x = X.data[tid[X.indices] >= 0]
+    out = []
+    for s in range(top.shape[1]):
+        c = (x * model.head.coef[top[0, s], j]).astype(np.float32)
+        keep = np.flatnonzero(c > 0)
+        order = keep[np.argsort(-c[keep], kind="stable")]  # contribution descending, ties in column order
+        nested = nested_first and s == 0
+        cand = [str(uniq[t]) for t in tid[j[order[: candidates if nested else words]]].tolist()]
+        if not nested:
+            out.append(["、".join(cand)])
+            continue
+        chosen: list[str] = []
+        for w in cand:
+            if any(w in y or y in w for y in chosen):
+                continue
+            chosen.append(w)
+            if len(chosen) == words:
+                break
+        out.append(["、".join(chosen)])
     return out
 
 
@@ -96,6 +127,8 @@ def explain_suggestions(model: AppealsModel, X: sp.csr_matrix, top: np.ndarray, 
     pass over the matrix; the first suggestion's words are nested-checked, the others as they come."""
     tid, pairs, uniq = _nesting(model)
     n = X.shape[0]
+    if n == 1:  # one appeal (online): the same choice in plain Python
+        return _explain_one(model, X, top, tid, uniq, words, candidates, nested_first)
     row = np.repeat(np.arange(n), np.diff(X.indptr))
     cand = tid[X.indices] >= 0
     r0, j0, x0 = row[cand], X.indices[cand], X.data[cand]
@@ -125,7 +158,7 @@ def explain_suggestions(model: AppealsModel, X: sp.csr_matrix, top: np.ndarray, 
             if nested:
                 for q in range(words):
                     ch = chosen[:, q]
-                    ok &= ~((ch >= 0) & ((ch == t) | (pairs.get_indexer(t * m + np.maximum(ch, 0)) >= 0)))
+                    ok &= ~((ch >= 0) & ((ch == t) | _contains(pairs, t * m + np.maximum(ch, 0))))
             idx = np.flatnonzero(ok)
             chosen[idx, count[idx]] = t[idx]
             count[idx] += 1
@@ -157,9 +190,15 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
     """The route table as columns (arrays): shared by the batch and the one-appeal path."""
     thr = model.threshold if threshold is None else float(threshold)
     n = len(titles_raw)
-    titles = mask_personal_data(titles_raw)
-    bodies = mask_personal_data(bodies_raw)
-    X = model.features(titles, bodies)
+    if n == 1:  # one appeal (online): plain strings, no tables
+        tlist = [mask_text(v) if isinstance(v, str) else None for v in titles_raw]
+        blist = [mask_text(v) if isinstance(v, str) else None for v in bodies_raw]
+        X = model.vectorizer.transform_one(tlist[0], blist[0])
+    else:
+        titles = mask_personal_data(titles_raw)
+        bodies = mask_personal_data(bodies_raw)
+        X = model.features(titles, bodies)
+        tlist, blist = titles.astype(object).tolist(), bodies.astype(object).tolist()
     decision = model.head.decision(X)
     proba = model.head.proba(X, decision)
     districts = np.asarray(district_code, dtype=object)
@@ -186,12 +225,12 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
         tp = model.triage_head.proba(X)
         triage_proba = {str(c): tp[:, j] for j, c in enumerate(model.triage_head.classes)}
     online = n == 1 and history is None  # one appeal without history: the repeat rule has nothing to count
-    tlist, blist = titles.astype(object).tolist(), bodies.astype(object).tolist()
     texts = [(t if isinstance(t, str) else "") + "。" + (b if isinstance(b, str) else "") for t, b in zip(tlist, blist)]
     tri = triage_columns(texts, list(department), model.triage_rules,
                          uscc=None if online else pd.Series(uscc, dtype="string"),
                          received=None if online else pd.Series(received_at),
-                         case_id=pd.Series(case_id, dtype="string"), history=history, model_proba=triage_proba,
+                         case_id=None if online else pd.Series(case_id, dtype="string"), history=history,
+                         model_proba=triage_proba,
                          categories=None if online else pd.Series(classes[top[:, 0]], dtype="string"))
     words1 = sugg["suggestion_1_words"].tolist()
     reasons = []
@@ -213,7 +252,8 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
     cols: dict[str, object] = {
         "appeal_id": np.asarray(appeal_id, dtype=object),
         "case_id": np.asarray(case_id, dtype=object),
-        "received_at": pd.to_datetime(pd.Series(received_at, dtype=object)).to_numpy(dtype="datetime64[ns]"),
+        "received_at": (np.array([pd.Timestamp(received_at[0]).to_datetime64()], dtype="datetime64[ns]") if n == 1
+                        else pd.to_datetime(pd.Series(received_at, dtype=object)).to_numpy(dtype="datetime64[ns]")),
         "uscc": np.asarray(uscc, dtype=object),
         "district_code": districts,
         "channel": np.asarray(channel, dtype=object),
@@ -273,11 +313,14 @@ class OnlineRouter:
     def __init__(self, model: AppealsModel):
         self.model = model
         feature_texts(model)
+        _nesting(model)
+        model.vectorizer._one_state()
+        self.route("初始化", "联系人王明，电话13800000000，5万元")  # compiles the rules and loads the word lists once
 
     def route(self, title: str | None, body: str | None, *, appeal_id: str = "online", district_code: str | None = None,
               uscc: str | None = None, received_at=None, channel: str | None = None) -> dict:
         cols = _route_columns(
-            self.model, pd.Series([title], dtype="string"), pd.Series([body], dtype="string"),
+            self.model, [title], [body],
             appeal_id=[appeal_id], case_id=[appeal_id],
             received_at=[pd.Timestamp(received_at) if received_at is not None else pd.NaT], uscc=[uscc],
             district_code=[district_code], channel=[channel])

@@ -30,6 +30,7 @@ from quanhuiqi.tables.parse import to_arrow
 from quanhuiqi.text import normalize_text
 
 _AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(亿元|亿|万元|万)")
+_AMOUNT_CUE = re.compile(r"[0-9][\t\n\f\r ]*(?:亿|万)")  # RE2's \d\s*(?:亿|万) of the column path (ASCII classes)
 _RULE_KEYS = {"name", "any", "all", "amount_at_least", "repeats_at_least", "repeat_days", "departments_at_least",
               "reason"}
 
@@ -114,12 +115,18 @@ def _compiled(pattern: str) -> re.Pattern:
 
 def largest_amount(texts: pd.Series) -> np.ndarray:
     """The largest sum (万元) each text names, NaN when none: 300万元, 1.2亿, 5000万."""
-    t = pd.Series(texts, dtype="string").fillna("")
-    need = pc.fill_null(pc.match_substring_regex(to_arrow(t), r"\d\s*(?:亿|万)"), False).to_numpy(zero_copy_only=False)
-    out = np.full(len(t), np.nan)
+    if len(texts) <= 4:  # one appeal (online): no columnar scan
+        vals = [v if isinstance(v, str) else "" for v in texts]
+        need = np.array([bool(_AMOUNT_CUE.search(v)) for v in vals], dtype=bool)
+    else:
+        t = pd.Series(texts, dtype="string").fillna("")
+        need = pc.fill_null(pc.match_substring_regex(to_arrow(t), r"\d\s*(?:亿|万)"), False).to_numpy(zero_copy_only=False)
+        vals = t.iloc[np.flatnonzero(need)].tolist()
+        vals = dict(zip(np.flatnonzero(need).tolist(), vals))
+    out = np.full(len(texts), np.nan)
     for i in np.flatnonzero(need):
         best = np.nan
-        for num, unit in _AMOUNT.findall(normalize_text(t.iloc[i]) or ""):
+        for num, unit in _AMOUNT.findall(normalize_text(vals[i]) or ""):
             v = float(num) * (10000.0 if unit.startswith("亿") else 1.0)
             best = v if np.isnan(best) else max(best, v)
         out[i] = best
@@ -216,7 +223,7 @@ def triage_columns(texts: list, departments: list, rules: TriageRules, *, uscc=N
                     hit &= has(_word_pattern(words))
             elif "amount_at_least" in r:
                 if amounts is None:
-                    amounts = largest_amount(pd.Series(texts, dtype="string"))
+                    amounts = largest_amount(texts if n <= 4 else pd.Series(texts, dtype="string"))
                 hit = np.nan_to_num(amounts, nan=-1) >= float(r["amount_at_least"])
                 detail = amounts
             elif "repeats_at_least" in r:

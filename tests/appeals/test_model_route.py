@@ -161,3 +161,31 @@ def test_one_document_and_many_segment_alike(synthetic):
     for i, t in enumerate(texts):
         one = v.segment(t[:500])
         assert one == [t[a:a + b] for a, b in zip(s[d == i], k[d == i])]
+
+
+def test_one_appeal_features_equal_the_batch_row(synthetic):
+    """``transform_one`` (dict look-ups, Python segmentation) gives exactly the batch matrix's row — the
+    online answer is the batch answer, not an approximation of it."""
+    from quanhuiqi.appeals.privacy import mask_personal_data
+
+    raw, _ = synthetic
+    v = AppealTextVectorizer().fit(raw["title"].head(300), raw["body"].head(300))
+    titles = mask_personal_data(raw["title"].iloc[300:360].reset_index(drop=True))
+    bodies = mask_personal_data(raw["body"].iloc[300:360].reset_index(drop=True))
+    titles.iloc[0], bodies.iloc[1] = None, None  # a missing title, a missing body
+    X = v.transform(titles, bodies)
+    for i in range(len(titles)):
+        one = v.transform_one(titles.iloc[i], bodies.iloc[i])
+        assert np.array_equal(one.indices, X[i].indices) and np.array_equal(one.data, X[i].data), i
+
+
+def test_vectorised_held_out_split_keeps_groups_whole_and_label_shares():
+    from quanhuiqi.appeals.model import proportional_grouped_split
+
+    rng = np.random.default_rng(3)
+    groups = rng.integers(0, 4000, 6000)
+    y = np.array(["甲", "乙", "丙"])[groups % 3]
+    tr, va = proportional_grouped_split(groups, y, 5, seed=1)
+    assert len(tr) + len(va) == len(y) and not set(groups[tr]) & set(groups[va])
+    for label in ("甲", "乙", "丙"):
+        assert abs((y[va] == label).sum() / (y == label).sum() - 0.2) < 0.03

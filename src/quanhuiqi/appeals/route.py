@@ -163,8 +163,11 @@ def explain_suggestions(model: AppealsModel, X: sp.csr_matrix, top: np.ndarray, 
             chosen[idx, count[idx]] = t[idx]
             count[idx] += 1
         names = np.append(uniq, "")
-        cols = [names[chosen[:, q]] for q in range(words)]  # -1 → ""
-        out.append(["、".join(x for x in ws if x) for ws in zip(*cols)])
+        text = names[chosen[:, 0]]  # -1 → ""; slots fill in order, so an empty slot ends the list
+        for q in range(1, words):
+            nxt = names[chosen[:, q]]
+            text = text + np.where(chosen[:, q] >= 0, "、", "").astype(object) + nxt
+        out.append(text.tolist())
     return out
 
 

@@ -27,7 +27,7 @@ from quanhuiqi.appeals.columns import TRIAGE_LEVELS, TRIAGE_NAMES
 from quanhuiqi.appeals.features import model_text
 from quanhuiqi.tables.io import InputError
 from quanhuiqi.tables.parse import to_arrow
-from quanhuiqi.text import normalize_text
+from quanhuiqi.text import normalize_text, normalize_text_series
 
 _AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(亿元|亿|万元|万)")
 _AMOUNT_CUE = re.compile(r"[0-9][\t\n\f\r ]*(?:亿|万)")  # RE2's \d\s*(?:亿|万) of the column path (ASCII classes)
@@ -121,12 +121,13 @@ def largest_amount(texts: pd.Series) -> np.ndarray:
     else:
         t = pd.Series(texts, dtype="string").fillna("")
         need = pc.fill_null(pc.match_substring_regex(to_arrow(t), r"\d\s*(?:亿|万)"), False).to_numpy(zero_copy_only=False)
-        vals = t.iloc[np.flatnonzero(need)].tolist()
-        vals = dict(zip(np.flatnonzero(need).tolist(), vals))
+        idx = np.flatnonzero(need)
+        # normalised as a column (pyarrow; the same text as normalize_text per cell), then parsed per cell
+        vals = dict(zip(idx.tolist(), normalize_text_series(t.iloc[idx]).fillna("").tolist()))
     out = np.full(len(texts), np.nan)
     for i in np.flatnonzero(need):
         best = np.nan
-        for num, unit in _AMOUNT.findall(normalize_text(vals[i]) or ""):
+        for num, unit in _AMOUNT.findall(vals[i] if len(texts) > 4 else (normalize_text(vals[i]) or "")):
             v = float(num) * (10000.0 if unit.startswith("亿") else 1.0)
             best = v if np.isnan(best) else max(best, v)
         out[i] = best

@@ -167,7 +167,7 @@ class Selection:
     val_decision: np.ndarray
 
 
-TRIAGE_ROWS = 30_000  # the triage head is fitted on at most this many appeals (a random sample)
+TRIAGE_ROWS = 15_000  # the triage head is fitted on at most this many appeals (a random sample; docs/appeals.md)
 SELECTION_ROWS = 15_000  # C and the temperature are chosen on at most this many appeals (whole groups)
 
 

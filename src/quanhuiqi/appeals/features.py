@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from quanhuiqi.appeals.lexicon import jieba_table
 from quanhuiqi.tables.parse import from_arrow, to_arrow
 from quanhuiqi.text import normalize_text_series
 
@@ -147,22 +148,6 @@ class Alphabet:
         k = int(code) >> _TAG
         chars = [(int(code) >> (_BITS * (k - 1 - j))) & _MAX_ALPHABET for j in range(k)]
         return "".join(chr(int(self.chars[c - 1])) for c in chars)
-
-
-@cache
-def jieba_table() -> pd.DataFrame:
-    """jieba's main dictionary as a table (word, freq, tag), parsed once per process (pyarrow CSV)."""
-    import jieba
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    with jieba.get_dict_file() as f:
-        data = f.read()
-    t = pcsv.read_csv(pa.py_buffer(data), read_options=pcsv.ReadOptions(column_names=["word", "freq", "tag"]),
-                      parse_options=pcsv.ParseOptions(delimiter=" ", quote_char=False, invalid_row_handler=lambda r: "skip"),
-                      convert_options=pcsv.ConvertOptions(column_types={"word": pa.string(), "freq": pa.int64(),
-                                                                        "tag": pa.string()}))
-    return t.to_pandas()
 
 
 @cache

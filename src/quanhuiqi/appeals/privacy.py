@@ -215,7 +215,7 @@ def _common_words() -> frozenset[str]:
     """Frequent two-character words of jieba's dictionary that are not person or place names (强烈, 房屋, 相关,
     曾经 …, frequency ≥ 500): a cue followed by one of them (本人强烈要求) introduces no name.  Rarer words
     (吴国) are left to be masked: a missed name costs more than a masked word."""
-    from quanhuiqi.appeals.features import jieba_table
+    from quanhuiqi.appeals.lexicon import jieba_table
 
     d = jieba_table()
     keep = (d["word"].str.len() == 2) & ~d["tag"].fillna("").str.slice(0, 2).isin(["nr", "ns"]) & (d["freq"] >= 500)

@@ -129,6 +129,16 @@ def test_triage_rules_fire_with_reasons_and_the_model_can_only_raise():
     assert out["triage_reason"][5].startswith("协同办：涉及多个部门")
 
 
+def test_amounts_in_full_width_digits_count_like_ascii_ones():
+    """Copied text often carries full-width digits (１２００万元): the large-sum rule must see them, on the
+    column path (more than four texts) and the one-appeal path alike."""
+    from quanhuiqi.appeals.triage import largest_amount
+
+    texts = ["拖欠货款１２００万元至今未付", "欠款300万元", "无金额", "共计１.５亿", "拖欠　８００　万"]
+    np.testing.assert_array_equal(largest_amount(pd.Series(texts)), [1200.0, 300.0, np.nan, 15000.0, 800.0])
+    assert [largest_amount(pd.Series([t]))[0] for t in texts[:2]] == [1200.0, 300.0]
+
+
 def test_repeated_problems_of_one_enterprise_escalate():
     rules = TriageRules.load()
     when = pd.Series(pd.to_datetime(["2025-03-01", "2025-04-01", "2025-05-01", "2025-05-02"]))

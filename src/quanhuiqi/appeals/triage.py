@@ -30,7 +30,9 @@ from quanhuiqi.tables.parse import to_arrow
 from quanhuiqi.text import normalize_text, normalize_text_series
 
 _AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(亿元|亿|万元|万)")
-_AMOUNT_CUE = re.compile(r"[0-9][\t\n\f\r ]*(?:亿|万)")  # RE2's \d\s*(?:亿|万) of the column path (ASCII classes)
+# a digit (ASCII or full-width: normalisation comes after this cue) before 亿/万; the same class as the column
+# path's RE2 pattern below
+_AMOUNT_CUE = re.compile("[0-9０-９][\t\n\f\r \u3000]*(?:亿|万)")  # literal characters: RE2 reads them too
 _RULE_KEYS = {"name", "any", "all", "amount_at_least", "repeats_at_least", "repeat_days", "departments_at_least",
               "reason"}
 
@@ -120,7 +122,7 @@ def largest_amount(texts: pd.Series) -> np.ndarray:
         need = np.array([bool(_AMOUNT_CUE.search(v)) for v in vals], dtype=bool)
     else:
         t = pd.Series(texts, dtype="string").fillna("")
-        need = pc.fill_null(pc.match_substring_regex(to_arrow(t), r"\d\s*(?:亿|万)"), False).to_numpy(zero_copy_only=False)
+        need = pc.fill_null(pc.match_substring_regex(to_arrow(t), _AMOUNT_CUE.pattern), False).to_numpy(zero_copy_only=False)
         idx = np.flatnonzero(need)
         # normalised as a column (pyarrow; the same text as normalize_text per cell), then parsed per cell
         vals = dict(zip(idx.tolist(), normalize_text_series(t.iloc[idx]).fillna("").tolist()))

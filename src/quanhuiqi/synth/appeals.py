@@ -191,10 +191,14 @@ def _fill(rng, template: str, dist: str, large: bool) -> str:
 
 
 def generate_appeals(enterprises: pd.DataFrame, seed: int = 0, as_of: str = "2025-07-01", days: int = 120,
-                     n: int | None = None, *, mess: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     n: int | None = None, *, mess: bool = True, issues: int = 0,
+                     bursts: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(raw appeals table, truth) for the enterprises of ``enterprises`` (the table as read from its CSV).
 
-    ``n`` appeals over the ``days`` before ``as_of`` (default: 0.6 per enterprise row)."""
+    ``n`` appeals over the ``days`` before ``as_of`` (default: 0.6 per enterprise row).  ``issues`` > 0 adds
+    that many planted issues (``synth/appeals_issues.py``; ``bursts=False``: all steady) from their own
+    random stream: the background rows are the same with or without them; the truth then has
+    ``issue_true`` and ``truth.attrs["planted_issues"]`` the planted issues (records)."""
     from quanhuiqi.appeals.clock import WorkingCalendar, load_clock_config
     from quanhuiqi.appeals.departments import department_map
     from quanhuiqi.reference.industries import industry_hierarchy
@@ -331,7 +335,48 @@ def generate_appeals(enterprises: pd.DataFrame, seed: int = 0, as_of: str = "202
     if mess:
         _mess(raw, tr, rng)
     raw = raw.assign(**{c: raw[c] if c in raw else pd.NA for c in APPEAL_COLUMNS})[APPEAL_COLUMNS]
+    if issues:
+        return _with_planted(raw.astype("string"), tr, clean, seed, as_of_ts, days, issues, bursts, cal, cats, dm)
     return raw.astype("string"), tr
+
+
+def _with_planted(raw, tr, clean, seed, as_of_ts, days, issues, bursts, cal, cats, dm):
+    """The background plus planted issues (own random streams), merged in time order; background order kept."""
+    from quanhuiqi.profile import profile
+    from quanhuiqi.synth.appeals_issues import plant_issues
+
+    prof = profile(clean, as_of_ts.date())
+    prow, ptr, planted = plant_issues(prof, seed, as_of_ts, days, issues, bursts)
+    rng_p = np.random.default_rng([seed, 44])
+    ptr["department_true"] = [_department(dm, c, d) for c, d in zip(ptr["category_true"], prow["district_code"])]
+    ptr["triage_true"] = "direct"
+    order = np.lexsort((np.arange(len(prow)), prow["received_at"].to_numpy()))
+    prow, ptr = prow.iloc[order].reset_index(drop=True), ptr.iloc[order].reset_index(drop=True)
+    ids = np.array([f"SQ{seed:02d}P{i + 1:06d}" for i in range(len(prow))], dtype=object)
+    prow.insert(0, "appeal_id", ids)
+    ptr.insert(0, "appeal_id", ids)
+    prow["_src"] = -1
+    _workflow(prow, ptr, rng_p, cal, as_of_ts)
+    _labels(prow, ptr, rng_p, cats, dm)
+    for c in ("received_at", "assigned_at", "first_contact_at", "resolved_at", "revisited_at", "closed_at"):
+        prow[c] = prow[c].dt.strftime("%Y-%m-%d %H:%M:%S").astype("string")
+    ptr["duplicate_of_true"] = pd.array([None] * len(ptr), dtype="string")
+    ptr["planted_error"] = pd.array([None] * len(ptr), dtype="string")
+    prow = prow.assign(**{c: prow[c] if c in prow else pd.NA for c in APPEAL_COLUMNS})[APPEAL_COLUMNS]
+    tr = tr.assign(issue_true=pd.array([None] * len(tr), dtype="string"))
+    ptr = ptr.reindex(columns=tr.columns)
+    # merge by time: the background's own times (an unreadable one takes its predecessor's), planted after ties
+    t_bg = pd.to_datetime(raw["received_at"], errors="coerce", format="%Y-%m-%d %H:%M:%S").ffill().bfill()
+    t_pl = pd.to_datetime(prow["received_at"], format="%Y-%m-%d %H:%M:%S")
+    times = np.concatenate([t_bg.to_numpy(dtype="datetime64[ns]"), t_pl.to_numpy(dtype="datetime64[ns]")])
+    src = np.r_[np.zeros(len(raw), dtype=int), np.ones(len(prow), dtype=int)]
+    pos = np.arange(len(times))
+    merged_order = np.lexsort((pos, src, times))
+    both = pd.concat([raw, prow.astype("string")], ignore_index=True).iloc[merged_order].reset_index(drop=True)
+    truth = pd.concat([tr, ptr], ignore_index=True).iloc[merged_order].reset_index(drop=True)
+    truth["issue_true"] = truth["issue_true"].astype("string")
+    truth.attrs["planted_issues"] = planted.to_dict("records")  # plain records: the truth still writes to Parquet
+    return both.astype("string"), truth
 
 
 def _copies(raw: pd.DataFrame, tr: pd.DataFrame, rng, as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -450,16 +495,21 @@ def _mess(raw: pd.DataFrame, tr: pd.DataFrame, rng) -> None:
 
 
 def write_appeals(data_dir, seed: int = 0, as_of: str = "2025-07-01", days: int = 120, *,
-                  truth: bool = True) -> str:
-    """Write ``DATA_DIR/appeals.csv`` from ``DATA_DIR/enterprises.csv`` (and ``truth/appeals_true.parquet``)."""
+                  truth: bool = True, issues: int = 0, bursts: bool = True) -> str:
+    """Write ``DATA_DIR/appeals.csv`` from ``DATA_DIR/enterprises.csv`` (and ``truth/appeals_true.parquet``;
+    with ``issues`` > 0 also ``truth/appeal_issues_true.parquet``, the planted issues)."""
     from pathlib import Path
 
     from quanhuiqi.tables.io import read_table, write_table
 
     d = Path(data_dir)
-    raw, tr = generate_appeals(read_table(d / "enterprises.csv"), seed=seed, as_of=as_of, days=days)
+    raw, tr = generate_appeals(read_table(d / "enterprises.csv"), seed=seed, as_of=as_of, days=days, issues=issues,
+                               bursts=bursts)
     write_table(raw, d / "appeals.csv")
     if truth:
         (d / "truth").mkdir(parents=True, exist_ok=True)
+        planted = tr.attrs.pop("planted_issues", None)
         write_table(tr, d / "truth" / "appeals_true.parquet")
+        if planted is not None:
+            write_table(pd.DataFrame(planted), d / "truth" / "appeal_issues_true.parquet")
     return f"{len(raw)} appeals ({int(tr['duplicate_of_true'].notna().sum())} re-filed copies)"

@@ -165,6 +165,13 @@ def cmd_appeals_clock(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_appeals_group(args: argparse.Namespace) -> int:
+    from quanhuiqi.appeals.issues import group_file
+
+    print(group_file(args.appeals, args.out, state=args.state, rejects=args.rejects or _default_rejects(args.out)))
+    return 0
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     from quanhuiqi.push import run_daily
 
@@ -280,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--config", help="clock settings (YAML; default: the shipped 2110 rule)")
     c.add_argument("--encoding", default="auto", help=ENCODING_HELP)
     c.set_defaults(func=cmd_appeals_clock)
+    c = asub.add_parser("group", help="group appeals into issues (类问题) with ids stable from day to day")
+    c.add_argument("--appeals", required=True)
+    c.add_argument("--out", required=True, help="one row per appeal: appeal_id, issue_id, issue_label, … "
+                                                "(the issues beside it: <out>.issues.<ext>)")
+    c.add_argument("--state", help="folder with the issues of earlier days (read, then updated); new days attach")
+    c.add_argument("--rejects")
+    c.set_defaults(func=cmd_appeals_group)
 
     s = sub.add_parser("match-postings", help="pair supply and demand postings (供需对接)")
     s.add_argument("--postings", required=True)

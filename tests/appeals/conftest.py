@@ -34,3 +34,15 @@ def trained(synthetic):
     raw, _ = synthetic
     v = validate_appeals(raw, require_received=False)
     return train_appeals(v.clean, seed=0, grid=(0.7,))
+
+
+@pytest.fixture(scope="session")
+def planted_city(sample_enterprises):
+    """(clean appeals, truth) of a small city with 5 planted issues (bursts included): 1,200 of the
+    data_samples enterprises, 300 background appeals over 60 days, seed 7."""
+    from quanhuiqi.appeals import validate_appeals
+    from quanhuiqi.synth.appeals import generate_appeals
+
+    raw, truth = generate_appeals(sample_enterprises.head(1200), seed=7, as_of="2025-07-01", days=60, n=300,
+                                  issues=5)
+    return validate_appeals(raw).clean, truth

@@ -62,9 +62,9 @@ class GroupingParams:
     """The thresholds of the two stages; stored in the state (a state refuses other parameters)."""
 
     duplicate: float = 0.7  # estimated Jaccard of character 3-grams: near-duplicate
-    attach: float = 0.42  # cosine of an appeal to an issue's centroid: joins it
-    found: float = 0.38  # cosine of an appeal to a day's leader: joins the new issue
-    top_terms: int = 48  # terms kept in an issue's centroid
+    attach: float = 0.25  # cosine of an appeal to an issue's centroid: joins it
+    found: float = 0.25  # cosine of an appeal to a day's leader: joins the new issue
+    top_terms: int = 96  # terms kept in an issue's centroid
     max_df: float = 0.2  # bigrams in more than this share of appeals are not topical
     title_weight: float = 2.0
     max_chars: int = 600  # body characters read (long letters: the head carries the problem)
@@ -672,7 +672,15 @@ def _output(clean: pd.DataFrame, st: IssueState) -> pd.DataFrame:
     for c in GROUP_COLUMNS:
         if c != "received_at":
             out[c] = out[c].astype("string")
+    if "support" in clean.columns:  # likes / co-signatures of real exports: carried for the heat of an issue
+        out["support"] = support_counts(clean["support"]).to_numpy()
     return out
+
+
+def support_counts(values: pd.Series) -> pd.Series:
+    """The optional ``support`` column (likes, co-signers) as non-negative integers; unreadable → missing."""
+    s = pd.to_numeric(pd.Series(values).astype("string").str.strip(), errors="coerce")
+    return s.where(s >= 0).round().astype("Int64")
 
 
 def issue_table(st: IssueState, issue_ids=None) -> pd.DataFrame:
@@ -721,5 +729,24 @@ def group_file(appeals: str | os.PathLike, out: str | os.PathLike, state: str | 
             f"({len(st.issues) - before} new; {v.rows_rejected} rows rejected) → {out_p}")
 
 
-__all__ = ["GROUP_COLUMNS", "GroupingParams", "IssueState", "group_appeals", "group_file", "issue_table",
+__all__ = ["GROUP_COLUMNS", "GroupingParams", "IssueState", "bcubed", "group_appeals", "group_file", "issue_table",
            "issue_text", "minhash", "related_issues"]
+
+
+def bcubed(truth: pd.Series, predicted: pd.Series, among: np.ndarray | None = None) -> dict[str, float]:
+    """B-cubed precision, recall and F1 of a grouping against true classes (Amigó et al. 2009).
+
+    ``among`` (boolean) limits the items scored — e.g. the appeals of planted issues — while clusters still
+    count every member: a background appeal in a planted issue's cluster lowers that issue's precision."""
+    t = pd.Series(truth).astype("string").fillna("__none__").to_numpy(dtype=object)
+    p = pd.Series(predicted).astype("string").fillna("__none__").to_numpy(dtype=object)
+    frame = pd.DataFrame({"t": t, "p": p})
+    both = frame.groupby(["t", "p"]).size()
+    n_p = frame.groupby("p").size()
+    n_t = frame.groupby("t").size()
+    pair = both.reindex(pd.MultiIndex.from_arrays([t, p])).to_numpy(dtype=float)
+    prec = pair / n_p.reindex(p).to_numpy(dtype=float)
+    rec = pair / n_t.reindex(t).to_numpy(dtype=float)
+    m = np.ones(len(t), dtype=bool) if among is None else np.asarray(among, dtype=bool)
+    P, R = float(prec[m].mean()), float(rec[m].mean())
+    return {"precision": P, "recall": R, "f1": 2 * P * R / (P + R) if P + R else 0.0, "items": int(m.sum())}

@@ -172,6 +172,13 @@ def cmd_appeals_group(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_appeals_report(args: argparse.Namespace) -> int:
+    from quanhuiqi.appeals.report import report_file
+
+    print(report_file(args.appeals, args.enterprises, args.policies, args.week, args.out, state=args.state))
+    return 0
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     from quanhuiqi.push import run_daily
 
@@ -294,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--state", help="folder with the issues of earlier days (read, then updated); new days attach")
     c.add_argument("--rejects")
     c.set_defaults(func=cmd_appeals_group)
+    c = asub.add_parser("report", help="the weekly analysis report: rising issues, heat, affected segments, "
+                                       "policy links, response times (HTML + JSON)")
+    c.add_argument("--appeals", required=True, help="appeals up to the week's end (the weeks before give the trends)")
+    c.add_argument("--enterprises", help="enterprise table (who is affected)")
+    c.add_argument("--policies", help="policy folder (which policy speaks to an issue)")
+    c.add_argument("--week", required=True, type=_date, help="any day of the ISO week reported (YYYY-MM-DD)")
+    c.add_argument("--out", required=True, help="folder for report.html, report.json, issues_by_appeal.csv, rejects.csv")
+    c.add_argument("--state", help="issue state folder (ids stay those of the daily grouping)")
+    c.set_defaults(func=cmd_appeals_report)
 
     s = sub.add_parser("match-postings", help="pair supply and demand postings (供需对接)")
     s.add_argument("--postings", required=True)

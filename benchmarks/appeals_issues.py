@@ -1,0 +1,186 @@
+"""Benchmark: issue mining on synthetic cities with planted issues and planted bursts (issue 18).
+
+    .venv/bin/python benchmarks/appeals_issues.py [--seeds 1 2 3] [--n 6000] [--days 120] [--issues 16]
+
+For each seed: the data_samples enterprises write ``n`` background appeals over ``days`` days, plus ``issues``
+planted issues (``synth/appeals_issues.py``: steady, emerging or flaring, in their own words, from their own
+segment).  Measured:
+
+* grouping — B-cubed precision / recall / F1 over the appeals of planted issues (a cluster counts all its
+  members, so background appeals pulled into a planted issue's cluster lower its precision);
+* stable ids — a one-shot run and a day-by-day run (state saved to and read from a folder between days)
+  give the same issue id for every appeal;
+* bursts — a planted burst is found when the issue holding most of its appeals is flagged on a day within
+  3 days of the onset; every flag on an issue with no planted burst, or outside [onset − 3, onset + burst
+  length + 3] of a planted one, is a false alarm, counted per 100 issues (with ≥ 3 appeals) per 30 days.
+
+Writes ``benchmarks/results/appeals_issues.json`` (with the machine load and CPU seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def city(seed: int, n: int, days: int, issues: int, as_of: str):
+    from quanhuiqi.appeals import validate_appeals
+    from quanhuiqi.synth.appeals import generate_appeals
+    from quanhuiqi.tables import read_table
+
+    raw, truth = generate_appeals(read_table(HERE.parent / "data_samples" / "enterprises.csv"), seed=seed,
+                                  as_of=as_of, days=days, n=n, issues=issues)
+    planted = pd.DataFrame(truth.attrs["planted_issues"])
+    return validate_appeals(raw).clean, truth, planted
+
+
+def incremental(clean: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """Day by day, the state saved to and read back from ``folder`` between days (as the daily job does)."""
+    from quanhuiqi.appeals.issues import IssueState, group_appeals
+
+    day = clean["received_at"].dt.strftime("%Y-%m-%d")
+    outs = []
+    for d in sorted(day.unique()):
+        st = IssueState.open(folder)
+        g, st = group_appeals(clean[day == d], st)
+        st.save(folder)
+        outs.append(g)
+    return pd.concat(outs, ignore_index=True)
+
+
+def burst_benchmark(flags, grouped, truth, planted, daily, params) -> dict:
+    """Planted bursts found within 3 days of onset; false-alarm episodes per 100 tested issues per 30 days."""
+    from quanhuiqi.appeals.trends import burst_episodes
+
+    eps = burst_episodes(flags)
+    t = truth.set_index("appeal_id").reindex(grouped["appeal_id"])
+    g = grouped.assign(issue_true=t["issue_true"].to_numpy(), day=pd.to_datetime(grouped["received_at"]).dt.normalize())
+    bursts = planted[planted["onset"].notna()]
+    found, details, explained = 0, [], np.zeros(len(eps), dtype=bool)
+    for b in bursts.itertuples():
+        onset = pd.Timestamp(b.onset)
+        inside = g[(g["issue_true"] == b.issue_true) & (g["day"] >= onset) & (g["day"] <= onset + pd.Timedelta(days=10))]
+        share = inside["issue_id"].value_counts(normalize=True)
+        holders = set(share.index[share >= 0.2])
+        mine = eps["issue_id"].isin(holders).to_numpy()
+        ok_window = ((eps["onset"] >= onset - pd.Timedelta(days=3)) & (eps["onset"] <= onset + pd.Timedelta(days=13))).to_numpy()
+        explained |= mine & ok_window
+        hit = eps[mine & (eps["onset"] >= onset - pd.Timedelta(days=1)) & (eps["onset"] <= onset + pd.Timedelta(days=3))]
+        delay = int((hit["onset"].min() - onset).days) if len(hit) else None
+        found += bool(len(hit))
+        details.append({"issue_true": b.issue_true, "shape": b.shape, "onset": b.onset, "detected_after_days": delay,
+                        "appeals_in_10_days": len(inside)})
+    days = daily["day"].nunique() if len(daily) else 0
+    tested = int((daily.groupby("issue_id")["appeals"].sum() >= params.min_issue_appeals).sum())
+    issue_months = tested * max(days - params.warmup, 0) / 30.0
+    false = eps[~explained]
+    return {"planted_bursts": len(bursts), "found_within_3_days": found, "episodes": len(eps),
+            "false_alarms": len(false), "tested_issues": tested, "issue_months": round(issue_months, 1),
+            "false_alarm_examples": false.head(5).astype(str).to_dict("records"), "details": details}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--n", type=int, default=6000)
+    ap.add_argument("--days", type=int, default=120)
+    ap.add_argument("--issues", type=int, default=16)
+    ap.add_argument("--as-of", default="2025-07-01")
+    ap.add_argument("--no-incremental", action="store_true", help="skip the day-by-day stability run")
+    ap.add_argument("--cache", help="folder keeping each seed's city and one-shot grouping (pickles; re-runs of the "
+                                    "burst part read them)")
+    args = ap.parse_args()
+    from quanhuiqi.appeals.issues import bcubed, group_appeals
+    from quanhuiqi.appeals.trends import BurstParams, detect_bursts, issue_daily
+
+    runs = []
+    for seed in args.seeds:
+        cached = Path(args.cache) / f"city_{seed}_{args.n}_{args.days}_{args.issues}.pkl" if args.cache else None
+        if cached is not None and cached.exists():
+            clean, truth, planted, g, group_s, group_cpu = pd.read_pickle(cached)
+        else:
+            clean, truth, planted = city(seed, args.n, args.days, args.issues, args.as_of)
+            t0, c0 = time.perf_counter(), _cpu()
+            g, st = group_appeals(clean)
+            group_s, group_cpu = time.perf_counter() - t0, _cpu() - c0
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                truth.attrs.clear()
+                pd.to_pickle((clean, truth, planted, g, group_s, group_cpu), cached)
+        t = truth.set_index("appeal_id").reindex(g["appeal_id"])
+        among = t["issue_true"].notna().to_numpy()
+        true_cls = t["issue_true"].astype("string").fillna("bg:" + g["appeal_id"].astype(str)).reset_index(drop=True)
+        q = bcubed(true_cls, g["issue_id"].reset_index(drop=True), among)
+        run = {"seed": seed, "appeals": len(clean), "planted_appeals": int(among.sum()),
+               "issues_found": int(g["issue_id"].nunique()), "group_seconds": round(group_s, 1),
+               "group_cpu_seconds": round(group_cpu, 1), "bcubed": {k: round(v, 4) for k, v in q.items()}}
+        if not args.no_incremental:
+            folder = Path(tempfile.mkdtemp(prefix="issues_state_"))
+            try:
+                t0 = time.perf_counter()
+                inc = incremental(clean, folder)
+                run["incremental_seconds"] = round(time.perf_counter() - t0, 1)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            same = g.set_index("appeal_id")["issue_id"].reindex(inc["appeal_id"]).to_numpy() == inc["issue_id"].to_numpy()
+            run["stable_ids_same_share"] = float(np.mean(same))
+        t0 = time.perf_counter()
+        daily = issue_daily(g.merge(clean[["appeal_id", "uscc"]], on="appeal_id", how="left"))
+        flags = detect_bursts(daily)
+        run["burst_seconds"] = round(time.perf_counter() - t0, 1)
+        run["bursts"] = burst_benchmark(flags, g, truth, planted, daily, BurstParams())
+        run["burst_tradeoff"] = []  # the alarm threshold against recall and false alarms (same cities)
+        for alpha in (1e-3, 3e-4, 1e-4, 3e-5, 1e-5):
+            bp = BurstParams(alpha=alpha)
+            r = burst_benchmark(detect_bursts(daily, bp), g, truth, planted, daily, bp)
+            run["burst_tradeoff"].append({"alpha": alpha, "found": r["found_within_3_days"],
+                                          "planted": r["planted_bursts"], "false_alarms": r["false_alarms"],
+                                          "issue_months": r["issue_months"]})
+        runs.append(run)
+        print(json.dumps(run, ensure_ascii=False, default=str), flush=True)
+    found = sum(r["bursts"]["found_within_3_days"] for r in runs)
+    total = sum(r["bursts"]["planted_bursts"] for r in runs)
+    fa = sum(r["bursts"]["false_alarms"] for r in runs)
+    issue_months = sum(r["bursts"]["issue_months"] for r in runs)
+    result = {
+        "command": f"benchmarks/appeals_issues.py --seeds {' '.join(map(str, args.seeds))} --n {args.n} "
+                   f"--days {args.days} --issues {args.issues}",
+        "bcubed_f1_mean": round(float(np.mean([r["bcubed"]["f1"] for r in runs])), 4),
+        "bcubed_f1_min": round(float(np.min([r["bcubed"]["f1"] for r in runs])), 4),
+        "stable_ids": (None if args.no_incremental  # not measured in this run
+                       else all(r["stable_ids_same_share"] == 1.0 for r in runs)),
+        "bursts_found_within_3_days": f"{found}/{total}",
+        "burst_recall": round(found / total, 4) if total else None,
+        "false_alarms_per_100_issues_per_month": round(100 * fa / issue_months, 3) if issue_months else None,
+        "burst_tradeoff": [
+            {"alpha": t0["alpha"],
+             "recall": round(sum(r["burst_tradeoff"][i]["found"] for r in runs)
+                             / max(sum(r["burst_tradeoff"][i]["planted"] for r in runs), 1), 4),
+             "false_alarms_per_100_issue_months": round(100 * sum(r["burst_tradeoff"][i]["false_alarms"] for r in runs)
+                                                        / max(sum(r["burst_tradeoff"][i]["issue_months"] for r in runs), 1e-9), 3)}
+            for i, t0 in enumerate(runs[0]["burst_tradeoff"])],
+        "runs": runs, "load": os.getloadavg(),
+    }
+    (HERE / "results" / "appeals_issues.json").write_text(json.dumps(result, ensure_ascii=False, indent=1,
+                                                                     default=str), encoding="utf-8")
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, ensure_ascii=False, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""Heat, trends and bursts of issues (热点 · 趋势 · 新发问题).
+
+* :func:`issue_daily` — appeals, distinct enterprises and support per issue and day (the long table every
+  trend reads).
+* :func:`day_factors` — the city's rhythm: how many appeals a day of each kind (Monday … Friday, a weekend,
+  an official holiday, a 调休 working weekend) brings relative to an average day, estimated from all appeals.
+* :func:`detect_bursts` — a count model per issue: the expected count of a day is the issue's level times the
+  day's factor; the level has a Gamma prior (a new issue is expected to be rare) updated by the issue's
+  history (the ``history`` days before the tested window), so the next counts follow a negative binomial.
+  A day is flagged when the count of the window of the last 1, 2 or 3 days is improbably high under that
+  law (upper tail < ``alpha``), at least ``min_count`` and at least ``min_ratio`` × expected.  A new problem
+  has no history (level ≈ the prior's), so a handful of appeals in its first days is a burst; an issue that
+  always runs at 5 a day needs many more.  Kleinberg's two-state automaton was the alternative; the count
+  model was chosen because its baseline knows weekends and holidays and its alarms have a stated
+  probability (measured: ``benchmarks/appeals_issues.py``).
+* :func:`heat_table` — per issue (or any segment): volume, breadth (distinct enterprises), growth and support
+  side by side — never mixed into one opaque number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_KINDS = ["mon", "tue", "wed", "thu", "fri", "weekend", "holiday", "workday_weekend"]
+
+
+def day_kinds(days: pd.DatetimeIndex) -> np.ndarray:
+    """The kind of each day: a weekday's name, ``weekend``, ``holiday`` (an official holiday on a weekday) or
+    ``workday_weekend`` (调休: a Saturday or Sunday worked).  Outside the years chinese-calendar knows, plain
+    weekdays and weekends."""
+    import chinese_calendar as cc
+
+    dow = days.day_of_week.to_numpy()
+    kind = np.where(dow >= 5, "weekend", np.array(_KINDS[:5], dtype=object)[np.minimum(dow, 4)]).astype(object)
+    for i, d in enumerate(days):
+        try:
+            if dow[i] < 5 and cc.is_holiday(d.date()):
+                kind[i] = "holiday"
+            elif dow[i] >= 5 and cc.is_workday(d.date()):
+                kind[i] = "workday_weekend"
+        except NotImplementedError:
+            pass
+    return kind
+
+
+def day_factors(daily_totals: pd.Series) -> pd.Series:
+    """Factor of each day (index: the days of ``daily_totals``, the city's appeals per day, zeros included):
+    the mean count of days of its kind over the mean count of all days.  A kind with fewer than 2 days
+    observed borrows: a 调休 working weekend counts as a weekday, a holiday as a weekend."""
+    days = pd.DatetimeIndex(daily_totals.index)
+    kinds = day_kinds(days)
+    counts = daily_totals.to_numpy(dtype=float)
+    mean_all = counts.mean() if len(counts) and counts.mean() > 0 else 1.0
+    frame = pd.DataFrame({"kind": kinds, "n": counts})
+    by = frame.groupby("kind")["n"].agg(["mean", "size"])
+    f = (by["mean"] / mean_all).where(by["size"] >= 2)
+    weekday = f.reindex(_KINDS[:5]).mean()
+    weekday = 1.0 if pd.isna(weekday) else weekday
+    weekend = f.get("weekend", np.nan)
+    weekend = 0.4 * weekday if pd.isna(weekend) else weekend
+    fill = {"workday_weekend": weekday, "holiday": weekend, "weekend": weekend, **dict.fromkeys(_KINDS[:5], weekday)}
+    out = np.array([f.get(k, np.nan) if not pd.isna(f.get(k, np.nan)) else fill[k] for k in kinds], dtype=float)
+    return pd.Series(np.maximum(out, 0.05), index=days, name="factor")
+
+
+def issue_daily(grouped: pd.DataFrame, key: str | list[str] = "issue_id") -> pd.DataFrame:
+    """``key…, day, appeals, enterprises, voices, support`` — per key and calendar day of ``received_at``.
+
+    ``grouped`` has ``received_at`` and the key column(s); ``uscc`` (distinct enterprises; missing ones are
+    not counted) and ``support`` (summed) when present.  ``voices`` counts distinct enterprises plus the
+    appeals without one: an enterprise re-filing its appeal five times in a day is one voice, not a burst."""
+    keys = [key] if isinstance(key, str) else list(key)
+    g = grouped.dropna(subset=keys).copy()
+    g["day"] = pd.to_datetime(g["received_at"]).dt.normalize()
+    if "uscc" not in g.columns:
+        g["uscc"] = pd.NA
+    if "support" not in g.columns:
+        g["support"] = 0
+    g["support"] = pd.to_numeric(g["support"], errors="coerce").fillna(0)
+    gb = g.groupby([*keys, "day"], sort=True, observed=True)
+    out = gb.agg(appeals=("day", "size"), enterprises=("uscc", "nunique"), support=("support", "sum")).reset_index()
+    anon = g["uscc"].isna().groupby([g[k] for k in keys] + [g["day"]], sort=True, observed=True).sum()
+    out["voices"] = out["enterprises"].to_numpy() + anon.to_numpy().astype(np.int64)
+    out["support"] = out["support"].astype("int64")
+    return out
+
+
+@dataclass(frozen=True)
+class BurstParams:
+    """The count model's settings (defaults measured on the planted bursts)."""
+
+    history: int = 56  # days of history that estimate an issue's level
+    windows: tuple[int, ...] = (1, 2, 3)  # the last w days tested
+    alpha: float = 1e-4  # upper-tail probability of a window's count that flags it
+    min_count: int = 3  # appeals in the window, at least
+    min_ratio: float = 2.5  # count ≥ this × expected
+    prior_appeals: float = 1.0  # Gamma prior of the level: as if this many appeals …
+    prior_days: float = 10.0  # … had come in this many average days
+    warmup: int = 14  # no flags in the first days of the data (no issue has a history yet)
+    min_issue_appeals: int = 3  # issues with fewer appeals in all are not tested
+
+
+def _matrix(daily: pd.DataFrame, key: str, days: pd.DatetimeIndex, min_total: int, count: str):
+    tot = daily.groupby(key, observed=True)[count].sum()
+    keep = tot.index[tot >= min_total]
+    d = daily[daily[key].isin(keep)]
+    rows = pd.Index(keep)
+    r = rows.get_indexer(d[key])
+    c = days.get_indexer(d["day"])
+    m = np.zeros((len(rows), len(days)), dtype=np.float64)
+    np.add.at(m, (r, c), d[count].to_numpy(dtype=float))
+    return rows, m
+
+
+def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: str = "issue_id",
+                  factors: pd.Series | None = None, last: int | None = None, count: str | None = None
+                  ) -> pd.DataFrame:
+    """Flagged (key, day) pairs: ``key, day, window, count, expected, p_value, ratio, level`` — one row per
+    flagged day (the window with the smallest tail probability).  ``daily`` is :func:`issue_daily`'s table;
+    ``factors`` the day factors (default: estimated from ``daily`` itself); ``last`` tests only the last
+    ``last`` days (the daily job: ``last=1``).  ``count`` is the column counted (default ``voices`` when
+    present, else ``appeals``)."""
+    from scipy import stats
+
+    p = params or BurstParams()
+    cols = [key, "day", "window", "count", "expected", "p_value", "ratio", "level"]
+    if daily.empty:
+        return pd.DataFrame(columns=cols)
+    days = pd.date_range(daily["day"].min(), daily["day"].max(), freq="D")
+    if factors is None:
+        factors = day_factors(daily.groupby("day")["appeals"].sum().reindex(days, fill_value=0))
+    f = factors.reindex(days).fillna(1.0).to_numpy(dtype=float)
+    count = count or ("voices" if "voices" in daily.columns else "appeals")
+    rows, m = _matrix(daily, key, days, p.min_issue_appeals, count)
+    if len(rows) == 0:
+        return pd.DataFrame(columns=cols)
+    n_days = len(days)
+    cm = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(m, axis=1)], axis=1)  # cm[:, t] = sum of days < t
+    cf = np.concatenate([[0.0], np.cumsum(f)])
+    start = max(p.warmup, 0) if last is None else max(n_days - last, 0)
+    t = np.arange(start, n_days)
+    best_p = np.ones((len(rows), len(t)))
+    best = {k: np.zeros((len(rows), len(t))) for k in ("window", "count", "expected", "ratio", "level")}
+    for w in p.windows:
+        lo = np.maximum(t - w + 1, 0)  # window [lo, t]
+        hi_h, lo_h = lo, np.maximum(lo - p.history, 0)  # history [lo_h, lo)
+        x = cm[:, t + 1] - cm[:, lo]
+        s = cm[:, hi_h] - cm[:, lo_h]
+        fh = cf[hi_h] - cf[lo_h]
+        fw = cf[t + 1] - cf[lo]
+        a = p.prior_appeals + s
+        b = p.prior_days + fh[None, :]
+        expected = a * fw[None, :] / b
+        # negative binomial predictive of the window's count: r = a, success prob b / (b + fw)
+        pv = stats.nbinom.sf(x - 1, a, b / (b + fw[None, :]))
+        ratio = x / np.maximum(expected, 1e-9)
+        ok = (x >= p.min_count) & (ratio >= p.min_ratio)
+        pv = np.where(ok, pv, 1.0)
+        better = pv < best_p
+        best_p = np.where(better, pv, best_p)
+        for k, v in (("window", np.full_like(pv, w)), ("count", x), ("expected", expected), ("ratio", ratio),
+                     ("level", a / b)):
+            best[k] = np.where(better, v, best[k])
+    hit_r, hit_c = np.nonzero(best_p < p.alpha)
+    out = pd.DataFrame({key: rows.to_numpy()[hit_r], "day": days[t[hit_c]],
+                        "window": best["window"][hit_r, hit_c].astype(int),
+                        "count": best["count"][hit_r, hit_c].astype(int),
+                        "expected": np.round(best["expected"][hit_r, hit_c], 3),
+                        "p_value": best_p[hit_r, hit_c], "ratio": np.round(best["ratio"][hit_r, hit_c], 2),
+                        "level": np.round(best["level"][hit_r, hit_c], 4)})
+    return out.sort_values([key, "day"], ignore_index=True)
+
+
+def burst_episodes(flags: pd.DataFrame, key: str = "issue_id", gap: int = 3) -> pd.DataFrame:
+    """Flagged days joined into episodes (flags of one key no more than ``gap`` days apart):
+    ``key, onset, last_day, days_flagged, peak_count, min_p_value`` — what an analyst is alerted to once."""
+    if flags.empty:
+        return pd.DataFrame(columns=[key, "onset", "last_day", "days_flagged", "peak_count", "min_p_value"])
+    f = flags.sort_values([key, "day"])
+    new = (f[key] != f[key].shift()) | ((f["day"] - f["day"].shift()).dt.days > gap)
+    f = f.assign(_ep=new.cumsum())
+    return (f.groupby("_ep").agg(**{key: (key, "first"), "onset": ("day", "min"), "last_day": ("day", "max"),
+                                    "days_flagged": ("day", "size"), "peak_count": ("count", "max"),
+                                    "min_p_value": ("p_value", "min")})
+            .reset_index(drop=True))
+
+
+def heat_table(daily: pd.DataFrame, as_of, key: str | list[str] = "issue_id", recent: int = 7,
+               before: int = 28) -> pd.DataFrame:
+    """Per key: ``appeals`` (all time up to ``as_of``), ``appeals_recent`` (the last ``recent`` days),
+    ``appeals_before`` (the ``before`` days preceding), ``growth`` (recent daily rate over the earlier one,
+    smoothed by one appeal per ``before`` days) and ``support``; distinct enterprises need the appeal rows
+    (:func:`heat_from_appeals`).  The columns stay apart: a big,
+    old, quiet issue and a small, fast-growing one are both visible as what they are."""
+    keys = [key] if isinstance(key, str) else list(key)
+    end = pd.Timestamp(as_of).normalize()
+    d = daily[daily["day"] <= end]
+    rec = d[d["day"] > end - pd.Timedelta(days=recent)]
+    prev = d[(d["day"] <= end - pd.Timedelta(days=recent)) & (d["day"] > end - pd.Timedelta(days=recent + before))]
+    out = d.groupby(keys, observed=True).agg(appeals=("appeals", "sum"), support=("support", "sum"),
+                                             first_day=("day", "min"), last_day=("day", "max"))
+    out["appeals_recent"] = rec.groupby(keys, observed=True)["appeals"].sum().reindex(out.index, fill_value=0)
+    out["appeals_before"] = prev.groupby(keys, observed=True)["appeals"].sum().reindex(out.index, fill_value=0)
+    out["growth"] = ((out["appeals_recent"] / recent + 1.0 / before)
+                     / (out["appeals_before"] / before + 1.0 / before)).round(2)
+    return out.reset_index()
+
+
+def heat_from_appeals(appeals: pd.DataFrame, as_of, key: str | list[str] = "issue_id", recent: int = 7,
+                      before: int = 28) -> pd.DataFrame:
+    """:func:`heat_table` with exact distinct enterprises (all time and recent) from the appeal rows
+    (``received_at``, ``uscc``, the key columns, optional ``support``)."""
+    keys = [key] if isinstance(key, str) else list(key)
+    a = appeals.dropna(subset=keys)
+    a = a[pd.to_datetime(a["received_at"]) < pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)]
+    heat = heat_table(issue_daily(a, keys), as_of, keys, recent, before)
+    u = a["uscc"] if "uscc" in a.columns else pd.Series(pd.NA, index=a.index)
+    recent_mask = pd.to_datetime(a["received_at"]) >= pd.Timestamp(as_of).normalize() - pd.Timedelta(days=recent - 1)
+    ent = a.assign(_u=u).groupby(keys, observed=True)["_u"].nunique().rename("enterprises")
+    ent_r = a[recent_mask].assign(_u=u[recent_mask]).groupby(keys, observed=True)["_u"].nunique()
+    heat = heat.merge(ent.reset_index(), on=keys, how="left")
+    heat["enterprises_recent"] = ent_r.reindex(pd.MultiIndex.from_frame(heat[keys]) if len(keys) > 1
+                                               else heat[keys[0]]).fillna(0).astype(int).to_numpy()
+    return heat
+
+
+__all__ = ["BurstParams", "burst_episodes", "day_factors", "day_kinds", "detect_bursts", "heat_from_appeals",
+           "heat_table", "issue_daily"]

@@ -1,0 +1,74 @@
+"""The weekly analysis report: CLI → JSON and HTML with the same content, privacy rules, a real browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install -y chromium); "
+                                                              "the report is checked in a real browser only")
+
+
+@pytest.fixture(scope="module")
+def report_run(planted_city, sample_enterprises, tmp_path_factory):
+    from quanhuiqi.cli import main
+    from quanhuiqi.tables import write_table
+
+    clean, _ = planted_city
+    d = tmp_path_factory.mktemp("report")
+    raw = clean.drop(columns=["row", "case_id", "duplicate_of"], errors="ignore").copy()
+    for c in raw.columns:
+        if pd.api.types.is_datetime64_any_dtype(raw[c]):
+            raw[c] = raw[c].dt.strftime("%Y-%m-%d %H:%M:%S")
+    write_table(raw.astype("string"), d / "appeals.csv")
+    write_table(sample_enterprises.head(1200), d / "enterprises.csv")
+    assert main(["appeals", "report", "--appeals", str(d / "appeals.csv"), "--enterprises", str(d / "enterprises.csv"),
+                 "--policies", str(SAMPLES / "policies"), "--week", "2025-06-25", "--out", str(d / "out")]) == 0
+    return clean, d / "out"
+
+
+def test_report_json_content_and_privacy(report_run):
+    clean, out = report_run
+    rep = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert rep["week"] == {"start": "2025-06-23", "end": "2025-06-29"}
+    wk = clean[(clean["received_at"] >= "2025-06-23") & (clean["received_at"] < "2025-06-30")]
+    assert rep["summary"]["appeals_week"] == len(wk)
+    assert rep["heat"] and rep["segments"] and rep["departments"]
+    for r in rep["heat"] + rep["rising"]:
+        assert {"appeals_recent", "enterprises_recent", "growth", "support"} <= set(r)  # kept apart
+        if r["enterprises"] < 3:
+            assert r["identifying_detail_hidden"] and "｜" not in (r["label"] or "")
+    hidden = {r["issue_id"] for r in rep["heat"] + rep["rising"] if r["identifying_detail_hidden"]}
+    assert not hidden & {r["issue_id"] for r in rep["affected"]["segments"]}
+    assert all(r["enterprises"] >= 3 for r in rep["segments"])
+    text = (out / "report.json").read_text(encoding="utf-8") + (out / "report.html").read_text(encoding="utf-8")
+    usccs = clean["uscc"].dropna().astype(str)
+    assert not any(u in text for u in usccs.head(300))  # no enterprise identifier anywhere
+    assert not pd.Series(list(clean["body"].dropna().astype(str).str.slice(0, 30).head(200))).map(
+        lambda b: b in text).any()  # no raw appeal text
+
+
+@needs_browser
+def test_report_renders_in_chromium(report_run, tmp_path):
+    _, out = report_run
+    rep = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    url = (out / "report.html").resolve().as_uri()
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "<h1>涉企诉求分析周报（2025-06-23 至 2025-06-29）</h1>" in dom
+    assert dom.count('class="heat-row"') == len(rep["heat"]) > 0
+    assert dom.count('class="series"') == len(rep["rising_series"]["series"])
+    assert dom.count('class="segment-row"') == len(rep["segments"])
+    assert 'data-chart="heat"' in dom and 'data-chart="reply-completeness"' in dom
+    for r in rep["heat"][:3]:
+        assert str(r["appeals_recent"]) in dom
+    assert "<script" not in dom and "http://" not in dom.replace('xmlns="http://www.w3.org/2000/svg"', "")

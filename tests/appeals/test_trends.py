@@ -77,3 +77,29 @@ def test_flags_join_into_episodes(gap, expected):
     flags = pd.DataFrame({"issue_id": ["a", "a"], "day": pd.to_datetime(["2025-06-01", "2025-06-03"]),
                           "count": [3, 5], "p_value": [1e-5, 1e-7]})
     assert len(burst_episodes(flags, gap=gap)) == expected
+
+
+def test_the_daily_job_lists_the_days_emerging_issues(planted_city, tmp_path):
+    from quanhuiqi.appeals.daily import appeals_day
+    from quanhuiqi.push.config import load_config
+    from quanhuiqi.tables import write_table
+
+    clean, truth = planted_city
+    planted = __import__("pandas").DataFrame(truth.attrs["planted_issues"])
+    onset = pd.Timestamp(planted.loc[planted["shape"] != "steady", "onset"].dropna().min())
+    raw = clean.drop(columns=["row", "case_id", "duplicate_of"], errors="ignore").copy()
+    for c in raw.columns:
+        if pd.api.types.is_datetime64_any_dtype(raw[c]):
+            raw[c] = raw[c].dt.strftime("%Y-%m-%d %H:%M:%S")
+    write_table(raw.astype("string"), tmp_path / "appeals.csv")
+    cfg = load_config({"appeals": {"model": None, "issues_state": str(tmp_path / "state")}})
+    seen = {}
+    for k in range(1, 4):  # the days after the first planted onset, each attaching to the saved state
+        day = onset + pd.Timedelta(days=k)
+        out = appeals_day(tmp_path / "appeals.csv", day, cfg)
+        assert out.emerging is not None and out.emerging["issues"] > 0
+        for e in out.emerging["emerging"]:
+            assert e["day"] == str((day - pd.Timedelta(days=1)).date())
+            seen.setdefault(e["issue_id"], e)
+    assert (tmp_path / "state" / "state.json").exists()
+    assert seen, "no emerging issue in the three days after a planted onset"

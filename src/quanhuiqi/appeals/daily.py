@@ -31,6 +31,7 @@ class AppealsDay:
     rejects: pd.DataFrame
     report: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    emerging: dict[str, Any] | None = None  # the day's emerging issues (appeals.issues_state set)
 
 
 def load_model_for_day(ref: str | None) -> tuple[Any, dict[str, Any], list[str]]:
@@ -89,7 +90,12 @@ def appeals_day(path: Path, day: pd.Timestamp, cfg: dict[str, Any], encoding: st
     }
     tables = {"appeals_routed": routed, "appeals_at_risk": clock.at_risk, "appeals_overdue": clock.overdue,
               "appeals_department_stats": clock.department_stats}
-    return AppealsDay(tables, v.rejects, report, warnings)
+    emerging = None
+    if acfg.get("issues_state"):  # issue mining (issue 18): the day's appeals attach to the saved issues
+        from quanhuiqi.appeals.trends import emerging_for_day
+
+        emerging = emerging_for_day(clean, day, acfg["issues_state"], new_days=float(acfg["new_days"]))
+    return AppealsDay(tables, v.rejects, report, warnings, emerging)
 
 
 def _per_department(listing: pd.DataFrame) -> dict[str, int]:

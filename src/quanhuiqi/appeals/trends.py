@@ -227,5 +227,39 @@ def heat_from_appeals(appeals: pd.DataFrame, as_of, key: str | list[str] = "issu
     return heat
 
 
-__all__ = ["BurstParams", "burst_episodes", "day_factors", "day_kinds", "detect_bursts", "heat_from_appeals",
+__all__ = ["BurstParams", "burst_episodes", "day_factors", "day_kinds", "detect_bursts", "emerging_for_day",
+           "heat_from_appeals",
            "heat_table", "issue_daily"]
+
+
+def emerging_for_day(clean: pd.DataFrame, day, state: str | None = None, new_days: float = 1.0,
+                     params: BurstParams | None = None) -> dict:
+    """The daily job's emerging issues: group the appeals received before ``day`` (attaching to the issue
+    state folder ``state`` and saving it, when given), then test the last ``new_days`` days for bursts.
+
+    Returns ``{"issues": n grouped issues, "emerging": [{issue_id, label, day, count, expected, p_value,
+    enterprises}]}``; an issue with fewer than 3 distinct enterprises is labelled by key terms only."""
+    from quanhuiqi.appeals.issues import IssueState, group_appeals, issue_table
+
+    end = pd.Timestamp(day)
+    c = clean[clean["received_at"] < end]
+    st = IssueState.open(state)
+    g, st = group_appeals(c, st)
+    if state is not None:
+        st.save(state)
+    g = g.assign(uscc=c["uscc"].to_numpy() if "uscc" in c.columns else pd.NA)
+    daily = issue_daily(g)
+    last = int(np.ceil(float(new_days)))
+    flags = detect_bursts(daily[daily["day"] < end.normalize() + pd.Timedelta(days=1)], params, last=last)
+    if flags.empty:
+        return {"issues": int(g["issue_id"].nunique()), "emerging": []}
+    best = flags.sort_values("p_value").drop_duplicates("issue_id")
+    ent = g[g["issue_id"].isin(best["issue_id"])].groupby("issue_id")["uscc"].nunique()
+    lab = issue_table(st, best["issue_id"]).set_index("issue_id")
+    rows = []
+    for r in best.itertuples():
+        n_ent = int(ent.get(r.issue_id, 0))
+        label = lab.at[r.issue_id, "label"] if n_ent >= 3 else lab.at[r.issue_id, "key_terms"]
+        rows.append({"issue_id": r.issue_id, "label": str(label), "day": str(r.day.date()), "count": int(r.count),
+                     "expected": float(r.expected), "p_value": float(f"{r.p_value:.3g}"), "enterprises": n_ent})
+    return {"issues": int(g["issue_id"].nunique()), "emerging": rows}

@@ -451,6 +451,8 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
         report["readiness"] = section
     if appeals is not None:
         report["appeals"] = appeals.report
+        if appeals.emerging is not None:
+            report["appeals_emerging"] = appeals.emerging
     formats = formats_of(cfg)
     with progress.stage("write") as info:
         t_write = time.perf_counter()

@@ -462,6 +462,13 @@ def render_html(report: dict[str, Any]) -> str:
         out.append("<h3>各部门新诉求</h3>" + _bar_svg(a["new_per_department"], label_w=260, width=820))
         out.append("<h3>各部门临近2110时限</h3>" + _bar_svg(a["at_risk_per_department"], label_w=260, width=820))
         out.append("<h3>各部门已超期</h3>" + _bar_svg(a["overdue_per_department"], label_w=260, width=820))
+    em = r.get("appeals_emerging")
+    if em is not None:
+        rows = "".join(f"<tr><td>{html.escape(e['label'])}</td><td>{html.escape(e['day'])}</td><td>{e['count']}</td>"
+                       f"<td>{e['expected']:.2f}</td><td>{e['enterprises']}</td></tr>" for e in em["emerging"])
+        out.append("<h2>新发问题</h2>" + (
+            f"<table><tr><th>问题</th><th>日期</th><th>诉求</th><th>预期</th><th>企业数</th></tr>{rows}</table>"
+            if rows else f"<p class='empty'>{em['issues']} 个问题中无新发突增</p>"))
     out.append("<h2>各阶段用时（秒）</h2>" + _bar_svg(r["timings_s"], " 秒"))
     out.append("<h2>写出的结果</h2>" + _kv_table(_zh(OUTPUTS_ZH, dict(r["outputs"].items()))))
     out.append("</body></html>\n")

@@ -274,7 +274,7 @@ def reply_quality(state, clean: pd.DataFrame, grouped: pd.DataFrame, clock_statu
             frame = frame.assign(department=frame["department"].str.split(";")).explode("department")
         a = frame.dropna(subset=[by]).groupby(by).agg(
             replies=("appeal_id", "size"), completeness=("completeness", "mean"),
-            on_time_share=("on_time", lambda s: float(pd.to_numeric(s, errors="coerce").mean())),
+            on_time_share=("on_time", lambda s: float(s.astype("Float64").astype(float).mean())),
             satisfaction=("satisfaction_score", "mean"))
         a = a[a["replies"] >= 3].round(3)
         a["weakest"] = a[["completeness", "satisfaction"]].min(axis=1)

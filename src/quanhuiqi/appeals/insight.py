@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -125,6 +127,16 @@ def _short_title(title: pd.Series) -> pd.Series:
     return title.astype("string").str.replace(r"[（(][^）)]*[）)]", "", regex=True).str.strip()
 
 
+def _first_match(texts: pd.Series, pattern: str) -> pd.Series:
+    """The first match of ``pattern`` (one named group) in each text (missing when none), in one arrow pass."""
+    import pyarrow.compute as pc
+
+    from quanhuiqi.tables.parse import from_arrow, to_arrow
+
+    m = pc.extract_regex(to_arrow(texts.astype("string").fillna("")), pattern)
+    return from_arrow(pc.struct_field(m, [0]), texts.index)
+
+
 def policy_links(state, grouped: pd.DataFrame, policies: pd.DataFrame, texts: pd.Series | None = None,
                  top: int = 3, min_score: float = 0.3) -> pd.DataFrame:
     """``issue_id, policy_id, title, department, score, text_similarity, named, department_match, benefit_match``
@@ -151,12 +163,18 @@ def policy_links(state, grouped: pd.DataFrame, policies: pd.DataFrame, texts: pd
                           "t": pd.Series(texts).astype("string").fillna("").to_numpy()})
         g = g[g["issue_id"].isin(iss)]
         size = g.groupby("issue_id").size().reindex(iss).to_numpy(float)
-        for j, short in enumerate(_short_title(policies["title"])):
-            if short and len(short) >= 4:
-                hit = g["t"].str.contains(short, regex=False)
-                if hit.any():
-                    named[:, j] = (g[hit].groupby("issue_id").size().reindex(iss).fillna(0).to_numpy(float)
-                                   / np.maximum(size, 1))
+        shorts = _short_title(policies["title"]).fillna("")
+        cols_of: dict[str, list[int]] = {}
+        for j, short in enumerate(shorts):
+            if len(short) >= 4:
+                cols_of.setdefault(short, []).append(j)
+        if cols_of:  # one regular-expression pass (longest titles first): the first policy title each appeal names
+            pattern = "(?P<m>" + "|".join(re.escape(t) for t in sorted(cols_of, key=len, reverse=True)) + ")"
+            found = _first_match(g["t"], pattern)
+            hit = g.assign(m=found.to_numpy())[found.notna().to_numpy()]
+            counts = hit.groupby(["issue_id", "m"]).size()
+            for (iid, short), k in counts.items():
+                named[iss.get_loc(iid), cols_of[short]] = k / max(size[iss.get_loc(iid)], 1)
     dep = np.zeros_like(sim)
     if "department" in grouped.columns:
         d = grouped[["issue_id", "department"]].dropna().astype("string")
@@ -175,9 +193,9 @@ def policy_links(state, grouped: pd.DataFrame, policies: pd.DataFrame, texts: pd
             cols_k = np.flatnonzero(policies["benefit_kind"].astype("string").fillna("").to_numpy() == kind)
             if not len(cols_k):
                 continue
-            pat = "|".join(words)
-            share = g.assign(h=g["t"].str.contains(pat)).groupby("issue_id")["h"].mean().reindex(iss).fillna(0)
-            ben[:, cols_k] = share.to_numpy()[:, None]
+            pat = "(?P<m>" + "|".join(words) + ")"
+            share = g.assign(h=_first_match(g["t"], pat).notna().to_numpy()).groupby("issue_id")["h"].mean()
+            ben[:, cols_k] = share.reindex(iss).fillna(0).to_numpy()[:, None]
     score = sim + 0.5 * np.minimum(named * 3, 1.0) + 0.1 * dep + 0.05 * ben
     score = np.where((sim >= 0.15) | (named > 0), score, 0.0)  # department and benefit kind alone link nothing
     r, c = np.nonzero(score >= min_score)
@@ -248,13 +266,13 @@ def reply_quality(state, clean: pd.DataFrame, grouped: pd.DataFrame, clock_statu
     """``{"appeals", "departments", "issues"}``: per closed appeal with a reply its ``completeness``,
     ``on_time`` and ``satisfaction_score``; then per department and per issue (≥ 3 replies) the means,
     weakest first (the lower of completeness and satisfaction, then on-time share)."""
-    from quanhuiqi.appeals.privacy import mask_personal_data
-
     done = clean[clean["reply"].notna()].copy() if "reply" in clean.columns else clean.iloc[:0].copy()
     if "closed_at" in done.columns:
         done = done[done["closed_at"].notna() | done.get("resolved_at", pd.Series(index=done.index)).notna()]
     text = (done["title"].astype("string").fillna("") + "。" + done["body"].astype("string").fillna(""))
-    comp = reply_completeness(state, mask_personal_data(text), mask_personal_data(done["reply"].astype("string")))
+    # only a number per reply leaves (digits are already folded to 0 by issue_text); masking every reply would
+    # cost more than the rest of the weekly report together
+    comp = reply_completeness(state, text, done["reply"].astype("string"))
     sat = done["satisfaction"].astype("string").map(SATISFACTION_SCORE) if "satisfaction" in done.columns else np.nan
     per = pd.DataFrame({"appeal_id": done["appeal_id"].astype("string").to_numpy(),
                         "department": done.get("department", pd.Series(pd.NA, index=done.index)).astype("string").to_numpy(),

@@ -21,6 +21,7 @@ import pandas as pd
 
 MIN_ENTERPRISES = 3
 TOP = 15
+REPLY_DAYS = 28  # replies given in the last four weeks are scored
 
 
 def week_bounds(day) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -65,7 +66,6 @@ def build_report(clean: pd.DataFrame, grouped: pd.DataFrame, state, week, profil
         reply_quality,
     )
     from quanhuiqi.appeals.issues import issue_table
-    from quanhuiqi.appeals.privacy import mask_personal_data
     from quanhuiqi.appeals.trends import burst_episodes, detect_bursts, heat_from_appeals, issue_daily
 
     start, end = week_bounds(week)
@@ -128,11 +128,18 @@ def build_report(clean: pd.DataFrame, grouped: pd.DataFrame, state, week, profil
     links = pd.DataFrame()
     counts = pd.DataFrame()
     if policies is not None and len(policies):
-        text = mask_personal_data(a["title"].astype("string").fillna("") + "。" + a["body"].astype("string").fillna(""))
+        # only counts leave policy_links (share of an issue's appeals naming a policy or a benefit word), so the
+        # substring tests read the text as filed; nothing of it is stored or shown
+        text = a["title"].astype("string").fillna("") + "。" + a["body"].astype("string").fillna("")
         links = policy_links(state, a, policies, texts=text)
         counts = policy_appeal_counts(links, a, as_of=last_day).head(TOP)
         links = links[links["issue_id"].isin(top_ids)]
-    replies = reply_quality(state, a, a[["appeal_id", "issue_id"]], clock.status if clock is not None else None)
+    # reply quality of the last four weeks' answers (the weekly report's horizon; masking every reply ever
+    # written would dominate the report's time at a million appeals)
+    answered = a[["closed_at", "resolved_at"]].max(axis=1) if {"closed_at", "resolved_at"} <= set(a.columns) \
+        else pd.Series(pd.NaT, index=a.index)
+    recent = a[(answered >= start - pd.Timedelta(days=REPLY_DAYS - 7)).to_numpy()]
+    replies = reply_quality(state, recent, a[["appeal_id", "issue_id"]], clock.status if clock is not None else None)
     dept_times = clock.department_stats if clock is not None else pd.DataFrame()
 
     def rows(df: pd.DataFrame, cols: list[str]) -> list[dict[str, Any]]:
@@ -181,6 +188,8 @@ def build_report(clean: pd.DataFrame, grouped: pd.DataFrame, state, week, profil
                                                                         "on_time_share", "satisfaction"])},
         "notes": {"privacy": f"masked text only; issues with fewer than {MIN_ENTERPRISES} distinct enterprises show "
                              "key terms only (no title, segments, district or industry)",
+                  "replies": f"replies given in the last {REPLY_DAYS} days: completeness (share of the appeal's key "
+                             "terms taken up), on time (2110 clock), satisfaction",
                   "heat": "volume (appeals), breadth (distinct enterprises), growth (last 7 days' daily rate over the "
                           "28 days before, smoothed) and support are kept apart",
                   "bursts": "count model: Gamma-Poisson level per issue, day-of-week and holiday factors, windows of "

@@ -48,6 +48,8 @@ def test_report_json_content_and_privacy(report_run):
     hidden = {r["issue_id"] for r in rep["heat"] + rep["rising"] if r["identifying_detail_hidden"]}
     assert not hidden & {r["issue_id"] for r in rep["affected"]["segments"]}
     assert all(r["enterprises"] >= 3 for r in rep["segments"])
+    first = rep["segments_weekly"]["rows"][0]  # counts over time: this week's count is the heat table's
+    assert len(first["weekly"]) == 8 and first["weekly"][-1] == rep["segments"][0]["appeals_recent"]
     text = (out / "report.json").read_text(encoding="utf-8") + (out / "report.html").read_text(encoding="utf-8")
     usccs = clean["uscc"].dropna().astype(str)
     assert not any(u in text for u in usccs.head(300))  # no enterprise identifier anywhere
@@ -68,6 +70,7 @@ def test_report_renders_in_chromium(report_run, tmp_path):
     assert dom.count('class="heat-row"') == len(rep["heat"]) > 0
     assert dom.count('class="series"') == len(rep["rising_series"]["series"])
     assert dom.count('class="segment-row"') == len(rep["segments"])
+    assert dom.count('class="segment-week-row"') == len(rep["segments_weekly"]["rows"])
     assert 'data-chart="heat"' in dom and 'data-chart="reply-completeness"' in dom
     for r in rep["heat"][:3]:
         assert str(r["appeals_recent"]) in dom

@@ -115,6 +115,16 @@ def build_report(clean: pd.DataFrame, grouped: pd.DataFrame, state, week, profil
     seg_heat = seg_heat[~fold].sort_values("appeals_recent", ascending=False).head(30).copy()
     seg_heat["district"] = seg_heat["district_code"].map(lambda c: names["district_code"].get(c, c))
     seg_heat["industry"] = seg_heat["industry_section"].map(lambda c: names["industry_section"].get(c, c))
+    # counts over time of the shown segments: appeals per week over the last 8 weeks (oldest first)
+    weeks = [start - pd.Timedelta(days=7 * k) for k in range(7, -1, -1)]
+    wk = seg[seg["received_at"] >= weeks[0]]
+    wk_idx = ((wk["received_at"] - weeks[0]).dt.days // 7).clip(0, 7)
+    wk_counts = wk.assign(_w=wk_idx.to_numpy()).groupby([*seg_keys, "_w"]).size()
+    seg_weekly = []
+    for r in seg_heat.head(10).itertuples():
+        key = (r.category, r.district_code, r.industry_section)
+        seg_weekly.append({"category": r.category, "district": r.district, "industry": r.industry,
+                           "weekly": [int(wk_counts.get((*key, w), 0)) for w in range(8)]})
 
     # who is affected, which policies speak to it
     top_ids = list(dict.fromkeys(list(rising["issue_id"]) + list(week_heat["issue_id"].head(TOP))))
@@ -141,6 +151,8 @@ def build_report(clean: pd.DataFrame, grouped: pd.DataFrame, state, week, profil
     recent = a[(answered >= start - pd.Timedelta(days=REPLY_DAYS - 7)).to_numpy()]
     replies = reply_quality(state, recent, a[["appeal_id", "issue_id"]], clock.status if clock is not None else None)
     dept_times = clock.department_stats if clock is not None else pd.DataFrame()
+
+    growth = heat.set_index("issue_id")["growth"]
 
     def rows(df: pd.DataFrame, cols: list[str]) -> list[dict[str, Any]]:
         if df is None or df.empty:
@@ -170,7 +182,9 @@ def build_report(clean: pd.DataFrame, grouped: pd.DataFrame, state, week, profil
         "segments": rows(seg_heat, ["category", "district", "industry", "appeals_recent", "appeals_before",
                                     "enterprises_recent", "enterprises", "growth", "appeals"]),
         "segments_folded": {"rows": int(len(folded)), "appeals_recent": int(folded["appeals_recent"].sum())},
-        "affected": {"summary": {k: v for k, v in summary.items() if k in top_ids},
+        "segments_weekly": {"weeks": [str(w.date()) for w in weeks], "rows": seg_weekly},
+        "affected": {"summary": {k: v + ("，上升中" if growth.get(k, 0) >= 1.5 else "") for k, v in summary.items()
+                                 if k in top_ids},
                      "segments": rows(segments.assign(name=[names.get(d, {}).get(str(s), str(s)) for d, s in
                                                             zip(segments.get("dimension", []), segments.get("segment", []))])
                                       if len(segments) else segments,
@@ -302,6 +316,10 @@ def render_html(rep: dict[str, Any]) -> str:
              _table(rep["segments"], [("category", "类别"), ("district", "区县"), ("industry", "行业"),
                                       ("appeals_recent", "本周诉求"), ("enterprises_recent", "本周企业数"),
                                       ("growth", "增长倍数"), ("appeals", "累计诉求")], "segment-row"),
+             _table([{"category": r["category"], "district": r["district"], "industry": r["industry"],
+                      **{f"w{i}": v for i, v in enumerate(r["weekly"])}} for r in rep["segments_weekly"]["rows"]],
+                    [("category", "类别"), ("district", "区县"), ("industry", "行业")]
+                    + [(f"w{i}", d[5:]) for i, d in enumerate(rep["segments_weekly"]["weeks"])], "segment-week-row"),
              f'<p class="note">企业数不足 {MIN_ENTERPRISES} 家的组合已并入“其他”：{rep["segments_folded"]["rows"]} 组，'
              f'本周 {rep["segments_folded"]["appeals_recent"]} 件。</p>',
              "<h2>受影响企业画像</h2>",

@@ -428,8 +428,8 @@ def _group_day(st: IssueState, d: _Day, day: str) -> None:
     inside = first_member != np.arange(n)
     near_dup_of[inside] = d.ids[first_member[inside]]
     old_ok = grp_old[grp] != np.iinfo(np.int64).max
-    state_ids = st.appeals["appeal_id"].to_numpy(dtype=object)
-    near_dup_of[old_ok] = state_ids[grp_old[grp][old_ok]]
+    if old_ok.any():  # only the rows needed: converting the whole id column is O(state) a day
+        near_dup_of[old_ok] = st.appeals["appeal_id"].iloc[grp_old[grp][old_ok]].to_numpy(dtype=object)
 
     # 2. topics: groups (summed vectors) → existing centroids, then the day's leaders
     g_order = np.argsort(grp_first, kind="stable")  # groups in the day's order of their first member
@@ -438,7 +438,7 @@ def _group_day(st: IssueState, d: _Day, day: str) -> None:
     issue_of_group = np.full(n_grp, -1, dtype=np.int64)  # index into st.issues
     state_issue = pd.Index(st.issues["issue_id"].astype(str))
     if old_ok.any():
-        old_issue = st.appeals["issue_id"].to_numpy(dtype=object)[grp_old[grp_old != np.iinfo(np.int64).max]]
+        old_issue = st.appeals["issue_id"].iloc[grp_old[grp_old != np.iinfo(np.int64).max]].to_numpy(dtype=object)
         issue_of_group[grp_old != np.iinfo(np.int64).max] = state_issue.get_indexer(old_issue)
     todo = np.flatnonzero(issue_of_group < 0)
     if len(todo) and st.centroids.shape[0]:
@@ -493,7 +493,11 @@ def _group_day(st: IssueState, d: _Day, day: str) -> None:
     all_k, all_r = all_k[keep], all_r[keep]
     uk, first = np.unique(all_k, return_index=True)  # earliest appeal per key (rows are in the day's order)
     ur = all_r[first]
-    new = ~np.isin(uk, st.lsh_keys)
+    if len(st.lsh_keys):  # the index is sorted: a binary search, not a hash of the whole index every day
+        at = np.minimum(np.searchsorted(st.lsh_keys, uk), len(st.lsh_keys) - 1)
+        new = st.lsh_keys[at] != uk
+    else:
+        new = np.ones(len(uk), dtype=bool)
     pos = np.searchsorted(st.lsh_keys, uk[new])
     st.lsh_keys = np.insert(st.lsh_keys, pos, uk[new])
     st.lsh_rows = np.insert(st.lsh_rows, pos, ur[new])

@@ -10,7 +10,8 @@ segment).  Measured:
   members, so background appeals pulled into a planted issue's cluster lower its precision);
 * stable ids — a one-shot run and a day-by-day run (state saved to and read from a folder between days)
   give the same issue id for every appeal;
-* bursts — a planted burst is found when the issue holding most of its appeals is flagged on a day within
+* bursts — the count model of ``quanhuiqi.appeals.trends`` against Kleinberg's two-state automaton run online
+  on the same voices (a few (s, gamma) settings); a planted burst is found when the issue holding most of its appeals is flagged on a day within
   3 days of the onset; every flag on an issue with no planted burst, or outside [onset − 3, onset + burst
   length + 3] of a planted one, is a false alarm, counted per 100 issues (with ≥ 3 appeals) per 30 days.
 
@@ -32,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+KLEINBERG = [(3.0, 1.0), (4.0, 1.0), (4.0, 2.0), (6.0, 2.0)]  # (burst-rate multiplier s, transition cost gamma)
 
 
 def _cpu() -> float:
@@ -95,6 +97,38 @@ def burst_benchmark(flags, grouped, truth, planted, daily, params) -> dict:
             "false_alarm_examples": false.head(5).astype(str).to_dict("records"), "details": details}
 
 
+def kleinberg_flags(daily: pd.DataFrame, s: float, gamma: float, warmup: int = 14, min_count: int = 3,
+                    key: str = "issue_id", count: str = "voices") -> pd.DataFrame:
+    """Kleinberg's two-state burst automaton (batched form: an issue's share of the day's voices, binomial
+    costs, base rate = its share so far, burst rate × ``s``, cost ``gamma`` · ln t to go up), run *online*:
+    on each day t the Viterbi path over days ≤ t is computed and the day is flagged when it ends in the burst
+    state (and the last 3 days hold ≥ ``min_count`` voices) — the same information the count model has."""
+    from scipy.special import gammaln
+
+    from quanhuiqi.appeals.trends import _matrix
+
+    days = pd.date_range(daily["day"].min(), daily["day"].max(), freq="D")
+    rows, m = _matrix(daily, key, days, 3, count)
+    tot = daily.groupby("day")[count].sum().reindex(days, fill_value=0).to_numpy(float)
+    cm, ct = np.cumsum(m, axis=1), np.cumsum(tot)
+    out = []
+    for t in range(warmup, len(days)):
+        p0 = np.clip((cm[:, t] + 0.5) / (ct[t] + 1.0), 1e-6, 0.5)
+        p1 = np.minimum(s * p0, 0.9999)
+        d, r = tot[: t + 1], m[:, : t + 1]
+        lb = gammaln(d + 1) - gammaln(r + 1) - gammaln(np.maximum(d - r, 0) + 1)
+        c0 = -(lb + r * np.log(p0)[:, None] + (d - r) * np.log1p(-p0)[:, None])
+        c1 = -(lb + r * np.log(p1)[:, None] + (d - r) * np.log1p(-p1)[:, None])
+        up = gamma * np.log(t + 1)
+        f0, f1 = c0[:, 0], c1[:, 0] + up
+        for k in range(1, t + 1):
+            f0, f1 = np.minimum(f0, f1) + c0[:, k], np.minimum(f0 + up, f1) + c1[:, k]
+        win = m[:, max(t - 2, 0): t + 1].sum(axis=1)
+        for i in np.flatnonzero((f1 < f0) & (win >= min_count)):
+            out.append({key: rows[i], "day": days[t], "count": int(win[i]), "p_value": 0.0})
+    return pd.DataFrame(out, columns=[key, "day", "count", "p_value"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -152,6 +186,12 @@ def main() -> None:
             run["burst_tradeoff"].append({"alpha": alpha, "found": r["found_within_3_days"],
                                           "planted": r["planted_bursts"], "false_alarms": r["false_alarms"],
                                           "issue_months": r["issue_months"]})
+        run["kleinberg"] = []  # the alternative, on the same cities and the same voices
+        for s_, gam in KLEINBERG:
+            r = burst_benchmark(kleinberg_flags(daily, s_, gam), g, truth, planted, daily, BurstParams())
+            run["kleinberg"].append({"s": s_, "gamma": gam, "found": r["found_within_3_days"],
+                                     "planted": r["planted_bursts"], "false_alarms": r["false_alarms"],
+                                     "issue_months": r["issue_months"]})
         runs.append(run)
         print(json.dumps(run, ensure_ascii=False, default=str), flush=True)
     found = sum(r["bursts"]["found_within_3_days"] for r in runs)
@@ -175,6 +215,13 @@ def main() -> None:
              "false_alarms_per_100_issue_months": round(100 * sum(r["burst_tradeoff"][i]["false_alarms"] for r in runs)
                                                         / max(sum(r["burst_tradeoff"][i]["issue_months"] for r in runs), 1e-9), 3)}
             for i, t0 in enumerate(runs[0]["burst_tradeoff"])],
+        "kleinberg": [
+            {"s": k0["s"], "gamma": k0["gamma"],
+             "recall": round(sum(r["kleinberg"][i]["found"] for r in runs)
+                             / max(sum(r["kleinberg"][i]["planted"] for r in runs), 1), 4),
+             "false_alarms_per_100_issue_months": round(100 * sum(r["kleinberg"][i]["false_alarms"] for r in runs)
+                                                        / max(sum(r["kleinberg"][i]["issue_months"] for r in runs), 1e-9), 3)}
+            for i, k0 in enumerate(runs[0]["kleinberg"])],
         "runs": runs, "load": os.getloadavg(),
     }
     (HERE / "results" / "appeals_issues.json").write_text(json.dumps(result, ensure_ascii=False, indent=1,

@@ -64,6 +64,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "route_appeals": ("quanhuiqi.appeals", "route_appeals"),
     "response_clock": ("quanhuiqi.appeals", "response_clock"),
     "load_appeals_model": ("quanhuiqi.appeals", "load_appeals_model"),
+    "group_appeals": ("quanhuiqi.appeals", "group_appeals"),
+    "detect_bursts": ("quanhuiqi.appeals", "detect_bursts"),
     # the daily job and the synthetic city
     "run_daily": ("quanhuiqi.push", "run_daily"),
     "generate_city": ("quanhuiqi.synth", "generate_city"),

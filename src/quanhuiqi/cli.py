@@ -173,9 +173,15 @@ def cmd_appeals_group(args: argparse.Namespace) -> int:
 
 
 def cmd_appeals_report(args: argparse.Namespace) -> int:
+    from quanhuiqi.appeals.insight import policy_table
     from quanhuiqi.appeals.report import report_file
 
-    print(report_file(args.appeals, args.enterprises, args.policies, args.week, args.out, state=args.state))
+    policies = None
+    if args.policies:
+        from quanhuiqi.policy import load_book
+
+        policies = policy_table(load_book(args.policies))
+    print(report_file(args.appeals, args.enterprises, policies, args.week, args.out, state=args.state))
     return 0
 
 

@@ -350,13 +350,14 @@ def render_html(rep: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def report_file(appeals: str | os.PathLike, enterprises: str | os.PathLike | None, policies: str | os.PathLike | None,
+def report_file(appeals: str | os.PathLike, enterprises: str | os.PathLike | None, policies: pd.DataFrame | None,
                 week, out: str | os.PathLike, state: str | os.PathLike | None = None) -> str:
-    """``quanhuiqi appeals report``: validate, group (attaching to ``state`` when given), read enterprises
-    and policies, write ``report.json``, ``report.html``, the issues and the rejects into ``out``."""
+    """``quanhuiqi appeals report``: validate, group (attaching to ``state`` when given), read enterprises,
+    write ``report.json``, ``report.html``, the issues and the rejects into ``out``.  ``policies`` is
+    :func:`~quanhuiqi.appeals.insight.policy_table` of a loaded book (the CLI loads it: appeals do not read
+    policy files themselves)."""
     from quanhuiqi.appeals.clock import response_clock
     from quanhuiqi.appeals.dedupe import cases
-    from quanhuiqi.appeals.insight import policy_table
     from quanhuiqi.appeals.issues import IssueState, group_appeals
     from quanhuiqi.appeals.validate import appeals_file_clean
     from quanhuiqi.tables.io import write_table
@@ -372,11 +373,7 @@ def report_file(appeals: str | os.PathLike, enterprises: str | os.PathLike | Non
 
         ent = validate_enterprises(read_table(enterprises), end.date(), source=os.path.basename(str(enterprises))).clean
         profiles = profile(ent, end.date())
-    pol = None
-    if policies:
-        from quanhuiqi.policy import load_book
-
-        pol = policy_table(load_book(policies))
+    pol = policies
     clock = response_clock(cases(v.clean), end - pd.Timedelta(seconds=1)) if len(v.clean) else None
     rep = build_report(v.clean, grouped, st, week, profiles, pol, clock)
     d = Path(out)

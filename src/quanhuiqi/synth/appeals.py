@@ -346,7 +346,9 @@ def _with_planted(raw, tr, clean, seed, as_of_ts, days, issues, bursts, cal, cat
     from quanhuiqi.synth.appeals_issues import plant_issues
 
     prof = profile(clean, as_of_ts.date())
-    prow, ptr, planted = plant_issues(prof, seed, as_of_ts, days, issues, bursts)
+    import sys
+
+    prow, ptr, planted = plant_issues(prof, seed, as_of_ts, days, issues, bursts, writer=sys.modules[__name__])
     rng_p = np.random.default_rng([seed, 44])
     ptr["department_true"] = [_department(dm, c, d) for c, d in zip(ptr["category_true"], prow["district_code"])]
     ptr["triage_true"] = "direct"

@@ -192,14 +192,17 @@ def planted_rates(rng, shape: str, days: int, onset: int | None) -> np.ndarray:
 
 
 def plant_issues(enterprises: pd.DataFrame, seed: int, as_of: pd.Timestamp, days: int, issues: int,
-                 bursts: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                 bursts: bool = True, *, writer) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(raw rows: received_at, channel, title, body, uscc, district_code; their truth; the planted issues).
 
     ``enterprises`` is the validated, profiled enterprise table (``uscc``, ``district_code``,
-    ``industry_section``, ``size_class``)."""
+    ``industry_section``, ``size_class``); ``writer`` the background generator's text helpers
+    (``CHANNEL_P, PII_SHARE, _fill, _plant_pii, _Text`` — passed in by ``synth.appeals``, which calls this)."""
     from quanhuiqi.synth import appeals_text as T
-    from quanhuiqi.synth.appeals import CHANNEL_P, PII_SHARE, _fill, _plant_pii, _Text
     from quanhuiqi.synth.enterprises import _district_names
+
+    CHANNEL_P, PII_SHARE, _fill, _plant_pii, _Text = (writer.CHANNEL_P, writer.PII_SHARE, writer._fill,  # noqa: N806
+                                                      writer._plant_pii, writer._Text)
 
     rng = np.random.default_rng([seed, 43])
     keys = list(THEMES)

@@ -46,3 +46,21 @@ def planted_city(sample_enterprises):
     raw, truth = generate_appeals(sample_enterprises.head(1200), seed=7, as_of="2025-07-01", days=60, n=300,
                                   issues=5)
     return validate_appeals(raw).clean, truth
+
+
+@pytest.fixture(scope="session")
+def write_clean_appeals():
+    """A function writing clean appeals back as an appeals file."""
+    return _write_clean_appeals
+
+
+def _write_clean_appeals(clean: pd.DataFrame, path: Path) -> Path:
+    """Clean appeals written back as an appeals file (times as text, the linking columns dropped)."""
+    from quanhuiqi.tables import write_table
+
+    raw = clean.drop(columns=["row", "case_id", "duplicate_of", "case_size"], errors="ignore").copy()
+    for c in raw.columns:
+        if pd.api.types.is_datetime64_any_dtype(raw[c]):
+            raw[c] = raw[c].dt.strftime("%Y-%m-%d %H:%M:%S")
+    write_table(raw.astype("string"), path)
+    return path

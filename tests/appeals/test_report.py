@@ -17,17 +17,13 @@ needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this
 
 
 @pytest.fixture(scope="module")
-def report_run(planted_city, sample_enterprises, tmp_path_factory):
+def report_run(planted_city, sample_enterprises, tmp_path_factory, write_clean_appeals):
     from quanhuiqi.cli import main
     from quanhuiqi.tables import write_table
 
     clean, _ = planted_city
     d = tmp_path_factory.mktemp("report")
-    raw = clean.drop(columns=["row", "case_id", "duplicate_of"], errors="ignore").copy()
-    for c in raw.columns:
-        if pd.api.types.is_datetime64_any_dtype(raw[c]):
-            raw[c] = raw[c].dt.strftime("%Y-%m-%d %H:%M:%S")
-    write_table(raw.astype("string"), d / "appeals.csv")
+    write_clean_appeals(clean, d / "appeals.csv")
     write_table(sample_enterprises.head(1200), d / "enterprises.csv")
     assert main(["appeals", "report", "--appeals", str(d / "appeals.csv"), "--enterprises", str(d / "enterprises.csv"),
                  "--policies", str(SAMPLES / "policies"), "--week", "2025-06-25", "--out", str(d / "out")]) == 0

@@ -79,19 +79,13 @@ def test_flags_join_into_episodes(gap, expected):
     assert len(burst_episodes(flags, gap=gap)) == expected
 
 
-def test_the_daily_job_lists_the_days_emerging_issues(planted_city, tmp_path):
+def test_the_daily_job_lists_the_days_emerging_issues(planted_city, tmp_path, write_clean_appeals):
     from quanhuiqi.appeals.daily import appeals_day
     from quanhuiqi.push.config import load_config
-    from quanhuiqi.tables import write_table
-
     clean, truth = planted_city
     planted = __import__("pandas").DataFrame(truth.attrs["planted_issues"])
     onset = pd.Timestamp(planted.loc[planted["shape"] != "steady", "onset"].dropna().min())
-    raw = clean.drop(columns=["row", "case_id", "duplicate_of"], errors="ignore").copy()
-    for c in raw.columns:
-        if pd.api.types.is_datetime64_any_dtype(raw[c]):
-            raw[c] = raw[c].dt.strftime("%Y-%m-%d %H:%M:%S")
-    write_table(raw.astype("string"), tmp_path / "appeals.csv")
+    write_clean_appeals(clean, tmp_path / "appeals.csv")
     cfg = load_config({"appeals": {"model": None, "issues_state": str(tmp_path / "state")}})
     seen = {}
     for k in (1, 3):  # days after the first planted onset, each attaching to the saved state

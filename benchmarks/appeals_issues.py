@@ -137,6 +137,7 @@ def main() -> None:
     ap.add_argument("--issues", type=int, default=16)
     ap.add_argument("--as-of", default="2025-07-01")
     ap.add_argument("--no-incremental", action="store_true", help="skip the day-by-day stability run")
+    ap.add_argument("--out", default=str(HERE / "results" / "appeals_issues.json"))
     ap.add_argument("--cache", help="folder keeping each seed's city and one-shot grouping (pickles; re-runs of the "
                                     "burst part read them)")
     args = ap.parse_args()
@@ -224,7 +225,7 @@ def main() -> None:
             for i, k0 in enumerate(runs[0]["kleinberg"])],
         "runs": runs, "load": os.getloadavg(),
     }
-    (HERE / "results" / "appeals_issues.json").write_text(json.dumps(result, ensure_ascii=False, indent=1,
+    Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=1,
                                                                      default=str), encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, ensure_ascii=False, default=str))
 

@@ -54,6 +54,11 @@ _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _M3 = np.uint64(0x165667B19E3779F9)
 _NOISE = r"[\s\p{P}\p{S}]+"
+# words that say nothing about a problem: never key terms of a label
+LABEL_STOPWORDS = frozenset(
+    "这个 那个 这些 那些 很多 许多 一些 一个 怀疑 我们 你们 他们 本人 什么 怎么 如何 为什么 没有 问题 希望 反映 咨询 请问 "
+    "目前 现在 已经 相关 情况 进行 要求 能否 是否 可以 因为 所以 但是 如果 还是 一直 非常 比较 关于 有关 您好 谢谢 尽快 解决 "
+    "处理 一下 这样 那么 知道 不知 应该 需要 领导 部门 企业 公司 我司 贵司".split())
 GROUP_COLUMNS = ["appeal_id", "case_id", "received_at", "issue_id", "issue_label", "near_duplicate_of", "grouped_on"]
 
 
@@ -623,7 +628,7 @@ def label_issues(st: IssueState, issue_ids=None, n_terms: int = 3) -> pd.DataFra
     pair_issue, pair_word = [], []
     for iid, snippet in zip(samples["issue_id"].astype(str), samples["text"].fillna("").astype(str)):
         for w in set(jieba.lcut(snippet.replace("\x01", "。"), HMM=False)):
-            if len(w) >= 2 and any("\u4e00" <= ch <= "\u9fff" for ch in w):
+            if len(w) >= 2 and w not in LABEL_STOPWORDS and any("\u4e00" <= ch <= "\u9fff" for ch in w):
                 pair_issue.append(iid)
                 pair_word.append(w)
     pairs = pd.DataFrame({"issue_id": pair_issue, "word": pair_word})

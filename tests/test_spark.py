@@ -9,8 +9,13 @@ import pytest
 
 pytest.importorskip("pyspark")
 
+import sys  # noqa: E402
+
 from quanhuiqi.push import run_daily  # noqa: E402
 from quanhuiqi.spark import local_session, run_daily_spark  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent / "push"))
+from day_compare import assert_same_day  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
@@ -28,8 +33,12 @@ def spark():
 
 
 def test_spark_run_equals_local_run_on_the_sample_city(spark, tmp_path):
+    """Byte-identical to the local run with the same partitions, and (issue 15) the same day as the
+    local run with one partition: the ranking reads the city's statistics, whatever the split."""
     local = run_daily(DAY, SAMPLES, tmp_path / "local", config=CONFIG)
     remote = run_daily_spark(DAY, SAMPLES, tmp_path / "spark", config=CONFIG, spark=spark)
+    whole = run_daily(DAY, SAMPLES, tmp_path / "whole", config={"run": {"partitions": 1}})
+    assert_same_day(whole.out_dir, remote.out_dir)
     names = sorted(p.name for p in local.out_dir.iterdir())
     assert names == sorted(p.name for p in remote.out_dir.iterdir())
     data = [n for n in names if not n.startswith("report.")]
@@ -117,20 +126,21 @@ def test_an_extra_source_clashing_with_the_enterprise_table_is_refused_before_sp
 
 
 def test_a_registered_ranker_with_firm_effects_ranks_alike_on_spark(spark, tmp_path, mlflow_uri):
-    """The scorer (booster, builder with firm_effect_tau, weight) travels to the executors; each partition
-    fits the firm effects on its own history, as the local run does: the same bytes."""
+    """The scorer (booster, builder with firm_effect_tau, weight) and the city's statistics travel to the
+    executors; each partition fits the firm effects on its own history against the city's offsets: the
+    same day as the local run over the whole city in one partition."""
     from quanhuiqi.rank import load_ranker
     from quanhuiqi.rank.train import train_ranker_cli
 
-    train_ranker_cli(SAMPLES, register="policy-ranker", alias="champion", threads=1)
+    train_ranker_cli(SAMPLES, register="policy-ranker", alias="champion", threads=1,
+                     params={"num_leaves": 15, "max_depth": 5})
     assert load_ranker("policy-ranker@champion").firm_effect_weight > 0
-    local = run_daily(DAY, SAMPLES, tmp_path / "local", model="policy-ranker@champion", config=CONFIG)
+    local = run_daily(DAY, SAMPLES, tmp_path / "local", model="policy-ranker@champion",
+                      config={"run": {"partitions": 1}})
     remote = run_daily_spark(DAY, SAMPLES, tmp_path / "spark", model="policy-ranker@champion", config=CONFIG,
                              spark=spark)
     assert remote.report["model"]["used"] == "policy-ranker@champion" and not remote.report["model"]["fallback"]
-    for name in sorted(p.name for p in local.out_dir.iterdir()):
-        if not name.startswith("report."):
-            assert (local.out_dir / name).read_bytes() == (remote.out_dir / name).read_bytes(), name
+    assert_same_day(local.out_dir, remote.out_dir)
 
 
 def test_spark_reads_gbk_and_bom_csv_as_the_local_reader_does(spark, tmp_path):

@@ -45,9 +45,25 @@ from quanhuiqi.push.job import (
     open_writer,
     posting_interactions,
     prepare,
+    with_city,
 )
-from quanhuiqi.push.partition import n_partitions, partition_of, process_partition
-from quanhuiqi.push.sink import STREAMED, PartitionSink, prepare_part, read_part, write_part
+from quanhuiqi.push.partition import (
+    count_partition,
+    load_state,
+    n_partitions,
+    partition_of,
+    rank_partition,
+    stage_state,
+)
+from quanhuiqi.push.sink import (
+    MERGED,
+    STREAMED,
+    PartitionSink,
+    PreparedPart,
+    prepare_part,
+    read_part,
+    write_part,
+)
 from quanhuiqi.tables.io import InputError, read_table, require_columns
 from quanhuiqi.tables.rejects import concat_rejects
 
@@ -243,8 +259,8 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
             if posters_bc is not None:  # the clean rows of enterprises that posted, for the matcher
                 out["posters"] = clean[clean["uscc"].isin(posters_bc.value)]
             stats: dict[str, Any] = {"counts": counts}
-            if len(clean):
-                r = process_partition(
+            if len(clean):  # pass 1: verdicts and counts; the state waits in the staging folder for pass 2
+                part_state, out["city"] = count_partition(
                     clean,
                     ctx,
                     history=state["push_history"],
@@ -252,14 +268,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
                     suppressions=state["suppressions"],
                     facts=facts,
                 )
-                out["push_list"] = r.push_list
-                for name in STREAMED:
-                    part_rows = prepare_part(name, getattr(r, name))
-                    if part_rows is not None:
-                        path = Path(staging) / f"{name}-{int(part):06d}.arrow"
-                        write_part(part_rows, path)
-                        out[name] = {"path": str(path), "rows": part_rows.rows, "counts": part_rows.counts}
-                stats.update(r.stats)
+                out["state"] = str(stage_state(part_state, Path(staging) / f"state-{int(part):06d}.pkl"))
             out["stats"] = stats
             yield pd.DataFrame(
                 {
@@ -268,6 +277,29 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
                     "_payload": [pickle.dumps(v, protocol=5) for v in out.values()],
                 }
             )
+
+    return run
+
+
+def _rank_function(ctx_bc: Any, staging: str) -> Any:
+    """Pass 2, mapped over the staged partitions: each ranks against the city's statistics (in the
+    broadcast context), stages its large tables as Arrow files and returns the rest."""
+
+    def run(item: tuple[int, str]) -> list[tuple[int, str, bytes]]:
+        part, state_path = item
+        ctx = ctx_bc.value
+        part_state = load_state(state_path)
+        os.remove(state_path)
+        r = rank_partition(part_state, ctx)
+        out: dict[str, Any] = {"push_list": r.push_list}
+        for name in STREAMED:
+            part_rows = prepare_part(name, getattr(r, name))
+            if part_rows is not None:
+                path = Path(staging) / f"{name}-{int(part):06d}.arrow"
+                write_part(part_rows, path)
+                out[name] = {"path": str(path), "rows": part_rows.rows, "counts": part_rows.counts}
+        out["stats"] = r.stats
+        return [(int(part), k, pickle.dumps(v, protocol=5)) for k, v in out.items()]
 
     return run
 
@@ -375,7 +407,18 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         ctx_bc.unpersist()
         for k in pieces:
             pieces[k].sort(key=lambda t: t[0])
-        stats = [s for _, s in pieces.get("stats", [])]
+        counted = pieces.pop("city", [])
+        stats = [s for _, s in pieces.pop("stats", [])]  # pass 1: input counts per partition
+        if counted:  # pass 2: the city's statistics to every partition, each ranks its staged state
+            ctx_bc = spark.sparkContext.broadcast(with_city(prep, [c for _, c in counted]))
+            todo = [(part, path) for part, path in pieces.pop("state", [])]
+            ranked = spark.sparkContext.parallelize(todo, len(todo)).flatMap(_rank_function(ctx_bc, str(staging)))
+            for part, kind, payload in ranked.collect():
+                pieces.setdefault(kind, []).append((part, pickle.loads(payload)))
+            ctx_bc.unpersist()
+            for k in pieces:
+                pieces[k].sort(key=lambda t: t[0])
+            stats += [s for _, s in pieces.pop("stats", [])]
         tables = {"push_list": combine([f for _, f in pieces.pop("push_list", [])] or [empty_push_list()],
                                        PUSH_LIST_ORDER)}
         staged = [v for name in STREAMED for _, v in pieces.get(name, [])]
@@ -385,11 +428,11 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
     for name in ("enterprises", *STATE_TABLES, *FACT_TABLES):
         if name in columns:
             for k in ("rows", "clean", "rows_rejected"):
-                inputs[name][k] = int(sum(s["counts"].get(name, {}).get(k, 0) for s in stats))
+                inputs[name][k] = int(sum(s.get("counts", {}).get(name, {}).get(k, 0) for s in stats))
     for i in range(len(extras)):
         name = f"extra[{i}]"
         for k in ("rows", "rows_rejected"):
-            inputs[name][k] = int(sum(s["counts"].get(name, {}).get(k, 0) for s in stats))
+            inputs[name][k] = int(sum(s.get("counts", {}).get(name, {}).get(k, 0) for s in stats))
 
     rejects += [f for _, f in pieces.get("rejects", [])]
     with progress.stage("postings") as info:
@@ -409,6 +452,10 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
     with open_writer(prep) as w, PartitionSink(w, formats_of(cfg)) as sink:
         for name in STREAMED:
             for _, staged in sorted(pieces.pop(name, []), key=lambda t: t[0]):
+                if name in MERGED:  # merged into one order at the end: the staged file is handed over as it is
+                    sink.streams[name].add_prepared(PreparedPart(None, staged["rows"], staged["counts"]),
+                                                    path=staged["path"])
+                    continue
                 sink.streams[name].add_prepared(read_part(staged["path"], staged["rows"], staged["counts"]))
                 os.remove(staged["path"])
         streamed = sink.close()

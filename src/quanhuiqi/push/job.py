@@ -14,8 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import shutil
 import time
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +29,14 @@ from quanhuiqi.push.config import load_config
 from quanhuiqi.push.outputs import DayWriter, crash_point, dumps, input_hash, recover
 from quanhuiqi.push.partition import (
     DayContext,
+    count_partition,
+    load_state,
     n_partitions,
     partition_of,
     policy_frame,
-    process_partition,
+    rank_partition,
     split_state,
+    stage_state,
 )
 from quanhuiqi.push.progress import Progress, log_event
 from quanhuiqi.push.report import changes_vs_previous, counts, labels, ranked, render_html, trend
@@ -252,10 +259,11 @@ def prepare(
     from quanhuiqi.push.prescore import policy_terms
     from quanhuiqi.rank.features import policy_frame as ranker_policies
 
+    rank_policies = ranker_policies(book)
     prep.ctx = DayContext(
         as_of=day, book=book, scorer=scorer, rules=PushRules.from_config(cfg), policies=policy_frame(book),
         shortlist=int(cfg["rank"]["shortlist"]), near_miss_per_enterprise=int(cfg["outputs"]["near_miss_per_enterprise"]),
-        policy_term=policy_terms(ranker_policies(book), day, _prescore_weights(scorer)),
+        policy_term=policy_terms(rank_policies, day, _prescore_weights(scorer)), rank_policies=rank_policies,
         sources=_source_map(book, cfg, prep.warnings),
     )
     return prep
@@ -572,7 +580,7 @@ def run_daily(
     crash_point("postings")
 
     parts = n_partitions(cfg, int(inputs["enterprises"]["rows"]))
-    with open_writer(prep) as w, PartitionSink(w, formats_of(cfg)) as sink:
+    with open_writer(prep) as w, PartitionSink(w, formats_of(cfg)) as sink, passes_staging(prep) as staging:
         with progress.stage("partitions", partitions=parts) as info:
             groups = pd.Series(partition_of(clean["uscc"], parts)).groupby(partition_of(clean["uscc"], parts)).indices
             by_part = {name: split_state(state[name], parts) for name in STATE_TABLES}
@@ -580,19 +588,33 @@ def run_daily(
             fact_parts = {name: (split_state(getattr(facts, name), parts), getattr(facts, name).iloc[:0])
                           for name in facts.supplied()}
             del state, facts  # the partitions hold the rows now
-            for p in progress.iterate(sorted(groups), total=len(groups), desc="partitions", unit="partition"):
-                sink.add(
-                    process_partition(
-                        clean.iloc[groups[p]].reset_index(drop=True),
-                        prep.ctx,
-                        history=by_part["push_history"].pop(p, empty["push_history"]),
-                        grants=by_part["grants"].pop(p, empty["grants"]),
-                        suppressions=by_part["suppressions"].pop(p, empty["suppressions"]),
-                        facts=partition_facts(fact_parts, p),
-                    )
+            # pass 1: verdicts and each partition's additive counts; the partition's state waits on disk
+            counts, staged = [], {}
+            for p in progress.iterate(sorted(groups), total=len(groups), desc="partitions (count)", unit="partition"):
+                part_state, part_counts = count_partition(
+                    clean.iloc[groups[p]].reset_index(drop=True),
+                    prep.ctx,
+                    history=by_part["push_history"].pop(p, empty["push_history"]),
+                    grants=by_part["grants"].pop(p, empty["grants"]),
+                    suppressions=by_part["suppressions"].pop(p, empty["suppressions"]),
+                    facts=partition_facts(fact_parts, p),
                 )
-                crash_point("partition")
+                counts.append(part_counts)
+                t = time.perf_counter()
+                staged[p] = stage_state(part_state, staging / f"state-{p:06d}.pkl")
+                progress.add_time("partitions.stage", time.perf_counter() - t)
+                del part_state
             del clean, by_part
+            ctx = with_city(prep, counts)
+            # pass 2: every partition ranks against the city's statistics
+            for p in progress.iterate(sorted(staged), total=len(staged), desc="partitions (rank)", unit="partition"):
+                t = time.perf_counter()
+                part_state = load_state(staged[p])
+                os.remove(staged[p])
+                progress.add_time("partitions.stage", time.perf_counter() - t)
+                sink.add(rank_partition(part_state, ctx))
+                del part_state
+                crash_point("partition")
             streamed = sink.close()
             tables = {"push_list": combine(sink.push_lists or [empty_push_list()], PUSH_LIST_ORDER)}
             info.update(pushed=len(tables["push_list"]), held_back=streamed["held_back"]["rows"])
@@ -600,6 +622,31 @@ def run_daily(
         tables["postings_pairs"] = postings_pairs
         tables["rejects"] = concat_rejects(rejects_parts)
         return finish(prep, w, tables, streamed, sink.stats, parts)
+
+
+@contextmanager
+def passes_staging(prep: Prepared) -> Iterator[Path]:
+    """A folder for the partitions' first-pass states, inside the out folder and named like the day's
+    staging (a run that dies leaves nothing the next run of that day does not remove); removed at the end."""
+    path = prep.out_dir / f".staging-{prep.date_text}-passes-{uuid.uuid4().hex}"
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def with_city(prep: Prepared, counts: list[Any]) -> DayContext:
+    """The day's context with the city's statistics: every partition's counts summed (timed); as it is
+    when no partition holds an enterprise."""
+    from quanhuiqi.rank.city import CityStatistics
+
+    if not counts:
+        return prep.ctx
+    t = time.perf_counter()
+    city = CityStatistics.sum(counts).prepared()
+    prep.progress.add_time("partitions.city", time.perf_counter() - t)
+    return replace(prep.ctx, city=city)
 
 
 def validate_facts(raw: dict[str, pd.DataFrame], known_uscc: pd.DataFrame, day: pd.Timestamp, book: Any,

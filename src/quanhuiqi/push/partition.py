@@ -1,18 +1,28 @@
-"""The per-partition function of the daily job: one enterprise partition in, its decisions out.
+"""The per-partition functions of the daily job: one enterprise partition in, its decisions out.
 
 Enterprises are split into partitions by a stable hash of the (normalised) uscc; every state row
 (push history, grants, suppressions) goes to its enterprise's partition.  The local run loops over
-the partitions, Spark maps the same function over them (``quanhuiqi.spark``), so both give the
-same result.  An enterprise's pairs never leave its partition, so the per-enterprise K cap is
-partition-local; the ranker's population statistics are computed within the partition.
+the partitions, Spark maps the same functions over them (``quanhuiqi.spark``), so both give the
+same result.  An enterprise's pairs never leave its partition, so the per-enterprise rules (the K
+cap, 就高不重复, the shortlist) are partition-local.
+
+The ranker's statistics are the city's, whatever the partitioning: two passes.  ``count_partition``
+profiles the partition, computes its verdicts and returns its additive counts
+(:class:`~quanhuiqi.rank.city.CityStatistics`) with a :class:`PartitionState` that the job stages to
+disk; the driver sums the counts; ``rank_partition`` takes the staged state back and pre-scores, ranks
+and applies the rules against the city's figures.  ``process_partition`` runs both on one partition
+that is the whole city.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import pickle
 import time
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +67,27 @@ class DayContext:
     near_miss_per_enterprise: int = 0  # 0 = every near miss
     policy_term: pd.DataFrame | None = None  # the pre-score's per-policy terms (prescore.policy_terms)
     sources: Any = None  # where the book's facts come from (policy.readiness.SourceMap): readiness counts
+    rank_policies: pd.DataFrame | None = None  # the ranker's policy frame (rank.pairs.policy_frame)
+    city: Any = None  # the day's CityStatistics, summed over the partitions (set between the passes)
+
+
+@dataclass
+class PartitionState:
+    """What the first pass of a partition leaves for the second: its clean enterprises' names, its
+    profile and verdicts (the eligibility pairs, near misses, blocked pairs) and its state tables —
+    everything ``rank_partition`` needs, so eligibility runs once."""
+
+    names: pd.DataFrame  # uscc, name
+    enterprises: int
+    profile: pd.DataFrame
+    pairs: pd.DataFrame
+    near_misses: pd.DataFrame | None
+    blocked: pd.DataFrame
+    history: pd.DataFrame | None
+    grants: pd.DataFrame | None
+    suppressions: pd.DataFrame | None
+    timings: dict[str, float] = field(default_factory=dict)
+    readiness: Any = None  # the partition's readiness counts (policy.readiness), when the report has them
 
 
 @dataclass
@@ -80,8 +111,8 @@ def policy_frame(book: Any) -> pd.DataFrame:
     ).drop_duplicates("policy_id")
 
 
-def _near_miss(res: Any) -> pd.DataFrame:
-    nm = getattr(res, "near_misses", None)
+def _near_miss(state: Any) -> pd.DataFrame:
+    nm = getattr(state, "near_misses", None)
     if nm is None:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in NEAR_MISS_COLUMNS})
     nm = nm.reset_index(drop=True).copy()
@@ -113,7 +144,7 @@ def _prescore_weights(scorer: Any) -> dict[str, float]:
     return dict(getattr(scorer, "weights", None) or RuleScorer.DEFAULT_WEIGHTS)
 
 
-def process_partition(
+def count_partition(
     clean: pd.DataFrame,
     ctx: DayContext,
     *,
@@ -121,17 +152,12 @@ def process_partition(
     grants: pd.DataFrame | None,
     suppressions: pd.DataFrame | None,
     facts: Any = None,
-) -> PartitionResult:
-    """profile → eligibility → score-independent rules → shortlist → rank → K cap, for one partition.
-
-    Evidence is built only for the pairs published (pushed, 免申即享); the ranker's population
-    statistics come from every candidate pair of the partition, its features only for the pairs it
-    has to order.
-    """
-    from quanhuiqi.eligibility import evaluate, evidence_for, with_facts
+) -> tuple[PartitionState, Any]:
+    """First pass: profile → eligibility, and the partition's additive ranking counts
+    (:meth:`~quanhuiqi.rank.city.CityStatistics.count` over its candidates, profile and push history)."""
+    from quanhuiqi.eligibility import evaluate, with_facts
     from quanhuiqi.profile import profile
-    from quanhuiqi.push.prescore import prescore
-    from quanhuiqi.push.rules import hold_before_ranking, shortlist
+    from quanhuiqi.rank.city import CityStatistics
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -146,6 +172,37 @@ def process_partition(
     cand = res.pairs.reset_index(drop=True)
     timings["eligibility"] = time.perf_counter() - t
 
+    readiness = None
+    if ctx.sources is not None:  # 免申即享 readiness: additive counts over the verdicts as they come
+        from quanhuiqi.policy.readiness import readiness_counts
+
+        t = time.perf_counter()
+        readiness = readiness_counts(res.pairs, prof, ctx.book, ctx.as_of, ctx.sources)
+        timings["readiness"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    counts = CityStatistics.count(cand, prof, ctx.as_of, history=_scorer_history(history),
+                                  policies=_rank_policies(ctx))
+    timings["city_counts"] = time.perf_counter() - t
+    state = PartitionState(names=clean[["uscc", "name"]], enterprises=len(clean), profile=prof, pairs=cand,
+                           near_misses=getattr(res, "near_misses", None), blocked=res.blocked, history=history,
+                           grants=grants, suppressions=suppressions, timings=timings, readiness=readiness)
+    return state, counts
+
+
+def rank_partition(state: PartitionState, ctx: DayContext) -> PartitionResult:
+    """Second pass: the score-independent rules → pre-score shortlist → rank → K cap, against the city's
+    statistics ``ctx.city``.  Evidence is built only for the pairs published (pushed, 免申即享); the
+    ranker's features only for the pairs it has to order."""
+    from quanhuiqi.eligibility import evidence_for
+    from quanhuiqi.push.prescore import prescore
+    from quanhuiqi.push.rules import hold_before_ranking, shortlist
+
+    if ctx.city is None:
+        raise ValueError("rank_partition needs the city's statistics (ctx.city): sum the partitions' counts first")
+    timings = dict(state.timings)
+    prof, cand, history = state.profile, state.pairs, state.history
+    grants, suppressions = state.grants, state.suppressions
     t = time.perf_counter()
     pol = ctx.policies
     at = pd.Index(pol["policy_id"]).get_indexer(cand["policy_id"].cat.categories)
@@ -159,18 +216,19 @@ def process_partition(
                                 exclusive_groups=exclusive_groups(ctx.book))
     to_rank = holds.open
     if ctx.shortlist > 0 and ctx.policy_term is not None:
-        to_rank = shortlist(holds, prescore(cand, ctx.policy_term, _prescore_weights(ctx.scorer), profile=prof),
-                            ctx.shortlist, ctx.rules)
+        pre = prescore(cand, ctx.policy_term, _prescore_weights(ctx.scorer), profile=prof,
+                       city=ctx.city.population_statistics())
+        to_rank = shortlist(holds, pre, ctx.shortlist, ctx.rules)
     timings["rules_before_ranking"] = time.perf_counter() - t
 
     t = time.perf_counter()
     score = np.full(len(cand), np.nan)
     ranked = np.flatnonzero(to_rank)
     feats = None
-    hist = _scorer_history(history)
+    hist = _scorer_history(history) if ctx.city.history is not None else None
     if ranked.size:
         sub = cand.iloc[ranked].reset_index(drop=True)
-        feats = ctx.scorer.features(sub, prof, ctx.book, ctx.as_of, history=hist, population=cand)
+        feats = ctx.scorer.features(sub, prof, ctx.book, ctx.as_of, history=hist, city=ctx.city)
         score[ranked] = np.asarray(ctx.scorer.score_features(feats), dtype=np.float64)
     cand["score"] = score
     timings["rank"] = time.perf_counter() - t
@@ -180,7 +238,7 @@ def process_partition(
         cand[CANDIDATE_COLUMNS],
         as_of=ctx.as_of,
         rules=ctx.rules,
-        names=clean[["uscc", "name"]],
+        names=state.names,
         holds=holds,
     )
     timings["rules"] = time.perf_counter() - t
@@ -206,30 +264,70 @@ def process_partition(
         d = push_list[["uscc"]].merge(prof[["uscc", "district_code"]].astype("string"), on="uscc", how="left")
         per_district = value_counts(d["district_code"])
     stats = {
-        "enterprises": len(clean),
+        "enterprises": state.enterprises,
         "candidates_per_verdict": value_counts(cand["verdict"]) if len(cand) else {},
         "pushed_per_district": per_district,
         "timings": timings,
     }
-    if ctx.sources is not None:  # 免申即享 readiness: additive counts, summed on the driver
-        from quanhuiqi.policy.readiness import readiness_counts
-
-        t = time.perf_counter()
-        stats["readiness"] = readiness_counts(res.pairs, prof, ctx.book, ctx.as_of, ctx.sources)
-        timings["readiness"] = time.perf_counter() - t
+    if state.readiness is not None:  # 免申即享 readiness: additive counts (first pass), summed on the driver
+        stats["readiness"] = state.readiness
     held_back = decision.held_back
-    if len(res.blocked):  # ruled out by once / exclusive against the grants history: accounted as held back
+    if len(state.blocked):  # ruled out by once / exclusive against the grants history: accounted as held back
         held_back = pd.concat([held_back.astype({"uscc": "string", "policy_id": "string"}),
-                               blocked_rows(res.blocked, ctx)], ignore_index=True)
+                               blocked_rows(state.blocked, ctx)], ignore_index=True)
         held_back = held_back.sort_values(["uscc", "policy_id"], kind="stable").reset_index(drop=True)
-        stats["blocked_per_rule"] = value_counts(res.blocked["rule"])
+        stats["blocked_per_rule"] = value_counts(state.blocked["rule"])
     return PartitionResult(
         push_list=push_list,
         held_back=held_back,
         auto_grant=auto_grant,
-        near_miss=_near_miss(res),
+        near_miss=_near_miss(state),
         stats=stats,
     )
+
+
+def process_partition(
+    clean: pd.DataFrame,
+    ctx: DayContext,
+    *,
+    history: pd.DataFrame | None,
+    grants: pd.DataFrame | None,
+    suppressions: pd.DataFrame | None,
+    facts: Any = None,
+) -> PartitionResult:
+    """Both passes on one partition: ranked against ``ctx.city`` when it is set, else against this
+    partition's own counts (the partition is the whole city)."""
+    from dataclasses import replace
+
+    from quanhuiqi.rank.city import CityStatistics
+
+    state, counts = count_partition(clean, ctx, history=history, grants=grants, suppressions=suppressions,
+                                    facts=facts)
+    if ctx.city is None:
+        ctx = replace(ctx, city=CityStatistics.sum([counts]))
+    return rank_partition(state, ctx)
+
+
+def stage_state(state: PartitionState, path: str | os.PathLike) -> Path:
+    """Write a partition's first-pass state to ``path`` (pickle: categorical pairs and Arrow strings are
+    written as their buffers), for ``rank_partition`` in the second pass."""
+    path = Path(path)
+    with open(path, "wb") as fh:
+        pickle.dump(state, fh, protocol=5)
+    return path
+
+
+def load_state(path: str | os.PathLike) -> PartitionState:
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def _rank_policies(ctx: DayContext) -> pd.DataFrame:
+    if ctx.rank_policies is None:
+        from quanhuiqi.rank.pairs import policy_frame as ranker_policies
+
+        ctx.rank_policies = ranker_policies(ctx.book)
+    return ctx.rank_policies
 
 
 def exclusive_groups(book: Any) -> dict[str, str]:

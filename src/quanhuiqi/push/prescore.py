@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from quanhuiqi.numeric import count_lookup
 from quanhuiqi.push.rules import sorted_codes
+from quanhuiqi.rank.population import PopulationStatistics
 
 TARGETS = (("target_industries", "industry_match"), ("target_certifications", "cert_match"),
            ("target_chains", "chain_match"), ("target_districts", "district_match"))
@@ -44,13 +46,15 @@ SEGMENT_LIFTS = {"lift_industry": "industry_division", "lift_district": "distric
 
 
 def prescore(candidates: pd.DataFrame, policy_term: pd.DataFrame, weights: dict[str, float],
-             profile: pd.DataFrame | None = None) -> np.ndarray:
+             profile: pd.DataFrame | None = None, city: PopulationStatistics | None = None) -> np.ndarray:
     """The pre-score of each candidate (``uscc, policy_id, verdict, unknown, amount``).
 
     With ``profile`` (rows with ``uscc`` and the segment columns) it adds the rule scorer's targeting
     lifts: how over-represented the enterprise's industry division, district and size class are among the
     policy's candidates, against all enterprises with a candidate (log, clipped to [-1, 2], as the rule
-    scorer's terms) — counts of integer codes, nothing per pair but gathers.
+    scorer's terms) — counts of integer codes, nothing per pair but gathers.  The reach and the lifts
+    are the city's (``city``: the day's population statistics, summed over the partitions) when given,
+    else those of ``candidates`` themselves.
     """
     n = len(candidates)
     if n == 0:
@@ -59,14 +63,23 @@ def prescore(candidates: pd.DataFrame, policy_term: pd.DataFrame, weights: dict[
     ucode, usccs = sorted_codes(candidates["uscc"], required=False)
     pos = pd.Index(policy_term["policy_id"]).get_indexer(pd.Index(pids))
     per_policy = np.where(pos >= 0, policy_term["term"].to_numpy(dtype=float)[pos], 0.0)
-    reach = np.bincount(pcode, minlength=len(pids)) / max(1, int(ucode.max()) + 1)
+    if city is not None:
+        at = np.asarray(city.policies.get_indexer(pd.Index(pids, dtype="string")), dtype=np.int64)
+        n_pol = np.where(at >= 0, city.n_pol[np.maximum(at, 0)], 0.0)
+        if (n_pol[np.unique(pcode[pcode >= 0])] == 0).any():
+            raise ValueError("prescore: a candidate's policy has no candidate in the city statistics")
+        reach = n_pol / city.n_ent[0]
+    else:
+        reach = np.bincount(pcode, minlength=len(pids)) / max(1, int(ucode.max()) + 1)
     score = per_policy[pcode] + weights.get("policy_reach", 0.0) * reach[pcode]
     score += weights.get("is_eligible", 0.0) * (candidates["verdict"] == "eligible").to_numpy(dtype=bool, na_value=False)
     if "unknown" in candidates.columns:
         ucodes, texts = sorted_codes(candidates["unknown"], required=False)
         counts = np.array([len([t for t in str(x).split(";") if t and not pd.isna(x)]) for x in texts], dtype=float)
         score += weights.get("n_unknown", 0.0) * np.where(ucodes >= 0, counts[ucodes] if len(texts) else 0.0, 0.0)
-    if profile is not None:
+    if profile is not None and city is not None:
+        score += _city_lift_terms(ucode, usccs, pcode, pids, profile, weights, city)
+    elif profile is not None:
         score += _lift_terms(ucode, usccs, pcode, len(pids), profile, weights)
     if "amount" in candidates.columns:
         amount = pd.to_numeric(candidates["amount"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -99,5 +112,35 @@ def _lift_terms(ucode: np.ndarray, u_values: pd.Index, pcode: np.ndarray, n_poli
         in_pol = np.bincount(key, minlength=n_policies * n_seg).astype(float)[key] / n_pol[pcode[ok]]
         with np.errstate(divide="ignore", invalid="ignore"):
             lift = np.log(in_pol / base[seg[ok]])
+        out[ok] += w * np.clip(np.nan_to_num(lift, nan=0.0, posinf=2.0, neginf=-1.0), -1.0, 2.0)
+    return out
+
+
+def _city_lift_terms(ucode: np.ndarray, u_values: pd.Index, pcode: np.ndarray, pids: pd.Index,
+                     profile: pd.DataFrame, weights: dict[str, float], city: PopulationStatistics) -> np.ndarray:
+    """:func:`_lift_terms` against the city's counts (the same arithmetic, so one partition holding the
+    whole city gives the same terms)."""
+    row_of_u = pd.Index(profile["uscc"].astype("string")).get_indexer(pd.Index(u_values.astype("string")))
+    p_at = np.asarray(city.policies.get_indexer(pd.Index(pids, dtype="string")), dtype=np.int64)
+    n_pol = np.where(p_at >= 0, city.n_pol[np.maximum(p_at, 0)], 0.0)
+    n_ent = city.n_ent[0]
+    out = np.zeros(ucode.size)
+    for feature, col in SEGMENT_LIFTS.items():
+        short = feature.removeprefix("lift_")
+        w = weights.get(feature, 0.0)
+        if w == 0.0 or col not in profile.columns or short not in city.lift:
+            continue
+        s_keys, table, base = city.lift[short]
+        n_s = max(len(s_keys), 1)
+        seg_codes, seg_values = pd.factorize(profile[col].astype("string"))
+        s_at = np.asarray(s_keys.get_indexer(pd.Index(seg_values, dtype="string")), dtype=np.int64)
+        seg_row = np.where(seg_codes >= 0, s_at[np.maximum(seg_codes, 0)] if len(s_at) else -1, -1)
+        seg_u = np.where(row_of_u >= 0, seg_row[np.maximum(row_of_u, 0)], -1)  # per enterprise code
+        seg = seg_u[ucode]
+        ok = (seg >= 0) & (pcode >= 0)
+        p = p_at[pcode[ok]]
+        in_pol = count_lookup(table, np.where(p >= 0, p * n_s + seg[ok], -1)) / n_pol[pcode[ok]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lift = np.log(in_pol / (base[seg[ok]] / n_ent))
         out[ok] += w * np.clip(np.nan_to_num(lift, nan=0.0, posinf=2.0, neginf=-1.0), -1.0, 2.0)
     return out

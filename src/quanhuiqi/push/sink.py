@@ -2,19 +2,24 @@
 
 A city-wide day has hundreds of millions of held-back pairs and tens of millions of 免申即享 rows and
 near misses; holding them all to sort them once would need more memory than the machine has.  So
-``held_back``, ``near_miss`` and ``auto_grant`` are written as they come, one Parquet row group (and
-one CSV block) per enterprise partition, in partition order, each part sorted by the table's keys.
-Rows are therefore grouped by partition (a stable hash of the uscc) and sorted within it; the local
-run and Spark feed the same parts in the same order, so their files are byte-identical.  Counts for
-the report are accumulated on the way.  Only ``push_list`` is kept whole and sorted globally.
+``held_back`` and ``near_miss`` are written as they come, one Parquet row group per enterprise
+partition, in partition order, each part sorted by the table's keys: their rows are grouped by
+partition (a stable hash of the uscc) and sorted within it.  The 免申即享 list (``auto_grant``) is
+published per policy, so it must not depend on the partitioning: its parts are spilled as Arrow files
+and merged at the end into one order, ``policy_id, uscc`` (:class:`_MergedStream`), in row groups cut
+at policy boundaries from the city's per-policy counts — byte-identical for any number of partitions.
+The local run and Spark feed the same parts in the same order, so their files are byte-identical.
+Counts for the report are accumulated on the way.  ``push_list`` is kept whole and sorted globally.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +42,8 @@ STREAMED = {
 }
 DICTIONARY_TABLES = {"held_back"}
 COUNTED = {"held_back": "rule", "near_miss": "policy_id", "auto_grant": "policy_id"}
+MERGED = {"auto_grant": ("policy_id", "uscc")}  # tables merged into one global order (keys: the first groups)
+MERGE_ROWS = 1 << 20  # a merged table's row groups: whole policies, cut once this many rows are gathered
 
 
 def empty_frame(name: str) -> pd.DataFrame:
@@ -156,11 +163,90 @@ class _Stream:
                 w.close()
 
 
+class _MergedStream(_Stream):
+    """A streamed table whose file has one global order (``MERGED``) whatever the partitioning: each
+    partition's part (sorted by the keys) is spilled as an Arrow file, and ``close`` merges them —
+    group by group of the first key (a policy), in row groups that end at a group boundary once
+    ``MERGE_ROWS`` rows are gathered, so the cuts depend on the city's rows only."""
+
+    def __init__(self, writer: DayWriter, name: str, formats: tuple[str, ...]):
+        super().__init__(writer, name, formats)
+        self.spill = writer.staging / f".{name}.parts"
+        self.parts: list[Path] = []
+
+    def add_prepared(self, part: PreparedPart | None, path: str | os.PathLike | None = None) -> None:
+        """Take one partition's part (``path``: an Arrow file already holding it, moved, not copied)."""
+        if part is None or part.rows == 0:
+            if path is not None:
+                os.remove(path)
+            return
+        t = time.perf_counter()
+        self.rows += part.rows
+        self.counts.update(part.counts)
+        self.spill.mkdir(exist_ok=True)
+        target = self.spill / f"{len(self.parts):06d}.arrow"
+        if path is not None:
+            shutil.move(str(path), target)
+        else:
+            write_part(part, target)
+        self.parts.append(target)
+        self.seconds += time.perf_counter() - t
+
+    def close(self) -> None:
+        t = time.perf_counter()
+        first, *_ = MERGED[self.name]
+        sources = [pa.memory_map(str(p), "r") for p in self.parts]
+        try:
+            tables = [pa.ipc.open_file(src).read_all() for src in sources]
+            bounds = []  # per part: its groups (sorted) and where each starts
+            for tab in tables:
+                keys = tab.column(first).to_numpy(zero_copy_only=False).astype(str)
+                starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+                bounds.append((keys[starts], np.r_[starts, len(keys)]))
+            groups = np.unique(np.concatenate([b[0] for b in bounds])) if bounds else np.zeros(0, dtype=str)
+            sizes = np.zeros(len(groups), dtype=np.int64)
+            at = []
+            for names, edges in bounds:
+                pos = np.searchsorted(groups, names)
+                sizes[pos] += np.diff(edges)
+                at.append(dict(zip(pos.tolist(), zip(edges[:-1].tolist(), edges[1:].tolist()))))
+            lo = 0
+            while lo < len(groups):
+                hi, rows = lo, 0
+                while hi < len(groups) and (rows < MERGE_ROWS or hi == lo):
+                    rows += int(sizes[hi])
+                    hi += 1
+                slices = [tab.slice(a, b - a) for tab, where in zip(tables, at)
+                          for g in range(lo, hi) if g in where for a, b in (where[g],)]
+                batch = pa.concat_tables(slices).sort_by([(k, "ascending") for k in MERGED[self.name]])
+                self._write(batch.combine_chunks())
+                lo = hi
+        finally:
+            for src in sources:
+                src.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
+        self.seconds += time.perf_counter() - t
+        super().close()
+
+    def _write(self, table: pa.Table) -> None:
+        if self.parquet is not None:
+            self.parquet.write_table(table, row_group_size=max(len(table), 1))
+        if "csv" in self.tmp:
+            if self.csv is None:
+                self.csv = pcsv.CSVWriter(self.tmp["csv"], self.plain)
+            self.csv.write_table(table.cast(self.plain))
+
+    def abort(self) -> None:
+        super().abort()
+        shutil.rmtree(self.spill, ignore_errors=True)
+
+
 class PartitionSink:
     """Takes each partition's outputs in partition order: streams the large tables, keeps the rest."""
 
     def __init__(self, writer: DayWriter, formats_of: dict[str, tuple[str, ...]]):
-        self.streams = {name: _Stream(writer, name, formats_of[name]) for name in STREAMED}
+        self.streams = {name: (_MergedStream if name in MERGED else _Stream)(writer, name, formats_of[name])
+                        for name in STREAMED}
         self.push_lists: list[pd.DataFrame] = []
         self.stats: list[dict[str, Any]] = []
 

@@ -42,6 +42,7 @@ from quanhuiqi.numeric import (
     ordinal,
     value_codes,
 )
+from quanhuiqi.rank.city import CityStatistics
 from quanhuiqi.rank.columns import (
     CATEGORICAL_FEATURES,
     ENGAGEMENT_FEATURES,
@@ -67,7 +68,7 @@ from quanhuiqi.rank.columns import (
     VERDICT_FEATURES,
 )
 from quanhuiqi.rank.firm_effects import FirmEffects
-from quanhuiqi.rank.history import HistoryStatistics
+from quanhuiqi.rank.history import ENTERPRISE_TABLES, HistoryStatistics
 from quanhuiqi.rank.pairs import assemble_pairs, department_key, policy_frame, policy_targets
 from quanhuiqi.rank.population import PopulationStatistics, specificity
 from quanhuiqi.rank.targeting import long_tokens, target_match
@@ -114,6 +115,7 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         profile: pd.DataFrame | None = None,
         policies: pd.DataFrame | None = None,
         as_of: dt.date | str | None = None,
+        city: CityStatistics | None = None,
     ) -> PairFeatureBuilder:
         """Learn the vocabularies, the population statistics and the history tables.
 
@@ -122,10 +124,19 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         (``uscc``, ``policy_id`` [, ``date``], string or categorical columns) with their enterprises'
         attributes from ``profile`` and their policies' from ``policies`` — the cheap form for a
         population of millions.  ``as_of`` dates a population without a ``date`` column.
+
+        ``city``: the day's city-wide statistics (:class:`~quanhuiqi.rank.city.CityStatistics`, summed
+        over the daily job's partitions).  The population statistics, the city-level history tables,
+        the firm effects' offsets and the vocabularies then come from it, ``X`` is not read, and only
+        the enterprise-level history tables are fitted on ``history`` (the partition's enterprises'
+        pushes); only pairs dated ``city.as_of`` can be transformed.
         """
+        if city is not None:
+            return self._fit_city(city, history, profile, policies)
         for col in ("uscc", "policy_id"):
             if col not in X.columns:
                 raise ValueError(f"pair frame: missing required column {col!r}")
+        self.city_as_of_ = None
         codes: list[tuple[np.ndarray, pd.Index]] = []
 
         def policy_codes() -> tuple[np.ndarray, pd.Index]:  # the population's policy ids, hashed once
@@ -147,6 +158,43 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
                 self.firm_effects_ = effects.fit(history, X if policies is None else policies, before=as_of)
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def _fit_city(self, city: CityStatistics, history: pd.DataFrame | None, profile: pd.DataFrame | None,
+                  policies: pd.DataFrame | None) -> PairFeatureBuilder:
+        """``fit`` against the city's statistics: see ``fit``'s ``city``."""
+        if profile is None or policies is None:
+            raise ValueError("fitting on city statistics needs the profile and the policies frame")
+        used = city.policies_with_candidates()
+        pol = policies.loc[policies["policy_id"].astype("string").isin(used).to_numpy(dtype=bool)]
+        for attr, given, col in (("departments_", self.departments, "department"),
+                                 ("benefit_kinds_", self.benefit_kinds, "benefit_kind")):
+            if given is not None:
+                setattr(self, attr, list(given))
+            elif col in pol.columns:
+                codes, uniques = value_codes(pol[col])
+                present = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
+                setattr(self, attr, sorted(str(v) for v in uniques[present]))
+            else:
+                setattr(self, attr, [])
+        self.population_ = city.population_statistics()
+        self.history_ = None
+        tables = city.history_tables()
+        if tables is not None:  # every partition reads the city's tables, even one without pushes
+            own = history if history is not None else pd.DataFrame(
+                {"date": pd.Series(dtype="datetime64[ns]"), "uscc": pd.Series(dtype="string"),
+                 "policy_id": pd.Series(dtype="string"), "clicked": pd.Series(dtype="boolean"),
+                 "applied": pd.Series(dtype="boolean")})
+            self.history_ = HistoryStatistics.fit(own, profile, policies, only=ENTERPRISE_TABLES)
+            self.history_.tables.update(tables)
+        self.firm_effects_ = None
+        if self.firm_effect_tau is not None:
+            effects = FirmEffects(self.firm_effect_tau)
+            if history is not None and city.offsets is not None:
+                self.firm_effects_ = effects.fit(history, policies, before=city.as_of, offsets=city.offsets)
+        self.city_as_of_ = city.as_of
+        self.n_features_in_ = 2
+        self.feature_names_in_ = np.asarray(["uscc", "policy_id"], dtype=object)
         return self
 
     @staticmethod
@@ -186,6 +234,10 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         date = as_days(X["date"])
         if date.isna().any():
             raise ValueError(f"pair frame: {int(date.isna().sum())} row(s) without a push date")
+        day = getattr(self, "city_as_of_", None)
+        if day is not None and len(X) and not (date == day).all():
+            raise ValueError(f"pair frame: rows dated other than {day.date()}, the day of the city statistics "
+                             "the builder was fitted on")
         f = FeatureBlock(list(FEATURES) + self._extra(), len(X))
         # profile
         if "industry_section" in X.columns:

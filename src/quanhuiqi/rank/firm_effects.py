@@ -13,9 +13,12 @@ The model, per enterprise *e* and policy group levels (bureau key, benefit kind,
     η(e, p) = β_dept[e, dept(p)] + β_kind[e, kind(p)] + β_mode[e, mode(p)],   β ~ N(0, τ²)
 
 with offsets ``o`` the logits of the policy's pooled click and apply-given-click rates over the same
-history (smoothed towards the city's rate).  The posterior mode of every β is found by block-coordinate
+history (smoothed towards the city's rate) — pooled over the whole city: a partition of the daily job
+passes the city's counts (:func:`offset_counts` of every partition, summed), so its firms get the effects
+a run over the whole city gives them.  The posterior mode of every β is found by block-coordinate
 Newton over all enterprises at once (one ``bincount`` per group and sweep; within a group a firm's levels
-are mutually exclusive, so each block's Hessian is diagonal).  ``effect(pairs)`` is η for each pair: 0 for
+are mutually exclusive, so each block's Hessian is diagonal); each firm stops moving once its own
+effects have converged, so a firm's effects depend on its own pushes and the offsets only.  ``effect(pairs)`` is η for each pair: 0 for
 an enterprise without history, for a level it never saw, and for a pair missing its group value.
 
 The ranker adds ``weight × η`` to its score (:class:`quanhuiqi.rank.LambdaRanker`); ``τ`` and the weight are
@@ -32,6 +35,7 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from quanhuiqi.numeric import value_codes
+from quanhuiqi.rank.counts import KeyedCounts
 from quanhuiqi.rank.pairs import policy_groups
 
 GROUPS = ("dept_key", "benefit_kind", "mode")
@@ -63,6 +67,32 @@ def _outcomes(history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return clicked, applied
 
 
+def _before(history: pd.DataFrame, before: dt.date | str | pd.Timestamp | None) -> pd.DataFrame:
+    """The pushes dated strictly before ``before`` (all of them when None)."""
+    if before is None:
+        return history
+    d = pd.to_datetime(history["date"], errors="coerce").dt.normalize()
+    if d.isna().any():  # a push without a readable date can be neither kept nor dropped by the cut
+        rows = np.flatnonzero(d.isna().to_numpy())[:5].tolist()
+        raise ValueError(f"push history: unreadable date in row(s) {rows}")
+    return history.loc[(d < pd.Timestamp(before).normalize()).to_numpy(dtype=bool)]
+
+
+def offset_counts(history: pd.DataFrame, before: dt.date | str | pd.Timestamp | None = None) -> KeyedCounts:
+    """What the offsets are made of, per policy: pushes, clicks, applications after a click (before
+    ``before``) — additive over enterprise partitions (sum them with :meth:`KeyedCounts.sum`)."""
+    h = _before(history, before)
+    clicked, applied = _outcomes(h)
+    applied &= clicked
+    code, ids = value_codes(h["policy_id"])
+    if (code < 0).any():
+        raise ValueError(f"push history: {int((code < 0).sum())} row(s) without a policy_id")
+    n = len(ids)
+    values = np.column_stack([np.bincount(code, minlength=n), np.bincount(code, clicked, n).astype(np.int64),
+                              np.bincount(code, applied, n).astype(np.int64)])
+    return KeyedCounts(("policy_id",), (ids,), np.arange(n)[:, None], values, ("pushes", "clicks", "applies"))
+
+
 class FirmEffects:
     """Each enterprise's shrunk effect per bureau / benefit kind / mode, fitted on its past pushes.
 
@@ -70,8 +100,8 @@ class FirmEffects:
     trust the firm's own few pushes.  ``groups`` — policy attributes with one effect per level (the
     columns :func:`quanhuiqi.rank.pairs.policy_groups` derives: ``dept_key``, ``benefit_kind``,
     ``mode``).  ``sweeps`` — at most this many Newton sweeps over the groups (the objective is concave;
-    on a million simulated pushes 8 sweeps end within 1e-4 of the mode, 12 within 1e-6; the loop stops
-    early once no effect moves by 1e-7).
+    on a million simulated pushes 8 sweeps end within 1e-4 of the mode, 12 within 1e-6; a firm stops
+    once none of its effects moves by 1e-7 in a sweep, the loop once every firm has stopped).
     """
 
     def __init__(self, tau: float = 0.3, groups: Sequence[str] = GROUPS, sweeps: int = 8) -> None:
@@ -85,23 +115,18 @@ class FirmEffects:
         return {"tau": self.tau, "groups": list(self.groups), "sweeps": self.sweeps}
 
     def fit(self, history: pd.DataFrame, policies: pd.DataFrame | None = None,
-            before: dt.date | str | pd.Timestamp | None = None) -> FirmEffects:
+            before: dt.date | str | pd.Timestamp | None = None, offsets: KeyedCounts | None = None) -> FirmEffects:
         """Fit on the pushes of ``history`` dated strictly before ``before`` (all of them when None).
 
         ``history``: ``date, uscc, policy_id`` and the outcomes (``clicked``/``applied`` or ``relevance``);
         the group columns come from ``history`` itself or from ``policies`` (``policy_id, department,
-        benefit_kind, mode``).
+        benefit_kind, mode``).  ``offsets``: the city's :func:`offset_counts` (summed over partitions)
+        when ``history`` holds only some of the city's enterprises; default: ``history``'s own.
         """
         need = [c for c in ("date", "uscc", "policy_id") if c not in history.columns]
         if need:
             raise ValueError(f"push history: missing column(s) {', '.join(need)}")
-        h = history
-        if before is not None:
-            d = pd.to_datetime(h["date"], errors="coerce").dt.normalize()
-            if d.isna().any():  # a push without a readable date can be neither kept nor dropped by the cut
-                rows = np.flatnonzero(d.isna().to_numpy())[:5].tolist()
-                raise ValueError(f"push history: unreadable date in row(s) {rows}")
-            h = h.loc[(d < pd.Timestamp(before).normalize()).to_numpy(dtype=bool)]
+        h = _before(history, before)
         clicked, applied = _outcomes(h)
         applied &= clicked  # apply | click: an application without a recorded click counts as one
         firm, self.firms_ = value_codes(h["uscc"])  # hashed once; effects are kept per distinct firm
@@ -110,12 +135,25 @@ class FirmEffects:
         if len(h) == 0:
             return self
         # offsets: the policy's pooled click and apply-given-click rates, smoothed towards the city's
-        n_pol = int(p_code.max(initial=-1)) + 1
-        n_p = np.bincount(p_code, minlength=n_pol).astype(float)
-        c_p = np.bincount(p_code, clicked, n_pol)
-        a_p = np.bincount(p_code, applied, n_pol)
-        g_click = clicked.mean()
-        g_apply = applied.sum() / max(clicked.sum(), 1)
+        if offsets is None:
+            n_pol = int(p_code.max(initial=-1)) + 1
+            n_p = np.bincount(p_code, minlength=n_pol).astype(float)
+            c_p = np.bincount(p_code, clicked, n_pol)
+            a_p = np.bincount(p_code, applied, n_pol)
+            g_click = clicked.mean()
+            g_apply = applied.sum() / max(clicked.sum(), 1)
+        else:  # the city's counts, looked up by policy id (integer counts: exactly what one run would sum)
+            offsets = KeyedCounts.sum([offsets])
+            ids = pd.Index(offsets.keys[0].take(offsets.codes[:, 0]), dtype="string")
+            at = np.asarray(ids.get_indexer(pd.Index(value_codes(h["policy_id"])[1], dtype="string")), dtype=np.int64)
+            used = np.bincount(p_code[p_code >= 0], minlength=len(at)) > 0
+            if (at[used] < 0).any():
+                raise ValueError("firm effects: the city's offset counts lack a policy of this history")
+            at = np.maximum(at, 0)
+            n_p, c_p, a_p = (offsets.values[at, j].astype(float) if len(at) else np.zeros(0) for j in range(3))
+            total = offsets.total()
+            g_click = total[1] / total[0]
+            g_apply = total[2] / max(int(total[1]), 1)
         off_click = _logit((c_p + RATE_SMOOTHING * g_click) / (n_p + RATE_SMOOTHING))[p_code]
         off_apply = _logit((a_p + RATE_SMOOTHING * g_apply) / (c_p + RATE_SMOOTHING))[p_code]
         # one flat index per (firm, level) and group; rows without the group value take no effect
@@ -141,8 +179,9 @@ class FirmEffects:
             return x if idx is None else x[idx]
 
         eta = np.zeros(len(h))
+        moving = np.ones(len(self.firms_), dtype=bool)  # firms whose effects have not converged yet
         for _ in range(self.sweeps):
-            largest = 0.0
+            largest = np.zeros(len(self.firms_))
             for g in self.groups:
                 p1 = expit(off_click + eta)
                 p2 = expit(off_apply_cl + eta[cl])
@@ -152,12 +191,16 @@ class FirmEffects:
                         + np.bincount(k_cl[g], pick(ya_cl - p2, rows_cl[g]), n) - prec * b)
                 hess = (np.bincount(k_all[g], pick(p1 * (1 - p1), rows[g]), n)
                         + np.bincount(k_cl[g], pick(p2 * (1 - p2), rows_cl[g]), n) + prec)
-                step = grad / hess
+                step = (grad / hess).reshape(self.effects_[g].shape)
+                step[~moving] = 0.0  # a converged firm stays where it is: its result is its own
+                step = step.ravel()
                 moved = step[keys[g]]
                 eta += moved if rows[g] is None else np.where(valid[g], moved, 0.0)  # only this group's part
                 self.effects_[g] = (b + step).reshape(self.effects_[g].shape)
-                largest = max(largest, float(np.abs(step).max(initial=0.0)))
-            if largest < 1e-7:
+                if step.size:
+                    largest = np.maximum(largest, np.abs(step.reshape(self.effects_[g].shape)).max(axis=1, initial=0.0))
+            moving &= largest >= 1e-7
+            if not moving.any():
                 break
         return self
 

@@ -6,6 +6,12 @@ per (enterprise, policy), per (enterprise, bureau / benefit kind / mode) and per
 bureau / benefit kind) — and ``features`` reads them strictly before each pair's push date through
 the as-of joins of :mod:`quanhuiqi.rank.asof`, smoothing every rate towards the enclosing one.  The
 tables are sums over pushes, so tables of disjoint push sets add up key by key and date by date.
+
+The city-level tables (:data:`CITY_TABLES`: overall, per policy, per (policy, segment), per (division,
+bureau / kind)) pool every enterprise's pushes; the others (:data:`ENTERPRISE_TABLES`) are each
+enterprise's own.  A partition of the daily job holds only its enterprises' pushes, so it fits the
+enterprise tables itself and reads the city-level ones from the city's totals (``totals`` of every
+partition summed, laid out again by ``city_tables``): the same numbers a run over the whole city reads.
 """
 
 from __future__ import annotations
@@ -20,7 +26,22 @@ from quanhuiqi.rank.columns import (
     REVEALED_FEATURES,
     SEGMENTS,
 )
+from quanhuiqi.rank.counts import KeyedCounts
 from quanhuiqi.rank.pairs import policy_groups
+
+# what each table is keyed by (besides the date); city-level tables pool every enterprise's pushes
+TABLE_KEYS: dict[str, list[str]] = {
+    "global": [],
+    "policy": ["policy_id"],
+    **{short: ["policy_id", col] for short, col in SEGMENTS.items()},
+    **{f"seg_{short}": [SEGMENTS["industry"], col] for short, col in POLICY_GROUPS.items() if short != "mode"},
+    "enterprise": ["uscc"],
+    "pair": ["uscc", "policy_id"],
+    **{f"ent_{short}": ["uscc", col] for short, col in POLICY_GROUPS.items()},
+}
+CITY_TABLES = ("global", "policy", *SEGMENTS, *(f"seg_{s}" for s in POLICY_GROUPS if s != "mode"))
+ENTERPRISE_TABLES = tuple(t for t in TABLE_KEYS if t not in CITY_TABLES)
+VALUES = ("n", "clicks", "applies")
 
 
 class HistoryStatistics:
@@ -34,9 +55,10 @@ class HistoryStatistics:
 
     @classmethod
     def fit(cls, history: pd.DataFrame, segments_from: pd.DataFrame,
-            policies_from: pd.DataFrame | None = None) -> HistoryStatistics:
+            policies_from: pd.DataFrame | None = None, only: tuple[str, ...] | None = None) -> HistoryStatistics:
         """The cumulative tables of ``history`` (``date, uscc, policy_id, clicked, applied``), with each
-        push's enterprise segments from ``segments_from`` and its policy's groups from ``policies_from``."""
+        push's enterprise segments from ``segments_from`` and its policy's groups from ``policies_from``;
+        ``only``: just these tables (e.g. :data:`CITY_TABLES`)."""
         missing = [c for c in ("date", "uscc", "policy_id", "clicked", "applied") if c not in history.columns]
         if missing:
             raise ValueError(f"push history: missing column(s) {', '.join(missing)}")
@@ -125,24 +147,56 @@ class HistoryStatistics:
                 daily[v] = run - np.where(start > 0, run[np.maximum(start - 1, 0)], 0.0)
             return daily
 
-        tables = {"global": cum([]), "policy": cum(["policy_id"])}
-        for short, col in SEGMENTS.items():
-            if col in h.columns:
-                tables[short] = cum(["policy_id", col])
-        ent = cum(["uscc"])
-        last = (h.dropna(subset=["last_click"]).groupby(["uscc", "date"], observed=True)["last_click"].max()
-                .reset_index())
-        ent = ent.merge(last, on=["uscc", "date"], how="left")
-        ent["last_click"] = ent.groupby("uscc", observed=True)["last_click"].ffill()
-        ent["last_click_days"] = (ent["last_click"] - pd.Timestamp("1970-01-01")).dt.days.astype(float)
-        tables["enterprise"] = ent
-        tables["pair"] = cum(["uscc", "policy_id"])
-        for short, col in POLICY_GROUPS.items():
-            if col in h.columns:
-                tables[f"ent_{short}"] = cum(["uscc", col])
-                if short != "mode" and SEGMENTS["industry"] in h.columns:
-                    tables[f"seg_{short}"] = cum([SEGMENTS["industry"], col])
+        tables = {}
+        for name, by in TABLE_KEYS.items():
+            if (only is not None and name not in only) or not all(c in h.columns for c in by):
+                continue
+            tables[name] = cum(by)
+        if "enterprise" in tables:
+            ent = tables["enterprise"]
+            last = (h.dropna(subset=["last_click"]).groupby(["uscc", "date"], observed=True)["last_click"].max()
+                    .reset_index())
+            ent = ent.merge(last, on=["uscc", "date"], how="left")
+            ent["last_click"] = ent.groupby("uscc", observed=True)["last_click"].ffill()
+            ent["last_click_days"] = (ent["last_click"] - pd.Timestamp("1970-01-01")).dt.days.astype(float)
+            tables["enterprise"] = ent
         return cls(tables)
+
+    def totals(self) -> dict[str, KeyedCounts]:
+        """Each city-level table's totals per key (its last cumulative row): the additive form a
+        partition hands over.  Fit on the pushes before the day only, these are what that day reads."""
+        out = {}
+        for name in CITY_TABLES:
+            t = self.tables.get(name)
+            if t is None:
+                continue
+            by = TABLE_KEYS[name]
+            if len(t) and by:
+                codes = np.column_stack([np.asarray(t[c].cat.codes, dtype=np.int64) for c in by])
+                last = np.ones(len(t), dtype=bool)
+                last[:-1] = (codes[1:] != codes[:-1]).any(axis=1)  # rows are sorted by key, then date
+                t = t.loc[last]
+            elif len(t):
+                t = t.iloc[-1:]
+            out[name] = KeyedCounts.from_frame(t, by, VALUES)
+        return out
+
+    @staticmethod
+    def city_tables(totals: dict[str, KeyedCounts], as_of: pd.Timestamp | str) -> dict[str, pd.DataFrame]:
+        """City-level tables for pairs pushed on ``as_of``, from the pushes before it (``totals`` summed
+        over every partition): one row per key dated the day before, laid out as :meth:`fit` lays its
+        tables out (categorical keys, sorted by code with a missing key last), so :func:`asof` reads
+        them as it reads the partition's own."""
+        day = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=1)
+        out = {}
+        for name, kc in totals.items():
+            kc = KeyedCounts.sum([kc])  # merged and sorted by key (a missing key last)
+            t = kc.frame()
+            t.insert(len(kc.names), "date", np.full(len(t), day.as_unit("ns").to_datetime64()))
+            for v in VALUES:
+                t[v] = t[v].astype(float)
+            out[name] = t
+        return out
 
 
     def features(self, f: FeatureBlock, X: pd.DataFrame, smoothing: float) -> None:

@@ -38,6 +38,7 @@ from quanhuiqi.numeric import (
     value_codes,
 )
 from quanhuiqi.rank.columns import SEGMENTS
+from quanhuiqi.rank.counts import KeyedCounts
 
 
 def specificity(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -148,8 +149,9 @@ class _RowValues:
 
 
 def _fit_counts(frame: pd.DataFrame, profile: pd.DataFrame | None = None,
-                as_of: dt.date | str | None = None, top: int = 64,
-                policy_codes: tuple[np.ndarray, pd.Index] | None = None) -> dict[str, object] | None:
+                as_of: dt.date | str | None = None, top: int | None = 64,
+                policy_codes: tuple[np.ndarray, pd.Index] | None = None,
+                raw: bool = False) -> dict[str, object] | None:
     """The targeting statistics of :func:`specificity`, kept per (date, policy[, segment / token]) so
     that any subset of the population can look them up: rows per (date, policy), enterprises per date
     and per (date, segment), rows per (date, policy, segment), token shares per (date, policy).
@@ -157,7 +159,9 @@ def _fit_counts(frame: pd.DataFrame, profile: pd.DataFrame | None = None,
     ``frame``: the candidate population (``uscc``, ``policy_id`` [, ``date``]); its enterprises'
     segments, chains and tags come from its own columns or, when it has none, from ``profile``.
     Integer codes and bincounts only (categorical key columns are read from their codes, int32 arrays),
-    so 15 million candidates take seconds.  None when the population has no date (and no ``as_of``)."""
+    so 15 million candidates take seconds.  None when the population has no date (and no ``as_of``).
+    ``top=None`` keeps every token; ``raw`` keeps the token *rows* per (date, policy) instead of their
+    shares (the additive form, :func:`population_counts`)."""
     n = len(frame)
     if "date" in frame.columns:
         day_values = as_days(frame["date"]).to_numpy()
@@ -242,6 +246,7 @@ def _fit_counts(frame: pd.DataFrame, profile: pd.DataFrame | None = None,
                 tally[t] = tally.get(t, 0) + int(f)
         tokens = sorted(tally, key=lambda t: (-tally[t], t))[:top]
         share = np.zeros((n_g, len(tokens)))
+        sums = share
         if tokens:
             U = np.array([[t in x for t in tokens] for x in sets], dtype=float)  # distinct value × token
             if n_g * n_v <= DENSE_CELLS:  # (policy group × distinct value) counts @ (value × token)
@@ -255,7 +260,7 @@ def _fit_counts(frame: pd.DataFrame, profile: pd.DataFrame | None = None,
                     np.add.at(sums, c // n_v, counts[lo: lo + (1 << 16), None] * U[c % n_v])
             with np.errstate(divide="ignore", invalid="ignore"):
                 share = sums / n_pol[:, None]
-        stats["overlap"][name] = (tokens, share)  # type: ignore[index]
+        stats["overlap"][name] = (tokens, sums if raw else share)  # type: ignore[index]
     return stats
 
 
@@ -357,3 +362,138 @@ class PopulationStatistics:
         """The specificity features of pairs ``X`` pushed on ``date``; refuses a (date, policy) the
         population does not hold."""
         return _specificity_from(vars(self), X, date)
+
+    @classmethod
+    def from_counts(cls, counts: PopulationCounts, top: int = 64) -> PopulationStatistics:
+        """The statistics of a population given as its additive counts (:func:`population_counts`,
+        summed over any split of its enterprises): the same numbers :meth:`fit` gives on the whole
+        population, the ``top`` tokens chosen from the summed token rows."""
+        day = pd.Timestamp(counts.as_of).normalize().as_unit("ns").to_datetime64()
+        pol = counts.policies
+        live = (pol.codes[:, 0] >= 0) & (pol.values[:, 0] > 0)
+        p_keys = pd.Index(pol.keys[0].take(pol.codes[live, 0]), dtype="string")
+        n_p = len(p_keys) + 1
+        n_pol = np.zeros(n_p)
+        n_pol[:-1] = pol.values[live, 0]
+        n_pol[-1] = pol.values[pol.codes[:, 0] < 0, 0].sum()  # rows without a policy (none from eligibility)
+
+        def policy_code(kc: KeyedCounts) -> np.ndarray:
+            at = np.asarray(p_keys.get_indexer(kc.keys[0]), dtype=np.int64) if len(kc.keys[0]) else np.zeros(0, np.int64)
+            c = kc.codes[:, 0]
+            g = np.where(c < 0, n_p - 1, at[np.maximum(c, 0)] if len(at) else n_p - 1)
+            return np.where(g < 0, n_p - 1, g)  # a policy with rows only in token tables cannot happen
+
+        lift: dict[str, tuple] = {}
+        for short, (in_pol, base) in counts.segments.items():
+            s_keys = pd.Index(sorted(set(in_pol.keys[1].astype(str)) | set(base.keys[0].astype(str))), dtype="string")
+            n_s = max(len(s_keys), 1)
+            s_at = np.asarray(s_keys.get_indexer(in_pol.keys[1]), dtype=np.int64)
+            key = policy_code(in_pol) * n_s + s_at[in_pol.codes[:, 1]]
+            cells = n_p * n_s
+            w = in_pol.values[:, 0].astype(float)
+            if cells <= DENSE_CELLS:
+                table = (np.bincount(key, weights=w, minlength=cells), np.zeros(0, np.int64), np.zeros(0))
+            else:
+                order = np.argsort(key, kind="stable")
+                table = (None, key[order], w[order])
+            b = np.zeros(n_s)
+            b[np.asarray(s_keys.get_indexer(base.keys[0]), dtype=np.int64)[base.codes[:, 0]]] = base.values[:, 0]
+            lift[short] = (s_keys, table, b)
+        overlap: dict[str, tuple] = {}
+        for name, kc in counts.tokens.items():
+            g = policy_code(kc)
+            tally = np.bincount(kc.codes[:, 1], weights=kc.values[:, 0], minlength=len(kc.keys[1]))
+            names = [str(t) for t in kc.keys[1]]
+            chosen = sorted(range(len(names)), key=lambda i: (-tally[i], names[i]))
+            chosen = [i for i in chosen if tally[i] > 0][:top]
+            sums = np.zeros((n_p, len(chosen)))
+            col = np.full(len(names), -1, dtype=np.int64)
+            col[chosen] = np.arange(len(chosen))
+            keep = col[kc.codes[:, 1]] >= 0
+            np.add.at(sums, (g[keep], col[kc.codes[keep, 1]]), kc.values[keep, 0].astype(float))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = sums / n_pol[:, None]
+            overlap[name] = ([names[i] for i in chosen], share)
+        return cls(days=np.array([day]), policies=p_keys, n_pol=n_pol, n_ent=np.array([float(counts.enterprises)]),
+                   lift=lift, overlap=overlap)
+
+
+@dataclass
+class PopulationCounts:
+    """The additive form of one date's :class:`PopulationStatistics`: candidates per policy and per
+    (policy, segment value), enterprises per segment value, candidates holding each chain / tag per
+    policy, and the number of enterprises with a candidate — counts that add up over disjoint sets of
+    enterprises (enterprise partitions), so the city's statistics are the sum of the partitions'."""
+
+    as_of: pd.Timestamp
+    enterprises: int
+    policies: KeyedCounts  # (policy_id) → rows
+    segments: dict[str, tuple[KeyedCounts, KeyedCounts]]  # short → ((policy_id, value) → rows, (value) → enterprises)
+    tokens: dict[str, KeyedCounts]  # chain_overlap / tag_overlap → (policy_id, token) → rows
+
+    @classmethod
+    def sum(cls, parts: list[PopulationCounts]) -> PopulationCounts:
+        days = {pd.Timestamp(p.as_of).normalize() for p in parts}
+        if len(days) != 1:
+            raise ValueError(f"population counts of different dates: {sorted(str(d.date()) for d in days)}")
+        seg_names = [set(p.segments) for p in parts]
+        tok_names = [set(p.tokens) for p in parts]
+        if any(s != seg_names[0] for s in seg_names) or any(t != tok_names[0] for t in tok_names):
+            raise ValueError("population counts with different segment or token columns cannot be added")
+        return cls(
+            as_of=days.pop(),
+            enterprises=int(sum(p.enterprises for p in parts)),
+            policies=KeyedCounts.sum([p.policies for p in parts]),
+            segments={s: (KeyedCounts.sum([p.segments[s][0] for p in parts]),
+                          KeyedCounts.sum([p.segments[s][1] for p in parts])) for s in seg_names[0]},
+            tokens={t: KeyedCounts.sum([p.tokens[t] for p in parts]) for t in tok_names[0]},
+        )
+
+
+def population_counts(frame: pd.DataFrame, profile: pd.DataFrame | None, as_of: dt.date | str,
+                      policy_codes: tuple[np.ndarray, pd.Index] | None = None) -> PopulationCounts:
+    """The additive counts of the candidate population ``frame`` (``uscc``, ``policy_id``; the
+    enterprises' segments, chains and tags from the frame or ``profile``) on ``as_of``."""
+    if "date" in frame.columns:
+        days = pd.unique(as_days(frame["date"]).dropna())
+        if len(days) > 1 or (len(days) == 1 and pd.Timestamp(days[0]) != pd.Timestamp(as_of).normalize()):
+            raise ValueError("population counts are for one date: the population holds other dates than as_of")
+    for col in ("uscc", "policy_id"):
+        if frame[col].isna().any():
+            raise ValueError(f"population: {int(frame[col].isna().sum())} row(s) without a {col}")
+    stats = _fit_counts(frame.drop(columns=["date"], errors="ignore"), profile, as_of, top=None,
+                        policy_codes=policy_codes, raw=True)
+    assert stats is not None
+    p_keys: pd.Index = stats["policies"]  # type: ignore[assignment]
+    n_p = len(p_keys) + 1
+    n_pol: np.ndarray = stats["n_pol"]  # type: ignore[assignment]
+    pol_codes = np.arange(n_p, dtype=np.int64)
+    pol_codes[-1] = -1
+    live = n_pol > 0
+    policies = KeyedCounts(("policy_id",), (p_keys,), pol_codes[live, None], n_pol[live, None].astype(np.int64),
+                           ("rows",))
+
+    def policy(g: np.ndarray) -> np.ndarray:
+        return np.where(g == n_p - 1, -1, g)
+
+    segments = {}
+    for short, (s_keys, table, base) in stats["lift"].items():  # type: ignore[attr-defined]
+        n_s = max(len(s_keys), 1)
+        dense, keys, vals = table
+        if dense is not None:
+            keys = np.flatnonzero(dense)
+            vals = dense[keys]
+        g, s = np.divmod(keys, n_s)
+        col = SEGMENTS[short]
+        in_pol = KeyedCounts(("policy_id", col), (p_keys, s_keys), np.column_stack([policy(g), s]),
+                             vals.astype(np.int64), ("rows",))
+        have = np.flatnonzero(base)
+        segments[short] = (in_pol, KeyedCounts((col,), (s_keys,), have[:, None], base[have].astype(np.int64),
+                                               ("enterprises",)))
+    tokens = {}
+    for name, (toks, sums) in stats["overlap"].items():  # type: ignore[attr-defined]
+        g, t = np.nonzero(sums) if len(toks) else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        tokens[name] = KeyedCounts(("policy_id", "token"), (p_keys, pd.Index(toks, dtype="string")),
+                                   np.column_stack([policy(g), t]), sums[g, t].astype(np.int64), ("rows",))
+    return PopulationCounts(as_of=pd.Timestamp(as_of).normalize(), enterprises=int(stats["n_ent"][0]),  # type: ignore[index]
+                            policies=policies, segments=segments, tokens=tokens)

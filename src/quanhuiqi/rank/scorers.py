@@ -43,6 +43,7 @@ class PairScorer:
         as_of: dt.date | str,
         history: pd.DataFrame | None = None,
         population: pd.DataFrame | None = None,
+        city: Any = None,
     ) -> pd.DataFrame:
         """Feature rows of ``candidates``, in order.
 
@@ -50,10 +51,12 @@ class PairScorer:
         string or categorical columns; ``candidates`` are some of its rows) — the targeting statistics
         (reach, lifts, overlaps) and vocabularies are fitted on it, only ``candidates`` are
         transformed, so a shortlist gets exactly the feature values it would have as rows of the
-        whole set.  None: ``candidates`` are the population (the whole set)."""
+        whole set.  None: ``candidates`` are the population (the whole set).  ``city``: the day's
+        :class:`~quanhuiqi.rank.city.CityStatistics` instead (``population`` is then not read, and
+        ``history`` need only hold the candidates' enterprises' pushes)."""
         # score() then reasons() on the same inputs (the daily job's pattern) build the features once
         # (the inputs themselves are held, so an identity match cannot be a recycled id)
-        key = (candidates, profile, book, history, population)
+        key = (candidates, profile, book, history, population, city)
         meta = (str(as_of), len(candidates), None if population is None else len(population))
         cached = getattr(self, "_last_features", None)
         if (
@@ -65,17 +68,20 @@ class PairScorer:
             return cached[2]
         policies = policy_frame(book)
         pairs = assemble_pairs(candidates, profile, policies, as_of, only_features=True)
-        fitted = self.fit_builder(pairs if population is None else population, profile, policies, as_of, history)
+        fitted = self.fit_builder(pairs if population is None else population, profile, policies, as_of, history,
+                                  city=city)
         feats = fitted.transform(pairs)
         self._last_features = (key, meta, feats)
         return feats
 
-    def fit_builder(self, population: pd.DataFrame, profile: pd.DataFrame, policies: pd.DataFrame,
-                    as_of: dt.date | str, history: pd.DataFrame | None = None) -> PairFeatureBuilder:
-        """A fresh feature builder with this scorer's parameters, its statistics fitted on ``population``."""
+    def fit_builder(self, population: pd.DataFrame | None, profile: pd.DataFrame, policies: pd.DataFrame,
+                    as_of: dt.date | str, history: pd.DataFrame | None = None,
+                    city: Any = None) -> PairFeatureBuilder:
+        """A fresh feature builder with this scorer's parameters, its statistics fitted on ``population``
+        (or read from the city's statistics ``city``)."""
         template = self.builder if self.builder is not None else PairFeatureBuilder()
         return PairFeatureBuilder(**template.get_params()).fit(population, history=history, profile=profile,
-                                                               policies=policies, as_of=as_of)
+                                                               policies=policies, as_of=as_of, city=city)
 
     def score_features(self, features: pd.DataFrame) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -91,8 +97,10 @@ class PairScorer:
         as_of: dt.date | str,
         history: pd.DataFrame | None = None,
         population: pd.DataFrame | None = None,
+        city: Any = None,
     ) -> np.ndarray:
-        return self.score_features(self.features(candidates, profile, book, as_of, history, population=population))
+        return self.score_features(self.features(candidates, profile, book, as_of, history, population=population,
+                                                 city=city))
 
     def reasons(
         self,
@@ -103,8 +111,9 @@ class PairScorer:
         history: pd.DataFrame | None = None,
         top: int = 3,
         population: pd.DataFrame | None = None,
+        city: Any = None,
     ) -> pd.Series:
-        feats = self.features(candidates, profile, book, as_of, history, population=population)
+        feats = self.features(candidates, profile, book, as_of, history, population=population, city=city)
         return self.explain_features(feats, unknown=candidates.get("unknown"), top=top)
 
     def explain_features(self, features: pd.DataFrame, unknown: pd.Series | None = None, top: int = 3) -> pd.Series:
@@ -330,13 +339,14 @@ class LambdaRanker(PairScorer):
         top: int = 3,
         explain_top: int = 10,
         population: pd.DataFrame | None = None,
+        city: Any = None,
     ) -> pd.Series:
         """Reasons from the model's feature contributions for each enterprise's ``explain_top`` best pairs.
 
         Exact contributions (TreeSHAP) cost far more than a prediction, and only the first few pairs of a
         list are ever read; the rest get the rule scorer's reason (its terms are exact for itself).
         """
-        feats = self.features(candidates, profile, book, as_of, history, population=population)
+        feats = self.features(candidates, profile, book, as_of, history, population=population, city=city)
         unknown = candidates.get("unknown")
         codes = pd.factorize(candidates["uscc"].to_numpy())[0]
         rank = ranks_within_groups(codes, self.predict(feats))

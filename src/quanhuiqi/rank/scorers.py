@@ -24,7 +24,7 @@ import pandas as pd
 from quanhuiqi.boosting import threads
 from quanhuiqi.rank.columns import CATEGORICAL_FEATURES, FEATURES, FIRM_EFFECT
 from quanhuiqi.rank.evaluation import ranks_within_groups
-from quanhuiqi.rank.explain import reason_sentences, with_missing_facts
+from quanhuiqi.rank.explain import reason_sentences, reason_texts, with_missing_facts
 from quanhuiqi.rank.features import PairFeatureBuilder
 from quanhuiqi.rank.pairs import assemble_pairs, policy_frame
 
@@ -120,6 +120,22 @@ class PairScorer:
         """Chinese reason sentences for feature rows (top positive contributions, plus missing facts)."""
         return with_missing_facts(reason_sentences(self.contributions(features), features, top=top), unknown)
 
+    # -- the same on a bare matrix: an online call scores a handful of rows ----------------------
+    def score_matrix(self, values: np.ndarray, names: list[str]) -> np.ndarray:
+        """:meth:`score_features` of a (rows × ``names``) float matrix."""
+        return np.asarray(self.score_features(pd.DataFrame(values, columns=names, copy=False)), dtype="float64")
+
+    def contribution_matrix(self, values: np.ndarray, names: list[str]) -> np.ndarray:
+        """:meth:`contributions` of a (rows × ``names``) float matrix."""
+        return self.contributions(pd.DataFrame(values, columns=names, copy=False))
+
+    def explain_matrix(self, values: np.ndarray, names: list[str], unknown: list | None = None,
+                       top: int = 3) -> list[str]:
+        """:meth:`explain_features` of a matrix: the same sentences, built row by row."""
+        if len(values) == 0:
+            return []
+        return reason_texts(self.contribution_matrix(values, names), values, names, unknown, top=top)
+
 
 class RuleScorer(PairScorer):
     """Day one, no model: a weighted sum of readable terms, each one a reason.
@@ -162,11 +178,15 @@ class RuleScorer(PairScorer):
         return pd.DataFrame(RuleScorer._term_matrix(features), index=features.index, columns=features.columns)
 
     @staticmethod
-    def _term_matrix(features: pd.DataFrame) -> np.ndarray:
+    def _term_matrix(features: pd.DataFrame | np.ndarray, names: list[str] | None = None) -> np.ndarray:
         """:meth:`terms` as one float matrix, built in numpy (an online call scores a handful of rows,
-        where a column-by-column frame costs more than the arithmetic)."""
-        t = np.array([features[c].to_numpy(dtype=float) for c in features.columns]).T.reshape(len(features), -1)
-        at = {c: i for i, c in enumerate(features.columns)}
+        where a column-by-column frame costs more than the arithmetic); a bare matrix with its ``names``."""
+        if isinstance(features, pd.DataFrame):
+            names = list(features.columns)
+            t = np.array([features[c].to_numpy(dtype=float) for c in names]).T.reshape(len(features), -1)
+        else:
+            t = np.array(features, dtype=float, copy=True).reshape(len(features), -1)
+        at = {c: i for i, c in enumerate(names)}
         days = t[:, at["days_to_deadline"]].copy()
         with np.errstate(invalid="ignore"):
             t[:, at["days_to_deadline"]] = np.where(days >= 0, np.clip(1.0 - days / 60.0, 0.0, 1.0), 0.0)
@@ -183,6 +203,12 @@ class RuleScorer(PairScorer):
 
     def score_features(self, features: pd.DataFrame) -> np.ndarray:
         return self.contributions(features).sum(axis=1)
+
+    def contribution_matrix(self, values: np.ndarray, names: list[str]) -> np.ndarray:
+        return self._term_matrix(values, names) * np.array([self.weights.get(c, 0.0) for c in names])
+
+    def score_matrix(self, values: np.ndarray, names: list[str]) -> np.ndarray:
+        return self.contribution_matrix(values, names).sum(axis=1)
 
 
 class PopularityScorer(PairScorer):
@@ -328,6 +354,30 @@ class LambdaRanker(PairScorer):
         return score
 
     score_features = predict
+
+    def _split_matrix(self, values: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`_split` of a bare matrix: (the model's columns, the firm effect or None)."""
+        eta = None
+        if names[-1:] == [FIRM_EFFECT] and FIRM_EFFECT not in self.feature_names_:
+            eta, values, names = values[:, -1], values[:, :-1], names[:-1]
+        if list(names) != self.feature_names_:
+            self.check_features(pd.DataFrame(columns=names))
+        return np.ascontiguousarray(values, dtype=np.float64), eta
+
+    def score_matrix(self, values: np.ndarray, names: list[str]) -> np.ndarray:
+        X, eta = self._split_matrix(values, names)
+        score = self.booster_.predict(X, num_iteration=self.best_iteration_, num_threads=threads(self.threads))
+        if eta is not None and self.firm_effect_weight:
+            score = score + self.firm_effect_weight * np.nan_to_num(eta)
+        return score
+
+    def contribution_matrix(self, values: np.ndarray, names: list[str]) -> np.ndarray:
+        X, eta = self._split_matrix(values, names)
+        c = self.booster_.predict(X, num_iteration=self.best_iteration_, pred_contrib=True,
+                                  num_threads=threads(self.threads))
+        if eta is None:
+            return c
+        return np.column_stack([c[:, :-1], self.firm_effect_weight * np.nan_to_num(eta), c[:, -1]])
 
     def reasons(
         self,

@@ -12,6 +12,7 @@ enterprise (tested), in about a millisecond.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from quanhuiqi.eligibility.online import as_of_date
 from quanhuiqi.rank.online_features import OnlineFeatures
 from quanhuiqi.rank.pairs import policy_frame
 from quanhuiqi.tables.in_force import active_suppressions, grants_in_force
+from quanhuiqi.tables.io import InputError
 
 RECOMMENDATION_COLUMNS = ["uscc", "policy_id", "verdict", "unknown", "evidence", "mode", "amount", "score",
                           "rank", "reason"]
@@ -68,6 +70,7 @@ class OnlineRanker:
         self.builder = scorer.fit_builder(population, profile, self.policies, as_of, history, city=self.city)
         self.features = OnlineFeatures(self.builder, self.policies, as_of)
         self._matcher = book._online
+        self._records: tuple[Any, Any] | None = None  # the one-record validator and profiler, made when first used
 
     def recommend(self, profile_row: pd.Series | dict[str, Any], top: int | None = None,
                   include_auto: bool = False, reasons: bool = True, facts: Any = None) -> pd.DataFrame:
@@ -78,6 +81,10 @@ class OnlineRanker:
         application, so they are left out unless ``include_auto``; ``top`` keeps the first N (only their
         reasons are built)."""
         row = profile_row.to_dict() if isinstance(profile_row, pd.Series) else dict(profile_row)
+        if isinstance(facts, dict):  # {table: [records]}: validated as the batch validates its fact tables
+            from quanhuiqi.tables.facts import facts_from_records
+
+            facts = facts_from_records(facts, str(row.get("uscc")), self.as_of, self.book.table_vocabularies())
         if self.book.compiled.derived_fields:  # the derived facts the features read too (amount bases …)
             row = self._matcher.with_derived(row, as_of_date(self.as_of), facts)
             facts = None
@@ -102,11 +109,62 @@ class OnlineRanker:
         data["reason"] = pd.array(why, dtype="string")
         return pd.DataFrame(data, copy=False)
 
+    def recommend_record(self, record: dict[str, Any], facts: Any = None, top: int | None = None,
+                         include_auto: bool = False, reasons: bool = True) -> RecordAnswer:
+        """One raw enterprise record, as the backend holds it (the registry's fields and any it has just
+        been given), validated, profiled, matched and ranked at once: what the batch answers for a table
+        holding that record (``validate_enterprises`` → ``profile`` → eligibility → ranking against the
+        day's statistics).
+
+        ``facts``: the enterprise's fact records (``{table: [records]}``: certificates, yearly figures …),
+        validated as the batch validates its fact tables.  A record the batch would refuse (no or an
+        invalid uscc, no name) raises :class:`RecordRefused` naming the column and the reason; values it
+        would clear are cleared (unknown) and listed in the answer's ``rejects``, as the batch's rejects
+        table lists them."""
+        if self._records is None:
+            from quanhuiqi.profile.record import RecordProfiler
+            from quanhuiqi.tables.record import RecordValidator
+
+            self._records = (RecordValidator(self.as_of), RecordProfiler(self.as_of))
+        validator, profiler = self._records
+        checked = validator.validate(record)
+        if not checked.ok:
+            raise RecordRefused(checked)
+        prof = profiler.profile(checked.clean)
+        recs = self.recommend(prof, top=top, include_auto=include_auto, reasons=reasons, facts=facts)
+        return RecordAnswer(recs, checked, prof)
+
     def _open(self, cols: dict[str, list], i: int, include_auto: bool) -> bool:
         """Not granted, not under a suppression, and (unless asked) not a 免申即享 grant."""
         if self._held and f"{cols['uscc'][i]}\x1f{cols['policy_id'][i]}" in self._held:
             return False
         return include_auto or not (cols["mode"][i] == "auto" and cols["verdict"][i] == "eligible")
+
+
+@dataclass
+class RecordAnswer:
+    """:meth:`OnlineRanker.recommend_record`'s answer: the recommendations, the record's validation
+    (``rejects``: the values cleared, as the batch's rejects table lists them) and its profile."""
+
+    recommendations: pd.DataFrame
+    validated: Any
+    profile: dict[str, Any]
+
+    @property
+    def rejects(self) -> pd.DataFrame:
+        return self.validated.rejects
+
+
+class RecordRefused(InputError):
+    """A record the batch would refuse (``row_rejected``): the message names each column and reason."""
+
+    def __init__(self, validated: Any) -> None:
+        self.validated = validated
+        super().__init__("enterprise record refused: " + "; ".join(validated.refused))
+
+    @property
+    def rejects(self) -> pd.DataFrame:
+        return self.validated.rejects
 
 
 def _empty() -> pd.DataFrame:

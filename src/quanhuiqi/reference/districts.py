@@ -16,7 +16,7 @@ from functools import cache
 import pandas as pd
 
 from quanhuiqi.reference._files import read_reference_csv
-from quanhuiqi.reference.industries import clean_code_text
+from quanhuiqi.reference.industries import clean_code_one, clean_code_text
 
 # 国函〔2019〕4号: 莱芜市 abolished, its whole territory placed under 济南市 (the history file has
 # no successor for the prefecture itself, only for its districts).
@@ -91,6 +91,12 @@ def canonical_district_code(values: pd.Series) -> pd.Series:
     """Current 6-digit code per value; missing where absent or where the code never existed."""
     s = clean_code_text(values)
     return s.map(_successor_map()).replace("", pd.NA).astype("string")
+
+
+def canonical_district_code_one(text: str | None) -> str | None:
+    """:func:`canonical_district_code` of one value (the online path)."""
+    s = clean_code_one(text)
+    return (_successor_map().get(s) or None) if s is not None else None
 
 
 def is_district_code(value: str) -> bool:

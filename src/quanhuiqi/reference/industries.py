@@ -8,6 +8,7 @@ resolves to nothing, never to a guess.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -69,6 +70,23 @@ def clean_code_text(values: pd.Series) -> pd.Series:
 def canonical_industry_code(values: pd.Series) -> pd.Series:
     """Canonical GB/T 4754-2017 code per value (missing where absent or non-existent)."""
     return clean_code_text(values).map(_forms()).astype("string")
+
+
+_CODE_SEPARATORS = re.compile(r"[\s\-\._]")
+
+
+def clean_code_one(text: str | None) -> str | None:
+    """:func:`clean_code_text` of one value (the online path)."""
+    if text is None:
+        return None
+    s = _CODE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text).strip().upper())
+    return s or None
+
+
+def canonical_industry_code_one(text: str | None) -> str | None:
+    """:func:`canonical_industry_code` of one value."""
+    s = clean_code_one(text)
+    return None if s is None else _forms().get(s)
 
 
 def industry_hierarchy(codes: pd.Series) -> pd.DataFrame:

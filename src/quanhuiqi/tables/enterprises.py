@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import unicodedata
 from functools import cache
 
 import numpy as np
@@ -92,6 +93,43 @@ def _ownership(values: pd.Series) -> pd.Series:
     return norm.str.lower().where(norm.str.lower().isin(list(OWNERSHIP))).fillna(norm.map(OWNERSHIP_SYNONYMS)).astype(
         "string"
     )
+
+
+def ownership_one(text: str) -> str | None:
+    """:func:`_ownership` of one value (the online path)."""
+    from quanhuiqi.reference.records import OWNERSHIP, OWNERSHIP_SYNONYMS
+
+    norm = normalize_text(text)
+    if norm is None:
+        return None
+    norm = re.sub(r"\s", "", norm)
+    return norm.lower() if norm.lower() in OWNERSHIP else OWNERSHIP_SYNONYMS.get(norm)
+
+
+def certifications_one(text: str | None) -> tuple[str, list[str]]:
+    """:func:`_certifications` of one value: (the ``;``-joined sorted canonical tokens, the unknown tokens
+    as the rejects name them, in order)."""
+    norm = normalize_text(text) if text is not None else None
+    if norm is None:
+        return "", []
+    lookup = _certification_lookup()
+    known, unknown = set(), []
+    for token in re.split(CERT_SEPARATORS, norm):
+        token = token.strip()
+        if not token:
+            continue
+        canon = lookup.get(_cert_key(token))
+        if canon is None:
+            unknown.append(token)
+        else:
+            known.add(canon)
+    return ";".join(sorted(known)), unknown
+
+
+def rating_one(text: str) -> str | None:
+    """The tax credit rating as the batch reads one value (NFKC, trimmed, upper-case, 级 dropped)."""
+    s = unicodedata.normalize("NFKC", text).strip()
+    return s.upper().removesuffix("级").strip() if s else None
 
 
 def normalize_names(values: pd.Series) -> pd.Series:

@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -333,8 +334,10 @@ def facts_from_records(records: dict[str, list[dict]], uscc: str, as_of, vocabul
     for kind, rows in records.items():
         if kind not in FACT_FILES:
             continue
-        raw = pd.DataFrame([{**r, "uscc": uscc} for r in rows]) if rows else pd.DataFrame(
-            {c: pd.Series(dtype="string") for c in SPECS[kind].required})
+        if not rows:  # supplied and empty: the same empty clean table every time (validated once)
+            setattr(out, kind, _empty_clean(kind, as_timestamp(as_of), _frozen(vocabularies, kind)).copy())
+            continue
+        raw = pd.DataFrame([{**r, "uscc": uscc} for r in rows])
         raw = raw.astype({c: "string" for c in raw.columns if raw[c].dtype == object})
         v = validate_fact_table(kind, raw, as_of, None, kind, vocabularies)
         bad = v.rejects[v.rejects["action"] == ROW_REJECTED]
@@ -343,3 +346,16 @@ def facts_from_records(records: dict[str, list[dict]], uscc: str, as_of, vocabul
             raise InputError(f"{kind}[{int(r['row']) - 1}]: {r['column']}: {r['reason']}")
         setattr(out, kind, v.clean)
     return out
+
+
+def _frozen(vocabularies: dict[str, dict[str, str]] | None, kind: str) -> tuple | None:
+    extra = (vocabularies or {}).get(kind)
+    return None if extra is None else tuple(sorted(extra.items()) if isinstance(extra, dict) else extra)
+
+
+@lru_cache(maxsize=64)
+def _empty_clean(kind: str, as_of: pd.Timestamp, extra: tuple | None) -> pd.DataFrame:
+    """The clean table of a supplied, empty fact table (what ``validate_fact_table`` gives for no rows)."""
+    vocab = None if extra is None else {kind: dict(extra) if extra and isinstance(extra[0], tuple) else list(extra)}
+    raw = pd.DataFrame({c: pd.Series(dtype="string") for c in SPECS[kind].required})
+    return validate_fact_table(kind, raw, as_of, None, kind, vocab).clean

@@ -281,3 +281,42 @@ def make_uscc(body17: str | pd.Series) -> str | pd.Series:
         first = reasons.dropna().iloc[0]
         raise ValueError(f"make_uscc: {first} ({int(reasons.notna().sum())} bodies)")
     return str(codes.iloc[0]) if single else codes
+
+
+_STRIPPED = frozenset(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85-") | frozenset(chr(i) for i in range(0x80) if chr(i).isspace())
+
+
+def normalize_uscc_one(text: str | None) -> str | None:
+    """:func:`normalize_uscc` of one value (the online path): ASCII text is normalised here, anything
+    else through the column function, so both always agree."""
+    if text is None:
+        return None
+    if not text.isascii():
+        out = normalize_uscc(pd.Series([text], dtype="string")).iloc[0]
+        return None if pd.isna(out) else str(out)
+    s = "".join(c for c in text if c not in _STRIPPED).upper() if not (text.isalnum() and text.isupper()) \
+        else text
+    return s or None
+
+
+def uscc_reason_one(code: str) -> str | None:
+    """:func:`uscc_reason` of one normalised code: None when valid, else the first failing check's reason."""
+    if len(code) != 18:
+        return REASON_LENGTH
+    if not code.isascii():
+        return REASON_CHARSET
+    cp = np.frombuffer(code.encode("ascii"), dtype=np.uint8)
+    v = _VALUE[cp]
+    if (v == 255).any():
+        return REASON_CHARSET
+    if not _PAIRS[v[0], v[1]]:
+        return REASON_AUTHORITY
+    if not (v[2:8] <= 9).all():
+        return REASON_ADMIN
+    org_expected = (11 - int(_ORG_VALUE[cp[8:16]].astype(np.int64) @ ORG_WEIGHTS) % 11) % 11
+    org_written = 10 if cp[16] == ord("X") else int(v[16]) if v[16] <= 9 else -1
+    if org_written != org_expected:
+        return REASON_ORG_CHECK
+    if int(v[17]) != (31 - int(v[:17].astype(np.int64) @ WEIGHTS) % 31) % 31:
+        return REASON_CHECK
+    return None

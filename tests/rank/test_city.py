@@ -132,3 +132,27 @@ def test_a_builder_on_city_statistics_refuses_other_dates(day_inputs):
         b.transform(other)
     with pytest.raises(ValueError, match="different dates"):
         CityStatistics.sum([city, CityStatistics.count(cand, s.profile, pd.Timestamp(d) + pd.Timedelta(days=1))])
+
+
+def test_a_history_fitted_once_gives_the_same_counts_and_features(day_inputs):
+    """The daily job fits a partition's history once: its city-level totals for the counts, its
+    enterprise tables for the ranking — the same numbers as fitting the frame twice."""
+    from quanhuiqi.rank.history import HistoryStatistics
+
+    s, cand, d = day_inputs
+    history = s.pushes.drop(columns=["utility"])
+    cands, profs, hists = _split(cand, 3), _split(s.profile, 3), _split(history, 3)
+    fitted = [HistoryStatistics.fit(h, p, s.policies) for h, p in zip(hists, profs)]
+    by_frame = CityStatistics.sum([CityStatistics.count(c, p, d, history=h, policies=s.policies)
+                                   for c, p, h in zip(cands, profs, hists)])
+    by_fit = CityStatistics.sum([CityStatistics.count(c, p, d, history=f, policies=s.policies)
+                                 for c, p, f in zip(cands, profs, fitted)])
+    for name in by_frame.history:
+        pd.testing.assert_frame_equal(by_fit.history[name].frame(), by_frame.history[name].frame())
+    pd.testing.assert_frame_equal(by_fit.offsets.frame(), by_frame.offsets.frame())
+    city = by_fit.prepared()
+    for c, p, h, f in zip(cands, profs, hists, fitted):
+        pairs = assemble_pairs(c, p, s.policies, d)
+        a = PairFeatureBuilder(firm_effect_tau=0.5).fit(c, history=h, profile=p, policies=s.policies, city=city)
+        b = PairFeatureBuilder(firm_effect_tau=0.5).fit(c, history=f, profile=p, policies=s.policies, city=city)
+        _same(b.transform(pairs), a.transform(pairs))

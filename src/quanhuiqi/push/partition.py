@@ -88,6 +88,7 @@ class PartitionState:
     suppressions: pd.DataFrame | None
     timings: dict[str, float] = field(default_factory=dict)
     readiness: Any = None  # the partition's readiness counts (policy.readiness), when the report has them
+    history_statistics: Any = None  # the partition's push history, fitted (rank.history.HistoryStatistics)
 
 
 @dataclass
@@ -158,6 +159,7 @@ def count_partition(
     from quanhuiqi.eligibility import evaluate, with_facts
     from quanhuiqi.profile import profile
     from quanhuiqi.rank.city import CityStatistics
+    from quanhuiqi.rank.history import HistoryStatistics
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -181,12 +183,14 @@ def count_partition(
         timings["readiness"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    counts = CityStatistics.count(cand, prof, ctx.as_of, history=_scorer_history(history),
-                                  policies=_rank_policies(ctx))
+    hist = _scorer_history(history)  # fitted once: its city-level totals now, its enterprise tables in pass 2
+    fitted = None if hist is None else HistoryStatistics.fit(hist, prof, _rank_policies(ctx))
+    counts = CityStatistics.count(cand, prof, ctx.as_of, history=fitted, policies=_rank_policies(ctx))
     timings["city_counts"] = time.perf_counter() - t
     state = PartitionState(names=clean[["uscc", "name"]], enterprises=len(clean), profile=prof, pairs=cand,
                            near_misses=getattr(res, "near_misses", None), blocked=res.blocked, history=history,
-                           grants=grants, suppressions=suppressions, timings=timings, readiness=readiness)
+                           grants=grants, suppressions=suppressions, timings=timings, readiness=readiness,
+                           history_statistics=fitted)
     return state, counts
 
 
@@ -225,7 +229,9 @@ def rank_partition(state: PartitionState, ctx: DayContext) -> PartitionResult:
     score = np.full(len(cand), np.nan)
     ranked = np.flatnonzero(to_rank)
     feats = None
-    hist = _scorer_history(history) if ctx.city.history is not None else None
+    hist = None
+    if ctx.city.history is not None:  # the enterprise-level tables fitted in the first pass
+        hist = state.history_statistics if state.history_statistics is not None else _scorer_history(history)
     if ranked.size:
         sub = cand.iloc[ranked].reset_index(drop=True)
         feats = ctx.scorer.features(sub, prof, ctx.book, ctx.as_of, history=hist, city=ctx.city)

@@ -118,8 +118,9 @@ def _lift_terms(ucode: np.ndarray, u_values: pd.Index, pcode: np.ndarray, n_poli
 
 def _city_lift_terms(ucode: np.ndarray, u_values: pd.Index, pcode: np.ndarray, pids: pd.Index,
                      profile: pd.DataFrame, weights: dict[str, float], city: PopulationStatistics) -> np.ndarray:
-    """:func:`_lift_terms` against the city's counts (the same arithmetic, so one partition holding the
-    whole city gives the same terms)."""
+    """:func:`_lift_terms` against the city's counts: each term computed once per (policy, segment value)
+    present — the same arithmetic, so one partition holding the whole city gives the same terms — and
+    gathered per candidate."""
     row_of_u = pd.Index(profile["uscc"].astype("string")).get_indexer(pd.Index(u_values.astype("string")))
     p_at = np.asarray(city.policies.get_indexer(pd.Index(pids, dtype="string")), dtype=np.int64)
     n_pol = np.where(p_at >= 0, city.n_pol[np.maximum(p_at, 0)], 0.0)
@@ -136,11 +137,18 @@ def _city_lift_terms(ucode: np.ndarray, u_values: pd.Index, pcode: np.ndarray, p
         s_at = np.asarray(s_keys.get_indexer(pd.Index(seg_values, dtype="string")), dtype=np.int64)
         seg_row = np.where(seg_codes >= 0, s_at[np.maximum(seg_codes, 0)] if len(s_at) else -1, -1)
         seg_u = np.where(row_of_u >= 0, seg_row[np.maximum(row_of_u, 0)], -1)  # per enterprise code
+        present = np.unique(seg_u[seg_u >= 0])
+        if not len(present):
+            continue
+        col_of = np.full(n_s, -1, dtype=np.int64)
+        col_of[present] = np.arange(len(present))
+        # (policy × segment value present) terms, then one gather per candidate
+        key = np.where(p_at[:, None] >= 0, p_at[:, None] * n_s + present[None, :], -1)
+        in_pol = count_lookup(table, key.ravel()).reshape(key.shape) / n_pol[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lift = np.log(in_pol / (base[present][None, :] / n_ent))
+        term = w * np.clip(np.nan_to_num(lift, nan=0.0, posinf=2.0, neginf=-1.0), -1.0, 2.0)
         seg = seg_u[ucode]
         ok = (seg >= 0) & (pcode >= 0)
-        p = p_at[pcode[ok]]
-        in_pol = count_lookup(table, np.where(p >= 0, p * n_s + seg[ok], -1)) / n_pol[pcode[ok]]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lift = np.log(in_pol / (base[seg[ok]] / n_ent))
-        out[ok] += w * np.clip(np.nan_to_num(lift, nan=0.0, posinf=2.0, neginf=-1.0), -1.0, 2.0)
+        out[ok] += term[pcode[ok], col_of[seg[ok]]]
     return out

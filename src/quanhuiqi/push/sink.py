@@ -42,7 +42,7 @@ STREAMED = {
 }
 DICTIONARY_TABLES = {"held_back"}
 COUNTED = {"held_back": "rule", "near_miss": "policy_id", "auto_grant": "policy_id"}
-MERGED = {"auto_grant": ("policy_id", "uscc")}  # tables merged into one global order (keys: the first groups)
+MERGED = {"auto_grant": ("policy_id", "uscc")}  # tables merged into one global order (group key, then row key)
 MERGE_ROWS = 1 << 20  # a merged table's row groups: whole policies, cut once this many rows are gathered
 
 
@@ -194,20 +194,24 @@ class _MergedStream(_Stream):
 
     def close(self) -> None:
         t = time.perf_counter()
-        first, *_ = MERGED[self.name]
+        first, second = MERGED[self.name]
         sources = [pa.memory_map(str(p), "r") for p in self.parts]
         try:
             tables = [pa.ipc.open_file(src).read_all() for src in sources]
-            bounds = []  # per part: its groups (sorted) and where each starts
+            # each part is sorted by (first, second): its groups are runs of one dictionary code
+            runs = []
             for tab in tables:
-                keys = tab.column(first).to_numpy(zero_copy_only=False).astype(str)
-                starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-                bounds.append((keys[starts], np.r_[starts, len(keys)]))
-            groups = np.unique(np.concatenate([b[0] for b in bounds])) if bounds else np.zeros(0, dtype=str)
+                enc = tab.column(first).combine_chunks().dictionary_encode()
+                idx = enc.indices.to_numpy(zero_copy_only=False)
+                starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+                names = np.asarray(enc.dictionary.to_pylist(), dtype=object)[idx[starts]]
+                runs.append((names, np.r_[starts, len(idx)]))
+            groups = sorted({str(g) for names, _ in runs for g in names})
+            rank = {g: i for i, g in enumerate(groups)}
             sizes = np.zeros(len(groups), dtype=np.int64)
             at = []
-            for names, edges in bounds:
-                pos = np.searchsorted(groups, names)
+            for names, edges in runs:
+                pos = np.array([rank[str(g)] for g in names], dtype=np.int64)
                 sizes[pos] += np.diff(edges)
                 at.append(dict(zip(pos.tolist(), zip(edges[:-1].tolist(), edges[1:].tolist()))))
             lo = 0
@@ -216,10 +220,17 @@ class _MergedStream(_Stream):
                 while hi < len(groups) and (rows < MERGE_ROWS or hi == lo):
                     rows += int(sizes[hi])
                     hi += 1
-                slices = [tab.slice(a, b - a) for tab, where in zip(tables, at)
-                          for g in range(lo, hi) if g in where for a, b in (where[g],)]
-                batch = pa.concat_tables(slices).sort_by([(k, "ascending") for k in MERGED[self.name]])
-                self._write(batch.combine_chunks())
+                slices, group_of = [], []
+                for tab, where in zip(tables, at):
+                    for g in range(lo, hi):
+                        if g in where:
+                            a, b = where[g]
+                            slices.append(tab.slice(a, b - a))
+                            group_of.append(np.full(b - a, g, dtype=np.int64))
+                batch = pa.concat_tables(slices).combine_chunks()
+                keys = batch.column(second).to_numpy(zero_copy_only=False).astype(str)
+                order = np.lexsort((keys, np.concatenate(group_of)))  # the group, then the second key
+                self._write(batch.take(pa.array(order)))
                 lo = hi
         finally:
             for src in sources:

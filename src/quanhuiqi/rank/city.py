@@ -49,16 +49,20 @@ class CityStatistics:
 
     @classmethod
     def count(cls, population: pd.DataFrame, profile: pd.DataFrame, as_of: dt.date | str | pd.Timestamp,
-              history: pd.DataFrame | None = None, policies: pd.DataFrame | None = None,
+              history: pd.DataFrame | HistoryStatistics | None = None, policies: pd.DataFrame | None = None,
               policy_codes: tuple[np.ndarray, pd.Index] | None = None) -> CityStatistics:
         """The counts of one set of enterprises (a partition, or the whole city): its candidate pairs
         ``population`` (``uscc, policy_id``, string or categorical), their ``profile``, its push
-        ``history`` (``date, uscc, policy_id, clicked, applied``; None when there is none) and the
+        ``history`` (``date, uscc, policy_id, clicked, applied``; None when there is none — or that
+        history already fitted, a :class:`HistoryStatistics` the partition ranks with later) and the
         ``policies`` frame (``policy_id, department, benefit_kind, mode``) the pushes are grouped by."""
         day = pd.Timestamp(as_of).normalize()
         pop = population_counts(population, profile, day, policy_codes=policy_codes)
         if history is None:
             return cls(day, pop)
+        if isinstance(history, HistoryStatistics):
+            before = history.frame.loc[(pd.to_datetime(history.frame["date"]).dt.normalize() < day).to_numpy(dtype=bool)]
+            return cls(day, pop, history.totals(before=day), offset_counts(before))
         missing = [c for c in ("date", "uscc", "policy_id", "clicked", "applied") if c not in history.columns]
         if missing:
             raise ValueError(f"push history: missing column(s) {', '.join(missing)}")

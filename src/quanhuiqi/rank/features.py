@@ -129,7 +129,8 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         over the daily job's partitions).  The population statistics, the city-level history tables,
         the firm effects' offsets and the vocabularies then come from it, ``X`` is not read, and only
         the enterprise-level history tables are fitted on ``history`` (the partition's enterprises'
-        pushes); only pairs dated ``city.as_of`` can be transformed.
+        pushes, or a :class:`~quanhuiqi.rank.history.HistoryStatistics` already fitted on them); only
+        pairs dated ``city.as_of`` can be transformed.
         """
         if city is not None:
             return self._fit_city(city, history, profile, policies)
@@ -180,12 +181,19 @@ class PairFeatureBuilder(TransformerMixin, BaseEstimator):
         self.population_ = city.population_statistics()
         self.history_ = None
         tables = city.history_tables()
+        if isinstance(history, HistoryStatistics):  # fitted already (the daily job's first pass)
+            fitted, history = history, history.frame
+        else:
+            fitted = None
         if tables is not None:  # every partition reads the city's tables, even one without pushes
-            own = history if history is not None else pd.DataFrame(
-                {"date": pd.Series(dtype="datetime64[ns]"), "uscc": pd.Series(dtype="string"),
-                 "policy_id": pd.Series(dtype="string"), "clicked": pd.Series(dtype="boolean"),
-                 "applied": pd.Series(dtype="boolean")})
-            self.history_ = HistoryStatistics.fit(own, profile, policies, only=ENTERPRISE_TABLES)
+            if fitted is None:
+                own = history if history is not None else pd.DataFrame(
+                    {"date": pd.Series(dtype="datetime64[ns]"), "uscc": pd.Series(dtype="string"),
+                     "policy_id": pd.Series(dtype="string"), "clicked": pd.Series(dtype="boolean"),
+                     "applied": pd.Series(dtype="boolean")})
+                fitted = HistoryStatistics.fit(own, profile, policies, only=ENTERPRISE_TABLES)
+            self.history_ = HistoryStatistics({k: v for k, v in fitted.tables.items() if k in ENTERPRISE_TABLES},
+                                              fitted.frame)
             self.history_.tables.update(tables)
         self.firm_effects_ = None
         if self.firm_effect_tau is not None:

@@ -49,8 +49,9 @@ class HistoryStatistics:
     ``clicks``, ``applies`` [, ``last_click_days``]), with the day codes of each table kept between
     transforms (an online call transforms a few rows against the same tables)."""
 
-    def __init__(self, tables: dict[str, pd.DataFrame]) -> None:
+    def __init__(self, tables: dict[str, pd.DataFrame], frame: pd.DataFrame | None = None) -> None:
         self.tables = tables
+        self.frame = frame  # the history the tables were fitted on (the firm effects fit on its rows)
         self._right_days: dict[int, tuple] = {}
 
     @classmethod
@@ -160,16 +161,18 @@ class HistoryStatistics:
             ent["last_click"] = ent.groupby("uscc", observed=True)["last_click"].ffill()
             ent["last_click_days"] = (ent["last_click"] - pd.Timestamp("1970-01-01")).dt.days.astype(float)
             tables["enterprise"] = ent
-        return cls(tables)
+        return cls(tables, history)
 
-    def totals(self) -> dict[str, KeyedCounts]:
-        """Each city-level table's totals per key (its last cumulative row): the additive form a
-        partition hands over.  Fit on the pushes before the day only, these are what that day reads."""
+    def totals(self, before: pd.Timestamp | str | None = None) -> dict[str, KeyedCounts]:
+        """Each city-level table's totals per key over the pushes dated before ``before`` (its last
+        cumulative row before that day): the additive form a partition hands over — what that day reads."""
         out = {}
         for name in CITY_TABLES:
             t = self.tables.get(name)
             if t is None:
                 continue
+            if before is not None:
+                t = t.loc[t["date"].to_numpy(dtype="datetime64[ns]") < pd.Timestamp(before).as_unit("ns").to_datetime64()]
             by = TABLE_KEYS[name]
             if len(t) and by:
                 codes = np.column_stack([np.asarray(t[c].cat.codes, dtype=np.int64) for c in by])

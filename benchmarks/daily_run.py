@@ -88,10 +88,11 @@ def build_city(city: Path, n: int, n_policies: int, history_days: int, pushes_pe
     return params
 
 
-def run_job(city: Path, out: Path, partition_size: int, model: str | None = None) -> None:
+def run_job(city: Path, out: Path, partition_size: int, model: str | None = None, partitions: int = 0) -> None:
     from quanhuiqi.push import run_daily
 
-    r = run_daily(DAY, city, out, model=model, config={"run": {"partition_size": partition_size},
+    r = run_daily(DAY, city, out, model=model, config={"run": {"partition_size": partition_size,
+                                                               "partitions": partitions},
                                                        "model": {"fallback_to_rules": False}})
     print(r.summary(), flush=True)
 
@@ -106,6 +107,7 @@ def main() -> int:
     ap.add_argument("--city", default=None, help="where the city is generated (default /tmp/quanhuiqi_bench_city_N)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--partition-size", type=int, default=None, help="run.partition_size (default: the shipped one)")
+    ap.add_argument("--partitions", type=int, default=0, help="run.partitions (default 0: rows / partition_size)")
     ap.add_argument("--result-name", default=None, help="write benchmarks/results/daily_run_<name>.json instead")
     ap.add_argument("--model", default=None, help="NAME@ALIAS of a registered ranker (MLFLOW_TRACKING_URI); default: rules")
     ap.add_argument("--run-only", action="store_true", help=argparse.SUPPRESS)
@@ -113,7 +115,7 @@ def main() -> int:
     city = Path(a.city or f"/tmp/quanhuiqi_bench_city_{a.enterprises}_{a.policies}")
     out = Path(a.out or f"/tmp/quanhuiqi_bench_out_{a.enterprises}_{a.policies}")
     if a.run_only:
-        run_job(city, out, a.partition_size, a.model)
+        run_job(city, out, a.partition_size, a.model, a.partitions)
         return 0
 
     params = build_city(city, a.enterprises, a.policies, a.history_days, a.pushes_per_enterprise, a.seed)
@@ -125,7 +127,8 @@ def main() -> int:
 
     psize = a.partition_size or default_config()["run"]["partition_size"]
     proc = subprocess.run([sys.executable, __file__, "--run-only", "--city", str(city), "--out", str(out),
-                           "--partition-size", str(psize)] + (["--model", a.model] if a.model else []),
+                           "--partition-size", str(psize), "--partitions", str(a.partitions)]
+                          + (["--model", a.model] if a.model else []),
                           env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -136,6 +139,9 @@ def main() -> int:
     result = {
         **params,
         "partition_size": psize,
+        "partitions": report["summary"]["partitions"],
+        "outputs_sha256": {k: v for k, v in json.loads((out / DAY / "manifest.json").read_text())["outputs"].items()
+                           if k.startswith(("push_list", "auto_grant"))},
         "model": a.model or "rules",
         "wall_seconds": round(wall, 1),
         "peak_rss_gb": round(peak_gb, 2),

@@ -13,7 +13,7 @@ rules and tables:
   (:mod:`quanhuiqi.profile.size`), the age the same birthday rule, the tags each rule's per-record test
   (:data:`~quanhuiqi.profile.tags.TAG_RULES`).
 
-``tests/profile/test_record.py`` checks every column against ``profile()`` of the same records.
+``tests/profile/test_profile_record.py`` checks every column against ``profile()`` of the same records.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ spends its time in pandas overhead.  :class:`RecordValidator` applies the same r
 
 "The batch on a table holding that record" is ``validate_enterprises(pd.DataFrame([record]), as_of)``:
 each value keeps its Python type (a number, a date, a text), as a one-row frame's columns would.
-``tests/tables/test_record.py`` checks both agree on messy records (hypothesis) and on the sample city.
+``tests/tables/test_record_validation.py`` checks both agree on messy records (hypothesis) and on the sample city.
 """
 
 from __future__ import annotations

@@ -122,6 +122,7 @@ def main() -> int:
     if out.exists():
         shutil.rmtree(out)
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
+    load_start = round(os.getloadavg()[0], 2)
     t0 = time.perf_counter()
     from quanhuiqi.push import default_config
 
@@ -134,7 +135,8 @@ def main() -> int:
     if proc.returncode != 0:
         print(proc.stderr[-4000:], file=sys.stderr)
         return proc.returncode
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # KiB on Linux
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_gb = usage.ru_maxrss / 1024**2  # KiB on Linux
     report = json.loads((out / DAY / "report.json").read_text())
     result = {
         **params,
@@ -144,10 +146,12 @@ def main() -> int:
                            if k.startswith(("push_list", "auto_grant"))},
         "model": a.model or "rules",
         "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),  # the job's own (the machine is shared)
         "peak_rss_gb": round(peak_gb, 2),
         "stage_seconds": report["timings_s"],
         "summary": report["summary"],
         "history_rows": report["inputs"]["push_history"].get("rows"),
+        "load_average_1min_start": load_start,
         "load_average_1min": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
         "targets": {"wall_seconds": 600, "peak_rss_gb": 8},

@@ -2,14 +2,15 @@
 
     .venv/bin/python benchmarks/rank_online.py [--calls 1000] [--city /tmp/quanhuiqi_bench_city_100000_2000]
 
-Targets (issue 15): ``OnlineRanker.recommend`` p99 < 10 ms with reasons, rule scorer and a registered-style
+Targets (issue 15): ``OnlineRanker.recommend`` p99 < 10 ms with reasons, rule scorer and a registered
 LightGBM ranker, on data_samples and on a 100,000-enterprise city; the whole path from one raw record
 (``recommend_record``: validation, profile, eligibility, ranking) p99 < 20 ms, with and without the
 enterprise's fact records.
 
 The statistics are fitted once (``OnlineRanker(...)``: the day's eligibility pairs, profile and push history
 counted into ``CityStatistics``), then each call answers one enterprise.  The LightGBM ranker is trained on
-data_samples with its per-enterprise effects (as ``quanhuiqi train ranker`` would register it).  Per city
+data_samples with its per-enterprise effects by ``quanhuiqi train ranker``'s code, registered in a fresh SQLite
+MLflow store and loaded back by ``NAME@ALIAS``.  Per city
 and scorer: ``recommend`` with reasons for every pair (``top=None``) and for the first ten (``top=10``, what
 a page shows); ``recommend_record`` from the raw CSV rows (text values, as the registry exports them),
 without and with the fact records of that enterprise (data_samples: its certificates, milestones,
@@ -125,6 +126,27 @@ def bench_ranker(online, rows: list[dict], raw_rows: list[dict], fact_records: d
     return res
 
 
+def registered_model(threads: int):
+    """The LightGBM ranker as the backend gets it: trained on data_samples (``quanhuiqi train ranker``,
+    per-enterprise effects kept when they help), logged and registered in a fresh SQLite MLflow store,
+    then loaded by ``NAME@ALIAS``."""
+    import tempfile
+
+    from quanhuiqi.rank import load_ranker
+    from quanhuiqi.rank.train import train_ranker_cli
+
+    tmp = tempfile.mkdtemp(prefix="rank-online-mlflow-")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    here = os.getcwd()
+    os.chdir(tmp)  # anything MLflow writes next to the cwd stays in the temporary folder
+    try:
+        train_ranker_cli(ROOT / "data_samples", register="policy-ranker", alias="bench", threads=threads)
+        return load_ranker("policy-ranker@bench")
+    finally:
+        os.chdir(here)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=1000)
@@ -132,23 +154,23 @@ def main() -> None:
     ap.add_argument("--city", action="append", default=[],
                     help="more city folders (e.g. /tmp/quanhuiqi_bench_city_100000_2000 from daily_run.py)")
     args = ap.parse_args()
+    model = registered_model(args.threads)
     from quanhuiqi.rank import RuleScorer
-    from quanhuiqi.rank.train import build_training_data, train_ranker
 
-    model = train_ranker(build_training_data(ROOT / "data_samples"), threads=args.threads).ranker
     scorers = {"rule": RuleScorer(), "model": model}
     out: dict = {"calls": args.calls, "threads": args.threads,
                  "model": {"trees": int(model.best_iteration_), "firm_effect_tau": model.builder.firm_effect_tau,
                            "firm_effect_weight": model.firm_effect_weight},
                  "load_average_1min_start": round(os.getloadavg()[0], 2), "cities": {}}
-    for city in [ROOT / "data_samples", *map(Path, args.city)]:
-        name = "data_samples" if city == ROOT / "data_samples" else city.name
-        out["cities"][name] = bench_city(name, city, scorers, args.calls)
-    out["load_average_1min_end"] = round(os.getloadavg()[0], 2)
     out["targets_ms"] = {"recommend_p99": 10, "recommend_record_p99": 20}
     out["command"] = "python benchmarks/rank_online.py --calls " + str(args.calls) + "".join(
         f" --city {c}" for c in args.city)
-    (ROOT / "benchmarks" / "results" / "rank_online.json").write_text(json.dumps(out, indent=2, ensure_ascii=False))
+    for city in [ROOT / "data_samples", *map(Path, args.city)]:
+        name = "data_samples" if city == ROOT / "data_samples" else city.name
+        out["cities"][name] = bench_city(name, city, scorers, args.calls)
+        out["load_average_1min_end"] = round(os.getloadavg()[0], 2)
+        (ROOT / "benchmarks" / "results" / "rank_online.json").write_text(  # after each city: nothing lost
+            json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(out, indent=2, ensure_ascii=False))
 
 

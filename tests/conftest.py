@@ -89,3 +89,61 @@ def _no_mlflow_store_in_the_work_tree(tmp_path_factory):
         if not os.environ.get("MLFLOW_TRACKING_URI"):
             mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path_factory.mktemp('mlflow-default') / 'mlflow.db'}")
         yield
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
+DAY = "2025-07-01"
+
+
+@pytest.fixture(scope="session")
+def small_generated_city(tmp_path_factory) -> Path:
+    """A small generated city (900 enterprises, 40 days of push history) for the daily job's tests."""
+    from quanhuiqi.synth import generate_city
+
+    city = tmp_path_factory.mktemp("generated") / "city"
+    generate_city(city, n_enterprises=900, seed=11, as_of=DAY, history_days=40)
+    shutil.rmtree(city / "truth")  # the job never reads it
+    return city
+
+
+@pytest.fixture(scope="session")
+def registered_sample_ranker(mlflow_store_template, tmp_path_factory) -> tuple[str, str]:
+    """(tracking uri, NAME@ALIAS): a ranker trained on data_samples with its per-enterprise effects, in a
+    real SQLite registry of its own; a test sets the uri (monkeypatch) while it uses the model."""
+    from quanhuiqi.rank import load_ranker
+    from quanhuiqi.rank.train import train_ranker_cli
+
+    folder = tmp_path_factory.mktemp("mlflow-ranker")
+    shutil.copyfile(mlflow_store_template, folder / "mlflow.db")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.chdir(folder)
+        train_ranker_cli(SAMPLES, register="policy-ranker", alias="champion", threads=1,
+                         params={"num_leaves": 15, "max_depth": 5})  # cheap reasons (docs/push.md)
+        assert load_ranker("policy-ranker@champion").firm_effect_weight > 0
+    return uri, "policy-ranker@champion"
+
+
+@pytest.fixture(scope="session")
+def whole_city_day(request, tmp_path_factory):
+    """``get(where, model)``: the day run locally in one partition — the whole city, the reference every
+    other partitioning is compared with — on ``data_samples`` or the small generated city, with the rule
+    scorer or the registered ranker; each run once per session."""
+    from quanhuiqi.push import run_daily
+
+    runs = {}
+
+    def get(where: str, model: bool = False):
+        if (where, model) not in runs:
+            city = SAMPLES if where == "data_samples" else request.getfixturevalue("small_generated_city")
+            with pytest.MonkeyPatch.context() as mp:
+                name = None
+                if model:
+                    uri, name = request.getfixturevalue("registered_sample_ranker")
+                    mp.setenv("MLFLOW_TRACKING_URI", uri)
+                runs[where, model] = run_daily(DAY, city, tmp_path_factory.mktemp("whole-day"), model=name,
+                                               config={"run": {"partitions": 1}})
+        return runs[where, model]
+
+    return get

@@ -32,13 +32,12 @@ def spark():
     session.stop()
 
 
-def test_spark_run_equals_local_run_on_the_sample_city(spark, tmp_path):
+def test_spark_run_equals_local_run_on_the_sample_city(spark, tmp_path, whole_city_day):
     """Byte-identical to the local run with the same partitions, and (issue 15) the same day as the
     local run with one partition: the ranking reads the city's statistics, whatever the split."""
     local = run_daily(DAY, SAMPLES, tmp_path / "local", config=CONFIG)
     remote = run_daily_spark(DAY, SAMPLES, tmp_path / "spark", config=CONFIG, spark=spark)
-    whole = run_daily(DAY, SAMPLES, tmp_path / "whole", config={"run": {"partitions": 1}})
-    assert_same_day(whole.out_dir, remote.out_dir)
+    assert_same_day(whole_city_day("data_samples").out_dir, remote.out_dir)
     names = sorted(p.name for p in local.out_dir.iterdir())
     assert names == sorted(p.name for p in remote.out_dir.iterdir())
     data = [n for n in names if not n.startswith("report.")]
@@ -125,22 +124,29 @@ def test_an_extra_source_clashing_with_the_enterprise_table_is_refused_before_sp
                         spark=spark)
 
 
-def test_a_registered_ranker_with_firm_effects_ranks_alike_on_spark(spark, tmp_path, mlflow_uri):
+def test_a_registered_ranker_with_firm_effects_ranks_alike_on_spark(spark, tmp_path, registered_sample_ranker,
+                                                                     whole_city_day, monkeypatch):
     """The scorer (booster, builder with firm_effect_tau, weight) and the city's statistics travel to the
     executors; each partition fits the firm effects on its own history against the city's offsets: the
     same day as the local run over the whole city in one partition."""
-    from quanhuiqi.rank import load_ranker
-    from quanhuiqi.rank.train import train_ranker_cli
+    uri, name = registered_sample_ranker
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    remote = run_daily_spark(DAY, SAMPLES, tmp_path / "spark", model=name, config=CONFIG, spark=spark)
+    assert remote.report["model"]["used"] == name and not remote.report["model"]["fallback"]
+    assert_same_day(whole_city_day("data_samples", model=True).out_dir, remote.out_dir)
 
-    train_ranker_cli(SAMPLES, register="policy-ranker", alias="champion", threads=1,
-                     params={"num_leaves": 15, "max_depth": 5})
-    assert load_ranker("policy-ranker@champion").firm_effect_weight > 0
-    local = run_daily(DAY, SAMPLES, tmp_path / "local", model="policy-ranker@champion",
-                      config={"run": {"partitions": 1}})
-    remote = run_daily_spark(DAY, SAMPLES, tmp_path / "spark", model="policy-ranker@champion", config=CONFIG,
-                             spark=spark)
-    assert remote.report["model"]["used"] == "policy-ranker@champion" and not remote.report["model"]["fallback"]
-    assert_same_day(local.out_dir, remote.out_dir)
+@pytest.mark.parametrize("model", [False, True], ids=["rule", "model"])
+def test_spark_gives_the_whole_citys_day_on_a_generated_city(spark, tmp_path, model, small_generated_city,
+                                                             registered_sample_ranker, whole_city_day, monkeypatch):
+    """Issue 15 on a second city: Spark local[2] with 3 partitions gives the same day as one local partition,
+    with the rule scorer and with the registered ranker."""
+    uri, name = registered_sample_ranker
+    if model:  # only then: the report names the registry's appeals model (none), so both runs read the same store
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    remote = run_daily_spark(DAY, small_generated_city, tmp_path / "spark", model=name if model else None,
+                             config=CONFIG, spark=spark)
+    assert remote.report["summary"]["pushed"] > 100 and remote.report["summary"]["partitions"] == 3
+    assert_same_day(whole_city_day("generated", model=model).out_dir, remote.out_dir)
 
 
 def test_spark_reads_gbk_and_bom_csv_as_the_local_reader_does(spark, tmp_path):

@@ -9,7 +9,6 @@ ranker that carries per-enterprise effects.  Spark (local[2]) is compared in tes
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -23,49 +22,29 @@ from day_compare import assert_same_day  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 DAY = "2025-07-01"
-@pytest.fixture(scope="module")
-def registered_model(mlflow_store_template, tmp_path_factory):
-    """A ranker trained on data_samples (with its per-enterprise effects) in a real SQLite registry."""
-    from quanhuiqi.rank import load_ranker
-    from quanhuiqi.rank.train import train_ranker_cli
-
-    folder = tmp_path_factory.mktemp("mlflow")
-    shutil.copyfile(mlflow_store_template, folder / "mlflow.db")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-        mp.chdir(folder)
-        train_ranker_cli(SAMPLES, register="policy-ranker", alias="champion", threads=1,
-                         params={"num_leaves": 15, "max_depth": 5})  # cheap reasons (docs/push.md)
-        assert load_ranker("policy-ranker@champion").firm_effect_weight > 0
-        yield "policy-ranker@champion"
-
-
-@pytest.fixture(scope="module")
-def generated_city(tmp_path_factory) -> Path:
-    from quanhuiqi.synth import generate_city
-
-    city = tmp_path_factory.mktemp("generated") / "city"
-    generate_city(city, n_enterprises=900, seed=11, as_of=DAY, history_days=40)
-    shutil.rmtree(city / "truth")  # the job never reads it
-    return city
 
 
 @pytest.mark.parametrize("where", ["data_samples", "generated"])
-def test_partition_count_does_not_change_the_day_with_the_rule_scorer(where, generated_city, tmp_path):
-    city = SAMPLES if where == "data_samples" else generated_city
-    runs = {k: run_daily(DAY, city, tmp_path / str(k), config={"run": {"partitions": k}}) for k in (1, 3, 10)}
-    assert runs[1].report["summary"]["pushed"] > 100 and runs[1].report["summary"]["auto_grants"] > 10
+def test_partition_count_does_not_change_the_day_with_the_rule_scorer(where, whole_city_day,
+                                                                       small_generated_city, tmp_path):
+    city = SAMPLES if where == "data_samples" else small_generated_city
+    whole = whole_city_day(where)
+    assert whole.report["summary"]["pushed"] > 100 and whole.report["summary"]["auto_grants"] > 10
     for k in (3, 10):
-        assert runs[k].report["summary"]["partitions"] == k
-        assert_same_day(runs[1].out_dir, runs[k].out_dir)
+        run = run_daily(DAY, city, tmp_path / str(k), config={"run": {"partitions": k}})
+        assert run.report["summary"]["partitions"] == k
+        assert_same_day(whole.out_dir, run.out_dir)
 
 
 @pytest.mark.parametrize("where", ["data_samples", "generated"])
-def test_partition_count_does_not_change_the_day_with_a_registered_model(where, generated_city, registered_model,
-                                                                         tmp_path):
-    city = SAMPLES if where == "data_samples" else generated_city
-    runs = {k: run_daily(DAY, city, tmp_path / str(k), model=registered_model, config={"run": {"partitions": k}})
-            for k in (1, 10)}
-    assert runs[1].report["model"]["used"] == registered_model and not runs[1].report["model"]["fallback"]
-    assert "贵企以往对同类政策反馈积极" in " ".join(pd.read_parquet(runs[1].files["push_list"])["reason"].fillna(""))
-    assert_same_day(runs[1].out_dir, runs[10].out_dir)
+def test_partition_count_does_not_change_the_day_with_a_registered_model(where, whole_city_day, small_generated_city,
+                                                                         registered_sample_ranker, tmp_path,
+                                                                         monkeypatch):
+    city = SAMPLES if where == "data_samples" else small_generated_city
+    uri, name = registered_sample_ranker
+    whole = whole_city_day(where, model=True)
+    assert whole.report["model"]["used"] == name and not whole.report["model"]["fallback"]
+    assert "贵企以往对同类政策反馈积极" in " ".join(pd.read_parquet(whole.files["push_list"])["reason"].fillna(""))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    run = run_daily(DAY, city, tmp_path / "10", model=name, config={"run": {"partitions": 10}})
+    assert_same_day(whole.out_dir, run.out_dir)

@@ -91,7 +91,7 @@ def test_raw_records_with_and_without_facts_are_answered_as_the_batch(which, tmp
     scorer = RuleScorer() if which == "rule" else _model()
     online = OnlineRanker(scorer, book, pairs, prof, AS_OF, history)
     online.history_ = history
-    few = 10 if which == "rule" else 5  # each is checked against a whole batch run of its own
+    few = 5 if which == "rule" else 3  # each is checked against a whole batch run of its own
     rows = raw.sample(few, random_state=7).to_dict("records")
     target = pairs[(pairs["policy_id"] == "JN-TEST-FACTS-001") & (pairs["verdict"] == "eligible")]["uscc"]
     held = raw[raw["uscc"].isin(set(target.astype(str)))].head(few).to_dict("records")

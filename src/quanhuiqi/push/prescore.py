@@ -144,8 +144,8 @@ def _city_lift_terms(ucode: np.ndarray, u_values: pd.Index, pcode: np.ndarray, p
         col_of[present] = np.arange(len(present))
         # (policy × segment value present) terms, then one gather per candidate
         key = np.where(p_at[:, None] >= 0, p_at[:, None] * n_s + present[None, :], -1)
-        in_pol = count_lookup(table, key.ravel()).reshape(key.shape) / n_pol[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # a policy without candidates: 0/0 → no term
+            in_pol = count_lookup(table, key.ravel()).reshape(key.shape) / n_pol[:, None]
             lift = np.log(in_pol / (base[present][None, :] / n_ent))
         term = w * np.clip(np.nan_to_num(lift, nan=0.0, posinf=2.0, neginf=-1.0), -1.0, 2.0)
         seg = seg_u[ucode]

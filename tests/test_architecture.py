@@ -223,3 +223,13 @@ def test_the_walk_sees_every_form_of_import(source):
 def test_the_cycle_finder_finds_circles():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_test_modules_have_unique_basenames():
+    """The suite runs in pytest's default import mode (rootdir-relative basenames, no packages): two test modules
+    of one basename stop the whole collection on a clean clone — it has happened three times, caught here first."""
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, list[str]] = {}
+    for path in tests.rglob("test_*.py"):
+        seen.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    assert {name: where for name, where in seen.items() if len(where) > 1} == {}

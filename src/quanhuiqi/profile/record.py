@@ -41,25 +41,13 @@ from quanhuiqi.profile.status import canonical_status
 from quanhuiqi.profile.tags import tags_of
 from quanhuiqi.reference.industries import HIERARCHY_COLUMNS, canonical_industry_code_one, industry_table
 from quanhuiqi.reference.sme import SIZE_CLASSES, sme_thresholds
+from quanhuiqi.tables.record import is_missing
 
 _MEMO_LIMIT = 200_000
 
 
-def _missing(v: Any) -> bool:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return True
-    if isinstance(v, float):
-        return math.isnan(v)
-    if isinstance(v, str | bytes | bool):
-        return False
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
-
-
 def _text(v: Any) -> str | None:
-    if _missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, np.generic):
         v = v.item()
@@ -68,12 +56,12 @@ def _text(v: Any) -> str | None:
 
 def _number(v: Any) -> float:
     """``pd.to_numeric(errors="coerce")`` of one value, as ``profile._base.number`` reads a column."""
-    if _missing(v):
+    if is_missing(v):
         return math.nan
     if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_):
         return float(v)
     x = pd.to_numeric(pd.Series([v], dtype=object), errors="coerce").iloc[0]
-    return math.nan if _missing(x) else float(x)
+    return math.nan if is_missing(x) else float(x)
 
 
 @cache
@@ -188,7 +176,7 @@ class RecordProfiler:
     def _match_name(self, name: str) -> tuple[str | None, float]:
         got = match_industry_names(pd.Series([name], dtype="string"), confidence_floor=self.floor,
                                    margin=self.margin).iloc[0]
-        return (None, math.nan) if _missing(got["code"]) else (str(got["code"]), float(got["confidence"]))
+        return (None, math.nan) if is_missing(got["code"]) else (str(got["code"]), float(got["confidence"]))
 
     def _size(self, out: dict[str, Any]) -> None:
         code = _text(out.get("industry_code"))
@@ -204,7 +192,7 @@ class RecordProfiler:
             age = math.nan
         else:
             d = pd.to_datetime(out.get("established_on"), errors="coerce")
-            if _missing(d):
+            if is_missing(d):
                 age = math.nan
             else:
                 a = self.as_of
@@ -235,7 +223,7 @@ def _hierarchies() -> dict[str | None, dict[str, Any]]:
     for i, code in enumerate(codes):
         row = {c: _text(h[c].iloc[i]) for c in cols}
         level = h["industry_level"].iloc[i]
-        row["industry_level"] = None if _missing(level) else int(level)
+        row["industry_level"] = None if is_missing(level) else int(level)
         out[code] = row
     return out
 

@@ -43,27 +43,15 @@ from quanhuiqi.rank.columns import (
 )
 from quanhuiqi.rank.history import TABLE_KEYS
 from quanhuiqi.rank.pairs import policy_groups
+from quanhuiqi.tables.record import is_missing
 
 _SECTION = {c: float(i) for i, c in enumerate(SECTIONS)}
 _EPOCH = pd.Timestamp("1970-01-01")
 
 
-def _missing(v: Any) -> bool:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return True
-    if isinstance(v, float):
-        return math.isnan(v)
-    if isinstance(v, str | bytes):
-        return False
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
-
-
 def _text(v: Any) -> str | None:
     """A value as the batch's string columns hold it (``astype("string")``), None when missing."""
-    if _missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, str):
         return v
@@ -74,7 +62,7 @@ def _text(v: Any) -> str | None:
 
 def _number(v: Any) -> float:
     """``pd.to_numeric(errors="coerce")`` of one value."""
-    if _missing(v):
+    if is_missing(v):
         return math.nan
     if isinstance(v, float | int | np.floating | np.integer) and not isinstance(v, bool):
         return float(v)
@@ -497,7 +485,7 @@ class OnlineFeatures:
 
 def _flag(v: Any) -> float:
     """``astype("boolean").astype("Float64")`` of one value: 1.0, 0.0 or NaN."""
-    if _missing(v):
+    if is_missing(v):
         return math.nan
     if isinstance(v, bool | np.bool_):
         return float(bool(v))
@@ -507,7 +495,7 @@ def _flag(v: Any) -> float:
 
 def _day(v: Any) -> pd.Timestamp | None:
     """``as_days`` of one value: the date at midnight, None when missing or unreadable."""
-    if _missing(v):
+    if is_missing(v):
         return None
     try:
         ts = pd.to_datetime(v, errors="coerce")

@@ -81,7 +81,9 @@ _DATE_COMPACT = re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})", re.ASCII)
 _MEMO_LIMIT = 200_000  # distinct values remembered per function (codes, words): a few MB
 
 
-def _missing(v: Any) -> bool:
+def is_missing(v: Any) -> bool:
+    """One value is missing as the batch's columns see it (None, NA, NaT, NaN); text, bytes and bools never are.
+    The one-record paths (tables, profile, the online ranker) share it so they agree on what is unknown."""
     if v is None or v is pd.NA or v is pd.NaT:
         return True
     if isinstance(v, float):
@@ -96,7 +98,7 @@ def _missing(v: Any) -> bool:
 
 def _as_text(v: Any) -> str | None:
     """``astype("string")`` of one value: None when missing."""
-    if _missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, str):
         return v
@@ -117,7 +119,7 @@ def _cell(v: Any) -> str | None:
 
 def _present(v: Any) -> bool:
     """:func:`~quanhuiqi.tables.parse.present` of one cell: holds something, not blank text."""
-    if _missing(v):
+    if is_missing(v):
         return False
     if isinstance(v, str):
         return v.strip() != ""
@@ -136,7 +138,7 @@ def _is_number(v: Any) -> bool:
 
 def parse_number(v: Any) -> tuple[float, bool]:
     """:func:`~quanhuiqi.tables.parse.parse_numbers` of one cell: (value or NaN, present but unreadable)."""
-    if _missing(v):
+    if is_missing(v):
         return math.nan, False
     if _is_number(v):
         x = float(v)
@@ -158,7 +160,7 @@ def parse_number(v: Any) -> tuple[float, bool]:
 
 def parse_date(v: Any) -> tuple[pd.Timestamp | None, bool]:
     """:func:`~quanhuiqi.tables.parse.parse_dates` of one cell: (midnight Timestamp or None, unreadable)."""
-    if _missing(v):
+    if is_missing(v):
         return None, False
     if isinstance(v, dt.datetime | pd.Timestamp | np.datetime64):  # a datetime column
         ts = pd.Timestamp(v)
@@ -341,7 +343,7 @@ class RecordValidator:
 
 def _bool_key(v: Any) -> Any:
     """A hashable key for a boolean cell (the value with its kind: 1 and True read alike)."""
-    if _missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, bool | np.bool_):
         return ("bool", bool(v))
@@ -370,4 +372,4 @@ def _bool(key: Any) -> tuple[bool | None, bool]:
     return None, v.strip() != ""
 
 
-__all__ = ["RecordResult", "RecordValidator", "parse_date", "parse_number"]
+__all__ = ["RecordResult", "RecordValidator", "is_missing", "parse_date", "parse_number"]

@@ -147,3 +147,27 @@ def whole_city_day(request, tmp_path_factory):
         return runs[where, model]
 
     return get
+
+
+# --- pages checked in a real browser ------------------------------------------------------------------------
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+@pytest.fixture
+def headless_chromium(tmp_path):
+    """Run headless Chromium with a fresh profile under ``tmp_path`` and no network side-traffic:
+    ``headless_chromium("--dump-dom", url).stdout``. Skips, saying why, where no browser is installed
+    (``.ci/run`` installs one)."""
+    import subprocess
+
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine (apt-get install -y chromium); pages are checked in a real browser only")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                               f"--user-data-dir={tmp_path / 'chromium-profile'}", *args],
+                              capture_output=True, text=True, timeout=120, check=True)
+
+    return run

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install -y chromium); "
-                                                              "the report is checked in a real browser only")
-
 
 @pytest.fixture(scope="module")
 def report_run(planted_city, sample_enterprises, tmp_path_factory, write_clean_appeals):
@@ -53,15 +47,11 @@ def test_report_json_content_and_privacy(report_run):
         lambda b: b in text).any()  # no raw appeal text
 
 
-@needs_browser
-def test_report_renders_in_chromium(report_run, tmp_path):
+def test_report_renders_in_chromium(report_run, tmp_path, headless_chromium):
     _, out = report_run
     rep = json.loads((out / "report.json").read_text(encoding="utf-8"))
     url = (out / "report.html").resolve().as_uri()
-    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    dom = headless_chromium("--dump-dom", url).stdout
     assert "<h1>涉企诉求分析周报（2025-06-23 至 2025-06-29）</h1>" in dom
     assert dom.count('class="heat-row"') == len(rep["heat"]) > 0
     assert dom.count('class="series"') == len(rep["rising_series"]["series"])

@@ -4,7 +4,6 @@ in a real headless browser."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -79,23 +78,10 @@ def test_bad_input_is_refused_by_name(city, tmp_path, capsys):
 
 # --- the page in a real browser ----------------------------------------------------------------------------
 
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install -y chromium); "
-                                                              "the page is checked in a real browser only")
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    profile = tmp_path / "chromium-profile"
-    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                           f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120, check=True)
-
-
-@needs_browser
-def test_the_page_renders_in_chromium(cli_run, tmp_path):
+def test_the_page_renders_in_chromium(cli_run, tmp_path, headless_chromium):
     _, out = cli_run
     url = (out / "readiness.html").resolve().as_uri()
-    dom = _chromium(tmp_path, "--dump-dom", url).stdout
+    dom = headless_chromium("--dump-dom", url).stdout
     actions = pd.read_parquet(out / "readiness.actions.parquet")
     assert "<h1>免申即享就绪度（数据截至 2025-07-01）</h1>" in dom
     assert 'data-chart="actions"' in dom and dom.count('class="action-row"') == min(15, len(actions))
@@ -105,7 +91,7 @@ def test_the_page_renders_in_chromium(cli_run, tmp_path):
         assert text in dom, text
     assert "http://" not in dom.replace('xmlns="http://www.w3.org/2000/svg"', "") and "<script" not in dom
     shot = tmp_path / "readiness.png"
-    _chromium(tmp_path, "--window-size=1200,1800", f"--screenshot={shot}", url)
+    headless_chromium("--window-size=1200,1800", f"--screenshot={shot}", url)
     pytest.importorskip("PIL", reason="Pillow reads the screenshot")
     from PIL import Image
 

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -77,7 +76,6 @@ def test_the_reports_numbers_match_the_golden_ones(day):
 def test_a_gbk_export_of_the_same_city_gives_the_same_day(day, tmp_path):
     """Every CSV of data_samples re-encoded as GBK (real double-byte bytes; Parquet and the book copied): the
     same tables as the golden day, the same report numbers, and each input's encoding recorded in the report."""
-    import shutil
 
     data = tmp_path / "gbk"
     shutil.copytree(SAMPLES, data)
@@ -99,20 +97,12 @@ def test_a_gbk_export_of_the_same_city_gives_the_same_day(day, tmp_path):
 
 # --- the report as a city official opens it: a real headless browser ---------------------------------------
 
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install -y chromium); the report "
-                                             "page is checked in a real browser only")
-def test_the_report_reads_in_chinese_in_a_browser(day, tmp_path):
+def test_the_report_reads_in_chinese_in_a_browser(day, tmp_path, headless_chromium):
     """Chinese headings and labels, district names beside codes, policy titles and departments beside ids, the
     last 30 days beside today; no internal names (enterprises_read, eligible, cooldown, daily push) on the page."""
 
     def chromium(*args: str) -> str:
-        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                               "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", *args],
-                              capture_output=True, text=True, timeout=120, check=True).stdout
+        return headless_chromium(*args).stdout
 
     url = day.files["report_html"].resolve().as_uri()
     dom = chromium("--dump-dom", url)

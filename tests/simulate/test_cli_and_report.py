@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -98,23 +96,10 @@ def test_cli_refuses_bad_input_by_name_and_writes_nothing(tmp_path, capsys):
 
 # --- the HTML report in a real browser --------------------------------------------------------------------
 
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install -y chromium); "
-                                                              "the report is checked in a real browser only")
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    profile = tmp_path / "chromium-profile"
-    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                           f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120, check=True)
-
-
-@needs_browser
-def test_report_renders_in_chromium(cli_run, tmp_path):
+def test_report_renders_in_chromium(cli_run, tmp_path, headless_chromium):
     _, out = cli_run
     url = (out / "report.html").resolve().as_uri()
-    dom = _chromium(tmp_path, "--dump-dom", url).stdout
+    dom = headless_chromium("--dump-dom", url).stdout
     assert "<h1>政策仿真与资金测算（数据截至 2025-07-01）</h1>" in dom
     assert dom.count('class="range-row"') >= 30  # one bar per policy shown
     assert 'data-chart="payout-range"' in dom
@@ -124,7 +109,7 @@ def test_report_renders_in_chromium(cli_run, tmp_path):
         assert text in dom, text
     assert "http://" not in dom.replace('xmlns="http://www.w3.org/2000/svg"', "") and "<script" not in dom
     shot = tmp_path / "report.png"
-    _chromium(tmp_path, "--window-size=1200,2400", f"--screenshot={shot}", url)
+    headless_chromium("--window-size=1200,2400", f"--screenshot={shot}", url)
     pytest.importorskip("PIL", reason="Pillow reads the screenshot")
     from PIL import Image
 

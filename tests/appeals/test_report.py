@@ -18,10 +18,23 @@ def report_run(planted_city, sample_enterprises, tmp_path_factory, write_clean_a
     clean, _ = planted_city
     d = tmp_path_factory.mktemp("report")
     write_clean_appeals(clean, d / "appeals.csv")
-    write_table(sample_enterprises.head(1200), d / "enterprises.csv")
+    ent = sample_enterprises.head(1200).astype("string")
+    bad = ent.iloc[[0]].assign(uscc="91370100NOTAUSCC")  # one refused row: it must reach rejects.csv
+    write_table(pd.concat([ent, bad], ignore_index=True), d / "enterprises.csv")
     assert main(["appeals", "report", "--appeals", str(d / "appeals.csv"), "--enterprises", str(d / "enterprises.csv"),
                  "--policies", str(SAMPLES / "policies"), "--week", "2025-06-25", "--out", str(d / "out")]) == 0
     return clean, d / "out"
+
+
+def test_report_keeps_refused_enterprise_rows_in_rejects(report_run):
+    from quanhuiqi.tables import read_table
+
+    _, out = report_run
+    rej = read_table(out / "rejects.csv")
+    ent = rej[(rej["source"] == "enterprises.csv") & (rej["action"] == "row_rejected")]
+    mine = ent[ent["row"].astype(int) == 1201]  # (data_samples carries a few refused rows of its own)
+    assert list(mine["column"]) == ["uscc"] and list(mine["value"]) == ["91370100NOTAUSCC"]
+    assert "91370100NOTAUSCC" not in (out / "report.json").read_text(encoding="utf-8")
 
 
 def test_report_json_content_and_privacy(report_run):

@@ -353,35 +353,39 @@ def render_html(rep: dict[str, Any]) -> str:
 def report_file(appeals: str | os.PathLike, enterprises: str | os.PathLike | None, policies: pd.DataFrame | None,
                 week, out: str | os.PathLike, state: str | os.PathLike | None = None) -> str:
     """``quanhuiqi appeals report``: validate, group (attaching to ``state`` when given), read enterprises,
-    write ``report.json``, ``report.html``, the issues and the rejects into ``out``.  ``policies`` is
-    :func:`~quanhuiqi.appeals.insight.policy_table` of a loaded book (the CLI loads it: appeals do not read
-    policy files themselves)."""
+    write ``report.json``, ``report.html``, the issues and the rejects (appeals' and enterprises') into ``out``.
+    ``policies`` is :func:`~quanhuiqi.appeals.insight.policy_table` of a loaded book (the CLI loads it: appeals
+    do not read policy files themselves).
+
+    Every input is read and validated before anything is grouped or written: a bad file stops the run with an
+    :class:`~quanhuiqi.tables.io.InputError` naming it, and leaves ``out`` and ``state`` as they were."""
     from quanhuiqi.appeals.clock import response_clock
     from quanhuiqi.appeals.dedupe import cases
     from quanhuiqi.appeals.issues import IssueState, group_appeals
     from quanhuiqi.appeals.validate import appeals_file_clean
     from quanhuiqi.tables.io import write_table
+    from quanhuiqi.tables.rejects import concat_rejects
 
     start, end = week_bounds(week)
     v = appeals_file_clean(appeals, as_of=end - pd.Timedelta(seconds=1))
-    st = IssueState.open(state)
-    grouped, st = group_appeals(v.clean, st)
-    profiles = None
+    profiles, ent_rejects = None, None
     if enterprises:
         from quanhuiqi.profile import profile
         from quanhuiqi.tables import read_table, validate_enterprises
 
-        ent = validate_enterprises(read_table(enterprises), end.date(), source=os.path.basename(str(enterprises))).clean
-        profiles = profile(ent, end.date())
-    pol = policies
+        ent = validate_enterprises(read_table(enterprises), end.date(), source=os.path.basename(str(enterprises)))
+        profiles, ent_rejects = profile(ent.clean, end.date()), ent.rejects
+    st = IssueState.open(state)
+    grouped, st = group_appeals(v.clean, st)
     clock = response_clock(cases(v.clean), end - pd.Timedelta(seconds=1)) if len(v.clean) else None
-    rep = build_report(v.clean, grouped, st, week, profiles, pol, clock)
+    rep = build_report(v.clean, grouped, st, week, profiles, policies, clock)
+    page = render_html(rep)  # everything computed before the first file is written
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
     (d / "report.json").write_text(json.dumps(rep, ensure_ascii=False, indent=1), encoding="utf-8")
-    (d / "report.html").write_text(render_html(rep), encoding="utf-8")
+    (d / "report.html").write_text(page, encoding="utf-8")
     write_table(grouped, d / "issues_by_appeal.csv")
-    write_table(v.rejects, d / "rejects.csv")
+    write_table(concat_rejects([v.rejects] + ([ent_rejects] if ent_rejects is not None else [])), d / "rejects.csv")
     if state is not None:
         st.save(state)
     s = rep["summary"]

@@ -197,7 +197,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from quanhuiqi.synth import generate_city
 
     print(generate_city(args.out, n_enterprises=args.enterprises, seed=args.seed, as_of=args.as_of,
-                        history_days=args.history_days))
+                        history_days=args.history_days, appeal_issues=args.appeal_issues))
     return 0
 
 
@@ -342,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--as-of", type=_date, default=dt.date(2025, 7, 1))
     s.add_argument("--history-days", type=int, default=120)
+    s.add_argument("--appeal-issues", type=int, default=0, metavar="K",
+                   help="plant K issues (类问题: steady, emerging or flaring, with bursts) in the appeals, at most 16; "
+                        "their truth in truth/appeal_issues_true.parquet (default 0: none)")
     s.set_defaults(func=cmd_synth)
     return p
 

@@ -35,7 +35,7 @@ def city(tmp_path_factory):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         rc = main(["synth", "--out", str(out), "--enterprises", "800", "--seed", "1", "--as-of", "2025-07-01",
-                   "--history-days", str(DAYS)])
+                   "--history-days", str(DAYS), "--appeal-issues", "3"])
     assert rc == 0
     return out, buf.getvalue()
 
@@ -55,6 +55,22 @@ def test_every_file_is_written_with_its_columns(city):
     for name in ("enterprises_true.parquet", "policies_true.parquet", "eligible_true.parquet",
                  "postings_true.parquet", "department_affinity.csv", "params.json"):
         assert (out / "truth" / name).exists(), name
+
+
+def test_appeal_issues_flag_plants_issues_in_the_appeals(city):
+    """``--appeal-issues 3``: three planted issues, their appeals among the background ones, their truth written."""
+    out, _ = city
+    planted = read_table(out / "truth" / "appeal_issues_true.parquet")
+    assert len(planted) == 3 and planted["appeals"].sum() > 0
+    raw = read_table(out / "appeals.csv")
+    truth = read_table(out / "truth" / "appeals_true.parquet")
+    mine = truth[truth["issue_true"].notna()]
+    assert set(mine["issue_true"]) <= set(planted["issue_true"]) and len(mine) == planted["appeals"].sum()
+    assert raw["appeal_id"].isin(mine["appeal_id"]).sum() == len(mine)
+    assert (raw["appeal_id"].str.contains("P")).sum() == len(mine)  # planted ids: SQ<seed>P…
+    import json
+
+    assert json.loads((out / "truth" / "params.json").read_text(encoding="utf-8"))["appeal_issues"] == 3
 
 
 def test_push_history_is_internally_consistent(city):

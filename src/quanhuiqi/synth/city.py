@@ -55,11 +55,13 @@ def policy_truth(docs: list[dict], seed: int) -> pd.DataFrame:
 
 def generate_city(out_dir: str | Path, n_enterprises: int = 5000, seed: int = 0,
                   as_of: dt.date | str = "2025-07-01", history_days: int = 120, *,
-                  history: bool = True) -> str:
+                  history: bool = True, appeal_issues: int = 0) -> str:
     """Write a synthetic city (``DATA_FILES`` layout plus ``truth/``) and return a short summary.
 
     Deterministic for a seed.  ``history=False`` skips the push history (which runs the real
-    eligibility pipeline at weekly snapshots) and writes empty history tables.
+    eligibility pipeline at weekly snapshots) and writes empty history tables.  ``appeal_issues`` > 0 plants
+    that many issues (类问题, with bursts) in the appeals (:func:`~quanhuiqi.synth.appeals.generate_appeals`,
+    ``issues=``; the truth in ``truth/appeal_issues_true.parquet``); the background appeals stay the same.
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -111,10 +113,11 @@ def generate_city(out_dir: str | Path, n_enterprises: int = 5000, seed: int = 0,
                 eligible=hist["eligible_true"], postings=post_truth_out,
                 logging={"push_logging": hist["push_logging"], "posting_logging": posting_logging},
                 params={"seed": seed, "n_enterprises": n_enterprises, "as_of": str(as_of_ts.date()),
-                        "history_days": history_days, "history": history})
+                        "history_days": history_days, "history": history,
+                        **({"appeal_issues": appeal_issues} if appeal_issues else {})})
     from quanhuiqi.synth.appeals import write_appeals
 
-    appeals = write_appeals(out, seed=seed, as_of=str(as_of_ts.date()), days=history_days)
+    appeals = write_appeals(out, seed=seed, as_of=str(as_of_ts.date()), days=history_days, issues=appeal_issues)
     ph = hist["push_history"]
     secs = time.perf_counter() - t0
     return (f"synthetic city (seed {seed}, as_of {as_of_ts.date()}) in {out}: {len(raw)} enterprises, "

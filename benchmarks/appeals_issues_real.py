@@ -72,7 +72,7 @@ def main() -> None:
         members = titles[(a["issue_id"] == r.issue_id).to_numpy()]
         examples.append({"issue_id": r.issue_id, "size": int(r.size), "label": r.label,
                          "member_titles": members.drop_duplicates().head(6).tolist()})
-    flags = detect_bursts(issue_daily(a))
+    flags = detect_bursts(issue_daily(a), issues=st.issues)
     eps = burst_episodes(flags).merge(tab[["issue_id", "label"]], on="issue_id").sort_values("min_p_value")
     rep = clean[clean["reply"].notna()]
     comp = reply_completeness(st, mask_personal_data(rep["title"].astype("string") + "。" + rep["body"].astype("string")),

@@ -76,12 +76,37 @@ def test_incremental_days_give_the_one_shot_ids(planted_city, one_shot, tmp_path
     st = IssueState.load(folder)
     assert list(st.issues["issue_id"]) == list(st_full.issues["issue_id"])
     assert (st.issues["size"].to_numpy() == st_full.issues["size"].to_numpy()).all()
+    pd.testing.assert_frame_equal(st.issues[["parent_id", "parent_similarity"]],  # parents: recorded at founding
+                                  st_full.issues[["parent_id", "parent_similarity"]])
     last = full.index[day.isin(parts[-1]).to_numpy()]
     assert (inc.loc[last, "issue_label"] == full.loc[last, "issue_label"]).all()
     # a re-run over appeals the state already holds returns their stored issues and changes nothing
     again, st2 = group_appeals(clean, IssueState.load(folder))
     assert (again.set_index("appeal_id")["issue_id"] == full["issue_id"]).all()
     assert len(st2.issues) == len(st.issues) and st2.n_docs == st.n_docs
+
+
+def test_each_new_issue_records_its_parent_topic(one_shot, tmp_path):
+    """The nearest earlier issue at founding (the burst detector's parent topic): founded before the child,
+    its cosine below the attach threshold (else the appeal would have joined it); the first day has none."""
+    from quanhuiqi.appeals.issues import IssueState
+
+    _, st = one_shot
+    iss = st.issues
+    first_day = iss["founded_on"].min()
+    assert iss.loc[iss["founded_on"] == first_day, "parent_id"].isna().all()
+    later = iss[iss["founded_on"] > first_day]
+    assert later["parent_id"].notna().mean() > 0.9
+    par = later.dropna(subset=["parent_id"])
+    founded = iss.set_index("issue_id")["founded_on"]
+    assert (founded.reindex(par["parent_id"]).to_numpy() < par["founded_on"].to_numpy()).all()
+    assert ((par["parent_similarity"] > 0) & (par["parent_similarity"] < st.params.attach)).all()
+    # a state saved before parents were recorded still loads (no parents: every issue tested on its own)
+    st.save(tmp_path)
+    old = pd.read_parquet(tmp_path / "issues.parquet").drop(columns=["parent_id", "parent_similarity"])
+    old.to_parquet(tmp_path / "issues.parquet", index=False)
+    back = IssueState.load(tmp_path)
+    assert back.issues["parent_id"].isna().all() and back.issues["parent_similarity"].dtype == "float64"
 
 
 def test_a_state_refuses_other_parameters(tmp_path, planted_city):

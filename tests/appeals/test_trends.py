@@ -55,6 +55,53 @@ def test_weekly_rhythm_is_not_a_burst_and_a_burst_is_found_early():
     assert set(last["issue_id"]) == set(full_day["issue_id"])
 
 
+def test_a_young_issue_split_off_its_parent_is_not_a_burst_but_a_new_problem_is():
+    """A background topic (1.5 a day) splits at day 100: the child takes 60 % of the flow from its first day.
+    Tested alone, its zeros before founding make the split look like a burst; with its parent topic recorded
+    (cosine 0.2 at founding) it borrows the parent's history and is quiet.  A new problem (nearest issue at
+    0.05) bursting on its first days is still flagged."""
+    from quanhuiqi.appeals.trends import BurstParams, burst_episodes, day_factors, detect_bursts
+
+    days = pd.date_range("2025-01-06", periods=130, freq="D")
+    week = np.where(days.day_of_week >= 5, 0.3, 1.0)
+    split = np.r_[np.zeros(100), np.full(30, 0.6 * 1.5)] * week
+    parent = np.r_[np.full(100, 1.5), np.full(30, 0.4 * 1.5)] * week
+    new = np.r_[np.zeros(110), np.full(6, 3.0), np.full(14, 0.3)] * week
+    rates = {"parent": parent, "split": split, "new": new} | {f"steady{i}": (0.3 + 0.3 * i) * week for i in range(8)}
+    daily = _daily(rates, days, seed=4)
+    daily.loc[(daily["issue_id"] == "split") & (daily["day"] == days[100]), "appeals"] = 3  # founded by 3
+    daily = pd.concat([daily, pd.DataFrame({"issue_id": ["split"], "day": [days[100]], "appeals": [3],
+                                            "enterprises": [3], "support": [0]})]).drop_duplicates(
+        ["issue_id", "day"], keep="first").reset_index(drop=True)
+    f = day_factors(daily.groupby("day")["appeals"].sum().reindex(days, fill_value=0))
+    founded = {"parent": days[0], "split": days[100], "new": days[110]} | {f"steady{i}": days[0] for i in range(8)}
+    issues = pd.DataFrame({"issue_id": list(founded), "founded_on": [str(d.date()) for d in founded.values()],
+                           "parent_id": [None, "parent", "steady0"] + [None] * 8,
+                           "parent_similarity": [np.nan, 0.2, 0.05] + [np.nan] * 8})
+    alone = burst_episodes(detect_bursts(daily, factors=f))
+    assert "split" in set(alone["issue_id"])  # the flaw the parent topic fixes
+    eps = burst_episodes(detect_bursts(daily, factors=f, issues=issues))
+    assert "split" not in set(eps["issue_id"]) and "parent" not in set(eps["issue_id"])
+    n = eps[eps["issue_id"] == "new"]
+    assert len(n) == 1 and 0 <= (n["onset"].iloc[0] - days[110]).days <= 3
+    # without a parent threshold every issue is tested on its own again
+    off = burst_episodes(detect_bursts(daily, BurstParams(parent_similarity=None), factors=f, issues=issues))
+    assert "split" in set(off["issue_id"])
+
+
+def test_dispersion_is_estimated_from_the_counts():
+    """Poisson days give φ ≈ 0; days drawn from a Gamma-Poisson mixture with φ = 0.5 give about 0.5."""
+    from quanhuiqi.appeals.trends import estimate_dispersion
+
+    rng = np.random.default_rng(2)
+    lam = np.repeat(rng.uniform(0.5, 4.0, 60)[:, None], 200, axis=1)
+    f = np.ones(200)
+    poisson = rng.poisson(lam).astype(float)
+    assert estimate_dispersion(poisson, f, 56, 0.5, 3.0) < 0.05
+    mixed = rng.poisson(lam * rng.gamma(2.0, 0.5, lam.shape)).astype(float)  # Gamma(k=2) days: φ = 1/k
+    assert 0.35 < estimate_dispersion(mixed, f, 56, 0.5, 3.0) < 0.65
+
+
 def test_heat_keeps_volume_breadth_and_growth_apart():
     from quanhuiqi.appeals.trends import heat_from_appeals
 

@@ -212,7 +212,8 @@ class IssueState:
          "near_duplicate_of": pd.Series(dtype="string"), "grouped_on": pd.Series(dtype="string")}))
     issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"issue_id": pd.Series(dtype="string"), "founded_by": pd.Series(dtype="string"),
-         "founded_on": pd.Series(dtype="string"), "size": pd.Series(dtype="int64")}))
+         "founded_on": pd.Series(dtype="string"), "size": pd.Series(dtype="int64"),
+         "parent_id": pd.Series(dtype="string"), "parent_similarity": pd.Series(dtype="float64")}))
     samples: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"issue_id": pd.Series(dtype="string"), "h": pd.Series(dtype="int64"), "title": pd.Series(dtype="string"),
          "text": pd.Series(dtype="string")}))
@@ -281,8 +282,11 @@ class IssueState:
         issues = pd.read_parquet(d / "issues.parquet")
         for c in appeals.columns:
             appeals[c] = appeals[c].astype("string")
+        if "parent_id" not in issues.columns:  # a state saved before parents were recorded
+            issues["parent_id"] = pd.Series(pd.NA, index=issues.index, dtype="string")
+            issues["parent_similarity"] = np.nan
         for c in issues.columns:
-            issues[c] = issues[c].astype("int64" if c == "size" else "string")
+            issues[c] = issues[c].astype({"size": "int64", "parent_similarity": "float64"}.get(c, "string"))
         samples = pd.read_parquet(d / "samples.parquet")
         for c in samples.columns:
             samples[c] = samples[c].astype("int64" if c == "h" else "string")
@@ -446,13 +450,18 @@ def _group_day(st: IssueState, d: _Day, day: str) -> None:
         old_issue = st.appeals["issue_id"].iloc[grp_old[grp_old != np.iinfo(np.int64).max]].to_numpy(dtype=object)
         issue_of_group[grp_old != np.iinfo(np.int64).max] = state_issue.get_indexer(old_issue)
     todo = np.flatnonzero(issue_of_group < 0)
+    nearest = np.full(n_grp, -1, dtype=np.int64)  # a group's nearest earlier issue (a new issue's parent topic)
+    nearest_score = np.zeros(n_grp, dtype=np.float64)
     if len(todo) and st.centroids.shape[0]:
         sims = (gx[todo] @ st.centroids.T).tocsr()
         best, score = _row_argmax(sims)
+        nearest[todo], nearest_score[todo] = best, score
         ok = score >= p.attach
         issue_of_group[todo[ok]] = best[ok]
     todo = g_order[issue_of_group[g_order] < 0]
     new_issue_ids: list[str] = []
+    new_parent: list[int] = []
+    new_parent_score: list[float] = []
     if len(todo):
         s = (gx[todo] @ gx[todo].T).tocsr()
         s.data[s.data < p.found] = 0
@@ -463,6 +472,8 @@ def _group_day(st: IssueState, d: _Day, day: str) -> None:
                 continue
             k = len(st.issues) + len(new_issue_ids)
             new_issue_ids.append("ISS-" + str(d.ids[grp_first[todo[i]]]))
+            new_parent.append(int(nearest[todo[i]]))
+            new_parent_score.append(float(nearest_score[todo[i]]))
             nb = s.indices[s.indptr[i]:s.indptr[i + 1]]
             nb = nb[taken[nb] < 0]
             taken[nb] = k
@@ -473,10 +484,15 @@ def _group_day(st: IssueState, d: _Day, day: str) -> None:
     # 3. the state: new issues, appeals, centroid sums and top terms, the near-duplicate index, labels
     if new_issue_ids:
         founders = [i[4:] for i in new_issue_ids]
+        known = st.issues["issue_id"].to_numpy(dtype=object)
+        par = np.asarray(new_parent, dtype=np.int64)
         st.issues = pd.concat([st.issues, pd.DataFrame({
             "issue_id": pd.array(new_issue_ids, dtype="string"), "founded_by": pd.array(founders, dtype="string"),
             "founded_on": pd.array([day] * len(new_issue_ids), dtype="string"),
-            "size": np.zeros(len(new_issue_ids), dtype=np.int64)})], ignore_index=True)
+            "size": np.zeros(len(new_issue_ids), dtype=np.int64),
+            "parent_id": pd.array(np.where(par >= 0, known[np.maximum(par, 0)] if len(known) else None, None),
+                                  dtype="string"),
+            "parent_similarity": np.where(par >= 0, np.round(new_parent_score, 4), np.nan)})], ignore_index=True)
     n_issues = len(st.issues)
     st.issues["size"] = st.issues["size"].to_numpy() + np.bincount(issue_idx, minlength=n_issues)
     assign = sp.csr_matrix((np.ones(n, dtype=np.float32), (issue_idx, np.arange(n))), shape=(n_issues, n))

@@ -92,7 +92,7 @@ def build_report(clean: pd.DataFrame, grouped: pd.DataFrame, state, week, profil
     heat["label"] = heat["label"].where(~small, heat["key_terms"])
     heat["identifying_detail_hidden"] = small
     daily = issue_daily(a, "issue_id")
-    flags = detect_bursts(daily)
+    flags = detect_bursts(daily, issues=state.issues)  # young issues borrow their parent topic's history
     eps = burst_episodes(flags)
     emerging = eps[(eps["onset"] >= start) & (eps["onset"] < end)].merge(
         heat[["issue_id", "label", "appeals", "enterprises", "identifying_detail_hidden"]], on="issue_id", how="left")

@@ -304,6 +304,7 @@ def heat_from_appeals(appeals: pd.DataFrame, as_of, key: str | list[str] = "issu
 
 
 __all__ = ["BurstParams", "burst_episodes", "day_factors", "day_kinds", "detect_bursts", "emerging_for_day",
+           "estimate_dispersion",
            "heat_from_appeals",
            "heat_table", "issue_daily"]
 

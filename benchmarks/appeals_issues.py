@@ -76,7 +76,8 @@ ABLATION = {"previous (Poisson days, no parents, alpha 1e-4)": {"dispersion": 0.
                                                                  "alpha": 1e-4},
             "dispersion only": {"parent_similarity": None},
             "parents only": {"dispersion": 0.0},
-            "both (default)": {}}
+            "both, no young families": {"young_family": False},
+            "both + young families (default)": {}}
 ALPHAS = (1e-2, 3e-3, 1e-3, 5e-4, 3e-4, 2e-4, 1e-4, 3e-5)
 
 

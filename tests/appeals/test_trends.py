@@ -89,6 +89,30 @@ def test_a_young_issue_split_off_its_parent_is_not_a_burst_but_a_new_problem_is(
     assert "split" in set(off["issue_id"])
 
 
+def test_a_new_problem_split_in_two_issues_is_one_burst():
+    """A new problem (no close parent) whose later appeals the grouping put in a second issue (its parent the
+    first, cosine 0.22): 2, 0, 0 a day in one and 0, 1, 1 in the other — neither reaches 3 voices in a
+    window alone; counted together while young they do."""
+    from quanhuiqi.appeals.trends import BurstParams, detect_bursts
+
+    days = pd.date_range("2025-03-03", periods=40, freq="D")
+    rows = [{"issue_id": f"bg{i}", "day": d, "appeals": 1, "enterprises": 1, "support": 0}
+            for i in range(6) for d in days[::2]]
+    rows += [{"issue_id": "first", "day": days[k], "appeals": n, "enterprises": n, "support": 0}
+             for k, n in ((30, 2), (37, 1))]
+    rows += [{"issue_id": "second", "day": days[31 + k], "appeals": 1, "enterprises": 1, "support": 0} for k in range(2)]
+    daily = pd.DataFrame(rows)
+    issues = pd.DataFrame({"issue_id": ["first", "second"] + [f"bg{i}" for i in range(6)],
+                           "founded_on": ["2025-04-02", "2025-04-03"] + ["2025-03-03"] * 6,
+                           "parent_id": ["bg0", "first"] + [None] * 6,
+                           "parent_similarity": [0.05, 0.22] + [np.nan] * 6})
+    f = pd.Series(1.0, index=days)
+    together = detect_bursts(daily, factors=f, issues=issues)
+    assert set(together["issue_id"]) == {"first"} and together["day"].min() <= days[32]
+    apart = detect_bursts(daily, BurstParams(young_family=False), factors=f, issues=issues)
+    assert apart.empty
+
+
 def test_dispersion_is_estimated_from_the_counts():
     """Poisson days give φ ≈ 0; days drawn from a Gamma-Poisson mixture with φ = 0.5 give about 0.5."""
     from quanhuiqi.appeals.trends import estimate_dispersion

@@ -104,6 +104,7 @@ class BurstParams:
     min_issue_appeals: int = 3  # issues with fewer appeals in all are not tested
     dispersion: float | None = None  # day-to-day extra variance φ (var = μ + φμ²); None: estimated from the data
     parent_similarity: float | None = 0.14  # a young issue this close to its parent topic borrows its history
+    young_family: bool = True  # a young issue without a close parent counts its close children with it
     # (None: never) — the middle of the plateau 0.10-0.18 where seeds 1-3 keep their recall and lose most
     # false alarms; a background split's founding cosine to its parent is ~0.2, a new problem's ~0.09
 
@@ -147,14 +148,26 @@ def estimate_dispersion(m: np.ndarray, f: np.ndarray, history: int, prior_appeal
 
 
 def _families(rows: pd.Index, issues: pd.DataFrame | None, days: pd.DatetimeIndex, threshold: float | None,
-              daily: pd.DataFrame, key: str, count: str) -> tuple[np.ndarray, np.ndarray]:
-    """(each tested issue's parent counts — zeros without a parent close enough —, its founding day's index).
+              daily: pd.DataFrame, key: str, count: str
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(each tested issue's parent counts — zeros without a parent close enough —, its founding day's index,
+    its close children's counts summed, whether it has a close parent).
 
     ``issues`` is the issue state's table (``issue_id, founded_on, parent_id, parent_similarity``)."""
     zeros = np.zeros((len(rows), len(days)))
+    kids = np.zeros((len(rows), len(days)))
     founded = np.full(len(rows), -(10 ** 9), dtype=np.int64)
+    has = np.zeros(len(rows), dtype=bool)
     if issues is None or threshold is None or "parent_id" not in issues.columns or len(rows) == 0:
-        return zeros, founded
+        return zeros, founded, kids, has
+    # children: issues whose parent (close enough) is a tested row — a new problem the grouping split in two
+    all_sim = pd.to_numeric(issues["parent_similarity"], errors="coerce").fillna(-1).to_numpy()
+    close = issues[(all_sim >= threshold) & issues["parent_id"].astype("string").isin(set(rows.astype(str))).to_numpy()]
+    if len(close):
+        of = dict(zip(close["issue_id"].astype(str), close["parent_id"].astype(str)))
+        cd = daily[daily[key].astype(str).isin(set(of))]
+        prow_k = rows.astype(str).get_indexer(cd[key].astype(str).map(of))
+        np.add.at(kids, (prow_k, days.get_indexer(cd["day"])), cd[count].to_numpy(float))
     info = issues.drop_duplicates("issue_id").set_index(issues.drop_duplicates("issue_id")["issue_id"].astype(str))
     info = info.reindex(rows.astype(str))
     fo = pd.to_datetime(info["founded_on"], errors="coerce")
@@ -162,15 +175,15 @@ def _families(rows: pd.Index, issues: pd.DataFrame | None, days: pd.DatetimeInde
     sim = pd.to_numeric(info["parent_similarity"], errors="coerce").fillna(-1).to_numpy()
     parent = info["parent_id"].astype("string").where(sim >= threshold)
     want = parent.dropna()
+    has = parent.notna().to_numpy()
     if want.empty:
-        return zeros, founded
+        return zeros, founded, kids, has
     pd_ = daily[daily[key].astype(str).isin(set(want.astype(str)))]
     prow = pd.Index(pd.unique(want.astype(str)))
     pm = np.zeros((len(prow), len(days)))
     np.add.at(pm, (prow.get_indexer(pd_[key].astype(str)), days.get_indexer(pd_["day"])), pd_[count].to_numpy(float))
-    has = parent.notna().to_numpy()
     zeros[has] = pm[prow.get_indexer(parent[has].astype(str))]
-    return zeros, founded
+    return zeros, founded, kids, has
 
 
 def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: str = "issue_id",
@@ -188,7 +201,9 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
     founding) lets a *young* issue — founded inside the history window — whose parent topic is at least
     ``params.parent_similarity`` close take its history from issue and parent together: its appeals came
     from somewhere, and before it existed they were in the parent, not absent.  An issue without such a
-    parent keeps its zeros before founding: a problem nobody wrote about is the emerging issue we look for."""
+    parent keeps its zeros before founding: a problem nobody wrote about is the emerging issue we look for;
+    while young it counts, window and history, the appeals of its own close children with it
+    (``params.young_family``): a new problem the grouping split into two issues a few days apart is one burst."""
     from scipy import stats
 
     p = params or BurstParams()
@@ -205,9 +220,11 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
         return pd.DataFrame(columns=cols)
     phi = (estimate_dispersion(m, f, p.history, p.prior_appeals, p.prior_days) if p.dispersion is None
            else float(p.dispersion))
-    parent_m, founded = _families(rows, issues, days, p.parent_similarity, daily, key, count)
+    parent_m, founded, kids_m, has_parent = _families(rows, issues, days, p.parent_similarity, daily, key, count)
     n_days = len(days)
     cm = _cumulative(m)
+    orphan = ~has_parent  # no close parent: a candidate new problem
+    ckids = cm + _cumulative(kids_m) if p.young_family else cm
     cfam = cm + _cumulative(parent_m)
     cf = np.concatenate([[0.0], np.cumsum(f)])
     cf2 = np.concatenate([[0.0], np.cumsum(f * f)])
@@ -218,9 +235,12 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
     for w in p.windows:
         lo = np.maximum(t - w + 1, 0)  # window [lo, t]
         hi_h, lo_h = lo, np.maximum(lo - p.history, 0)  # history [lo_h, lo)
-        x = cm[:, t + 1] - cm[:, lo]
         young = founded[:, None] > lo_h[None, :]  # the history reaches back before the issue existed
-        s = np.where(young, cfam[:, hi_h] - cfam[:, lo_h], cm[:, hi_h] - cm[:, lo_h])
+        # a young new problem counts its young close children with it (the grouping split it)
+        fam = young & orphan[:, None]
+        x = np.where(fam, ckids[:, t + 1] - ckids[:, lo], cm[:, t + 1] - cm[:, lo])
+        s = np.where(young, np.where(fam, ckids[:, hi_h] - ckids[:, lo_h], cfam[:, hi_h] - cfam[:, lo_h]),
+                     cm[:, hi_h] - cm[:, lo_h])
         fh = cf[hi_h] - cf[lo_h]
         fw = cf[t + 1] - cf[lo]
         fw2 = cf2[t + 1] - cf2[lo]

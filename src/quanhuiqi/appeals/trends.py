@@ -104,9 +104,9 @@ class BurstParams:
     min_issue_appeals: int = 3  # issues with fewer appeals in all are not tested
     dispersion: float | None = None  # day-to-day extra variance φ (var = μ + φμ²); None: estimated from the data
     parent_similarity: float | None = 0.14  # a young issue this close to its parent topic borrows its history
-    young_family: bool = True  # a young issue without a close parent counts its close children with it
     # (None: never) — the middle of the plateau 0.10-0.18 where seeds 1-3 keep their recall and lose most
     # false alarms; a background split's founding cosine to its parent is ~0.2, a new problem's ~0.09
+    young_family: bool = True  # a young issue without a close parent counts its close children with it
 
 
 def _matrix(daily: pd.DataFrame, key: str, days: pd.DatetimeIndex, min_total: int, count: str):

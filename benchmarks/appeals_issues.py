@@ -179,6 +179,18 @@ def kleinberg_flags(daily: pd.DataFrame, s: float, gamma: float, warmup: int = 1
     return pd.DataFrame(out, columns=[key, "day", "count", "p_value"])
 
 
+def _pooled(runs: list[dict], name: str, labels: tuple[str, ...]) -> list[dict]:
+    """One row per setting of ``run[name]``: its labels, recall and false alarms pooled over the seeds."""
+    out = []
+    for i, first in enumerate(runs[0][name]):
+        rows = [r[name][i] for r in runs]
+        out.append({**{k: first[k] for k in labels},
+                    "recall": round(sum(x["found"] for x in rows) / max(sum(x["planted"] for x in rows), 1), 4),
+                    "false_alarms_per_100_issue_months": round(100 * sum(x["false_alarms"] for x in rows)
+                                                               / max(sum(x["issue_months"] for x in rows), 1e-9), 3)})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -272,27 +284,9 @@ def main() -> None:
         "bursts_with_evidence": f"{sum(r['bursts']['with_evidence'] for r in runs)}/{total}",
         "oracle_recall_at_alpha": {str(a): round(sum(p < a for r in runs for p in r["oracle_p_values"]) / max(total, 1), 4)
                                    for a in ALPHAS},
-        "ablation": [
-            {"model": a0["model"],
-             "recall": round(sum(r["ablation"][i]["found"] for r in runs)
-                             / max(sum(r["ablation"][i]["planted"] for r in runs), 1), 4),
-             "false_alarms_per_100_issue_months": round(100 * sum(r["ablation"][i]["false_alarms"] for r in runs)
-                                                        / max(sum(r["ablation"][i]["issue_months"] for r in runs), 1e-9), 3)}
-            for i, a0 in enumerate(runs[0]["ablation"])],
-        "burst_tradeoff": [
-            {"alpha": t0["alpha"],
-             "recall": round(sum(r["burst_tradeoff"][i]["found"] for r in runs)
-                             / max(sum(r["burst_tradeoff"][i]["planted"] for r in runs), 1), 4),
-             "false_alarms_per_100_issue_months": round(100 * sum(r["burst_tradeoff"][i]["false_alarms"] for r in runs)
-                                                        / max(sum(r["burst_tradeoff"][i]["issue_months"] for r in runs), 1e-9), 3)}
-            for i, t0 in enumerate(runs[0]["burst_tradeoff"])],
-        "kleinberg": [
-            {"s": k0["s"], "gamma": k0["gamma"],
-             "recall": round(sum(r["kleinberg"][i]["found"] for r in runs)
-                             / max(sum(r["kleinberg"][i]["planted"] for r in runs), 1), 4),
-             "false_alarms_per_100_issue_months": round(100 * sum(r["kleinberg"][i]["false_alarms"] for r in runs)
-                                                        / max(sum(r["kleinberg"][i]["issue_months"] for r in runs), 1e-9), 3)}
-            for i, k0 in enumerate(runs[0]["kleinberg"])],
+        "ablation": _pooled(runs, "ablation", ("model",)),
+        "burst_tradeoff": _pooled(runs, "burst_tradeoff", ("alpha",)),
+        "kleinberg": _pooled(runs, "kleinberg", ("s", "gamma")),
         "runs": runs, "load": os.getloadavg(), "cpu_seconds": round(_cpu(), 1),
     }
     Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=1,

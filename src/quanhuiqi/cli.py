@@ -154,7 +154,7 @@ def cmd_appeals_route(args: argparse.Namespace) -> int:
     from quanhuiqi.appeals import route_appeals_file
 
     print(route_appeals_file(args.appeals, args.out, model=args.model, rejects=args.rejects, threshold=args.threshold,
-                             encoding=args.encoding))
+                             encoding=args.encoding, workers=args.workers))
     return 0
 
 
@@ -292,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--threshold", type=float, help="abstain (人工分拨) below this top probability (default: the model's)")
     c.add_argument("--rejects")
     c.add_argument("--encoding", default="auto", help=ENCODING_HELP)
+    c.add_argument("--workers", type=int, default=1,
+                   help="processes for the per-appeal work (default 1; the same table for any number)")
     c.set_defaults(func=cmd_appeals_route)
     c = asub.add_parser("clock", help="the 2110 response clock: at-risk and overdue lists per department")
     c.add_argument("--appeals", required=True)

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from quanhuiqi.appeals.columns import MANUAL_DISPATCH, ROUTE_COLUMNS
 from quanhuiqi.appeals.model import AppealsModel, routed_departments
 from quanhuiqi.appeals.privacy import mask_personal_data, mask_text
-from quanhuiqi.appeals.triage import apply_triage, triage_columns
+from quanhuiqi.appeals.triage import apply_triage, text_evidence, triage_columns
 
 TOP = 3
 WORDS = 3
@@ -171,47 +171,122 @@ def explain_suggestions(model: AppealsModel, X: sp.csr_matrix, top: np.ndarray, 
     return out
 
 
+PARALLEL_MIN_ROWS = 5_000  # a chunk smaller than this is not worth a process
+
+
+def _per_appeal(model: AppealsModel, titles_raw, bodies_raw, districts: np.ndarray, online: bool = False) -> dict:
+    """Everything about each appeal that depends on that appeal alone: masked texts, class scores, the
+    top-3 and their departments, the words behind them, the triage head's scores and the text evidence
+    of the triage rules.  Row for row the same whatever the batch (chunks may run in other processes)."""
+    if online:
+        tlist = [mask_text(v) if isinstance(v, str) else None for v in titles_raw]
+        blist = [mask_text(v) if isinstance(v, str) else None for v in bodies_raw]
+        X = model.vectorizer.transform_one(tlist[0], blist[0])
+    else:
+        titles = mask_personal_data(pd.Series(titles_raw, dtype="string").reset_index(drop=True))
+        bodies = mask_personal_data(pd.Series(bodies_raw, dtype="string").reset_index(drop=True))
+        X = model.features(titles, bodies)
+        tlist, blist = titles.astype(object).tolist(), bodies.astype(object).tolist()
+    decision = model.head.decision(X)
+    proba = model.head.proba(X, decision)
+    routed, deps, top = routed_departments(model, proba, districts, decision)
+    texts = [(t if isinstance(t, str) else "") + "。" + (b if isinstance(b, str) else "") for t, b in zip(tlist, blist)]
+    return {"titles": tlist, "bodies": blist, "proba": proba, "top": top, "routed": routed, "deps": deps,
+            "why": explain_suggestions(model, X, top),
+            "triage_proba": None if model.triage_head is None else model.triage_head.proba(X),
+            "evidence": text_evidence(texts, model.triage_rules)}
+
+
+_WORKER: dict = {}  # inside a worker process only: the model and the batch it was forked with
+
+
+def _worker_init(model: AppealsModel, titles, bodies, districts) -> None:
+    _WORKER.update(model=model, titles=titles, bodies=bodies, districts=districts)
+
+
+def _worker_chunk(lo: int, hi: int) -> dict:
+    w = _WORKER
+    return _per_appeal(w["model"], w["titles"][lo:hi], w["bodies"][lo:hi], w["districts"][lo:hi])
+
+
+def _per_appeal_parallel(model: AppealsModel, titles_raw, bodies_raw, districts: np.ndarray, workers: int) -> dict:
+    """:func:`_per_appeal` over chunks in ``workers`` processes (forked: the model and the texts are
+    inherited, not copied), concatenated in input order — the same result as one process."""
+    n = len(titles_raw)
+    workers = max(1, min(int(workers), n // PARALLEL_MIN_ROWS))
+    if workers == 1:
+        return _per_appeal(model, titles_raw, bodies_raw, districts)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    feature_texts(model)  # per-model tables built once, before the fork
+    _nesting(model)
+    titles = pd.Series(titles_raw, dtype="string").reset_index(drop=True)
+    bodies = pd.Series(bodies_raw, dtype="string").reset_index(drop=True)
+    n_chunks = min(2 * workers, n // PARALLEL_MIN_ROWS)  # two per worker: one slow chunk does not idle the other
+    bounds = np.linspace(0, n, n_chunks + 1).astype(int)
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_worker_init,
+                             initargs=(model, titles, bodies, districts)) as pool:
+        parts = list(pool.map(_worker_chunk, bounds[:-1].tolist(), bounds[1:].tolist()))
+    return _concat_parts(parts)
+
+
+def _concat_parts(parts: list[dict]) -> dict:
+    first = parts[0]
+    out: dict = {
+        "titles": [t for p in parts for t in p["titles"]],
+        "bodies": [b for p in parts for b in p["bodies"]],
+        "proba": np.concatenate([p["proba"] for p in parts]),
+        "top": np.concatenate([p["top"] for p in parts]),
+        "routed": np.concatenate([p["routed"] for p in parts]),
+        "deps": [np.concatenate([p["deps"][s] for p in parts]) for s in range(len(first["deps"]))],
+        "why": [[w for p in parts for w in p["why"][s]] for s in range(len(first["why"]))],
+        "triage_proba": None if first["triage_proba"] is None else np.concatenate([p["triage_proba"] for p in parts]),
+        "evidence": {k: np.concatenate([p["evidence"][k] for p in parts]) for k in first["evidence"]},
+    }
+    return out
+
+
 def route_appeals(model: AppealsModel, clean: pd.DataFrame, *, history: pd.DataFrame | None = None,
-                  threshold: float | None = None) -> pd.DataFrame:
+                  threshold: float | None = None, workers: int = 1) -> pd.DataFrame:
     """One row per appeal of ``clean`` (validated): ``ROUTE_COLUMNS`` then ``suggestion_{1,2,3}_{category,
     department,probability,words}``, ``triage_rules``, ``model_target``, ``department_map_version``.
 
     ``history``: earlier appeals (validated, with ``case_id``) for the repeat rule; the input's own
-    cases count too.  ``threshold`` overrides the model's abstention threshold."""
+    cases count too.  ``threshold`` overrides the model's abstention threshold.  ``workers``: processes
+    for the per-appeal work (chunks of at least ``PARALLEL_MIN_ROWS`` appeals; the same table for any
+    number — routing is independent per appeal, the repeat rule and the reasons run over the whole batch)."""
     cols = _route_columns(
         model, clean["title"].astype("string").reset_index(drop=True), clean["body"].astype("string").reset_index(drop=True),
         appeal_id=clean["appeal_id"].astype("string").to_numpy(), case_id=_case_ids(clean).to_numpy(),
         received_at=clean["received_at"].to_numpy(), uscc=clean["uscc"].astype("string").to_numpy(),
         district_code=clean["district_code"].astype("string").to_numpy(),
-        channel=clean["channel"].astype("string").to_numpy(), history=history, threshold=threshold)
+        channel=clean["channel"].astype("string").to_numpy(), history=history, threshold=threshold, workers=workers)
     out = pd.DataFrame(cols)
     return out.astype({c: "string" for c in out.columns if out[c].dtype == object})
 
 
 def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Series, *, appeal_id, case_id,
-                   received_at, uscc, district_code, channel, history=None, threshold=None) -> dict[str, object]:
-    """The route table as columns (arrays): shared by the batch and the one-appeal path."""
+                   received_at, uscc, district_code, channel, history=None, threshold=None,
+                   workers: int = 1) -> dict[str, object]:
+    """The route table as columns (arrays): shared by the batch and the one-appeal path.  The work of
+    each appeal on its own (masking, features, scores, explanations, the triage rules' text evidence)
+    runs in ``workers`` processes over chunks; what needs the whole batch (repeats, reasons) here."""
     thr = model.threshold if threshold is None else float(threshold)
     n = len(titles_raw)
-    if n == 1:  # one appeal (online): plain strings, no tables
-        tlist = [mask_text(v) if isinstance(v, str) else None for v in titles_raw]
-        blist = [mask_text(v) if isinstance(v, str) else None for v in bodies_raw]
-        X = model.vectorizer.transform_one(tlist[0], blist[0])
-    else:
-        titles = mask_personal_data(titles_raw)
-        bodies = mask_personal_data(bodies_raw)
-        X = model.features(titles, bodies)
-        tlist, blist = titles.astype(object).tolist(), bodies.astype(object).tolist()
-    decision = model.head.decision(X)
-    proba = model.head.proba(X, decision)
     districts = np.asarray(district_code, dtype=object)
-    routed, dep_cols, top = routed_departments(model, proba, districts, decision)
+    if n == 1:  # one appeal (online): plain strings, no tables
+        part = _per_appeal(model, titles_raw, bodies_raw, districts, online=True)
+    else:
+        part = _per_appeal_parallel(model, titles_raw, bodies_raw, districts, workers)
+    tlist, blist, proba, top, why = part["titles"], part["bodies"], part["proba"], part["top"], part["why"]
+    routed, dep_cols = part["routed"], part["deps"]
     k = top.shape[1]
     top_p = np.take_along_axis(proba, top, axis=1)
     classes = model.head.classes
     is_category = model.target == "category"
     sugg: dict[str, object] = {}
-    why = explain_suggestions(model, X, top)
     for s in range(k):
         cls = classes[top[:, s]]
         sugg[f"suggestion_{s + 1}_category"] = np.array(cls if is_category else [None] * n, dtype=object)
@@ -225,11 +300,10 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
     department = np.where(auto, routed, None)
     triage_proba = None
     if model.triage_head is not None:
-        tp = model.triage_head.proba(X)
+        tp = part["triage_proba"]
         triage_proba = {str(c): tp[:, j] for j, c in enumerate(model.triage_head.classes)}
     online = n == 1 and history is None  # one appeal without history: the repeat rule has nothing to count
-    texts = [(t if isinstance(t, str) else "") + "。" + (b if isinstance(b, str) else "") for t, b in zip(tlist, blist)]
-    tri = triage_columns(texts, list(department), model.triage_rules,
+    tri = triage_columns(None, list(department), model.triage_rules, evidence=part["evidence"],
                          uscc=None if online else pd.Series(uscc, dtype="string"),
                          received=None if online else pd.Series(received_at),
                          case_id=None if online else pd.Series(case_id, dtype="string"), history=history,
@@ -336,10 +410,10 @@ class OnlineRouter:
 
 def route_appeals_file(appeals: str | os.PathLike, out: str | os.PathLike, *, model: str | None = None,
                        rejects: str | os.PathLike | None = None, threshold: float | None = None,
-                       encoding: str | None = None) -> str:
+                       encoding: str | None = None, workers: int = 1) -> str:
     """``quanhuiqi appeals route``: validate, route with ``model`` (NAME@ALIAS; default the latest registered
     appeals model), write one row per valid input appeal and the rejects.  ``encoding``: the CSV's (default
-    detected: UTF-8 or GB18030/GBK), reported in the summary."""
+    detected: UTF-8 or GB18030/GBK), reported in the summary; ``workers``: processes (see :func:`route_appeals`)."""
     from quanhuiqi.appeals.registered import load_appeals_model
     from quanhuiqi.appeals.validate import appeals_file_clean
     from quanhuiqi.tables.io import write_table
@@ -347,7 +421,7 @@ def route_appeals_file(appeals: str | os.PathLike, out: str | os.PathLike, *, mo
     loaded = load_appeals_model(model)
     read_as: dict = {}
     v = appeals_file_clean(appeals, encoding=encoding, report=read_as)
-    routed = route_appeals(loaded, v.clean, history=v.clean, threshold=threshold)
+    routed = route_appeals(loaded, v.clean, history=v.clean, threshold=threshold, workers=workers)
     write_table(routed, out)
     rej_path = rejects or _default_rejects(out)
     write_table(v.rejects, rej_path)

@@ -191,9 +191,11 @@ def apply_triage(texts: pd.Series, departments: pd.Series, rules: TriageRules, *
     return pd.DataFrame({k: pd.array(v, dtype="string") for k, v in cols.items()})
 
 
-def triage_columns(texts: list, departments: list, rules: TriageRules, *, uscc=None, received=None, case_id=None,
-                   history=None, model_proba: dict | None = None, categories=None) -> dict[str, list]:
-    """:func:`apply_triage` as plain lists (the one-appeal path builds no table)."""
+def text_evidence(texts: list, rules: TriageRules) -> dict[str, np.ndarray]:
+    """What the text alone says for each rule: a hit array per word rule (key ``level:index``) and the
+    largest sum (``amounts``) when an amount rule exists.  Per appeal, so parallel routing computes it
+    chunk by chunk beside the features; :func:`triage_columns` combines it with the departments and
+    the repeats (which need the whole batch)."""
     n = len(texts)
     texts = [t if isinstance(t, str) else None for t in texts]
     if n <= 4:  # a few appeals (online): Python's re on each text, no columnar set-up
@@ -209,24 +211,41 @@ def triage_columns(texts: list, departments: list, rules: TriageRules, *, uscc=N
 
         def has(pattern: str) -> np.ndarray:
             return pc.fill_null(pc.match_substring_regex(norm, pattern), False).to_numpy(zero_copy_only=False)
-    level = np.zeros(n, dtype=np.int64)  # 0 direct, 1 coordinated, 2 escalated
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    fired: list[list[str]] = [[] for _ in range(n)]
-    amounts = None
-    repeats = None
-    n_dept = np.array([d.count(";") + 1 if isinstance(d, str) else 0 for d in departments], dtype=np.int64)
-    for lvl_name, lvl in (("escalated", 2), ("coordinated", 1)):
-        for r in getattr(rules, lvl_name):
-            detail = None
+    out: dict[str, np.ndarray] = {}
+    for lvl_name in ("escalated", "coordinated"):
+        for j, r in enumerate(getattr(rules, lvl_name)):
             if "any" in r:
-                hit = has(_word_pattern(r["any"]))
+                out[f"{lvl_name}:{j}"] = has(_word_pattern(r["any"]))
             elif "all" in r:
                 hit = np.ones(n, dtype=bool)
                 for words in r["all"]:
                     hit &= has(_word_pattern(words))
+                out[f"{lvl_name}:{j}"] = hit
+            elif "amount_at_least" in r and "amounts" not in out:
+                out["amounts"] = largest_amount(texts if n <= 4 else pd.Series(texts, dtype="string"))
+    return out
+
+
+def triage_columns(texts: list, departments: list, rules: TriageRules, *, uscc=None, received=None, case_id=None,
+                   history=None, model_proba: dict | None = None, categories=None,
+                   evidence: dict[str, np.ndarray] | None = None) -> dict[str, list]:
+    """:func:`apply_triage` as plain lists (the one-appeal path builds no table).  ``evidence``: the
+    :func:`text_evidence` of ``texts`` when already computed (parallel routing)."""
+    n = len(texts) if texts is not None else len(departments)
+    if evidence is None:
+        evidence = text_evidence(texts, rules)
+    level = np.zeros(n, dtype=np.int64)  # 0 direct, 1 coordinated, 2 escalated
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    fired: list[list[str]] = [[] for _ in range(n)]
+    amounts = evidence.get("amounts")
+    repeats = None
+    n_dept = np.array([d.count(";") + 1 if isinstance(d, str) else 0 for d in departments], dtype=np.int64)
+    for lvl_name, lvl in (("escalated", 2), ("coordinated", 1)):
+        for j, r in enumerate(getattr(rules, lvl_name)):
+            detail = None
+            if "any" in r or "all" in r:
+                hit = evidence[f"{lvl_name}:{j}"]
             elif "amount_at_least" in r:
-                if amounts is None:
-                    amounts = largest_amount(texts if n <= 4 else pd.Series(texts, dtype="string"))
                 hit = np.nan_to_num(amounts, nan=-1) >= float(r["amount_at_least"])
                 detail = amounts
             elif "repeats_at_least" in r:
@@ -274,4 +293,4 @@ def triage_columns(texts: list, departments: list, rules: TriageRules, *, uscc=N
     return {"triage": list(levels), "triage_reason": text, "triage_rules": [";".join(f) for f in fired]}
 
 
-__all__ = ["TriageRules", "apply_triage", "largest_amount", "repeat_counts", "triage_columns"]
+__all__ = ["TriageRules", "apply_triage", "largest_amount", "repeat_counts", "text_evidence", "triage_columns"]

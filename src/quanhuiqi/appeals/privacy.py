@@ -89,7 +89,7 @@ _PROV = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉�
 _PLACE = (r"(?:大街|大道|胡同|小区|花园|家园|公寓|大厦|广场|园区|社区|新村|新城|产业园|工业园|号院|[路街巷弄村苑庄里])")
 _UNIT = r"(?:[A-Za-z]?\d+(?:号楼|号院|栋|幢|座|单元|层|楼|室|户|号|门))"
 
-_PATTERN = re.compile(
+_ALTERNATIVES = (
     "|".join(
         [
             r"(?P<email>[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})",
@@ -104,6 +104,13 @@ _PATTERN = re.compile(
         ]
     )
 )
+# every character a match of one of the alternatives can start with: a look-ahead on it lets Python's re
+# reject most positions of a Chinese text with one class test instead of trying seven alternatives (the
+# same matches, four times faster; each alternative's first character is in the class)
+_FIRST = ("[\\dA-Za-z._%+\\-" + _PROV + "（("
+          + "".join(sorted({w[0] for w in _PLACE.strip("(?:)").split("|") if not w.startswith("[")}))
+          + "路街巷弄村苑庄里" + "".join(sorted({c[0] for c in NAME_CUES})) + "]")
+_PATTERN = re.compile(f"(?={_FIRST})(?:{_ALTERNATIVES})")
 # full-width ASCII (０-９, Ａ-Ｚ, ＠, （, ：…) and the ideographic space read as their ASCII forms — one
 # character for one, so spans found on the translated text are spans of the original
 _HALFWIDTH = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}

@@ -185,6 +185,35 @@ class Lexicon:
         order = np.argsort(codes[keep], kind="stable")
         return cls(codes[keep][order], (logf[keep][order] - log_total).astype(np.float64), log_total)
 
+    def _prefix_tables(self) -> tuple:
+        """Derived once per lexicon, for the segmenter's look-ups: by character id, the log P of the
+        one-character word and whether a longer word starts with it; a hash index over the words of 2–4
+        characters and the 2- and 3-character prefixes of longer words, with each one's log P (NaN for a
+        prefix that is no word) and whether a longer word extends it.  A k-gram is looked up only where
+        its first k-1 characters extend to a longer word (jieba's prefix dictionary, as arrays)."""
+        cached = self.__dict__.get("_prefix")
+        if cached is not None:
+            return cached
+        codes = np.asarray(self.codes, dtype=np.int64)
+        k = codes >> _TAG
+        chars = codes & ((np.int64(1) << _TAG) - 1)
+        top_id = int(max(int((chars[k == 1]).max(initial=0)), int((chars >> (_BITS * np.maximum(k - 1, 0))).max(initial=0))))
+        uni_logp = np.full(top_id + 1, np.nan)
+        uni_logp[chars[k == 1]] = self.logp[k == 1]
+        uni_more = np.zeros(top_id + 1, dtype=bool)
+        uni_more[chars[k >= 2] >> (_BITS * (k[k >= 2] - 1))] = True
+        prefixes = [(chars[k > m] >> (_BITS * (k[k > m] - m))) | (np.int64(m) << _TAG) for m in (2, 3)]
+        pre = np.unique(np.concatenate(prefixes))
+        multi = codes[k >= 2]
+        ext = np.union1d(multi, pre)
+        logp = np.full(len(ext), np.nan)
+        logp[np.searchsorted(ext, multi)] = self.logp[k >= 2]
+        more = np.zeros(len(ext), dtype=bool)
+        more[np.searchsorted(ext, pre)] = True
+        out = (uni_logp, uni_more, pd.Index(ext), logp, more)
+        self.__dict__["_prefix"] = out
+        return out
+
     def score(self, grams: np.ndarray, where: np.ndarray) -> np.ndarray:
         """log P(word) of each gram code where ``where`` holds; NaN where the gram is not a word (or not asked)."""
         out = np.full(grams.shape, np.nan)
@@ -209,39 +238,77 @@ def segment_ids(ids: np.ndarray, blockable: np.ndarray, lexicon: Lexicon,
         known = ids != 0
         lengths = np.where(known.any(axis=1), width - np.argmax(known[:, ::-1], axis=1), 0)
     single = -lexicon.log_total  # log(1) - log total: an unknown single character
-    scores = []
+    # position-major (width × docs): the k-grams grow from the (k-1)-grams by one shift, and each step of
+    # the recursion below reads and writes contiguous rows
+    ids_t = np.ascontiguousarray(ids.T)
+    known_t = ids_t != 0
+    block_t = known_t & np.ascontiguousarray(blockable.T)
+    prefix = lexicon._prefix_tables() if len(lexicon.codes) else None
+    scores: list[np.ndarray | None] = []
+    raw, ok, inside, extends = ids_t, known_t, block_t, None
     for k in range(1, 5):
-        g, ok = _grams(ids, k)
-        if g.shape[1] == 0:
+        if width < k:
             scores.append(None)
             continue
-        inside = ok.copy()
-        for j in range(k):  # a word never crosses a block boundary
-            inside &= blockable[:, j: width - k + 1 + j]
-        s = lexicon.score(g, inside if k > 1 else ok)
-        if k == 1:
-            s = np.where(np.isnan(s), single, s)
-        s = np.where(inside & ~np.isnan(s), s, -np.inf)
-        if k == 1:
-            s = np.where(ok, np.where(np.isinf(s), single, s), -np.inf)  # outside-block characters stand alone
-        scores.append(s)
+        if k > 1:
+            raw = (raw[:-1] << _BITS) | ids_t[k - 1:]
+            ok = ok[:-1] & known_t[k - 1:]
+            inside = inside[:-1] & block_t[k - 1:]  # a word never crosses a block boundary
+        g = raw | (np.int64(k) << _TAG)
+        if prefix is None:  # no dictionary: every known character stands alone
+            sc = lexicon.score(g, inside if k > 1 else ok)
+            if k == 1:
+                sc = np.where(np.isnan(sc), single, sc)
+            sc = np.where(inside & ~np.isnan(sc), sc, -np.inf)
+            if k == 1:
+                sc = np.where(ok, np.where(np.isinf(sc), single, sc), -np.inf)
+        elif k == 1:  # one character: a dictionary word where it can be, else the unknown single's score
+            uni_logp, uni_more = prefix[0], prefix[1]
+            in_table = ids_t < len(uni_logp)
+            cid = np.where(in_table, ids_t, 0)
+            word = uni_logp[cid]
+            sc = np.where(ok, single, -np.inf)
+            use = inside & in_table & ~np.isnan(word)
+            np.copyto(sc, word, where=use)
+            extends = inside & in_table & uni_more[cid]
+        else:  # a k-gram can be a word only where its first k-1 characters start a longer one
+            index, ext_logp, ext_more = prefix[2], prefix[3], prefix[4]
+            ask = inside & extends[: width - k + 1]
+            sc = np.full(g.shape, -np.inf)
+            nxt = np.zeros(g.shape, dtype=bool)
+            if ask.any():
+                pos = index.get_indexer(g[ask])
+                hit = pos >= 0
+                lp = np.where(hit, ext_logp[pos], np.nan)
+                sc[ask] = np.where(np.isnan(lp), -np.inf, lp)
+                nxt[ask] = hit & ext_more[pos]
+            extends = nxt
+        scores.append(sc)
     if n == 1:  # one document (online): the same recursion over Python floats, without numpy per position
-        return _segment_one(scores, int(lengths[0]), width)
-    route = np.zeros((n, width + 1))
-    choice = np.ones((n, width), dtype=np.int8)
+        return _segment_one([None if sc is None else sc.T for sc in scores], int(lengths[0]), width)
+    cols = scores
+    route = np.zeros((width + 1, n))
+    choice_t = np.ones((width, n), dtype=np.int8)
+    best = np.empty(n)
+    cand = np.empty(n)
+    better = np.empty(n, dtype=bool)
+    finite = np.empty(n, dtype=bool)
     for i in range(width - 1, -1, -1):
-        best = np.full(n, -np.inf)
-        arg = np.ones(n, dtype=np.int8)
+        best.fill(-np.inf)
+        arg = choice_t[i]
         for k in range(1, 5):
-            s = scores[k - 1]
-            if s is None or i + k > width:
+            sc = cols[k - 1]
+            if sc is None or i + k > width:
                 break
-            cand = s[:, i] + route[:, i + k]
-            better = (cand >= best) & np.isfinite(cand)  # ties: the longer word, as jieba's max over (score, end)
-            best = np.where(better, cand, best)
-            arg = np.where(better, k, arg)
-        route[:, i] = np.where(np.isinf(best), 0.0, best)
-        choice[:, i] = arg
+            np.add(sc[i], route[i + k], out=cand)
+            np.greater_equal(cand, best, out=better)  # ties: the longer word, as jieba's max over (score, end)
+            np.isfinite(cand, out=finite)
+            better &= finite
+            np.copyto(best, cand, where=better)
+            np.copyto(arg, np.int8(k), where=better)
+        np.copyto(route[i], best)
+        np.copyto(route[i], 0.0, where=np.isinf(best))
+    choice = choice_t.T
     docs, starts, lens = [], [], []
     pos = np.zeros(n, dtype=np.int64)
     active = np.flatnonzero(lengths > 0)
@@ -254,7 +321,9 @@ def segment_ids(ids: np.ndarray, blockable: np.ndarray, lexicon: Lexicon,
         pos[active] = p + k
         active = active[pos[active] < lengths[active]]
     d, s_, l_ = np.concatenate(docs), np.concatenate(starts), np.concatenate(lens)
-    order = np.lexsort((s_, d))
+    # document order: a stable sort by document alone (each document's tokens were found left to right;
+    # a radix sort on 16-bit document numbers)
+    order = np.argsort(d.astype(np.int16 if n < 32_768 else np.int64), kind="stable")
     return d[order], s_[order], l_[order]
 
 

@@ -174,7 +174,8 @@ def explain_suggestions(model: AppealsModel, X: sp.csr_matrix, top: np.ndarray, 
 PARALLEL_MIN_ROWS = 5_000  # a chunk smaller than this is not worth a process
 
 
-def _per_appeal(model: AppealsModel, titles_raw, bodies_raw, districts: np.ndarray, online: bool = False) -> dict:
+def _per_appeal(model: AppealsModel, titles_raw, bodies_raw, districts: np.ndarray, threshold: float,
+                online: bool = False) -> dict:
     """Everything about each appeal that depends on that appeal alone: masked texts, class scores, the
     top-3 and their departments, the words behind them, the triage head's scores and the text evidence
     of the triage rules.  Row for row the same whatever the batch (chunks may run in other processes)."""
@@ -191,31 +192,63 @@ def _per_appeal(model: AppealsModel, titles_raw, bodies_raw, districts: np.ndarr
     proba = model.head.proba(X, decision)
     routed, deps, top = routed_departments(model, proba, districts, decision)
     texts = [(t if isinstance(t, str) else "") + "。" + (b if isinstance(b, str) else "") for t, b in zip(tlist, blist)]
+    why = explain_suggestions(model, X, top)
     return {"titles": tlist, "bodies": blist, "proba": proba, "top": top, "routed": routed, "deps": deps,
-            "why": explain_suggestions(model, X, top),
+            "why": why, "reasons": _reasons(model, proba, top, routed, deps, why[0], threshold),
             "triage_proba": None if model.triage_head is None else model.triage_head.proba(X),
             "evidence": text_evidence(texts, model.triage_rules)}
+
+
+def _reasons(model: AppealsModel, proba: np.ndarray, top: np.ndarray, routed: np.ndarray, dep_cols: list,
+             words1: list, thr: float) -> list[str]:
+    """Each appeal's routing reason: the words and probability behind its class and department, the
+    second topic's department when it joins, or why it goes to 人工分拨."""
+    classes = model.head.classes
+    is_category = model.target == "category"
+    k = top.shape[1]
+    top_p = np.take_along_axis(proba, top, axis=1)
+    auto = top_p[:, 0] >= thr
+    dep1 = dep_cols[0]
+    second = np.array([isinstance(r, str) and ";" in r and not (isinstance(d, str) and ";" in d)
+                       for r, d in zip(routed, dep1)], dtype=bool)
+    reasons = []
+    label = "类别" if is_category else "部门"
+    for i in range(len(top)):
+        c1, p1 = str(classes[top[i, 0]]), top_p[i, 0]
+        if not auto[i]:
+            alts = "、".join(f"{classes[top[i, s]]}{top_p[i, s]:.2f}" for s in range(k))
+            reasons.append(f"最高置信度{p1:.2f}低于阈值{thr:.2f}，转{MANUAL_DISPATCH}（建议：{alts}）")
+            continue
+        w = words1[i]
+        basis = "依据" + "".join(f"“{x}”" for x in str(w).split("、")) if isinstance(w, str) and w else "依据全文"
+        text = f"{basis}判为{c1}（{p1:.2f}）" if is_category else f"{basis}判定{label}（{p1:.2f}）"
+        text += f"，转{dep1[i]}" if dep1[i] is not None else "，部门映射表未列出该类别，转" + MANUAL_DISPATCH
+        if second[i]:
+            text += f"；另涉及{classes[top[i, 1]]}（{top_p[i, 1]:.2f}），协同{dep_cols[1][i]}"
+        reasons.append(text)
+    return reasons
 
 
 _WORKER: dict = {}  # inside a worker process only: the model and the batch it was forked with
 
 
-def _worker_init(model: AppealsModel, titles, bodies, districts) -> None:
-    _WORKER.update(model=model, titles=titles, bodies=bodies, districts=districts)
+def _worker_init(model: AppealsModel, titles, bodies, districts, threshold: float) -> None:
+    _WORKER.update(model=model, titles=titles, bodies=bodies, districts=districts, threshold=threshold)
 
 
 def _worker_chunk(lo: int, hi: int) -> dict:
     w = _WORKER
-    return _per_appeal(w["model"], w["titles"][lo:hi], w["bodies"][lo:hi], w["districts"][lo:hi])
+    return _per_appeal(w["model"], w["titles"][lo:hi], w["bodies"][lo:hi], w["districts"][lo:hi], w["threshold"])
 
 
-def _per_appeal_parallel(model: AppealsModel, titles_raw, bodies_raw, districts: np.ndarray, workers: int) -> dict:
+def _per_appeal_parallel(model: AppealsModel, titles_raw, bodies_raw, districts: np.ndarray, threshold: float,
+                         workers: int) -> dict:
     """:func:`_per_appeal` over chunks in ``workers`` processes (forked: the model and the texts are
     inherited, not copied), concatenated in input order — the same result as one process."""
     n = len(titles_raw)
     workers = max(1, min(int(workers), n // PARALLEL_MIN_ROWS))
     if workers == 1:
-        return _per_appeal(model, titles_raw, bodies_raw, districts)
+        return _per_appeal(model, titles_raw, bodies_raw, districts, threshold)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -227,7 +260,7 @@ def _per_appeal_parallel(model: AppealsModel, titles_raw, bodies_raw, districts:
     bounds = np.linspace(0, n, n_chunks + 1).astype(int)
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_worker_init,
-                             initargs=(model, titles, bodies, districts)) as pool:
+                             initargs=(model, titles, bodies, districts, threshold)) as pool:
         parts = list(pool.map(_worker_chunk, bounds[:-1].tolist(), bounds[1:].tolist()))
     return _concat_parts(parts)
 
@@ -242,6 +275,7 @@ def _concat_parts(parts: list[dict]) -> dict:
         "routed": np.concatenate([p["routed"] for p in parts]),
         "deps": [np.concatenate([p["deps"][s] for p in parts]) for s in range(len(first["deps"]))],
         "why": [[w for p in parts for w in p["why"][s]] for s in range(len(first["why"]))],
+        "reasons": [r for p in parts for r in p["reasons"]],
         "triage_proba": None if first["triage_proba"] is None else np.concatenate([p["triage_proba"] for p in parts]),
         "evidence": {k: np.concatenate([p["evidence"][k] for p in parts]) for k in first["evidence"]},
     }
@@ -271,15 +305,16 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
                    received_at, uscc, district_code, channel, history=None, threshold=None,
                    workers: int = 1) -> dict[str, object]:
     """The route table as columns (arrays): shared by the batch and the one-appeal path.  The work of
-    each appeal on its own (masking, features, scores, explanations, the triage rules' text evidence)
-    runs in ``workers`` processes over chunks; what needs the whole batch (repeats, reasons) here."""
+    each appeal on its own (masking, features, scores, explanations, routing reasons, the triage rules'
+    text evidence) runs in ``workers`` processes over chunks; what needs the whole batch (the repeat rule
+    of triage) here."""
     thr = model.threshold if threshold is None else float(threshold)
     n = len(titles_raw)
     districts = np.asarray(district_code, dtype=object)
     if n == 1:  # one appeal (online): plain strings, no tables
-        part = _per_appeal(model, titles_raw, bodies_raw, districts, online=True)
+        part = _per_appeal(model, titles_raw, bodies_raw, districts, thr, online=True)
     else:
-        part = _per_appeal_parallel(model, titles_raw, bodies_raw, districts, workers)
+        part = _per_appeal_parallel(model, titles_raw, bodies_raw, districts, thr, workers)
     tlist, blist, proba, top, why = part["titles"], part["bodies"], part["proba"], part["top"], part["why"]
     routed, dep_cols = part["routed"], part["deps"]
     k = top.shape[1]
@@ -294,9 +329,6 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
         sugg[f"suggestion_{s + 1}_probability"] = np.round(top_p[:, s], 4)
         sugg[f"suggestion_{s + 1}_words"] = np.array(why[s], dtype=object)
     auto = top_p[:, 0] >= thr
-    dep1 = dep_cols[0]
-    second = np.array([isinstance(r, str) and ";" in r and not (isinstance(d, str) and ";" in d)
-                       for r, d in zip(routed, dep1)], dtype=bool)
     department = np.where(auto, routed, None)
     triage_proba = None
     if model.triage_head is not None:
@@ -309,22 +341,7 @@ def _route_columns(model: AppealsModel, titles_raw: pd.Series, bodies_raw: pd.Se
                          case_id=None if online else pd.Series(case_id, dtype="string"), history=history,
                          model_proba=triage_proba,
                          categories=None if online else pd.Series(classes[top[:, 0]], dtype="string"))
-    words1 = sugg["suggestion_1_words"].tolist()
-    reasons = []
-    label = "类别" if is_category else "部门"
-    for i in range(n):
-        c1, p1 = str(classes[top[i, 0]]), top_p[i, 0]
-        if not auto[i]:
-            alts = "、".join(f"{classes[top[i, s]]}{top_p[i, s]:.2f}" for s in range(k))
-            reasons.append(f"最高置信度{p1:.2f}低于阈值{thr:.2f}，转{MANUAL_DISPATCH}（建议：{alts}）")
-            continue
-        w = words1[i]
-        basis = "依据" + "".join(f"“{x}”" for x in str(w).split("、")) if isinstance(w, str) and w else "依据全文"
-        text = f"{basis}判为{c1}（{p1:.2f}）" if is_category else f"{basis}判定{label}（{p1:.2f}）"
-        text += f"，转{dep1[i]}" if dep1[i] is not None else "，部门映射表未列出该类别，转" + MANUAL_DISPATCH
-        if second[i]:
-            text += f"；另涉及{classes[top[i, 1]]}（{top_p[i, 1]:.2f}），协同{dep_cols[1][i]}"
-        reasons.append(text)
+    reasons = part["reasons"]
     dispatch = np.where(auto & pd.notna(department), "auto", "manual")
     cols: dict[str, object] = {
         "appeal_id": np.asarray(appeal_id, dtype=object),

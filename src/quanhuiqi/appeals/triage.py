@@ -158,15 +158,14 @@ def repeat_counts(uscc: pd.Series, received: pd.Series, case_id: pd.Series, hist
     out = np.ones(len(cur), dtype=np.int64)
     if pool.empty:
         return out
-    g, _ = pd.factorize(pool["uscc"])
+    g, keys = pd.factorize(pool["uscc"])
     secs = (pool["t"].to_numpy().astype("datetime64[s]").astype(np.int64))
     base = secs.min()
     span = int(secs.max() - base) + int(days * 86400) + 2
     key = np.sort(g.astype(np.int64) * span + (secs - base))
     ok = cur["uscc"].notna().to_numpy() & cur["t"].notna().to_numpy()
     if ok.any():
-        gmap = {u: i for i, u in enumerate(pd.unique(pool["uscc"]))}
-        gc = cur.loc[ok, "uscc"].map(gmap).to_numpy(dtype=np.int64)
+        gc = pd.Index(keys).get_indexer(cur.loc[ok, "uscc"]).astype(np.int64)  # the pool's group numbers
         s = cur.loc[ok, "t"].to_numpy().astype("datetime64[s]").astype(np.int64) - base
         hi = np.searchsorted(key, gc * span + s, side="right")
         lo = np.searchsorted(key, gc * span + np.maximum(s - int(days * 86400), 0), side="left")

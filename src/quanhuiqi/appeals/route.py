@@ -130,19 +130,28 @@ def explain_suggestions(model: AppealsModel, X: sp.csr_matrix, top: np.ndarray, 
     if n == 1:  # one appeal (online): the same choice in plain Python
         return _explain_one(model, X, top, tid, uniq, words, candidates, nested_first)
     row = np.repeat(np.arange(n), np.diff(X.indptr))
-    cand = tid[X.indices] >= 0
+    cand = (tid >= 0)[X.indices]
     r0, j0, x0 = row[cand], X.indices[cand], X.data[cand]
+    n_cols = X.shape[1]
+    j_bits = max(int(n_cols - 1).bit_length(), 1)
+    r_bits = max(int(n - 1).bit_length(), 1)
+    packed = r_bits + 31 + j_bits <= 63  # row, contribution and column in one int64: a plain sort
     out = []
     for s in range(top.shape[1]):
         nested = nested_first and s == 0
         c = (x0 * model.head.coef[top[r0, s], j0]).astype(np.float32)
         keep = c > 0
-        r, c, j = r0[keep], c[keep], j0[keep]
-        # rows ascending, then contribution descending: one integer key (a positive float's bits order
-        # like its value), one stable sort — ties keep column order, as before
-        key = (r.astype(np.int64) << 32) | (0x7FFFFFFF - c.view(np.int32).astype(np.int64))
-        order = np.argsort(key, kind="stable")
-        r, j = r[order], j[order]
+        # rows ascending, then contribution descending (a positive float's bits order like its value),
+        # ties in column order (the order within a CSR row)
+        if packed:
+            key = ((((r0.astype(np.int64) << 31) | (0x7FFFFFFF - c.view(np.int32).astype(np.int64))) << j_bits) | j0)[keep]
+            key.sort()
+            r, j = key >> (31 + j_bits), (key & ((1 << j_bits) - 1)).astype(j0.dtype)
+        else:
+            r, c, j = r0[keep], c[keep], j0[keep]
+            desc = 0x7FFFFFFF - c.view(np.int32).astype(np.int64)
+            order = np.argsort((r.astype(np.int64) << 32) | desc, kind="stable")
+            r, j = r[order], j[order]
         first = np.searchsorted(r, np.arange(n))
         rank = np.arange(len(r)) - first[r]
         width = candidates if nested else words

@@ -50,9 +50,9 @@ def test_train_register_and_route_in_a_fresh_process(appeals_dir, mlflow_uri, tm
     assert set(want) <= set(got.columns) and {"suggestion_3_category", "reason"} <= set(got.columns)
     rejects = pd.read_csv(tmp_path / "routed.rejects.csv", dtype=str)
     assert len(got) + rejects.loc[rejects["action"] == "row_rejected", "row"].nunique() == 700
-    # no --model: the latest registered appeals model, in this process too
+    # no --model: the latest registered appeals model, in this process too (--workers: the same table)
     rc, out, err = run(["appeals", "route", "--appeals", str(appeals_dir / "appeals.csv"), "--out",
-                        str(tmp_path / "latest.parquet")])
+                        str(tmp_path / "latest.parquet"), "--workers", "2"])
     assert rc == 0, err and "appeals-router/1" in out
     assert pd.read_parquet(tmp_path / "latest.parquet")["reason"].tolist() == got["reason"].tolist()
 

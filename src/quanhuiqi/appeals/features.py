@@ -510,20 +510,27 @@ class AppealTextVectorizer:
         return [text[a:a + b] for a, b in zip(s.tolist(), k.tolist())]
 
     # --- fit / transform ----------------------------------------------------------------------------
-    def _prepared(self, titles: pd.Series, bodies: pd.Series) -> tuple[np.ndarray, list[str], list[str]]:
+    def _prepared(self, titles: pd.Series, bodies: pd.Series, joined: dict | None = None
+                  ) -> tuple[np.ndarray, list[str], list[str]]:
         """(each row's distinct-title code, the model text of each distinct title, each row's full text).
 
         Titles repeat (1,864 distinct in 100,000 generated appeals): they are normalised and their title
-        block built once per distinct title."""
+        block built once per distinct title.  ``joined``: receives ``text``, each row's model text of title
+        + ``。`` + body before the ``。`` at its ends are stripped (what the triage rules read)."""
         codes, distinct = pd.factorize(pd.Series(titles, dtype="string").reset_index(drop=True), use_na_sentinel=False)
         if len(titles) <= _SMALL:
             t = [_model_text_one(x) for x in pd.Series(distinct, dtype=object).astype(object)]
             b = [_model_text_one(x) for x in pd.Series(bodies).astype(object)]
-            return codes, t, [(t[c] + "。" + y).strip("。") for c, y in zip(codes.tolist(), b)]
+            cat_list = [t[c] + "。" + y for c, y in zip(codes.tolist(), b)]
+            if joined is not None:
+                joined["text"] = cat_list
+            return codes, t, [x.strip("。") for x in cat_list]
         t = model_text(pd.Series(distinct, dtype="string"))
         b = model_text(pd.Series(bodies, dtype="string").reset_index(drop=True))
-        full = (pd.Series(t.to_numpy()[codes], dtype="string") + "。" + b).str.strip("。")
-        return codes, t.tolist(), full.tolist()
+        cat = pd.Series(t.to_numpy()[codes], dtype="string") + "。" + b
+        if joined is not None:
+            joined["text"] = cat
+        return codes, t.tolist(), cat.str.strip("。").tolist()
 
     def _blocks(self, codes: np.ndarray, title: list[str], full: list[str], fit: bool) -> sp.csr_matrix:
         n = len(full)
@@ -563,6 +570,17 @@ class AppealTextVectorizer:
         if len(titles) <= _SMALL:
             return self._stack(self.tokens(titles, bodies), len(titles))
         return self._blocks(*self._prepared(titles, bodies), fit=False)
+
+    def transform_with_text(self, titles: pd.Series, bodies: pd.Series) -> tuple[sp.csr_matrix, pd.Series | None]:
+        """:meth:`transform` and each row's model text of title + ``。`` + body — the same text as
+        :func:`model_text` of the joined strings (normalisation works character by character and ``。`` is
+        left alone), so the triage rules need not normalise every appeal a second time (None for a few
+        appeals: they take the one-row path)."""
+        if len(titles) <= _SMALL:
+            return self.transform(titles, bodies), None
+        joined: dict = {}
+        X = self._blocks(*self._prepared(titles, bodies, joined), fit=False)
+        return X, pd.Series(joined["text"], dtype="string")
 
     # --- one document (online): plain Python over strings, no tables --------------------------------
     def _one_state(self) -> dict:

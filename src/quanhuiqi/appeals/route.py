@@ -191,11 +191,11 @@ def _per_appeal(model: AppealsModel, titles_raw, bodies_raw, districts: np.ndarr
     if online:
         tlist = [mask_text(v) if isinstance(v, str) else None for v in titles_raw]
         blist = [mask_text(v) if isinstance(v, str) else None for v in bodies_raw]
-        X = model.vectorizer.transform_one(tlist[0], blist[0])
+        X, normalized = model.vectorizer.transform_one(tlist[0], blist[0]), None
     else:
         titles = mask_personal_data(pd.Series(titles_raw, dtype="string").reset_index(drop=True))
         bodies = mask_personal_data(pd.Series(bodies_raw, dtype="string").reset_index(drop=True))
-        X = model.features(titles, bodies)
+        X, normalized = model.vectorizer.transform_with_text(titles, bodies)
         tlist, blist = titles.astype(object).tolist(), bodies.astype(object).tolist()
     decision = model.head.decision(X)
     proba = model.head.proba(X, decision)
@@ -205,7 +205,7 @@ def _per_appeal(model: AppealsModel, titles_raw, bodies_raw, districts: np.ndarr
     return {"titles": tlist, "bodies": blist, "proba": proba, "top": top, "routed": routed, "deps": deps,
             "why": why, "reasons": _reasons(model, proba, top, routed, deps, why[0], threshold),
             "triage_proba": None if model.triage_head is None else model.triage_head.proba(X),
-            "evidence": text_evidence(texts, model.triage_rules)}
+            "evidence": text_evidence(texts, model.triage_rules, normalized)}
 
 
 def _reasons(model: AppealsModel, proba: np.ndarray, top: np.ndarray, routed: np.ndarray, dep_cols: list,

@@ -190,14 +190,20 @@ def apply_triage(texts: pd.Series, departments: pd.Series, rules: TriageRules, *
     return pd.DataFrame({k: pd.array(v, dtype="string") for k, v in cols.items()})
 
 
-def text_evidence(texts: list, rules: TriageRules) -> dict[str, np.ndarray]:
+def text_evidence(texts: list, rules: TriageRules, normalized: pd.Series | None = None) -> dict[str, np.ndarray]:
     """What the text alone says for each rule: a hit array per word rule (key ``level:index``) and the
     largest sum (``amounts``) when an amount rule exists.  Per appeal, so parallel routing computes it
     chunk by chunk beside the features; :func:`triage_columns` combines it with the departments and
-    the repeats (which need the whole batch)."""
+    the repeats (which need the whole batch).  ``normalized``: :func:`model_text` of ``texts`` when
+    already known (more than four texts)."""
     n = len(texts)
     texts = [t if isinstance(t, str) else None for t in texts]
-    if n <= 4:  # a few appeals (online): Python's re on each text, no columnar set-up
+    if n > 4 and normalized is not None:
+        norm = to_arrow(pd.Series(normalized, dtype="string").reset_index(drop=True))
+
+        def has(pattern: str) -> np.ndarray:
+            return pc.fill_null(pc.match_substring_regex(norm, pattern), False).to_numpy(zero_copy_only=False)
+    elif n <= 4:  # a few appeals (online): Python's re on each text, no columnar set-up
         from quanhuiqi.appeals.features import _model_text_one
 
         norm_list = [_model_text_one(t) for t in texts]

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from quanhuiqi.profile import profile, tag_rules
+from quanhuiqi.profile.builders import AgeFeatures, FinanceFeatures
 from quanhuiqi.profile.chains import chain_mapping, chains_of_code
-from quanhuiqi.profile.derived import AgeFeatures, FinanceFeatures
 from quanhuiqi.profile.fields import CHAINS
 from quanhuiqi.reference.industries import industry_table
 

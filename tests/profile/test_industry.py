@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quanhuiqi.profile.builders import IndustryFeatures
 from quanhuiqi.profile.industry import (
-    IndustryFeatures,
     common_ancestor,
     evaluate_name_matching,
     is_on_path,

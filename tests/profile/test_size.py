@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from quanhuiqi.profile import profile
-from quanhuiqi.profile.size import SizeFeatures
+from quanhuiqi.profile.builders import SizeFeatures
 
 CLASSES = ["micro", "small", "medium", "large"]
 

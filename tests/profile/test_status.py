@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from quanhuiqi.profile import profile
-from quanhuiqi.profile.status import StatusFeatures, canonical_status
+from quanhuiqi.profile.builders import StatusFeatures
+from quanhuiqi.profile.status import canonical_status
 
 # As registries and data vendors write them: simplified and traditional, full-width, padded,
 # with brackets and 企业/状态 suffixes.

@@ -5,7 +5,8 @@ transformer; ``profile_enterprises_file`` what ``quanhuiqi profile`` runs; ``lin
 rows of a second source (tax, social insurance, certification lists) by USCC or by name.
 
 Exports load lazily, so ``quanhuiqi.profile.fields`` (the catalogue the policy loader reads) does
-not pull in scikit-learn and rapidfuzz.
+not pull in scikit-learn and rapidfuzz; ``profile`` itself runs without scikit-learn (the transformers
+are its shells, in ``builders``).
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from importlib import import_module
 from types import ModuleType
 
 _EXPORTS = {
-    "AgeFeatures": "derived",
-    "ChainFeatures": "chains",
-    "EnterpriseProfiler": "profiler",
-    "FinanceFeatures": "derived",
-    "IndustryFeatures": "industry",
+    "AgeFeatures": "builders",
+    "ChainFeatures": "builders",
+    "EnterpriseProfiler": "builders",
+    "FinanceFeatures": "builders",
+    "IndustryFeatures": "builders",
     "LinkResult": "linking",
-    "SizeFeatures": "size",
-    "StatusFeatures": "status",
-    "TagFeatures": "tags",
+    "SizeFeatures": "builders",
+    "StatusFeatures": "builders",
+    "TagFeatures": "builders",
     "canonical_status": "status",
     "chain_mapping": "chains",
     "evaluate_name_matching": "industry",

@@ -1,4 +1,4 @@
-"""Shared machinery of the feature builders: the scikit-learn shell and column helpers.
+"""Shared machinery of the profile's steps: column helpers (no scikit-learn: the shells are in ``builders``).
 
 Every builder reads named columns of the clean enterprise table and *adds* (or replaces) its own
 columns; the rows, their order and their index never change.  Text work runs once per distinct
@@ -11,8 +11,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 
 def column(X: pd.DataFrame, name: str, dtype: str | None = None) -> pd.Series:
@@ -46,52 +44,10 @@ def merge_columns(X: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-class FeatureBuilder(TransformerMixin, BaseEstimator):
-    """Base of the profile's builders: stateless (fit only records the input columns).
-
-    Subclasses set ``produces`` and implement ``derive(X) -> DataFrame`` of those columns.
-    ``transform`` returns the input with them added, so builders chain in a pipeline and
-    ``get_feature_names_out`` is the input names plus the produced ones.
-    """
-
-    produces: tuple[str, ...] = ()
-
-    def fit(self, X: pd.DataFrame, y=None):
-        X = self._check_frame(X)
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self, "feature_names_in_")
-        X = self._check_frame(X)
-        if list(X.columns) != list(self.feature_names_in_):
-            raise ValueError(
-                f"{type(self).__name__}: columns differ from those seen in fit "
-                f"(fit {len(self.feature_names_in_)}, transform {X.shape[1]})"
-            )
-        new = self.derive(X)
-        return merge_columns(X, new[[c for c in self.produces if c in new.columns]])
-
-    def derive(self, X: pd.DataFrame) -> pd.DataFrame:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        check_is_fitted(self, "feature_names_in_")
-        names = list(self.feature_names_in_ if input_features is None else input_features)
-        return np.asarray(names + [c for c in self.produces if c not in names], dtype=object)
-
-    @staticmethod
-    def _check_frame(X) -> pd.DataFrame:
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError(f"expected the clean enterprise table as a pandas DataFrame, got {type(X).__name__}")
-        if not X.columns.is_unique:
-            raise ValueError("duplicate column names in the enterprise table")
-        return X
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.requires_fit = True
-        return tags
+def check_frame(X) -> pd.DataFrame:
+    """The clean enterprise table, or a clear refusal (a profile is built over a DataFrame, never an array)."""
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"expected the clean enterprise table as a pandas DataFrame, got {type(X).__name__}")
+    if not X.columns.is_unique:
+        raise ValueError("duplicate column names in the enterprise table")
+    return X

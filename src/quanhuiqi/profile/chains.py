@@ -19,7 +19,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.profile._base import FeatureBuilder, column, map_distinct
+from quanhuiqi.profile._base import column, map_distinct
 from quanhuiqi.profile.fields import CERTIFICATIONS, CHAINS
 from quanhuiqi.reference.vocabularies import CHAIN_LABELS
 
@@ -69,16 +69,15 @@ def normalise_set(text: str | None, allowed: set[str] | None = None) -> str:
     return ";".join(sorted(tokens))
 
 
-class ChainFeatures(FeatureBuilder):
+CHAIN_COLUMNS = ("certifications", "chains")
+
+
+def derive_chains(X: pd.DataFrame) -> pd.DataFrame:
     """``chains`` from the industry code and ``certifications`` as a canonical set (absent = not held)."""
-
-    produces = ("certifications", "chains")
-
-    def derive(self, X: pd.DataFrame) -> pd.DataFrame:
-        code = column(X, "industry_code", "string")
-        chains = map_distinct(code, chains_of_code).fillna("")
-        certs = map_distinct(column(X, "certifications", "string"), normalise_set).fillna("")
-        return pd.DataFrame({"certifications": certs, "chains": chains}, index=X.index)
+    code = column(X, "industry_code", "string")
+    chains = map_distinct(code, chains_of_code).fillna("")
+    certs = map_distinct(column(X, "certifications", "string"), normalise_set).fillna("")
+    return pd.DataFrame({"certifications": certs, "chains": chains}, index=X.index)
 
 
 def set_contains(values: pd.Series, token: str) -> np.ndarray:
@@ -88,4 +87,4 @@ def set_contains(values: pd.Series, token: str) -> np.ndarray:
     return hit[codes]
 
 
-__all__ = ["CERTIFICATIONS", "CHAINS", "CHAIN_NAMES_ZH", "ChainFeatures", "chain_mapping", "chains_of_code"]
+__all__ = ["CERTIFICATIONS", "CHAINS", "CHAIN_NAMES_ZH", "CHAIN_COLUMNS", "chain_mapping", "chains_of_code", "derive_chains"]

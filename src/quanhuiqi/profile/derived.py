@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.profile._base import FeatureBuilder, number
+from quanhuiqi.profile._base import number
 
 # Life-cycle stage by completed years.  初创期 (< 3 years) follows the usual policy line for 初创企业
 # (成立不满3年); 成长期 3–9, 成熟期 10–19, 20 years and over 老牌 ("established").
@@ -51,39 +51,32 @@ def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / den, np.nan)
 
 
-class AgeFeatures(FeatureBuilder):
+AGE_COLUMNS = ("age_years", "lifecycle_stage")
+FINANCE_COLUMNS = ("revenue_growth", "rd_ratio", "tax_intensity")
+
+
+def derive_age(X: pd.DataFrame, as_of: dt.date | str | None) -> pd.DataFrame:
     """``age_years`` (completed years at ``as_of``) and ``lifecycle_stage``."""
-
-    produces = ("age_years", "lifecycle_stage")
-
-    def __init__(self, as_of: dt.date | str | None = None):
-        self.as_of = as_of
-
-    def derive(self, X: pd.DataFrame) -> pd.DataFrame:
-        if self.as_of is None:
-            raise ValueError("AgeFeatures needs as_of (nothing reads the wall clock)")
-        if "established_on" in X.columns:
-            age = completed_years(X["established_on"], as_date(self.as_of))
-        else:
-            age = np.full(len(X), np.nan)
-        return pd.DataFrame(
-            {"age_years": age, "lifecycle_stage": pd.Series(lifecycle_stage(age), index=X.index, dtype="string")},
-            index=X.index,
-        )
+    if as_of is None:
+        raise ValueError("AgeFeatures needs as_of (nothing reads the wall clock)")
+    if "established_on" in X.columns:
+        age = completed_years(X["established_on"], as_date(as_of))
+    else:
+        age = np.full(len(X), np.nan)
+    return pd.DataFrame(
+        {"age_years": age, "lifecycle_stage": pd.Series(lifecycle_stage(age), index=X.index, dtype="string")},
+        index=X.index,
+    )
 
 
-class FinanceFeatures(FeatureBuilder):
+def derive_finance(X: pd.DataFrame) -> pd.DataFrame:
     """``revenue_growth`` (revenue / revenue_prev − 1), ``rd_ratio`` and ``tax_intensity`` (per revenue)."""
-
-    produces = ("revenue_growth", "rd_ratio", "tax_intensity")
-
-    def derive(self, X: pd.DataFrame) -> pd.DataFrame:
-        rev = number(X, "revenue")
-        return pd.DataFrame(
-            {
-                "revenue_growth": ratio(rev, number(X, "revenue_prev")) - 1.0,
-                "rd_ratio": ratio(number(X, "rd_expense"), rev),
-                "tax_intensity": ratio(number(X, "tax_paid"), rev),
-            },
-            index=X.index,
-        )
+    rev = number(X, "revenue")
+    return pd.DataFrame(
+        {
+            "revenue_growth": ratio(rev, number(X, "revenue_prev")) - 1.0,
+            "rd_ratio": ratio(number(X, "rd_expense"), rev),
+            "tax_intensity": ratio(number(X, "tax_paid"), rev),
+        },
+        index=X.index,
+    )

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from quanhuiqi.profile._base import FeatureBuilder, column
+from quanhuiqi.profile._base import column
 from quanhuiqi.reference.industries import HIERARCHY_COLUMNS, _forms, industry_hierarchy, industry_table
 from quanhuiqi.text import normalize_text
 
@@ -239,7 +239,7 @@ def _code_in_text(raw: str, forms: dict[str, str]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-class IndustryFeatures(FeatureBuilder):
+def derive_industry(X: pd.DataFrame, confidence_floor: float = 0.85, margin: float = 3.0) -> pd.DataFrame:
     """Industry hierarchy and names from ``industry_code`` or, without a code, from ``industry_name``.
 
     Adds ``industry_section/division/group/class`` (codes down to the level known), ``industry_level``
@@ -247,42 +247,34 @@ class IndustryFeatures(FeatureBuilder):
     the match score for a name), ``industry_section_name`` and ``industry_label`` (the standard's
     name of the most specific code).  ``industry_code`` becomes the canonical code actually known.
     """
+    raw_code = column(X, "industry_code", "string")
+    codes, uniques = pd.factorize(raw_code, use_na_sentinel=True)
+    canon_u = _canonical(pd.Series(uniques, dtype="string")).to_numpy(dtype=object, na_value=None)
+    code_arr = np.append(canon_u, None)[codes]
+    known = pd.notna(code_arr)
+    match_arr = np.where(known, "code", None).astype(object)
+    conf = np.where(known, 1.0, np.nan)
 
-    produces = INDUSTRY_COLUMNS
+    names = column(X, "industry_name", "string").to_numpy(dtype=object, na_value=None)
+    need = np.flatnonzero(~known & pd.notna(names))
+    if len(need):  # positions, not labels: an index with repeated labels is kept as it is
+        named = match_industry_names(
+            pd.Series(names[need], dtype="string"), confidence_floor=confidence_floor, margin=margin
+        )
+        hit = named["code"].notna().to_numpy()
+        code_arr[need[hit]] = named["code"].to_numpy(dtype=object)[hit]
+        match_arr[need[hit]] = "name"
+        conf[need[hit]] = named["confidence"].to_numpy()[hit]
+    code = pd.Series(code_arr, index=X.index, dtype="string")
+    match = pd.Series(match_arr, index=X.index, dtype="string")
 
-    def __init__(self, confidence_floor: float = 0.85, margin: float = 3.0):
-        self.confidence_floor = confidence_floor
-        self.margin = margin
-
-    def derive(self, X: pd.DataFrame) -> pd.DataFrame:
-        raw_code = column(X, "industry_code", "string")
-        codes, uniques = pd.factorize(raw_code, use_na_sentinel=True)
-        canon_u = _canonical(pd.Series(uniques, dtype="string")).to_numpy(dtype=object, na_value=None)
-        code_arr = np.append(canon_u, None)[codes]
-        known = pd.notna(code_arr)
-        match_arr = np.where(known, "code", None).astype(object)
-        conf = np.where(known, 1.0, np.nan)
-
-        names = column(X, "industry_name", "string").to_numpy(dtype=object, na_value=None)
-        need = np.flatnonzero(~known & pd.notna(names))
-        if len(need):  # positions, not labels: an index with repeated labels is kept as it is
-            named = match_industry_names(
-                pd.Series(names[need], dtype="string"), confidence_floor=self.confidence_floor, margin=self.margin
-            )
-            hit = named["code"].notna().to_numpy()
-            code_arr[need[hit]] = named["code"].to_numpy(dtype=object)[hit]
-            match_arr[need[hit]] = "name"
-            conf[need[hit]] = named["confidence"].to_numpy()[hit]
-        code = pd.Series(code_arr, index=X.index, dtype="string")
-        match = pd.Series(match_arr, index=X.index, dtype="string")
-
-        hier = _hierarchy_distinct(code)
-        out = pd.DataFrame({"industry_code": code}, index=X.index)
-        for col in (*HIERARCHY_COLUMNS, "industry_level", "industry_section_name", "industry_label"):
-            out[col] = hier[col]
-        out["industry_match"] = match
-        out["industry_confidence"] = conf
-        return out
+    hier = _hierarchy_distinct(code)
+    out = pd.DataFrame({"industry_code": code}, index=X.index)
+    for col in (*HIERARCHY_COLUMNS, "industry_level", "industry_section_name", "industry_label"):
+        out[col] = hier[col]
+    out["industry_match"] = match
+    out["industry_confidence"] = conf
+    return out
 
 
 def _canonical(values: pd.Series) -> pd.Series:

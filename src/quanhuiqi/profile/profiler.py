@@ -5,95 +5,70 @@ canonical status, the registry text moves to ``status_text``; ``industry_code`` 
 actually known, from the code or from the name).  Derived columns and their representation are
 ``quanhuiqi.profile.fields.BUILTIN_FIELDS`` plus ``industry_level``, ``industry_match``,
 ``industry_confidence`` and ``size_industry_key``.
+
+The steps are plain functions over DataFrames (``profile``); their scikit-learn shells
+(:class:`EnterpriseProfiler` and the builders, ``quanhuiqi.profile.builders``) run the same steps.  This
+module does not import scikit-learn: ``quanhuiqi eligibility`` and ``quanhuiqi profile`` never pay for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
-from quanhuiqi.profile._base import FeatureBuilder, merge_columns
-from quanhuiqi.profile.chains import ChainFeatures
-from quanhuiqi.profile.derived import AgeFeatures, FinanceFeatures, as_date
+from quanhuiqi.profile._base import check_frame, merge_columns
+from quanhuiqi.profile.chains import CHAIN_COLUMNS, derive_chains
+from quanhuiqi.profile.derived import AGE_COLUMNS, FINANCE_COLUMNS, as_date, derive_age, derive_finance
 from quanhuiqi.profile.fields import BUILTIN_FIELDS
-from quanhuiqi.profile.industry import IndustryFeatures
-from quanhuiqi.profile.size import SizeFeatures
-from quanhuiqi.profile.status import StatusFeatures
-from quanhuiqi.profile.tags import TagFeatures
+from quanhuiqi.profile.industry import INDUSTRY_COLUMNS, derive_industry
+from quanhuiqi.profile.size import SIZE_COLUMNS, derive_size
+from quanhuiqi.profile.status import STATUS_COLUMNS, derive_status
+from quanhuiqi.profile.tags import TAG_COLUMNS, derive_tags
 
 PROFILE_EXTRA = ("industry_level", "industry_match", "industry_confidence", "size_industry_key")
 
 
-class EnterpriseProfiler(TransformerMixin, BaseEstimator):
-    """All profile builders composed: industry → status → size → age → finance → chains → tags.
+Step = tuple[str, tuple[str, ...], Callable[[pd.DataFrame], pd.DataFrame]]
 
-    Parameters are those of the builders: ``as_of`` (required: nothing reads the clock),
-    ``industry_confidence_floor`` and ``industry_margin`` for name → code matching.
-    """
 
-    def __init__(self, as_of: dt.date | str | None = None, industry_confidence_floor: float = 0.85,
-                 industry_margin: float = 3.0):
-        self.as_of = as_of
-        self.industry_confidence_floor = industry_confidence_floor
-        self.industry_margin = industry_margin
+def profile_steps(as_of: dt.date | str | None, industry_confidence_floor: float = 0.85,
+                  industry_margin: float = 3.0) -> list[Step]:
+    """(name, columns produced, derivation) of every step, in order: industry → status → size → age →
+    finance → chains → tags."""
+    return [
+        ("industry", INDUSTRY_COLUMNS, partial(derive_industry, confidence_floor=industry_confidence_floor,
+                                               margin=industry_margin)),
+        ("status", STATUS_COLUMNS, derive_status),
+        ("size", SIZE_COLUMNS, derive_size),
+        ("age", AGE_COLUMNS, partial(derive_age, as_of=as_of)),
+        ("finance", FINANCE_COLUMNS, derive_finance),
+        ("chains", CHAIN_COLUMNS, derive_chains),
+        ("tags", TAG_COLUMNS, derive_tags),
+    ]
 
-    def _builders(self) -> list[tuple[str, FeatureBuilder]]:
-        return [
-            ("industry", IndustryFeatures(self.industry_confidence_floor, self.industry_margin)),
-            ("status", StatusFeatures()),
-            ("size", SizeFeatures()),
-            ("age", AgeFeatures(self.as_of)),
-            ("finance", FinanceFeatures()),
-            ("chains", ChainFeatures()),
-            ("tags", TagFeatures()),
-        ]
 
-    def fit(self, X: pd.DataFrame, y=None):
-        X = FeatureBuilder._check_frame(X)
-        if self.as_of is None:
-            raise ValueError("EnterpriseProfiler needs as_of (nothing reads the wall clock)")
-        as_date(self.as_of)
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        self.steps_ = []
-        cols = list(X.columns)
-        for name, b in self._builders():
-            b.feature_names_in_ = np.asarray(cols, dtype=object)
-            b.n_features_in_ = len(cols)
-            cols = list(b.get_feature_names_out())
-            self.steps_.append((name, b))
-        self.missing_fields_ = [f.name for f in BUILTIN_FIELDS if f.name not in cols]
-        self.feature_names_out_ = np.asarray(cols + self.missing_fields_, dtype=object)
-        return self
+def columns_out(columns: list[str], steps: list[Step]) -> tuple[list[str], list[str]]:
+    """(the columns the steps leave, the builtin fields still missing then: added all unknown)."""
+    cols = list(columns)
+    for _, produces, _ in steps:
+        cols += [c for c in produces if c not in cols]
+    return cols, [f.name for f in BUILTIN_FIELDS if f.name not in cols]
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self, "steps_")
-        X = FeatureBuilder._check_frame(X)
-        if list(X.columns) != list(self.feature_names_in_):
-            raise ValueError("EnterpriseProfiler: columns differ from those seen in fit")
-        out = X
-        for _, b in self.steps_:
-            out = merge_columns(out, b.derive(out)[list(b.produces)])
-        if self.missing_fields_:  # every field a policy may test exists; absent facts are unknown
-            out = merge_columns(out, pd.DataFrame({name: _unknown_column(name, out.index)
-                                                   for name in self.missing_fields_}, index=out.index))
-        return out
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        check_is_fitted(self, "steps_")
-        return self.feature_names_out_.copy()
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
+def run_steps(X: pd.DataFrame, steps: list[Step], missing: list[str]) -> pd.DataFrame:
+    out = X
+    for _, produces, derive in steps:
+        out = merge_columns(out, derive(out)[list(produces)])
+    if missing:  # every field a policy may test exists; absent facts are unknown
+        out = merge_columns(out, pd.DataFrame({name: _unknown_column(name, out.index) for name in missing},
+                                              index=out.index))
+    return out
 
 
 _DTYPES = {"number": "float64", "bool": "boolean", "date": "datetime64[ns]", "set": "string"}
@@ -107,9 +82,16 @@ def _unknown_column(name: str, index: pd.Index) -> pd.Series:
     return pd.Series(missing, index=index, dtype=_DTYPES.get(kind, "string"))
 
 
-def profile(clean: pd.DataFrame, as_of: dt.date | str | pd.Timestamp, **params) -> pd.DataFrame:
-    """The profile of every enterprise of a clean table (``validate_enterprises(...).clean``)."""
-    return EnterpriseProfiler(as_of=as_of, **params).fit_transform(clean)
+def profile(clean: pd.DataFrame, as_of: dt.date | str | pd.Timestamp, *, industry_confidence_floor: float = 0.85,
+            industry_margin: float = 3.0) -> pd.DataFrame:
+    """The profile of every enterprise of a clean table (``validate_enterprises(...).clean``): what
+    ``EnterpriseProfiler(as_of=as_of, ...).fit_transform(clean)`` returns, without scikit-learn."""
+    clean = check_frame(clean)
+    if as_of is None:
+        raise ValueError("EnterpriseProfiler needs as_of (nothing reads the wall clock)")
+    as_date(as_of)
+    steps = profile_steps(as_of, industry_confidence_floor, industry_margin)
+    return run_steps(clean, steps, columns_out(list(clean.columns), steps)[1])
 
 
 def profile_columns() -> list[str]:
@@ -166,4 +148,4 @@ def profile_enterprises_file(
     )
 
 
-__all__ = ["EnterpriseProfiler", "profile", "profile_columns", "profile_enterprises_file", "summarize"]
+__all__ = ["profile", "profile_steps", "profile_columns", "profile_enterprises_file", "summarize"]

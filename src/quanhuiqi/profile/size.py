@@ -21,7 +21,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.profile._base import FeatureBuilder, column, number
+from quanhuiqi.profile._base import column, number
 from quanhuiqi.reference.industries import industry_table
 from quanhuiqi.reference.sme import SIZE_CLASSES, sme_industry_key, sme_thresholds
 
@@ -151,31 +151,28 @@ def above_scale_codes(revenue: np.ndarray, rule: float | str) -> np.ndarray:
         return np.where(np.isnan(revenue), UNKNOWN, revenue >= float(rule)).astype(np.int8)
 
 
-class SizeFeatures(FeatureBuilder):
+SIZE_COLUMNS = ("size_class", "size_industry_key", "above_scale")
+
+
+def derive_size(X: pd.DataFrame) -> pd.DataFrame:
     """``size_class`` (micro/small/medium/large, NA = not decided), ``size_industry_key``, ``above_scale``.
-
-    Needs ``industry_code`` canonical (run after :class:`IndustryFeatures`).
-    """
-
-    produces = ("size_class", "size_industry_key", "above_scale")
-
-    def derive(self, X: pd.DataFrame) -> pd.DataFrame:
-        code = column(X, "industry_code", "string")
-        ind = {col: number(X, col) for col in ("employees", "revenue", "total_assets")}
-        keys = sorted(set(sme_thresholds()["industry_key"]))
-        size_vals = {k: size_class_codes(ind, k) for k in keys}
-        size, key = resolve_over_groups(code, "sme", size_vals)
-        rules = dict(SCALE_RULES)
-        rules["none"] = "none"
-        scale_vals = {p: above_scale_codes(ind["revenue"], r) for p, r in rules.items()}
-        scale, _ = resolve_over_groups(code, "scale", scale_vals)
-        labels = np.array(SIZE_CLASSES + [None], dtype=object)
-        above = pd.array(np.where(scale == UNKNOWN, None, scale == 1), dtype="boolean")
-        return pd.DataFrame(
-            {
-                "size_class": pd.Series(labels[size], index=X.index, dtype="string"),
-                "size_industry_key": key,
-                "above_scale": pd.Series(above, index=X.index),
-            },
-            index=X.index,
-        )
+    Needs ``industry_code`` canonical (run after the industry step)."""
+    code = column(X, "industry_code", "string")
+    ind = {col: number(X, col) for col in ("employees", "revenue", "total_assets")}
+    keys = sorted(set(sme_thresholds()["industry_key"]))
+    size_vals = {k: size_class_codes(ind, k) for k in keys}
+    size, key = resolve_over_groups(code, "sme", size_vals)
+    rules = dict(SCALE_RULES)
+    rules["none"] = "none"
+    scale_vals = {p: above_scale_codes(ind["revenue"], r) for p, r in rules.items()}
+    scale, _ = resolve_over_groups(code, "scale", scale_vals)
+    labels = np.array(SIZE_CLASSES + [None], dtype=object)
+    above = pd.array(np.where(scale == UNKNOWN, None, scale == 1), dtype="boolean")
+    return pd.DataFrame(
+        {
+            "size_class": pd.Series(labels[size], index=X.index, dtype="string"),
+            "size_industry_key": key,
+            "above_scale": pd.Series(above, index=X.index),
+        },
+        index=X.index,
+    )

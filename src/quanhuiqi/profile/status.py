@@ -13,7 +13,7 @@ import re
 
 import pandas as pd
 
-from quanhuiqi.profile._base import FeatureBuilder, column, map_distinct
+from quanhuiqi.profile._base import column, map_distinct
 from quanhuiqi.text import normalize_text
 
 _STRIP = re.compile(r"[\s、，,。.（）()\[\]【】:：;；\-—/\"'“”]+")
@@ -60,23 +60,22 @@ def canonical_status_series(values: pd.Series) -> pd.Series:
     return map_distinct(values.astype("string"), canonical_status)
 
 
-class StatusFeatures(FeatureBuilder):
+STATUS_COLUMNS = ("status", "status_text", "status_unrecognised")
+
+
+def derive_status(X: pd.DataFrame) -> pd.DataFrame:
     """``status`` → canonical; the registry's text is kept as ``status_text``.
 
     ``status_unrecognised`` is True where text was present but not recognised (the unknowns the run
     summary counts); a missing status is simply unknown.
     """
-
-    produces = ("status", "status_text", "status_unrecognised")
-
-    def derive(self, X: pd.DataFrame) -> pd.DataFrame:
-        text = column(X, "status_text", "string") if "status_text" in X.columns else column(X, "status", "string")
-        canon = canonical_status_series(text)
-        return pd.DataFrame(
-            {
-                "status": canon,
-                "status_text": text,
-                "status_unrecognised": (text.notna() & canon.isna()).astype("boolean"),
-            },
-            index=X.index,
-        )
+    text = column(X, "status_text", "string") if "status_text" in X.columns else column(X, "status", "string")
+    canon = canonical_status_series(text)
+    return pd.DataFrame(
+        {
+            "status": canon,
+            "status_text": text,
+            "status_unrecognised": (text.notna() & canon.isna()).astype("boolean"),
+        },
+        index=X.index,
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.profile._base import FeatureBuilder, column, number
+from quanhuiqi.profile._base import column, number
 from quanhuiqi.profile.chains import CHAIN_NAMES_ZH, set_contains
 
 HIGH_GROWTH = 0.20  # revenue growth ≥ 20 %: the 瞪羚 screening line
@@ -159,10 +159,9 @@ def tags_of(row: dict, rules: tuple[TagRule, ...] = TAG_RULES) -> str:
     return ";".join(sorted(r.tag for r in rules if r.one is not None and r.one(row)))
 
 
-class TagFeatures(FeatureBuilder):
+TAG_COLUMNS = ("tags",)
+
+
+def derive_tags(X: pd.DataFrame) -> pd.DataFrame:
     """``tags``: readable Chinese tags (run last: it reads status, size, age, finance, chains)."""
-
-    produces = ("tags",)
-
-    def derive(self, X: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({"tags": build_tags(X)}, index=X.index)
+    return pd.DataFrame({"tags": build_tags(X)}, index=X.index)

@@ -264,12 +264,15 @@ def _leaf_piece(cb: CompiledBook, lf) -> tuple[str, bool, str]:
 class Displays:
     """Each field's values as people read them, for every enterprise of a profile, built on first use: the
     texts (Arrow) and their codes (equal texts, equal codes) — the evidence of millions of pairs gathers from
-    these, and pairs whose shown values are the same share one text."""
+    these, and pairs whose shown values are the same share one text.  A test's piece of evidence
+    (``营业收入≥2000万元（`` value ``）``) is built once per distinct value of its field (:meth:`pieces`)."""
 
     def __init__(self, cb: CompiledBook, enc: Encoded):
         self.cb, self.enc = cb, enc
         self._text: dict[str, pa.Array] = {}
         self._codes: dict[str, tuple[np.ndarray, int]] = {}
+        self._values: dict[str, pa.Array] = {}
+        self._pieces: dict[tuple[str, str, str], pa.Array] = {}
 
     def text(self, name: str) -> pa.Array:
         if name not in self._text:
@@ -280,8 +283,19 @@ class Displays:
     def codes(self, name: str) -> tuple[np.ndarray, int]:
         if name not in self._codes:
             d = pc.dictionary_encode(self.text(name))
+            self._values[name] = d.dictionary
             self._codes[name] = (d.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(d.dictionary))
         return self._codes[name]
+
+    def pieces(self, name: str, before: str, after: str) -> pa.Array:
+        """``before + value + after`` for every distinct shown value of ``name`` (indexed by :meth:`codes`)."""
+        key = (name, before, after)
+        if key not in self._pieces:
+            self.codes(name)
+            string = pa.large_string()
+            self._pieces[key] = pc.binary_join_element_wise(
+                pa.scalar(before, string), self._values[name].cast(string), pa.scalar(after, string), pa.scalar("", string))
+        return self._pieces[key]
 
 
 @dataclass
@@ -355,11 +369,19 @@ def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: 
     # which tests each pattern shows; the fields whose values they show
     shown = np.stack([ev[lf.leaf_id] for lf in cp.leaves], axis=1) if cp.leaves else np.zeros((root.size, 0), bool)
     sets, set_of_pattern = np.unique(shown, axis=0, return_inverse=True)
+    set_of_pair = set_of_pattern.reshape(-1)[ids]
     pieces = [_leaf_piece(cb, lf) for lf in cp.leaves]
-    value_fields = sorted({lf.source.field for lf, (_, with_value, _) in zip(cp.leaves, pieces, strict=True)
-                           if with_value and shown[:, lf.leaf_id].any()})
-    columns = [(set_of_pattern.reshape(-1)[ids], len(sets))]
-    columns += [(displays.codes(f)[0][r], displays.codes(f)[1]) for f in value_fields]
+    valued = np.array([with_value for _, with_value, _ in pieces], dtype=bool)
+    value_fields = sorted({lf.source.field for lf, v in zip(cp.leaves, valued, strict=True)
+                           if v and shown[:, lf.leaf_id].any()})
+    # a pair's text is fixed by its set of shown tests and the values those show: a field's value counts
+    # only where the set shows it, so distinct combinations are distinct texts (the dictionary written
+    # holds each text once — Parquet keeps a dictionary with repeats only as plain strings)
+    columns = [(set_of_pair, len(sets))]
+    for f in value_fields:
+        codes, card = displays.codes(f)
+        on = sets[:, [i for i, lf in enumerate(cp.leaves) if valued[i] and lf.source.field == f]].any(axis=1)
+        columns.append((np.where(on[set_of_pair], codes[r], card), card + 1))
     inv, first = _distinct(columns)
     # the distinct texts: every test's piece where that text shows it, joined skipping the others (Arrow's
     # null-skipping join drops a row whose pieces are all null: texts that show nothing are left out of it)
@@ -374,9 +396,8 @@ def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: 
         if not with_value:
             parts.append(_masked(pa.array([before], pa.large_string()), np.zeros(keep.size, np.int64), show))
             continue
-        value = _masked(displays.text(lf.source.field), at_rows, show)
-        parts.append(pc.binary_join_element_wise(pa.scalar(before, pa.large_string()), value,
-                                                 pa.scalar(after, pa.large_string()), pa.scalar("", pa.large_string())))
+        field_codes = displays.codes(lf.source.field)[0]
+        parts.append(_masked(displays.pieces(lf.source.field, before, after), field_codes[at_rows], show))
     head = REVIEW_PREFIX.format(cp.policy.review) if cp.policy.review else ""
     if cp.policy.review:  # a discretionary step: the pair says it is subject to review
         parts.insert(0, pa.repeat(pa.scalar(head, pa.large_string()), keep.size))
@@ -384,12 +405,15 @@ def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: 
         some = pc.binary_join_element_wise(*parts, pa.scalar("；", pa.large_string()), null_handling="skip")
     else:
         some = parts[0] if parts else pa.array([], pa.large_string())
-    # every distinct text: those with a shown test, then the one without (``head`` alone, or "")
-    where = np.full(first.size, keep.size, dtype=np.int64)
-    where[keep] = np.arange(keep.size)
-    texts = pa.concat_arrays([some.cast(pa.large_string()), pa.array([head], pa.large_string())]).take(pa.array(where))
+    # every distinct text: those with a shown test, then the one without (``head`` alone, or ""), when any
+    # pair has it; each pair points to its own
+    where = np.full(first.size, keep.size, dtype=np.int32)
+    where[keep] = np.arange(keep.size, dtype=np.int32)
+    texts = some.cast(pa.large_string())
+    if keep.size < first.size:
+        texts = pa.concat_arrays([texts, pa.array([head], pa.large_string())])
     return Explained(order, unknown, unknown_names, lo, hi,
-                     pa.DictionaryArray.from_arrays(pa.array(inv), texts))
+                     pa.DictionaryArray.from_arrays(pa.array(where[inv]), texts))
 
 
 def explain_pairs(

@@ -276,15 +276,26 @@ class Displays:
 
     def text(self, name: str) -> pa.Array:
         if name not in self._text:
-            num = self.enc.numeric(self.cb, name) if self.cb.fields[name].type == "number" else None
-            self._text[name] = display_arrow(self.cb.fields, name, self.enc.columns[name], num)
+            codes, _ = self.codes(name)
+            self._text[name] = self._values[name].take(pa.array(codes))
         return self._text[name]
 
     def codes(self, name: str) -> tuple[np.ndarray, int]:
+        """(each enterprise's code, how many distinct texts): the texts (``_values``) are built per distinct
+        value of the field — a million enterprises hold a few thousand — in order of first appearance, so
+        the codes are those a dictionary encoding of every enterprise's text gives."""
         if name not in self._codes:
-            d = pc.dictionary_encode(self.text(name))
+            values = self.enc.columns[name]
+            num = self.enc.numeric(self.cb, name) if self.cb.fields[name].type == "number" else None
+            codes, uniques = pd.factorize(values if num is None else num, use_na_sentinel=False)  # missing: 未知
+            if num is not None:
+                shown = display_arrow(self.cb.fields, name, pd.Series(np.zeros(len(uniques))), np.asarray(uniques))
+            else:
+                shown = display_arrow(self.cb.fields, name, pd.Series(uniques, dtype=values.dtype), None)
+            d = pc.dictionary_encode(shown)  # distinct values may read alike (rounding, labels)
             self._values[name] = d.dictionary
-            self._codes[name] = (d.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(d.dictionary))
+            index = d.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            self._codes[name] = (index[codes], len(d.dictionary))
         return self._codes[name]
 
     def pieces(self, name: str, before: str, after: str) -> pa.Array:

@@ -122,6 +122,8 @@ def test_displays_built_per_distinct_value_read_as_per_enterprise(city):
     from quanhuiqi.eligibility.explain import display_arrow
 
     book, prof, _ = city
+    prof = prof.copy()
+    prof.loc[prof.index[:4], "revenue"] = [0.0, -0.0, -0.00001, 0.0]  # -0.0 reads -0, as a row of its own would
     cb = book.compiled
     bases = tuple({cp.policy.amount_base for cp in cb.policies if cp.policy.amount_base})
     enc = encode(cb, prof, bases, derived_for(cb, prof, None, dt.date.fromisoformat(DAY)))

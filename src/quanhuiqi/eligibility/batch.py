@@ -287,10 +287,13 @@ class Displays:
         if name not in self._codes:
             values = self.enc.columns[name]
             num = self.enc.numeric(self.cb, name) if self.cb.fields[name].type == "number" else None
-            codes, uniques = pd.factorize(values if num is None else num, use_na_sentinel=False)  # missing: 未知
-            if num is not None:
-                shown = display_arrow(self.cb.fields, name, pd.Series(np.zeros(len(uniques))), np.asarray(uniques))
+            if num is not None:  # numbers by their bits: -0.0 shows as -0, not as 0
+                bits = np.ascontiguousarray(num, dtype=np.float64).view(np.int64)
+                codes, uniques = pd.factorize(bits, use_na_sentinel=False)
+                shown = display_arrow(self.cb.fields, name, pd.Series(np.zeros(len(uniques))),
+                                      np.asarray(uniques, dtype=np.int64).view(np.float64))
             else:
+                codes, uniques = pd.factorize(values, use_na_sentinel=False)  # missing is a value: 未知
                 shown = display_arrow(self.cb.fields, name, pd.Series(uniques, dtype=values.dtype), None)
             d = pc.dictionary_encode(shown)  # distinct values may read alike (rounding, labels)
             self._values[name] = d.dictionary

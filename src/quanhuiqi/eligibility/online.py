@@ -64,10 +64,6 @@ class OnlineMatcher:
         self.leaf_policy = np.repeat(np.arange(len(cb.policies)), [len(cp.leaves) for cp in cb.policies])
         self.leaf_field = [lf.source.field for cp in cb.policies for lf in cp.leaves]
         self.shown_fields = sorted(set(self.leaf_field))
-        self.top_down = [
-            (kind, child, np.repeat(gates, np.diff(np.append(offsets, child.size))))
-            for kind, gates, child, offsets in reversed(cb.levels)
-        ]
         pols = [cp.policy for cp in cb.policies]
         self.modes = [p.mode for p in pols]
         self.review = [None if not p.review else REVIEW_PREFIX.format(p.review) for p in pols]
@@ -93,6 +89,100 @@ class OnlineMatcher:
         for i, k in enumerate(self.leaf_key.tolist()):
             self.key_piece[k] = evidence_piece(cb.fields, leaves[i].source, leaves[i].neg)
             self.key_field[k] = self.leaf_field[i]
+        self._pid_arr = np.array(self.pids, dtype=object)
+        self._mode_arr = np.array(self.modes, dtype=object)
+        self._leaf_field_arr = np.array(self.leaf_field, dtype=object)
+        self._tiered = np.zeros(len(pols), dtype=bool)
+        self._tiered[list(self.tiers)] = True
+        self._build_flat()
+        self._build_atom_table()
+        self._shown_cache: dict[str, dict] = {f: {} for f in self.shown_fields}
+        self._date_cache: dict[str, dict] = {n: {} for n in self._ordered}
+
+    # -- the book laid out for one row ---------------------------------------------------------------
+    def _build_flat(self) -> None:
+        """Every node of every tree placed once, in the block of its parent's level: each level's
+        children are one contiguous slice (reduceat on a view, no gather), a gate's value is written
+        straight into its parent's block, and the roots are the last block (one per policy).
+
+        For evidence, each leaf's path from its root as (parent, child, parent is ``any``) positions,
+        padded with the leaf itself, so only the matching policies' leaves are walked per call."""
+        cb = self.cb
+        n_pol = len(cb.policies)
+        pos = np.full(cb.n_slots, -1, dtype=np.int64)
+        parent = np.full(cb.n_slots, -1, dtype=np.int64)
+        parent_any = np.zeros(cb.n_slots, dtype=bool)
+        start = 0
+        blocks = []
+        for kind, gate_slots, child, offsets in cb.levels:
+            pos[child] = start + np.arange(child.size)
+            owner = np.repeat(gate_slots, np.diff(np.append(offsets, child.size)))
+            parent[child] = owner
+            parent_any[child] = kind == "any"
+            blocks.append((kind == "all", start, start + child.size, offsets, gate_slots))
+            start += child.size
+        self._root_start = start
+        pos[cb.roots] = start + np.arange(n_pol)
+        if (pos < 0).any():  # pragma: no cover - the compiled book places every node once
+            raise AssertionError("online matcher: a node of the compiled book has no place")
+        self._nbuf = start + n_pol
+        self.pos = pos
+        self._levels = [(is_all, a, b, offsets, pos[gates]) for is_all, a, b, offsets, gates in blocks]
+        leaf_pos = pos[: self.n_leaves]
+        order = np.argsort(leaf_pos, kind="stable")
+        self._leaf_fill_pos = leaf_pos[order]
+        self._leaf_fill_src = (cb.leaf_atom + cb.n_atoms * cb.leaf_neg.astype(np.int64))[order]
+        self._leaf_pos = leaf_pos
+        # each leaf's ancestors, root first: (parent position, child position, parent is any)
+        paths = []
+        for leaf in range(self.n_leaves):
+            edges = []
+            node = leaf
+            while parent[node] >= 0:
+                edges.append((pos[parent[node]], pos[node], bool(parent_any[node])))
+                node = parent[node]
+            paths.append(edges)
+        depth = max((len(e) for e in paths), default=0) or 1
+        ep = np.repeat(leaf_pos[:, None], depth, axis=1)
+        ec = ep.copy()
+        eany = np.zeros((self.n_leaves, depth), dtype=bool)
+        for leaf, edges in enumerate(paths):
+            for d, (pp, cc, aa) in enumerate(edges):
+                ep[leaf, d], ec[leaf, d], eany[leaf, d] = pp, cc, aa
+        self._ep, self._ec, self._eany = ep, ec, eany
+        counts = np.array([len(cp.leaves) for cp in cb.policies], dtype=np.int64)
+        self._leaf_count = counts
+        self._leaf_first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+    def _build_atom_table(self) -> None:
+        """The fixed-table codecs (ordered, bool) as one flat table: a row's atom codes are one gather
+        from the per-field codes, instead of one assignment per field."""
+        cb = self.cb
+        fixed = [n for n in cb.codecs if n in self._kleene]
+        self._fixed = fixed
+        self._fixed_idx = {n: i for i, n in enumerate(fixed)}
+        tab, dest, base, width, cid = [], [], [], [], []
+        at = 0
+        for i, n in enumerate(fixed):
+            k = self._kleene[n]
+            w = k.shape[1]
+            tab.append(k.reshape(-1))
+            dest.append(cb.codec_atoms[n])
+            base.append(at + np.arange(w))
+            width.append(np.full(w, w))
+            cid.append(np.full(w, i))
+            at += k.size
+
+        def cat(xs: list, dtype: Any) -> np.ndarray:
+            return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype=dtype)
+
+        self._ftab = cat(tab, np.int8)
+        self._fdest = cat(dest, np.int64)
+        self._fbase = cat(base, np.int64)
+        self._fwidth = cat(width, np.int64)
+        self._fcid = cat(cid, np.int64)
+        self._open_codecs = [(n, c, isinstance(c, SetCodec)) for n, c in cb.codecs.items() if n not in self._kleene]
+        self._ordered_kind = {n: self.cb.fields[n].type for n in self._ordered}
 
     def _active_mask(self, as_of: dt.date) -> np.ndarray:
         m = self._active.get(as_of)
@@ -144,34 +234,48 @@ class OnlineMatcher:
         return display_one(self.cb.fields, name, str(v))
 
     def atom_values(self, row: Any) -> np.ndarray:
-        """Kleene codes of every base test for one profile row: one table row per field (2·true + unknown,
-        built once per code), no arithmetic per call."""
-        cb = self.cb
-        out = np.zeros(cb.n_atoms, dtype=np.int8)
+        """Kleene codes of every base test for one profile row: one code per field (2·true + unknown
+        rows of tables built once per code), gathered in one step; no arithmetic per atom."""
+        out = np.zeros(self.cb.n_atoms, dtype=np.int8)
         get = row.get
-        kleene = self._kleene
-        for name, codec in cb.codecs.items():
+        codes = []
+        thr, kind = self._thr, self._ordered_kind
+        for name in self._fixed:
             v = get(name, None)
-            if name in self._ordered:
-                x = self._number(name, v)
+            if name in thr:
+                t = type(v)
+                if kind[name] == "number" and (t is float or t is int or t is np.float64):
+                    x = float(v)
+                elif v is None:
+                    x = math.nan
+                elif kind[name] == "date" and t is not str and t is not float:
+                    cache = self._date_cache[name]
+                    x = cache.get(v)
+                    if x is None:
+                        x = self._number(name, v)
+                        if len(cache) < 100_000:
+                            cache[v] = x
+                else:
+                    x = self._number(name, v)
                 if x != x:  # NaN: unknown
-                    code = 0
+                    codes.append(0)
                 else:
-                    thr = self._thr[name]
-                    code = 1 + bisect.bisect_left(thr, x) + bisect.bisect_right(thr, x)
-                out[cb.codec_atoms[name]] = kleene[name][code]
+                    tn = thr[name]
+                    codes.append(1 + bisect.bisect_left(tn, x) + bisect.bisect_right(tn, x))
                 continue
-            if isinstance(codec, BoolCodec):
-                if _missing(v):
-                    code = 0
-                elif isinstance(v, bool | np.bool_):
-                    code = 2 if v else 1
-                else:
-                    s = str(v).strip().lower()
-                    code = 2 if s in _TRUE else 1 if s in _FALSE else 0
-                out[cb.codec_atoms[name]] = kleene[name][code]
-                continue
-            key = v if isinstance(codec, SetCodec) and isinstance(v, str) else (None if _missing(v) else str(v))
+            if v is True or v is False or type(v) is np.bool_:
+                codes.append(2 if v else 1)
+            elif _missing(v):
+                codes.append(0)
+            else:
+                s = str(v).strip().lower()
+                codes.append(2 if s in _TRUE else 1 if s in _FALSE else 0)
+        if codes:
+            c = np.array(codes, dtype=np.int64)
+            out[self._fdest] = self._ftab[self._fbase + c[self._fcid] * self._fwidth]
+        for name, codec, is_set in self._open_codecs:
+            v = get(name, None)
+            key = v if is_set and isinstance(v, str) else (None if _missing(v) else str(v))
             cache = self._one[name]
             k = cache.get(key)
             if k is None:
@@ -179,29 +283,34 @@ class OnlineMatcher:
                 k = 2 * t.astype(np.int8) + u.astype(np.int8)
                 if len(cache) < 100_000:
                     cache[key] = k
-            out[cb.codec_atoms[name]] = k
+            out[self.cb.codec_atoms[name]] = k
         return out
 
+    def node_values(self, atoms: np.ndarray) -> np.ndarray:
+        """Kleene codes of every node in the flat layout (``self.pos[slot]`` is a slot's place; the
+        roots are the last ``len(policies)`` places)."""
+        buf = np.empty(self._nbuf, dtype=np.int8)
+        ext = np.concatenate([atoms, 2 - atoms])
+        buf[self._leaf_fill_pos] = ext[self._leaf_fill_src]
+        mn, mx = np.minimum.reduceat, np.maximum.reduceat
+        for is_all, a, b, offsets, out in self._levels:
+            buf[out] = mn(buf[a:b], offsets) if is_all else mx(buf[a:b], offsets)
+        return buf
+
     def slot_values(self, atoms: np.ndarray) -> np.ndarray:
-        cb = self.cb
-        slots = np.empty(cb.n_slots, dtype=np.int8)
-        lv = atoms[cb.leaf_atom]
-        slots[: self.n_leaves] = np.where(cb.leaf_neg, 2 - lv, lv)
-        for kind, gate_slots, child, offsets in cb.levels:
-            vals = slots[child]
-            slots[gate_slots] = (
-                np.minimum.reduceat(vals, offsets) if kind == "all" else np.maximum.reduceat(vals, offsets)
-            )
-        return slots
+        """Kleene codes per slot of the compiled book's numbering (``cb.levels``)."""
+        return self.node_values(atoms)[self.pos]
+
+    def _root_values(self, buf: np.ndarray, as_of: str | dt.date) -> np.ndarray:
+        roots = buf[self._root_start:]
+        return np.where(self._active_mask(as_of_date(as_of)), roots, 0)
 
     def verdicts(self, row: Any, as_of: str | dt.date) -> np.ndarray:
         """Kleene codes per policy of the book (inactive policies are 0)."""
-        slots = self.slot_values(self.atom_values(row))
-        return np.where(self._active_mask(as_of_date(as_of)), slots[self.cb.roots], 0)
+        return self._root_values(self.node_values(self.atom_values(row)), as_of)
 
     def verdicts_from_atoms(self, atoms: np.ndarray, as_of: str | dt.date) -> np.ndarray:
-        slots = self.slot_values(atoms)
-        return np.where(self._active_mask(as_of_date(as_of)), slots[self.cb.roots], 0)
+        return self._root_values(self.node_values(atoms), as_of)
 
     def with_derived(self, row: dict, as_of: dt.date, facts=None) -> dict:
         """The row with the book's derived fields: computed from ``facts`` (this enterprise's fact tables) when
@@ -230,88 +339,113 @@ class OnlineMatcher:
         return low, high
 
     def match_columns(self, row: Any, as_of: str | dt.date, facts=None) -> dict[str, list]:
-        """The pairs of one enterprise as columns (lists), evidence and missing facts included.
+        """The pairs of one enterprise as columns (lists), evidence and missing facts included."""
+        cols, evidence = self.match_lazy(row, as_of, facts)
+        cols["evidence"] = evidence(range(len(cols["policy_id"])))
+        return {c: cols[c] for c in PAIR_COLUMNS}
 
-        Which leaves prove a verdict and which unknown leaves must be settled is propagated top
-        down level by level for all policies at once; only the strings are built per pair."""
+    def match_lazy(self, row: Any, as_of: str | dt.date, facts=None) -> tuple[dict[str, list], Any]:
+        """:meth:`match_columns` without the evidence column, and a function giving the evidence of the
+        pairs at some positions (an online ranker writes evidence only for the pairs it returns).
+
+        Which leaves prove a verdict and which unknown leaves must be settled is read along each leaf's
+        path from its root, for the matching policies' leaves only; strings are built per pair."""
         if isinstance(row, pd.DataFrame):
             row = row.iloc[0]
         if isinstance(row, pd.Series):
             row = row.to_dict()
-        cb = self.cb
         if self.derived:
             row = self.with_derived(row, as_of_date(as_of), facts)
         atom_codes = self.atom_values(row)
-        slots = self.slot_values(atom_codes)
-        rootv = np.where(self._active_mask(as_of_date(as_of)), slots[cb.roots], 0)
+        buf = self.node_values(atom_codes)
+        rootv = self._root_values(buf, as_of)
         hits = np.flatnonzero(rootv)
-        cols: dict[str, list] = {c: [] for c in PAIR_COLUMNS}
+        cols: dict[str, list] = {c: [] for c in PAIR_COLUMNS if c != "evidence"}
         if hits.size == 0:
-            return cols
-        sup = np.zeros(cb.n_slots, dtype=bool)
-        upath = np.zeros(cb.n_slots, dtype=bool)
-        sup[cb.roots] = rootv != 0
-        upath[cb.roots] = rootv == 1
-        for kind, child, parent in self.top_down:
-            vp, vc = slots[parent], slots[child]
-            s = sup[parent] & (vp != 0)
-            if kind == "any":
-                s &= vc == vp
-            sup[child] = s
-            upath[child] = upath[parent] & (vc == 1)
-        lv = slots[: self.n_leaves]
-        ev_idx = np.flatnonzero(sup[: self.n_leaves] & (lv == 2))
-        un_idx = np.flatnonzero(upath[: self.n_leaves] & (lv == 1))
-        lf = self.leaf_field
-        uk, inv = np.unique(self.leaf_key[ev_idx], return_inverse=True)
-        shown: dict[str, str] = {}
-        distinct = []
-        for k in uk.tolist():
-            before, with_value, after = self.key_piece[k]
-            if not with_value:
-                distinct.append(before)
-                continue
-            f = self.key_field[k]
-            if f not in shown:
-                shown[f] = self._display(f, row.get(f))
-            distinct.append(before + shown[f] + after)
-        pieces = [distinct[j] for j in inv.tolist()]
+            return cols, lambda idx: []
+        lens = self._leaf_count[hits]
+        ends = np.cumsum(lens)
+        H = np.repeat(self._leaf_first[hits] - (ends - lens), lens) + np.arange(int(ends[-1]))
+        vp, vc = buf[self._ep[H]], buf[self._ec[H]]
+        lv = buf[self._leaf_pos[H]]
+        root = np.repeat(rootv[hits], lens)
+        sup = ((vp != 0) & (~self._eany[H] | (vc == vp))).all(axis=1)
+        ev_idx = H[sup & (lv == 2)]
+        un_idx = H[(root == 1) & (vc == 1).all(axis=1) & (lv == 1)]
         ev_pol = self.leaf_policy[ev_idx]
         ev_a = np.searchsorted(ev_pol, hits, "left").tolist()
         ev_b = np.searchsorted(ev_pol, hits, "right").tolist()
-        un_fields = [lf[i] for i in un_idx.tolist()]
         un_pol = self.leaf_policy[un_idx]
-        un_a = np.searchsorted(un_pol, hits, "left").tolist()
-        un_b = np.searchsorted(un_pol, hits, "right").tolist()
-        amount = self._amounts(hits, row)
+        un_a = np.searchsorted(un_pol, hits, "left")
+        un_b = np.searchsorted(un_pol, hits, "right")
+        amount, amount_max = self._amounts(hits, row, atom_codes)
         uscc = row.get("uscc", None)
         uscc = None if _missing(uscc) else str(uscc)
-        hl = hits.tolist()
-        rv = rootv[hits].tolist()
-        cols["uscc"] = [uscc] * len(hl)
-        cols["policy_id"] = [self.pids[i] for i in hl]
-        cols["verdict"] = ["eligible" if v == 2 else "undetermined" for v in rv]
-        cols["unknown"] = [
-            ";".join(sorted(set(un_fields[a:b]))) if b > a else "" for a, b in zip(un_a, un_b, strict=True)
-        ]
-        evidence = ["；".join(pieces[a:b]) for a, b in zip(ev_a, ev_b, strict=True)]
-        for k, i in enumerate(hl):
-            if self.review[i]:
-                evidence[k] = self.review[i] + ("；" + evidence[k] if evidence[k] else "")
-        cols["evidence"] = evidence
-        cols["mode"] = [self.modes[i] for i in hl]
-        amount_max = list(amount)
-        for k, i in enumerate(hl):
-            if i in self.tiers:
-                amount[k], amount_max[k] = self._tier_amounts(i, atom_codes)
-            elif math.isnan(amount[k]) and self.base_idx[i] >= 0:
-                amount_max[k] = self.cap[i]
+        n = hits.size
+        cols["uscc"] = [uscc] * n
+        cols["policy_id"] = self._pid_arr[hits].tolist()
+        cols["verdict"] = np.where(rootv[hits] == 2, "eligible", "undetermined").astype(object).tolist()
+        unknown = np.full(n, "", dtype=object)
+        one = un_b - un_a == 1
+        unknown[one] = self._leaf_field_arr[un_idx[un_a[one]]]
+        many = np.flatnonzero(un_b - un_a > 1).tolist()
+        if many:
+            lf = self.leaf_field
+            ul = un_idx.tolist()
+            a_, b_ = un_a.tolist(), un_b.tolist()
+            for k in many:
+                unknown[k] = ";".join(sorted({lf[i] for i in ul[a_[k]:b_[k]]}))
+        cols["unknown"] = unknown.tolist()
+        cols["mode"] = self._mode_arr[hits].tolist()
         cols["amount"] = amount
         cols["amount_max"] = amount_max
-        return cols
+        hl = hits.tolist()
+        ev_keys = self.leaf_key[ev_idx]
+        built: list[list[str]] = []
 
-    def _amounts(self, hits: np.ndarray, row: dict) -> list:
-        """cap, or rate × base capped — vectorised over the matching policies."""
+        def evidence(idx) -> list[str]:
+            if not built:  # each distinct piece once, then gathered per leaf (pieces repeat across policies)
+                uk, inv = np.unique(ev_keys, return_inverse=True)
+                distinct = np.array([self._piece(k, row) for k in uk.tolist()] + [""], dtype=object)
+                built.append(distinct[inv].tolist())
+            pieces = built[0]
+            out = []
+            for k in idx:
+                text = "；".join(pieces[ev_a[k]:ev_b[k]])
+                review = self.review[hl[k]]
+                if review:
+                    text = review + ("；" + text if text else "")
+                out.append(text)
+            return out
+
+        return cols, evidence
+
+    def _piece(self, k: int, row: dict) -> str:
+        before, with_value, after = self.key_piece[k]
+        if not with_value:
+            return before
+        f = self.key_field[k]
+        return before + self._shown(f, row.get(f)) + after
+
+    def _shown(self, name: str, v: Any) -> str:
+        """:meth:`_display`, remembered per field and (type, value): rows repeat the same few values."""
+        cache = self._shown_cache.get(name)
+        if cache is None or (type(v) is float and v != v):
+            return self._display(name, v)
+        try:
+            key = (type(v), v)
+            hit = cache.get(key)
+        except TypeError:  # an unhashable value: shown as is
+            return self._display(name, v)
+        if hit is None:
+            hit = self._display(name, v)
+            if len(cache) < 20_000:
+                cache[key] = hit
+        return hit
+
+    def _amounts(self, hits: np.ndarray, row: dict, atoms: np.ndarray) -> tuple[list, list]:
+        """(amount, amount_max) of the matching policies: cap, or rate × base capped — vectorised; a
+        tiered policy's amount is the tier its facts prove, the highest it may reach as its maximum."""
         out = self.cap[hits]
         bi = self.base_idx[hits]
         if self.base_names and (bi >= 0).any():
@@ -325,7 +459,12 @@ class OnlineMatcher:
             x = self.rate[hits] * xs[bi]
             out = np.where(bi >= 0, np.where(np.isnan(out), x, np.fmin(x, out)), out)
             out = np.where((bi >= 0) & np.isnan(x), np.nan, out)
-        return out.tolist()
+        top = np.where(np.isnan(out) & (bi >= 0), self.cap[hits], out)
+        amount, amount_max = out.tolist(), top.tolist()
+        if self.tiers:
+            for k in np.flatnonzero(self._tiered[hits]).tolist():
+                amount[k], amount_max[k] = self._tier_amounts(int(hits[k]), atoms)
+        return amount, amount_max
 
     def match_records(self, row: Any, as_of: str | dt.date, facts=None) -> list[dict[str, Any]]:
         cols = self.match_columns(row, as_of, facts)

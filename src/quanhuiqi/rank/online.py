@@ -69,6 +69,8 @@ class OnlineRanker:
             history = None
         self.builder = scorer.fit_builder(population, profile, self.policies, as_of, history, city=self.city)
         self.features = OnlineFeatures(self.builder, self.policies, as_of)
+        if hasattr(scorer, "online_tables"):  # a tree model: its reason tables, built now rather than on a call
+            scorer.online_tables()
         self._matcher = book._online
         self._records: tuple[Any, Any] | None = None  # the one-record validator and profiler, made when first used
 
@@ -88,8 +90,12 @@ class OnlineRanker:
         if self.book.compiled.derived_fields:  # the derived facts the features read too (amount bases …)
             row = self._matcher.with_derived(row, as_of_date(self.as_of), facts)
             facts = None
-        cols = self._matcher.match_columns(row, self.as_of, facts)
-        keep = [i for i in range(len(cols["policy_id"])) if self._open(cols, i, include_auto)]
+        cols, evidence_of = self._matcher.match_lazy(row, self.as_of, facts)
+        n = len(cols["policy_id"])
+        if self._held or not include_auto:
+            keep = [i for i in range(n) if self._open(cols, i, include_auto)]
+        else:
+            keep = list(range(n))
         if not keep:
             return _empty()
         pick = {c: [cols[c][i] for i in keep] for c in cols}
@@ -99,7 +105,10 @@ class OnlineRanker:
         order = np.lexsort((np.array(pick["policy_id"], dtype=object), -score))  # ties: by policy id
         if top is not None:
             order = order[:top]
-        out: dict[str, Any] = {c: [pick[c][i] for i in order] for c in RECOMMENDATION_COLUMNS[:6]}
+        ol = order.tolist()
+        out: dict[str, Any] = {c: [pick[c][i] for i in ol] for c in RECOMMENDATION_COLUMNS[:6] if c != "evidence"}
+        out["evidence"] = evidence_of([keep[i] for i in ol])  # evidence only for the pairs returned
+        out = {c: out[c] for c in RECOMMENDATION_COLUMNS[:6]}
         why = (self.scorer.explain_matrix(F[order], names, out["unknown"]) if reasons
                else [None] * len(order))
         data = {c: pd.array(v, dtype="string") for c, v in out.items()}

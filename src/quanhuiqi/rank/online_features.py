@@ -75,6 +75,17 @@ def _tokens(v: Any) -> frozenset[str]:
     return frozenset(x for x in t.split(";") if x) if t is not None else frozenset()
 
 
+def _count_known(v: Any) -> float:
+    """:func:`_count`, 0 when missing (a pair's missing facts)."""
+    if type(v) is str:
+        if not v:
+            return 0.0
+        if ";;" not in v and not v.startswith(";") and not v.endswith(";"):
+            return float(v.count(";") + 1)
+    c = _count(v)
+    return 0.0 if math.isnan(c) else c
+
+
 def _count(v: Any) -> float:
     t = _text(v)
     return math.nan if t is None else float(len([x for x in t.split(";") if x]))
@@ -181,6 +192,8 @@ class OnlineFeatures:
         self.has_amount = "amount_rate" in pol.columns and "amount_base" in pol.columns
         self.base = ([_text(v) for v in pol["amount_base"].to_numpy(dtype=object)] if "amount_base" in pol.columns
                      else [None] * n)
+        self.base_names = sorted({b for b in self.base if b is not None})
+        self.base_code = np.array([-1 if b is None else self.base_names.index(b) for b in self.base], dtype=np.int64)
         vt = as_days(pol["valid_to"]) if "valid_to" in pol.columns else pd.Series(pd.NaT, index=pol.index)
         vf = as_days(pol["valid_from"]) if "valid_from" in pol.columns else pd.Series(pd.NaT, index=pol.index)
         self.days_to_deadline = (vt - day).dt.days.to_numpy(dtype=float, na_value=np.nan)
@@ -315,8 +328,9 @@ class OnlineFeatures:
         F[at["valid_days"]] = self.valid_days[P]
         self._specificity(F, row, P)
         self._targets(F, row, P)
-        F[at["is_eligible"]] = [np.nan if (v := _text(x)) is None else float(v == "eligible") for x in verdicts]
-        F[at["n_unknown"]] = [0.0 if math.isnan(c := _count(u)) else c for u in unknown]
+        F[at["is_eligible"]] = [float(x == "eligible") if type(x) is str and x.strip() else
+                                np.nan if (v := _text(x)) is None else float(v == "eligible") for x in verdicts]
+        F[at["n_unknown"]] = [_count_known(u) for u in unknown]
         if self.hist:
             self._history_features(F, row, P)
         else:
@@ -330,18 +344,17 @@ class OnlineFeatures:
         return _number(row[col]) if col in row else math.nan
 
     def _amount(self, row: dict, P: np.ndarray) -> np.ndarray:
+        """min(cap, rate × the enterprise's base), the cap where that is unknown — over all pairs at once
+        (the same element-wise operations as the batch)."""
         cap = self.cap[P]
         if not self.has_amount:
             return cap
-        est = cap.copy()
-        rate = self.rate[P]
-        for i, p in enumerate(P):
-            b = self.base[p]
-            if b is None or b not in row:
-                continue
-            v = np.minimum(cap[i:i + 1], rate[i:i + 1] * _number(row[b]))
-            est[i] = v[0] if np.isfinite(v[0]) else cap[i]
-        return est
+        bi = self.base_code[P]
+        if not (bi >= 0).any():
+            return cap
+        xs = np.array([_number(row[b]) if b in row else math.nan for b in self.base_names] + [math.nan])
+        v = np.minimum(cap, self.rate[P] * xs[bi])
+        return np.where((bi >= 0) & np.isfinite(v), v, cap)
 
     def _specificity(self, F: np.ndarray, row: dict, P: np.ndarray) -> None:
         at, stats = self.at, self.stats

@@ -303,6 +303,7 @@ class LambdaRanker(PairScorer):
                                 categorical_feature=cats)
             valid_sets = [valid]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False))
+        self.__dict__.pop("_tables", None)  # reason tables of an earlier booster
         self.booster_ = lgb.train(params, train, num_boost_round=self.num_boost_round, valid_sets=valid_sets,
                                   valid_names=["valid"] * len(valid_sets), callbacks=callbacks)
         best = int(self.booster_.best_iteration or 0)
@@ -378,6 +379,37 @@ class LambdaRanker(PairScorer):
         if eta is None:
             return c
         return np.column_stack([c[:, :-1], self.firm_effect_weight * np.nan_to_num(eta), c[:, -1]])
+
+    def online_tables(self) -> Any:
+        """The booster as :class:`~quanhuiqi.rank.trees.TreeTables` (built once, on first use; None for trees
+        too deep to tabulate): an online call's reasons from tables instead of ``pred_contrib`` per row."""
+        if not hasattr(self, "_tables"):
+            from quanhuiqi.rank.trees import TreeTables
+
+            try:
+                self._tables = TreeTables(self.booster_, self.best_iteration_, max_depth=8)
+            except ValueError:
+                self._tables = None
+        return self._tables
+
+    def explain_matrix(self, values: np.ndarray, names: list[str], unknown: list | None = None,
+                       top: int = 3) -> list[str]:
+        """:meth:`explain_features` of a matrix, as the batch gives it: TreeSHAP from the booster's tables,
+        and ``pred_contrib`` for any row whose reason the tables' rounding bound leaves open."""
+        from quanhuiqi.rank.trees import decided
+
+        tables = self.online_tables()
+        if tables is None or len(values) == 0:
+            return super().explain_matrix(values, names, unknown, top=top)
+        X, eta = self._split_matrix(values, names)
+        c, bound = tables.contributions(X)
+        if eta is not None:
+            c = np.column_stack([c[:, :-1], self.firm_effect_weight * np.nan_to_num(eta), c[:, -1]])
+            bound = np.column_stack([bound, np.zeros(len(bound))])
+        open_rows = ~decided(c[:, : len(names)], bound, top)
+        if open_rows.any():
+            c[open_rows] = self.contribution_matrix(values[open_rows], names)
+        return reason_texts(c, values, names, unknown, top=top)
 
     def reasons(
         self,

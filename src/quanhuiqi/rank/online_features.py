@@ -223,9 +223,19 @@ class OnlineFeatures:
         groups = policy_groups(pol)
         self.groups = {c: ([_text(v) for v in groups[c].to_numpy(dtype=object)] if groups is not None
                            and c in groups.columns else None) for c in POLICY_GROUPS.values()}
+        # each group's values as codes (-1: none), so an enterprise's own rows and a segment's rows are
+        # looked up per distinct value, not per pair
+        self._gcode: dict[str, tuple[np.ndarray, list[str], dict[str, int]]] = {}
+        for c, vals in self.groups.items():
+            if vals is None:
+                continue
+            distinct = sorted({v for v in vals if v is not None})
+            code = {v: i for i, v in enumerate(distinct)}
+            self._gcode[c] = (np.array([-1 if v is None else code[v] for v in vals], dtype=np.int64), distinct, code)
         self._history(builder, ids)
         self._firm_levels(builder, pol)
         self._seg_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._group_cache: dict[tuple[str, Any], np.ndarray] = {}
 
     # -- history, read as of the day ------------------------------------------------------------
     def _history(self, builder: Any, ids: pd.Series) -> None:
@@ -446,26 +456,29 @@ class OnlineFeatures:
         F[at["ent_apply_rate"]] = e_apply
         last = e[3]
         F[at["ent_days_since_click"]] = self.today - last if last > 0 else np.nan
+        pr = np.zeros((k, 3))
         if self.pair is not None:
-            mine = self.pair.rows(u)
-            pr = np.array([mine.get(self.ids[p], (0.0, 0.0, 0.0)) for p in P]).reshape(k, 3) if mine \
-                else np.zeros((k, 3))
-        else:
-            pr = np.zeros((k, 3))
+            for pid, vals in self.pair.rows(u).items():  # the enterprise's few earlier pushes
+                j = self.row_of.get(pid, -1)
+                if j >= 0:
+                    pr[P == j] = vals
         F[at["pair_prev_pushes"]] = pr[:, 0]
         F[at["pair_prev_clicked"]] = (pr[:, 1] > 0).astype(float)
         div = _text(row["industry_division"]) if SEGMENTS["industry"] in row else None
         has_div = SEGMENTS["industry"] in row
+        zero = np.zeros(3)
         for short, col in POLICY_GROUPS.items():
-            vals = self.groups.get(col)
             table = self.ent_groups.get(f"ent_{short}")
-            if vals is None or table is None:
+            if col not in self._gcode or table is None:
                 continue
-            lv = [vals[p] for p in P]
-            known = np.array([x is not None for x in lv])
-            mine = table.rows(u)
-            r = np.array([mine.get(x, (0.0, 0.0, 0.0)) if x is not None else (0.0, 0.0, 0.0) for x in lv]
-                         ).reshape(k, 3)
+            codes, distinct, code_of = self._gcode[col]
+            gc = codes[P]
+            known = gc >= 0
+            r = np.zeros((k, 3))
+            for x, vals in table.rows(u).items():
+                c = code_of.get(x, -1) if x is not None else -1
+                if c >= 0:
+                    r[gc == c] = vals
             n = r[:, 0]
             if short == "dept":
                 F[at["ent_dept_pushes"]] = np.where(known, n, np.nan)
@@ -473,12 +486,16 @@ class OnlineFeatures:
             F[at[f"ent_{short}_apply_rate"]] = np.where(known, smooth(r[:, 2], n, e_apply, 2.0), np.nan)
             seg = self.group_tables.get(f"seg_{short}")
             if seg is not None and has_div:
-                s = np.array([seg.get((div, x), (0.0, 0.0, 0.0)) if x is not None else (0.0, 0.0, 0.0)
-                              for x in lv]).reshape(k, 3)
+                key = (short, div)
+                rows = self._group_cache.get(key)
+                if rows is None:  # the segment's counts per group value (last row: no value)
+                    rows = np.array([seg.get((div, x), zero) for x in distinct] + [zero]).reshape(-1, 3)
+                    self._group_cache[key] = rows
+                s_ = rows[gc]  # -1 reads the last row: zeros
                 ok = known & (div is not None)
                 if short == "dept":
-                    F[at["seg_dept_click_rate"]] = np.where(ok, smooth(s[:, 1], s[:, 0], g_click, a), np.nan)
-                F[at[f"seg_{short}_apply_rate"]] = np.where(ok, smooth(s[:, 2], s[:, 0], g_apply, a), np.nan)
+                    F[at["seg_dept_click_rate"]] = np.where(ok, smooth(s_[:, 1], s_[:, 0], g_click, a), np.nan)
+                F[at[f"seg_{short}_apply_rate"]] = np.where(ok, smooth(s_[:, 2], s_[:, 0], g_apply, a), np.nan)
 
     def _firm_effect(self, row: dict, P: np.ndarray) -> np.ndarray:
         eta = np.zeros(len(P))

@@ -84,3 +84,23 @@ def test_dates_in_any_form_and_unreadable_values_as_unknown() -> None:
     garbled = {**row, **{n: "n/a" for n in numbers + date_fields}}
     missing = {**row, **{n: None for n in numbers + date_fields}}
     pd.testing.assert_frame_equal(_answer(book.match(garbled, AS_OF)), _answer(book.match(missing, AS_OF)))
+
+
+def test_lazy_evidence_for_some_pairs_is_the_evidence_of_those_pairs() -> None:
+    """``match_lazy`` (what the online ranker calls): the same columns, and evidence built only for the pairs
+    asked for, in the order asked, equal to ``match_columns``' evidence of those pairs."""
+    book, prof = _city()
+    m = book._online
+    checked = 0
+    for row in prof.head(60).to_dict("records"):
+        full = m.match_columns(row, AS_OF)
+        cols, evidence = m.match_lazy(row, AS_OF)
+        for c in cols:
+            if c.startswith("amount"):
+                np.testing.assert_array_equal(np.array(cols[c], dtype=float), np.array(full[c], dtype=float))
+            else:
+                assert cols[c] == full[c], c
+        some = list(range(len(full["policy_id"])))[::-2]  # every other pair, backwards
+        assert evidence(some) == [full["evidence"][i] for i in some]
+        checked += len(some)
+    assert checked > 50

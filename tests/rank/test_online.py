@@ -66,6 +66,10 @@ def test_online_answers_equal_the_batch_for_each_enterprise(which):
         np.testing.assert_array_equal(got["score"].to_numpy(), want.loc[got.index, "score"].to_numpy())
         assert (got["reason"].to_numpy() == want.loc[got.index, "reason"].to_numpy()).all()
         assert (np.diff(rec["score"].to_numpy()) <= 0).all() and list(rec["rank"]) == list(range(1, len(rec) + 1))
+        top = online.recommend(row, include_auto=True, top=3)  # evidence built for the returned pairs only
+        matched = book.match(row, AS_OF).set_index("policy_id")
+        assert list(top["evidence"]) == list(matched.loc[list(top["policy_id"]), "evidence"])
+        assert list(got["evidence"]) == list(matched.loc[got.index, "evidence"])
         checked += len(rec)
     assert checked > 100
 

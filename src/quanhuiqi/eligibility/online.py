@@ -91,7 +91,11 @@ class OnlineMatcher:
             self.key_field[k] = self.leaf_field[i]
         self._pid_arr = np.array(self.pids, dtype=object)
         self._mode_arr = np.array(self.modes, dtype=object)
-        self._leaf_field_arr = np.array(self.leaf_field, dtype=object)
+        by_name = sorted(set(self.leaf_field))
+        rank = {f: i for i, f in enumerate(by_name)}
+        self._n_fields = max(len(by_name), 1)
+        self._field_by_rank = np.array(by_name, dtype=object)
+        self._leaf_field_rank = np.array([rank[f] for f in self.leaf_field], dtype=np.int64)
         self._tiered = np.zeros(len(pols), dtype=bool)
         self._tiered[list(self.tiers)] = True
         self._build_flat()
@@ -385,17 +389,12 @@ class OnlineMatcher:
         cols["uscc"] = [uscc] * n
         cols["policy_id"] = self._pid_arr[hits].tolist()
         cols["verdict"] = np.where(rootv[hits] == 2, "eligible", "undetermined").astype(object).tolist()
-        unknown = np.full(n, "", dtype=object)
-        one = un_b - un_a == 1
-        unknown[one] = self._leaf_field_arr[un_idx[un_a[one]]]
-        many = np.flatnonzero(un_b - un_a > 1).tolist()
-        if many:
-            lf = self.leaf_field
-            ul = un_idx.tolist()
-            a_, b_ = un_a.tolist(), un_b.tolist()
-            for k in many:
-                unknown[k] = ";".join(sorted({lf[i] for i in ul[a_[k]:b_[k]]}))
-        cols["unknown"] = unknown.tolist()
+        # missing facts per pair: distinct field names, sorted — one sort for all pairs (fields by name rank)
+        per = un_b - un_a
+        key = np.unique(np.repeat(np.arange(n), per) * self._n_fields + self._leaf_field_rank[un_idx])
+        names = self._field_by_rank[key % self._n_fields].tolist()
+        bounds = np.searchsorted(key // self._n_fields, np.arange(n + 1)).tolist()
+        cols["unknown"] = [";".join(names[a:b]) if b > a else "" for a, b in zip(bounds[:-1], bounds[1:])]
         cols["mode"] = self._mode_arr[hits].tolist()
         cols["amount"] = amount
         cols["amount_max"] = amount_max

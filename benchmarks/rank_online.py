@@ -15,7 +15,8 @@ and scorer: ``recommend`` with reasons for every pair (``top=None``) and for the
 a page shows); ``recommend_record`` from the raw CSV rows (text values, as the registry exports them),
 without and with the fact records of that enterprise (data_samples: its certificates, milestones,
 penalties, yearly figures and declarations).  Percentiles are over one pass of ``--calls`` enterprises
-drawn at random, after a warm-up of 50 calls.  Writes ``benchmarks/results/rank_online.json``.
+drawn at random, after a warm-up of 50 calls.  Writes ``benchmarks/results/rank_online.json`` (``--result-name``);
+``--model-param num_leaves=15 --model-param max_depth=5`` trains the shallow ranker docs/push.md recommends.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def bench_ranker(online, rows: list[dict], raw_rows: list[dict], fact_records: d
     return res
 
 
-def registered_model(threads: int):
+def registered_model(threads: int, params: dict | None = None):
     """The LightGBM ranker as the backend gets it: trained on data_samples (``quanhuiqi train ranker``,
     per-enterprise effects kept when they help), logged and registered in a fresh SQLite MLflow store,
     then loaded by ``NAME@ALIAS``."""
@@ -141,7 +142,8 @@ def registered_model(threads: int):
     here = os.getcwd()
     os.chdir(tmp)  # anything MLflow writes next to the cwd stays in the temporary folder
     try:
-        train_ranker_cli(ROOT / "data_samples", register="policy-ranker", alias="bench", threads=threads)
+        train_ranker_cli(ROOT / "data_samples", register="policy-ranker", alias="bench", threads=threads,
+                         params=params or None)
         return load_ranker("policy-ranker@bench")
     finally:
         os.chdir(here)
@@ -153,8 +155,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--city", action="append", default=[],
                     help="more city folders (e.g. /tmp/quanhuiqi_bench_city_100000_2000 from daily_run.py)")
+    ap.add_argument("--model-param", action="append", default=[], metavar="KEY=VALUE",
+                    help="a LightGBM parameter of the ranker trained (e.g. num_leaves=15, max_depth=5: the shallow "
+                         "model docs/push.md recommends for a city-wide day)")
+    ap.add_argument("--result-name", default="rank_online")
     args = ap.parse_args()
-    model = registered_model(args.threads)
+    params = {k: _number(v) for k, v in (p.split("=", 1) for p in args.model_param)}
+    model = registered_model(args.threads, params)
     from quanhuiqi.rank import RuleScorer
 
     scorers = {"rule": RuleScorer(), "model": model}
@@ -164,14 +171,25 @@ def main() -> None:
                  "load_average_1min_start": round(os.getloadavg()[0], 2), "cities": {}}
     out["targets_ms"] = {"recommend_p99": 10, "recommend_record_p99": 20}
     out["command"] = "python benchmarks/rank_online.py --calls " + str(args.calls) + "".join(
-        f" --city {c}" for c in args.city)
+        f" --city {c}" for c in args.city) + "".join(f" --model-param {p}" for p in args.model_param)
+    out["model"]["params"] = params
+    out["cpu_count"] = os.cpu_count()
     for city in [ROOT / "data_samples", *map(Path, args.city)]:
         name = "data_samples" if city == ROOT / "data_samples" else city.name
         out["cities"][name] = bench_city(name, city, scorers, args.calls)
         out["load_average_1min_end"] = round(os.getloadavg()[0], 2)
-        (ROOT / "benchmarks" / "results" / "rank_online.json").write_text(  # after each city: nothing lost
+        (ROOT / "benchmarks" / "results" / f"{args.result_name}.json").write_text(  # after each city: nothing lost
             json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(out, indent=2, ensure_ascii=False))
+
+
+def _number(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 if __name__ == "__main__":

@@ -160,14 +160,24 @@ def reason_texts(contributions: np.ndarray, values: np.ndarray, names: list[str]
     the few rows of one online call, where building Series per feature costs more than the text.
     ``values``: the feature matrix (rows × ``names``)."""
     c = np.asarray(contributions, dtype=float)[:, : len(names)]
+    if len(c) == 0:
+        return []
+    order = np.argsort(-c, axis=1, kind="stable")[:, :top]  # row by row, as a per-row argsort orders it
+    rows = np.arange(len(c))[:, None]
+    shown = (c[rows, order] > 0).tolist()
+    picked = values[rows, order].tolist()
+    order_l = order.tolist()
+    facts: dict[str, str] = {}
     out = []
     for i in range(len(c)):
-        order = np.argsort(-c[i], kind="stable")[:top]
-        parts = [_phrase_one(names[j], float(values[i, j])) for j in order if c[i, j] > 0]
+        parts = [_phrase_one(names[j], float(x)) for j, x, ok in zip(order_l[i], picked[i], shown[i], strict=True)
+                 if ok]
         text = prefix + "；".join(parts) + "。" if parts else fallback
         u = "" if unknown is None or _absent(unknown[i]) else str(unknown[i])
         if len(u) > 0:
-            text += "需补充：" + "、".join(field_label(f) for f in u.split(";") if f) + "。"
+            if u not in facts:
+                facts[u] = "需补充：" + "、".join(field_label(f) for f in u.split(";") if f) + "。"
+            text += facts[u]
         out.append(text)
     return out
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quanhuiqi.eligibility import evaluate
 from quanhuiqi.policy import load_book
@@ -104,3 +106,13 @@ def test_lazy_evidence_for_some_pairs_is_the_evidence_of_those_pairs() -> None:
         assert evidence(some) == [full["evidence"][i] for i in some]
         checked += len(some)
     assert checked > 50
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.floats(min_value=5e-324, max_value=1e15, exclude_max=True),
+                 st.integers(1, 10**9).map(lambda k: k / 20000.0)))  # halves at the 4th decimal too
+def test_the_online_number_text_is_the_batchs(x: float) -> None:
+    from quanhuiqi.eligibility.explain import number_text
+    from quanhuiqi.eligibility.online import _number_text
+
+    assert _number_text(x) == number_text(x)

@@ -16,7 +16,7 @@ import pandas as pd
 from quanhuiqi.eligibility.batch import PAIR_COLUMNS, REVIEW_PREFIX, as_date
 from quanhuiqi.eligibility.codecs import BoolCodec, CategoryCodec, OrderedCodec, SetCodec
 from quanhuiqi.eligibility.compiled import CompiledBook
-from quanhuiqi.eligibility.explain import display_one, evidence_piece
+from quanhuiqi.eligibility.explain import display_one, evidence_piece, unit
 from quanhuiqi.policy.load import EPOCH
 
 _TRUE = {"true", "1", "是", "yes", "y", "t", "1.0"}
@@ -226,7 +226,10 @@ class OnlineMatcher:
         if _missing(v):
             return "未知"
         if ftype == "number":
-            return display_one(self.cb.fields, name, v, self._number(name, v))
+            x = self._number(name, v)
+            if x > 0.0 and x < 1e15:  # the common case without numpy scalars: number_text's rounding, exactly
+                return _number_text(x) + unit(self.cb.fields, name)
+            return display_one(self.cb.fields, name, v, x)
         if ftype == "date":
             d = pd.to_datetime(v, errors="coerce")
             return "未知" if pd.isna(d) else d.strftime("%Y-%m-%d")
@@ -489,6 +492,13 @@ def _tree_value(node, atoms: np.ndarray) -> int:
         return 2 - v if node.neg else v
     vals = [_tree_value(c, atoms) for c in node.children]
     return min(vals) if node.kind == "all" else max(vals)
+
+
+def _number_text(x: float) -> str:
+    """:func:`~quanhuiqi.eligibility.explain.number_text` of a positive finite float below 1e15:
+    ``np.round(x, 4)`` is x·10⁴ rounded half to even, divided by 10⁴ — the same operations in Python."""
+    text = repr(round(x * 10000.0) / 10000.0)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _to_float(v: Any) -> float:

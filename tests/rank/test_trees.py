@@ -112,3 +112,25 @@ def test_the_test_boosters_hold_every_kind_of_split():
             walk(t["tree_structure"])
     assert {("<=", "NaN"), ("<=", "Zero"), ("<=", "None")} <= kinds
     assert any(k[0] == "==" for k in kinds)
+
+
+def test_the_rankers_online_reasons_equal_pred_contribs_including_rows_left_open(monkeypatch):
+    """``LambdaRanker.explain_matrix``: the tables for decided rows, ``pred_contrib`` for the others (every
+    other row forced open here), with a per-enterprise effect column — the sentences of ``pred_contrib``."""
+    import quanhuiqi.rank.trees as trees
+    from quanhuiqi.rank.columns import FIRM_EFFECT
+    from quanhuiqi.rank.scorers import LambdaRanker
+
+    b = _booster()
+    ranker = LambdaRanker.from_booster(b, threads=1, firm_effect_weight=0.5)
+    names = list(b.feature_name()) + [FIRM_EFFECT]
+    X = _rows(4, 40)
+    eta = np.linspace(-0.2, 0.2, len(X))
+    V = np.column_stack([X, eta])
+    unknown = ["revenue;employees" if i % 3 == 0 else "" for i in range(len(X))]
+    c = b.predict(X, pred_contrib=True, num_threads=1)
+    want = reason_texts(np.column_stack([c[:, :-1], 0.5 * eta, c[:, -1]]), V, names, unknown)
+    assert ranker.explain_matrix(V, names, unknown) == want
+    real = trees.decided
+    monkeypatch.setattr(trees, "decided", lambda c, b, top=3: real(c, b, top) & (np.arange(len(c)) % 2 == 0))
+    assert ranker.explain_matrix(V, names, unknown) == want

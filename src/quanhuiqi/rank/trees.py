@@ -39,6 +39,7 @@ class TreeTables:
         feat, thr, dleft, mtype, is_cat, cats, left, right = [], [], [], [], [], [], [], []
         leaf_value, leaf_tree, bias = [], [], np.zeros(len(trees))
         paths: list[list[tuple[int, bool]]] = []  # per leaf: (internal node, leaf is on its left side)
+        edges: list[tuple[int, int, bool, int]] = []  # (internal node, child ref, left side, depth of the node)
         leaf_steps: list[list[tuple[int, float]]] = []  # per leaf: (feature, zero fraction) per ancestor
         root_of = []
         for t, tree in enumerate(trees):
@@ -77,6 +78,7 @@ class TreeTables:
                 for side, child in ((True, node["left_child"]), (False, node["right_child"])):
                     cnt = float(child["internal_count"] if "split_index" in child else child["leaf_count"])
                     ref = walk(child, path + [(i, side)], steps + [(feat[i], cnt / w)])
+                    edges.append((i, ref, side, len(path)))
                     if side:
                         left[i] = ref
                     else:
@@ -102,12 +104,6 @@ class TreeTables:
         if depth > max_depth:
             raise ValueError(f"TreeTables: trees {depth} deep (tables grow as 2^depth; at most {max_depth})")
         self.depth = max(depth, 1)
-        self.path_node = np.zeros((n_leaves, self.depth), dtype=np.int64)
-        self.path_left = np.zeros((n_leaves, self.depth), dtype=bool)
-        self.path_bit = np.zeros((n_leaves, self.depth), dtype=np.int64)
-        for k, p in enumerate(paths):
-            for j, (node, side) in enumerate(p):
-                self.path_node[k, j], self.path_left[k, j], self.path_bit[k, j] = node, side, 1 << j
         self.full = np.array([(1 << len(p)) - 1 for p in paths], dtype=np.int64)  # the pattern of the leaf reached
         # per leaf, for every pattern of its splits: LightGBM's TreeSHAP terms, one per unique path feature
         blocks, term_leaf, term_feat, term_base, term_width = [], [], [], [], []
@@ -137,12 +133,6 @@ class TreeTables:
         self._nan_left = np.where(self.missing == 0, 0.0 <= np.nan_to_num(self.thr, nan=-1.0), self.default_left)
         self._zero_default = (self.missing == 1) & ~self.is_cat
         self._cat_nodes = np.flatnonzero(self.is_cat)
-        dummy = len(feat)  # the never-set column: padded steps are never "hot"
-        pn = np.where(self.path_bit > 0, self.path_node, dummy)
-        self._path_flat = pn.reshape(-1)
-        self._path_side = np.where(self.path_bit > 0, self.path_left, True)
-        nbytes = (self.depth + 7) // 8
-        self._byte = np.array([1 << (8 * i) for i in range(nbytes)], dtype=np.int64)
         width = np.zeros(n_leaves, dtype=np.int64)
         first = np.full(n_leaves, np.iinfo(np.int64).max, dtype=np.int64)
         tl, tb, tw = (np.array(v, dtype=np.int64) for v in (term_leaf, term_base, term_width))
@@ -153,10 +143,22 @@ class TreeTables:
         self.leaf_width, self.leaf_at = width.astype(small), first.astype(small)
         self.term_i = (self.term_base - first[self.term_leaf]).astype(small)
         self.expected = float(np.cumsum(np.append(0.0, bias))[-1])
+        # top-down, level by level: a node's pattern so far (internal nodes, then leaves, in one array)
+        n_int = len(feat)
+        self._levels = []
+        for d in range(self.depth):
+            sel = [e for e in edges if e[3] == d]
+            if not sel:
+                continue
+            parent = np.array([e[0] for e in sel], dtype=np.int64)
+            child = np.array([e[1] if e[1] >= 0 else n_int + (-e[1] - 1) for e in sel], dtype=np.int64)
+            side = np.array([e[2] for e in sel], dtype=bool)
+            self._levels.append((parent, child, side, np.int32(1 << d)))
+        self._n_int = n_int
 
     # -- one call ---------------------------------------------------------------------------------
     def _left(self, X: np.ndarray) -> np.ndarray:
-        """(rows × internal nodes, plus a last column never set): the row goes left at the node —
+        """(rows × internal nodes): the row goes left at the node —
         LightGBM's NumericalDecision / CategoricalDecision on a row read as a dense matrix."""
         x = X[:, self.feat]
         nan = np.isnan(x)
@@ -174,19 +176,18 @@ class TreeTables:
             top = self.cat_left.shape[1] - 1
             code = np.where(ok, np.minimum(np.trunc(np.where(ok, xc, 0.0)), top), top).astype(np.int64)
             left[:, self._cat_nodes] = ok & self.cat_left[self._cat_nodes, code]
-        return np.concatenate([left, np.zeros((len(X), 1), dtype=bool)], axis=1)
+        return left
 
     def _patterns(self, X: np.ndarray) -> np.ndarray:
         """(rows × leaves) the pattern of each leaf's splits the row passes (bit j: the j-th from the root)."""
         X = np.asarray(X, dtype=np.float64)
         X = np.where(np.abs(X) <= _ZERO, 0.0, X)  # as LightGBM reads a dense row
         goes_left = self._left(X)
-        n, L, D = len(X), len(self.leaf_value), self.depth
-        hot = np.take(goes_left, self._path_flat, axis=1).reshape(n, L, D) == self._path_side
-        packed = np.packbits(hot, axis=2, bitorder="little")
-        if packed.shape[2] == 1:
-            return packed[:, :, 0].astype(np.int32)
-        return packed.astype(np.int64) @ self._byte
+        pat = np.zeros((len(X), self._n_int + len(self.leaf_value)), dtype=np.int32)
+        for parent, child, side, bit in self._levels:  # each node's pattern from its parent's
+            hot = goes_left[:, parent] == side
+            pat[:, child] = pat[:, parent] | (hot.astype(np.int32) * bit)
+        return pat[:, self._n_int:]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Raw scores: each row's leaf values added tree by tree from 0 (LightGBM's ``PredictRaw``)."""

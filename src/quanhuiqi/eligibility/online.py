@@ -432,7 +432,7 @@ class OnlineMatcher:
     def _shown(self, name: str, v: Any) -> str:
         """:meth:`_display`, remembered per field and (type, value): rows repeat the same few values."""
         cache = self._shown_cache.get(name)
-        if cache is None or (type(v) is float and v != v):
+        if cache is None or (type(v) is float and (v != v or v == 0.0)):  # NaN ≠ itself; -0.0 == 0.0 shows "-0"
             return self._display(name, v)
         try:
             key = (type(v), v)

@@ -116,3 +116,20 @@ def test_the_online_number_text_is_the_batchs(x: float) -> None:
     from quanhuiqi.eligibility.online import _number_text
 
     assert _number_text(x) == number_text(x)
+
+
+def test_a_negative_zero_is_shown_as_the_batch_shows_it_after_a_zero() -> None:
+    """The online matcher remembers shown values per field; 0.0 and -0.0 are one dictionary key, but the batch
+    shows them apart — the online evidence must too, whichever came first."""
+    book, prof = _city()
+    numeric = [n for n, f in book.compiled.fields.items() if f.type == "number" and n in prof.columns]
+    rows = prof.head(40).copy()
+    for n in numeric:
+        rows[n] = rows[n].astype("float64")
+    rows.loc[rows.index[::2], numeric] = 0.0
+    rows.loc[rows.index[1::2], numeric] = -0.0
+    batch = _answer(evaluate(book, rows, AS_OF).pairs)
+    online = _answer(pd.concat([book.match(r, AS_OF) for r in rows.to_dict("records")], ignore_index=True))
+    pd.testing.assert_frame_equal(online, batch)
+    shown = batch["evidence"].fillna("")
+    assert shown.str.contains("（-0").any() and shown.str.contains("（0[^.0-9]", regex=True).any()  # both seen

@@ -452,13 +452,20 @@ def _records_of(facts: FactTables, table: str) -> list[dict] | None:
 class OneEnterprise:
     """One enterprise's fact tables as plain records, prepared once per call."""
 
-    def __init__(self, facts: FactTables):
-        self.tables = {name: _records_of(facts, name) for name in ("certificates", "milestones", "penalties",
-                                                                    "declarations")}
-        y = facts.yearly
+    def __init__(self, facts):
+        """``facts``: a :class:`FactTables` or the one-record validator's
+        :class:`~quanhuiqi.tables.fact_record.FactRecords` (already plain records)."""
+        names = ("certificates", "milestones", "penalties", "declarations")
         self.years: dict[int, dict] | None = None
-        if y is not None:
-            self.years = {int(r["year"]): r for r in (y.to_dict("records") if len(y) else [])}
+        if isinstance(facts, FactTables):
+            self.tables = {name: _records_of(facts, name) for name in names}
+            y = facts.yearly
+            if y is not None:
+                self.years = {int(r["year"]): r for r in (y.to_dict("records") if len(y) else [])}
+            return
+        self.tables = {name: getattr(facts, name) for name in names}
+        if facts.yearly is not None:
+            self.years = {int(r["year"]): r for r in facts.yearly}
 
 
 def _match_one(d: RecordFact, r: dict) -> int:

@@ -73,6 +73,7 @@ class OnlineRanker:
             scorer.online_tables()
         self._matcher = book._online
         self._records: tuple[Any, Any] | None = None  # the one-record validator and profiler, made when first used
+        self._facts: Any = None  # the one-record fact validator, made when first used
 
     def recommend(self, profile_row: pd.Series | dict[str, Any], top: int | None = None,
                   include_auto: bool = False, reasons: bool = True, facts: Any = None) -> pd.DataFrame:
@@ -84,9 +85,7 @@ class OnlineRanker:
         reasons are built)."""
         row = profile_row.to_dict() if isinstance(profile_row, pd.Series) else dict(profile_row)
         if isinstance(facts, dict):  # {table: [records]}: validated as the batch validates its fact tables
-            from quanhuiqi.tables.facts import facts_from_records
-
-            facts = facts_from_records(facts, str(row.get("uscc")), self.as_of, self.book.table_vocabularies())
+            facts = self._fact_validator().facts(facts, str(row.get("uscc")))
         if self.book.compiled.derived_fields:  # the derived facts the features read too (amount bases …)
             row = self._matcher.with_derived(row, as_of_date(self.as_of), facts)
             facts = None
@@ -142,6 +141,14 @@ class OnlineRanker:
         prof = profiler.profile(checked.clean)
         recs = self.recommend(prof, top=top, include_auto=include_auto, reasons=reasons, facts=facts)
         return RecordAnswer(recs, checked, prof)
+
+    def _fact_validator(self):
+        """The one-record fact validator (the batch's rules, the book's vocabularies), made when first used."""
+        if self._facts is None:
+            from quanhuiqi.tables.fact_record import FactRecordValidator
+
+            self._facts = FactRecordValidator(self.as_of, self.book.table_vocabularies())
+        return self._facts
 
     def _open(self, cols: dict[str, list], i: int, include_auto: bool) -> bool:
         """Not granted, not under a suppression, and (unless asked) not a 免申即享 grant."""

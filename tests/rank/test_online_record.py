@@ -20,6 +20,7 @@ from quanhuiqi.rank.online import OnlineRanker, RecordRefused
 from quanhuiqi.rank.train import build_training_data, read_history, train_ranker
 from quanhuiqi.tables import read_enterprises, validate_enterprises
 from quanhuiqi.tables.facts import facts_from_records, load_fact_tables
+from quanhuiqi.tables.io import InputError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 AS_OF = dt.date(2025, 7, 1)
@@ -138,3 +139,15 @@ def test_a_record_the_batch_would_refuse_is_refused_by_name_and_cleared_values_a
     pd.testing.assert_frame_equal(answer.rejects, want)
     assert set(want["column"]) == {"revenue", "established_on", "district_code", "certifications"}
     assert answer.profile["revenue"] != answer.profile["revenue"]  # cleared: unknown, never 0
+    # a fact record the batch would refuse: refused by name, with the batch's words (the first refusal)
+    for facts, words in (({"certificates": [{"item": "high_tech", "awarded_on": "2031-01-01"}]},
+                          r"certificates\[0\]: awarded_on: date after as_of 2025-07-01"),
+                         ({"yearly": [{"year": 2024, "revenue": 10}, {"year": "2024.5", "revenue": 3}]},
+                          r"yearly\[1\]: year: year is not a whole number"),
+                         ({"penalties": [{"item": "no such penalty", "occurred_on": "2024-01-01"}]},
+                          r"penalties\[0\]: item: unknown penalty item")):
+        with pytest.raises(InputError) as want:
+            facts_from_records(facts, code, AS_OF, book.table_vocabularies())
+        with pytest.raises(InputError, match=words) as got:
+            online.recommend_record(record, facts=facts)
+        assert str(got.value) == str(want.value)

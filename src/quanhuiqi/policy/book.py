@@ -89,6 +89,10 @@ class PolicyBook:
         return CompiledBook(self.items, self.fields)
 
     @cached_property
+    def _fact_validators(self) -> dict:
+        return {}
+
+    @cached_property
     def _online(self):
         from quanhuiqi.eligibility.online import OnlineMatcher
 
@@ -105,12 +109,24 @@ class PolicyBook:
         ``EligibilityResult.pairs``.  ``facts``: this enterprise's fact tables (``FactTables`` or
         ``{table: [records]}``) for record, yearly and attest atoms; without them the row's own derived
         columns (as the daily profile carries them) are read."""
-        if isinstance(facts, dict):
-            from quanhuiqi.tables.facts import facts_from_records
-
+        if isinstance(facts, dict):  # validated record by record with the batch's rules (tables.fact_record)
             row = profile_row if isinstance(profile_row, dict) else profile_row.to_dict()
-            facts = facts_from_records(facts, str(row.get("uscc")), as_of, self.table_vocabularies())
+            facts = self.fact_validator(as_of).facts(facts, str(row.get("uscc")))
         return self._online.match(profile_row, as_of, facts)
+
+    def fact_validator(self, as_of: str | dt.date):
+        """The one-record fact validator of this book's vocabularies for ``as_of`` (kept for the last few
+        days asked: building one reads the vocabularies, a call then only validates)."""
+        from quanhuiqi.tables.fact_record import FactRecordValidator
+        from quanhuiqi.tables.parse import as_timestamp
+
+        key = as_timestamp(as_of)
+        kept = self._fact_validators
+        if key not in kept:
+            if len(kept) >= 4:
+                kept.pop(next(iter(kept)))
+            kept[key] = FactRecordValidator(key, self.table_vocabularies())
+        return kept[key]
 
     def subset(self, policy_ids: list[str]) -> PolicyBook:
         keep = set(policy_ids)

@@ -55,7 +55,7 @@ def timed(fn, items) -> dict[str, float]:
     return percentiles(times, cpu)
 
 
-def load_city(city: Path):
+def load_city(city: Path, extra: Path | None = None):
     from quanhuiqi.eligibility import evaluate, with_facts
     from quanhuiqi.policy import load_book
     from quanhuiqi.profile import profile
@@ -63,7 +63,15 @@ def load_city(city: Path):
     from quanhuiqi.tables import read_enterprises, validate_enterprises
     from quanhuiqi.tables.facts import load_fact_tables
 
-    book = load_book(city / "policies")
+    book_dir = city / "policies"
+    if extra is not None:  # the city's book plus policies reading the fact tables
+        import shutil
+        import tempfile
+
+        book_dir = Path(tempfile.mkdtemp(prefix="rank-online-book-")) / "policies"
+        shutil.copytree(city / "policies", book_dir)
+        shutil.copy(extra, book_dir / extra.name)
+    book = load_book(book_dir)
     raw = read_enterprises(city / "enterprises.csv")
     v = validate_enterprises(raw, AS_OF)
     facts, _ = load_fact_tables(city, AS_OF, known_uscc=v.clean["uscc"])
@@ -79,12 +87,13 @@ def load_city(city: Path):
     return book, raw, prof, pairs, read_history(city), records
 
 
-def bench_city(name: str, city: Path, scorers: dict, calls: int) -> dict:
+def bench_city(name: str, city: Path, scorers: dict, calls: int, extra: Path | None = None) -> dict:
     from quanhuiqi.rank import OnlineRanker
 
     t = time.perf_counter()
-    book, raw, prof, pairs, history, fact_records = load_city(city)
+    book, raw, prof, pairs, history, fact_records = load_city(city, extra)
     out: dict = {"enterprises": len(prof), "policies": len(book.items), "population_pairs": len(pairs),
+                 "derived_fields": len(book.compiled.derived_fields),
                  "load_s": round(time.perf_counter() - t, 1)}
     rng = np.random.default_rng(0)
     rows = prof.iloc[rng.choice(len(prof), min(calls, len(prof)), replace=False)].to_dict("records")
@@ -159,6 +168,9 @@ def main() -> None:
                     help="a LightGBM parameter of the ranker trained (e.g. num_leaves=15, max_depth=5: the shallow "
                          "model docs/push.md recommends for a city-wide day)")
     ap.add_argument("--result-name", default="rank_online")
+    ap.add_argument("--extra-policies", type=Path, default=None,
+                    help="a policy file added to each city's book (benchmarks/fact_policies.yaml: policies reading "
+                         "the fact tables, so the fact records supplied online feed derived facts)")
     args = ap.parse_args()
     params = {k: _number(v) for k, v in (p.split("=", 1) for p in args.model_param)}
     model = registered_model(args.threads, params)
@@ -171,12 +183,13 @@ def main() -> None:
                  "load_average_1min_start": round(os.getloadavg()[0], 2), "cities": {}}
     out["targets_ms"] = {"recommend_p99": 10, "recommend_record_p99": 20}
     out["command"] = "python benchmarks/rank_online.py --calls " + str(args.calls) + "".join(
-        f" --city {c}" for c in args.city) + "".join(f" --model-param {p}" for p in args.model_param)
+        f" --city {c}" for c in args.city) + "".join(f" --model-param {p}" for p in args.model_param) + (
+        f" --extra-policies {args.extra_policies}" if args.extra_policies else "")
     out["model"]["params"] = params
     out["cpu_count"] = os.cpu_count()
     for city in [ROOT / "data_samples", *map(Path, args.city)]:
         name = "data_samples" if city == ROOT / "data_samples" else city.name
-        out["cities"][name] = bench_city(name, city, scorers, args.calls)
+        out["cities"][name] = bench_city(name, city, scorers, args.calls, args.extra_policies)
         out["load_average_1min_end"] = round(os.getloadavg()[0], 2)
         (ROOT / "benchmarks" / "results" / f"{args.result_name}.json").write_text(  # after each city: nothing lost
             json.dumps(out, indent=2, ensure_ascii=False) + "\n")

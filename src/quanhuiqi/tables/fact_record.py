@@ -145,8 +145,6 @@ def _text(v: Any) -> str | None:
         return None
     if isinstance(v, pd.Timestamp):
         return v.strftime("%Y-%m-%d")
-    if isinstance(v, float):
-        return str(v)
     return str(v)
 
 

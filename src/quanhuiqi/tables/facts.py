@@ -328,8 +328,9 @@ def load_fact_tables(data_dir: str | os.PathLike, as_of: str | dt.date, known_us
 
 
 def facts_from_records(records: dict[str, list[dict]], uscc: str, as_of, vocabularies=None) -> FactTables:
-    """Fact tables for one enterprise from lists of plain records (policy tests, the online path): each
-    list becomes a table (validated the same way; refused rows raise ``InputError`` naming the row)."""
+    """Fact tables for one enterprise from lists of plain records: each list becomes a table (validated the
+    same way; refused rows raise ``InputError`` naming the row).  The online paths use
+    :class:`quanhuiqi.tables.fact_record.FactRecordValidator`, tested equal to this without pandas."""
     out = FactTables()
     for kind, rows in records.items():
         if kind not in FACT_FILES:

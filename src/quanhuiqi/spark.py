@@ -36,7 +36,6 @@ from quanhuiqi.push.job import (
     _postings_pairs,
     check_extra_columns,
     clean_columns,
-    combine,
     empty_push_list,
     finish,
     formats_of,
@@ -47,6 +46,7 @@ from quanhuiqi.push.job import (
     prepare,
     with_city,
 )
+from quanhuiqi.push.outputs import crash_point, write_table_part
 from quanhuiqi.push.partition import (
     count_partition,
     load_state,
@@ -55,6 +55,7 @@ from quanhuiqi.push.partition import (
     rank_partition,
     stage_state,
 )
+from quanhuiqi.push.report import PushListCounts
 from quanhuiqi.push.sink import (
     MERGED,
     STREAMED,
@@ -206,8 +207,8 @@ def _staging_dir(cfg: dict, out_dir: Path, date_text: str) -> Path:
     return path
 
 
-def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: Any, staging: str,
-                        extras: list[tuple[str, str]] = ()) -> Any:
+def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path: str | None, staging: str,
+                        extras: list[tuple[str, str]] = (), yesterday: bool = False) -> Any:
     """The function ``mapInPandas`` maps over the unioned, repartitioned tables.
 
     The large tables (``STREAMED``: held back, near misses, 免申即享) never travel to the driver: each
@@ -256,8 +257,14 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
                     setattr(facts, name, frame.drop(columns=[c for c in ("_row",) if c in frame]))
                     rejects.append(rej)
             out: dict[str, Any] = {"rejects": concat_rejects(rejects)}
-            if posters_bc is not None:  # the clean rows of enterprises that posted, for the matcher
-                out["posters"] = clean[clean["uscc"].isin(posters_bc.value)]
+            if posters_path is not None:  # the clean rows of enterprises that posted, staged for the matcher
+                path = Path(staging) / f"posters-{int(part):06d}.pkl"
+                _dump(clean[clean["uscc"].isin(_load_cached(posters_path))], path)
+                out["posters"] = str(path)
+            prev = None
+            if yesterday:  # the previous day's push list, this partition's rows: the report's changes
+                prev = tables["yesterday"].drop(columns="_row") if "yesterday" in tables else None
+                prev = prev if prev is not None else pd.DataFrame({"uscc": [], "policy_id": []}, dtype="string")
             stats: dict[str, Any] = {"counts": counts}
             if len(clean):  # pass 1: verdicts and counts; the state waits in the staging folder for pass 2
                 part_state, out["city"] = count_partition(
@@ -269,6 +276,10 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
                     facts=facts,
                 )
                 out["state"] = str(stage_state(part_state, Path(staging) / f"state-{int(part):06d}.pkl"))
+                if prev is not None:
+                    out["yesterday"] = str(_dump(prev, Path(staging) / f"yesterday-{int(part):06d}.pkl"))
+            elif prev is not None and len(prev):  # no enterprise left to push to: only yesterday's pairs count
+                out["push_counts"] = PushListCounts.of(empty_push_list(), prev)
             out["stats"] = stats
             yield pd.DataFrame(
                 {
@@ -281,17 +292,26 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_bc: 
     return run
 
 
-def _rank_function(ctx_bc: Any, staging: str) -> Any:
+def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
     """Pass 2, mapped over the staged partitions: each ranks against the city's statistics (in the
-    broadcast context), stages its large tables as Arrow files and returns the rest."""
+    broadcast context), stages its large tables as Arrow files, writes its part of the push list (sorted
+    by uscc, rank; one file per format) and returns the counts the report needs instead of the list."""
 
-    def run(item: tuple[int, str]) -> list[tuple[int, str, bytes]]:
-        part, state_path = item
+    def run(item: tuple[int, str, str | None]) -> list[tuple[int, str, bytes]]:
+        part, state_path, yesterday_path = item
         ctx = ctx_bc.value
         part_state = load_state(state_path)
         os.remove(state_path)
         r = rank_partition(part_state, ctx)
-        out: dict[str, Any] = {"push_list": r.push_list}
+        out: dict[str, Any] = {}
+        push_list = r.push_list.sort_values(PUSH_LIST_ORDER, kind="stable").reset_index(drop=True)
+        previous = None
+        if yesterday_path is not None:
+            previous = _load(yesterday_path)
+            os.remove(yesterday_path)
+        out["push_counts"] = PushListCounts.of(push_list, previous)
+        out["push_list"] = {fmt: str(write_table_part(push_list, Path(staging) / f"push_list-{int(part):06d}.{fmt}",
+                                                      fmt)) for fmt in formats}
         for name in STREAMED:
             part_rows = prepare_part(name, getattr(r, name))
             if part_rows is not None:
@@ -302,6 +322,152 @@ def _rank_function(ctx_bc: Any, staging: str) -> Any:
         return [(int(part), k, pickle.dumps(v, protocol=5)) for k, v in out.items()]
 
     return run
+
+
+def _dump(obj: Any, path: Path) -> Path:
+    with open(path, "wb") as fh:
+        pickle.dump(obj, fh, protocol=5)
+    return path
+
+
+def _load(path: str | os.PathLike) -> Any:
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+_CACHE: dict[str, Any] = {}  # per Python worker: the one staged object its tasks share (the matcher's index)
+
+
+def _load_cached(path: str) -> Any:
+    """A staged object read once per worker process (Spark reuses its Python workers across tasks)."""
+    if path not in _CACHE:
+        _CACHE.clear()
+        _CACHE[path] = _load(path)
+    return _CACHE[path]
+
+
+# --- supply–demand matching on the executors -----------------------------------------------------
+
+
+def _table_columns(path: Path, encoding: str | None) -> list[str]:
+    """A table's column names from its header alone (the driver never reads the rows); the encoding is
+    checked as the local reader checks it (a file that is neither UTF-8 nor GB18030/GBK is refused by name)."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    from quanhuiqi.tables.io import file_encoding
+
+    enc = file_encoding(path, encoding)
+    cols = pd.read_csv(path, nrows=0, encoding="utf-8-sig" if enc.startswith("utf-8") else enc).columns
+    return [str(c).lstrip("\ufeff").strip() for c in cols]
+
+
+def _check_postings_headers(prep: Any) -> None:
+    """The postings tables' headers validated on the driver, before any partition runs: the local job's
+    refusals (a missing required column, an unreadable encoding) with the same messages."""
+    from quanhuiqi.postings import validate_postings
+    from quanhuiqi.tables import validate_history
+
+    for name in ("postings", "posting_interactions"):
+        path = prep.paths.get(name)
+        if path is None:
+            continue
+        empty = pd.DataFrame({c: pd.Series(dtype="string") for c in _table_columns(path, prep.encoding)})
+        if name == "postings":
+            validate_postings(empty, prep.day, "postings")
+        else:
+            validate_history(name, empty, prep.day, name)
+
+
+def _postings_read_task(path: str, encoding: str | None, day: Any, staging: str) -> Any:
+    """One task: read and validate the postings (rows numbered in the whole file, as locally); stage the
+    clean postings and the set of posters for the partitions."""
+
+    def run(_: int) -> list[bytes]:
+        from quanhuiqi.postings import validate_postings
+
+        info: dict[str, Any] = {}
+        raw = read_table(path, encoding=encoding, report=info)
+        pv = validate_postings(raw, day, "postings")
+        info.update(rows=len(raw), clean=len(pv.clean), rows_rejected=pv.rows_rejected)
+        clean = _dump(pv.clean, Path(staging) / "postings-clean.pkl")
+        posters = _dump(set(pv.clean["uscc"].dropna().astype(str)), Path(staging) / "postings-posters.pkl")
+        return [pickle.dumps({"info": info, "rejects": pv.rejects, "clean": str(clean), "posters": str(posters)},
+                             protocol=5)]
+
+    return run
+
+
+def _postings_index_task(clean_path: str, poster_paths: list[str], interactions: str | None, encoding: str | None,
+                         day: Any, staging: str, per_task: int) -> Any:
+    """One task: the day's matching index (TF-IDF over all postings, tags, chain and place keys, the
+    interactions before the day) built once and staged for the matching tasks; the demand ranges cut."""
+
+    def run(_: int) -> list[bytes]:
+        from quanhuiqi.postings.partitioned import build_match_index, demand_ranges
+
+        clean = _load(clean_path)
+        os.remove(clean_path)
+        frames = [_load(p) for p in poster_paths]
+        for p in poster_paths:
+            os.remove(p)
+        ent = (pd.concat(frames, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
+               if frames else None)
+        info, rejects, history = {}, [], None
+        if interactions is not None:
+            history = posting_interactions(read_table(interactions, encoding=encoding, report=info), day,
+                                           {"posting_interactions": info}, rejects)
+        mi = build_match_index(clean, day, ent, history)
+        del clean, ent, frames, history
+        path = _dump(mi, Path(staging) / "postings-index.pkl")
+        ranges = demand_ranges(mi.open_demand_ids(), per_task)
+        return [pickle.dumps({"index": str(path), "bytes": path.stat().st_size, "ranges": ranges or [None],
+                              "postings": len(mi.index.postings), "info": info, "rejects": concat_rejects(rejects)},
+                             protocol=5)]
+
+    return run
+
+
+def _postings_match_function(index_path: str, scorer: Any, k: int, staging: str, formats: tuple[str, ...]) -> Any:
+    """One demand range per task: its pairs against the staged index, written as this range's part."""
+
+    def run(item: tuple[int, tuple[str, str] | None]) -> list[bytes]:
+        from quanhuiqi.postings.partitioned import match_range
+
+        i, bounds = item
+        pairs = match_range(_load_cached(index_path), bounds, scorer, k)
+        paths = {fmt: str(write_table_part(pairs, Path(staging) / f"postings_pairs-{i:06d}.{fmt}", fmt))
+                 for fmt in formats}
+        return [pickle.dumps((i, len(pairs), paths), protocol=5)]
+
+    return run
+
+
+def _match_on_spark(spark: Any, prep: Any, staging: Path, read: dict, poster_paths: list[str],
+                    rejects: list[pd.DataFrame]) -> tuple[list[dict[str, str]], int, dict[str, Any]]:
+    """The day's supply–demand pairs computed and written by the executors: the index once (one task),
+    the demand ranges in parallel.  Returns the part files in order, the row count and what the report
+    records about the index."""
+    from quanhuiqi.postings.match import resolve_scorer
+
+    cfg, sc = prep.cfg, spark.sparkContext
+    per_task = int(cfg["spark"]["demands_per_task"])
+    inter = prep.paths.get("posting_interactions")
+    built = pickle.loads(sc.parallelize([0], 1).flatMap(_postings_index_task(
+        read["clean"], poster_paths, str(inter) if inter is not None else None, prep.encoding, prep.day,
+        str(staging), per_task)).collect()[0])
+    rejects.append(built["rejects"])
+    if inter is not None:
+        prep.inputs["posting_interactions"].update(built["info"])
+    scorer = resolve_scorer(cfg["postings"]["model"])
+    todo = list(enumerate(built["ranges"]))
+    fn = _postings_match_function(built["index"], scorer, int(cfg["postings"]["per_demand"]), str(staging),
+                                  formats_of(cfg)["postings_pairs"])
+    done = sorted(pickle.loads(b) for b in sc.parallelize(todo, len(todo)).flatMap(fn).collect())
+    os.remove(built["index"])
+    info = {"index_mb": round(built["bytes"] / 1e6, 1), "postings": built["postings"], "ranges": len(todo)}
+    return [paths for _, _, paths in done], int(sum(n for _, n, _ in done)), info
 
 
 def run_daily_spark(
@@ -363,43 +529,33 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             check_extra_columns(columns[name], clean_columns(columns["enterprises"], day), source)
             extras.append((name, source))
         if prep.prev_paths:
-            prev = spark.read.parquet(*[str(p) for p in prep.prev_paths.values()]).select("date", "uscc", "policy_id", "verdict")
-            from pyspark.sql import functions as F
-
-            prev = prev.withColumn("_row", F.monotonically_increasing_id() + 1)
-
-            def tag(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-                for b in batches:
-                    yield b.assign(_part=partition_of(b["uscc"], parts))
-
-            prev = prev.mapInPandas(tag, prev.schema.add("_part", "long"))
-            prev = prev.select(F.lit("previous").alias("_table"), "_row", "_part", *[F.col(c).alias(f"previous{SEP}{c}") for c in ("date", "uscc", "policy_id", "verdict")])
-            frames.append(prev)
+            frames.append(_previous_frame(spark, [str(p) for p in prep.prev_paths.values()], "previous", parts,
+                                          ("date", "uscc", "policy_id", "verdict")))
             columns["previous"] = ["date", "uscc", "policy_id", "verdict"]
+        yesterday = prep.out_dir / (day - pd.Timedelta(days=1)).date().isoformat() / "push_list.parquet"
+        if yesterday.exists():  # the report's changes since the previous day, counted in each partition
+            frames.append(_previous_frame(spark, [str(yesterday)], "yesterday", parts, ("uscc", "policy_id")))
+            columns["yesterday"] = ["uscc", "policy_id"]
         union = frames[0]
         for f in frames[1:]:
             union = union.unionByName(f, allowMissingColumns=True)
         info.update(partitions=parts, rows=n_rows)
 
     rejects: list[pd.DataFrame] = []
-    postings_clean = None
+    read = None
     if prep.paths.get("postings") is not None:
-        from quanhuiqi.postings import validate_postings
-
-        raw = read_table(prep.paths["postings"], encoding=prep.encoding, report=inputs["postings"])
-        pv = validate_postings(raw, day, "postings")
-        postings_clean = pv.clean
-        rejects.append(pv.rejects)
-        inputs["postings"].update(rows=len(raw), clean=len(pv.clean), rows_rejected=pv.rows_rejected)
+        _check_postings_headers(prep)  # refused here, before any partition runs, as the local job refuses it
+        with progress.stage("spark.postings_read") as info:
+            read = pickle.loads(spark.sparkContext.parallelize([0], 1).flatMap(_postings_read_task(
+                str(prep.paths["postings"]), prep.encoding, day, str(staging))).collect()[0])
+            rejects.append(read["rejects"])
+            inputs["postings"].update(read["info"])
+            info.update(rows=read["info"]["rows"])
 
     with progress.stage("spark.partitions", partitions=parts) as info:
         ctx_bc = spark.sparkContext.broadcast(prep.ctx)
-        posters_bc = (
-            spark.sparkContext.broadcast(set(postings_clean["uscc"].dropna().astype(str)))
-            if postings_clean is not None
-            else None
-        )
-        fn = _partition_function(ctx_bc, columns, posters_bc, str(staging), extras)
+        fn = _partition_function(ctx_bc, columns, read["posters"] if read else None, str(staging), extras,
+                                 yesterday=yesterday.exists())
         result = union.repartition(parts, "_part").mapInPandas(fn, OUT_SCHEMA)
         pieces: dict[str, list[Any]] = {}
         for row in result.collect():  # small payloads: the large tables stay in staged files
@@ -411,18 +567,20 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         stats = [s for _, s in pieces.pop("stats", [])]  # pass 1: input counts per partition
         if counted:  # pass 2: the city's statistics to every partition, each ranks its staged state
             ctx_bc = spark.sparkContext.broadcast(with_city(prep, [c for _, c in counted]))
-            todo = [(part, path) for part, path in pieces.pop("state", [])]
-            ranked = spark.sparkContext.parallelize(todo, len(todo)).flatMap(_rank_function(ctx_bc, str(staging)))
+            prev_of = dict(pieces.pop("yesterday", []))
+            todo = [(part, path, prev_of.get(part)) for part, path in pieces.pop("state", [])]
+            ranked = spark.sparkContext.parallelize(todo, len(todo)).flatMap(
+                _rank_function(ctx_bc, str(staging), formats_of(cfg)["push_list"]))
             for part, kind, payload in ranked.collect():
                 pieces.setdefault(kind, []).append((part, pickle.loads(payload)))
             ctx_bc.unpersist()
             for k in pieces:
                 pieces[k].sort(key=lambda t: t[0])
             stats += [s for _, s in pieces.pop("stats", [])]
-        tables = {"push_list": combine([f for _, f in pieces.pop("push_list", [])] or [empty_push_list()],
-                                       PUSH_LIST_ORDER)}
+        push_counts = PushListCounts.sum([c for _, c in pieces.pop("push_counts", [])], yesterday.exists())
+        push_parts = [paths for _, paths in pieces.pop("push_list", [])]
         staged = [v for name in STREAMED for _, v in pieces.get(name, [])]
-        info.update(pushed=len(tables["push_list"]), staged_parts=len(staged),
+        info.update(pushed=push_counts.rows, push_list_parts=len(push_parts), staged_parts=len(staged),
                     staged_rows=int(sum(v["rows"] for v in staged)))
 
     for name in ("enterprises", *STATE_TABLES, *FACT_TABLES):
@@ -435,21 +593,33 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             inputs[name][k] = int(sum(s.get("counts", {}).get(name, {}).get(k, 0) for s in stats))
 
     rejects += [f for _, f in pieces.get("rejects", [])]
+    tables: dict[str, pd.DataFrame] = {}
+    written: dict[str, int] = {"push_list": push_counts.rows}
+    pair_parts: list[dict[str, str]] = []
     with progress.stage("postings") as info:
-        ent = None
-        if postings_clean is not None:
-            parts_ = [f for _, f in pieces.get("posters", [])]
-            if parts_:
-                ent = pd.concat(parts_, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
-        path = prep.paths.get("posting_interactions")
-        interactions = posting_interactions(
-            read_table(path, encoding=prep.encoding, report=inputs["posting_interactions"]) if path is not None else None,
-            day, inputs, rejects)
-        tables["postings_pairs"] = _postings_pairs(postings_clean, day, ent, cfg, interactions)
-        info.update(pairs=len(tables["postings_pairs"]))
+        if read is not None:
+            pair_parts, written["postings_pairs"], info_ = _match_on_spark(
+                spark, prep, staging, read, [p for _, p in pieces.get("posters", [])], rejects)
+            info.update(pairs=written["postings_pairs"], **info_)
+        else:
+            path = prep.paths.get("posting_interactions")
+            posting_interactions(read_table(path, encoding=prep.encoding, report=inputs["posting_interactions"])
+                                 if path is not None else None, day, inputs, rejects)
+            tables["postings_pairs"] = _postings_pairs(None, day, None, cfg)
     tables["rejects"] = concat_rejects(rejects)
-    # the large tables go through the local job's sink, in partition order, one staged part at a time
-    with open_writer(prep) as w, PartitionSink(w, formats_of(cfg)) as sink:
+    formats = formats_of(cfg)
+    with open_writer(prep) as w, PartitionSink(w, formats) as sink:
+        # the executors' parts of the push list and the pairs join the day's staging folder (renamed in)
+        if push_parts:
+            for fmt in formats["push_list"]:
+                w.adopt("push_list", fmt, [Path(p[fmt]) for p in push_parts])
+        else:  # no enterprise to push to: an empty list, as the local run writes it
+            tables["push_list"] = empty_push_list()
+            del written["push_list"]
+        for fmt in formats["postings_pairs"] if pair_parts else ():
+            w.adopt("postings_pairs", fmt, [Path(p[fmt]) for p in pair_parts])
+        crash_point("spark:adopted")
+        # the large tables go through the local job's sink, in partition order, one staged part at a time
         for name in STREAMED:
             for _, staged in sorted(pieces.pop(name, []), key=lambda t: t[0]):
                 if name in MERGED:  # merged into one order at the end: the staged file is handed over as it is
@@ -459,4 +629,19 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
                 sink.streams[name].add_prepared(read_part(staged["path"], staged["rows"], staged["counts"]))
                 os.remove(staged["path"])
         streamed = sink.close()
-        return finish(prep, w, tables, streamed, [s for s in stats if "timings" in s], parts)
+        return finish(prep, w, tables, streamed, [s for s in stats if "timings" in s], parts,
+                      push_counts=push_counts, written=written)
+
+
+def _previous_frame(spark: Any, paths: list[str], name: str, parts: int, cols: tuple[str, ...]) -> Any:
+    """Earlier push lists this job wrote (a file, or a Spark run's folder of parts) as a table of the union."""
+    from pyspark.sql import functions as F
+
+    prev = spark.read.parquet(*paths).select(*cols).withColumn("_row", F.monotonically_increasing_id() + 1)
+
+    def tag(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for b in batches:
+            yield b.assign(_part=partition_of(b["uscc"], parts))
+
+    prev = prev.mapInPandas(tag, prev.schema.add("_part", "long"))
+    return prev.select(F.lit(name).alias("_table"), "_row", "_part", *[F.col(c).alias(f"{name}{SEP}{c}") for c in cols])

@@ -59,6 +59,8 @@ def _check(cfg: dict, source: str) -> None:
     staging = cfg["spark"]["staging"]
     if staging is not None and not isinstance(staging, str):
         raise InputError(f"{source}: spark.staging must be a folder path, got {staging!r}")
+    if cfg["spark"]["demands_per_task"] < 1:
+        raise InputError(f"{source}: spark.demands_per_task must be >= 1, got {cfg['spark']['demands_per_task']}")
     p = cfg["push"]
     for key in ("max_per_enterprise", "cooldown_days", "closing_soon_days", "new_policy_days"):
         if p[key] < 0:

@@ -39,7 +39,7 @@ from quanhuiqi.push.partition import (
     stage_state,
 )
 from quanhuiqi.push.progress import Progress, log_event
-from quanhuiqi.push.report import changes_vs_previous, counts, labels, ranked, render_html, trend
+from quanhuiqi.push.report import PushListCounts, counts, labels, ranked, render_html, trend
 from quanhuiqi.push.rules import PushRules
 from quanhuiqi.push.sink import PartitionSink
 from quanhuiqi.tables.facts import read_fact_table
@@ -336,12 +336,11 @@ def _postings_pairs(clean_postings: pd.DataFrame | None, as_of: pd.Timestamp, en
     if clean_postings is None:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in ("demand_id", "supply_id", "rank", "score", "reasons")})
     from quanhuiqi.postings import match_postings
+    from quanhuiqi.postings.partitioned import order_pairs
 
     pairs = match_postings(clean_postings, as_of, enterprises=enterprises, model=cfg["postings"]["model"],
                            k=cfg["postings"]["per_demand"], history=interactions)
-    cols = [c for c in ("demand_id", "supply_id", "rank", "score", "reasons") if c in pairs.columns]
-    rest = [c for c in pairs.columns if c not in cols]
-    return pairs[cols + rest].sort_values(["demand_id", "rank", "supply_id"], kind="stable").reset_index(drop=True)
+    return order_pairs(pairs)
 
 
 def combine(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
@@ -378,12 +377,17 @@ def formats_of(cfg: dict) -> dict[str, tuple[str, ...]]:
 
 
 def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], streamed: dict[str, dict[str, Any]],
-           stats: list[dict[str, Any]], partitions: int) -> RunResult:
+           stats: list[dict[str, Any]], partitions: int, *, push_counts: PushListCounts | None = None,
+           written: dict[str, int] | None = None) -> RunResult:
     """Report and write the day's remaining outputs into the open writer (manifest last, swapped in).
 
     ``tables``: push_list, postings_pairs, rejects (whole frames); ``streamed``: the row counts and
     value counts of the tables the partition sink already wrote (held_back, near_miss, auto_grant).
+    A Spark run hands over tables its executors already wrote into the writer's staging folder as
+    ``written`` (name: rows) and the push list's report figures as ``push_counts`` (summed over partitions)
+    instead of the frames.
     """
+    written = dict(written or {})
     cfg, day, date_text, progress = prep.cfg, prep.day, prep.date_text, prep.progress
     appeals = None
     if prep.paths.get("appeals") is not None:
@@ -397,15 +401,20 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
                                       rows_rejected=appeals.report["rows_rejected"])
         tables["rejects"] = concat_rejects([tables["rejects"], appeals.rejects])
         crash_point("appeals")
-    push_list, rejects, postings_pairs = tables["push_list"], tables["rejects"], tables["postings_pairs"]
+    rejects = tables["rejects"]
     for s in stats:
         for k, t in s.get("timings", {}).items():
             progress.add_time(f"partitions.{k}", t)
     for name, st in streamed.items():
         progress.add_time(f"partitions.write.{name}", st.get("seconds", 0.0))
     prev_day = (day - pd.Timedelta(days=1)).date().isoformat()
-    prev_file = prep.out_dir / prev_day / "push_list.parquet"
-    previous = pd.read_parquet(prev_file) if prev_file.exists() else None
+    if push_counts is None:
+        prev_file = prep.out_dir / prev_day / "push_list.parquet"
+        previous = pd.read_parquet(prev_file, columns=["uscc", "policy_id"]) if prev_file.exists() else None
+        push_counts = PushListCounts.of(tables["push_list"], previous)
+        del previous
+    n_rows = {k: (len(tables[k]) if k in tables else written[k] if k in written else streamed[k]["rows"])
+              for k in OUTPUT_TABLES}
     per_verdict = _sum_counts([s["candidates_per_verdict"] for s in stats])
     rej_rows = rejects[rejects["action"] == ROW_REJECTED]
     book = prep.ctx.book
@@ -414,12 +423,12 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
         "enterprises_clean": int(prep.inputs["enterprises"].get("clean", 0)),
         "partitions": partitions,
         "candidates": int(sum(per_verdict.values())),
-        "pushed": len(push_list),
-        "enterprises_pushed": int(push_list["uscc"].nunique()),
+        "pushed": push_counts.rows,
+        "enterprises_pushed": push_counts.enterprises,
         "held_back": streamed["held_back"]["rows"],
         "auto_grants": streamed["auto_grant"]["rows"],
         "near_misses": streamed["near_miss"]["rows"],
-        "postings_pairs": len(postings_pairs),
+        "postings_pairs": n_rows["postings_pairs"],
         "rejected_rows": int(rej_rows.groupby("source")["row"].nunique().sum()) if len(rej_rows) else 0,
         "cleared_values": int((rejects["action"] == VALUE_CLEARED).sum()),
         "policies": len(prep.ctx.policies),
@@ -434,10 +443,10 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
         "inputs": prep.inputs,
         "eligibility": {"per_verdict": per_verdict},
         "push": {
-            "per_policy": counts(push_list["policy_id"], top=30),
+            "per_policy": ranked(push_counts.per_policy, 30),
             "per_district": _sum_counts([s["pushed_per_district"] for s in stats]),
-            "per_verdict": counts(push_list["verdict"]),
-            "per_mode": counts(push_list["mode"]),
+            "per_verdict": ranked(push_counts.per_verdict),
+            "per_mode": ranked(push_counts.per_mode),
             "held_back_by_rule": ranked(streamed["held_back"]["counts"]),
         },
         "auto_grant": {"per_policy": ranked(streamed["auto_grant"]["counts"], 30)},
@@ -446,11 +455,11 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
             "by_reason": counts(rejects["source"] + ": " + rejects["reason"].str.replace(r"\brow \d+", "row N", regex=True), top=40),
             "by_source_action": counts(rejects["source"] + " " + rejects["action"]),
         },
-        "changes_vs_previous": changes_vs_previous(push_list, previous, prev_day),
+        "changes_vs_previous": push_counts.changes(prev_day),
         # the page's words: titles and departments beside policy ids, names beside district codes; 30 days
         "labels": labels(book, _sum_counts([s["pushed_per_district"] for s in stats])),
         "trend": trend(day, prep.out_dir, prep.paths.get("push_history"), prep.paths.get("grants"),
-                       {"pushes": len(push_list), "auto_grants": streamed["auto_grant"]["rows"]},
+                       {"pushes": push_counts.rows, "auto_grants": streamed["auto_grant"]["rows"]},
                        set(prep.ctx.policies.loc[prep.ctx.policies["mode"] == "auto", "policy_id"].astype(str)),
                        prep.encoding),
     }
@@ -464,8 +473,10 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
     formats = formats_of(cfg)
     with progress.stage("write") as info:
         t_write = time.perf_counter()
-        report["outputs"] = {k: (len(tables[k]) if k in tables else streamed[k]["rows"]) for k in OUTPUT_TABLES}
+        report["outputs"] = n_rows
         for name in ("push_list", "postings_pairs", "rejects"):
+            if name in written:  # the executors wrote it (its parts are in the staging folder already)
+                continue
             w.table(name, tables.pop(name), formats[name])  # written: released (the caller hands the dict over)
             crash_point(f"write:{name}")
         if appeals is not None:
@@ -495,7 +506,7 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
     if appeals is not None:
         files.update({name: final / f"{name}.{formats[name][0]}" for name in appeals.tables})
     files.update(report_json=final / "report.json", report_html=final / "report.html", manifest=final / "manifest.json")
-    log_event("run_done", run=progress.run, out=str(final), pushed=len(push_list))
+    log_event("run_done", run=progress.run, out=str(final), pushed=push_counts.rows)
     return RunResult(date=date_text, out_dir=final, files=files, report=report)
 
 

@@ -59,6 +59,15 @@ def input_hash(path: Path) -> str:
     return sha256_tree(path) if path.is_dir() else sha256_file(path)
 
 
+def write_table_part(df: pd.DataFrame, target: Path, fmt: str) -> Path:
+    """A table (or one part of it) as the day writes its tables: Parquet (zstd) or UTF-8 CSV, rows as given,
+    through a temporary file — the same bytes wherever it is written (the driver, a Spark executor)."""
+    df = df.reset_index(drop=True)
+    if fmt == "csv":
+        return atomic_write(target, lambda t: df.to_csv(t, index=False, encoding="utf-8", lineterminator="\n"))
+    return atomic_write(target, lambda t: df.to_parquet(t, index=False, compression="zstd"))
+
+
 def recover(out_dir: Path, date_text: str) -> list[str]:
     """Bring ``out_dir`` back to a consistent state for ``date_text``; return what was done."""
     done: list[str] = []
@@ -114,14 +123,23 @@ class DayWriter:
         paths = []
         df = df.reset_index(drop=True)
         for fmt in self.formats if formats is None else formats:
-            target = self.staging / f"{name}.{fmt}"
-            if fmt == "csv":
-                atomic_write(target, lambda t, d=df: d.to_csv(t, index=False, encoding="utf-8", lineterminator="\n"))
-            else:
-                atomic_write(target, lambda t, d=df: d.to_parquet(t, index=False, compression="zstd"))
+            target = write_table_part(df, self.staging / f"{name}.{fmt}", fmt)
             self._finish_file(target, True)
             paths.append(target)
         return paths
+
+    def adopt(self, name: str, fmt: str, parts: list[Path]) -> Path:
+        """Take a table that was written elsewhere as part files (a Spark run's executors) into the day:
+        ``name.fmt/part-00000.fmt``, … in the given order (moved: a rename on one filesystem), each file's
+        hash recorded under its relative path.  Nothing is visible until ``publish`` swaps the day in."""
+        folder = self.staging / f"{name}.{fmt}"
+        folder.mkdir()
+        for i, src in enumerate(parts):
+            target = folder / f"part-{i:05d}.{fmt}"
+            shutil.move(str(src), target)
+            os.chmod(target, 0o644)
+            self.written[f"{folder.name}/{target.name}"] = sha256_file(target)
+        return folder
 
     def text(self, filename: str, content: str, *, record: bool = True) -> Path:
         target = self.staging / filename

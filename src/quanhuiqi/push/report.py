@@ -8,6 +8,8 @@ never an enterprise's record.
 from __future__ import annotations
 
 import html
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,73 @@ def changes_vs_previous(today: pd.DataFrame, previous: pd.DataFrame | None, prev
         "enterprises_previous": int(previous["uscc"].nunique()),
         "per_policy_delta": {str(k): int(n) for k, n in zip(delta_df["k"], delta_df["n"])},
     }
+
+
+@dataclass
+class PushListCounts:
+    """What the report says about a push list, as counts that add up over enterprise partitions (an
+    enterprise's rows, today's and the previous day's, are all in one partition): the driver of a Spark run
+    sums them instead of gathering the list.  ``previous`` is None when there was no previous day's list."""
+
+    rows: int = 0
+    enterprises: int = 0
+    per_policy: Counter = field(default_factory=Counter)
+    per_verdict: Counter = field(default_factory=Counter)
+    per_mode: Counter = field(default_factory=Counter)
+    previous: dict[str, Any] | None = None  # pairs_today, pairs_previous, new, dropped, enterprises, per_policy
+
+    @classmethod
+    def of(cls, today: pd.DataFrame, previous: pd.DataFrame | None) -> PushListCounts:
+        """The counts of one partition's (or the whole city's) push list and previous day's list."""
+        out = cls(len(today), int(today["uscc"].nunique()), Counter(_value_counts(today["policy_id"])),
+                  Counter(_value_counts(today["verdict"])), Counter(_value_counts(today["mode"])))
+        if previous is not None:
+            t = set(zip(today["uscc"].astype(str), today["policy_id"].astype(str)))
+            p = set(zip(previous["uscc"].astype(str), previous["policy_id"].astype(str)))
+            out.previous = {"pairs_today": len(t), "pairs_previous": len(p), "new": len(t - p), "dropped": len(p - t),
+                            "enterprises": int(previous["uscc"].nunique()),
+                            "per_policy": Counter(previous["policy_id"].astype(str).value_counts().to_dict())}
+        return out
+
+    @classmethod
+    def sum(cls, parts: list[PushListCounts], with_previous: bool) -> PushListCounts:
+        out = cls(previous={"pairs_today": 0, "pairs_previous": 0, "new": 0, "dropped": 0, "enterprises": 0,
+                            "per_policy": Counter()} if with_previous else None)
+        for c in parts:
+            out.rows += c.rows
+            out.enterprises += c.enterprises
+            out.per_policy.update(c.per_policy)
+            out.per_verdict.update(c.per_verdict)
+            out.per_mode.update(c.per_mode)
+            if with_previous:  # every part counted against the previous list (empty where it had no rows)
+                for k in ("pairs_today", "pairs_previous", "new", "dropped", "enterprises"):
+                    out.previous[k] += c.previous[k]
+                out.previous["per_policy"].update(c.previous["per_policy"])
+        return out
+
+    def changes(self, previous_date: str | None) -> dict[str, Any]:
+        """``changes_vs_previous`` from the counts."""
+        if self.previous is None:
+            return {"previous_date": previous_date, "available": False}
+        p = self.previous
+        delta = {str(k): int(self.per_policy.get(k, 0)) - int(p["per_policy"].get(k, 0))
+                 for k in set(self.per_policy) | set(p["per_policy"])}
+        top = sorted(((k, n) for k, n in delta.items() if n != 0), key=lambda kv: (-abs(kv[1]), kv[0]))[:20]
+        return {
+            "previous_date": previous_date,
+            "available": True,
+            "pushed_today": p["pairs_today"],
+            "pushed_previous": p["pairs_previous"],
+            "new_pairs": p["new"],
+            "dropped_pairs": p["dropped"],
+            "enterprises_today": self.enterprises,
+            "enterprises_previous": p["enterprises"],
+            "per_policy_delta": dict(top),
+        }
+
+
+def _value_counts(s: pd.Series) -> dict[str, int]:
+    return s.astype("string").fillna("(unknown)").value_counts().to_dict()
 
 
 # --- the last 30 days ---------------------------------------------------------------------------------

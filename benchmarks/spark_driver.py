@@ -1,11 +1,14 @@
-"""Benchmark: the daily job on Spark (local mode) — wall time and the *driver's* peak memory.
+"""Benchmark: the daily job on Spark (local mode) — wall time, CPU and the *driver's* peak memory.
 
-    .venv/bin/python benchmarks/spark_driver.py [--enterprises 100000] [--master local[2]]
+    nice -n 5 .venv/bin/python benchmarks/spark_driver.py [--enterprises 100000] [--master local[2]]
 
 The city is the one ``benchmarks/daily_run.py`` builds (``/tmp/quanhuiqi_bench_city_N_2000``, generated
 with the same parameters when missing).  The job runs in a child process whose peak RSS is the driver's
-(Python side; the JVM and the Python workers are separate processes and not counted).  Writes
-``benchmarks/results/spark_driver.json`` (or ``spark_driver_<name>.json`` with ``--result-name``).
+(Python side; in local mode the JVM hosts the driver *and* the executors' threads, so its peak is recorded
+apart, and the Python workers are separate processes).  CPU seconds: the driver's own, and the whole
+process tree's (the JVM, the Python workers' daemon and everything it reaped), read from ``/proc`` just
+before the session stops.  Writes ``benchmarks/results/spark_driver.json`` (or ``spark_driver_<name>.json``
+with ``--result-name``).
 """
 
 from __future__ import annotations
@@ -26,14 +29,55 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
     """In the child: the Spark run, then the driver's own peak RSS on stdout."""
+    import logging
+
     from quanhuiqi.spark import local_session, run_daily_spark
 
+    class Keep(logging.Handler):  # the postings stage's log line: the matching index's size and ranges
+        seen: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if "stage=postings" in record.getMessage() and "index_mb=" in record.getMessage():
+                self.seen.append(record.getMessage())
+
+    logging.getLogger("quanhuiqi.push").addHandler(Keep())
     spark = local_session(master, "quanhuiqi-bench", **{"spark.driver.memory": "4g"})
     spark.sparkContext.setLogLevel("ERROR")
     result = run_daily_spark(DAY, city, out, config={"run": {"partition_size": partition_size}}, spark=spark)
+    tree = _tree_cpu(os.getpid())
     spark.stop()
+    own = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"summary": result.report["summary"], "timings_s": result.report.get("timings_s", {}),
-                      "driver_peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 3)}))
+                      "postings": dict(kv.split("=", 1) for kv in Keep.seen[-1].split()[2:] if "=" in kv)
+                      if Keep.seen else None,
+                      "driver_peak_rss_gb": round(own.ru_maxrss / 1024**2, 3),
+                      "driver_cpu_s": round(own.ru_utime + own.ru_stime, 1), **tree}))
+
+
+def _tree_cpu(root: int) -> dict:
+    """CPU seconds of ``root``'s descendants (user + system, with what each reaped) and the JVM's peak RSS."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    cpu, jvm_hwm, todo = 0.0, 0.0, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu += sum(int(x) for x in f[11:15]) / tick  # utime stime cutime cstime
+            status = Path(f"/proc/{pid}/status").read_text()
+            if "java" in Path(f"/proc/{pid}/comm").read_text():
+                jvm_hwm = max(jvm_hwm, int(status.split("VmHWM:")[1].split()[0]) / 1024**2)
+        except (OSError, IndexError, ValueError):
+            continue
+    return {"descendants_cpu_s": round(cpu, 1), "jvm_peak_rss_gb": round(jvm_hwm, 3)}
 
 
 def main() -> int:
@@ -58,6 +102,7 @@ def main() -> int:
         build_city(city, args.enterprises, args.policies, 90, 8.0, 0)
     out = Path(args.out or f"/tmp/quanhuiqi_spark_out_{args.enterprises}")
     shutil.rmtree(out, ignore_errors=True)
+    load0 = os.getloadavg()
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--run-only", "--city", str(city), "--out", str(out),
                            "--master", args.master, "--partition-size", str(args.partition_size)],
@@ -70,8 +115,10 @@ def main() -> int:
     result = {
         "enterprises": args.enterprises, "policies": args.policies, "master": args.master,
         "partition_size": args.partition_size, "wall_seconds": round(wall, 1),
-        "driver_peak_rss_gb": child["driver_peak_rss_gb"], "summary": child["summary"],
-        "stage_seconds": child["timings_s"], "load_average_1min": round(os.getloadavg()[0], 2),
+        "driver_peak_rss_gb": child["driver_peak_rss_gb"], "driver_cpu_s": child["driver_cpu_s"],
+        "executors_and_jvm_cpu_s": child["descendants_cpu_s"], "jvm_peak_rss_gb": child["jvm_peak_rss_gb"],
+        "summary": child["summary"], "postings": child["postings"],
+        "stage_seconds": child["timings_s"], "load_average_start": load0, "load_average_end": os.getloadavg(),
         "command": "python benchmarks/spark_driver.py " + " ".join(sys.argv[1:]),
     }
     name = f"spark_driver_{args.result_name}.json" if args.result_name else "spark_driver.json"

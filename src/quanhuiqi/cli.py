@@ -186,9 +186,22 @@ def cmd_appeals_report(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from quanhuiqi.push import run_daily
+    if args.engine == "spark":
+        from quanhuiqi.spark import run_daily_spark, session
 
-    result = run_daily(args.date, args.data, args.out, model=args.model, config=args.config, encoding=args.encoding)
+        spark = session(args.master)
+        try:
+            result = run_daily_spark(args.date, args.data, args.out, model=args.model, config=args.config,
+                                     spark=spark, encoding=args.encoding)
+        finally:
+            spark.stop()
+    else:
+        if args.master:
+            raise InputError("--master is for --engine spark")
+        from quanhuiqi.push import run_daily
+
+        result = run_daily(args.date, args.data, args.out, model=args.model, config=args.config,
+                           encoding=args.encoding)
     print(result.summary())
     return 0
 
@@ -336,6 +349,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="NAME@ALIAS of a registered ranker")
     s.add_argument("--config", help="YAML configuration (defaults are embedded)")
     s.add_argument("--encoding", default="auto", help=ENCODING_HELP)
+    s.add_argument("--engine", choices=["local", "spark"], default="local",
+                   help="local: this process; spark: the partitions, the supply–demand matching and the push list "
+                        "on Spark executors (pip install 'quanhuiqi[spark]'); the same outputs")
+    s.add_argument("--master", help="Spark master URL (local[2], spark://host:7077, yarn); default: the one "
+                                    "spark-submit passes, else local[*]")
     s.set_defaults(func=cmd_push)
 
     s = sub.add_parser("synth", help="generate a synthetic city")

@@ -91,6 +91,23 @@ def local_session(master: str = "local[2]", app: str = "quanhuiqi-push", **conf:
     return b.getOrCreate()
 
 
+def session(master: str | None = None, app: str = "quanhuiqi-push") -> Any:
+    """The session ``quanhuiqi push --engine spark`` runs on: ``master`` when given (``local[…]`` with this
+    interpreter as the workers' Python), else whatever ``spark-submit`` configured (``local[*]`` outside it);
+    Arrow transfers and UTC session time, which the job's identical outputs rely on, either way."""
+    if master is not None and master.startswith("local"):
+        return local_session(master, app)
+    from pyspark.sql import SparkSession
+
+    b = SparkSession.builder.appName(app)
+    if master is not None:
+        b = b.master(master)
+    spark = b.getOrCreate()
+    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark
+
+
 # the charsets Spark 4's CSV reader takes (SPARK-48857: GBK and GB18030 only behind a legacy switch)
 _SPARK_CHARSETS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}
 
@@ -561,6 +578,8 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         for row in result.collect():  # small payloads: the large tables stay in staged files
             pieces.setdefault(row["_kind"], []).append((row["_part"], pickle.loads(row["_payload"])))
         ctx_bc.unpersist()
+        if read is not None:
+            os.remove(read["posters"])
         for k in pieces:
             pieces[k].sort(key=lambda t: t[0])
         counted = pieces.pop("city", [])

@@ -18,6 +18,8 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,6 +165,16 @@ class _Stream:
                 w.close()
 
 
+@contextmanager
+def _mapped(path: Path) -> Iterator[pa.Table]:
+    """An Arrow file's table, memory-mapped for the length of the block (its pages released after)."""
+    source = pa.memory_map(str(path), "r")
+    try:
+        yield pa.ipc.open_file(source).read_all()
+    finally:
+        source.close()
+
+
 class _MergedStream(_Stream):
     """A streamed table whose file has one global order (``MERGED``) whatever the partitioning: each
     partition's part (sorted by the keys) is spilled as an Arrow file, and ``close`` merges them —
@@ -195,46 +207,49 @@ class _MergedStream(_Stream):
     def close(self) -> None:
         t = time.perf_counter()
         first, second = MERGED[self.name]
-        sources = [pa.memory_map(str(p), "r") for p in self.parts]
-        try:
-            tables = [pa.ipc.open_file(src).read_all() for src in sources]
-            # each part is sorted by (first, second): its groups are runs of one dictionary code
-            runs = []
-            for tab in tables:
+        # each part is sorted by (first, second): its groups are runs of one dictionary code.  The parts are
+        # mapped only while a run is found or a row group is cut from them: the pages read are released as
+        # the merge goes (memory of one row group, not of the whole table)
+        runs = []
+        for p in self.parts:
+            with _mapped(p) as tab:
                 enc = tab.column(first).combine_chunks().dictionary_encode()
                 idx = enc.indices.to_numpy(zero_copy_only=False)
                 starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
                 names = np.asarray(enc.dictionary.to_pylist(), dtype=object)[idx[starts]]
                 runs.append((names, np.r_[starts, len(idx)]))
-            groups = sorted({str(g) for names, _ in runs for g in names})
-            rank = {g: i for i, g in enumerate(groups)}
-            sizes = np.zeros(len(groups), dtype=np.int64)
-            at = []
-            for names, edges in runs:
-                pos = np.array([rank[str(g)] for g in names], dtype=np.int64)
-                sizes[pos] += np.diff(edges)
-                at.append(dict(zip(pos.tolist(), zip(edges[:-1].tolist(), edges[1:].tolist()))))
-            lo = 0
-            while lo < len(groups):
-                hi, rows = lo, 0
-                while hi < len(groups) and (rows < MERGE_ROWS or hi == lo):
-                    rows += int(sizes[hi])
-                    hi += 1
-                slices, group_of = [], []
-                for tab, where in zip(tables, at):
+                del enc, idx
+        groups = sorted({str(g) for names, _ in runs for g in names})
+        rank = {g: i for i, g in enumerate(groups)}
+        sizes = np.zeros(len(groups), dtype=np.int64)
+        at = []
+        for names, edges in runs:
+            pos = np.array([rank[str(g)] for g in names], dtype=np.int64)
+            sizes[pos] += np.diff(edges)
+            at.append(dict(zip(pos.tolist(), zip(edges[:-1].tolist(), edges[1:].tolist()))))
+        lo = 0
+        while lo < len(groups):
+            hi, rows = lo, 0
+            while hi < len(groups) and (rows < MERGE_ROWS or hi == lo):
+                rows += int(sizes[hi])
+                hi += 1
+            slices, group_of = [], []
+            for p, where in zip(self.parts, at):
+                if not any(g in where for g in range(lo, hi)):
+                    continue
+                with _mapped(p) as tab:
                     for g in range(lo, hi):
                         if g in where:
                             a, b = where[g]
-                            slices.append(tab.slice(a, b - a))
+                            slices.append(tab.slice(a, b - a).combine_chunks())  # copied out of the map
                             group_of.append(np.full(b - a, g, dtype=np.int64))
-                batch = pa.concat_tables(slices).combine_chunks()
-                keys = batch.column(second).to_numpy(zero_copy_only=False).astype(str)
-                order = np.lexsort((keys, np.concatenate(group_of)))  # the group, then the second key
-                self._write(batch.take(pa.array(order)))
-                lo = hi
-        finally:
-            for src in sources:
-                src.close()
+            batch = pa.concat_tables(slices).combine_chunks()
+            del slices
+            keys = batch.column(second).to_numpy(zero_copy_only=False).astype(str)
+            order = np.lexsort((keys, np.concatenate(group_of)))  # the group, then the second key
+            self._write(batch.take(pa.array(order)))
+            del batch, keys, order
+            lo = hi
         shutil.rmtree(self.spill, ignore_errors=True)
         self.seconds += time.perf_counter() - t
         super().close()

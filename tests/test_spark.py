@@ -1,4 +1,6 @@
-"""The daily job on Spark (local mode) gives byte-identical outputs to the local run on the sample city."""
+"""The daily job on Spark (local mode) gives the local run's outputs on the sample city and a generated city:
+byte-identical files, and the tables the executors write as parts (the push list, the supply–demand pairs)
+with the same rows (tests/push/day_compare.py says how each is compared)."""
 
 from __future__ import annotations
 
@@ -12,16 +14,18 @@ pytest.importorskip("pyspark")
 import sys  # noqa: E402
 
 from quanhuiqi.push import run_daily  # noqa: E402
+from quanhuiqi.push.outputs import sha256_file  # noqa: E402
 from quanhuiqi.spark import local_session, run_daily_spark  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent / "push"))
-from day_compare import assert_same_day  # noqa: E402
+from day_compare import assert_same_day, assert_same_table, parts  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
 DAY = "2025-07-01"
-CONFIG = {"run": {"partitions": 3}}  # several enterprise partitions, as on a cluster
+# several enterprise partitions and supply–demand ranges (data_samples: 907 open demands), as on a cluster
+CONFIG = {"run": {"partitions": 3}, "spark": {"demands_per_task": 300}}
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +49,24 @@ def test_spark_run_equals_local_run_on_the_sample_city(spark, tmp_path, whole_ci
     # (data_samples has appeals.csv), the manifest
     assert len(data) == 19
     assert sum(n.startswith("appeals_") for n in data) == 8
+    written_as_parts = {n for n in data if (remote.out_dir / n).is_dir()}
+    assert written_as_parts == {"push_list.parquet", "push_list.csv", "postings_pairs.parquet", "postings_pairs.csv"}
+    assert len(parts(remote.out_dir / "push_list.parquet")) == 3  # one per enterprise partition
+    assert len(parts(remote.out_dir / "postings_pairs.parquet")) == 4  # 907 demands, 300 per task
     for name in data:
-        assert (local.out_dir / name).read_bytes() == (remote.out_dir / name).read_bytes(), name
+        if name != "manifest.json":
+            assert_same_table(local.out_dir / name, remote.out_dir / name)
     assert local.report["summary"]["pushed"] > 1000
-    assert remote.report["summary"] == local.report["summary"]
-    assert remote.report["readiness"] == local.report["readiness"]  # summed from the partitions' counts
+    for key in ("summary", "push", "changes_vs_previous", "readiness", "inputs", "outputs"):  # summed from counts
+        assert remote.report[key] == local.report[key], key
     manifest = json.loads((remote.out_dir / "manifest.json").read_text())
+    local_manifest = json.loads((local.out_dir / "manifest.json").read_text())
     assert manifest["partitions"] == 3
+    for f in [p for p in remote.out_dir.rglob("*") if p.is_file() and not p.name.startswith(("manifest", "report."))]:
+        assert manifest["outputs"][f.relative_to(remote.out_dir).as_posix()] == sha256_file(f)  # every part listed
+    for m in (manifest, local_manifest):
+        m["outputs"] = {k: v for k, v in m["outputs"].items() if k.split("/")[0] not in written_as_parts}
+    assert manifest == local_manifest
     assert {"partitions", "spark.read", "spark.partitions"} - {"partitions"} <= set(remote.report["timings_s"])
 
 
@@ -104,8 +119,8 @@ def test_extra_enterprise_sources_on_spark_equal_the_local_run(spark, tmp_path):
     local = run_daily(DAY, city, tmp_path / "local", config=config)
     remote = run_daily_spark(DAY, city, tmp_path / "spark", config=config, spark=spark)
     for path in sorted(local.out_dir.iterdir()):
-        if not path.name.startswith("report."):
-            assert path.read_bytes() == (remote.out_dir / path.name).read_bytes(), path.name
+        if not path.name.startswith(("report.", "manifest")):
+            assert_same_table(path, remote.out_dir / path.name)
     rejects = pd.read_parquet(remote.out_dir / "rejects.parquet")
     assert (rejects["source"] == "extra[0] extra/facts.csv").sum() >= 3
     assert remote.report["inputs"]["extra[0]"] == local.report["inputs"]["extra[0]"]
@@ -170,3 +185,57 @@ def test_spark_reads_gbk_and_bom_csv_as_the_local_reader_does(spark, tmp_path):
     big5.write_bytes("uscc,name\n1,濟南華新電子有限公司\n2,臺灣積體電路製造\n".encode("big5"))
     with pytest.raises(InputError, match=r"big5\.csv: neither UTF-8 nor GB18030/GBK"):
         _read(spark, big5, "enterprises", 2)
+
+
+def test_bad_postings_are_refused_on_the_driver_before_any_partition_runs(spark, tmp_path, caplog):
+    """A postings table without a required column: the local run's error, before Spark touches a partition."""
+    import logging
+    import shutil
+
+    from quanhuiqi.tables.io import InputError
+
+    city = tmp_path / "data"
+    shutil.copytree(SAMPLES, city, ignore=shutil.ignore_patterns("truth", "policies_real"))
+    import pandas as pd
+
+    pd.read_csv(SAMPLES / "postings.csv", dtype=str).drop(columns="side").to_csv(city / "postings.csv", index=False)
+    with pytest.raises(InputError) as local_error:
+        run_daily(DAY, city, tmp_path / "local", config=CONFIG)
+    with caplog.at_level(logging.INFO, logger="quanhuiqi.push"), pytest.raises(InputError) as spark_error:
+        run_daily_spark(DAY, city, tmp_path / "spark", config=CONFIG, spark=spark)
+    assert str(spark_error.value) == str(local_error.value) and "side" in str(spark_error.value)
+    started = [r.getMessage() for r in caplog.records if "event=stage_start" in r.getMessage()]
+    assert not [m for m in started if "stage=spark.partitions" in m or "stage=spark.postings_read" in m]
+    assert not (tmp_path / "spark" / DAY).exists()
+
+
+def test_a_killed_spark_run_leaves_the_previous_day_and_the_next_run_publishes(spark, tmp_path, small_generated_city,
+                                                                                 whole_city_day):
+    """``quanhuiqi push --engine spark`` killed (SIGKILL) once the executors' parts of the push list and the
+    pairs sit in the day's staging folder: the published day is untouched; the next run recovers and publishes."""
+    import os
+    import shutil
+    import subprocess
+
+    import pandas as pd
+
+    out = tmp_path / "out"
+    first = whole_city_day("generated")  # the day as published before (a local run of the same city)
+    shutil.copytree(first.out_dir, out / DAY)
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / DAY).rglob("*") if p.is_file()}
+    cfg = tmp_path / "k1.yaml"  # a different K: a finished run would change the outputs
+    cfg.write_text("push:\n  max_per_enterprise: 1\nrun:\n  partitions: 2\nspark:\n  demands_per_task: 100\n",
+                   encoding="utf-8")
+    env = {**os.environ, "QUANHUIQI_TEST_CRASH_AFTER": "spark:adopted", "PYSPARK_PYTHON": sys.executable}
+    proc = subprocess.run([sys.executable, "-m", "quanhuiqi.cli", "push", "--engine", "spark", "--master", "local[2]",
+                           "--date", DAY, "--data", str(small_generated_city), "--out", str(out), "--config", str(cfg)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    staged = [p for p in out.iterdir() if p.name.startswith(".staging-")]
+    assert any((p / "push_list.parquet").is_dir() for p in staged)  # the parts had reached the day's staging
+    assert any(len(list((p / "postings_pairs.parquet").glob("part-*"))) > 1 for p in staged)
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / DAY).rglob("*") if p.is_file()} == before
+    again = run_daily_spark(DAY, small_generated_city, out, config=str(cfg), spark=spark)
+    assert sorted(p.name for p in out.iterdir()) == [DAY]
+    push = pd.read_parquet(again.out_dir / "push_list.parquet")
+    assert len(push) == again.report["summary"]["pushed"] < first.report["summary"]["pushed"]  # K = 1 published

@@ -40,11 +40,28 @@ def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
             if "stage=postings" in record.getMessage() and "index_mb=" in record.getMessage():
                 self.seen.append(record.getMessage())
 
+    import threading
+
     logging.getLogger("quanhuiqi.push").addHandler(Keep())
+    logging.getLogger("quanhuiqi.push").setLevel(logging.INFO)
+    seen: dict = {}
+    done = threading.Event()
+
+    def sample() -> None:  # the process tree's CPU every second (a process's last second before it exits is lost)
+        while not done.wait(1.0):
+            _tree_cpu(os.getpid(), seen)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     spark = local_session(master, "quanhuiqi-bench", **{"spark.driver.memory": "4g"})
     spark.sparkContext.setLogLevel("ERROR")
     result = run_daily_spark(DAY, city, out, config={"run": {"partition_size": partition_size}}, spark=spark)
-    tree = _tree_cpu(os.getpid())
+    done.set()
+    sampler.join()
+    _tree_cpu(os.getpid(), seen)
+    tree = {"descendants_cpu_s": round(sum(cpu for cpu, _ in seen.values()), 1),
+            "jvm_peak_rss_gb": round(max((hwm for _, hwm in seen.values()), default=0.0), 3),
+            "worker_processes": sum(1 for _, hwm in seen.values() if hwm == 0.0)}
     spark.stop()
     own = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"summary": result.report["summary"], "timings_s": result.report.get("timings_s", {}),
@@ -54,8 +71,9 @@ def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
                       "driver_cpu_s": round(own.ru_utime + own.ru_stime, 1), **tree}))
 
 
-def _tree_cpu(root: int) -> dict:
-    """CPU seconds of ``root``'s descendants (user + system, with what each reaped) and the JVM's peak RSS."""
+def _tree_cpu(root: int, seen: dict) -> None:
+    """Record into ``seen`` (keyed by pid and start time) each descendant's own CPU seconds (user + system,
+    not what it reaped: every process is counted once) and, for the JVM, its peak RSS."""
     tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     for d in Path("/proc").iterdir():
@@ -65,19 +83,20 @@ def _tree_cpu(root: int) -> dict:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(d.name))
-    cpu, jvm_hwm, todo = 0.0, 0.0, list(children.get(root, []))
+    todo = list(children.get(root, []))
     while todo:
         pid = todo.pop()
         todo += children.get(pid, [])
         try:
             f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            cpu += sum(int(x) for x in f[11:15]) / tick  # utime stime cutime cstime
-            status = Path(f"/proc/{pid}/status").read_text()
+            cpu = (int(f[11]) + int(f[12])) / tick  # utime stime
+            hwm = 0.0
             if "java" in Path(f"/proc/{pid}/comm").read_text():
-                jvm_hwm = max(jvm_hwm, int(status.split("VmHWM:")[1].split()[0]) / 1024**2)
+                status = Path(f"/proc/{pid}/status").read_text()
+                hwm = int(status.split("VmHWM:")[1].split()[0]) / 1024**2
+            seen[(pid, f[19])] = (cpu, hwm)  # f[19]: start time
         except (OSError, IndexError, ValueError):
             continue
-    return {"descendants_cpu_s": round(cpu, 1), "jvm_peak_rss_gb": round(jvm_hwm, 3)}
 
 
 def main() -> int:
@@ -117,6 +136,7 @@ def main() -> int:
         "partition_size": args.partition_size, "wall_seconds": round(wall, 1),
         "driver_peak_rss_gb": child["driver_peak_rss_gb"], "driver_cpu_s": child["driver_cpu_s"],
         "executors_and_jvm_cpu_s": child["descendants_cpu_s"], "jvm_peak_rss_gb": child["jvm_peak_rss_gb"],
+        "cpu_s_total": round(child["driver_cpu_s"] + child["descendants_cpu_s"], 1),
         "summary": child["summary"], "postings": child["postings"],
         "stage_seconds": child["timings_s"], "load_average_start": load0, "load_average_end": os.getloadavg(),
         "command": "python benchmarks/spark_driver.py " + " ".join(sys.argv[1:]),

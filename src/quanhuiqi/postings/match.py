@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from quanhuiqi.postings.candidates import PostingIndex, build_index, generate_candidates, open_sides
+from quanhuiqi.postings.candidates import PostingIndex, build_index, generate_candidates, is_in, open_sides
 from quanhuiqi.postings.features import REASON_FEATURES, PostingFeatureBuilder, reasons
 from quanhuiqi.postings.prepare import prepare_postings
 from quanhuiqi.postings.scoring import PostingModelScorer, PostingRuleScorer, harmonic
@@ -148,7 +148,7 @@ def match_postings(
     # no demand is lost: every open demand without a pair gets one row saying why
     d_all, _ = open_sides(p)
     if demand_ids is not None:
-        d_all = d_all[np.isin(ids[d_all], np.asarray(list(demand_ids), dtype=object))]
+        d_all = d_all[is_in(ids[d_all], demand_ids)]
     lost = np.setdiff1d(d_all, td)
     excluded = p["excluded"].to_numpy()[lost]
     why_none = np.where(pd.isna(excluded), NO_CANDIDATE, "需求方为" + pd.Series(excluded).fillna("").astype(str)

@@ -284,7 +284,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
                 prev = prev if prev is not None else pd.DataFrame({"uscc": [], "policy_id": []}, dtype="string")
             stats: dict[str, Any] = {"counts": counts}
             if len(clean):  # pass 1: verdicts and counts; the state waits in the staging folder for pass 2
-                part_state, out["city"] = count_partition(
+                part_state, city = count_partition(
                     clean,
                     ctx,
                     history=state["push_history"],
@@ -293,6 +293,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
                     facts=facts,
                 )
                 out["state"] = str(stage_state(part_state, Path(staging) / f"state-{int(part):06d}.pkl"))
+                out["city"] = str(_dump(city, Path(staging) / f"city-{int(part):06d}.pkl"))  # summed one at a time
                 if prev is not None:
                     out["yesterday"] = str(_dump(prev, Path(staging) / f"yesterday-{int(part):06d}.pkl"))
             elif prev is not None and len(prev):  # no enterprise left to push to: only yesterday's pairs count
@@ -339,6 +340,19 @@ def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
         return [(int(part), k, pickle.dumps(v, protocol=5)) for k, v in out.items()]
 
     return run
+
+
+def _sum_staged(paths: list[str]) -> Any:
+    """The partitions' staged city counts added up one at a time (exact integer sums with sorted keys: the
+    same as adding them all at once), so the driver holds two partitions' counts, not all of them."""
+    from quanhuiqi.rank.city import CityStatistics
+
+    total = None
+    for p in paths:
+        part = _load(p)
+        os.remove(p)
+        total = part if total is None else CityStatistics.sum([total, part])
+    return total
 
 
 def _dump(obj: Any, path: Path) -> Path:
@@ -585,7 +599,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         counted = pieces.pop("city", [])
         stats = [s for _, s in pieces.pop("stats", [])]  # pass 1: input counts per partition
         if counted:  # pass 2: the city's statistics to every partition, each ranks its staged state
-            ctx_bc = spark.sparkContext.broadcast(with_city(prep, [c for _, c in counted]))
+            ctx_bc = spark.sparkContext.broadcast(with_city(prep, [_sum_staged([p for _, p in counted])]))
             prev_of = dict(pieces.pop("yesterday", []))
             todo = [(part, path, prev_of.get(part)) for part, path in pieces.pop("state", [])]
             ranked = spark.sparkContext.parallelize(todo, len(todo)).flatMap(

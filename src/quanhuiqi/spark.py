@@ -328,8 +328,9 @@ def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
             previous = _load(yesterday_path)
             os.remove(yesterday_path)
         out["push_counts"] = PushListCounts.of(push_list, previous)
-        out["push_list"] = {fmt: str(write_table_part(push_list, Path(staging) / f"push_list-{int(part):06d}.{fmt}",
-                                                      fmt)) for fmt in formats}
+        if len(push_list):  # an empty part is left out (no schema of its own to disagree with the others')
+            out["push_list"] = {fmt: str(write_table_part(push_list, Path(staging) / f"push_list-{int(part):06d}.{fmt}",
+                                                          fmt)) for fmt in formats}
         for name in STREAMED:
             part_rows = prepare_part(name, getattr(r, name))
             if part_rows is not None:

@@ -239,3 +239,10 @@ def test_a_killed_spark_run_leaves_the_previous_day_and_the_next_run_publishes(s
     assert sorted(p.name for p in out.iterdir()) == [DAY]
     push = pd.read_parquet(again.out_dir / "push_list.parquet")
     assert len(push) == again.report["summary"]["pushed"] < first.report["summary"]["pushed"]  # K = 1 published
+
+
+def test_master_is_for_the_spark_engine(tmp_path, capsys):
+    from quanhuiqi.cli import main
+
+    assert main(["push", "--master", "local[2]", "--data", str(SAMPLES), "--out", str(tmp_path)]) == 1
+    assert "--master is for --engine spark" in capsys.readouterr().err

@@ -219,9 +219,17 @@ def test_a_killed_spark_run_leaves_the_previous_day_and_the_next_run_publishes(s
 
     import pandas as pd
 
+    from quanhuiqi.push.report import changes_vs_previous
+
     out = tmp_path / "out"
     first = whole_city_day("generated")  # the day as published before (a local run of the same city)
     shutil.copytree(first.out_dir, out / DAY)
+    # and the day before, as a Spark run writes its push list (a folder of parts): the next run reads it as history
+    # and counts the changes since it partition by partition
+    previous = pd.read_parquet(first.out_dir / "push_list.parquet").iloc[::3].assign(date="2025-06-30")
+    (out / "2025-06-30" / "push_list.parquet").mkdir(parents=True)
+    for i, rows in enumerate((previous.iloc[: len(previous) // 2], previous.iloc[len(previous) // 2:])):
+        rows.to_parquet(out / "2025-06-30" / "push_list.parquet" / f"part-{i:05d}.parquet", index=False)
     before = {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / DAY).rglob("*") if p.is_file()}
     cfg = tmp_path / "k1.yaml"  # a different K: a finished run would change the outputs
     cfg.write_text("push:\n  max_per_enterprise: 1\nrun:\n  partitions: 2\nspark:\n  demands_per_task: 100\n",
@@ -236,9 +244,11 @@ def test_a_killed_spark_run_leaves_the_previous_day_and_the_next_run_publishes(s
     assert any(len(list((p / "postings_pairs.parquet").glob("part-*"))) > 1 for p in staged)
     assert {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / DAY).rglob("*") if p.is_file()} == before
     again = run_daily_spark(DAY, small_generated_city, out, config=str(cfg), spark=spark)
-    assert sorted(p.name for p in out.iterdir()) == [DAY]
+    assert sorted(p.name for p in out.iterdir()) == ["2025-06-30", DAY]
     push = pd.read_parquet(again.out_dir / "push_list.parquet")
     assert len(push) == again.report["summary"]["pushed"] < first.report["summary"]["pushed"]  # K = 1 published
+    assert again.report["changes_vs_previous"] == changes_vs_previous(push, previous, "2025-06-30")
+    assert again.report["changes_vs_previous"]["pushed_previous"] == len(previous) > 0
 
 
 def test_master_is_for_the_spark_engine(tmp_path, capsys):

@@ -590,8 +590,18 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
                                  yesterday=yesterday.exists())
         result = union.repartition(parts, "_part").mapInPandas(fn, OUT_SCHEMA)
         pieces: dict[str, list[Any]] = {}
+        push_counts = PushListCounts.sum([], yesterday.exists())  # added up as the partitions' counts arrive
+
+        def take(part: int, kind: str, payload: bytes) -> None:
+            nonlocal push_counts
+            value = pickle.loads(payload)
+            if kind == "push_counts":
+                push_counts = PushListCounts.sum([push_counts, value], yesterday.exists())
+            else:
+                pieces.setdefault(kind, []).append((part, value))
+
         for row in result.collect():  # small payloads: the large tables stay in staged files
-            pieces.setdefault(row["_kind"], []).append((row["_part"], pickle.loads(row["_payload"])))
+            take(row["_part"], row["_kind"], row["_payload"])
         ctx_bc.unpersist()
         if read is not None:
             os.remove(read["posters"])
@@ -606,12 +616,11 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             ranked = spark.sparkContext.parallelize(todo, len(todo)).flatMap(
                 _rank_function(ctx_bc, str(staging), formats_of(cfg)["push_list"]))
             for part, kind, payload in ranked.collect():
-                pieces.setdefault(kind, []).append((part, pickle.loads(payload)))
+                take(part, kind, payload)
             ctx_bc.unpersist()
             for k in pieces:
                 pieces[k].sort(key=lambda t: t[0])
             stats += [s for _, s in pieces.pop("stats", [])]
-        push_counts = PushListCounts.sum([c for _, c in pieces.pop("push_counts", [])], yesterday.exists())
         push_parts = [paths for _, paths in pieces.pop("push_list", [])]
         staged = [v for name in STREAMED for _, v in pieces.get(name, [])]
         info.update(pushed=push_counts.rows, push_list_parts=len(push_parts), staged_parts=len(staged),
@@ -670,6 +679,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
 def _previous_frame(spark: Any, paths: list[str], name: str, parts: int, cols: tuple[str, ...]) -> Any:
     """Earlier push lists this job wrote (a file, or a Spark run's folder of parts) as a table of the union."""
     from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StructField, StructType
 
     prev = spark.read.parquet(*paths).select(*cols).withColumn("_row", F.monotonically_increasing_id() + 1)
 
@@ -677,5 +687,6 @@ def _previous_frame(spark: Any, paths: list[str], name: str, parts: int, cols: t
         for b in batches:
             yield b.assign(_part=partition_of(b["uscc"], parts))
 
-    prev = prev.mapInPandas(tag, prev.schema.add("_part", "long"))
+    # a new schema (StructType.add would change the frame's cached schema in place: `_part` then never resolves)
+    prev = prev.mapInPandas(tag, StructType(list(prev.schema.fields) + [StructField("_part", LongType(), False)]))
     return prev.select(F.lit(name).alias("_table"), "_row", "_part", *[F.col(c).alias(f"{name}{SEP}{c}") for c in cols])

@@ -282,7 +282,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
             if yesterday:  # the previous day's push list, this partition's rows: the report's changes
                 prev = tables["yesterday"].drop(columns="_row") if "yesterday" in tables else None
                 prev = prev if prev is not None else pd.DataFrame({"uscc": [], "policy_id": []}, dtype="string")
-            stats: dict[str, Any] = {"counts": counts}
+            stats: dict[str, Any] = {"counts": counts, "trend": _trend_counts(tables, ctx)}
             if len(clean):  # pass 1: verdicts and counts; the state waits in the staging folder for pass 2
                 part_state, city = count_partition(
                     clean,
@@ -308,6 +308,30 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
             )
 
     return run
+
+
+def _trend_counts(tables: dict[str, pd.DataFrame], ctx: Any) -> tuple[pd.DataFrame, pd.Series] | None:
+    """The report's 30-day trend counted over this partition's raw push history and grants (every raw row is
+    in one partition): the driver adds them up instead of reading both tables whole."""
+    from quanhuiqi.push.report import TREND_DAYS, grant_day_counts, history_day_counts
+
+    day = ctx.as_of
+    since = day - pd.Timedelta(days=TREND_DAYS)
+    hist = tables.get("push_history")
+    hist = (history_day_counts(hist.drop(columns="_row"), since, day) if hist is not None
+            else pd.DataFrame(columns=["pushes", "applications", "approvals"], dtype="int64"))
+    auto_ids = set(ctx.policies.loc[ctx.policies["mode"] == "auto", "policy_id"].astype(str))
+    grants = tables.get("grants")
+    auto = (grant_day_counts(grants.drop(columns="_row"), auto_ids, since, day)
+            if grants is not None and auto_ids else pd.Series(dtype="int64"))
+    return hist, auto
+
+
+def _sum_trend(parts: list[tuple[pd.DataFrame, pd.Series]]) -> tuple[pd.DataFrame, pd.Series]:
+    hist = [h for h, _ in parts if len(h)]
+    auto = [a for _, a in parts if len(a)]
+    return (pd.concat(hist).groupby(level=0).sum() if hist else parts[0][0],
+            pd.concat(auto).groupby(level=0).sum() if auto else pd.Series(dtype="int64"))
 
 
 def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
@@ -672,8 +696,9 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
                 sink.streams[name].add_prepared(read_part(staged["path"], staged["rows"], staged["counts"]))
                 os.remove(staged["path"])
         streamed = sink.close()
+        trend = [s["trend"] for s in stats if s.get("trend") is not None]
         return finish(prep, w, tables, streamed, [s for s in stats if "timings" in s], parts,
-                      push_counts=push_counts, written=written)
+                      push_counts=push_counts, written=written, trend_counts=_sum_trend(trend) if trend else None)
 
 
 def _previous_frame(spark: Any, paths: list[str], name: str, parts: int, cols: tuple[str, ...]) -> Any:

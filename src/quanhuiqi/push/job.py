@@ -378,14 +378,15 @@ def formats_of(cfg: dict) -> dict[str, tuple[str, ...]]:
 
 def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], streamed: dict[str, dict[str, Any]],
            stats: list[dict[str, Any]], partitions: int, *, push_counts: PushListCounts | None = None,
-           written: dict[str, int] | None = None) -> RunResult:
+           written: dict[str, int] | None = None, trend_counts: tuple[pd.DataFrame, pd.Series] | None = None,
+           ) -> RunResult:
     """Report and write the day's remaining outputs into the open writer (manifest last, swapped in).
 
     ``tables``: push_list, postings_pairs, rejects (whole frames); ``streamed``: the row counts and
     value counts of the tables the partition sink already wrote (held_back, near_miss, auto_grant).
     A Spark run hands over tables its executors already wrote into the writer's staging folder as
     ``written`` (name: rows) and the push list's report figures as ``push_counts`` (summed over partitions)
-    instead of the frames.
+    instead of the frames, and the trend's history and grant day counts as ``trend_counts`` (summed too).
     """
     written = dict(written or {})
     cfg, day, date_text, progress = prep.cfg, prep.day, prep.date_text, prep.progress
@@ -461,7 +462,7 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
         "trend": trend(day, prep.out_dir, prep.paths.get("push_history"), prep.paths.get("grants"),
                        {"pushes": push_counts.rows, "auto_grants": streamed["auto_grant"]["rows"]},
                        set(prep.ctx.policies.loc[prep.ctx.policies["mode"] == "auto", "policy_id"].astype(str)),
-                       prep.encoding),
+                       prep.encoding, counted=trend_counts),
     }
     section = readiness_report(prep, stats)
     if section is not None:

@@ -134,7 +134,6 @@ def _history_per_day(path: Path | None, since: pd.Timestamp, day: pd.Timestamp,
     if path is None or not Path(path).exists():
         return pd.DataFrame(columns=cols, dtype="int64")
     from quanhuiqi.tables.io import read_table
-    from quanhuiqi.tables.parse import parse_bools
 
     path = Path(path)
     if path.suffix.lower() in (".parquet", ".pq"):
@@ -144,6 +143,15 @@ def _history_per_day(path: Path | None, since: pd.Timestamp, day: pd.Timestamp,
         h = pq.read_table(path, columns=[c for c in ("date", "applied", "approved") if c in names]).to_pandas()
     else:
         h = read_table(path, encoding=encoding)
+    return history_day_counts(h, since, day)
+
+
+def history_day_counts(h: pd.DataFrame, since: pd.Timestamp, day: pd.Timestamp) -> pd.DataFrame:
+    """:func:`_history_per_day` of rows in hand (``date`` and, when present, ``applied``, ``approved``): counts
+    that add up over any split of the rows (a Spark run counts each partition's rows where they are)."""
+    from quanhuiqi.tables.parse import parse_bools
+
+    cols = ["pushes", "applications", "approvals"]
     dates = pd.to_datetime(h["date"].astype("string"), errors="coerce", format="mixed").dt.normalize()
     keep = ((dates >= since) & (dates < day)).to_numpy()
     out = pd.DataFrame({"date": dates[keep].to_numpy()})
@@ -165,7 +173,11 @@ def _auto_grants_per_day(path: Path | None, auto_ids: set[str], since: pd.Timest
         return pd.Series(dtype="int64")
     from quanhuiqi.tables.io import read_table
 
-    g = read_table(path, encoding=encoding)
+    return grant_day_counts(read_table(path, encoding=encoding), auto_ids, since, day)
+
+
+def grant_day_counts(g: pd.DataFrame, auto_ids: set[str], since: pd.Timestamp, day: pd.Timestamp) -> pd.Series:
+    """:func:`_auto_grants_per_day` of rows in hand (additive over any split of the rows)."""
     if "granted_on" not in g.columns or "policy_id" not in g.columns:
         return pd.Series(dtype="int64")
     on = pd.to_datetime(g["granted_on"].astype("string"), errors="coerce", format="mixed").dt.normalize()
@@ -174,7 +186,8 @@ def _auto_grants_per_day(path: Path | None, auto_ids: set[str], since: pd.Timest
 
 
 def trend(day: pd.Timestamp, out_dir: Path, history: Path | None, grants: Path | None, today: dict[str, int],
-          auto_ids: set[str], encoding: str | None = None, days: int = TREND_DAYS) -> list[dict[str, Any]]:
+          auto_ids: set[str], encoding: str | None = None, days: int = TREND_DAYS, *,
+          counted: tuple[pd.DataFrame, pd.Series] | None = None) -> list[dict[str, Any]]:
     """One row per day of the ``days`` before ``day`` and for ``day`` itself: pushes, 免申即享 grants,
     applications and approvals.  A day the job ran for (its manifest in ``out_dir``) counts the pushes and the
     免申即享 list it wrote; other days come from the push history (pushes; applications and approvals of the
@@ -182,8 +195,11 @@ def trend(day: pd.Timestamp, out_dir: Path, history: Path | None, grants: Path |
     import json
 
     since = day - pd.Timedelta(days=days)
-    hist = _history_per_day(history, since, day, encoding)
-    auto = _auto_grants_per_day(grants, auto_ids, since, day, encoding)
+    if counted is not None:  # the history's and the grants' day counts, added up over partitions by the caller
+        hist, auto = counted
+    else:
+        hist = _history_per_day(history, since, day, encoding)
+        auto = _auto_grants_per_day(grants, auto_ids, since, day, encoding)
     rows = []
     for k in range(days, 0, -1):
         d = day - pd.Timedelta(days=k)

@@ -41,9 +41,7 @@ from quanhuiqi.profile.status import canonical_status
 from quanhuiqi.profile.tags import tags_of
 from quanhuiqi.reference.industries import HIERARCHY_COLUMNS, canonical_industry_code_one, industry_table
 from quanhuiqi.reference.sme import SIZE_CLASSES, sme_thresholds
-from quanhuiqi.tables.record import is_missing
-
-_MEMO_LIMIT = 200_000
+from quanhuiqi.tables.record import is_missing, memo_once
 
 
 def _text(v: Any) -> str | None:
@@ -125,13 +123,7 @@ class RecordProfiler:
         self._rules["none"] = "none"
 
     def _once(self, name: str, fn: Callable[[Any], Any], key: Any) -> Any:
-        memo = self._memo.setdefault(name, {})
-        if key in memo:
-            return memo[key]
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        memo[key] = out = fn(key)
-        return out
+        return memo_once(self._memo, name, fn, key)
 
     def profile(self, clean: dict[str, Any]) -> dict[str, Any]:
         """The profile row of one clean record (``validate_enterprises``' row as a dict, or

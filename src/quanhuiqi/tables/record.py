@@ -81,6 +81,18 @@ _DATE_COMPACT = re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})", re.ASCII)
 _MEMO_LIMIT = 200_000  # distinct values remembered per function (codes, words): a few MB
 
 
+def memo_once(memo: dict[str, dict[Any, Any]], name: str, fn: Callable[[Any], Any], key: Any) -> Any:
+    """``fn(key)`` computed once per distinct key in ``memo[name]`` (cleared past ``_MEMO_LIMIT`` keys): the
+    one-record paths see the same codes and words call after call, so each is worked out once."""
+    table = memo.setdefault(name, {})
+    if key in table:
+        return table[key]
+    if len(table) >= _MEMO_LIMIT:
+        table.clear()
+    table[key] = out = fn(key)
+    return out
+
+
 def is_missing(v: Any) -> bool:
     """One value is missing as the batch's columns see it (None, NA, NaT, NaN); text, bytes and bools never are.
     The one-record paths (tables, profile, the online ranker) share it so they agree on what is unknown."""
@@ -231,13 +243,7 @@ class RecordValidator:
         self._memo: dict[str, dict[Any, Any]] = {}
 
     def _once(self, name: str, fn: Callable[[Any], Any], key: Any) -> Any:
-        memo = self._memo.setdefault(name, {})
-        if key in memo:
-            return memo[key]
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        memo[key] = out = fn(key)
-        return out
+        return memo_once(self._memo, name, fn, key)
 
     def validate(self, record: dict[str, Any], row: int = 1) -> RecordResult:
         """The record as the batch's clean row (``row`` is its 1-based input row), with its rejects."""

@@ -96,6 +96,15 @@ class OnlineMatcher:
         self._n_fields = max(len(by_name), 1)
         self._field_by_rank = np.array(by_name, dtype=object)
         self._leaf_field_rank = np.array([rank[f] for f in self.leaf_field], dtype=np.int64)
+        # each evidence piece as arrays: the text of a piece that shows no value, else the text around the value
+        # of its field (by name rank): a call's pieces are a few array operations, one value shown per field
+        self._key_text = np.array([b if not wv else None for b, wv, _ in self.key_piece], dtype=object)
+        self._key_before = np.array([b for b, _, _ in self.key_piece], dtype=object)
+        self._key_after = np.array([a for _, _, a in self.key_piece], dtype=object)
+        self._key_shows = np.array([wv for _, wv, _ in self.key_piece], dtype=bool)
+        self._key_field_rank = np.array([rank.get(f, 0) for f in self.key_field], dtype=np.int64)
+        self._review_arr = np.array(self.review + [None], dtype=object)
+        self._has_review = np.array([r is not None for r in self.review], dtype=bool)
         self._tiered = np.zeros(len(pols), dtype=bool)
         self._tiered[list(self.tiers)] = True
         self._build_flat()
@@ -109,8 +118,9 @@ class OnlineMatcher:
         children are one contiguous slice (reduceat on a view, no gather), a gate's value is written
         straight into its parent's block, and the roots are the last block (one per policy).
 
-        For evidence, each leaf's path from its root as (parent, child, parent is ``any``) positions,
-        padded with the leaf itself, so only the matching policies' leaves are walked per call."""
+        For evidence, the gates top down with their parents, and each leaf's parent gate: which leaves prove
+        a verdict, and which unknown leaves settle it, is a short pass over the gates and one over the
+        matching policies' leaves."""
         cb = self.cb
         n_pol = len(cb.policies)
         pos = np.full(cb.n_slots, -1, dtype=np.int64)
@@ -137,26 +147,29 @@ class OnlineMatcher:
         self._leaf_fill_pos = leaf_pos[order]
         self._leaf_fill_src = (cb.leaf_atom + cb.n_atoms * cb.leaf_neg.astype(np.int64))[order]
         self._leaf_pos = leaf_pos
-        # each leaf's ancestors, root first: (parent position, child position, parent is any)
-        paths = []
-        for leaf in range(self.n_leaves):
-            edges = []
-            node = leaf
-            while parent[node] >= 0:
-                edges.append((pos[parent[node]], pos[node], bool(parent_any[node])))
-                node = parent[node]
-            paths.append(edges)
-        depth = max((len(e) for e in paths), default=0) or 1
-        ep = np.repeat(leaf_pos[:, None], depth, axis=1)
-        ec = ep.copy()
-        eany = np.zeros((self.n_leaves, depth), dtype=bool)
-        for leaf, edges in enumerate(paths):
-            for d, (pp, cc, aa) in enumerate(edges):
-                ep[leaf, d], ec[leaf, d], eany[leaf, d] = pp, cc, aa
-        self._ep, self._ec, self._eany = ep, ec, eany
-        counts = np.array([len(cp.leaves) for cp in cb.policies], dtype=np.int64)
-        self._leaf_count = counts
-        self._leaf_first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        # for evidence: the roots and the inner gates as one short array, top down (roots first, then by depth),
+        # each with its parent's index in it; each leaf with its parent's index there (a leaf that is a whole
+        # policy's condition: its own root's) and whether that parent is ``all``
+        inner = np.arange(self.n_leaves, cb.n_slots)
+        inner = inner[parent[inner] >= 0]
+        depth = np.zeros(cb.n_slots, dtype=np.int64)
+        for slot in inner[::-1].tolist():  # post-order numbering: a parent's slot is above its children's
+            depth[slot] = depth[parent[slot]] + 1
+        inner = inner[np.argsort(depth[inner], kind="stable")]
+        top = np.concatenate([cb.roots, inner])
+        at = np.full(cb.n_slots, -1, dtype=np.int64)
+        at[top] = np.arange(top.size)
+        self._gate_pos = pos[top]
+        self._gate_parent = at[parent[inner]]  # of top[n_pol:]
+        self._gate_parent_all = ~parent_any[inner]
+        bounds = np.searchsorted(depth[inner], np.arange(1, int(depth[inner].max(initial=0)) + 2))
+        self._gate_depths = [(int(x), int(y)) for x, y in zip(bounds[:-1], bounds[1:], strict=True) if y > x]
+        leaves = np.arange(self.n_leaves)
+        is_root = parent[leaves] < 0
+        self._leaf_anchor = np.where(is_root, at[leaves], at[np.where(is_root, 0, parent[leaves])])
+        self._leaf_parent_all = ~parent_any[leaves] | is_root
+        self._leaf_count = np.array([len(cp.leaves) for cp in cb.policies], dtype=np.int64)
+        self._leaf_first = np.cumsum(self._leaf_count) - self._leaf_count
 
     def _build_atom_table(self) -> None:
         """The fixed-table codecs (ordered, bool) as one flat table: a row's atom codes are one gather
@@ -355,8 +368,9 @@ class OnlineMatcher:
         """:meth:`match_columns` without the evidence column, and a function giving the evidence of the
         pairs at some positions (an online ranker writes evidence only for the pairs it returns).
 
-        Which leaves prove a verdict and which unknown leaves must be settled is read along each leaf's
-        path from its root, for the matching policies' leaves only; strings are built per pair."""
+        Which leaves prove a verdict and which unknown leaves must be settled is one pass from the roots
+        down the flat layout; a call's texts are built by array operations and one string join per column
+        (no Python step per pair or per leaf), so a call matching hundreds of policies stays cheap."""
         if isinstance(row, pd.DataFrame):
             row = row.iloc[0]
         if isinstance(row, pd.Series):
@@ -370,64 +384,97 @@ class OnlineMatcher:
         cols: dict[str, list] = {c: [] for c in PAIR_COLUMNS if c != "evidence"}
         if hits.size == 0:
             return cols, lambda idx: []
-        lens = self._leaf_count[hits]
-        ends = np.cumsum(lens)
-        H = np.repeat(self._leaf_first[hits] - (ends - lens), lens) + np.arange(int(ends[-1]))
-        vp, vc = buf[self._ep[H]], buf[self._ec[H]]
-        lv = buf[self._leaf_pos[H]]
-        root = np.repeat(rootv[hits], lens)
-        sup = ((vp != 0) & (~self._eany[H] | (vc == vp))).all(axis=1)
-        ev_idx = H[sup & (lv == 2)]
-        un_idx = H[(root == 1) & (vc == 1).all(axis=1) & (lv == 1)]
-        ev_pol = self.leaf_policy[ev_idx]
-        ev_a = np.searchsorted(ev_pol, hits, "left").tolist()
-        ev_b = np.searchsorted(ev_pol, hits, "right").tolist()
-        un_pol = self.leaf_policy[un_idx]
-        un_a = np.searchsorted(un_pol, hits, "left")
-        un_b = np.searchsorted(un_pol, hits, "right")
+        ev_idx, ev_pair, un_idx, un_pair = self._proof_leaves(buf, rootv, hits)
+        n = hits.size
+        ev_count = np.bincount(ev_pair, minlength=n)
+        ev_start = np.cumsum(ev_count) - ev_count
         amount, amount_max = self._amounts(hits, row, atom_codes)
         uscc = row.get("uscc", None)
         uscc = None if _missing(uscc) else str(uscc)
-        n = hits.size
         cols["uscc"] = [uscc] * n
         cols["policy_id"] = self._pid_arr[hits].tolist()
-        cols["verdict"] = np.where(rootv[hits] == 2, "eligible", "undetermined").astype(object).tolist()
-        # missing facts per pair: distinct field names, sorted — one sort for all pairs (fields by name rank)
-        per = un_b - un_a
-        key = np.unique(np.repeat(np.arange(n), per) * self._n_fields + self._leaf_field_rank[un_idx])
-        names = self._field_by_rank[key % self._n_fields].tolist()
-        bounds = np.searchsorted(key // self._n_fields, np.arange(n + 1)).tolist()
-        cols["unknown"] = [";".join(names[a:b]) if b > a else "" for a, b in zip(bounds[:-1], bounds[1:])]
+        cols["verdict"] = _VERDICTS[rootv[hits]].tolist()
+        # missing facts per pair: distinct field names, sorted — a (pair, field by name rank) mask read in order
+        nf = self._n_fields
+        mark = np.zeros(n * nf, dtype=bool)
+        mark[un_pair * nf + self._leaf_field_rank[un_idx]] = True
+        key = np.flatnonzero(mark)
+        cols["unknown"] = _join_groups(self._field_by_rank[key % nf], np.bincount(key // nf, minlength=n), ";")
         cols["mode"] = self._mode_arr[hits].tolist()
         cols["amount"] = amount
         cols["amount_max"] = amount_max
-        hl = hits.tolist()
         ev_keys = self.leaf_key[ev_idx]
-        built: list[list[str]] = []
 
         def evidence(idx) -> list[str]:
-            if not built:  # each distinct piece once, then gathered per leaf (pieces repeat across policies)
-                uk, inv = np.unique(ev_keys, return_inverse=True)
-                distinct = np.array([self._piece(k, row) for k in uk.tolist()] + [""], dtype=object)
-                built.append(distinct[inv].tolist())
-            pieces = built[0]
-            out = []
-            for k in idx:
-                text = "；".join(pieces[ev_a[k]:ev_b[k]])
-                review = self.review[hl[k]]
-                if review:
-                    text = review + ("；" + text if text else "")
-                out.append(text)
-            return out
+            sel = np.fromiter(idx, dtype=np.int64)
+            if sel.size == 0:
+                return []
+            return self._evidence(row, hits[sel], ev_keys, ev_start[sel], ev_count[sel])
 
         return cols, evidence
 
-    def _piece(self, k: int, row: dict) -> str:
-        before, with_value, after = self.key_piece[k]
-        if not with_value:
-            return before
-        f = self.key_field[k]
-        return before + self._shown(f, row.get(f)) + after
+    def _proof_leaves(self, buf: np.ndarray, rootv: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(leaves shown as evidence, unknown leaves to settle) of the matching policies ``hits``, in leaf
+        order, with each one's position in ``hits``.
+
+        Evidence: true leaves on a path from a matching root where every node is decided and, under an
+        ``any``, holds its parent's value (the branches that make the verdict).  To settle: unknown leaves of
+        an undetermined policy with every node on the path unknown.  Bit 1 and bit 2 of one flag per gate,
+        carried from the roots down depth by depth, then to the matching policies' leaves."""
+        n_pol = rootv.size
+        gv = buf[self._gate_pos]
+        own = gv[n_pol:]
+        pv = gv[self._gate_parent]
+        flag = np.empty(gv.size, dtype=np.uint8)
+        flag[:n_pol] = (rootv != 0).view(np.uint8) | ((rootv == 1).view(np.uint8) << 1)
+        flag[n_pol:] = ((pv != 0) & (self._gate_parent_all | (own == pv))).view(np.uint8)
+        flag[n_pol:] |= (own == 1).view(np.uint8) << 1
+        gp = self._gate_parent
+        for a, b in self._gate_depths:
+            flag[n_pol + a:n_pol + b] &= flag[gp[a:b]]
+        lens = self._leaf_count[hits]
+        ends = np.cumsum(lens)
+        pair = np.repeat(np.arange(hits.size), lens)
+        H = self._leaf_first[hits][pair] + np.arange(int(ends[-1])) - (ends - lens)[pair]
+        anchor = self._leaf_anchor[H]
+        lv = buf[self._leaf_pos[H]]
+        pv = gv[anchor]
+        fl = flag[anchor]
+        ev = (fl & 1).view(bool) & (lv == 2) & (pv != 0) & (self._leaf_parent_all[H] | (pv == 2))
+        un = (fl & 2).view(bool) & (lv == 1)
+        return H[ev], pair[ev], H[un], pair[un]
+
+    def _evidence(self, row: dict, pols: np.ndarray, ev_keys: np.ndarray, start: np.ndarray,
+                  count: np.ndarray) -> list[str]:
+        """The evidence of some pairs: each pair's proving pieces (``ev_keys[start:start+count]``), after the
+        review note of a policy that has one, joined by ``；``.  Each distinct piece is made once, each
+        shown value once per field."""
+        has = self._has_review[pols].astype(np.int64)
+        size = count + has
+        ends = np.cumsum(size)
+        begins = ends - size
+        rev = np.flatnonzero(has)
+        is_piece = np.ones(int(ends[-1]), dtype=bool)
+        is_piece[begins[rev]] = False  # a review note first
+        keys = ev_keys[(np.repeat(start - has - begins, size) + np.arange(is_piece.size))[is_piece]]
+        table = self._key_text
+        present = np.zeros(table.size, dtype=bool)
+        present[keys] = True
+        shows = np.flatnonzero(present & self._key_shows)
+        if shows.size:
+            fr = self._key_field_rank[shows]
+            seen = np.zeros(self._n_fields, dtype=bool)
+            seen[fr] = True
+            shown = np.empty(self._n_fields, dtype=object)
+            for f in np.flatnonzero(seen).tolist():
+                name = self._field_by_rank[f]
+                shown[f] = self._shown(name, row.get(name))
+            table = table.copy()
+            table[shows] = self._key_before[shows] + shown[fr] + self._key_after[shows]
+        items = np.empty(is_piece.size, dtype=object)
+        items[is_piece] = table[keys]
+        items[begins[rev]] = self._review_arr[pols[rev]]
+        return _join_groups(items, size, "；")
 
     def _shown(self, name: str, v: Any) -> str:
         """:meth:`_display`, remembered per field and (type, value): rows repeat the same few values."""
@@ -481,6 +528,15 @@ class OnlineMatcher:
         data["amount"] = np.array(cols["amount"], dtype="float64")
         data["amount_max"] = np.array(cols["amount_max"], dtype="float64")
         return pd.DataFrame(data)
+
+
+_VERDICTS = np.array([None, "undetermined", "eligible"], dtype=object)
+def _join_groups(items: np.ndarray, count: np.ndarray, sep: str) -> list[str]:
+    """``sep.join`` of consecutive groups of ``items`` (``count`` items each, possibly none).  (One join per
+    group over a Python list is cheaper than laying the separators out in an object array.)"""
+    flat = items.tolist()
+    ends = np.cumsum(count).tolist()
+    return [sep.join(flat[b - c:b]) for b, c in zip(ends, count.tolist(), strict=True)]
 
 
 def _tree_value(node, atoms: np.ndarray) -> int:

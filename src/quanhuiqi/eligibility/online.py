@@ -114,39 +114,40 @@ class OnlineMatcher:
 
     # -- the book laid out for one row ---------------------------------------------------------------
     def _build_flat(self) -> None:
-        """Every node of every tree placed once, in the block of its parent's level: each level's
-        children are one contiguous slice (reduceat on a view, no gather), a gate's value is written
-        straight into its parent's block, and the roots are the last block (one per policy).
+        """One buffer of Kleene codes per call: every test and its negation (a leaf is its literal, no copy),
+        a 0 and a 2, then the gates level by level.  Each level's children are gathered as a dense
+        (widest gate × gates) table, padded with the value that does not change the gate (2 under ``all``,
+        0 under ``any``), and reduced across its rows: elementwise minima or maxima, no per-gate loop.
+        The roots are read from wherever their gate or leaf sits.
 
         For evidence, the gates top down with their parents, and each leaf's parent gate: which leaves prove
         a verdict, and which unknown leaves settle it, is a short pass over the gates and one over the
         matching policies' leaves."""
         cb = self.cb
-        n_pol = len(cb.policies)
+        n_lit = 2 * cb.n_atoms
         pos = np.full(cb.n_slots, -1, dtype=np.int64)
+        pos[: self.n_leaves] = cb.leaf_atom + cb.n_atoms * cb.leaf_neg.astype(np.int64)
         parent = np.full(cb.n_slots, -1, dtype=np.int64)
         parent_any = np.zeros(cb.n_slots, dtype=bool)
-        start = 0
-        blocks = []
+        start = n_lit + 2  # [literals | 0 | 2 | gates]
+        levels = []
         for kind, gate_slots, child, offsets in cb.levels:
-            pos[child] = start + np.arange(child.size)
-            owner = np.repeat(gate_slots, np.diff(np.append(offsets, child.size)))
-            parent[child] = owner
+            sizes = np.diff(np.append(offsets, child.size))
+            owner = np.repeat(np.arange(gate_slots.size), sizes)
+            parent[child] = gate_slots[owner]
             parent_any[child] = kind == "any"
-            blocks.append((kind == "all", start, start + child.size, offsets, gate_slots))
-            start += child.size
-        self._root_start = start
-        pos[cb.roots] = start + np.arange(n_pol)
+            table = np.full((int(sizes.max()), gate_slots.size), n_lit + (kind == "all"), dtype=np.intp)
+            table[np.arange(child.size) - offsets[owner], owner] = pos[child]  # children placed before
+            pos[gate_slots] = start + np.arange(gate_slots.size)
+            levels.append((kind == "all", table, start, start + gate_slots.size))
+            start += gate_slots.size
         if (pos < 0).any():  # pragma: no cover - the compiled book places every node once
             raise AssertionError("online matcher: a node of the compiled book has no place")
-        self._nbuf = start + n_pol
+        self._nbuf = start
         self.pos = pos
-        self._levels = [(is_all, a, b, offsets, pos[gates]) for is_all, a, b, offsets, gates in blocks]
-        leaf_pos = pos[: self.n_leaves]
-        order = np.argsort(leaf_pos, kind="stable")
-        self._leaf_fill_pos = leaf_pos[order]
-        self._leaf_fill_src = (cb.leaf_atom + cb.n_atoms * cb.leaf_neg.astype(np.int64))[order]
-        self._leaf_pos = leaf_pos
+        self._levels = levels
+        self._root_pos = pos[cb.roots]
+        self._leaf_pos = pos[: self.n_leaves]
         # for evidence: the roots and the inner gates as one short array, top down (roots first, then by depth),
         # each with its parent's index in it; each leaf with its parent's index there (a leaf that is a whole
         # policy's condition: its own root's) and whether that parent is ``all``
@@ -307,14 +308,16 @@ class OnlineMatcher:
         return out
 
     def node_values(self, atoms: np.ndarray) -> np.ndarray:
-        """Kleene codes of every node in the flat layout (``self.pos[slot]`` is a slot's place; the
-        roots are the last ``len(policies)`` places)."""
+        """Kleene codes of every node in the flat layout (``self.pos[slot]`` is a slot's place; a leaf's
+        place is its test's or its negation's)."""
+        n = atoms.size
         buf = np.empty(self._nbuf, dtype=np.int8)
-        ext = np.concatenate([atoms, 2 - atoms])
-        buf[self._leaf_fill_pos] = ext[self._leaf_fill_src]
-        mn, mx = np.minimum.reduceat, np.maximum.reduceat
-        for is_all, a, b, offsets, out in self._levels:
-            buf[out] = mn(buf[a:b], offsets) if is_all else mx(buf[a:b], offsets)
+        buf[:n] = atoms
+        np.subtract(2, atoms, out=buf[n : 2 * n])
+        buf[2 * n] = 0
+        buf[2 * n + 1] = 2
+        for is_all, table, a, b in self._levels:
+            (np.minimum if is_all else np.maximum).reduce(buf[table], axis=0, out=buf[a:b])
         return buf
 
     def slot_values(self, atoms: np.ndarray) -> np.ndarray:
@@ -322,8 +325,7 @@ class OnlineMatcher:
         return self.node_values(atoms)[self.pos]
 
     def _root_values(self, buf: np.ndarray, as_of: str | dt.date) -> np.ndarray:
-        roots = buf[self._root_start:]
-        return np.where(self._active_mask(as_of_date(as_of)), roots, 0)
+        return np.where(self._active_mask(as_of_date(as_of)), buf[self._root_pos], 0)
 
     def verdicts(self, row: Any, as_of: str | dt.date) -> np.ndarray:
         """Kleene codes per policy of the book (inactive policies are 0)."""

@@ -408,10 +408,15 @@ class OnlineMatcher:
         ev_keys = self.leaf_key[ev_idx]
 
         def evidence(idx) -> list[str]:
+            if isinstance(idx, range) and idx == range(n):  # every pair, in order: the pieces as they are
+                return self._evidence(row, hits, ev_keys, ev_count)
             sel = np.fromiter(idx, dtype=np.int64)
             if sel.size == 0:
                 return []
-            return self._evidence(row, hits[sel], ev_keys, ev_start[sel], ev_count[sel])
+            count = ev_count[sel]
+            ends = np.cumsum(count)
+            keys = ev_keys[np.repeat(ev_start[sel] - (ends - count), count) + np.arange(int(ends[-1]))]
+            return self._evidence(row, hits[sel], keys, count)
 
         return cols, evidence
 
@@ -446,19 +451,10 @@ class OnlineMatcher:
         un = (fl & 2).view(bool) & (lv == 1)
         return H[ev], pair[ev], H[un], pair[un]
 
-    def _evidence(self, row: dict, pols: np.ndarray, ev_keys: np.ndarray, start: np.ndarray,
-                  count: np.ndarray) -> list[str]:
-        """The evidence of some pairs: each pair's proving pieces (``ev_keys[start:start+count]``), after the
-        review note of a policy that has one, joined by ``；``.  Each distinct piece is made once, each
-        shown value once per field."""
-        has = self._has_review[pols].astype(np.int64)
-        size = count + has
-        ends = np.cumsum(size)
-        begins = ends - size
-        rev = np.flatnonzero(has)
-        is_piece = np.ones(int(ends[-1]), dtype=bool)
-        is_piece[begins[rev]] = False  # a review note first
-        keys = ev_keys[(np.repeat(start - has - begins, size) + np.arange(is_piece.size))[is_piece]]
+    def _evidence(self, row: dict, pols: np.ndarray, keys: np.ndarray, count: np.ndarray) -> list[str]:
+        """The evidence of some pairs (policies ``pols``): each pair's proving pieces (``count`` of ``keys``)
+        joined by ``；``, after the review note of a policy that has one.  Each distinct piece is made once,
+        each shown value once per field."""
         table = self._key_text
         present = np.zeros(table.size, dtype=bool)
         present[keys] = True
@@ -473,10 +469,11 @@ class OnlineMatcher:
                 shown[f] = self._shown(name, row.get(name))
             table = table.copy()
             table[shows] = self._key_before[shows] + shown[fr] + self._key_after[shows]
-        items = np.empty(is_piece.size, dtype=object)
-        items[is_piece] = table[keys]
-        items[begins[rev]] = self._review_arr[pols[rev]]
-        return _join_groups(items, size, "；")
+        out = _join_groups(table[keys], count, "；")
+        for k in np.flatnonzero(self._has_review[pols]).tolist():
+            text = out[k]
+            out[k] = self._review_arr[pols[k]] + ("；" + text if text else "")
+        return out
 
     def _shown(self, name: str, v: Any) -> str:
         """:meth:`_display`, remembered per field and (type, value): rows repeat the same few values."""

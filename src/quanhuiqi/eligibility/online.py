@@ -110,7 +110,6 @@ class OnlineMatcher:
         self._build_flat()
         self._build_atom_table()
         self._shown_cache: dict[str, dict] = {f: {} for f in self.shown_fields}
-        self._date_cache: dict[str, dict] = {n: {} for n in self._ordered}
 
     # -- the book laid out for one row ---------------------------------------------------------------
     def _build_flat(self) -> None:
@@ -176,9 +175,10 @@ class OnlineMatcher:
         """The fixed-table codecs (ordered, bool) as one flat table: a row's atom codes are one gather
         from the per-field codes, instead of one assignment per field."""
         cb = self.cb
-        fixed = [n for n in cb.codecs if n in self._kleene]
+        # ordered fields first, then yes/no fields: the codes of a row are made in that order
+        fixed = [n for n in cb.codecs if n in self._ordered] + [n for n in cb.codecs if n in self._kleene
+                                                                and n not in self._ordered]
         self._fixed = fixed
-        self._fixed_idx = {n: i for i, n in enumerate(fixed)}
         tab, dest, base, width, cid = [], [], [], [], []
         at = 0
         for i, n in enumerate(fixed):
@@ -200,7 +200,12 @@ class OnlineMatcher:
         self._fwidth = cat(width, np.int64)
         self._fcid = cat(cid, np.int64)
         self._open_codecs = [(n, c, isinstance(c, SetCodec)) for n, c in cb.codecs.items() if n not in self._kleene]
+        self._open_dest = cat([cb.codec_atoms[n] for n, _, _ in self._open_codecs], np.int64)
         self._ordered_kind = {n: self.cb.fields[n].type for n in self._ordered}
+        self._date_cache: dict[str, dict] = {n: {} for n in self._ordered}
+        self._ordered_fields = [(n, self._ordered_kind[n] == "number", self._ordered_kind[n] == "date", self._thr[n],
+                                 self._date_cache[n]) for n in fixed if n in self._ordered]
+        self._bool_fields = [n for n in fixed if n not in self._ordered]
 
     def _active_mask(self, as_of: dt.date) -> np.ndarray:
         m = self._active.get(as_of)
@@ -259,52 +264,50 @@ class OnlineMatcher:
         rows of tables built once per code), gathered in one step; no arithmetic per atom."""
         out = np.zeros(self.cb.n_atoms, dtype=np.int8)
         get = row.get
-        codes = []
-        thr, kind = self._thr, self._ordered_kind
-        for name in self._fixed:
+        codes: list[int] = []
+        code = codes.append
+        for name, is_number, is_date, tn, cache in self._ordered_fields:
             v = get(name, None)
-            if name in thr:
-                t = type(v)
-                if kind[name] == "number" and (t is float or t is int or t is np.float64):
-                    x = float(v)
-                elif v is None:
-                    x = math.nan
-                elif kind[name] == "date" and t is not str and t is not float:
-                    cache = self._date_cache[name]
-                    x = cache.get(v)
-                    if x is None:
-                        x = self._number(name, v)
-                        if len(cache) < 100_000:
-                            cache[v] = x
-                else:
+            t = type(v)
+            if is_number and (t is float or t is int or t is np.float64):
+                x = float(v)
+            elif v is None:
+                x = math.nan
+            elif is_date and t is not str and t is not float:
+                x = cache.get(v)
+                if x is None:
                     x = self._number(name, v)
-                if x != x:  # NaN: unknown
-                    codes.append(0)
-                else:
-                    tn = thr[name]
-                    codes.append(1 + bisect.bisect_left(tn, x) + bisect.bisect_right(tn, x))
-                continue
-            if v is True or v is False or type(v) is np.bool_:
-                codes.append(2 if v else 1)
-            elif _missing(v):
-                codes.append(0)
+                    if len(cache) < 100_000:
+                        cache[v] = x
             else:
-                s = str(v).strip().lower()
-                codes.append(2 if s in _TRUE else 1 if s in _FALSE else 0)
+                x = self._number(name, v)
+            code(0 if x != x else 1 + bisect.bisect_left(tn, x) + bisect.bisect_right(tn, x))  # NaN: unknown
+        for v in map(get, self._bool_fields):
+            t = type(v)
+            if t is bool or t is np.bool_:
+                code(2 if v else 1)
+            elif _missing(v):
+                code(0)
+            else:
+                text = str(v).strip().lower()
+                code(2 if text in _TRUE else 1 if text in _FALSE else 0)
         if codes:
             c = np.array(codes, dtype=np.int64)
             out[self._fdest] = self._ftab[self._fbase + c[self._fcid] * self._fwidth]
-        for name, codec, is_set in self._open_codecs:
-            v = get(name, None)
-            key = v if is_set and isinstance(v, str) else (None if _missing(v) else str(v))
-            cache = self._one[name]
-            k = cache.get(key)
-            if k is None:
-                t, u = codec.encode_one(key)
-                k = 2 * t.astype(np.int8) + u.astype(np.int8)
-                if len(cache) < 100_000:
-                    cache[key] = k
-            out[self.cb.codec_atoms[name]] = k
+        if self._open_codecs:
+            ks = []
+            for name, codec, is_set in self._open_codecs:
+                v = get(name, None)
+                key = v if is_set and isinstance(v, str) else (None if _missing(v) else str(v))
+                cache = self._one[name]
+                k = cache.get(key)
+                if k is None:
+                    t, u = codec.encode_one(key)
+                    k = 2 * t.astype(np.int8) + u.astype(np.int8)
+                    if len(cache) < 100_000:
+                        cache[key] = k
+                ks.append(k)
+            out[self._open_dest] = np.concatenate(ks)
         return out
 
     def node_values(self, atoms: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from quanhuiqi.eligibility.codecs import BoolCodec, CategoryCodec, OrderedCodec,
 from quanhuiqi.eligibility.compiled import CompiledBook
 from quanhuiqi.eligibility.explain import display_one, evidence_piece, unit
 from quanhuiqi.policy.load import EPOCH
+from quanhuiqi.tables.record import memo_once
 
 _TRUE = {"true", "1", "是", "yes", "y", "t", "1.0"}
 _FALSE = {"false", "0", "否", "no", "n", "f", "0.0"}
@@ -72,6 +73,7 @@ class OnlineMatcher:
         from quanhuiqi.policy.derived import ComputedFact
 
         self.derived_from_tables = [f for f in self.derived if not isinstance(f.derived, ComputedFact)]
+        self._computed = [(f.name, f.derived.formula) for f in self.derived if isinstance(f.derived, ComputedFact)]
         self.cap = np.array([np.nan if p.max_amount is None else p.max_amount for p in pols])
         self.rate = np.array([np.nan if p.amount_rate is None else p.amount_rate for p in pols])
         self.base = [p.amount_base for p in pols]
@@ -104,6 +106,8 @@ class OnlineMatcher:
         self._key_shows = np.array([wv for _, wv, _ in self.key_piece], dtype=bool)
         self._key_field_rank = np.array([rank.get(f, 0) for f in self.key_field], dtype=np.int64)
         self._review_arr = np.array(self.review + [None], dtype=object)
+        self._set_dtype = np.dtype((np.void, -(-self._n_fields // 8)))
+        self._memo: dict[str, dict] = {}  # bounded (tables.record.memo_once): the unknown-facts text of a set
         self._has_review = np.array([r is not None for r in self.review], dtype=bool)
         self._tiered = np.zeros(len(pols), dtype=bool)
         self._tiered[list(self.tiers)] = True
@@ -340,17 +344,15 @@ class OnlineMatcher:
     def with_derived(self, row: dict, as_of: dt.date, facts=None) -> dict:
         """The row with the book's derived fields: computed from ``facts`` (this enterprise's fact tables) when
         given; otherwise the row's own values of those names, computed fields from the row, else unknown."""
-        if not self.derived:
-            return row
+        if not self.derived or (facts is None and not self._computed):
+            return row  # read as it is: a derived field it lacks is unknown
         from quanhuiqi.eligibility.derive import computed_one, derive_one
-        from quanhuiqi.policy.derived import ComputedFact
 
         row = dict(row)
         if facts is not None:
             row.update(derive_one(self.derived_from_tables, facts, row, as_of))
-        for f in self.derived:
-            if isinstance(f.derived, ComputedFact):
-                row[f.name] = computed_one(f.derived.formula, row)
+        for name, formula in self._computed:
+            row[name] = computed_one(formula, row)
         return row
 
     def _tier_amounts(self, i: int, atoms: np.ndarray) -> tuple[float, float]:
@@ -399,12 +401,15 @@ class OnlineMatcher:
         cols["uscc"] = [uscc] * n
         cols["policy_id"] = self._pid_arr[hits].tolist()
         cols["verdict"] = _VERDICTS[rootv[hits]].tolist()
-        # missing facts per pair: distinct field names, sorted — a (pair, field by name rank) mask read in order
-        nf = self._n_fields
-        mark = np.zeros(n * nf, dtype=bool)
-        mark[un_pair * nf + self._leaf_field_rank[un_idx]] = True
-        key = np.flatnonzero(mark)
-        cols["unknown"] = _join_groups(self._field_by_rank[key % nf], np.bincount(key // nf, minlength=n), ";")
+        # missing facts per pair: distinct field names, sorted — each pair's set of fields (by name rank) as
+        # bytes, its text made once per distinct set (pairs and calls repeat the same few sets)
+        mark = np.zeros((n, self._n_fields), dtype=bool)
+        mark[un_pair, self._leaf_field_rank[un_idx]] = True
+        sets = np.packbits(mark, axis=1).view(self._set_dtype).ravel().tolist()
+        texts = dict.fromkeys(sets)
+        for k in texts:
+            texts[k] = memo_once(self._memo, "unknown", self._unknown_text, k)
+        cols["unknown"] = [texts[k] for k in sets]
         cols["mode"] = self._mode_arr[hits].tolist()
         cols["amount"] = amount
         cols["amount_max"] = amount_max
@@ -422,6 +427,11 @@ class OnlineMatcher:
             return self._evidence(row, hits[sel], keys, count)
 
         return cols, evidence
+
+    def _unknown_text(self, fields: bytes) -> str:
+        """The missing facts of one set of fields (bits by name rank): their names, sorted, joined by ``;``."""
+        bits = np.unpackbits(np.frombuffer(fields, dtype=np.uint8))[: self._n_fields]
+        return ";".join(self._field_by_rank[np.flatnonzero(bits)].tolist())
 
     def _proof_leaves(self, buf: np.ndarray, rootv: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, ...]:
         """(leaves shown as evidence, unknown leaves to settle) of the matching policies ``hits``, in leaf
@@ -498,8 +508,12 @@ class OnlineMatcher:
         """(amount, amount_max) of the matching policies: cap, or rate × base capped — vectorised; a
         tiered policy's amount is the tier its facts prove, the highest it may reach as its maximum."""
         out = self.cap[hits]
+        if not self.base_names:
+            amount = out.tolist()
+            amount_max = list(amount)
+            return self._tier_amounts_of(hits, atoms, amount, amount_max)
         bi = self.base_idx[hits]
-        if self.base_names and (bi >= 0).any():
+        if (bi >= 0).any():
             xs = np.array(
                 [
                     self._number(n, row.get(n)) if n in self._ordered else _to_float(row.get(n))
@@ -511,7 +525,10 @@ class OnlineMatcher:
             out = np.where(bi >= 0, np.where(np.isnan(out), x, np.fmin(x, out)), out)
             out = np.where((bi >= 0) & np.isnan(x), np.nan, out)
         top = np.where(np.isnan(out) & (bi >= 0), self.cap[hits], out)
-        amount, amount_max = out.tolist(), top.tolist()
+        return self._tier_amounts_of(hits, atoms, out.tolist(), top.tolist())
+
+    def _tier_amounts_of(self, hits: np.ndarray, atoms: np.ndarray, amount: list, amount_max: list
+                         ) -> tuple[list, list]:
         if self.tiers:
             for k in np.flatnonzero(self._tiered[hits]).tolist():
                 amount[k], amount_max[k] = self._tier_amounts(int(hits[k]), atoms)

@@ -75,3 +75,31 @@ def test_lazy_evidence_in_any_order_and_from_the_enterprises_own_records(city):
                                   facts.for_usccs([r["uscc"]]))
             pd.testing.assert_frame_equal(_frame(own), _frame(full))
     assert checked > 300 and reviewed > 0
+
+
+def test_the_remembered_texts_follow_each_call_and_stay_bounded(city, monkeypatch):
+    """The matcher remembers texts across calls (each set of missing facts, each shown value): a later call with
+    other values gets its own texts, and the memo is bounded — past its limit it starts again, same answers."""
+    import quanhuiqi.tables.record as record
+    from quanhuiqi.eligibility.online import OnlineMatcher
+
+    book, _, rows, batch = city
+    monkeypatch.setattr(record, "_MEMO_LIMIT", 3)
+    m = OnlineMatcher(book.compiled)
+    first = rows.head(60).to_dict("records")
+    numbers = [n for n in m.cb.fields if m.cb.fields[n].type == "number" and n in rows.columns]
+    # the same enterprises again with their numbers unknown, then doubled: other missing facts, other values
+    blanked = [{**r, **{n: None for n in numbers}} for r in first]
+    doubled = [{**r, **{n: (None if r[n] is None or r[n] != r[n] else 2 * r[n]) for n in numbers}} for r in first]
+    cols = ["uscc", "policy_id", "verdict", "unknown", "evidence"]
+    seen = []
+    for group in (first, blanked, doubled):
+        want = q.evaluate_eligibility(book, pd.DataFrame(group).astype(rows.dtypes.to_dict()), AS_OF,
+                                      near_misses=False).pairs
+        got = pd.concat([_frame(m.match_columns(r, AS_OF)) for r in group], ignore_index=True)
+        pd.testing.assert_frame_equal(_sorted(got[cols]), _sorted(want[cols].astype("string")))
+        assert 0 < len(m._memo["unknown"]) <= 3
+        seen.append(got)
+    # the calls really differ: more facts missing once the numbers are blanked, other values shown once doubled
+    assert seen[1]["unknown"].str.len().sum() > seen[0]["unknown"].str.len().sum()
+    assert not set(seen[2]["evidence"]) <= set(seen[0]["evidence"])

@@ -165,13 +165,13 @@ class OnlineMatcher:
         at[top] = np.arange(top.size)
         self._gate_pos = pos[top]
         self._gate_parent = at[parent[inner]]  # of top[n_pol:]
-        self._gate_parent_all = ~parent_any[inner]
+        self._gate_parent_all = (~parent_any[inner]).astype(np.int8)
         bounds = np.searchsorted(depth[inner], np.arange(1, int(depth[inner].max(initial=0)) + 2))
         self._gate_depths = [(int(x), int(y)) for x, y in zip(bounds[:-1], bounds[1:], strict=True) if y > x]
         leaves = np.arange(self.n_leaves)
         is_root = parent[leaves] < 0
         self._leaf_anchor = np.where(is_root, at[leaves], at[np.where(is_root, 0, parent[leaves])])
-        self._leaf_parent_all = ~parent_any[leaves] | is_root
+        self._leaf_parent_all = (~parent_any[leaves] | is_root).astype(np.int8)
         self._leaf_count = np.array([len(cp.leaves) for cp in cb.policies], dtype=np.int64)
         self._leaf_first = np.cumsum(self._leaf_count) - self._leaf_count
 
@@ -443,25 +443,29 @@ class OnlineMatcher:
         carried from the roots down depth by depth, then to the matching policies' leaves."""
         n_pol = rootv.size
         gv = buf[self._gate_pos]
-        own = gv[n_pol:]
-        pv = gv[self._gate_parent]
-        flag = np.empty(gv.size, dtype=np.uint8)
-        flag[:n_pol] = (rootv != 0).view(np.uint8) | ((rootv == 1).view(np.uint8) << 1)
-        flag[n_pol:] = ((pv != 0) & (self._gate_parent_all | (own == pv))).view(np.uint8)
-        flag[n_pol:] |= (own == 1).view(np.uint8) << 1
         gp = self._gate_parent
+        idx = gv[gp] * np.int8(3)
+        idx += gv[n_pol:]
+        idx *= 2
+        idx += self._gate_parent_all
+        flag = np.empty(gv.size, dtype=np.int8)
+        flag[:n_pol] = _ROOT_FLAG[rootv]
+        flag[n_pol:] = _GATE_FLAG[idx]
         for a, b in self._gate_depths:
             flag[n_pol + a:n_pol + b] &= flag[gp[a:b]]
+        state = flag * np.int8(3)
+        state += gv
         lens = self._leaf_count[hits]
         ends = np.cumsum(lens)
         pair = np.repeat(np.arange(hits.size), lens)
         H = self._leaf_first[hits][pair] + np.arange(int(ends[-1])) - (ends - lens)[pair]
-        anchor = self._leaf_anchor[H]
-        lv = buf[self._leaf_pos[H]]
-        pv = gv[anchor]
-        fl = flag[anchor]
-        ev = (fl & 1).view(bool) & (lv == 2) & (pv != 0) & (self._leaf_parent_all[H] | (pv == 2))
-        un = (fl & 2).view(bool) & (lv == 1)
+        idx = state[self._leaf_anchor[H]] * np.int8(3)
+        idx += buf[self._leaf_pos[H]]
+        idx *= 2
+        idx += self._leaf_parent_all[H]
+        code = _LEAF_CODE[idx]
+        ev = code == 1
+        un = code == 2
         return H[ev], pair[ev], H[un], pair[un]
 
     def _evidence(self, row: dict, pols: np.ndarray, keys: np.ndarray, count: np.ndarray) -> list[str]:
@@ -550,6 +554,29 @@ class OnlineMatcher:
 
 
 _VERDICTS = np.array([None, "undetermined", "eligible"], dtype=object)
+
+
+def _proof_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lookup tables of the evidence pass, over Kleene codes (0 false, 1 unknown, 2 true).  A node's flag: bit 1
+    "every node from the root down to it is decided and, under an ``any``, holds its parent's value", bit 2
+    "every node from the root down to it is unknown".  A root's flag by its value; a gate's own part by
+    (parent's value, its value, parent is ``all``) — ANDed with its parent's flag; a leaf's verdict by (parent's
+    flag, parent's value, its value, parent is ``all``): 1 shown as evidence, 2 to settle."""
+    root = np.array([0, 3, 1], dtype=np.int8)
+    gate = np.zeros(18, dtype=np.int8)
+    leaf = np.zeros(72, dtype=np.int8)
+    for pv in range(3):
+        for v in range(3):
+            for p_all in range(2):
+                gate[(pv * 3 + v) * 2 + p_all] = (pv != 0 and (p_all or v == pv)) | (v == 1) << 1
+                for flag in range(4):
+                    ev = flag & 1 and v == 2 and pv != 0 and (p_all or pv == 2)
+                    un = flag & 2 and v == 1
+                    leaf[((flag * 3 + pv) * 3 + v) * 2 + p_all] = 1 if ev else 2 if un else 0
+    return root, gate, leaf
+
+
+_ROOT_FLAG, _GATE_FLAG, _LEAF_CODE = _proof_tables()
 def _join_groups(items: np.ndarray, count: np.ndarray, sep: str) -> list[str]:
     """``sep.join`` of consecutive groups of ``items`` (``count`` items each, possibly none).  (One join per
     group over a Python list is cheaper than laying the separators out in an object array.)"""

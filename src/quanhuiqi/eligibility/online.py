@@ -106,7 +106,7 @@ class OnlineMatcher:
         self._key_shows = np.array([wv for _, wv, _ in self.key_piece], dtype=bool)
         self._key_field_rank = np.array([rank.get(f, 0) for f in self.key_field], dtype=np.int64)
         self._review_arr = np.array(self.review + [None], dtype=object)
-        self._set_dtype = np.dtype((np.void, -(-self._n_fields // 8)))
+        self._set_dtype = np.dtype((np.void, self._n_fields))  # a pair's fields as one flag byte each
         self._memo: dict[str, dict] = {}  # bounded (tables.record.memo_once): the unknown-facts text of a set
         self._has_review = np.array([r is not None for r in self.review], dtype=bool)
         self._tiered = np.zeros(len(pols), dtype=bool)
@@ -401,11 +401,11 @@ class OnlineMatcher:
         cols["uscc"] = [uscc] * n
         cols["policy_id"] = self._pid_arr[hits].tolist()
         cols["verdict"] = _VERDICTS[rootv[hits]].tolist()
-        # missing facts per pair: distinct field names, sorted — each pair's set of fields (by name rank) as
-        # bytes, its text made once per distinct set (pairs and calls repeat the same few sets)
+        # missing facts per pair: distinct field names, sorted — each pair's set of fields (a flag per field by
+        # name rank) as bytes, its text made once per distinct set (pairs and calls repeat the same few sets)
         mark = np.zeros((n, self._n_fields), dtype=bool)
         mark[un_pair, self._leaf_field_rank[un_idx]] = True
-        sets = np.packbits(mark, axis=1).view(self._set_dtype).ravel().tolist()
+        sets = mark.view(self._set_dtype).ravel().tolist()
         texts = dict.fromkeys(sets)
         for k in texts:
             texts[k] = memo_once(self._memo, "unknown", self._unknown_text, k)
@@ -429,9 +429,9 @@ class OnlineMatcher:
         return cols, evidence
 
     def _unknown_text(self, fields: bytes) -> str:
-        """The missing facts of one set of fields (bits by name rank): their names, sorted, joined by ``;``."""
-        bits = np.unpackbits(np.frombuffer(fields, dtype=np.uint8))[: self._n_fields]
-        return ";".join(self._field_by_rank[np.flatnonzero(bits)].tolist())
+        """The missing facts of one set of fields (a flag byte per field by name rank): their names, sorted,
+        joined by ``;``."""
+        return ";".join(self._field_by_rank[np.flatnonzero(np.frombuffer(fields, dtype=bool))].tolist())
 
     def _proof_leaves(self, buf: np.ndarray, rootv: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, ...]:
         """(leaves shown as evidence, unknown leaves to settle) of the matching policies ``hits``, in leaf

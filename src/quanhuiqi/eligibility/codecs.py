@@ -334,8 +334,8 @@ class CategoryCodec(Codec):
         return t, u
 
     def warm(self) -> None:
-        """Fill the online cache with every code of the standard (industry or district), so no
-        online call pays for a first sight."""
+        """Fill the online cache with every code of the standard (industry or district) and with a missing
+        value, so no online call pays for a first sight (the table path costs milliseconds)."""
         if self.field.hierarchy == "industry":
             from quanhuiqi.reference.industries import industry_table
 
@@ -346,8 +346,8 @@ class CategoryCodec(Codec):
             domain = pd.Series(division_table()["code"].to_numpy(), dtype="string")
         else:
             return
-        codes, t, u = self.encode(domain)
-        for value, c in zip(domain.tolist(), codes.tolist(), strict=True):
+        codes, t, u = self.encode(pd.concat([domain, pd.Series([None], dtype="string")], ignore_index=True))
+        for value, c in zip(domain.tolist() + [None], codes.tolist(), strict=True):
             self._cache[value] = (t[c].copy(), u[c].copy())
 
 

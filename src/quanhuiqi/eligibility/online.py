@@ -114,6 +114,8 @@ class OnlineMatcher:
         self._build_flat()
         self._build_atom_table()
         self._shown_cache: dict[str, dict] = {f: {} for f in self.shown_fields}
+        self._number_unit = {f: unit(cb.fields, f) for f in self.shown_fields
+                             if f in cb.fields and cb.fields[f].type == "number"}
 
     # -- the book laid out for one row ---------------------------------------------------------------
     def _build_flat(self) -> None:
@@ -493,7 +495,12 @@ class OnlineMatcher:
         return out
 
     def _shown(self, name: str, v: Any) -> str:
-        """:meth:`_display`, remembered per field and (type, value): rows repeat the same few values."""
+        """:meth:`_display`, remembered per field and (type, value): rows repeat the same few values (a positive
+        number is written straight away: amounts differ from one enterprise to the next)."""
+        if type(v) is float and 0.0 < v < 1e15:
+            u = self._number_unit.get(name)
+            if u is not None:
+                return _number_text(v) + u
         cache = self._shown_cache.get(name)
         if cache is None or (type(v) is float and (v != v or v == 0.0)):  # NaN ≠ itself; -0.0 == 0.0 shows "-0"
             return self._display(name, v)

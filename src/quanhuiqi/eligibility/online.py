@@ -8,6 +8,7 @@ import bisect
 import datetime as dt
 import math
 from functools import lru_cache
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,7 @@ class OnlineMatcher:
         self._computed = [(f.name, f.derived.formula) for f in self.derived if isinstance(f.derived, ComputedFact)]
         self.cap = np.array([np.nan if p.max_amount is None else p.max_amount for p in pols])
         self.rate = np.array([np.nan if p.amount_rate is None else p.amount_rate for p in pols])
+        self._cap_or_inf = np.where(np.isnan(self.cap), np.inf, self.cap)
         self.base = [p.amount_base for p in pols]
         self.base_names = sorted({b for b in self.base if b})
         self.base_idx = np.array([self.base_names.index(b) if b else -1 for b in self.base], dtype=np.int64)
@@ -97,6 +99,7 @@ class OnlineMatcher:
         rank = {f: i for i, f in enumerate(by_name)}
         self._n_fields = max(len(by_name), 1)
         self._field_by_rank = np.array(by_name, dtype=object)
+        self._field_names = by_name
         self._leaf_field_rank = np.array([rank[f] for f in self.leaf_field], dtype=np.int64)
         # each evidence piece as arrays: the text of a piece that shows no value, else the text around the value
         # of its field (by name rank): a call's pieces are a few array operations, one value shown per field
@@ -433,7 +436,7 @@ class OnlineMatcher:
     def _unknown_text(self, fields: bytes) -> str:
         """The missing facts of one set of fields (a flag byte per field by name rank): their names, sorted,
         joined by ``;``."""
-        return ";".join(self._field_by_rank[np.flatnonzero(np.frombuffer(fields, dtype=bool))].tolist())
+        return ";".join(compress(self._field_names, fields))
 
     def _proof_leaves(self, buf: np.ndarray, rootv: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, ...]:
         """(leaves shown as evidence, unknown leaves to settle) of the matching policies ``hits``, in leaf
@@ -518,25 +521,20 @@ class OnlineMatcher:
     def _amounts(self, hits: np.ndarray, row: dict, atoms: np.ndarray) -> tuple[list, list]:
         """(amount, amount_max) of the matching policies: cap, or rate × base capped — vectorised; a
         tiered policy's amount is the tier its facts prove, the highest it may reach as its maximum."""
-        out = self.cap[hits]
-        if not self.base_names:
-            amount = out.tolist()
-            amount_max = list(amount)
-            return self._tier_amounts_of(hits, atoms, amount, amount_max)
-        bi = self.base_idx[hits]
-        if (bi >= 0).any():
-            xs = np.array(
-                [
-                    self._number(n, row.get(n)) if n in self._ordered else _to_float(row.get(n))
-                    for n in self.base_names
-                ]
-                + [np.nan]
-            )
-            x = self.rate[hits] * xs[bi]
-            out = np.where(bi >= 0, np.where(np.isnan(out), x, np.fmin(x, out)), out)
-            out = np.where((bi >= 0) & np.isnan(x), np.nan, out)
-        top = np.where(np.isnan(out) & (bi >= 0), self.cap[hits], out)
-        return self._tier_amounts_of(hits, atoms, out.tolist(), top.tolist())
+        cap = self.cap[hits]
+        bi = self.base_idx[hits] if self.base_names else None
+        if bi is None or not (bi >= 0).any():
+            amount = cap.tolist()
+            return self._tier_amounts_of(hits, atoms, amount, list(amount))
+        xs = np.array(
+            [self._number(n, row.get(n)) if n in self._ordered else _to_float(row.get(n)) for n in self.base_names]
+            + [np.nan]
+        )
+        x = self.rate[hits] * xs[bi]  # NaN without a base (the last xs), a rate, or the base's value
+        # with a base: rate × base under the cap (unknown when the base is); at most the cap when unknown
+        amount = np.where(bi >= 0, np.minimum(x, self._cap_or_inf[hits]), cap)
+        top = np.fmin(x, cap)
+        return self._tier_amounts_of(hits, atoms, amount.tolist(), top.tolist())
 
     def _tier_amounts_of(self, hits: np.ndarray, atoms: np.ndarray, amount: list, amount_max: list
                          ) -> tuple[list, list]:

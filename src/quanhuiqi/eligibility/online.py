@@ -399,7 +399,6 @@ class OnlineMatcher:
         ev_idx, ev_pair, un_idx, un_pair = self._proof_leaves(buf, rootv, hits)
         n = hits.size
         ev_count = np.bincount(ev_pair, minlength=n)
-        ev_start = np.cumsum(ev_count) - ev_count
         amount, amount_max = self._amounts(hits, row, atom_codes)
         uscc = row.get("uscc", None)
         uscc = None if _missing(uscc) else str(uscc)
@@ -428,7 +427,8 @@ class OnlineMatcher:
                 return []
             count = ev_count[sel]
             ends = np.cumsum(count)
-            keys = ev_keys[np.repeat(ev_start[sel] - (ends - count), count) + np.arange(int(ends[-1]))]
+            start = (np.cumsum(ev_count) - ev_count)[sel]
+            keys = ev_keys[np.repeat(start - (ends - count), count) + np.arange(int(ends[-1]))]
             return self._evidence(row, hits[sel], keys, count)
 
         return cols, evidence

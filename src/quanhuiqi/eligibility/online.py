@@ -380,9 +380,10 @@ class OnlineMatcher:
         """:meth:`match_columns` without the evidence column, and a function giving the evidence of the
         pairs at some positions (an online ranker writes evidence only for the pairs it returns).
 
-        Which leaves prove a verdict and which unknown leaves must be settled is one pass from the roots
-        down the flat layout; a call's texts are built by array operations and one string join per column
-        (no Python step per pair or per leaf), so a call matching hundreds of policies stays cheap."""
+        Which leaves prove a verdict and which unknown leaves must be settled is a short pass over the gates
+        and one over the matching policies' leaves (:meth:`_proof_leaves`); the texts are made from arrays of
+        pieces (each distinct piece once, each shown value once per field, each set of missing facts once per
+        matcher), leaving one join per pair as the only Python step per pair."""
         if isinstance(row, pd.DataFrame):
             row = row.iloc[0]
         if isinstance(row, pd.Series):

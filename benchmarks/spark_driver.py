@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import shutil
@@ -42,7 +43,9 @@ def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
 
     import threading
 
+    stages = StageMemory()
     logging.getLogger("quanhuiqi.push").addHandler(Keep())
+    logging.getLogger("quanhuiqi.push").addHandler(stages)
     logging.getLogger("quanhuiqi.push").setLevel(logging.INFO)
     seen: dict = {}
     done = threading.Event()
@@ -51,11 +54,20 @@ def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
         while not done.wait(1.0):
             _tree_cpu(os.getpid(), seen)
 
+    def sample_rss() -> None:  # the driver's own RSS, 5 times a second, charged to the stage running
+        while not done.wait(0.2):
+            stages.sample()
+
+    threading.Thread(target=sample_rss, daemon=True).start()
+    stages.mark("start")
+
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     spark = local_session(master, "quanhuiqi-bench", **{"spark.driver.memory": "4g"})
     spark.sparkContext.setLogLevel("ERROR")
+    stages.mark("session")
     result = run_daily_spark(DAY, city, out, config={"run": {"partition_size": partition_size}}, spark=spark)
+    stages.sample()
     done.set()
     sampler.join()
     _tree_cpu(os.getpid(), seen)
@@ -68,7 +80,67 @@ def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
                       "postings": dict(kv.split("=", 1) for kv in Keep.seen[-1].split()[2:] if "=" in kv)
                       if Keep.seen else None,
                       "driver_peak_rss_gb": round(own.ru_maxrss / 1024**2, 3),
+                      "driver_rss_by_stage_mb": stages.table(),
                       "driver_cpu_s": round(own.ru_utime + own.ru_stime, 1), **tree}))
+
+
+class StageMemory(logging.Handler):
+    """The driver's resident memory charged to the job's stages: the innermost running stage (from the
+    job's ``stage_start`` / ``stage_done`` log lines) gets each sample's RSS; per stage the peak RSS and its
+    anonymous / file-backed split (``/proc/self/status``: memory-mapped files count in RSS too), and the RSS
+    when the stage began — so what a stage adds is its peak minus its start."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.lock = threading.Lock()
+        self.running: list[str] = []
+        self.peaks: dict[str, dict[str, float]] = {}
+
+    @staticmethod
+    def rss() -> dict[str, float]:
+        fields = {}
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                fields[key] = int(rest.split()[0]) / 1024
+        return {"rss": fields.get("VmRSS", 0.0), "anon": fields.get("RssAnon", 0.0), "file": fields.get("RssFile", 0.0)}
+
+    def mark(self, name: str) -> None:
+        """A point outside the job's stages (before the session, after it started)."""
+        with self.lock:
+            self.running = [name]
+            now = self.rss()
+            self.peaks.setdefault(name, {"start_mb": now["rss"], "peak_mb": 0.0, "anon_mb": 0.0, "file_mb": 0.0})
+        self.sample()
+
+    def sample(self) -> None:
+        now = self.rss()
+        with self.lock:
+            if not self.running:
+                return
+            p = self.peaks[self.running[-1]]
+            if now["rss"] > p["peak_mb"]:
+                p.update(peak_mb=now["rss"], anon_mb=now["anon"], file_mb=now["file"])
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        fields = dict(kv.split("=", 1) for kv in msg.split() if "=" in kv)
+        if fields.get("event") not in ("stage_start", "stage_done") or "stage" not in fields:
+            return
+        self.sample()  # the sample before the change goes to the stage that was running
+        with self.lock:
+            name = fields["stage"]
+            if fields["event"] == "stage_start":
+                self.running.append(name)
+                now = self.rss()["rss"]
+                self.peaks.setdefault(name, {"start_mb": now, "peak_mb": now, "anon_mb": 0.0, "file_mb": 0.0})
+            elif name in self.running:
+                self.running.remove(name)
+
+    def table(self) -> dict[str, dict[str, float]]:
+        return {k: {f: round(v, 1) for f, v in p.items()} for k, p in self.peaks.items()}
 
 
 def _tree_cpu(root: int, seen: dict) -> None:
@@ -138,7 +210,8 @@ def main() -> int:
         "executors_and_jvm_cpu_s": child["descendants_cpu_s"], "jvm_peak_rss_gb": child["jvm_peak_rss_gb"],
         "cpu_s_total": round(child["driver_cpu_s"] + child["descendants_cpu_s"], 1),
         "summary": child["summary"], "postings": child["postings"],
-        "stage_seconds": child["timings_s"], "load_average_start": load0, "load_average_end": os.getloadavg(),
+        "stage_seconds": child["timings_s"], "driver_rss_by_stage_mb": child["driver_rss_by_stage_mb"],
+        "load_average_start": load0, "load_average_end": os.getloadavg(),
         "command": "python benchmarks/spark_driver.py " + " ".join(sys.argv[1:]),
     }
     name = f"spark_driver_{args.result_name}.json" if args.result_name else "spark_driver.json"

@@ -334,6 +334,51 @@ def _sum_trend(parts: list[tuple[pd.DataFrame, pd.Series]]) -> tuple[pd.DataFram
             pd.concat(auto).groupby(level=0).sum() if auto else pd.Series(dtype="int64"))
 
 
+class _StatsTotal:
+    """The partitions' stats as the driver keeps them: one running total, whatever the number of partitions.
+
+    Pass 1 sends each partition's input counts and trend counts, pass 2 its candidates per verdict, pushes per
+    district, timings and readiness counts; every one is additive (integer sums, the readiness tables summed
+    by key), so adding each as it arrives gives what adding them all at once gives."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = {}
+        self.trend: tuple[pd.DataFrame, pd.Series] | None = None
+        self.ranked_parts = 0
+        self.per_verdict: dict[str, int] = {}
+        self.per_district: dict[str, int] = {}
+        self.timings: dict[str, float] = {}
+        self.readiness: Any = None
+
+    @staticmethod
+    def _add(total: dict, part: dict) -> None:
+        for k, v in part.items():
+            total[k] = total.get(k, 0) + v
+
+    def add(self, stats: dict[str, Any]) -> None:
+        for name, c in stats.get("counts", {}).items():
+            self._add(self.counts.setdefault(name, {}), c)
+        if stats.get("trend") is not None:
+            self.trend = stats["trend"] if self.trend is None else _sum_trend([self.trend, stats["trend"]])
+        if "timings" in stats:  # pass 2
+            self.ranked_parts += 1
+            self._add(self.per_verdict, {str(k): int(v) for k, v in stats["candidates_per_verdict"].items()})
+            self._add(self.per_district, {str(k): int(v) for k, v in stats["pushed_per_district"].items()})
+            self._add(self.timings, stats["timings"])
+            if stats.get("readiness") is not None:
+                from quanhuiqi.policy.readiness import ReadinessCounts
+
+                self.readiness = (stats["readiness"] if self.readiness is None
+                                  else ReadinessCounts.combine([self.readiness, stats["readiness"]]))
+
+    def ranked(self) -> list[dict[str, Any]]:
+        """The pass-2 stats as ``finish`` reads them: one partition's worth holding the city's totals."""
+        if not self.ranked_parts:
+            return []
+        return [{"candidates_per_verdict": self.per_verdict, "pushed_per_district": self.per_district,
+                 "timings": self.timings, "readiness": self.readiness}]
+
+
 def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
     """Pass 2, mapped over the staged partitions: each ranks against the city's statistics (in the
     broadcast context), stages its large tables as Arrow files, writes its part of the push list (sorted
@@ -453,6 +498,43 @@ def _postings_read_task(path: str, encoding: str | None, day: Any, staging: str)
                              protocol=5)]
 
     return run
+
+
+def _appeals_task(path: str, day: Any, cfg: dict, encoding: str | None, loaded: tuple, staging: str,
+                  formats: dict[str, tuple[str, ...]]) -> Any:
+    """One task: the appeals step (validate, link cases, route the day's new appeals, the response clock) over
+    the whole appeals table, its tables written with the day writer's bytes; the driver gets the report
+    section, the rejects and the files' paths, never the appeals."""
+
+    def run(_: int) -> list[bytes]:
+        from quanhuiqi.appeals.daily import AppealsDay, appeals_day
+
+        read_as: dict[str, Any] = {}
+        day_ = appeals_day(Path(path), day, cfg, encoding, read_as, loaded=loaded)
+        files = {name: (len(frame), {fmt: str(write_table_part(frame, Path(staging) / f"appeals-{name}.{fmt}", fmt))
+                                     for fmt in formats[name]})
+                 for name, frame in day_.tables.items()}
+        lean = AppealsDay({}, day_.rejects, day_.report, day_.warnings, day_.emerging)
+        return [pickle.dumps({"appeals": lean, "files": files, "read_as": read_as}, protocol=5)]
+
+    return run
+
+
+def _appeals_on_spark(spark: Any, prep: Any, staging: Path) -> tuple[Any, dict[str, tuple[int, dict[str, Path]]]]:
+    """The appeals step in one executor task (the model loaded here, where the registry is, and shipped)."""
+    from quanhuiqi.appeals.daily import load_model_for_day
+
+    cfg = prep.cfg
+    loaded = load_model_for_day(cfg["appeals"]["model"])
+    with prep.progress.stage("appeals") as info:
+        got = pickle.loads(spark.sparkContext.parallelize([0], 1).flatMap(_appeals_task(
+            str(prep.paths["appeals"]), prep.day, cfg, prep.encoding, loaded, str(staging),
+            formats_of(cfg))).collect()[0])
+        appeals = got["appeals"]
+        prep.inputs["appeals"].update(got["read_as"])
+        info.update(new=appeals.report["new_appeals"], cases=appeals.report["cases"])
+    return appeals, {name: (rows, {fmt: Path(p) for fmt, p in paths.items()})
+                     for name, (rows, paths) in got["files"].items()}
 
 
 def _postings_index_task(clean_path: str, poster_paths: list[str], interactions: str | None, encoding: str | None,
@@ -614,6 +696,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
                                  yesterday=yesterday.exists())
         result = union.repartition(parts, "_part").mapInPandas(fn, OUT_SCHEMA)
         pieces: dict[str, list[Any]] = {}
+        totals = _StatsTotal()  # the partitions' stats added up as they arrive, not kept per partition
         push_counts = PushListCounts.sum([], yesterday.exists())  # added up as the partitions' counts arrive
 
         def take(part: int, kind: str, payload: bytes) -> None:
@@ -621,30 +704,32 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             value = pickle.loads(payload)
             if kind == "push_counts":
                 push_counts = PushListCounts.sum([push_counts, value], yesterday.exists())
+            elif kind == "stats":
+                totals.add(value)
             else:
                 pieces.setdefault(kind, []).append((part, value))
 
-        for row in result.collect():  # small payloads: the large tables stay in staged files
-            take(row["_part"], row["_kind"], row["_payload"])
+        with progress.stage("spark.pass1"):
+            for row in result.collect():  # small payloads: the large tables stay in staged files
+                take(row["_part"], row["_kind"], row["_payload"])
         ctx_bc.unpersist()
         if read is not None:
             os.remove(read["posters"])
         for k in pieces:
             pieces[k].sort(key=lambda t: t[0])
         counted = pieces.pop("city", [])
-        stats = [s for _, s in pieces.pop("stats", [])]  # pass 1: input counts per partition
         if counted:  # pass 2: the city's statistics to every partition, each ranks its staged state
             ctx_bc = spark.sparkContext.broadcast(with_city(prep, [_sum_staged([p for _, p in counted])]))
             prev_of = dict(pieces.pop("yesterday", []))
             todo = [(part, path, prev_of.get(part)) for part, path in pieces.pop("state", [])]
             ranked = spark.sparkContext.parallelize(todo, len(todo)).flatMap(
                 _rank_function(ctx_bc, str(staging), formats_of(cfg)["push_list"]))
-            for part, kind, payload in ranked.collect():
-                take(part, kind, payload)
+            with progress.stage("spark.pass2"):
+                for part, kind, payload in ranked.collect():
+                    take(part, kind, payload)
             ctx_bc.unpersist()
             for k in pieces:
                 pieces[k].sort(key=lambda t: t[0])
-            stats += [s for _, s in pieces.pop("stats", [])]
         push_parts = [paths for _, paths in pieces.pop("push_list", [])]
         staged = [v for name in STREAMED for _, v in pieces.get(name, [])]
         info.update(pushed=push_counts.rows, push_list_parts=len(push_parts), staged_parts=len(staged),
@@ -653,11 +738,11 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
     for name in ("enterprises", *STATE_TABLES, *FACT_TABLES):
         if name in columns:
             for k in ("rows", "clean", "rows_rejected"):
-                inputs[name][k] = int(sum(s.get("counts", {}).get(name, {}).get(k, 0) for s in stats))
+                inputs[name][k] = int(totals.counts.get(name, {}).get(k, 0))
     for i in range(len(extras)):
         name = f"extra[{i}]"
         for k in ("rows", "rows_rejected"):
-            inputs[name][k] = int(sum(s.get("counts", {}).get(name, {}).get(k, 0) for s in stats))
+            inputs[name][k] = int(totals.counts.get(name, {}).get(k, 0))
 
     rejects += [f for _, f in pieces.get("rejects", [])]
     tables: dict[str, pd.DataFrame] = {}
@@ -673,6 +758,8 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             posting_interactions(read_table(path, encoding=prep.encoding, report=inputs["posting_interactions"])
                                  if path is not None else None, day, inputs, rejects)
             tables["postings_pairs"] = _postings_pairs(None, day, None, cfg)
+    appeals, appeal_files = (_appeals_on_spark(spark, prep, staging) if prep.paths.get("appeals") is not None
+                             else (None, None))
     tables["rejects"] = concat_rejects(rejects)
     formats = formats_of(cfg)
     with open_writer(prep) as w, PartitionSink(w, formats) as sink:
@@ -687,18 +774,19 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             w.adopt("postings_pairs", fmt, [Path(p[fmt]) for p in pair_parts])
         crash_point("spark:adopted")
         # the large tables go through the local job's sink, in partition order, one staged part at a time
-        for name in STREAMED:
-            for _, staged in sorted(pieces.pop(name, []), key=lambda t: t[0]):
-                if name in MERGED:  # merged into one order at the end: the staged file is handed over as it is
-                    sink.streams[name].add_prepared(PreparedPart(None, staged["rows"], staged["counts"]),
-                                                    path=staged["path"])
-                    continue
-                sink.streams[name].add_prepared(read_part(staged["path"], staged["rows"], staged["counts"]))
-                os.remove(staged["path"])
-        streamed = sink.close()
-        trend = [s["trend"] for s in stats if s.get("trend") is not None]
-        return finish(prep, w, tables, streamed, [s for s in stats if "timings" in s], parts,
-                      push_counts=push_counts, written=written, trend_counts=_sum_trend(trend) if trend else None)
+        with progress.stage("spark.append"):
+            for name in STREAMED:
+                for _, staged in sorted(pieces.pop(name, []), key=lambda t: t[0]):
+                    if name in MERGED:  # merged into one order at the end: the staged file is handed over as is
+                        sink.streams[name].add_prepared(PreparedPart(None, staged["rows"], staged["counts"]),
+                                                        path=staged["path"])
+                        continue
+                    sink.streams[name].add_prepared(read_part(staged["path"], staged["rows"], staged["counts"]))
+                    os.remove(staged["path"])
+            streamed = sink.close()
+        return finish(prep, w, tables, streamed, totals.ranked(), parts,
+                      push_counts=push_counts, written=written, trend_counts=totals.trend,
+                      appeals=appeals, appeal_files=appeal_files)
 
 
 def _previous_frame(spark: Any, paths: list[str], name: str, parts: int, cols: tuple[str, ...]) -> Any:

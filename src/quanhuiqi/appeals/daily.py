@@ -53,15 +53,19 @@ def load_model_for_day(ref: str | None) -> tuple[Any, dict[str, Any], list[str]]
 
 
 def appeals_day(path: Path, day: pd.Timestamp, cfg: dict[str, Any], encoding: str | None = None,
-                read_as: dict | None = None) -> AppealsDay:
+                read_as: dict | None = None, loaded: tuple[Any, dict[str, Any], list[str]] | None = None,
+                ) -> AppealsDay:
     """Validate, link cases, route the new appeals, run the clock; tables, rejects and the report section.
-    ``encoding``: the CSV's (default detected); ``read_as`` receives the encoding read."""
+    ``encoding``: the CSV's (default detected); ``read_as`` receives the encoding read; ``loaded``: what
+    :func:`load_model_for_day` returned, when the caller loaded it already (a Spark run loads the model where
+    the registry is, on the driver, and runs the step in an executor)."""
     acfg = cfg["appeals"]
     v = validate_appeals(read_appeals(path, encoding, read_as), day, source="appeals")
     clean = v.clean
     since = day - pd.Timedelta(days=float(acfg["new_days"]))
     new = clean[(clean["received_at"] >= since) & (clean["received_at"] < day)].reset_index(drop=True)
-    model, model_info, warnings = load_model_for_day(acfg["model"])
+    model, model_info, warnings = loaded if loaded is not None else load_model_for_day(acfg["model"])
+    warnings = list(warnings)
     if model is not None:
         routed = route_appeals(model, new, history=clean)
     else:

@@ -379,6 +379,7 @@ def formats_of(cfg: dict) -> dict[str, tuple[str, ...]]:
 def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], streamed: dict[str, dict[str, Any]],
            stats: list[dict[str, Any]], partitions: int, *, push_counts: PushListCounts | None = None,
            written: dict[str, int] | None = None, trend_counts: tuple[pd.DataFrame, pd.Series] | None = None,
+           appeals: Any = None, appeal_files: dict[str, tuple[int, dict[str, Path]]] | None = None,
            ) -> RunResult:
     """Report and write the day's remaining outputs into the open writer (manifest last, swapped in).
 
@@ -387,16 +388,20 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
     A Spark run hands over tables its executors already wrote into the writer's staging folder as
     ``written`` (name: rows) and the push list's report figures as ``push_counts`` (summed over partitions)
     instead of the frames, and the trend's history and grant day counts as ``trend_counts`` (summed too).
+    It runs the appeals step in an executor and hands over its result as ``appeals`` (an ``AppealsDay``
+    whose tables are empty) and its tables as ``appeal_files`` (name: rows, the file of each format written
+    with this writer's bytes), adopted into the day as they are.
     """
     written = dict(written or {})
     cfg, day, date_text, progress = prep.cfg, prep.day, prep.date_text, prep.progress
-    appeals = None
-    if prep.paths.get("appeals") is not None:
+    appeal_files = dict(appeal_files or {})
+    if appeals is None and prep.paths.get("appeals") is not None:
         from quanhuiqi.appeals.daily import appeals_day
 
         with progress.stage("appeals") as info:
             appeals = appeals_day(prep.paths["appeals"], day, cfg, prep.encoding, prep.inputs["appeals"])
             info.update(new=appeals.report["new_appeals"], cases=appeals.report["cases"])
+    if appeals is not None:
         prep.warnings += appeals.warnings
         prep.inputs["appeals"].update(rows=appeals.report["rows"], clean=appeals.report["clean"],
                                       rows_rejected=appeals.report["rows_rejected"])
@@ -484,6 +489,10 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
             for name, frame in appeals.tables.items():
                 report["outputs"][name] = len(frame)
                 w.table(name, frame, formats[name])
+            for name, (rows, paths) in appeal_files.items():  # an executor wrote them
+                report["outputs"][name] = rows
+                for fmt in formats[name]:
+                    w.adopt_file(name, fmt, paths[fmt])
             crash_point("write:appeals")
         progress.add_time("write.tables", time.perf_counter() - t_write)
         report["timings_s"] = {k: round(v, 3) for k, v in progress.timings.items()}
@@ -505,7 +514,7 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
         info.update(files=len(w.written) + 2)
     files = {name: final / f"{name}.{formats[name][0]}" for name in OUTPUT_TABLES}
     if appeals is not None:
-        files.update({name: final / f"{name}.{formats[name][0]}" for name in appeals.tables})
+        files.update({name: final / f"{name}.{formats[name][0]}" for name in [*appeals.tables, *appeal_files]})
     files.update(report_json=final / "report.json", report_html=final / "report.html", manifest=final / "manifest.json")
     log_event("run_done", run=progress.run, out=str(final), pushed=push_counts.rows)
     return RunResult(date=date_text, out_dir=final, files=files, report=report)

@@ -141,6 +141,14 @@ class DayWriter:
             self.written[f"{folder.name}/{target.name}"] = sha256_file(target)
         return folder
 
+    def adopt_file(self, name: str, fmt: str, source: Path) -> Path:
+        """Take one table file written elsewhere (by :func:`write_table_part`, so with :meth:`table`'s bytes)
+        into the day as ``name.fmt`` (moved), its hash recorded as :meth:`table` records it."""
+        target = self.staging / f"{name}.{fmt}"
+        shutil.move(str(source), target)
+        self._finish_file(target, True)
+        return target
+
     def text(self, filename: str, content: str, *, record: bool = True) -> Path:
         target = self.staging / filename
         atomic_write(target, lambda t: t.write_text(content, encoding="utf-8"))

@@ -94,7 +94,7 @@ class StageMemory(logging.Handler):
         super().__init__()
         import threading
 
-        self.lock = threading.Lock()
+        self._mu = threading.Lock()
         self.running: list[str] = []
         self.peaks: dict[str, dict[str, float]] = {}
 
@@ -109,7 +109,7 @@ class StageMemory(logging.Handler):
 
     def mark(self, name: str) -> None:
         """A point outside the job's stages (before the session, after it started)."""
-        with self.lock:
+        with self._mu:
             self.running = [name]
             now = self.rss()
             self.peaks.setdefault(name, {"start_mb": now["rss"], "peak_mb": 0.0, "anon_mb": 0.0, "file_mb": 0.0})
@@ -117,7 +117,7 @@ class StageMemory(logging.Handler):
 
     def sample(self) -> None:
         now = self.rss()
-        with self.lock:
+        with self._mu:
             if not self.running:
                 return
             p = self.peaks[self.running[-1]]
@@ -130,7 +130,7 @@ class StageMemory(logging.Handler):
         if fields.get("event") not in ("stage_start", "stage_done") or "stage" not in fields:
             return
         self.sample()  # the sample before the change goes to the stage that was running
-        with self.lock:
+        with self._mu:
             name = fields["stage"]
             if fields["event"] == "stage_start":
                 self.running.append(name)

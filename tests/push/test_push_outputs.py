@@ -178,3 +178,39 @@ def test_warnings_and_reject_reasons_are_glossed_in_chinese_on_the_page():
     assert reason_zh("extra[0] x.csv: brand new reason") == "extra[0] x.csv：brand new reason"
     page = render_html({**_minimal_report(), "warnings": ["optional input grants is absent: counted as empty"]})
     assert "缺少可选输入 政策享受记录：按空表处理" in page
+
+
+def test_the_merged_auto_grant_list_is_one_order_in_fixed_row_groups_whatever_the_parts(tmp_path, monkeypatch):
+    """The 免申即享 parts (each sorted by policy, uscc) merge into the global order in row groups of
+    ``MERGE_ROWS`` rows — also across a policy larger than a row group or a key batch — and the file's bytes
+    do not depend on how the rows were split into partitions."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from quanhuiqi.push import sink as sink_mod
+    from quanhuiqi.push.partition import partition_of
+
+    monkeypatch.setattr(sink_mod, "MERGE_ROWS", 7)
+    monkeypatch.setattr(sink_mod, "KEY_ROWS", 20)
+    rng = np.random.default_rng(3)
+    uscc = pd.Series([f"91370100MA{i:08d}" for i in range(60)])
+    policy = rng.choice(["P01", "P02", "P03", "P04"], size=(60, 4), p=[0.7, 0.1, 0.1, 0.1])
+    rows = pd.DataFrame({"policy_id": policy.ravel(), "uscc": np.repeat(uscc.to_numpy(), 4)}).drop_duplicates()
+    rows = rows.assign(name="企业" + rows["uscc"].str[-3:], evidence="条件" + rows["policy_id"]).reset_index(drop=True)
+
+    def merged(parts: int) -> tuple[bytes, pq.ParquetFile]:
+        out = tmp_path / f"p{parts}"
+        with DayWriter(out, DAY) as w, sink_mod.PartitionSink(w, {n: ("parquet", "csv") for n in sink_mod.STREAMED}) as s:
+            for _, part in rows.groupby(partition_of(rows["uscc"], parts), sort=True):
+                s.streams["auto_grant"].add(part.sort_values(["policy_id", "uscc"]))
+            s.close()
+            return (w.staging / "auto_grant.parquet").read_bytes(), pq.ParquetFile(w.staging / "auto_grant.parquet")
+
+    one, f = merged(1)
+    got = f.read().to_pandas()
+    want = rows.sort_values(["policy_id", "uscc"]).reset_index(drop=True)
+    assert (got["policy_id"] + got["uscc"]).tolist() == (want["policy_id"] + want["uscc"]).tolist()
+    assert (rows["policy_id"] == "P01").sum() > 20  # one policy spans several row groups and key batches
+    sizes = [f.metadata.row_group(i).num_rows for i in range(f.metadata.num_row_groups)]
+    assert sizes == [7] * (len(rows) // 7) + ([len(rows) % 7] if len(rows) % 7 else [])
+    assert merged(3)[0] == merged(5)[0] == one

@@ -6,8 +6,8 @@ near misses; holding them all to sort them once would need more memory than the 
 partition, in partition order, each part sorted by the table's keys: their rows are grouped by
 partition (a stable hash of the uscc) and sorted within it.  The 免申即享 list (``auto_grant``) is
 published per policy, so it must not depend on the partitioning: its parts are spilled as Arrow files
-and merged at the end into one order, ``policy_id, uscc`` (:class:`_MergedStream`), in row groups cut
-at policy boundaries from the city's per-policy counts — byte-identical for any number of partitions.
+and merged at the end into one order, ``policy_id, uscc`` (:class:`_MergedStream`), in row groups of a
+fixed number of rows of that order — byte-identical for any number of partitions.
 The local run and Spark feed the same parts in the same order, so their files are byte-identical.
 Counts for the report are accumulated on the way.  ``push_list`` is kept whole and sorted globally.
 """
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.ipc  # noqa: F401  (pa.ipc)
 import pyarrow.parquet as pq
@@ -45,7 +46,8 @@ STREAMED = {
 DICTIONARY_TABLES = {"held_back"}
 COUNTED = {"held_back": "rule", "near_miss": "policy_id", "auto_grant": "policy_id"}
 MERGED = {"auto_grant": ("policy_id", "uscc")}  # tables merged into one global order (group key, then row key)
-MERGE_ROWS = 1 << 20  # a merged table's row groups: whole policies, cut once this many rows are gathered
+MERGE_ROWS = 1 << 18  # a merged table's row groups: this many rows of its global order each (the last fewer)
+KEY_ROWS = 1 << 20  # the merge orders the sort keys of whole groups (policies) this many rows at a time
 
 
 def empty_frame(name: str) -> pd.DataFrame:
@@ -177,9 +179,11 @@ def _mapped(path: Path) -> Iterator[pa.Table]:
 
 class _MergedStream(_Stream):
     """A streamed table whose file has one global order (``MERGED``) whatever the partitioning: each
-    partition's part (sorted by the keys) is spilled as an Arrow file, and ``close`` merges them —
-    group by group of the first key (a policy), in row groups that end at a group boundary once
-    ``MERGE_ROWS`` rows are gathered, so the cuts depend on the city's rows only."""
+    partition's part (sorted by the keys) is spilled as an Arrow file, and ``close`` merges them — the sort
+    keys of whole groups of the first key (policies) ordered ``KEY_ROWS`` rows at a time, the rows written in
+    row groups of ``MERGE_ROWS`` rows of the global order, each taken from the parts it draws on.  The cuts
+    depend on the city's rows only, and the merge holds one row group and one batch of keys (not a whole
+    policy's rows: one policy can hold a third of the city's enterprises)."""
 
     def __init__(self, writer: DayWriter, name: str, formats: tuple[str, ...]):
         super().__init__(writer, name, formats)
@@ -227,32 +231,60 @@ class _MergedStream(_Stream):
             pos = np.array([rank[str(g)] for g in names], dtype=np.int64)
             sizes[pos] += np.diff(edges)
             at.append(dict(zip(pos.tolist(), zip(edges[:-1].tolist(), edges[1:].tolist()))))
+        # whole groups at a time (≥ KEY_ROWS rows), only their sort keys are read and ordered; the rows then
+        # leave in row groups of exactly MERGE_ROWS rows of the global order (the last one fewer), each taken
+        # from the parts it draws on: memory of one row group and one batch's keys, whatever the city's size
+        # or its largest policy
+        pending_part: list[np.ndarray] = []
+        pending_row: list[np.ndarray] = []
+        pending = 0
         lo = 0
         while lo < len(groups):
             hi, rows = lo, 0
-            while hi < len(groups) and (rows < MERGE_ROWS or hi == lo):
+            while hi < len(groups) and (rows < KEY_ROWS or hi == lo):
                 rows += int(sizes[hi])
                 hi += 1
-            slices, group_of = [], []
-            for p, where in zip(self.parts, at):
-                if not any(g in where for g in range(lo, hi)):
+            part_of, row_of, group_of, keys = [], [], [], []
+            for i, (p, where) in enumerate(zip(self.parts, at)):
+                spans = [(g, where[g]) for g in range(lo, hi) if g in where]
+                if not spans:
                     continue
                 with _mapped(p) as tab:
-                    for g in range(lo, hi):
-                        if g in where:
-                            a, b = where[g]
-                            slices.append(tab.slice(a, b - a).combine_chunks())  # copied out of the map
-                            group_of.append(np.full(b - a, g, dtype=np.int64))
-            batch = pa.concat_tables(slices).combine_chunks()
-            del slices
-            keys = batch.column(second).to_numpy(zero_copy_only=False).astype(str)
-            order = np.lexsort((keys, np.concatenate(group_of)))  # the group, then the second key
-            self._write(batch.take(pa.array(order)))
-            del batch, keys, order
+                    col = tab.column(second)
+                    for g, (a, b) in spans:
+                        keys.append(pa.concat_arrays(col.slice(a, b - a).chunks))  # copied out of the map
+                        part_of.append(np.full(b - a, i, dtype=np.int64))
+                        row_of.append(np.arange(a, b, dtype=np.int64))
+                        group_of.append(np.full(b - a, g, dtype=np.int64))
+            batch = pa.table({"g": np.concatenate(group_of), "k": pa.concat_arrays(keys)})
+            del keys
+            order = pc.sort_indices(batch, sort_keys=[("g", "ascending"), ("k", "ascending")]).to_numpy()
+            del batch
+            pending_part.append(np.concatenate(part_of)[order])
+            pending_row.append(np.concatenate(row_of)[order])
+            pending += len(order)
+            del order, part_of, row_of, group_of
             lo = hi
+            while pending >= MERGE_ROWS or (lo >= len(groups) and pending):
+                src_part, src_row = np.concatenate(pending_part), np.concatenate(pending_row)
+                n = min(MERGE_ROWS, pending)
+                self._write(self._take(src_part[:n], src_row[:n]))
+                pending_part, pending_row = [src_part[n:]], [src_row[n:]]
+                pending -= n
         shutil.rmtree(self.spill, ignore_errors=True)
         self.seconds += time.perf_counter() - t
         super().close()
+
+    def _take(self, src_part: np.ndarray, src_row: np.ndarray) -> pa.Table:
+        """The rows (part, row) in the given order: each part mapped once and its rows taken (copied out)."""
+        by_part = np.argsort(src_part, kind="stable")  # the rows grouped by part, each part's in output order
+        pieces = []
+        for i in np.unique(src_part).tolist():
+            with _mapped(self.parts[i]) as tab:
+                pieces.append(tab.take(pa.array(src_row[src_part == i])))
+        where = np.empty(len(by_part), dtype=np.int64)
+        where[by_part] = np.arange(len(by_part), dtype=np.int64)
+        return pa.concat_tables(pieces).take(pa.array(where))
 
     def _write(self, table: pa.Table) -> None:
         if self.parquet is not None:

@@ -226,11 +226,13 @@ class _MergedStream(_Stream):
         groups = sorted({str(g) for names, _ in runs for g in names})
         rank = {g: i for i, g in enumerate(groups)}
         sizes = np.zeros(len(groups), dtype=np.int64)
-        at = []
+        at = []  # per part: its groups' positions, ascending, and their row spans (arrays, not dicts)
         for names, edges in runs:
             pos = np.array([rank[str(g)] for g in names], dtype=np.int64)
             sizes[pos] += np.diff(edges)
-            at.append(dict(zip(pos.tolist(), zip(edges[:-1].tolist(), edges[1:].tolist()))))
+            o = np.argsort(pos, kind="stable")
+            at.append((pos[o], edges[:-1].astype(np.int64)[o], edges[1:].astype(np.int64)[o]))
+        del runs, rank
         # whole groups at a time (≥ KEY_ROWS rows), only their sort keys are read and ordered; the rows then
         # leave in row groups of exactly MERGE_ROWS rows of the global order (the last one fewer), each taken
         # from the parts it draws on: memory of one row group and one batch's keys, whatever the city's size
@@ -246,12 +248,13 @@ class _MergedStream(_Stream):
                 hi += 1
             part_of, row_of, group_of, keys = [], [], [], []
             for i, (p, where) in enumerate(zip(self.parts, at)):
-                spans = [(g, where[g]) for g in range(lo, hi) if g in where]
-                if not spans:
+                pos, begin, end = where
+                k0, k1 = np.searchsorted(pos, [lo, hi])
+                if k0 == k1:
                     continue
                 with _mapped(p) as tab:
                     col = tab.column(second)
-                    for g, (a, b) in spans:
+                    for g, a, b in zip(pos[k0:k1].tolist(), begin[k0:k1].tolist(), end[k0:k1].tolist()):
                         keys.append(pa.concat_arrays(col.slice(a, b - a).chunks))  # copied out of the map
                         part_of.append(np.full(b - a, i, dtype=np.int64))
                         row_of.append(np.arange(a, b, dtype=np.int64))

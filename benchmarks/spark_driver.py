@@ -7,7 +7,8 @@ with the same parameters when missing).  The job runs in a child process whose p
 (Python side; in local mode the JVM hosts the driver *and* the executors' threads, so its peak is recorded
 apart, and the Python workers are separate processes).  CPU seconds: the driver's own, and the whole
 process tree's (the JVM, the Python workers' daemon and everything it reaped), read from ``/proc`` just
-before the session stops.  Writes ``benchmarks/results/spark_driver.json`` (or ``spark_driver_<name>.json``
+before the session stops.  The driver's RSS is sampled five times a second and charged to the job stage
+running (``driver_rss_by_stage_mb``: peak, anonymous / file-backed split, RSS at the stage's start).  Writes ``benchmarks/results/spark_driver.json`` (or ``spark_driver_<name>.json``
 with ``--result-name``).
 """
 

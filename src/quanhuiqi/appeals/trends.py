@@ -107,6 +107,9 @@ class BurstParams:
     # (None: never) — the middle of the plateau 0.10-0.18 where seeds 1-3 keep their recall and lose most
     # false alarms; a background split's founding cosine to its parent is ~0.2, a new problem's ~0.09
     young_family: bool = True  # a young issue without a close parent counts its close children with it
+    parent_share: bool = True  # a young issue borrows only its share of the parent's appeals before its founding
+    # (its share of the pair's appeals since founding, one pseudo-appeal leaning to all when nothing is known
+    # yet); False: the parent's whole flow over the history window, before and after founding (issue-18 v6)
 
 
 def _matrix(daily: pd.DataFrame, key: str, days: pd.DatetimeIndex, min_total: int, count: str):
@@ -225,7 +228,10 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
     cm = _cumulative(m)
     orphan = ~has_parent  # no close parent: a candidate new problem
     ckids = cm + _cumulative(kids_m) if p.young_family else cm
-    cfam = cm + _cumulative(parent_m)
+    cpar = _cumulative(parent_m)
+    cfam = cm + cpar
+    rix = np.arange(len(rows))[:, None]
+    fidx = np.clip(founded, 0, n_days)[:, None]
     cf = np.concatenate([[0.0], np.cumsum(f)])
     cf2 = np.concatenate([[0.0], np.cumsum(f * f)])
     start = max(p.warmup, 0) if last is None else max(n_days - last, 0)
@@ -239,17 +245,27 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
         # a young new problem counts its young close children with it (the grouping split it)
         fam = young & orphan[:, None]
         x = np.where(fam, ckids[:, t + 1] - ckids[:, lo], cm[:, t + 1] - cm[:, lo])
-        s = np.where(young, np.where(fam, ckids[:, hi_h] - ckids[:, lo_h], cfam[:, hi_h] - cfam[:, lo_h]),
-                     cm[:, hi_h] - cm[:, lo_h])
+        if p.parent_share:
+            # before founding the parent's appeals held the child's; since founding the two are apart, and
+            # the child's share of the pair says how much of the parent's earlier flow was its own
+            split = np.clip(fidx, lo_h[None, :], hi_h[None, :])
+            own_post = cm[:, hi_h] - cm[rix, split]
+            par_post = cpar[:, hi_h] - cpar[rix, split]
+            share = (own_post + 1.0) / (own_post + par_post + 1.0)
+            borrowed = cm[:, hi_h] - cm[:, lo_h] + share * (cpar[rix, split] - cpar[:, lo_h])
+        else:
+            borrowed = cfam[:, hi_h] - cfam[:, lo_h]
+        s = np.where(young, np.where(fam, ckids[:, hi_h] - ckids[:, lo_h], borrowed), cm[:, hi_h] - cm[:, lo_h])
         fh = cf[hi_h] - cf[lo_h]
         fw = cf[t + 1] - cf[lo]
         fw2 = cf2[t + 1] - cf2[lo]
+        fh, fw, fw2 = fh[None, :], fw[None, :], fw2[None, :]
         a = p.prior_appeals + s
-        b = p.prior_days + fh[None, :]
-        expected = a * fw[None, :] / b
+        b = p.prior_days + fh
+        expected = a * fw / b
         # negative binomial of the window's count: variance μ + μ²/a (the level's uncertainty) + φ·μ²·Σf²/(Σf)²
         # (the days' own spread), matched by its size r
-        r = 1.0 / (1.0 / a + phi * (fw2 / np.maximum(fw * fw, 1e-12))[None, :])
+        r = 1.0 / (1.0 / a + phi * (fw2 / np.maximum(fw * fw, 1e-12)))
         pv = stats.nbinom.sf(x - 1, r, r / (r + expected))
         ratio = x / np.maximum(expected, 1e-9)
         ok = (x >= p.min_count) & (ratio >= p.min_ratio)

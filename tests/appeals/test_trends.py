@@ -89,6 +89,33 @@ def test_a_young_issue_split_off_its_parent_is_not_a_burst_but_a_new_problem_is(
     assert "split" in set(off["issue_id"])
 
 
+def test_a_young_issue_borrows_only_its_share_of_a_big_parent():
+    """A real problem founded (day 60) beside a big topic (6 a day; cosine 0.2 at founding) runs at 0.3 a day,
+    then flares to 4 a day on day 100 while still young.  Borrowing the parent's whole flow expects ~6 a day
+    of it and misses the flare; borrowing its share of the pair since founding (~5 %) finds it within 3 days.
+    The young split of the other test (60 % of its parent's flow) stays quiet either way."""
+    from quanhuiqi.appeals.trends import BurstParams, burst_episodes, day_factors, detect_bursts
+
+    days = pd.date_range("2025-01-06", periods=130, freq="D")
+    child = np.r_[np.zeros(60), np.full(40, 0.3), np.full(5, 4.0), np.full(25, 0.3)]
+    rates = {"parent": np.full(130, 6.0), "child": child} | {f"steady{i}": np.full(130, 0.3 + 0.3 * i)
+                                                             for i in range(8)}
+    daily = _daily(rates, days, seed=7)
+    f = day_factors(daily.groupby("day")["appeals"].sum().reindex(days, fill_value=0))
+    founded = daily[daily["issue_id"] == "child"]["day"].min()
+    assert founded >= days[60]
+    issues = pd.DataFrame({"issue_id": ["parent", "child"] + [f"steady{i}" for i in range(8)],
+                           "founded_on": [str(days[0].date()), str(founded.date())] + [str(days[0].date())] * 8,
+                           "parent_id": [None, "parent"] + [None] * 8,
+                           "parent_similarity": [np.nan, 0.2] + [np.nan] * 8})
+    eps = burst_episodes(detect_bursts(daily, factors=f, issues=issues))
+    c = eps[eps["issue_id"] == "child"]
+    assert len(c) >= 1 and 0 <= (c["onset"].min() - days[100]).days <= 3, eps
+    assert "parent" not in set(eps["issue_id"])
+    whole = burst_episodes(detect_bursts(daily, BurstParams(parent_share=False), factors=f, issues=issues))
+    assert "child" not in set(whole["issue_id"])
+
+
 def test_a_new_problem_split_in_two_issues_is_one_burst():
     """A new problem (no close parent) whose later appeals the grouping put in a second issue (its parent the
     first, cosine 0.22): 2, 0, 0 a day in one and 0, 1, 1 in the other — neither reaches 3 voices in a

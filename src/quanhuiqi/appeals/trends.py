@@ -7,7 +7,7 @@
 * :func:`detect_bursts` — a count model per issue: the expected count of a day is the issue's level times the
   day's factor; the level has a Gamma prior (a new issue is expected to be rare) updated by the issue's
   history (the ``history`` days before the tested window), so the next counts follow a negative binomial.
-  A day is flagged when the count of the window of the last 1, 2 or 3 days is improbably high under that
+  A day is flagged when the count of the window of the last 1, 2, 3 or 4 days is improbably high under that
   law (upper tail < ``alpha``), at least ``min_count`` and at least ``min_ratio`` × expected.  A new problem
   has no history (level ≈ the prior's), so a handful of appeals in its first days is a burst; an issue that
   always runs at 5 a day needs many more.  Kleinberg's two-state automaton was the alternative; the count
@@ -90,11 +90,11 @@ def issue_daily(grouped: pd.DataFrame, key: str | list[str] = "issue_id") -> pd.
 
 @dataclass(frozen=True)
 class BurstParams:
-    """The count model's settings (defaults chosen on the planted bursts of seeds 1-3 only, then measured on
-    held-out seeds: ``benchmarks/appeals_issues.py``, docs/appeals.md)."""
+    """The count model's settings (defaults chosen on the planted bursts of seeds 1-3 and 101-110 only, then
+    measured on held-out seeds 4-21 and fresh seeds 201-215: ``benchmarks/appeals_issues.py``, docs/appeals.md)."""
 
-    history: int = 56  # days of history that estimate an issue's level
-    windows: tuple[int, ...] = (1, 2, 3)  # the last w days tested
+    history: int = 56  # days of history that estimate a young issue's level (and make an issue young)
+    windows: tuple[int, ...] = (1, 2, 3, 4)  # the last w days tested (4: a burst's first four days, onset … +3)
     alpha: float = 3e-4  # upper-tail probability of a window's count that flags it
     min_count: int = 3  # appeals in the window, at least
     min_ratio: float = 2.5  # count ≥ this × expected
@@ -110,6 +110,11 @@ class BurstParams:
     parent_share: bool = True  # a young issue borrows only its share of the parent's appeals before its founding
     # (its share of the pair's appeals since founding, one pseudo-appeal leaning to all when nothing is known
     # yet); False: the parent's whole flow over the history window, before and after founding (issue-18 v6)
+    old_family: bool = True  # an established issue without a close parent counts its close children with it
+    # too: a problem the grouping split in two keeps its one rate, whatever the split's share does
+    long_history: int | None = 112  # an established issue (founded ≥ ``history`` days before the window) takes
+    # its level from up to this many days since its founding (None: ``history`` days, as a young one) — a
+    # quiet issue's rate of 0.1 a day is 5 appeals in 56 days, too few to tell it from 0.2
 
 
 def _matrix(daily: pd.DataFrame, key: str, days: pd.DatetimeIndex, min_total: int, count: str):
@@ -203,10 +208,13 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
     spread.  ``issues`` (the issue state's table, with ``parent_id`` and ``parent_similarity`` recorded at
     founding) lets a *young* issue — founded inside the history window — whose parent topic is at least
     ``params.parent_similarity`` close take its history from issue and parent together: its appeals came
-    from somewhere, and before it existed they were in the parent, not absent.  An issue without such a
-    parent keeps its zeros before founding: a problem nobody wrote about is the emerging issue we look for;
-    while young it counts, window and history, the appeals of its own close children with it
-    (``params.young_family``): a new problem the grouping split into two issues a few days apart is one burst."""
+    from somewhere, and before it existed they were in the parent, not absent — but only its share of them
+    (``params.parent_share``: the child's share of the pair's appeals since founding), so a problem founded
+    beside a big topic does not inherit that topic's rate.  An issue without such a parent keeps its zeros
+    before founding: a problem nobody wrote about is the emerging issue we look for; it counts, window and
+    history, the appeals of its own close children with it (``params.young_family`` while young,
+    ``params.old_family`` later): a new problem the grouping split into two issues is one burst.  An
+    established issue's level comes from up to ``params.long_history`` days of its life."""
     from scipy import stats
 
     p = params or BurstParams()
@@ -243,7 +251,7 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
         hi_h, lo_h = lo, np.maximum(lo - p.history, 0)  # history [lo_h, lo)
         young = founded[:, None] > lo_h[None, :]  # the history reaches back before the issue existed
         # a young new problem counts its young close children with it (the grouping split it)
-        fam = young & orphan[:, None]
+        fam = (young | p.old_family) & orphan[:, None]
         x = np.where(fam, ckids[:, t + 1] - ckids[:, lo], cm[:, t + 1] - cm[:, lo])
         if p.parent_share:
             # before founding the parent's appeals held the child's; since founding the two are apart, and
@@ -255,11 +263,17 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
             borrowed = cm[:, hi_h] - cm[:, lo_h] + share * (cpar[rix, split] - cpar[:, lo_h])
         else:
             borrowed = cfam[:, hi_h] - cfam[:, lo_h]
-        s = np.where(young, np.where(fam, ckids[:, hi_h] - ckids[:, lo_h], borrowed), cm[:, hi_h] - cm[:, lo_h])
-        fh = cf[hi_h] - cf[lo_h]
-        fw = cf[t + 1] - cf[lo]
-        fw2 = cf2[t + 1] - cf2[lo]
-        fh, fw, fw2 = fh[None, :], fw[None, :], fw2[None, :]
+        fh = np.broadcast_to((cf[hi_h] - cf[lo_h])[None, :], young.shape)
+        if p.long_history is not None and p.long_history > p.history:
+            # an old issue's quiet level is known from all its life, not the last weeks only
+            lo_l = np.clip(np.maximum(lo[None, :] - p.long_history, fidx), 0, lo_h[None, :])
+            s_old = np.where(fam, ckids[:, hi_h] - ckids[rix, lo_l], cm[:, hi_h] - cm[rix, lo_l])
+            fh = np.where(young, fh, cf[hi_h][None, :] - cf[lo_l])
+        else:
+            s_old = np.where(fam, ckids[:, hi_h] - ckids[:, lo_h], cm[:, hi_h] - cm[:, lo_h])
+        s = np.where(young, np.where(fam, ckids[:, hi_h] - ckids[:, lo_h], borrowed), s_old)
+        fw = (cf[t + 1] - cf[lo])[None, :]
+        fw2 = (cf2[t + 1] - cf2[lo])[None, :]
         a = p.prior_appeals + s
         b = p.prior_days + fh
         expected = a * fw / b

@@ -72,13 +72,16 @@ def incremental(clean: pd.DataFrame, folder: Path) -> pd.DataFrame:
     return pd.concat(outs, ignore_index=True)
 
 
-ABLATION = {"previous (Poisson days, no parents, alpha 1e-4)": {"dispersion": 0.0, "parent_similarity": None,
-                                                                 "alpha": 1e-4},
-            "dispersion only": {"parent_similarity": None},
-            "parents only": {"dispersion": 0.0},
-            "both, no young families": {"young_family": False},
-            "both + young families, parent's whole flow (issue-18 v6)": {"parent_share": False},
-            "both + young families + parent share (default)": {}}
+V6 = {"windows": (1, 2, 3), "long_history": None, "old_family": False, "parent_share": False}  # issue-18 v6
+ABLATION = {"previous (Poisson days, no parents, alpha 1e-4; v6 otherwise)": {**V6, "dispersion": 0.0,
+                                                                             "parent_similarity": None,
+                                                                             "alpha": 1e-4},
+            "v6 (windows 1-3, 56-day history, parent's whole flow, young families)": V6,
+            "v6 + parent share": {**V6, "parent_share": True},
+            "v6 + windows 1-4": {**V6, "windows": (1, 2, 3, 4)},
+            "v6 + 112-day history of established issues": {**V6, "long_history": 112},
+            "v6 + old families": {**V6, "old_family": True},
+            "v7 (default: all four)": {}}
 ALPHAS = (1e-2, 3e-3, 1e-3, 5e-4, 3e-4, 2e-4, 1e-4, 3e-5)
 
 

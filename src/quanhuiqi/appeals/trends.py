@@ -279,11 +279,11 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
         expected = a * fw / b
         # negative binomial of the window's count: variance μ + μ²/a (the level's uncertainty) + φ·μ²·Σf²/(Σf)²
         # (the days' own spread), matched by its size r
-        r = 1.0 / (1.0 / a + phi * (fw2 / np.maximum(fw * fw, 1e-12)))
-        pv = stats.nbinom.sf(x - 1, r, r / (r + expected))
+        r = np.broadcast_to(1.0 / (1.0 / a + phi * (fw2 / np.maximum(fw * fw, 1e-12))), x.shape)
         ratio = x / np.maximum(expected, 1e-9)
         ok = (x >= p.min_count) & (ratio >= p.min_ratio)
-        pv = np.where(ok, pv, 1.0)
+        pv = np.ones_like(ratio)  # the tail only where the evidence rules pass (a few % of issue-days)
+        pv[ok] = stats.nbinom.sf(x[ok] - 1, r[ok], r[ok] / (r[ok] + expected[ok]))
         better = pv < best_p
         best_p = np.where(better, pv, best_p)
         for k, v in (("window", np.full_like(pv, w)), ("count", x), ("expected", expected), ("ratio", ratio),

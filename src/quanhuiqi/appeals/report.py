@@ -206,8 +206,7 @@ def build_report(clean: pd.DataFrame, grouped: pd.DataFrame, state, week, profil
                              "terms taken up), on time (2110 clock), satisfaction",
                   "heat": "volume (appeals), breadth (distinct enterprises), growth (last 7 days' daily rate over the "
                           "28 days before, smoothed) and support are kept apart",
-                  "bursts": "count model: Gamma-Poisson level per issue, day-of-week and holiday factors, windows of "
-                            "1-3 days, tail probability < 1e-4 (see quanhuiqi.appeals.trends)"},
+                  "bursts": _bursts_method()},
     }
 
 
@@ -394,3 +393,13 @@ def report_file(appeals: str | os.PathLike, enterprises: str | os.PathLike | Non
 
 
 __all__ = ["MIN_ENTERPRISES", "build_report", "render_html", "report_file", "week_bounds"]
+
+
+def _bursts_method() -> str:
+    """The report's one-line account of the burst detector, read from its defaults (never stale)."""
+    from quanhuiqi.appeals.trends import BurstParams
+
+    p = BurstParams()
+    return (f"count model: Gamma-Poisson level per issue (negative binomial window), day-of-week and holiday "
+            f"factors, windows of {min(p.windows)}-{max(p.windows)} days, tail probability < {p.alpha:g}, "
+            f"at least {p.min_count} voices (see quanhuiqi.appeals.trends)")

@@ -140,6 +140,32 @@ def test_a_new_problem_split_in_two_issues_is_one_burst():
     assert apart.empty
 
 
+def test_an_old_problem_split_in_two_issues_keeps_one_rate():
+    """A problem (no close parent) the grouping split long ago into two issues (the second's parent the first,
+    cosine 0.22), each with one appeal every 20 days, flares: 1 a day in each for 3 days.  3 in 3 days over
+    0.05 a day is not improbable enough for either alone; the pair's 6 over 0.1 a day is."""
+    from quanhuiqi.appeals.trends import BurstParams, detect_bursts
+
+    days = pd.date_range("2025-01-06", periods=150, freq="D")
+    rows = [{"issue_id": f"bg{i}", "day": d, "appeals": 1, "enterprises": 1, "support": 0}
+            for i in range(6) for d in days[i::3]]
+    for iid, off in (("first", 0), ("second", 10)):
+        rows += [{"issue_id": iid, "day": days[k], "appeals": 1, "enterprises": 1, "support": 0}
+                 for k in range(off, 120, 20)]
+        rows += [{"issue_id": iid, "day": days[k], "appeals": 1, "enterprises": 1, "support": 0}
+                 for k in (130, 131, 132)]
+    daily = pd.DataFrame(rows).groupby(["issue_id", "day"], as_index=False).sum()
+    issues = pd.DataFrame({"issue_id": ["first", "second"] + [f"bg{i}" for i in range(6)],
+                           "founded_on": [str(days[0].date()), str(days[10].date())] + [str(days[0].date())] * 6,
+                           "parent_id": ["bg0", "first"] + [None] * 6,
+                           "parent_similarity": [0.05, 0.22] + [np.nan] * 6})
+    f = pd.Series(1.0, index=days)
+    together = detect_bursts(daily, factors=f, issues=issues)
+    assert set(together["issue_id"]) == {"first"} and days[130] <= together["day"].min() <= days[133]
+    apart = detect_bursts(daily, BurstParams(old_family=False), factors=f, issues=issues)
+    assert not ({"first", "second"} & set(apart["issue_id"]))
+
+
 def test_dispersion_is_estimated_from_the_counts():
     """Poisson days give φ ≈ 0; days drawn from a Gamma-Poisson mixture with φ = 0.5 give about 0.5."""
     from quanhuiqi.appeals.trends import estimate_dispersion

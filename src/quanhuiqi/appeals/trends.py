@@ -250,7 +250,8 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
         lo = np.maximum(t - w + 1, 0)  # window [lo, t]
         hi_h, lo_h = lo, np.maximum(lo - p.history, 0)  # history [lo_h, lo)
         young = founded[:, None] > lo_h[None, :]  # the history reaches back before the issue existed
-        # a young new problem counts its young close children with it (the grouping split it)
+        # an issue without a close parent counts its close children with it (the grouping split it): while
+        # young always (young_family), later too with old_family
         fam = (young | p.old_family) & orphan[:, None]
         x = np.where(fam, ckids[:, t + 1] - ckids[:, lo], cm[:, t + 1] - cm[:, lo])
         if p.parent_share:

@@ -88,11 +88,14 @@ def build_city(city: Path, n: int, n_policies: int, history_days: int, pushes_pe
     return params
 
 
-def run_job(city: Path, out: Path, partition_size: int, model: str | None = None, partitions: int = 0) -> None:
+def run_job(city: Path, out: Path, partition_size: int, model: str | None = None, partitions: int = 0,
+            batch_size: int | None = None) -> None:
     from quanhuiqi.push import run_daily
 
-    r = run_daily(DAY, city, out, model=model, config={"run": {"partition_size": partition_size,
-                                                               "partitions": partitions},
+    run = {"partition_size": partition_size, "partitions": partitions}
+    if batch_size is not None:
+        run["batch_size"] = batch_size
+    r = run_daily(DAY, city, out, model=model, config={"run": run,
                                                        "model": {"fallback_to_rules": False}})
     print(r.summary(), flush=True)
 
@@ -108,6 +111,8 @@ def main() -> int:
     ap.add_argument("--out", default=None)
     ap.add_argument("--partition-size", type=int, default=None, help="run.partition_size (default: the shipped one)")
     ap.add_argument("--partitions", type=int, default=0, help="run.partitions (default 0: rows / partition_size)")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="run.batch_size: enterprises per batch inside a partition (default: the shipped one; 0 = whole)")
     ap.add_argument("--result-name", default=None, help="write benchmarks/results/daily_run_<name>.json instead")
     ap.add_argument("--model", default=None, help="NAME@ALIAS of a registered ranker (MLFLOW_TRACKING_URI); default: rules")
     ap.add_argument("--run-only", action="store_true", help=argparse.SUPPRESS)
@@ -115,7 +120,7 @@ def main() -> int:
     city = Path(a.city or f"/tmp/quanhuiqi_bench_city_{a.enterprises}_{a.policies}")
     out = Path(a.out or f"/tmp/quanhuiqi_bench_out_{a.enterprises}_{a.policies}")
     if a.run_only:
-        run_job(city, out, a.partition_size, a.model, a.partitions)
+        run_job(city, out, a.partition_size, a.model, a.partitions, a.batch_size)
         return 0
 
     params = build_city(city, a.enterprises, a.policies, a.history_days, a.pushes_per_enterprise, a.seed)
@@ -127,8 +132,9 @@ def main() -> int:
     from quanhuiqi.push import default_config
 
     psize = a.partition_size or default_config()["run"]["partition_size"]
+    bsize = default_config()["run"]["batch_size"] if a.batch_size is None else a.batch_size
     proc = subprocess.run([sys.executable, __file__, "--run-only", "--city", str(city), "--out", str(out),
-                           "--partition-size", str(psize), "--partitions", str(a.partitions)]
+                           "--partition-size", str(psize), "--partitions", str(a.partitions), "--batch-size", str(bsize)]
                           + (["--model", a.model] if a.model else []),
                           env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -142,6 +148,7 @@ def main() -> int:
         **params,
         "partition_size": psize,
         "partitions": report["summary"]["partitions"],
+        "batch_size": bsize,
         "outputs_sha256": {k: v for k, v in json.loads((out / DAY / "manifest.json").read_text())["outputs"].items()
                            if k.startswith(("push_list", "auto_grant"))},
         "model": a.model or "rules",

@@ -17,6 +17,7 @@ def _report(path: Path) -> dict:
     report.pop("timings_s")
     report["summary"].pop("partitions")
     report["config"]["run"].pop("partitions")
+    report["config"]["run"].pop("batch_size")  # how a partition is worked: never the answer
     report["config"].pop("spark")  # where a Spark run stages and how it cuts its tasks: never the answer
     return report
 

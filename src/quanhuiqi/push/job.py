@@ -30,6 +30,7 @@ from quanhuiqi.push.outputs import DayWriter, crash_point, dumps, input_hash, re
 from quanhuiqi.push.partition import (
     DayContext,
     count_partition,
+    enterprise_batches,
     load_state,
     n_partitions,
     partition_of,
@@ -610,28 +611,34 @@ def run_daily(
                           for name in facts.supplied()}
             del state, facts  # the partitions hold the rows now
             # pass 1: verdicts and each partition's additive counts; the partition's state waits on disk
+            # (a partition larger than run.batch_size is worked in enterprise batches: partition.enterprise_batches)
             counts, staged = [], {}
             for p in progress.iterate(sorted(groups), total=len(groups), desc="partitions (count)", unit="partition"):
-                part_state, part_counts = count_partition(
+                batches = enterprise_batches(
                     clean.iloc[groups[p]].reset_index(drop=True),
-                    prep.ctx,
+                    int(cfg["run"]["batch_size"]),
                     history=by_part["push_history"].pop(p, empty["push_history"]),
                     grants=by_part["grants"].pop(p, empty["grants"]),
                     suppressions=by_part["suppressions"].pop(p, empty["suppressions"]),
                     facts=partition_facts(fact_parts, p),
                 )
-                counts.append(part_counts)
-                t = time.perf_counter()
-                staged[p] = stage_state(part_state, staging / f"state-{p:06d}.pkl")
-                progress.add_time("partitions.stage", time.perf_counter() - t)
-                del part_state
+                for b, batch in enumerate(batches):
+                    part_state, part_counts = count_partition(batch.clean, prep.ctx, history=batch.history,
+                                                              grants=batch.grants, suppressions=batch.suppressions,
+                                                              facts=batch.facts)
+                    del batch
+                    counts.append(part_counts)
+                    t = time.perf_counter()
+                    staged[p, b] = stage_state(part_state, staging / f"state-{p:06d}-{b:06d}.pkl")
+                    progress.add_time("partitions.stage", time.perf_counter() - t)
+                    del part_state
             del clean, by_part
             ctx = with_city(prep, counts)
-            # pass 2: every partition ranks against the city's statistics
-            for p in progress.iterate(sorted(staged), total=len(staged), desc="partitions (rank)", unit="partition"):
+            # pass 2: every partition ranks against the city's statistics (its batches in uscc order)
+            for p, b in progress.iterate(sorted(staged), total=len(staged), desc="partitions (rank)", unit="batch"):
                 t = time.perf_counter()
-                part_state = load_state(staged[p])
-                os.remove(staged[p])
+                part_state = load_state(staged[p, b])
+                os.remove(staged[p, b])
                 progress.add_time("partitions.stage", time.perf_counter() - t)
                 sink.add(rank_partition(part_state, ctx))
                 del part_state

@@ -21,6 +21,7 @@ import os
 import pickle
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -366,5 +367,94 @@ def split_state(frame: pd.DataFrame | None, partitions: int) -> dict[int, pd.Dat
     """A state table's rows by their enterprise's partition."""
     if frame is None:
         return {}
-    part = partition_of(frame["uscc"], partitions)
-    return {int(p): frame.iloc[idx].reset_index(drop=True) for p, idx in pd.Series(part).groupby(part).indices.items()}
+    return split_rows(frame, partition_of(frame["uscc"], partitions))
+
+
+def split_rows(frame: pd.DataFrame, numbers: np.ndarray) -> dict[int, pd.DataFrame]:
+    """A frame's rows by a number per row (a partition, a batch), in their order within each."""
+    return {int(p): frame.iloc[idx].reset_index(drop=True) for p, idx in pd.Series(numbers).groupby(numbers).indices.items()}
+
+
+# --- enterprise batches inside a partition ---------------------------------------------------------
+#
+# A partition's pairs (profile × book) are what fills memory: 200,000 enterprises × 2,000 policies are
+# 30 million candidate pairs, held with their verdicts, pre-scores and held-back rows at once.  So a
+# partition larger than ``run.batch_size`` enterprises is worked in batches: contiguous ranges of its
+# normalised uscc codes, every state and fact row with its enterprise's batch.  Nothing an enterprise's
+# decisions depend on crosses a batch (the per-enterprise rules are enterprise-local, the ranker's
+# figures are the city's), so a batch is computed exactly as a small partition holding those
+# enterprises; and because batches are uscc ranges taken in order, their outputs, each sorted by uscc,
+# follow each other in the partition's own order.  Peak memory then grows with the batch, not with the
+# partition.
+
+
+def batch_bounds(uscc: pd.Series, size: int) -> np.ndarray:
+    """The first normalised uscc of each batch after the first: every ``size``-th of the partition's
+    sorted distinct codes (empty when the partition fits in one batch)."""
+    keys = normalize_uscc(uscc.astype("string")).dropna().unique()
+    if size <= 0 or len(keys) <= size:
+        return np.empty(0, dtype=object)
+    return np.sort(np.asarray(keys, dtype=object))[size::size]
+
+
+def batch_of(uscc: pd.Series, bounds: np.ndarray) -> np.ndarray:
+    """The batch of each row: the range of ``bounds`` its normalised uscc falls in (missing → 0)."""
+    if not len(bounds):
+        return np.zeros(len(uscc), dtype=np.int64)
+    codes, uniques = pd.factorize(normalize_uscc(uscc.astype("string")), use_na_sentinel=True)
+    per_unique = np.searchsorted(bounds, np.asarray(uniques, dtype=object), side="right").astype(np.int64)
+    out = np.zeros(len(codes), dtype=np.int64)
+    ok = codes >= 0
+    out[ok] = per_unique[codes[ok]]
+    return out
+
+
+@dataclass
+class BatchInput:
+    """One enterprise batch of a partition: its clean enterprises and its rows of the state and fact tables."""
+
+    clean: pd.DataFrame
+    history: pd.DataFrame | None
+    grants: pd.DataFrame | None
+    suppressions: pd.DataFrame | None
+    facts: Any = None
+
+
+def enterprise_batches(
+    clean: pd.DataFrame,
+    size: int,
+    *,
+    history: pd.DataFrame | None,
+    grants: pd.DataFrame | None,
+    suppressions: pd.DataFrame | None,
+    facts: Any = None,
+) -> Iterator[BatchInput]:
+    """A partition's enterprises in batches of at most ``size`` (0: one batch), in uscc order, each with
+    its rows of the state and fact tables (a table with no rows in a batch is handed over empty, as it
+    is for a partition); the whole partition as one batch when it fits."""
+    bounds = batch_bounds(clean["uscc"], size)
+    if not len(bounds):
+        yield BatchInput(clean, history, grants, suppressions, facts)
+        return
+    n = len(bounds) + 1
+
+    def split(frame: pd.DataFrame | None) -> list[pd.DataFrame | None]:
+        if frame is None:
+            return [None] * n
+        parts = split_rows(frame, batch_of(frame["uscc"], bounds))
+        return [parts.pop(b, frame.iloc[:0]) for b in range(n)]
+
+    ent = split(clean)
+    hist, grant, supp = split(history), split(grants), split(suppressions)
+    supplied = facts.supplied() if facts is not None else []
+    fact_parts = {name: split(getattr(facts, name)) for name in supplied}
+    del clean, history, grants, suppressions
+    for b in range(n):
+        batch_facts = facts
+        if facts is not None:
+            batch_facts = type(facts)()
+            for name in supplied:
+                setattr(batch_facts, name, fact_parts[name][b])
+                fact_parts[name][b] = None
+        yield BatchInput(ent[b], hist[b], grant[b], supp[b], batch_facts)
+        ent[b] = hist[b] = grant[b] = supp[b] = None  # handed over: released once the batch is done

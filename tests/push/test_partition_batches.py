@@ -43,7 +43,7 @@ def test_batches_of_a_partition_give_the_day_of_the_whole_partition(where, model
     import pyarrow.parquet as pq
 
     groups = pq.ParquetFile(run.out_dir / "held_back.parquet").metadata.num_row_groups
-    assert groups == -(-clean // size) > 1  # one row group per batch: the batches really ran
+    assert groups == int(clean / size + 0.5) > 1  # one row group per batch: the batches really ran
     assert_same_day(whole.out_dir, run.out_dir)
     _assert_same_order(whole.out_dir, run.out_dir)
 
@@ -62,7 +62,7 @@ def test_every_state_row_goes_with_its_enterprise_and_batches_are_uscc_ranges():
                                                   "kind": "高新技术企业"}))
     batches = list(enterprise_batches(clean, 10, history=history, grants=None, suppressions=history.iloc[:0],
                                       facts=facts))
-    assert [len(b.clean) for b in batches] == [10, 10, 10, 10, 10, 3]
+    assert [len(b.clean) for b in batches] == [10, 11, 10, 11, 11]  # round(53 / 10) batches of equal size
     assert sum(len(b.history) for b in batches) == len(history)
     assert sum(len(b.facts.certificates) for b in batches) == 30 and all(b.grants is None for b in batches)
     last = ""
@@ -77,6 +77,9 @@ def test_every_state_row_goes_with_its_enterprise_and_batches_are_uscc_ranges():
     # the enterprises keep their order within a batch; a partition that fits is handed over as it is
     order = {u: i for i, u in enumerate(clean["uscc"])}
     assert all(np.all(np.diff([order[u] for u in b.clean["uscc"]]) > 0) for b in batches)
+    # a partition up to 1.5 batches stays whole (hash partitions of the shipped size vary by a few per cent)
+    assert [len(b.clean) for b in enterprise_batches(clean, 36, history=None, grants=None, suppressions=None)] == [53]
+    assert [len(b.clean) for b in enterprise_batches(clean, 35, history=None, grants=None, suppressions=None)] == [26, 27]
     (one,) = enterprise_batches(clean, 53, history=history, grants=None, suppressions=None, facts=None)
     assert one.clean is clean and one.history is history
     assert batch_of(pd.Series([None, codes[0]], dtype="string"), np.empty(0, dtype=object)).tolist() == [0, 0]

@@ -389,12 +389,16 @@ def split_rows(frame: pd.DataFrame, numbers: np.ndarray) -> dict[int, pd.DataFra
 
 
 def batch_bounds(uscc: pd.Series, size: int) -> np.ndarray:
-    """The first normalised uscc of each batch after the first: every ``size``-th of the partition's
-    sorted distinct codes (empty when the partition fits in one batch)."""
+    """The first normalised uscc of each batch after the first: the partition's sorted distinct codes cut
+    into ``round(codes / size)`` batches of equal size (so of at most 1.5 × ``size``; a partition a little
+    over ``size`` stays whole — hash partitions of the shipped size vary by a few per cent — and one a
+    little under twice it is cut in two halves, not into a full batch and a crumb); empty when one batch."""
     keys = normalize_uscc(uscc.astype("string")).dropna().unique()
-    if size <= 0 or len(keys) <= size:
+    n = len(keys)
+    k = int(n / size + 0.5) if size > 0 else 1
+    if k <= 1:
         return np.empty(0, dtype=object)
-    return np.sort(np.asarray(keys, dtype=object))[size::size]
+    return np.sort(np.asarray(keys, dtype=object))[(np.arange(1, k) * n) // k]
 
 
 def batch_of(uscc: pd.Series, bounds: np.ndarray) -> np.ndarray:
@@ -429,7 +433,7 @@ def enterprise_batches(
     suppressions: pd.DataFrame | None,
     facts: Any = None,
 ) -> Iterator[BatchInput]:
-    """A partition's enterprises in batches of at most ``size`` (0: one batch), in uscc order, each with
+    """A partition's enterprises in batches of about ``size`` (0: one batch; :func:`batch_bounds`), in uscc order, each with
     its rows of the state and fact tables (a table with no rows in a batch is handed over empty, as it
     is for a partition); the whole partition as one batch when it fits."""
     bounds = batch_bounds(clean["uscc"], size)

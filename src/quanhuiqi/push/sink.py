@@ -3,7 +3,8 @@
 A city-wide day has hundreds of millions of held-back pairs and tens of millions of 免申即享 rows and
 near misses; holding them all to sort them once would need more memory than the machine has.  So
 ``held_back`` and ``near_miss`` are written as they come, one Parquet row group per enterprise
-partition, in partition order, each part sorted by the table's keys: their rows are grouped by
+partition (per enterprise batch of a larger partition: ``partition.enterprise_batches``), in partition
+order, each part sorted by the table's keys: their rows are grouped by
 partition (a stable hash of the uscc) and sorted within it.  The 免申即享 list (``auto_grant``) is
 published per policy, so it must not depend on the partitioning: its parts are spilled as Arrow files
 and merged at the end into one order, ``policy_id, uscc`` (:class:`_MergedStream`), in row groups of a

@@ -345,9 +345,37 @@ def _distinct(columns: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.nda
     return inv.astype(np.int32), first
 
 
-def _masked(values: pa.Array, rows: np.ndarray, show: np.ndarray) -> pa.Array:
-    """``values[rows]`` where ``show``, null elsewhere (a take through null indices)."""
-    return values.take(pa.array(rows, mask=~show))
+def _unique_rows(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows of a boolean matrix, which one each row is) — rows packed to bytes first: ``np.unique``
+    over a few packed columns, not a structured sort over many."""
+    packed = np.packbits(m, axis=1) if m.shape[1] else np.zeros((m.shape[0], 1), np.uint8)
+    if packed.shape[1] <= 8:
+        key = np.zeros(m.shape[0], dtype=np.uint64)
+        for k in range(packed.shape[1]):
+            key = (key << np.uint64(8)) | packed[:, k].astype(np.uint64)
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, inv = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    return m[first], inv.reshape(-1)
+
+
+def _unknown_lists(cp, unk: dict[int, np.ndarray], groups: int) -> tuple[list[str], np.ndarray]:
+    """(the distinct unknown-fact lists in order of first appearance, each group's list): a field is listed
+    when any of its leaves must be settled; fields in name order, ``;``-joined."""
+    names = sorted({lf.source.field for lf in cp.leaves})
+    at = {n: k for k, n in enumerate(names)}
+    m = np.zeros((groups, len(names)), dtype=bool)
+    for lf in cp.leaves:
+        m[:, at[lf.source.field]] |= np.asarray(unk[lf.leaf_id], dtype=bool)
+    rows, of_group = _unique_rows(m)
+    first = np.full(len(rows), groups, dtype=np.int64)
+    np.minimum.at(first, of_group, np.arange(groups))
+    rank = np.empty(len(rows), dtype=np.int32)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(rows), dtype=np.int32)
+    texts = [""] * len(rows)
+    for k in range(len(rows)):
+        texts[rank[k]] = ";".join(n for n, on in zip(names, rows[k], strict=True) if on)
+    return texts, rank[of_group]
 
 
 def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: Displays | None) -> Explained:
@@ -357,8 +385,9 @@ def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: 
     Which leaves prove a verdict and which must be settled depends only on the pair's leaf values, and a
     policy's pairs share a handful of those *patterns*: the tree is walked once per pattern, not per pair.
     Evidence depends on the tests shown and the values they show, so pairs alike in both share one text: the
-    distinct texts are built — for all of them at once, one Arrow call per test (the value gathered through
-    a mask where the test is not shown) and one null-skipping join — and each pair points to its own."""
+    distinct texts are built set of shown tests by set — the tests that show no value as one literal, each
+    shown value gathered from its field's pieces (:meth:`Displays.pieces`), one Arrow join per set — and each
+    pair points to its own."""
     ids, reps = _groups(_pair_patterns(cb, enc, cp, r))
     lv = {lf.leaf_id: ((reps[:, i // LEAVES_PER_WORD] >> (2 * (i % LEAVES_PER_WORD))) & 3).astype(np.int8)
           for i, lf in enumerate(cp.leaves)}
@@ -367,23 +396,16 @@ def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: 
     ev: dict[int, np.ndarray] = {}
     unk: dict[int, np.ndarray] = {}
     support(cp.root, vals, root != 0, root == 1, ev, unk)
-    names = sorted({lf.source.field for lf in cp.leaves})
-    unknown_names: list[str] = []
-    group_unknown = []
-    for g in range(root.size):
-        text = ";".join(n for n in names if any(unk[lf.leaf_id][g] for lf in cp.leaves if lf.source.field == n))
-        if text not in unknown_names:
-            unknown_names.append(text)
-        group_unknown.append(unknown_names.index(text))
+    unknown_names, group_unknown = _unknown_lists(cp, unk, root.size)
     lo, hi = _amount(cb, enc, cp, r)
     order = np.arange(r.size)
-    unknown = np.asarray(group_unknown, dtype=np.int32)[ids]
+    unknown = group_unknown[ids]
     if displays is None:
         return Explained(order, unknown, unknown_names, lo, hi, None)
     # which tests each pattern shows; the fields whose values they show
     shown = np.stack([ev[lf.leaf_id] for lf in cp.leaves], axis=1) if cp.leaves else np.zeros((root.size, 0), bool)
-    sets, set_of_pattern = np.unique(shown, axis=0, return_inverse=True)
-    set_of_pair = set_of_pattern.reshape(-1)[ids]
+    sets, set_of_pattern = _unique_rows(shown)
+    set_of_pair = set_of_pattern[ids]
     pieces = [_leaf_piece(cb, lf) for lf in cp.leaves]
     valued = np.array([with_value for _, with_value, _ in pieces], dtype=bool)
     value_fields = sorted({lf.source.field for lf, v in zip(cp.leaves, valued, strict=True)
@@ -397,37 +419,51 @@ def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: 
         on = sets[:, [i for i, lf in enumerate(cp.leaves) if valued[i] and lf.source.field == f]].any(axis=1)
         columns.append((np.where(on[set_of_pair], codes[r], card), card + 1))
     inv, first = _distinct(columns)
-    # the distinct texts: every test's piece where that text shows it, joined skipping the others (Arrow's
-    # null-skipping join drops a row whose pieces are all null: texts that show nothing are left out of it)
-    keep = np.flatnonzero(shown[ids[first]].any(axis=1)) if cp.leaves else np.zeros(0, np.int64)
-    at_rows = r[first[keep]]
-    at_show = shown[ids[first[keep]]]
+    # the distinct texts: every test's piece where that text shows it (null elsewhere: a validity bitmap over
+    # a plain gather), joined skipping the nulls in one Arrow call; a text that shows nothing is the review
+    # head alone, or "" (a piece valid on that text only: the join gives null for a row of nulls)
+    at_rows = r[first]
+    at_show = shown[ids[first]]
     parts = []
+    if cp.policy.review:  # a discretionary step: the pair says it is subject to review
+        parts.append(_literal(REVIEW_PREFIX.format(cp.policy.review), np.ones(first.size, dtype=bool)))
+    else:
+        none = ~at_show.any(axis=1)
+        if none.any():
+            parts.append(_literal("", none))
     for i, (lf, (before, with_value, after)) in enumerate(zip(cp.leaves, pieces, strict=True)):
         show = at_show[:, i]
         if not show.any():
             continue
         if not with_value:
-            parts.append(_masked(pa.array([before], pa.large_string()), np.zeros(keep.size, np.int64), show))
+            parts.append(_literal(before, show))
             continue
         field_codes = displays.codes(lf.source.field)[0]
-        parts.append(_masked(displays.pieces(lf.source.field, before, after), field_codes[at_rows], show))
-    head = REVIEW_PREFIX.format(cp.policy.review) if cp.policy.review else ""
-    if cp.policy.review:  # a discretionary step: the pair says it is subject to review
-        parts.insert(0, pa.repeat(pa.scalar(head, pa.large_string()), keep.size))
-    if len(parts) > 1:
-        some = pc.binary_join_element_wise(*parts, pa.scalar("；", pa.large_string()), null_handling="skip")
-    else:
-        some = parts[0] if parts else pa.array([], pa.large_string())
-    # every distinct text: those with a shown test, then the one without (``head`` alone, or ""), when any
-    # pair has it; each pair points to its own
-    where = np.full(first.size, keep.size, dtype=np.int32)
-    where[keep] = np.arange(keep.size, dtype=np.int32)
-    texts = some.cast(pa.large_string())
-    if keep.size < first.size:
-        texts = pa.concat_arrays([texts, pa.array([head], pa.large_string())])
-    return Explained(order, unknown, unknown_names, lo, hi,
-                     pa.DictionaryArray.from_arrays(pa.array(where[inv]), texts))
+        parts.append(_valid_where(displays.pieces(lf.source.field, before, after).take(pa.array(field_codes[at_rows])),
+                                  show))
+    string = pa.large_string()
+    texts = (pc.binary_join_element_wise(*parts, pa.scalar("；", string), null_handling="skip") if len(parts) > 1
+             else parts[0])
+    return Explained(order, unknown, unknown_names, lo, hi, pa.DictionaryArray.from_arrays(pa.array(inv), texts))
+
+
+def _valid_where(values: pa.Array, valid: np.ndarray) -> pa.Array:
+    """``values`` (no nulls) null where not ``valid``: a validity bitmap laid over the same buffers."""
+    if valid.all():
+        return values
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    _, offsets, data = values.buffers()
+    return pa.Array.from_buffers(values.type, len(values), [bitmap, offsets, data], offset=values.offset)
+
+
+def _literal(text: str, where: np.ndarray) -> pa.Array:
+    """``text`` where ``where``, null elsewhere (a large_string array built from its buffers)."""
+    raw = text.encode()
+    offsets = np.zeros(where.size + 1, dtype=np.int64)
+    np.cumsum(where * len(raw), out=offsets[1:])
+    data = pa.py_buffer(raw * int(where.sum()))
+    bitmap = None if where.all() else pa.py_buffer(np.packbits(where, bitorder="little"))
+    return pa.Array.from_buffers(pa.large_string(), where.size, [bitmap, pa.py_buffer(offsets), data])
 
 
 def explain_pairs(

@@ -70,14 +70,10 @@ def _one(value: str, n: int) -> pa.DictionaryArray:
 
 def _policy_batch(cb: CompiledBook, enc, planes: Planes, j: int, uscc: pa.Array, displays: Displays | None):
     """One policy's pairs as a record batch (None when it has none): eligible rows, then undetermined."""
-    both = planes.both[j]
-    _, eligible = _bits(both[0:1])
-    _, undetermined = _bits(both[1:2])
-    if eligible.size + undetermined.size == 0:
+    verdict, r = _bits(planes.both[j])  # plane 0 (eligible) first, then plane 1 (undetermined)
+    if r.size == 0:
         return None
     cp = cb.policies[int(planes.policy_index[j])]
-    r = np.concatenate([eligible, undetermined])
-    verdict = np.repeat(np.array([0, 1], dtype=np.int32), [eligible.size, undetermined.size])
     x = explain_policy(cb, enc, cp, r, displays)
     rows = r[x.order]
     n = rows.size

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/eligibility_end_to_end.py --n 100000 --policies 500 [--repeat 3]
     .venv/bin/python benchmarks/eligibility_end_to_end.py --n 1000000 --policies 2000 --repeat 1
+    ... --work DIR --reuse-inputs --name RESULT.json   (inputs made once in DIR, taken again; result file named)
 
 The input is what a new user hands the command: the synthetic city's *raw* enterprise table (mixed code
 spellings and full-width codes, registry status texts, industries missing or only named, bad check
@@ -70,10 +71,14 @@ def messy_enterprises(n: int, seed: int) -> pd.DataFrame:
     return pd.concat(copies, ignore_index=True).iloc[:n].reset_index(drop=True)
 
 
-def make_inputs(work: Path, n: int, n_policies: int, seed: int) -> tuple[Path, Path]:
+def make_inputs(work: Path, n: int, n_policies: int, seed: int, reuse: bool = False) -> tuple[Path, Path]:
+    """The enterprise Parquet and the book in ``work`` (``reuse``: those already there, made by an earlier run
+    with the same ``--n``, ``--policies`` and ``--seed``, are taken as they are)."""
     from quanhuiqi.synth.policies import generate_policies, write_policies
 
     path = work / f"enterprises_{n}.parquet"
+    if reuse and path.exists() and (work / f"policies_{n_policies}").is_dir():
+        return path, work / f"policies_{n_policies}"
     messy_enterprises(n, seed).to_parquet(path, index=False)
     book = write_policies(generate_policies(n_policies, seed=seed), work / f"policies_{n_policies}")
     return path, book
@@ -148,6 +153,14 @@ def compare(a: Path, b: Path) -> dict:
     return out
 
 
+def _commit() -> str:
+    """The commit measured (and whether the tree had uncommitted changes)."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + (" (uncommitted changes)" if git("status", "--porcelain", "src") else "")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
@@ -156,11 +169,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--duckdb-threads", type=int, default=2)
     ap.add_argument("--work", help="folder for the inputs and outputs (default: a temporary one)")
+    ap.add_argument("--reuse-inputs", action="store_true",
+                    help="take the inputs already in --work (made by an earlier run with the same sizes and seed)")
+    ap.add_argument("--name", help="result file name (default: eligibility_end_to_end_<n>_<policies>.json)")
     args = ap.parse_args()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="qhq_e2e_"))
     work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    ent, book = make_inputs(work, args.n, args.policies, args.seed)
+    ent, book = make_inputs(work, args.n, args.policies, args.seed, reuse=args.reuse_inputs)
     prepare_s = time.perf_counter() - t
     rounds = []
     for i in range(args.repeat):
@@ -190,8 +206,9 @@ def main() -> None:
         "target_ratio": 3.0, "met": med >= 3.0 and rounds[0]["compare"]["same_pairs"],
         "compare": rounds[0]["compare"], "rounds": rounds,
         "command": f"benchmarks/eligibility_end_to_end.py --n {args.n} --policies {args.policies} --repeat {args.repeat}",
+        "code": _commit(),
     }
-    path = ROOT / "benchmarks" / "results" / f"eligibility_end_to_end_{args.n}_{args.policies}.json"
+    path = ROOT / "benchmarks" / "results" / (args.name or f"eligibility_end_to_end_{args.n}_{args.policies}.json")
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=1, ensure_ascii=False))
 

@@ -117,6 +117,16 @@ def from_arrow(arr: pa.Array, index: pd.Index) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
 
 
+def strings_at(texts, codes: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    """``texts[codes]`` as a ``string`` column (a negative code, or a ``None`` text, is missing), gathered in
+    Arrow: a few distinct texts and an integer per row, never a Python object per row (an object array of a
+    city's rows converted to ``string`` costs milliseconds a column)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    table = pa.array(list(texts), type=pa.large_string())
+    arr = table.take(pa.array(codes, mask=codes < 0)) if (codes < 0).any() else table.take(pa.array(codes))
+    return from_arrow(arr, pd.RangeIndex(len(codes)) if index is None else index)
+
+
 def nfkc(values: pd.Series) -> pd.Series:
     """NFKC over the whole column (full-width digits and letters → ASCII, ideographic space → space)."""
     return from_arrow(pc.utf8_normalize(to_arrow(values), form="NFKC"), values.index)

@@ -31,8 +31,12 @@ def number(X: pd.DataFrame, name: str) -> np.ndarray:
 def map_distinct(values: pd.Series, func: Callable[[object], object], dtype: str = "string") -> pd.Series:
     """``func`` applied once per distinct non-missing value, broadcast back (missing stays missing)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([func(u) for u in uniques] + [None], dtype=object)
-    out = mapped[codes]  # sentinel -1 picks the trailing None
+    mapped = [func(u) for u in uniques]
+    if dtype == "string" and all(m is None or isinstance(m, str) for m in mapped):
+        from quanhuiqi.text import strings_at
+
+        return strings_at(mapped, codes, values.index)
+    out = np.array([*mapped, None], dtype=object)[codes]  # sentinel -1 picks the trailing None
     return pd.Series(out, index=values.index).astype(dtype)
 
 

@@ -124,6 +124,7 @@ def _legacy_names() -> tuple[tuple[str, str], ...]:
         if c17 in known:
             for n in range(2, len(c11) + 1):
                 by_prefix.setdefault(c11[:n], set()).add(c17)
+    section_of = _section_of()  # a dictionary: no DataFrame lookup per 2011 code
     out = []
     for code, name, section in zip(old["code"], old["name"], old["section"], strict=True):
         if code.isalpha():
@@ -132,7 +133,7 @@ def _legacy_names() -> tuple[tuple[str, str], ...]:
         key = name_key(name)
         if key and mapped:
             anc = common_ancestor(sorted(mapped))
-            if anc is not None and industry_table().at[anc, "section"] == section:
+            if anc is not None and section_of[anc] == section:
                 out.append((key, anc))
     return tuple(out)
 

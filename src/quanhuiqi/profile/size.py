@@ -24,6 +24,7 @@ import pandas as pd
 from quanhuiqi.profile._base import column, number
 from quanhuiqi.reference.industries import industry_table
 from quanhuiqi.reference.sme import SIZE_CLASSES, sme_industry_key, sme_thresholds
+from quanhuiqi.text import strings_at
 
 UNKNOWN = np.int8(-1)
 INDICATOR_COLUMNS = {"employees": "employees", "operating_revenue": "revenue", "total_assets": "total_assets"}
@@ -108,7 +109,8 @@ def resolve_over_groups(
     set_ids, set_uniques = pd.factorize(pd.Series([tuple(sorted(s)) for s in sets], dtype=object))
     row_set = set_ids[np.where(codes < 0, len(uniques), codes)]
     out = np.full(len(code), UNKNOWN, dtype=np.int8)
-    group = np.full(len(code), None, dtype=object)
+    group = np.full(len(code), -1, dtype=np.int64)  # into ``names``; -1 where not one group
+    names: list[str] = []
     for k, groups in enumerate(set_uniques):
         rows = np.flatnonzero(row_set == k)
         if not len(rows) or not groups:
@@ -117,8 +119,9 @@ def resolve_over_groups(
         agree = (vals == vals[0]).all(axis=0) & (vals[0] != UNKNOWN)
         out[rows] = np.where(agree, vals[0], UNKNOWN)
         if len(groups) == 1:
-            group[rows] = groups[0]
-    return out, pd.Series(group, index=code.index, dtype="string")
+            group[rows] = len(names)
+            names.append(groups[0])
+    return out, strings_at(names, group, code.index)
 
 
 def size_class_codes(indicators: dict[str, np.ndarray], key: str) -> np.ndarray:
@@ -166,11 +169,10 @@ def derive_size(X: pd.DataFrame) -> pd.DataFrame:
     rules["none"] = "none"
     scale_vals = {p: above_scale_codes(ind["revenue"], r) for p, r in rules.items()}
     scale, _ = resolve_over_groups(code, "scale", scale_vals)
-    labels = np.array(SIZE_CLASSES + [None], dtype=object)
     above = pd.array(np.where(scale == UNKNOWN, None, scale == 1), dtype="boolean")
     return pd.DataFrame(
         {
-            "size_class": pd.Series(labels[size], index=X.index, dtype="string"),
+            "size_class": strings_at(SIZE_CLASSES, size, X.index),  # UNKNOWN (-1) → missing
             "size_industry_key": key,
             "above_scale": pd.Series(above, index=X.index),
         },

@@ -15,6 +15,7 @@ import pandas as pd
 
 from quanhuiqi.profile._base import column, number
 from quanhuiqi.profile.chains import CHAIN_NAMES_ZH, set_contains
+from quanhuiqi.text import strings_at
 
 HIGH_GROWTH = 0.20  # revenue growth ≥ 20 %: the 瞪羚 screening line
 HIGH_RD = 0.05  # R&D ≥ 5 % of revenue: the top band of the 高新技术企业 R&D test
@@ -148,10 +149,8 @@ def build_tags(X: pd.DataFrame, rules: tuple[TagRule, ...] = TAG_RULES) -> pd.Se
         mask |= hit.astype(np.int64) << bit
     codes, uniques = pd.factorize(mask)
     order = sorted(range(len(rules)), key=lambda i: rules[i].tag)
-    texts = np.array(
-        [";".join(rules[i].tag for i in order if (int(u) >> i) & 1) for u in uniques], dtype=object
-    )
-    return pd.Series(texts[codes] if len(codes) else [], index=X.index, dtype="string")
+    texts = [";".join(rules[i].tag for i in order if (int(u) >> i) & 1) for u in uniques]
+    return strings_at(texts, codes, X.index)
 
 
 def tags_of(row: dict, rules: tuple[TagRule, ...] = TAG_RULES) -> str:

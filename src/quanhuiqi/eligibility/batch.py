@@ -385,9 +385,9 @@ def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: 
     Which leaves prove a verdict and which must be settled depends only on the pair's leaf values, and a
     policy's pairs share a handful of those *patterns*: the tree is walked once per pattern, not per pair.
     Evidence depends on the tests shown and the values they show, so pairs alike in both share one text: the
-    distinct texts are built set of shown tests by set — the tests that show no value as one literal, each
-    shown value gathered from its field's pieces (:meth:`Displays.pieces`), one Arrow join per set — and each
-    pair points to its own."""
+    distinct texts are built — for all of them at once, one array per test (its value's piece gathered from
+    :meth:`Displays.pieces`, or its literal text, null where the text does not show it) and one null-skipping
+    Arrow join — and each pair points to its own."""
     ids, reps = _groups(_pair_patterns(cb, enc, cp, r))
     lv = {lf.leaf_id: ((reps[:, i // LEAVES_PER_WORD] >> (2 * (i % LEAVES_PER_WORD))) & 3).astype(np.int8)
           for i, lf in enumerate(cp.leaves)}
@@ -451,9 +451,11 @@ def _valid_where(values: pa.Array, valid: np.ndarray) -> pa.Array:
     """``values`` (no nulls) null where not ``valid``: a validity bitmap laid over the same buffers."""
     if valid.all():
         return values
+    if values.offset:  # the bitmap is laid from the buffers' first value
+        values = pa.concat_arrays([values])
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
     _, offsets, data = values.buffers()
-    return pa.Array.from_buffers(values.type, len(values), [bitmap, offsets, data], offset=values.offset)
+    return pa.Array.from_buffers(values.type, len(values), [bitmap, offsets, data])
 
 
 def _literal(text: str, where: np.ndarray) -> pa.Array:

@@ -323,6 +323,19 @@ def test_to_arrow_and_take_rows_keep_values():
     assert got.tolist() == [1.5, 3.5] and got.index.tolist() == [0, 1] and got.dtype == "float64"
 
 
+def test_strings_at_equals_the_object_array_it_replaces():
+    """``strings_at`` (an Arrow gather of a few texts) gives what ``np.array(texts)[codes]`` as ``string``
+    gave: a negative code or a ``None`` text is missing, the index is kept, the dtype is ``string``."""
+    from quanhuiqi.text import strings_at
+
+    texts = ["在营", None, "small", ""]
+    codes = np.array([0, 2, -1, 1, 3, 0], dtype=np.int64)
+    index = pd.Index([5, 4, 3, 2, 1, 0])
+    want = pd.Series(np.array([*texts, None], dtype=object)[codes], index=index, dtype="string")
+    pd.testing.assert_series_equal(strings_at(texts, codes, index), want)
+    pd.testing.assert_series_equal(strings_at([], np.zeros(0, np.int64)), pd.Series([], dtype="string"))
+
+
 @pytest.mark.parametrize(
     "cells",
     [

@@ -413,12 +413,13 @@ def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: 
     # a pair's text is fixed by its set of shown tests and the values those show: a field's value counts
     # only where the set shows it, so distinct combinations are distinct texts (the dictionary written
     # holds each text once — Parquet keeps a dictionary with repeats only as plain strings)
-    columns = [(set_of_pair, len(sets))]
+    columns = [(set_of_pair, len(sets))] if len(sets) > 1 else []
     for f in value_fields:
         codes, card = displays.codes(f)
         on = sets[:, [i for i, lf in enumerate(cp.leaves) if valued[i] and lf.source.field == f]].any(axis=1)
-        columns.append((np.where(on[set_of_pair], codes[r], card), card + 1))
-    inv, first = _distinct(columns)
+        # a field every set shows needs no "not shown" code: one gather, no mask
+        columns.append((codes[r], card) if on.all() else (np.where(on[set_of_pair], codes[r], card), card + 1))
+    inv, first = _distinct(columns or [(set_of_pair, 1)])
     # the distinct texts: every test's piece where that text shows it (null elsewhere: a validity bitmap over
     # a plain gather), joined skipping the nulls in one Arrow call; a text that shows nothing is the review
     # head alone, or "" (a piece valid on that text only: the join gives null for a row of nulls)

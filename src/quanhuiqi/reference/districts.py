@@ -89,11 +89,10 @@ def _successor_map() -> dict[str, str]:
 
 def canonical_district_code(values: pd.Series) -> pd.Series:
     """Current 6-digit code per value; missing where absent or where the code never existed."""
-    from quanhuiqi.text import strings_at
-
     succ = _successor_map()
     codes, uniques = pd.factorize(clean_code_text(values), use_na_sentinel=True)  # each distinct code once
-    return strings_at([succ.get(u) or None for u in uniques], codes, values.index)
+    mapped = pd.array([succ.get(u) or None for u in uniques], dtype="string")
+    return pd.Series(mapped.take(codes, allow_fill=True), index=values.index)  # gathered in Arrow
 
 
 def canonical_district_code_one(text: str | None) -> str | None:

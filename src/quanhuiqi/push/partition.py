@@ -21,7 +21,7 @@ import os
 import pickle
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,15 +44,20 @@ def n_partitions(cfg: dict, enterprise_rows: int) -> int:
     return max(1, math.ceil(enterprise_rows / max(1, int(cfg["run"]["partition_size"]))))
 
 
-def partition_of(uscc: pd.Series, partitions: int) -> np.ndarray:
-    """Stable partition number of each uscc (CRC-32 of the normalised code; missing → 0)."""
-    norm = normalize_uscc(uscc.astype("string"))
-    codes, uniques = pd.factorize(norm, use_na_sentinel=True)
-    per_unique = np.fromiter((zlib.crc32(u.encode("utf-8")) % partitions for u in uniques), dtype=np.int64, count=len(uniques))
-    out = np.zeros(len(norm), dtype=np.int64)
+def _per_distinct_uscc(uscc: pd.Series, of_codes: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """``of_codes`` applied once per distinct normalised uscc and spread to the rows (missing → 0)."""
+    codes, uniques = pd.factorize(normalize_uscc(uscc.astype("string")), use_na_sentinel=True)
+    per_unique = of_codes(uniques)
+    out = np.zeros(len(codes), dtype=np.int64)
     ok = codes >= 0
     out[ok] = per_unique[codes[ok]]
     return out
+
+
+def partition_of(uscc: pd.Series, partitions: int) -> np.ndarray:
+    """Stable partition number of each uscc (CRC-32 of the normalised code; missing → 0)."""
+    return _per_distinct_uscc(uscc, lambda uniques: np.fromiter(
+        (zlib.crc32(u.encode("utf-8")) % partitions for u in uniques), dtype=np.int64, count=len(uniques)))
 
 
 @dataclass
@@ -405,12 +410,8 @@ def batch_of(uscc: pd.Series, bounds: np.ndarray) -> np.ndarray:
     """The batch of each row: the range of ``bounds`` its normalised uscc falls in (missing → 0)."""
     if not len(bounds):
         return np.zeros(len(uscc), dtype=np.int64)
-    codes, uniques = pd.factorize(normalize_uscc(uscc.astype("string")), use_na_sentinel=True)
-    per_unique = np.searchsorted(bounds, np.asarray(uniques, dtype=object), side="right").astype(np.int64)
-    out = np.zeros(len(codes), dtype=np.int64)
-    ok = codes >= 0
-    out[ok] = per_unique[codes[ok]]
-    return out
+    return _per_distinct_uscc(uscc, lambda uniques: np.searchsorted(
+        bounds, np.asarray(uniques, dtype=object), side="right").astype(np.int64))
 
 
 @dataclass

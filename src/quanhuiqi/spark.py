@@ -407,7 +407,11 @@ def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
                 write_part(part_rows, path)
                 out[name] = {"path": str(path), "rows": part_rows.rows, "counts": part_rows.counts}
         out["stats"] = r.stats
-        return [(int(part), k, pickle.dumps(v, protocol=5)) for k, v in out.items()]
+        # the payload (counts per policy and readiness: a few MB a partition) is staged as a file and only its
+        # path travels: the driver reads one at a time, so its memory does not grow with the partitions
+        path = Path(staging) / f"payload-{int(part):06d}.pkl"
+        path.write_bytes(pickle.dumps(out, protocol=5))
+        return [(int(part), "payload", pickle.dumps(str(path), protocol=5))]
 
     return run
 
@@ -700,9 +704,16 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         push_counts = PushListCounts.sum([], yesterday.exists())  # added up as the partitions' counts arrive
 
         def take(part: int, kind: str, payload: bytes) -> None:
+            take_value(part, kind, pickle.loads(payload))
+
+        def take_value(part: int, kind: str, value: Any) -> None:
             nonlocal push_counts
-            value = pickle.loads(payload)
-            if kind == "push_counts":
+            if kind == "payload":  # a partition's pass-2 results, staged: read, taken one by one, removed
+                staged_payload = Path(value)
+                for k, v in pickle.loads(staged_payload.read_bytes()).items():
+                    take_value(part, k, v)
+                staged_payload.unlink()
+            elif kind == "push_counts":
                 push_counts = PushListCounts.sum([push_counts, value], yesterday.exists())
             elif kind == "stats":
                 totals.add(value)

@@ -409,8 +409,7 @@ def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
         out["stats"] = r.stats
         # the payload (counts per policy and readiness: a few MB a partition) is staged as a file and only its
         # path travels: the driver reads one at a time, so its memory does not grow with the partitions
-        path = Path(staging) / f"payload-{int(part):06d}.pkl"
-        path.write_bytes(pickle.dumps(out, protocol=5))
+        path = _dump(out, Path(staging) / f"payload-{int(part):06d}.pkl")
         return [(int(part), "payload", pickle.dumps(str(path), protocol=5))]
 
     return run
@@ -709,10 +708,9 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         def take_value(part: int, kind: str, value: Any) -> None:
             nonlocal push_counts
             if kind == "payload":  # a partition's pass-2 results, staged: read, taken one by one, removed
-                staged_payload = Path(value)
-                for k, v in pickle.loads(staged_payload.read_bytes()).items():
+                for k, v in _load(value).items():
                     take_value(part, k, v)
-                staged_payload.unlink()
+                os.remove(value)
             elif kind == "push_counts":
                 push_counts = PushListCounts.sum([push_counts, value], yesterday.exists())
             elif kind == "stats":

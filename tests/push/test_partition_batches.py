@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from quanhuiqi.push import run_daily
-from quanhuiqi.push.partition import batch_of, enterprise_batches
+from quanhuiqi.push.partition import BatchInput, batch_of, enterprise_batches
 
 sys.path.insert(0, str(Path(__file__).parent))
 from day_compare import assert_same_day  # noqa: E402
@@ -60,8 +60,7 @@ def test_every_state_row_goes_with_its_enterprise_and_batches_are_uscc_ranges():
                                                ignore_index=True), "policy_id": "P1"})
     facts = FactTables(certificates=pd.DataFrame({"uscc": codes.sample(30, random_state=4).reset_index(drop=True),
                                                   "kind": "高新技术企业"}))
-    batches = list(enterprise_batches(clean, 10, history=history, grants=None, suppressions=history.iloc[:0],
-                                      facts=facts))
+    batches = list(enterprise_batches(BatchInput(clean, history, suppressions=history.iloc[:0], facts=facts), 10))
     assert [len(b.clean) for b in batches] == [10, 11, 10, 11, 11]  # round(53 / 10) batches of equal size
     assert sum(len(b.history) for b in batches) == len(history)
     assert sum(len(b.facts.certificates) for b in batches) == 30 and all(b.grants is None for b in batches)
@@ -78,8 +77,8 @@ def test_every_state_row_goes_with_its_enterprise_and_batches_are_uscc_ranges():
     order = {u: i for i, u in enumerate(clean["uscc"])}
     assert all(np.all(np.diff([order[u] for u in b.clean["uscc"]]) > 0) for b in batches)
     # a partition up to 1.5 batches stays whole (hash partitions of the shipped size vary by a few per cent)
-    assert [len(b.clean) for b in enterprise_batches(clean, 36, history=None, grants=None, suppressions=None)] == [53]
-    assert [len(b.clean) for b in enterprise_batches(clean, 35, history=None, grants=None, suppressions=None)] == [26, 27]
-    (one,) = enterprise_batches(clean, 53, history=history, grants=None, suppressions=None, facts=None)
+    assert [len(b.clean) for b in enterprise_batches(BatchInput(clean), 36)] == [53]
+    assert [len(b.clean) for b in enterprise_batches(BatchInput(clean), 35)] == [26, 27]
+    (one,) = enterprise_batches(BatchInput(clean, history), 53)
     assert one.clean is clean and one.history is history
     assert batch_of(pd.Series([None, codes[0]], dtype="string"), np.empty(0, dtype=object)).tolist() == [0, 0]

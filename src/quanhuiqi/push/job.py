@@ -28,6 +28,7 @@ import pandas as pd
 from quanhuiqi.push.config import load_config
 from quanhuiqi.push.outputs import DayWriter, crash_point, dumps, input_hash, recover
 from quanhuiqi.push.partition import (
+    BatchInput,
     DayContext,
     count_partition,
     enterprise_batches,
@@ -614,14 +615,13 @@ def run_daily(
             # (a partition larger than run.batch_size is worked in enterprise batches: partition.enterprise_batches)
             counts, staged = [], {}
             for p in progress.iterate(sorted(groups), total=len(groups), desc="partitions (count)", unit="partition"):
-                batches = enterprise_batches(
+                batches = enterprise_batches(BatchInput(
                     clean.iloc[groups[p]].reset_index(drop=True),
-                    int(cfg["run"]["batch_size"]),
                     history=by_part["push_history"].pop(p, empty["push_history"]),
                     grants=by_part["grants"].pop(p, empty["grants"]),
                     suppressions=by_part["suppressions"].pop(p, empty["suppressions"]),
                     facts=partition_facts(fact_parts, p),
-                )
+                ), int(cfg["run"]["batch_size"]))
                 for b, batch in enumerate(batches):
                     part_state, part_counts = count_partition(batch.clean, prep.ctx, history=batch.history,
                                                               grants=batch.grants, suppressions=batch.suppressions,

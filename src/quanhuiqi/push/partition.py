@@ -419,27 +419,19 @@ class BatchInput:
     """One enterprise batch of a partition: its clean enterprises and its rows of the state and fact tables."""
 
     clean: pd.DataFrame
-    history: pd.DataFrame | None
-    grants: pd.DataFrame | None
-    suppressions: pd.DataFrame | None
+    history: pd.DataFrame | None = None
+    grants: pd.DataFrame | None = None
+    suppressions: pd.DataFrame | None = None
     facts: Any = None
 
 
-def enterprise_batches(
-    clean: pd.DataFrame,
-    size: int,
-    *,
-    history: pd.DataFrame | None,
-    grants: pd.DataFrame | None,
-    suppressions: pd.DataFrame | None,
-    facts: Any = None,
-) -> Iterator[BatchInput]:
+def enterprise_batches(whole: BatchInput, size: int) -> Iterator[BatchInput]:
     """A partition's enterprises in batches of about ``size`` (0: one batch; :func:`batch_bounds`), in uscc order, each with
     its rows of the state and fact tables (a table with no rows in a batch is handed over empty, as it
     is for a partition); the whole partition as one batch when it fits."""
-    bounds = batch_bounds(clean["uscc"], size)
+    bounds = batch_bounds(whole.clean["uscc"], size)
     if not len(bounds):
-        yield BatchInput(clean, history, grants, suppressions, facts)
+        yield whole
         return
     n = len(bounds) + 1
 
@@ -449,11 +441,12 @@ def enterprise_batches(
         parts = split_rows(frame, batch_of(frame["uscc"], bounds))
         return [parts.pop(b, frame.iloc[:0]) for b in range(n)]
 
-    ent = split(clean)
-    hist, grant, supp = split(history), split(grants), split(suppressions)
+    facts = whole.facts
+    ent = split(whole.clean)
+    hist, grant, supp = split(whole.history), split(whole.grants), split(whole.suppressions)
     supplied = facts.supplied() if facts is not None else []
     fact_parts = {name: split(getattr(facts, name)) for name in supplied}
-    del clean, history, grants, suppressions
+    del whole
     for b in range(n):
         batch_facts = facts
         if facts is not None:

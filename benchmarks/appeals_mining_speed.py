@@ -47,7 +47,15 @@ def tiled(base: pd.DataFrame, n: int, days: int, start: pd.Timestamp, tag: str, 
     out["appeal_id"] = [f"{tag}{i:08d}" for i in k]
     day = np.sort(rng.integers(0, days, n))
     secs = rng.integers(8 * 3600, 18 * 3600, n)
-    out["received_at"] = start + pd.to_timedelta(day, unit="D") + pd.to_timedelta(secs, unit="s")
+    received = start + pd.to_timedelta(day, unit="D") + pd.to_timedelta(secs, unit="s")
+    # the handling times move with the appeal (a copy keeps its original's durations): left as they were, every
+    # copy would be closed within the base's 120 days, a quarter of a year's appeals "answered in the last four
+    # weeks" where a city of that size answers a thirteenth
+    shift = received - out["received_at"].astype("datetime64[us]").to_numpy()
+    for col in ("assigned_at", "first_contact_at", "resolved_at", "revisited_at", "closed_at"):
+        if col in out.columns:
+            out[col] = out[col] + shift
+    out["received_at"] = received
     d = np.array(DISTRICTS, dtype=object)[rng.integers(0, len(DISTRICTS), n)]
     amt = rng.integers(2, 900, n).astype(str)
     out["body"] = (d + "区企业反映：" + out["body"].astype("string").fillna("") + "涉及金额约" + amt + "万元。")

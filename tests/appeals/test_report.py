@@ -74,3 +74,22 @@ def test_report_renders_in_chromium(report_run, tmp_path, headless_chromium):
     for r in rep["heat"][:3]:
         assert str(r["appeals_recent"]) in dom
     assert "<script" not in dom and "http://" not in dom.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_reply_quality_counts_only_replies_given_by_the_weeks_end(planted_city):
+    """A report made again for a past week scores the replies known then, not the ones written later."""
+    from quanhuiqi.appeals.issues import group_appeals
+    from quanhuiqi.appeals.report import build_report, week_bounds
+
+    clean, _ = planted_city
+    grouped, state = group_appeals(clean)
+    week = "2025-06-25"
+    rep = build_report(clean, grouped, state, week)
+    assert rep["reply_quality"]["departments"]  # the four weeks before have scored replies
+    _, end = week_bounds(week)
+    later = clean.copy()
+    for col in ("closed_at", "resolved_at"):  # every answer given a day after the week
+        later[col] = later[col].where(later[col].isna(), end + pd.Timedelta(days=1))
+    rep_later = build_report(later, grouped, state, week)
+    assert rep_later["reply_quality"]["departments"] == [] and rep_later["reply_quality"]["issues"] == []
+    assert rep_later["summary"] == rep["summary"]  # nothing else depends on when the answers came

@@ -144,11 +144,12 @@ def build_report(clean: pd.DataFrame, grouped: pd.DataFrame, state, week, profil
         links = policy_links(state, a, policies, texts=text)
         counts = policy_appeal_counts(links, a, as_of=last_day).head(TOP)
         links = links[links["issue_id"].isin(top_ids)]
-    # reply quality of the last four weeks' answers (the weekly report's horizon; masking every reply ever
-    # written would dominate the report's time at a million appeals)
+    # reply quality of the last four weeks' answers up to the week's end (the weekly report's horizon; a report
+    # made again for a past week does not see later replies; masking every reply ever written would dominate
+    # the report's time at a million appeals)
     answered = a[["closed_at", "resolved_at"]].max(axis=1) if {"closed_at", "resolved_at"} <= set(a.columns) \
         else pd.Series(pd.NaT, index=a.index)
-    recent = a[(answered >= start - pd.Timedelta(days=REPLY_DAYS - 7)).to_numpy()]
+    recent = a[((answered >= start - pd.Timedelta(days=REPLY_DAYS - 7)) & (answered < end)).to_numpy()]
     replies = reply_quality(state, recent, a[["appeal_id", "issue_id"]], clock.status if clock is not None else None)
     dept_times = clock.department_stats if clock is not None else pd.DataFrame()
 

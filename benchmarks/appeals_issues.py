@@ -121,19 +121,19 @@ FA_BUDGET_PER_DAY = 1.0 / 3000  # the bar: ≤ 1 false alarm per 100 issues per 
 
 def budget_oracle_p_values(grouped, truth, planted, windows=(1, 2, 3, 4), rhythm: str = "true") -> list[dict]:
     """Per planted burst, the smallest Poisson tail probability a *budget oracle* sees — one that knows more than
-    any detector can: the true members (perfect grouping), the issue's true rhythm (the generator's weekend ×
-    0.35 and holiday × 0.3 factors, ``synth.appeals_issues._day_factor``, which the city's totals do not show:
-    the background has none) and its pre-onset level estimated from all its pre-onset days under that rhythm.
+    any detector can: the true members (perfect grouping), the issue's true rhythm (the generator's day factors,
+    ``synth.appeals.day_rhythm``; before the generator's background shared it, the city's totals did not show
+    it) and its pre-onset level estimated from all its pre-onset days under that rhythm.
     It tests windows of ``windows`` days ending on onset … onset + 3.  A per-day flag probability under the
     null at most ``FA_BUDGET_PER_DAY`` keeps its false alarms within the bar (≤ 1 per 100 issue-months); a test
     per window at alpha = that budget is the most any such test can spend (all windows of a day perfectly
     correlated), at budget / windows it is certainly within it (Bonferroni) — the recall at the first alpha
     bounds every detector that sees one issue's counts in such windows.  ``p_any``: no minimum count; ``p3``:
-    at least 3 voices, as the detector asks.  ``rhythm="city"``: the city's day factors instead (what a detector
-    can know: the synthetic background has no weekly rhythm, the planted issues have one)."""
+    at least 3 voices, as the detector asks.  ``rhythm="city"``: the day factors estimated from the city's
+    totals instead (what a detector can know)."""
     from scipy import stats
 
-    from quanhuiqi.synth.appeals_issues import _day_factor
+    from quanhuiqi.synth.appeals import day_rhythm
 
     g = grouped.assign(issue_true=truth.set_index("appeal_id")["issue_true"].reindex(grouped["appeal_id"]).to_numpy(),
                        day=pd.to_datetime(grouped["received_at"]).dt.normalize())
@@ -143,7 +143,7 @@ def budget_oracle_p_values(grouped, truth, planted, windows=(1, 2, 3, 4), rhythm
 
         f = day_factors(g.groupby("day").size().reindex(days, fill_value=0))
     else:
-        f = pd.Series(_day_factor(days), index=days)
+        f = pd.Series(day_rhythm(days), index=days)
     out = []
     for b in planted[planted["onset"].notna()].itertuples():
         onset = pd.Timestamp(b.onset)
@@ -260,7 +260,7 @@ def main() -> None:
 
     runs = []
     for seed in args.seeds:
-        cached = Path(args.cache) / f"city2_{seed}_{args.n}_{args.days}_{args.issues}.pkl" if args.cache else None
+        cached = Path(args.cache) / f"city3_{seed}_{args.n}_{args.days}_{args.issues}.pkl" if args.cache else None
         if cached is not None and cached.exists():
             clean, truth, planted, g, issues, group_s, group_cpu = pd.read_pickle(cached)
         else:

@@ -9,7 +9,8 @@ building firms in one district, ``全电发票开票额度被下调`` of wholesa
 * ``emerging``: nothing before an onset day, then a burst (several appeals a day for days), then a tail;
 * ``flare``: a low rate, then a burst at the onset, then the low rate again.
 
-Rates fall at weekends (× 0.35) and on official holidays (× 0.3), as appeals do.  The themes are problems
+Rates follow the city's day rhythm (``synth.appeals.day_rhythm``, measured on real appeals: fewer at
+weekends and on official holidays), the same rhythm as the background appeals.  The themes are problems
 the background generator (``appeals_text.py``) never writes, so the truth is unambiguous: an appeal is of
 a planted issue or of the background.  Drawn from their own random stream: the background appeals are the
 same with or without planted issues.
@@ -154,29 +155,11 @@ THEMES: dict[str, dict] = {
 PARKS = ["高新区齐鲁软件园", "章锦综合保税区", "临港经济开发区", "明水经济开发区", "新材料产业园", "济北经济开发区",
          "绣惠工业园", "国际医学科学中心园区", "平阴工业园", "莱芜高新区"]
 SHAPES = {"steady": 0.3, "emerging": 0.4, "flare": 0.3}
-WEEKEND = 0.35
-HOLIDAY = 0.3
 IN_SEGMENT = 0.8
 
 
-def _day_factor(days: pd.DatetimeIndex) -> np.ndarray:
-    """Weekends and official holidays write fewer appeals."""
-    import chinese_calendar as cc
-
-    f = np.where(days.dayofweek >= 5, WEEKEND, 1.0)
-    for i, d in enumerate(days):
-        try:
-            if cc.is_holiday(d.date()) and d.dayofweek < 5:
-                f[i] = HOLIDAY
-            elif cc.is_workday(d.date()) and d.dayofweek >= 5:  # 调休: a working weekend
-                f[i] = 1.0
-        except NotImplementedError:  # outside the calendar's years
-            pass
-    return f
-
-
 def planted_rates(rng, shape: str, days: int, onset: int | None) -> np.ndarray:
-    """Expected appeals per day (before the weekend/holiday factor), index 0 = the first day."""
+    """Expected appeals per ordinary working day (before the day rhythm), index 0 = the first day."""
     base = rng.uniform(0.12, 0.35)
     rate = np.full(days, base) if shape != "emerging" else np.zeros(days)
     if shape == "steady" or onset is None:
@@ -199,6 +182,7 @@ def plant_issues(enterprises: pd.DataFrame, seed: int, as_of: pd.Timestamp, days
     ``industry_section``, ``size_class``); ``writer`` the background generator's text helpers
     (``CHANNEL_P, PII_SHARE, _fill, _plant_pii, _Text`` — passed in by ``synth.appeals``, which calls this)."""
     from quanhuiqi.synth import appeals_text as T
+    from quanhuiqi.synth.appeals import day_rhythm
     from quanhuiqi.synth.enterprises import _district_names
 
     CHANNEL_P, PII_SHARE, _fill, _plant_pii, _Text = (writer.CHANNEL_P, writer.PII_SHARE, writer._fill,  # noqa: N806
@@ -212,7 +196,7 @@ def plant_issues(enterprises: pd.DataFrame, seed: int, as_of: pd.Timestamp, days
     dnames = _district_names()
     first_day = (as_of - pd.Timedelta(days=days)).normalize()
     calendar = pd.date_range(first_day, periods=days, freq="D")
-    factor = _day_factor(calendar)
+    factor = day_rhythm(calendar)
     sec = enterprises["industry_section"].astype("string").fillna("").to_numpy(dtype=object)
     dist = enterprises["district_code"].astype("string").fillna("").to_numpy(dtype=object)
     size = enterprises["size_class"].astype("string").fillna("").to_numpy(dtype=object)

@@ -180,9 +180,9 @@ def plant_issues(enterprises: pd.DataFrame, seed: int, as_of: pd.Timestamp, days
 
     ``enterprises`` is the validated, profiled enterprise table (``uscc``, ``district_code``,
     ``industry_section``, ``size_class``); ``writer`` the background generator's text helpers
-    (``CHANNEL_P, PII_SHARE, _fill, _plant_pii, _Text`` — passed in by ``synth.appeals``, which calls this)."""
+    (``CHANNEL_P, PII_SHARE, _fill, _plant_pii, _Text``, ``day_rhythm`` — passed in by ``synth.appeals``, which calls
+    this)."""
     from quanhuiqi.synth import appeals_text as T
-    from quanhuiqi.synth.appeals import day_rhythm
     from quanhuiqi.synth.enterprises import _district_names
 
     CHANNEL_P, PII_SHARE, _fill, _plant_pii, _Text = (writer.CHANNEL_P, writer.PII_SHARE, writer._fill,  # noqa: N806
@@ -196,7 +196,7 @@ def plant_issues(enterprises: pd.DataFrame, seed: int, as_of: pd.Timestamp, days
     dnames = _district_names()
     first_day = (as_of - pd.Timedelta(days=days)).normalize()
     calendar = pd.date_range(first_day, periods=days, freq="D")
-    factor = day_rhythm(calendar)
+    factor = writer.day_rhythm(calendar)
     sec = enterprises["industry_section"].astype("string").fillna("").to_numpy(dtype=object)
     dist = enterprises["district_code"].astype("string").fillna("").to_numpy(dtype=object)
     size = enterprises["size_class"].astype("string").fillna("").to_numpy(dtype=object)

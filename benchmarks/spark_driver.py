@@ -51,9 +51,22 @@ def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
     seen: dict = {}
     done = threading.Event()
 
+    threads: dict = {}
+    by_stage: dict[str, dict[str, float]] = {}
+    last = {"kinds": _cpu_by_kind(seen, threads)}
+
+    def charge() -> None:  # the CPU spent since the last sample, per process kind, to the stage running
+        now = _cpu_by_kind(seen, threads)
+        stage = stages.running[-1] if stages.running else "start"
+        into = by_stage.setdefault(stage, {})
+        for k, v in now.items():
+            into[k] = into.get(k, 0.0) + v - last["kinds"].get(k, 0.0)
+        last["kinds"] = now
+
     def sample() -> None:  # the process tree's CPU every second (a process's last second before it exits is lost)
         while not done.wait(1.0):
-            _tree_cpu(os.getpid(), seen)
+            _tree_cpu(os.getpid(), seen, threads)
+            charge()
 
     def sample_rss() -> None:  # the driver's own RSS, 5 times a second, charged to the stage running
         while not done.wait(0.2):
@@ -71,10 +84,19 @@ def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
     stages.sample()
     done.set()
     sampler.join()
-    _tree_cpu(os.getpid(), seen)
-    tree = {"descendants_cpu_s": round(sum(cpu for cpu, _ in seen.values()), 1),
-            "jvm_peak_rss_gb": round(max((hwm for _, hwm in seen.values()), default=0.0), 3),
-            "worker_processes": sum(1 for _, hwm in seen.values() if hwm == 0.0)}
+    _tree_cpu(os.getpid(), seen, threads)
+    charge()
+    kinds = _cpu_by_kind(seen, threads)
+    jvm_threads: dict[str, float] = {}
+    for group, cpu in threads.values():
+        jvm_threads[group] = jvm_threads.get(group, 0.0) + cpu
+    tree = {"descendants_cpu_s": round(sum(cpu for cpu, _, _ in seen.values()), 1),
+            "jvm_peak_rss_gb": round(max((hwm for _, hwm, _ in seen.values()), default=0.0), 3),
+            "worker_processes": sum(1 for _, _, kind in seen.values() if kind == "python.worker"),
+            "cpu_s_by_kind": {k: round(v, 1) for k, v in kinds.items()},
+            "jvm_threads_cpu_s": {k: round(v, 1) for k, v in sorted(jvm_threads.items(), key=lambda kv: -kv[1])
+                                  if v >= 0.5},
+            "cpu_s_by_stage": {st: {k: round(v, 1) for k, v in d.items() if round(v, 1)} for st, d in by_stage.items()}}
     spark.stop()
     own = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"summary": result.report["summary"], "timings_s": result.report.get("timings_s", {}),
@@ -144,9 +166,12 @@ class StageMemory(logging.Handler):
         return {k: {f: round(v, 1) for f, v in p.items()} for k, p in self.peaks.items()}
 
 
-def _tree_cpu(root: int, seen: dict) -> None:
+def _tree_cpu(root: int, seen: dict, threads: dict | None = None) -> None:
     """Record into ``seen`` (keyed by pid and start time) each descendant's own CPU seconds (user + system,
-    not what it reaped: every process is counted once) and, for the JVM, its peak RSS."""
+    not what it reaped: every process is counted once), its kind (``jvm``; ``python.daemon``, the PySpark
+    daemon the JVM starts; ``python.worker``, the workers it forks; ``other``) and, for the JVM, its peak RSS;
+    into ``threads`` (keyed by tid and start time) each JVM thread's CPU seconds under its name, digits
+    dropped (``GC Thread``, ``C2 CompilerThre``, ``Executor task l`` …: the kernel keeps 15 characters)."""
     tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     for d in Path("/proc").iterdir():
@@ -156,20 +181,50 @@ def _tree_cpu(root: int, seen: dict) -> None:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(d.name))
-    todo = list(children.get(root, []))
+    todo = [(pid, "driver") for pid in children.get(root, [])]
     while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
+        pid, parent = todo.pop()
         try:
             f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             cpu = (int(f[11]) + int(f[12])) / tick  # utime stime
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
             hwm = 0.0
-            if "java" in Path(f"/proc/{pid}/comm").read_text():
+            if "java" in comm:
+                kind = "jvm"
                 status = Path(f"/proc/{pid}/status").read_text()
                 hwm = int(status.split("VmHWM:")[1].split()[0]) / 1024**2
-            seen[(pid, f[19])] = (cpu, hwm)  # f[19]: start time
+                if threads is not None:
+                    _thread_cpu(pid, tick, threads)
+            elif comm.startswith("python"):
+                kind = "python.daemon" if parent == "jvm" else "python.worker" if parent.startswith("python") else "other"
+            else:
+                kind = "other"
+            seen[(pid, f[19])] = (cpu, hwm, kind)  # f[19]: start time
         except (OSError, IndexError, ValueError):
             continue
+        todo += [(c, kind) for c in children.get(pid, [])]
+
+
+def _thread_cpu(pid: int, tick: int, threads: dict) -> None:
+    import re
+
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (t / "stat").read_text()
+            name = text[text.index("(") + 1:text.rindex(")")]
+            f = text.rsplit(")", 1)[1].split()
+            threads[(t.name, f[19])] = (re.sub(r"[#\d\s-]+$", "", name) or name, (int(f[11]) + int(f[12])) / tick)
+        except (OSError, IndexError, ValueError):
+            continue
+
+
+def _cpu_by_kind(seen: dict, threads: dict) -> dict[str, float]:
+    """CPU seconds so far: the driver's own, and the recorded descendants' by kind."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    out = {"driver": own.ru_utime + own.ru_stime}
+    for cpu, _, kind in seen.values():
+        out[kind] = out.get(kind, 0.0) + cpu
+    return out
 
 
 def main() -> int:
@@ -210,6 +265,8 @@ def main() -> int:
         "driver_peak_rss_gb": child["driver_peak_rss_gb"], "driver_cpu_s": child["driver_cpu_s"],
         "executors_and_jvm_cpu_s": child["descendants_cpu_s"], "jvm_peak_rss_gb": child["jvm_peak_rss_gb"],
         "cpu_s_total": round(child["driver_cpu_s"] + child["descendants_cpu_s"], 1),
+        "cpu_s_by_kind": child["cpu_s_by_kind"], "worker_processes": child["worker_processes"],
+        "jvm_threads_cpu_s": child["jvm_threads_cpu_s"], "cpu_s_by_stage": child["cpu_s_by_stage"],
         "summary": child["summary"], "postings": child["postings"],
         "stage_seconds": child["timings_s"], "driver_rss_by_stage_mb": child["driver_rss_by_stage_mb"],
         "load_average_start": load0, "load_average_end": os.getloadavg(),

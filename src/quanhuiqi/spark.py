@@ -1,9 +1,9 @@
-"""The daily job on Apache Spark: the same per-partition function, mapped with ``mapInPandas``.
+"""The daily job on Apache Spark: the same per-partition function, mapped with ``mapInArrow``.
 
 ``pip install quanhuiqi[spark]``.  Every input table is read by Spark, each row tagged with its
 1-based input row and its enterprise partition (the stable uscc hash of
 ``quanhuiqi.push.partition.partition_of``), the tables are unioned and repartitioned by that
-partition, and ``mapInPandas`` runs, per enterprise partition, exactly what the local run does:
+partition, and ``mapInArrow`` runs, per enterprise partition, exactly what the local run does:
 validate (and merge extra enterprise sources) → profile → eligibility → rank → push rules.  The large
 tables (held back, near misses, 免申即享) are prepared and staged as Arrow files by the executors;
 the push list, rejects and counts come back to the driver, which appends the staged parts one
@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from quanhuiqi.push.job import (
@@ -166,28 +167,54 @@ def _read(spark: Any, path: Path, name: str, partitions: int, encoding: str | No
 def _tagged(df: Any, cols: list[str], name: str, partitions: int) -> Any:
     """Add each row's enterprise partition (the library's hash, in pandas) and prefix the columns."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import LongType, StructField, StructType
 
-    def tag(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for b in batches:
-            yield b.assign(_part=partition_of(b["uscc"], partitions))
-
-    df = df.mapInPandas(tag, StructType(list(df.schema.fields) + [StructField("_part", LongType(), False)]))
     renamed = [F.col(f"`{c}`").alias(f"{name}{SEP}{c}") for c in cols]
-    return df.select(F.lit(name).alias("_table"), "_row", "_part", *renamed)
+    return df.select(F.lit(name).alias("_table"), "_row", _part_column(partitions).alias("_part"), *renamed)
 
 
-def _restore(group: pd.DataFrame, name: str, columns: list[str]) -> pd.DataFrame:
-    """One table's rows of a partition, in input order, with its own column names (plus ``_row``)."""
-    rows = group[group["_table"] == name].sort_values("_row", kind="stable")
-    out = rows[[f"{name}{SEP}{c}" for c in columns]]
-    out.columns = columns
-    out = out.reset_index(drop=True)
-    if len(out):
-        for c in columns:  # Spark hands CSV text over as object; the local CSV reader gives pandas' str dtype
-            if out[c].dtype == object and out[c].map(lambda v: v is None or isinstance(v, str)).all():
-                out[c] = out[c].astype("str")
-    return out.assign(_row=rows["_row"].to_numpy())
+def _part_column(partitions: int) -> Any:
+    """Each row's enterprise partition (``partition_of`` of its uscc) as a scalar pandas UDF: only the uscc
+    column travels to Python and back; the row's other columns stay in the JVM."""
+    from pyspark.sql import functions as F
+
+    @F.pandas_udf("long")
+    def part_of(uscc: pd.Series) -> pd.Series:
+        return pd.Series(partition_of(uscc, partitions), index=uscc.index)
+
+    return part_of(F.col("uscc"))
+
+
+def _partition_tables(batches: list[Any], columns: dict[str, list[str]]) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
+    """A task's rows (Arrow batches of the union) as its enterprise partitions, each with its tables as the
+    local job reads them: the table's rows in input order, its own column names, plus ``_row``.
+
+    The union pads each row with every other table's columns (nulls): staying in Arrow, only a table's own
+    columns of its own rows are taken and converted, once.  Text converts to pandas' ``str`` dtype, as the
+    local CSV reader gives it; Parquet's types as ``pd.read_parquet`` converts them (a zoned timestamp as
+    its UTC wall time, the session's time zone)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    tab = pa.Table.from_batches(batches)
+    names = list(columns)
+    table = pc.index_in(tab.column("_table"), value_set=pa.array(names, pa.string())).to_numpy()
+    part = tab.column("_part").to_numpy()
+    order = np.lexsort((tab.column("_row").to_numpy(), table, part))  # by partition, table, input row
+    key = part[order] * len(names) + table[order]
+    cuts = np.flatnonzero(np.diff(key)) + 1
+    at = {int(k): idx for k, idx in zip(key[np.r_[0, cuts]], np.split(order, cuts))} if len(order) else {}
+    none = np.array([], dtype=np.int64)
+    for p in np.unique(part):
+        tables = {}
+        for i, (name, cols) in enumerate(columns.items()):
+            rows = tab.select(["_row", *[f"{name}{SEP}{c}" for c in cols]]).take(at.get(int(p) * len(names) + i, none))
+            own = []
+            for col in rows.columns[1:]:
+                if pa.types.is_timestamp(col.type) and col.type.tz is not None:
+                    col = col.cast(pa.timestamp(col.type.unit))
+                own.append(col)
+            tables[name] = pa.table(own, names=cols).to_pandas().assign(_row=rows.column("_row").to_numpy())
+        yield int(p), tables
 
 
 def _validated(validate: Any, frame: pd.DataFrame, as_of: Any, source: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
@@ -226,14 +253,16 @@ def _staging_dir(cfg: dict, out_dir: Path, date_text: str) -> Path:
 
 def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path: str | None, staging: str,
                         extras: list[tuple[str, str]] = (), yesterday: bool = False) -> Any:
-    """The function ``mapInPandas`` maps over the unioned, repartitioned tables.
+    """The function ``mapInArrow`` maps over the unioned, repartitioned tables.
 
     The large tables (``STREAMED``: held back, near misses, 免申即享) never travel to the driver: each
     partition prepares them as they will be written and stages them as Arrow files under ``staging``
     (a folder the executors and the driver share); only their paths and counts come back."""
 
-    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
         from functools import partial
+
+        import pyarrow as pa
 
         from quanhuiqi.tables import validate_enterprises, validate_history
         from quanhuiqi.tables.facts import FactTables
@@ -242,9 +271,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
         if not frames:
             return
         ctx = ctx_bc.value
-        pdf = pd.concat(frames, ignore_index=True)
-        for part, group in pdf.groupby("_part", sort=True):
-            tables = {name: _restore(group, name, cols) for name, cols in columns.items()}
+        for part, tables in _partition_tables(frames, columns):
             rejects, counts = [], {}
             clean, rej, counts["enterprises"] = _validated(validate_enterprises, tables["enterprises"], ctx.as_of, "enterprises")
             rejects.append(rej)
@@ -299,11 +326,11 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
             elif prev is not None and len(prev):  # no enterprise left to push to: only yesterday's pairs count
                 out["push_counts"] = PushListCounts.of(empty_push_list(), prev)
             out["stats"] = stats
-            yield pd.DataFrame(
+            yield pa.RecordBatch.from_pydict(
                 {
-                    "_part": [int(part)] * len(out),
-                    "_kind": list(out),
-                    "_payload": [pickle.dumps(v, protocol=5) for v in out.values()],
+                    "_part": pa.array([int(part)] * len(out), pa.int64()),
+                    "_kind": pa.array(list(out), pa.string()),
+                    "_payload": pa.array([pickle.dumps(v, protocol=5) for v in out.values()], pa.binary()),
                 }
             )
 
@@ -697,7 +724,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         ctx_bc = spark.sparkContext.broadcast(prep.ctx)
         fn = _partition_function(ctx_bc, columns, read["posters"] if read else None, str(staging), extras,
                                  yesterday=yesterday.exists())
-        result = union.repartition(parts, "_part").mapInPandas(fn, OUT_SCHEMA)
+        result = union.repartition(parts, "_part").mapInArrow(fn, OUT_SCHEMA)
         pieces: dict[str, list[Any]] = {}
         totals = _StatsTotal()  # the partitions' stats added up as they arrive, not kept per partition
         push_counts = PushListCounts.sum([], yesterday.exists())  # added up as the partitions' counts arrive
@@ -801,14 +828,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
 def _previous_frame(spark: Any, paths: list[str], name: str, parts: int, cols: tuple[str, ...]) -> Any:
     """Earlier push lists this job wrote (a file, or a Spark run's folder of parts) as a table of the union."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import LongType, StructField, StructType
 
     prev = spark.read.parquet(*paths).select(*cols).withColumn("_row", F.monotonically_increasing_id() + 1)
-
-    def tag(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for b in batches:
-            yield b.assign(_part=partition_of(b["uscc"], parts))
-
-    # a new schema (StructType.add would change the frame's cached schema in place: `_part` then never resolves)
-    prev = prev.mapInPandas(tag, StructType(list(prev.schema.fields) + [StructField("_part", LongType(), False)]))
-    return prev.select(F.lit(name).alias("_table"), "_row", "_part", *[F.col(c).alias(f"{name}{SEP}{c}") for c in cols])
+    return prev.select(F.lit(name).alias("_table"), "_row", _part_column(parts).alias("_part"),
+                       *[F.col(c).alias(f"{name}{SEP}{c}") for c in cols])

@@ -303,7 +303,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
             out: dict[str, Any] = {"rejects": concat_rejects(rejects)}
             if posters_path is not None:  # the clean rows of enterprises that posted, staged for the matcher
                 path = Path(staging) / f"posters-{int(part):06d}.pkl"
-                _dump(clean[clean["uscc"].isin(_load_cached(posters_path))], path)
+                _dump(clean[_is_poster(clean["uscc"], posters_path)], path)
                 out["posters"] = str(path)
             prev = None
             if yesterday:  # the previous day's push list, this partition's rows: the report's changes
@@ -475,6 +475,21 @@ def _load_cached(path: str) -> Any:
         _CACHE.clear()
         _CACHE[path] = _load(path)
     return _CACHE[path]
+
+
+def _is_poster(uscc: pd.Series, posters_path: str) -> np.ndarray:
+    """Which of a partition's enterprises posted today.  The staged set of posters becomes an Arrow array once
+    per worker: pandas' ``isin`` on Arrow-backed text builds one Arrow scalar per value of the set it is given
+    — the city's whole list of posters, for every partition (the local run asks once, for the whole city)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    key = f"{posters_path}#arrow"
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = pa.array(sorted(_load(posters_path)), pa.large_string())
+    hit = pc.is_in(pa.array(uscc, from_pandas=True).cast(pa.large_string()), value_set=_CACHE[key])
+    return hit.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 # --- supply–demand matching on the executors -----------------------------------------------------

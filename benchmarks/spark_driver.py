@@ -8,7 +8,8 @@ with the same parameters when missing).  The job runs in a child process whose p
 apart, and the Python workers are separate processes).  CPU seconds: the driver's own, and the whole
 process tree's (the JVM, the Python workers' daemon and everything it reaped), read from ``/proc`` just
 before the session stops.  The driver's RSS is sampled five times a second and charged to the job stage
-running (``driver_rss_by_stage_mb``: peak, anonymous / file-backed split, RSS at the stage's start).  Writes ``benchmarks/results/spark_driver.json`` (or ``spark_driver_<name>.json``
+running (``driver_rss_by_stage_mb``: peak, anonymous / file-backed split, RSS at the stage's start, and Arrow's
+allocated bytes at the peak and their own peak).  Writes ``benchmarks/results/spark_driver.json`` (or ``spark_driver_<name>.json``
 with ``--result-name``).
 """
 
@@ -140,12 +141,14 @@ class StageMemory(logging.Handler):
 
     def sample(self) -> None:
         now = self.rss()
+        arrow = _arrow_mb()
         with self._mu:
             if not self.running:
                 return
             p = self.peaks[self.running[-1]]
             if now["rss"] > p["peak_mb"]:
-                p.update(peak_mb=now["rss"], anon_mb=now["anon"], file_mb=now["file"])
+                p.update(peak_mb=now["rss"], anon_mb=now["anon"], file_mb=now["file"], arrow_at_peak_mb=arrow)
+            p["arrow_peak_mb"] = max(p.get("arrow_peak_mb", 0.0), arrow)
 
     def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
@@ -164,6 +167,13 @@ class StageMemory(logging.Handler):
 
     def table(self) -> dict[str, dict[str, float]]:
         return {k: {f: round(v, 1) for f, v in p.items()} for k, p in self.peaks.items()}
+
+
+def _arrow_mb() -> float:
+    """What Arrow's memory pool has allocated and not freed (MB): what of the RSS is Arrow's buffers, as opposed
+    to numpy/pandas memory, Python objects or freed memory the allocators keep."""
+    pa = sys.modules.get("pyarrow")
+    return pa.total_allocated_bytes() / 2**20 if pa is not None else 0.0
 
 
 def _tree_cpu(root: int, seen: dict, threads: dict | None = None) -> None:

@@ -48,7 +48,7 @@ DICTIONARY_TABLES = {"held_back"}
 COUNTED = {"held_back": "rule", "near_miss": "policy_id", "auto_grant": "policy_id"}
 MERGED = {"auto_grant": ("policy_id", "uscc")}  # tables merged into one global order (group key, then row key)
 MERGE_ROWS = 1 << 18  # a merged table's row groups: this many rows of its global order each (the last fewer)
-KEY_ROWS = 1 << 20  # the merge orders the sort keys of whole groups (policies) this many rows at a time
+KEY_ROWS = 1 << 18  # the merge reads and orders about this many sort keys a round (spread over the parts)
 
 
 def empty_frame(name: str) -> pd.DataFrame:
@@ -116,6 +116,22 @@ def read_part(path: str | os.PathLike, rows: int, counts: dict[str, int]) -> Pre
     return PreparedPart(table, rows, counts)
 
 
+CSV_BATCH = 1 << 14  # rows a CSV block is written in
+
+
+def _write_csv(writer: pcsv.CSVWriter, table: pa.Table) -> None:
+    """Append ``table`` to an open CSV file.  Arrow's CSV writer keeps the last batch it wrote, and a batch
+    sliced from the table keeps all of the table's buffers: the table is written in blocks and the last
+    block as a copy, so the table is freed once written (else every stream holds its largest part or row
+    group until it is closed).  The same bytes as one ``write_table``."""
+    batches = table.to_batches(max_chunksize=CSV_BATCH)
+    for b in batches[:-1]:
+        writer.write_batch(b)
+    if batches:
+        last = batches[-1]
+        writer.write_batch(last.take(pa.array(np.arange(last.num_rows, dtype=np.int64))))
+
+
 class _Stream:
     def __init__(self, writer: DayWriter, name: str, formats: tuple[str, ...]):
         self.name = name
@@ -148,7 +164,7 @@ class _Stream:
         if "csv" in self.tmp:  # Arrow's CSV writer (strings quoted): ten times faster than pandas here
             if self.csv is None:
                 self.csv = pcsv.CSVWriter(self.tmp["csv"], self.plain)
-            self.csv.write_table(part.table.cast(self.plain))
+            _write_csv(self.csv, part.table.cast(self.plain))
         self.seconds += time.perf_counter() - t
 
     def close(self) -> None:
@@ -178,13 +194,53 @@ def _mapped(path: Path) -> Iterator[pa.Table]:
         source.close()
 
 
+class _Spans:
+    """One spilled part in the merge's global order: its groups' row spans (group position, first row, end
+    row), ascending by group; a position in that order maps to a row of the file.  Three small int arrays per
+    part, whatever its rows."""
+
+    def __init__(self, pos: np.ndarray, edges: np.ndarray):
+        o = np.argsort(pos, kind="stable")
+        self.pos = pos[o]
+        self.begin = edges[:-1].astype(np.int64)[o]
+        self.end = edges[1:].astype(np.int64)[o]
+        self.cum = np.r_[0, np.cumsum(self.end - self.begin)]
+        self.rows = int(self.cum[-1])
+
+    def read(self, col: pa.ChunkedArray, lo: int, hi: int) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+        """Positions ``lo`` to ``hi`` of the order: (group position, second key copied out of the map, row)."""
+        gs, ks, rs = [], [], []
+        j = int(np.searchsorted(self.cum, lo, side="right")) - 1
+        while lo < hi:
+            a = int(self.begin[j]) + lo - int(self.cum[j])
+            b = a + min(hi, int(self.cum[j + 1])) - lo
+            gs.append(np.full(b - a, self.pos[j], dtype=np.int64))
+            rs.append(np.arange(a, b, dtype=np.int64))
+            ks.append(pa.concat_arrays(col.slice(a, b - a).chunks))
+            lo += b - a
+            j += 1
+        return np.concatenate(gs), pa.concat_arrays(ks), np.concatenate(rs)
+
+    def key(self, col: pa.ChunkedArray, at: int) -> tuple[int, Any]:
+        j = int(np.searchsorted(self.cum, at, side="right")) - 1
+        return int(self.pos[j]), col[int(self.begin[j]) + at - int(self.cum[j])].as_py()
+
+
+def _upto(g: np.ndarray, k: pa.Array, bound: tuple[int, Any]) -> int:
+    """How many of a window's first rows (sorted by group, key) are at most ``bound``."""
+    lo, hi = np.searchsorted(g, bound[0], side="left"), np.searchsorted(g, bound[0], side="right")
+    if hi == lo:
+        return int(lo)
+    return int(lo) + int(pc.sum(pc.less_equal(k.slice(lo, hi - lo), pa.scalar(bound[1], k.type))).as_py() or 0)
+
+
 class _MergedStream(_Stream):
     """A streamed table whose file has one global order (``MERGED``) whatever the partitioning: each
-    partition's part (sorted by the keys) is spilled as an Arrow file, and ``close`` merges them — the sort
-    keys of whole groups of the first key (policies) ordered ``KEY_ROWS`` rows at a time, the rows written in
-    row groups of ``MERGE_ROWS`` rows of the global order, each taken from the parts it draws on.  The cuts
-    depend on the city's rows only, and the merge holds one row group and one batch of keys (not a whole
-    policy's rows: one policy can hold a third of the city's enterprises)."""
+    partition's part (sorted by the keys) is spilled as an Arrow file, and ``close`` merges them — a k-way
+    merge in rounds of about ``KEY_ROWS`` sort keys read from the parts, the rows written in row groups of
+    ``MERGE_ROWS`` rows of the global order, each taken from the parts it draws on.  The cuts depend on the
+    city's rows only, and the merge holds one row group and one round's keys: not a whole policy's rows (one
+    policy can hold a third of the city's enterprises), nothing that grows with the city."""
 
     def __init__(self, writer: DayWriter, name: str, formats: tuple[str, ...]):
         super().__init__(writer, name, formats)
@@ -213,8 +269,8 @@ class _MergedStream(_Stream):
         t = time.perf_counter()
         first, second = MERGED[self.name]
         # each part is sorted by (first, second): its groups are runs of one dictionary code.  The parts are
-        # mapped only while a run is found or a row group is cut from them: the pages read are released as
-        # the merge goes (memory of one row group, not of the whole table)
+        # mapped only while a run is found or rows are read from them: the pages read are released as the
+        # merge goes (memory of one round and one row group, not of the whole table)
         runs = []
         for p in self.parts:
             with _mapped(p) as tab:
@@ -226,69 +282,90 @@ class _MergedStream(_Stream):
                 del enc, idx
         groups = sorted({str(g) for names, _ in runs for g in names})
         rank = {g: i for i, g in enumerate(groups)}
-        sizes = np.zeros(len(groups), dtype=np.int64)
-        at = []  # per part: its groups' positions, ascending, and their row spans (arrays, not dicts)
-        for names, edges in runs:
-            pos = np.array([rank[str(g)] for g in names], dtype=np.int64)
-            sizes[pos] += np.diff(edges)
-            o = np.argsort(pos, kind="stable")
-            at.append((pos[o], edges[:-1].astype(np.int64)[o], edges[1:].astype(np.int64)[o]))
+        spans = [_Spans(np.array([rank[str(g)] for g in names], dtype=np.int64), edges) for names, edges in runs]
         del runs, rank
-        # whole groups at a time (≥ KEY_ROWS rows), only their sort keys are read and ordered; the rows then
-        # leave in row groups of exactly MERGE_ROWS rows of the global order (the last one fewer), each taken
-        # from the parts it draws on: memory of one row group and one batch's keys, whatever the city's size
-        # or its largest policy
+        # k-way merge in rounds: each part still open hands over its next KEY_ROWS / (parts open) rows in the
+        # global order (its group spans in group order); the smallest last key among the parts that have rows
+        # after their window bounds the round; every row up to it (a prefix of each window) is in its final
+        # order among the rows not yet taken, so those are sorted and leave; the rest is read again next round.
+        # Every round takes at least one whole window, and the rows leave in row groups of exactly MERGE_ROWS
+        # rows (the last one fewer) whatever the rounds were
+        taken = np.zeros(len(spans), dtype=np.int64)
+        total = np.array([s.rows for s in spans], dtype=np.int64)
         pending_part: list[np.ndarray] = []
         pending_row: list[np.ndarray] = []
         pending = 0
-        lo = 0
-        while lo < len(groups):
-            hi, rows = lo, 0
-            while hi < len(groups) and (rows < KEY_ROWS or hi == lo):
-                rows += int(sizes[hi])
-                hi += 1
-            part_of, row_of, group_of, keys = [], [], [], []
-            for i, (p, where) in enumerate(zip(self.parts, at)):
-                pos, begin, end = where
-                k0, k1 = np.searchsorted(pos, [lo, hi])
-                if k0 == k1:
-                    continue
-                with _mapped(p) as tab:
-                    col = tab.column(second)
-                    for g, a, b in zip(pos[k0:k1].tolist(), begin[k0:k1].tolist(), end[k0:k1].tolist()):
-                        keys.append(pa.concat_arrays(col.slice(a, b - a).chunks))  # copied out of the map
-                        part_of.append(np.full(b - a, i, dtype=np.int64))
-                        row_of.append(np.arange(a, b, dtype=np.int64))
-                        group_of.append(np.full(b - a, g, dtype=np.int64))
-            batch = pa.table({"g": np.concatenate(group_of), "k": pa.concat_arrays(keys)})
-            del keys
-            order = pc.sort_indices(batch, sort_keys=[("g", "ascending"), ("k", "ascending")]).to_numpy()
-            del batch
-            pending_part.append(np.concatenate(part_of)[order])
-            pending_row.append(np.concatenate(row_of)[order])
-            pending += len(order)
-            del order, part_of, row_of, group_of
-            lo = hi
-            while pending >= MERGE_ROWS or (lo >= len(groups) and pending):
+        while True:
+            live = np.flatnonzero(taken < total).tolist()
+            if live:
+                window = max(1, KEY_ROWS // len(live))
+                reads, bound = [], None
+                for i in live:
+                    with _mapped(self.parts[i]) as tab:
+                        col = tab.column(second)
+                        g, k, r = spans[i].read(col, int(taken[i]), min(int(taken[i]) + window, int(total[i])))
+                        end = int(taken[i]) + len(r)
+                        if end < total[i]:  # rows after the window: equal keys go with it, then its last key bounds
+                            while end < total[i] and spans[i].key(col, end) == (int(g[-1]), k[-1].as_py()):
+                                g2, k2, r2 = spans[i].read(col, end, end + 1)
+                                g, k, r = np.r_[g, g2], pa.concat_arrays([k, k2]), np.r_[r, r2]
+                                end += 1
+                            if end < total[i]:
+                                last = (int(g[-1]), k[-1].as_py())
+                                bound = last if bound is None or last < bound else bound
+                    reads.append((i, g, k, r))
+                part_of, row_of, group_of, keys = [], [], [], []
+                for i, g, k, r in reads:
+                    n = len(r) if bound is None else _upto(g, k, bound)
+                    taken[i] += n
+                    part_of.append(np.full(n, i, dtype=np.int64))
+                    row_of.append(r[:n])
+                    group_of.append(g[:n])
+                    keys.append(k.slice(0, n))
+                del reads
+                batch = pa.table({"g": np.concatenate(group_of), "k": pa.concat_arrays(keys)})
+                order = pc.sort_indices(batch, sort_keys=[("g", "ascending"), ("k", "ascending")]).to_numpy()
+                pending_part.append(np.concatenate(part_of)[order])
+                pending_row.append(np.concatenate(row_of)[order])
+                pending += len(order)
+                del batch, order, part_of, row_of, group_of, keys
+            while pending >= MERGE_ROWS or (not live and pending):
                 src_part, src_row = np.concatenate(pending_part), np.concatenate(pending_row)
                 n = min(MERGE_ROWS, pending)
                 self._write(self._take(src_part[:n], src_row[:n]))
-                pending_part, pending_row = [src_part[n:]], [src_row[n:]]
+                pending_part, pending_row = [src_part[n:].copy()], [src_row[n:].copy()]
                 pending -= n
+                del src_part, src_row
+            if not live:
+                break
         shutil.rmtree(self.spill, ignore_errors=True)
         self.seconds += time.perf_counter() - t
         super().close()
 
     def _take(self, src_part: np.ndarray, src_row: np.ndarray) -> pa.Table:
-        """The rows (part, row) in the given order: each part mapped once and its rows taken (copied out)."""
-        by_part = np.argsort(src_part, kind="stable")  # the rows grouped by part, each part's in output order
-        pieces = []
-        for i in np.unique(src_part).tolist():
-            with _mapped(self.parts[i]) as tab:
-                pieces.append(tab.take(pa.array(src_row[src_part == i])))
-        where = np.empty(len(by_part), dtype=np.int64)
-        where[by_part] = np.arange(len(by_part), dtype=np.int64)
-        return pa.concat_tables(pieces).take(pa.array(where))
+        """The rows (part, row) in the given order: each part mapped once and its rows taken record batch by
+        record batch (a take on a mapped column of several batches would first copy the whole column), the
+        pieces joined, then put in order: two copies of one row group at most."""
+        by_part = np.argsort(src_part, kind="stable")
+        pieces, at = [], []
+        for idx in np.split(by_part, np.flatnonzero(np.diff(src_part[by_part])) + 1):
+            rows = src_row[idx]
+            o = np.argsort(rows, kind="stable")
+            rows = rows[o]
+            at.append(idx[o])
+            with _mapped(self.parts[int(src_part[idx[0]])]) as tab:
+                batches = tab.to_batches()
+                edges = np.cumsum([0] + [b.num_rows for b in batches])
+                cut = np.searchsorted(rows, edges)
+                for c, batch in enumerate(batches):
+                    if cut[c + 1] > cut[c]:
+                        pieces.append(batch.take(pa.array(rows[cut[c]:cut[c + 1]] - edges[c])))
+                del batches
+        table = pa.Table.from_batches(pieces).combine_chunks()
+        del pieces
+        where = np.empty(len(src_part), dtype=np.int64)
+        where[np.concatenate(at)] = np.arange(len(src_part), dtype=np.int64)
+        return table.take(pa.array(where))
 
     def _write(self, table: pa.Table) -> None:
         if self.parquet is not None:
@@ -296,7 +373,7 @@ class _MergedStream(_Stream):
         if "csv" in self.tmp:
             if self.csv is None:
                 self.csv = pcsv.CSVWriter(self.tmp["csv"], self.plain)
-            self.csv.write_table(table.cast(self.plain))
+            _write_csv(self.csv, table.cast(self.plain))
 
     def abort(self) -> None:
         super().abort()

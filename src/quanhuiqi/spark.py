@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,11 +120,12 @@ def _read(spark: Any, path: Path, name: str, partitions: int, encoding: str | No
 
     A CSV's encoding is checked on the driver as the local job reads it (named, or UTF-8 / GB18030 detected;
     a file that is neither is refused by name; ``report`` receives it).  UTF-8 and UTF-16 files go to Spark as
-    they are; any other (GBK, GB18030) is transcoded line for line to a UTF-8 copy under ``staging`` first —
-    Spark 4 refuses those charsets in its CSV reader — so rows keep their numbers."""
+    they are; any other (GBK, GB18030) is transcoded to a UTF-8 copy under ``staging`` first, a chunk at a
+    time (the driver never holds the file) — Spark 4 refuses those charsets in its CSV reader — so rows keep
+    their numbers."""
     from pyspark.sql import functions as F
 
-    from quanhuiqi.tables.io import file_encoding, utf8_bytes
+    from quanhuiqi.tables.io import file_encoding, utf8_copy
 
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -134,8 +136,7 @@ def _read(spark: Any, path: Path, name: str, partitions: int, encoding: str | No
         if enc not in _SPARK_CHARSETS:
             staging = Path(staging) if staging is not None else Path(tempfile.mkdtemp(prefix="quanhuiqi-utf8-"))
             staging.mkdir(parents=True, exist_ok=True)
-            source = staging / f"{name}.utf-8.csv"
-            source.write_bytes(utf8_bytes(path.read_bytes(), str(path), encoding)[0])
+            source = utf8_copy(path, staging / f"{name}.utf-8.csv", enc)
         df = spark.read.options(header=True, multiLine=True, encoding=_SPARK_CHARSETS.get(enc, "UTF-8"),
                                 escape='"').csv(str(source))
     elif suffix in (".parquet", ".pq"):
@@ -303,7 +304,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
             out: dict[str, Any] = {"rejects": concat_rejects(rejects)}
             if posters_path is not None:  # the clean rows of enterprises that posted, staged for the matcher
                 path = Path(staging) / f"posters-{int(part):06d}.pkl"
-                _dump(clean[_is_poster(clean["uscc"], posters_path)], path)
+                stage_state(clean[_is_poster(clean["uscc"], posters_path)], path)
                 out["posters"] = str(path)
             prev = None
             if yesterday:  # the previous day's push list, this partition's rows: the report's changes
@@ -320,9 +321,9 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
                     facts=facts,
                 )
                 out["state"] = str(stage_state(part_state, Path(staging) / f"state-{int(part):06d}.pkl"))
-                out["city"] = str(_dump(city, Path(staging) / f"city-{int(part):06d}.pkl"))  # summed one at a time
+                out["city"] = str(stage_state(city, Path(staging) / f"city-{int(part):06d}.pkl"))  # summed one at a time
                 if prev is not None:
-                    out["yesterday"] = str(_dump(prev, Path(staging) / f"yesterday-{int(part):06d}.pkl"))
+                    out["yesterday"] = str(stage_state(prev, Path(staging) / f"yesterday-{int(part):06d}.pkl"))
             elif prev is not None and len(prev):  # no enterprise left to push to: only yesterday's pairs count
                 out["push_counts"] = PushListCounts.of(empty_push_list(), prev)
             out["stats"] = stats
@@ -421,7 +422,7 @@ def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
         push_list = r.push_list.sort_values(PUSH_LIST_ORDER, kind="stable").reset_index(drop=True)
         previous = None
         if yesterday_path is not None:
-            previous = _load(yesterday_path)
+            previous = load_state(yesterday_path)
             os.remove(yesterday_path)
         out["push_counts"] = PushListCounts.of(push_list, previous)
         if len(push_list):  # an empty part is left out (no schema of its own to disagree with the others')
@@ -436,7 +437,7 @@ def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
         out["stats"] = r.stats
         # the payload (counts per policy and readiness: a few MB a partition) is staged as a file and only its
         # path travels: the driver reads one at a time, so its memory does not grow with the partitions
-        path = _dump(out, Path(staging) / f"payload-{int(part):06d}.pkl")
+        path = stage_state(out, Path(staging) / f"payload-{int(part):06d}.pkl")
         return [(int(part), "payload", pickle.dumps(str(path), protocol=5))]
 
     return run
@@ -449,21 +450,10 @@ def _sum_staged(paths: list[str]) -> Any:
 
     total = None
     for p in paths:
-        part = _load(p)
+        part = load_state(p)
         os.remove(p)
         total = part if total is None else CityStatistics.sum([total, part])
     return total
-
-
-def _dump(obj: Any, path: Path) -> Path:
-    with open(path, "wb") as fh:
-        pickle.dump(obj, fh, protocol=5)
-    return path
-
-
-def _load(path: str | os.PathLike) -> Any:
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
 
 
 _CACHE: dict[str, Any] = {}  # per Python worker: the one staged object its tasks share (the matcher's index)
@@ -473,7 +463,7 @@ def _load_cached(path: str) -> Any:
     """A staged object read once per worker process (Spark reuses its Python workers across tasks)."""
     if path not in _CACHE:
         _CACHE.clear()
-        _CACHE[path] = _load(path)
+        _CACHE[path] = load_state(path)
     return _CACHE[path]
 
 
@@ -487,7 +477,7 @@ def _is_poster(uscc: pd.Series, posters_path: str) -> np.ndarray:
     key = f"{posters_path}#arrow"
     if key not in _CACHE:
         _CACHE.clear()
-        _CACHE[key] = pa.array(sorted(_load(posters_path)), pa.large_string())
+        _CACHE[key] = pa.array(sorted(load_state(posters_path)), pa.large_string())
     hit = pc.is_in(pa.array(uscc, from_pandas=True).cast(pa.large_string()), value_set=_CACHE[key])
     return hit.fill_null(False).to_numpy(zero_copy_only=False)
 
@@ -537,8 +527,8 @@ def _postings_read_task(path: str, encoding: str | None, day: Any, staging: str)
         raw = read_table(path, encoding=encoding, report=info)
         pv = validate_postings(raw, day, "postings")
         info.update(rows=len(raw), clean=len(pv.clean), rows_rejected=pv.rows_rejected)
-        clean = _dump(pv.clean, Path(staging) / "postings-clean.pkl")
-        posters = _dump(set(pv.clean["uscc"].dropna().astype(str)), Path(staging) / "postings-posters.pkl")
+        clean = stage_state(pv.clean, Path(staging) / "postings-clean.pkl")
+        posters = stage_state(set(pv.clean["uscc"].dropna().astype(str)), Path(staging) / "postings-posters.pkl")
         return [pickle.dumps({"info": info, "rejects": pv.rejects, "clean": str(clean), "posters": str(posters)},
                              protocol=5)]
 
@@ -590,9 +580,9 @@ def _postings_index_task(clean_path: str, poster_paths: list[str], interactions:
     def run(_: int) -> list[bytes]:
         from quanhuiqi.postings.partitioned import build_match_index, demand_ranges
 
-        clean = _load(clean_path)
+        clean = load_state(clean_path)
         os.remove(clean_path)
-        frames = [_load(p) for p in poster_paths]
+        frames = [load_state(p) for p in poster_paths]
         for p in poster_paths:
             os.remove(p)
         ent = (pd.concat(frames, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
@@ -603,7 +593,7 @@ def _postings_index_task(clean_path: str, poster_paths: list[str], interactions:
                                            {"posting_interactions": info}, rejects)
         mi = build_match_index(clean, day, ent, history)
         del clean, ent, frames, history
-        path = _dump(mi, Path(staging) / "postings-index.pkl")
+        path = stage_state(mi, Path(staging) / "postings-index.pkl")
         ranges = demand_ranges(mi.open_demand_ids(), per_task)
         return [pickle.dumps({"index": str(path), "bytes": path.stat().st_size, "ranges": ranges or [None],
                               "postings": len(mi.index.postings), "info": info, "rejects": concat_rejects(rejects)},
@@ -743,6 +733,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         pieces: dict[str, list[Any]] = {}
         totals = _StatsTotal()  # the partitions' stats added up as they arrive, not kept per partition
         push_counts = PushListCounts.sum([], yesterday.exists())  # added up as the partitions' counts arrive
+        streamed_counts: dict[str, Counter[str]] = {name: Counter() for name in STREAMED}  # likewise
 
         def take(part: int, kind: str, payload: bytes) -> None:
             take_value(part, kind, pickle.loads(payload))
@@ -750,13 +741,16 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         def take_value(part: int, kind: str, value: Any) -> None:
             nonlocal push_counts
             if kind == "payload":  # a partition's pass-2 results, staged: read, taken one by one, removed
-                for k, v in _load(value).items():
+                for k, v in load_state(value).items():
                     take_value(part, k, v)
                 os.remove(value)
             elif kind == "push_counts":
                 push_counts = PushListCounts.sum([push_counts, value], yesterday.exists())
             elif kind == "stats":
                 totals.add(value)
+            elif kind in STREAMED:  # a staged part: its path kept for the append, its value counts summed now
+                streamed_counts[kind].update(value.pop("counts"))
+                pieces.setdefault(kind, []).append((part, value))
             else:
                 pieces.setdefault(kind, []).append((part, value))
 
@@ -795,7 +789,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         for k in ("rows", "rows_rejected"):
             inputs[name][k] = int(totals.counts.get(name, {}).get(k, 0))
 
-    rejects += [f for _, f in pieces.get("rejects", [])]
+    rejects += [f for _, f in pieces.pop("rejects", [])]
     tables: dict[str, pd.DataFrame] = {}
     written: dict[str, int] = {"push_list": push_counts.rows}
     pair_parts: list[dict[str, str]] = []
@@ -812,6 +806,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
     appeals, appeal_files = (_appeals_on_spark(spark, prep, staging) if prep.paths.get("appeals") is not None
                              else (None, None))
     tables["rejects"] = concat_rejects(rejects)
+    del rejects  # the partitions' frames: only the sorted table is kept for the write
     formats = formats_of(cfg)
     with open_writer(prep) as w, PartitionSink(w, formats) as sink:
         # the executors' parts of the push list and the pairs join the day's staging folder (renamed in)
@@ -827,12 +822,12 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
         # the large tables go through the local job's sink, in partition order, one staged part at a time
         with progress.stage("spark.append"):
             for name in STREAMED:
+                sink.streams[name].counts.update(streamed_counts.pop(name))
                 for _, staged in sorted(pieces.pop(name, []), key=lambda t: t[0]):
                     if name in MERGED:  # merged into one order at the end: the staged file is handed over as is
-                        sink.streams[name].add_prepared(PreparedPart(None, staged["rows"], staged["counts"]),
-                                                        path=staged["path"])
+                        sink.streams[name].add_prepared(PreparedPart(None, staged["rows"], {}), path=staged["path"])
                         continue
-                    sink.streams[name].add_prepared(read_part(staged["path"], staged["rows"], staged["counts"]))
+                    sink.streams[name].add_prepared(read_part(staged["path"], staged["rows"], {}))
                     os.remove(staged["path"])
             streamed = sink.close()
         return finish(prep, w, tables, streamed, totals.ranked(), parts,

@@ -194,6 +194,36 @@ def test_file_encoding_streams_utf8_and_falls_back_to_the_strict_reading(tmp_pat
         file_encoding(big5)
 
 
+def test_gbk_is_checked_and_copied_to_utf8_a_chunk_at_a_time(tmp_path, utf8_text, monkeypatch):
+    """What Spark reads a GBK/GB18030 file from: its encoding found and its UTF-8 copy written a chunk at a time
+    (characters split across chunks, a byte-order mark), never the whole file read; the copy holds the bytes the
+    whole-file reading gives.  A file that fails is still refused with the whole-file reading's error."""
+    import quanhuiqi.tables.io as tio
+
+    gb = _write(tmp_path, "g.csv", utf8_text.encode("gbk"))
+    gb_bom = _write(tmp_path, "g18030.csv", ("\ufeff" + utf8_text).encode("gb18030"))
+    cases = [(gb, None, "gb18030"), (gb, "gbk", "gbk"), (gb_bom, None, "gb18030"),
+             (_write(tmp_path, "u.csv", codecs.BOM_UTF8 + utf8_text.encode()), None, "utf-8-sig")]
+    whole = {(path, named): tio.utf8_bytes(path.read_bytes(), str(path), named)[0] for path, named, _ in cases}
+    assert whole[gb, None] == utf8_text.encode() and whole[gb_bom, None] == utf8_text.encode()
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the whole file was read")
+
+    with monkeypatch.context() as m:
+        m.setattr(tio, "read_text", refused)
+        for chunk in (1, 2, 3, 7, 1 << 20):
+            for path, named, enc in cases:
+                assert tio.file_encoding(path, named, chunk=chunk) == enc
+                copy = tio.utf8_copy(path, tmp_path / "copy.csv", enc, chunk=chunk)
+                assert copy.read_bytes() == whole[path, named], (path.name, named, chunk)
+    broken = _write(tmp_path, "broken.csv", utf8_text.encode("gbk") + b"\xff\xff\n")
+    with pytest.raises(InputError, match=r"broken\.csv: neither UTF-8 nor GB18030/GBK"):
+        tio.file_encoding(broken, chunk=5)
+    with pytest.raises(InputError, match=r"broken\.csv: not valid gbk text"):
+        tio.file_encoding(broken, "gbk", chunk=5)
+
+
 def test_cli_appeals_clock_takes_encoding(tmp_path):
     """`--encoding` on the commands main gained (appeals clock here): named, detected, or refused by name."""
     gbk = _write(tmp_path, "appeals.csv", (SAMPLES / "appeals.csv").read_bytes().decode("utf-8-sig").encode("gbk"))

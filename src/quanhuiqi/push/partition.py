@@ -320,16 +320,19 @@ def process_partition(
     return rank_partition(state, ctx)
 
 
-def stage_state(state: PartitionState, path: str | os.PathLike) -> Path:
-    """Write a partition's first-pass state to ``path`` (pickle: categorical pairs and Arrow strings are
-    written as their buffers), for ``rank_partition`` in the second pass."""
+def stage_state(state: Any, path: str | os.PathLike) -> Path:
+    """Write what a run stages between its steps to ``path``: a partition's first-pass state for
+    ``rank_partition`` in the second pass, or what a Spark run's tasks leave for the driver or for each other
+    (counts, payloads, the matcher's index).  Pickle, protocol 5: categorical pairs and Arrow strings are
+    written as their buffers."""
     path = Path(path)
     with open(path, "wb") as fh:
         pickle.dump(state, fh, protocol=5)
     return path
 
 
-def load_state(path: str | os.PathLike) -> PartitionState:
+def load_state(path: str | os.PathLike) -> Any:
+    """What :func:`stage_state` wrote."""
     with open(path, "rb") as fh:
         return pickle.load(fh)
 

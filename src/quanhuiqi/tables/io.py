@@ -15,7 +15,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -163,30 +163,93 @@ def read_text(path: str | os.PathLike, encoding: str | None = None) -> tuple[str
 
 def file_encoding(path: str | os.PathLike, encoding: str | None = None, chunk: int = 1 << 24) -> str:
     """The encoding :func:`read_table` would read a CSV file in, without holding it: for readers that decode
-    elsewhere (Spark's CSV reader takes a charset).  UTF-8 is checked a chunk at a time; any other file
-    is decoded whole by :func:`decode_bytes` (the same strict rules, the same errors naming the file)."""
+    elsewhere (Spark's CSV reader takes a charset).  The file is decoded a chunk at a time under the same
+    strict rules (UTF-8 first; else UTF-16 after its byte-order mark, GB18030 that reads as Chinese text, or
+    the named codec); a file that fails is read whole by :func:`read_text`, which refuses it with the same
+    error naming the file and the byte."""
     p = Path(path)
-    if encoding in (None, AUTO) or _codec_name(encoding) == "utf-8":
+    auto = encoding in (None, AUTO)
+    if auto or _codec_name(encoding) == "utf-8":
         dec = codecs.getincrementaldecoder("utf-8")("strict")
-        bom, offset = None, 0
         try:
             with p.open("rb") as fh:
-                while block := fh.read(chunk):
-                    if bom is None:
-                        bom = block.startswith(codecs.BOM_UTF8)
-                        if not bom and encoding in (None, AUTO) and block.startswith(
-                                (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                            break
-                    dec.decode(block)
-                    offset += len(block)
-                else:
+                head = fh.read(3)
+                fh.seek(0)
+                bom = head.startswith(codecs.BOM_UTF8)
+                if bom or not auto or not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    while block := fh.read(chunk):
+                        dec.decode(block)
                     dec.decode(b"", final=True)
                     return "utf-8-sig" if bom else "utf-8"
         except UnicodeDecodeError:
             pass
         except OSError as exc:
             raise InputError(f"{p}: unreadable ({exc.strerror})") from exc
+    if auto or _codec_name(encoding) != "utf-8":
+        codec = _streamed_codec(p, encoding, chunk)
+        if codec is not None:
+            return codec
     return read_text(p, encoding)[1]
+
+
+def _streamed_codec(path: Path, encoding: str | None, chunk: int) -> str | None:
+    """The encoding of a file that is not UTF-8, as :func:`decode_bytes` would report it, found a chunk at a
+    time (a named codec, UTF-16 after its byte-order mark, or GB18030 that reads as Chinese text); ``None``
+    when it fails (the caller reads the file whole for the exact error)."""
+    if encoding not in (None, AUTO):
+        codec = _codec_name(encoding)
+    else:
+        with path.open("rb") as fh:
+            head = fh.read(3)
+        if head.startswith(codecs.BOM_UTF8):  # a UTF-8 byte-order mark before bytes that are not UTF-8: refused
+            return None
+        codec = "utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "gb18030"
+    chinese = encoding in (None, AUTO) and codec == "gb18030"
+    non_ascii = rare = 0
+    try:
+        for text in decoded_chunks(path, codec, chunk):
+            if chinese:  # _looks_chinese over the whole text, added up chunk by chunk
+                if _NOT_TEXT.search(text):
+                    return None
+                non_ascii += len(text) - len(text.encode("ascii", "ignore"))
+                rare += text.encode("gb2312", "replace").count(b"?") - text.count("?")
+    except (UnicodeDecodeError, OSError):
+        return None
+    if chinese and rare > max(5, RARE_SHARE * non_ascii):
+        return None
+    return codec
+
+
+def decoded_chunks(path: str | os.PathLike, codec: str, chunk: int = 1 << 24) -> Iterator[str]:
+    """A file's text decoded strictly as ``codec``, a chunk of bytes at a time (a character split across
+    chunks is decoded whole); ``UnicodeDecodeError`` where it fails."""
+    dec = codecs.getincrementaldecoder(codec)("strict")
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            if text := dec.decode(block):
+                yield text
+    if text := dec.decode(b"", final=True):
+        yield text
+
+
+def utf8_copy(path: str | os.PathLike, target: str | os.PathLike, encoding: str, chunk: int = 1 << 24) -> Path:
+    """Write ``path``, in ``encoding`` (as :func:`file_encoding` found it: UTF-8, GB18030 or a named codec other
+    than UTF-16), to ``target`` as UTF-8 without a byte-order mark, a chunk at a time: the bytes
+    :func:`utf8_bytes` gives, without holding the file."""
+    target = Path(target)
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    try:
+        with open(target, "wb") as out:
+            first = True
+            for text in decoded_chunks(path, codec, chunk):
+                if first and text.startswith("\ufeff"):
+                    text = text[1:]
+                first = False
+                out.write(text.encode("utf-8"))
+    except UnicodeDecodeError:  # changed since it was checked: refused as the strict reading refuses it
+        read_text(path, encoding)
+        raise
+    return target
 
 
 # --- tables --------------------------------------------------------------------------------------

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from quanhuiqi.tables.io import InputError
 
 
 def _date(text: str) -> dt.date:
@@ -90,6 +89,8 @@ def cmd_eligibility(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from quanhuiqi.tables.io import InputError
+
     extra: dict[str, object] = {}
     if args.what == "appeals":
         from quanhuiqi.appeals import train_appeals_cli
@@ -123,6 +124,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _params(pairs: list[str] | None) -> dict[str, object]:
     """``--param num_leaves=15`` → {"num_leaves": 15} (int, float, true/false, else text)."""
+    from quanhuiqi.tables.io import InputError
+
     out: dict[str, object] = {}
     for pair in pairs or []:
         key, sep, text = pair.partition("=")
@@ -186,6 +189,8 @@ def cmd_appeals_report(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
+    from quanhuiqi.tables.io import InputError
+
     if args.engine == "spark":
         from quanhuiqi.spark import run_daily_spark, session
 
@@ -369,8 +374,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Arrow's allocator (mimalloc) in a command that builds and drops a few hundred MB of text policy by policy:
+# left to its defaults it asks for transparent huge pages over its arena and hands freed pages back to the
+# kernel after a second (1,834 purges at 100k × 500), so later policies' buffers fault in fresh 2 MB pages the
+# kernel zero-fills first — a fifth of the command's CPU samples were the kernel clearing pages (perf:
+# ``clear_page_erms`` under ``do_huge_pmd_anonymous_page``), most of its system time, varying from run to run.
+# Plain 4 kB pages, and freed memory kept 10 s for the next policies (27 purges), remove that churn.  Read when
+# Arrow loads: set before this process first imports pandas/pyarrow; a user's own setting wins.
+ALLOCATOR_SETTINGS = {"MIMALLOC_ALLOW_THP": "0", "MIMALLOC_PURGE_DELAY": "10000"}
+ALLOCATOR_COMMANDS = ("eligibility",)
+
+
+def _process_settings(command: str | None) -> None:
+    """The allocator settings of the commands that churn Arrow memory (:data:`ALLOCATOR_SETTINGS`); no effect
+    once Arrow is loaded (``main`` called from a process that already imported it)."""
+    if command in ALLOCATOR_COMMANDS and "pyarrow" not in sys.modules:
+        for key, value in ALLOCATOR_SETTINGS.items():
+            os.environ.setdefault(key, value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _process_settings(getattr(args, "command", None))
+    from quanhuiqi.tables.io import InputError  # after the settings: it loads pandas and Arrow
+
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

@@ -85,7 +85,8 @@ def make_inputs(work: Path, n: int, n_policies: int, seed: int, reuse: bool = Fa
 
 
 def timed(cmd: list[str]) -> dict:
-    """Wall and CPU seconds of one process (its children included), and its stdout."""
+    """Wall and CPU seconds (user + system, and each) of one process, its threads and children included, and its
+    stdout."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"})
@@ -93,9 +94,9 @@ def timed(cmd: list[str]) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr[-3000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "stdout": r.stdout.strip()[-2000:],
-            "load_1min": os.getloadavg()[0]}
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    return {"wall_s": round(wall, 3), "cpu_s": round(user + system, 3), "user_s": round(user, 3),
+            "sys_s": round(system, 3), "stdout": r.stdout.strip()[-2000:], "load_1min": os.getloadavg()[0]}
 
 
 def ours(ent: Path, book: Path, out: Path) -> dict:

@@ -72,14 +72,24 @@ def _decode_strict(data: bytes, codec: str, source: str, label: str) -> str:
         ) from exc
 
 
+def _gb2312_counts(text: str) -> tuple[int, int]:
+    """(non-ASCII characters of a text, those of them outside the common simplified set GB2312): additive over
+    pieces of the text, so a file can be judged a chunk at a time."""
+    return (len(text) - len(text.encode("ascii", "ignore")),
+            text.encode("gb2312", "replace").count(b"?") - text.count("?"))
+
+
+def _mostly_rare(non_ascii: int, rare: int) -> bool:
+    return rare > max(5, RARE_SHARE * non_ascii)
+
+
 def _looks_chinese(text: str) -> str | None:
     """Why a GB18030 reading is not Chinese text, or ``None`` when it is."""
     m = _NOT_TEXT.search(text)
     if m:
         return f"it decodes to control or private-use character U+{ord(m.group()):04X}"
-    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
-    rare = text.encode("gb2312", "replace").count(b"?") - text.count("?")
-    if rare > max(5, RARE_SHARE * non_ascii):
+    non_ascii, rare = _gb2312_counts(text)
+    if _mostly_rare(non_ascii, rare):
         return (f"{rare} of its {non_ascii} non-ASCII characters lie outside the common simplified set "
                 "(Big5 or Shift-JIS bytes read as GB18030 look like this)")
     return None
@@ -170,17 +180,14 @@ def file_encoding(path: str | os.PathLike, encoding: str | None = None, chunk: i
     p = Path(path)
     auto = encoding in (None, AUTO)
     if auto or _codec_name(encoding) == "utf-8":
-        dec = codecs.getincrementaldecoder("utf-8")("strict")
         try:
             with p.open("rb") as fh:
                 head = fh.read(3)
-                fh.seek(0)
-                bom = head.startswith(codecs.BOM_UTF8)
-                if bom or not auto or not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                    while block := fh.read(chunk):
-                        dec.decode(block)
-                    dec.decode(b"", final=True)
-                    return "utf-8-sig" if bom else "utf-8"
+            bom = head.startswith(codecs.BOM_UTF8)
+            if bom or not auto or not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                for _ in decoded_chunks(p, "utf-8", chunk):
+                    pass
+                return "utf-8-sig" if bom else "utf-8"
         except UnicodeDecodeError:
             pass
         except OSError as exc:
@@ -211,11 +218,11 @@ def _streamed_codec(path: Path, encoding: str | None, chunk: int) -> str | None:
             if chinese:  # _looks_chinese over the whole text, added up chunk by chunk
                 if _NOT_TEXT.search(text):
                     return None
-                non_ascii += len(text) - len(text.encode("ascii", "ignore"))
-                rare += text.encode("gb2312", "replace").count(b"?") - text.count("?")
+                n, k = _gb2312_counts(text)
+                non_ascii, rare = non_ascii + n, rare + k
     except (UnicodeDecodeError, OSError):
         return None
-    if chinese and rare > max(5, RARE_SHARE * non_ascii):
+    if chinese and _mostly_rare(non_ascii, rare):
         return None
     return codec
 

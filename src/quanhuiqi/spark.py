@@ -459,12 +459,15 @@ def _sum_staged(paths: list[str]) -> Any:
 _CACHE: dict[str, Any] = {}  # per Python worker: the one staged object its tasks share (the matcher's index)
 
 
-def _load_cached(path: str) -> Any:
-    """A staged object read once per worker process (Spark reuses its Python workers across tasks)."""
-    if path not in _CACHE:
+def _load_cached(path: str, prepare: Any = None) -> Any:
+    """A staged object read once per worker process (Spark reuses its Python workers across tasks), made
+    into what the tasks use by ``prepare`` (once too) when given."""
+    key = path if prepare is None else f"{path}#{prepare.__name__}"
+    if key not in _CACHE:
         _CACHE.clear()
-        _CACHE[path] = load_state(path)
-    return _CACHE[path]
+        obj = load_state(path)
+        _CACHE[key] = obj if prepare is None else prepare(obj)
+    return _CACHE[key]
 
 
 def _is_poster(uscc: pd.Series, posters_path: str) -> np.ndarray:
@@ -474,11 +477,11 @@ def _is_poster(uscc: pd.Series, posters_path: str) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    key = f"{posters_path}#arrow"
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = pa.array(sorted(load_state(posters_path)), pa.large_string())
-    hit = pc.is_in(pa.array(uscc, from_pandas=True).cast(pa.large_string()), value_set=_CACHE[key])
+    def as_arrow(posters: set[str]) -> pa.Array:
+        return pa.array(sorted(posters), pa.large_string())
+
+    hit = pc.is_in(pa.array(uscc, from_pandas=True).cast(pa.large_string()),
+                   value_set=_load_cached(posters_path, as_arrow))
     return hit.fill_null(False).to_numpy(zero_copy_only=False)
 
 
@@ -748,10 +751,9 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
                 push_counts = PushListCounts.sum([push_counts, value], yesterday.exists())
             elif kind == "stats":
                 totals.add(value)
-            elif kind in STREAMED:  # a staged part: its path kept for the append, its value counts summed now
-                streamed_counts[kind].update(value.pop("counts"))
-                pieces.setdefault(kind, []).append((part, value))
             else:
+                if kind in STREAMED:  # a staged part: its path kept for the append, its counts summed now
+                    streamed_counts[kind].update(value.pop("counts"))
                 pieces.setdefault(kind, []).append((part, value))
 
         with progress.stage("spark.pass1"):

@@ -14,6 +14,18 @@ def rss_now() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def rss_split_mb() -> dict[str, float]:
+    """This process's resident memory now (MB): all of it (``rss``), anonymous (``anon``: the heap, numpy and
+    Arrow buffers) and file-backed (``file``: mapped files, shared libraries)."""
+    fields = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                fields[key] = int(rest.split()[0]) / 1024
+    return {"rss": fields.get("VmRSS", 0.0), "anon": fields.get("RssAnon", 0.0), "file": fields.get("RssFile", 0.0)}
+
+
 class PeakRSS:
     """Peak resident memory of this process sampled every 20 ms, with the samples for per-stage peaks."""
 

@@ -26,6 +26,8 @@ import threading
 import time
 from pathlib import Path
 
+from rss import rss_split_mb  # benchmarks/rss.py (the script's own folder)
+
 
 def build(src_dir: Path, parts: int, auto_rows: int, held_rows: int, d: Path) -> None:
     import numpy as np
@@ -92,15 +94,6 @@ def build(src_dir: Path, parts: int, auto_rows: int, held_rows: int, d: Path) ->
     print("built", parts, "parts", total, "auto rows; sizes", np.percentile([len(m["counts"]) for m in meta["auto"]], [0, 50, 100]))
 
 
-def rss() -> dict[str, float]:
-    out = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        k, _, v = line.partition(":")
-        if k in ("VmRSS", "RssAnon", "RssFile"):
-            out[k] = int(v.split()[0]) / 1024
-    return out
-
-
 def run(d: Path, skip_held: bool) -> None:
     import pyarrow as pa
 
@@ -116,11 +109,11 @@ def run(d: Path, skip_held: bool) -> None:
     done = threading.Event()
 
     def sample() -> None:
-        r = rss()
+        r = rss_split_mb()
         a = pa.total_allocated_bytes() / 2**20
         p = peaks.setdefault(phase[0], {"rss": 0.0, "anon": 0.0, "file": 0.0, "arrow": 0.0, "arrow_at_rss_peak": 0.0})
-        if r["VmRSS"] > p["rss"]:
-            p.update(rss=r["VmRSS"], anon=r["RssAnon"], file=r["RssFile"], arrow_at_rss_peak=a)
+        if r["rss"] > p["rss"]:
+            p.update(r, arrow_at_rss_peak=a)
         p["arrow"] = max(p["arrow"], a)
 
     def loop() -> None:

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from rss import rss_split_mb  # benchmarks/rss.py (the script's own folder)
+
 DAY = "2025-07-01"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,14 +124,7 @@ class StageMemory(logging.Handler):
         self.running: list[str] = []
         self.peaks: dict[str, dict[str, float]] = {}
 
-    @staticmethod
-    def rss() -> dict[str, float]:
-        fields = {}
-        for line in Path("/proc/self/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "RssAnon", "RssFile"):
-                fields[key] = int(rest.split()[0]) / 1024
-        return {"rss": fields.get("VmRSS", 0.0), "anon": fields.get("RssAnon", 0.0), "file": fields.get("RssFile", 0.0)}
+    rss = staticmethod(rss_split_mb)  # this process's RSS now (MB): rss, anon, file
 
     def mark(self, name: str) -> None:
         """A point outside the job's stages (before the session, after it started)."""

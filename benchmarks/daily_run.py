@@ -90,6 +90,9 @@ def build_city(city: Path, n: int, n_policies: int, history_days: int, pushes_pe
 
 def run_job(city: Path, out: Path, partition_size: int, model: str | None = None, partitions: int = 0,
             batch_size: int | None = None) -> None:
+    from quanhuiqi.cli import batch_process_settings
+
+    batch_process_settings("push")  # the process settings `quanhuiqi push` runs with (before Arrow loads)
     from quanhuiqi.push import run_daily
 
     run = {"partition_size": partition_size, "partitions": partitions}

@@ -1,6 +1,6 @@
-"""The batch command's process settings (``quanhuiqi.cli``): Arrow's allocator without transparent huge pages
-and with a long purge delay, and a lazier cycle collector, set for ``quanhuiqi eligibility`` in its own process
-only — a caller that runs ``main`` in its process keeps its own collector and allocator."""
+"""The batch commands' process settings (``quanhuiqi.cli``): Arrow's allocator without transparent huge pages
+and with a long purge delay, and a lazier cycle collector, set for ``quanhuiqi eligibility`` and ``quanhuiqi push``
+in their own process only — a caller that runs ``main`` in its process keeps its own collector and allocator."""
 
 import gc
 import os
@@ -33,11 +33,22 @@ def test_the_command_sets_its_allocator_before_arrow_loads(tmp_path):
     assert (tmp_path / "p.parquet").exists()
 
 
+def test_the_daily_job_gets_the_same_settings():
+    """``quanhuiqi push`` (and the daily-run benchmark, which calls the same function) in a fresh interpreter."""
+    code = ("import os, sys, quanhuiqi.cli as cli\n"
+            "cli.batch_process_settings('push')\n"
+            "print('pyarrow' in sys.modules, os.environ.get('MIMALLOC_ALLOW_THP'), "
+            "os.environ.get('MIMALLOC_PURGE_DELAY'), __import__('gc').get_threshold()[0])\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIMALLOC_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["False", "0", "10000", str(cli.GC_THRESHOLDS[0])]
+
+
 def test_other_commands_and_in_process_callers_are_left_alone(monkeypatch, tmp_path):
     for key in cli.ALLOCATOR_SETTINGS:
         monkeypatch.delenv(key, raising=False)
     before = gc.get_threshold()
-    cli._process_settings("profile")
+    cli.batch_process_settings("profile")
     assert gc.get_threshold() == before and not any(k in os.environ for k in cli.ALLOCATOR_SETTINGS)
     # Arrow is loaded here: the allocator's settings would not be read, so they are not set
     assert cli.main(["eligibility", *SAMPLE, "--out", str(tmp_path / "p.parquet")]) == 0

@@ -46,10 +46,14 @@ def day_kinds(days: pd.DatetimeIndex) -> np.ndarray:
     return kind
 
 
-def day_factors(daily_totals: pd.Series) -> pd.Series:
+def day_factors(daily_totals: pd.Series, workday_weekend_borrow: float = 0.5) -> pd.Series:
     """Factor of each day (index: the days of ``daily_totals``, the city's appeals per day, zeros included):
     the mean count of days of its kind over the mean count of all days.  A kind with fewer than 2 days
-    observed borrows: a 调休 working weekend counts as a weekday, a holiday as a weekend."""
+    observed borrows: a holiday counts as a weekend, a 调休 working weekend as the mix of a weekday and a
+    weekend with weight ``workday_weekend_borrow`` on the weekend — a worked Saturday brings fewer appeals than
+    a weekday (0.72 of an ordinary working day on the real 问政 messages, weekend 0.54:
+    ``benchmarks/results/appeals_day_rhythm.json``), and a span of a few months holds one or two of them
+    (0.0: a weekday, issue-18 v7)."""
     days = pd.DatetimeIndex(daily_totals.index)
     kinds = day_kinds(days)
     counts = daily_totals.to_numpy(dtype=float)
@@ -61,7 +65,8 @@ def day_factors(daily_totals: pd.Series) -> pd.Series:
     weekday = 1.0 if pd.isna(weekday) else weekday
     weekend = f.get("weekend", np.nan)
     weekend = 0.4 * weekday if pd.isna(weekend) else weekend
-    fill = {"workday_weekend": weekday, "holiday": weekend, "weekend": weekend, **dict.fromkeys(_KINDS[:5], weekday)}
+    tiaoxiu = (1.0 - workday_weekend_borrow) * weekday + workday_weekend_borrow * weekend
+    fill = {"workday_weekend": tiaoxiu, "holiday": weekend, "weekend": weekend, **dict.fromkeys(_KINDS[:5], weekday)}
     out = np.array([f.get(k, np.nan) if not pd.isna(f.get(k, np.nan)) else fill[k] for k in kinds], dtype=float)
     return pd.Series(np.maximum(out, 0.05), index=days, name="factor")
 
@@ -115,6 +120,11 @@ class BurstParams:
     long_history: int | None = 112  # an established issue (founded ≥ ``history`` days before the window) takes
     # its level from up to this many days since its founding (None: ``history`` days, as a young one) — a
     # quiet issue's rate of 0.1 a day is 5 appeals in 56 days, too few to tell it from 0.2
+    parent_pair: bool = True  # a young issue with a close parent, founded after its history ends, is tested on
+    # the pair's sum (itself + its parent, window and history; its own count still ≥ ``min_count``): its share of
+    # the parent is unknown then, a split that only relabels the parent's flow keeps the pair's sum, and a new
+    # problem founded beside the topic adds to it (False: the share rule alone, issue-18 v7)
+    workday_weekend_borrow: float = 0.5  # the day factors' 调休 rule when estimated here (:func:`day_factors`)
 
 
 def _matrix(daily: pd.DataFrame, key: str, days: pd.DatetimeIndex, min_total: int, count: str):
@@ -210,7 +220,10 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
     ``params.parent_similarity`` close take its history from issue and parent together: its appeals came
     from somewhere, and before it existed they were in the parent, not absent — but only its share of them
     (``params.parent_share``: the child's share of the pair's appeals since founding), so a problem founded
-    beside a big topic does not inherit that topic's rate.  An issue without such a parent keeps its zeros
+    beside a big topic does not inherit that topic's rate; while it has no history of its own yet (founded
+    after the history ends) that share is unknown, and it is tested on the pair's sum instead
+    (``params.parent_pair``: a split that only relabels its parent's flow leaves the pair's sum where it was,
+    a new problem founded beside the topic adds to it).  An issue without such a parent keeps its zeros
     before founding: a problem nobody wrote about is the emerging issue we look for; it counts, window and
     history, the appeals of its own close children with it (``params.young_family`` while young,
     ``params.old_family`` later): a new problem the grouping split into two issues is one burst.  An
@@ -223,7 +236,8 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
         return pd.DataFrame(columns=cols)
     days = pd.date_range(daily["day"].min(), daily["day"].max(), freq="D")
     if factors is None:
-        factors = day_factors(daily.groupby("day")["appeals"].sum().reindex(days, fill_value=0))
+        factors = day_factors(daily.groupby("day")["appeals"].sum().reindex(days, fill_value=0),
+                              p.workday_weekend_borrow)
     f = factors.reindex(days).fillna(1.0).to_numpy(dtype=float)
     count = count or ("voices" if "voices" in daily.columns else "appeals")
     rows, m = _matrix(daily, key, days, p.min_issue_appeals, count)
@@ -273,6 +287,11 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
         else:
             s_old = np.where(fam, ckids[:, hi_h] - ckids[:, lo_h], cm[:, hi_h] - cm[:, lo_h])
         s = np.where(young, np.where(fam, ckids[:, hi_h] - ckids[:, lo_h], borrowed), s_old)
+        own = x  # the issue's own voices (with its close children when it heads a family): the evidence
+        if p.parent_pair:
+            fresh = has_parent[:, None] & (founded[:, None] >= hi_h[None, :])  # no history of its own yet
+            x = np.where(fresh, x + (cpar[:, t + 1] - cpar[:, lo]), x)
+            s = np.where(fresh, cfam[:, hi_h] - cfam[:, lo_h], s)
         fw = (cf[t + 1] - cf[lo])[None, :]
         fw2 = (cf2[t + 1] - cf2[lo])[None, :]
         a = p.prior_appeals + s
@@ -282,7 +301,7 @@ def detect_bursts(daily: pd.DataFrame, params: BurstParams | None = None, key: s
         # (the days' own spread), matched by its size r
         r = np.broadcast_to(1.0 / (1.0 / a + phi * (fw2 / np.maximum(fw * fw, 1e-12))), x.shape)
         ratio = x / np.maximum(expected, 1e-9)
-        ok = (x >= p.min_count) & (ratio >= p.min_ratio)
+        ok = (own >= p.min_count) & (ratio >= p.min_ratio)
         pv = np.ones_like(ratio)  # the tail only where the evidence rules pass (a few % of issue-days)
         pv[ok] = stats.nbinom.sf(x[ok] - 1, r[ok], r[ok] / (r[ok] + expected[ok]))
         better = pv < best_p

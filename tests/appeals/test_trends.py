@@ -116,6 +116,48 @@ def test_a_young_issue_borrows_only_its_share_of_a_big_parent():
     assert "child" not in set(whole["issue_id"])
 
 
+def test_a_new_problem_founded_beside_a_close_topic_is_tested_on_the_pairs_sum():
+    """A new problem (3.5 a day for 4 days from day 110) that the grouping founds beside a background topic of
+    1 a day (cosine 0.16 at founding).  With no history of its own its share of the topic is unknown, and
+    the share rule leans to all of it: tested alone against the topic's rate it is missed (this city).  The
+    pair's sum — the topic keeps its flow, the new problem adds to it — is improbable within 3 days of
+    founding.  A split that only relabels its parent's flow (60 % of a 1.5 a day topic from day 100) keeps the
+    pair's sum and stays quiet either way."""
+    from quanhuiqi.appeals.trends import BurstParams, burst_episodes, day_factors, detect_bursts
+
+    days = pd.date_range("2025-01-06", periods=130, freq="D")
+    rates = {"topic": np.full(130, 1.0), "new": np.r_[np.zeros(110), np.full(4, 3.5), np.full(16, 0.3)],
+             "topic2": np.r_[np.full(100, 1.5), np.full(30, 0.9)], "split": np.r_[np.zeros(100), np.full(30, 0.6)]}
+    rates |= {f"steady{i}": np.full(130, 0.3 + 0.3 * i) for i in range(8)}
+    daily = _daily(rates, days, seed=4)
+    f = day_factors(daily.groupby("day")["appeals"].sum().reindex(days, fill_value=0))
+    founded = {k: daily[daily["issue_id"] == k]["day"].min() for k in rates}
+    issues = pd.DataFrame({"issue_id": list(founded), "founded_on": [str(d.date()) for d in founded.values()],
+                           "parent_id": [None, "topic", None, "topic2"] + [None] * 8,
+                           "parent_similarity": [np.nan, 0.16, np.nan, 0.2] + [np.nan] * 8})
+    pair = burst_episodes(detect_bursts(daily, factors=f, issues=issues))
+    n = pair[pair["issue_id"] == "new"]
+    assert len(n) == 1 and 0 <= (n["onset"].iloc[0] - founded["new"]).days <= 3, pair
+    assert "split" not in set(pair["issue_id"]) and "topic2" not in set(pair["issue_id"])
+    share = burst_episodes(detect_bursts(daily, BurstParams(parent_pair=False), factors=f, issues=issues))
+    assert "new" not in set(share["issue_id"]) and "split" not in set(share["issue_id"])
+
+
+def test_a_working_weekend_seen_once_borrows_between_a_weekday_and_a_weekend():
+    """One 调休 Sunday (2025-04-27) in three months: too few to estimate its own factor.  It borrows the middle
+    of the city's weekday and weekend factors (worked, but by fewer: 0.72 on real messages), not a weekday's."""
+    from quanhuiqi.appeals.trends import day_factors, day_kinds
+
+    days = pd.date_range("2025-03-03", "2025-06-01", freq="D")
+    kinds = day_kinds(days)
+    assert (kinds == "workday_weekend").sum() == 1
+    totals = pd.Series(np.where(np.isin(kinds, ["weekend", "holiday"]), 20.0, 40.0), index=days)
+    f = day_factors(totals)
+    wk, we = f[kinds == "wed"].iloc[0], f[kinds == "weekend"].iloc[0]
+    assert f[pd.Timestamp("2025-04-27")] == pytest.approx((wk + we) / 2)
+    assert day_factors(totals, workday_weekend_borrow=0.0)[pd.Timestamp("2025-04-27")] == pytest.approx(wk)
+
+
 def test_a_new_problem_split_in_two_issues_is_one_burst():
     """A new problem (no close parent) whose later appeals the grouping put in a second issue (its parent the
     first, cosine 0.22): 2, 0, 0 a day in one and 0, 1, 1 in the other — neither reaches 3 voices in a

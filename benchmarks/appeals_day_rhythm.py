@@ -11,7 +11,8 @@ relative to an average ordinary working day (Monday … Friday that is not a hol
 * Monday … Friday (ordinary working days), ``weekend`` (a Saturday or Sunday not worked), ``holiday`` (an
   official holiday, 法定节假日, on a Monday … Friday), ``workday_weekend`` (调休: a Saturday or Sunday worked) —
   chinese-calendar's official calendar, the same kinds as ``quanhuiqi.appeals.trends.day_kinds``;
-  also the weekend days inside a holiday period, apart, for the reader.
+  also the weekend days inside a holiday period, apart, for the reader; and, besides its kind, the first working
+  day after three or more days off that hold an official holiday (``after_long_holiday``: does a backlog arrive?).
 
 The estimate is indirectly standardised by calendar month (a platform's volume drifts by year and season):
 ``factor(kind) = Σ count on days of that kind / Σ over those days of their month's mean ordinary-working-day
@@ -70,15 +71,34 @@ def kinds_of(days: pd.DatetimeIndex) -> np.ndarray:
     return k
 
 
+def after_long_holiday(kinds: np.ndarray) -> np.ndarray:
+    """The first working day after ≥ 3 days off (weekend or holiday) that hold an official holiday."""
+    off = np.isin(kinds, ["weekend", "holiday", "holiday_weekend"])
+    out = np.zeros(len(kinds), dtype=bool)
+    run, official = 0, False
+    for i in range(len(kinds)):
+        if off[i]:
+            run, official = run + 1, official or kinds[i] in ("holiday", "holiday_weekend")
+            continue
+        out[i] = run >= 3 and official
+        run, official = 0, False
+    return out
+
+
 def factors(daily: pd.DataFrame) -> dict[str, float]:
-    """Indirectly standardised factor of each kind against its months' ordinary working days."""
+    """Indirectly standardised factor of each kind (and of the first working day after a long holiday) against
+    its months' ordinary working days."""
     ordinary = daily["kind"].isin(KINDS[:5])
     month_rate = daily[ordinary].groupby("month")["n"].mean()
     exp = daily["month"].map(month_rate)
     ok = exp.notna()
     d = daily[ok].assign(exp=exp[ok])
     by = d.groupby("kind")[["n", "exp"]].sum()
-    return {k: float(by.at[k, "n"] / by.at[k, "exp"]) for k in by.index if by.at[k, "exp"] > 0}
+    out = {k: float(by.at[k, "n"] / by.at[k, "exp"]) for k in by.index if by.at[k, "exp"] > 0}
+    after = d[d["after_long_holiday"]]
+    if len(after) and after["exp"].sum() > 0:
+        out["after_long_holiday"] = float(after["n"].sum() / after["exp"].sum())
+    return out
 
 
 def main() -> None:
@@ -97,7 +117,9 @@ def main() -> None:
     m = m[m["received_at"] >= pd.Timestamp(args.start)]
     days = pd.date_range(m["received_at"].min().normalize(), m["received_at"].max().normalize(), freq="D")
     n = m["received_at"].dt.normalize().value_counts().reindex(days, fill_value=0)
-    daily = pd.DataFrame({"day": days, "n": n.to_numpy(), "kind": kinds_of(days), "month": days.to_period("M")})
+    kinds = kinds_of(days)
+    daily = pd.DataFrame({"day": days, "n": n.to_numpy(), "kind": kinds, "month": days.to_period("M"),
+                          "after_long_holiday": after_long_holiday(kinds)})
     point = factors(daily)
     rng = np.random.default_rng(0)
     months = daily["month"].unique()
@@ -108,11 +130,11 @@ def main() -> None:
         sample = pd.concat([groups[months[i]].assign(month=j) for j, i in enumerate(pick)], ignore_index=True)
         boots.append(factors(sample))
     per_kind = {}
-    for k in KINDS:
+    for k in [*KINDS, "after_long_holiday"]:
         if k not in point:
             continue
         b = np.array([x[k] for x in boots if k in x])
-        sel = daily["kind"] == k
+        sel = daily["kind"] == k if k in KINDS else daily[k]
         per_kind[k] = {"factor": round(point[k], 3), "ci95": [round(float(np.quantile(b, 0.025)), 3),
                                                               round(float(np.quantile(b, 0.975)), 3)],
                        "days": int(sel.sum()), "messages": int(daily.loc[sel, "n"].sum())}

@@ -4,7 +4,7 @@
 
 Daily counts of ``--issues`` issues over ``--days`` days (Gamma-Poisson levels, mean ~0.3 a day; every issue
 with a random parent at a random founding cosine 0-0.3, so a third borrow their parent's history while young)
-are tested on every day by the current defaults (v7) and by the issue-18 v6 settings.  The weekly report runs
+are tested on every day by the current defaults (v8) and by the issue-18 v6 and v7 settings.  The weekly report runs
 the detector over every issue of the city, so this is its share of the report's 60 s at a city with tens of
 thousands of live issues (the 1M speed benchmark's tiled city has ~116).  Writes
 ``benchmarks/results/appeals_bursts_speed.json`` with CPU seconds, peak RSS and the machine load.
@@ -43,10 +43,12 @@ def main() -> None:
     issues = pd.DataFrame({"issue_id": founded.index, "founded_on": founded.dt.strftime("%Y-%m-%d").to_numpy(),
                            "parent_id": rng.choice(founded.index, len(founded)),
                            "parent_similarity": rng.uniform(0, 0.3, len(founded))})
-    v6 = BurstParams(windows=(1, 2, 3), parent_share=False, old_family=False, long_history=None)
+    v7 = BurstParams(parent_pair=False, workday_weekend_borrow=0.0)
+    v6 = BurstParams(windows=(1, 2, 3), parent_share=False, old_family=False, long_history=None, parent_pair=False,
+                     workday_weekend_borrow=0.0)
     out = {"command": f"benchmarks/appeals_bursts_speed.py --issues {args.issues} --days {args.days}",
            "issue_days": int(args.issues * args.days), "load_before": os.getloadavg(), "runs": []}
-    for name, bp in (("v6", v6), ("v7 (default)", BurstParams())):
+    for name, bp in (("v6", v6), ("v7", v7), ("v8 (default)", BurstParams())):
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         flags = detect_bursts(daily, bp, issues=issues)

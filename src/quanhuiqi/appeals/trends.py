@@ -96,7 +96,8 @@ def issue_daily(grouped: pd.DataFrame, key: str | list[str] = "issue_id") -> pd.
 @dataclass(frozen=True)
 class BurstParams:
     """The count model's settings (defaults chosen on the planted bursts of seeds 1-3 and 101-110 only, then
-    measured on held-out seeds 4-21 and fresh seeds 201-215: ``benchmarks/appeals_issues.py``, docs/appeals.md)."""
+    measured on held-out seeds 4-21 and 201-215 and, for v8, fresh seeds 301-320: ``benchmarks/appeals_issues.py``,
+    docs/appeals.md)."""
 
     history: int = 56  # days of history that estimate a young issue's level (and make an issue young)
     windows: tuple[int, ...] = (1, 2, 3, 4)  # the last w days tested (4: a burst's first four days, onset … +3)

@@ -101,18 +101,18 @@ def eligibility_file(
     book = load_book(policies)  # refused as a whole before any row is read
     read_as: dict = {}
     raw = read_enterprises(enterprises, encoding=encoding, report=read_as)
+    rows_in = len(raw)
     val = validate_enterprises(raw, as_of, source=str(enterprises))
+    del raw  # the registry's text as read: its memory goes to the pairs' buffers instead of fresh pages
     prof = profile(val.clean, as_of)
+    rejected = val.rejects
+    del val
     done = write_pairs(book.compiled, prof, as_of, out, near_miss=near_miss)
     if rejects is not None:
-        write_table(val.rejects, rejects)
-    n_rej = (
-        int(val.rejects.loc[val.rejects["action"] == "row_rejected", "row"].nunique())
-        if len(val.rejects)
-        else 0
-    )
+        write_table(rejected, rejects)
+    n_rej = int(rejected.loc[rejected["action"] == "row_rejected", "row"].nunique()) if len(rejected) else 0
     return (
-        f"{len(raw)} enterprises ({n_rej} rejected) × {done.active} active policies (book {book.version}) as of {as_of}: "
+        f"{rows_in} enterprises ({n_rej} rejected) × {done.active} active policies (book {book.version}) as of {as_of}: "
         f"{int(done.eligible.sum())} eligible, {int(done.undetermined.sum())} undetermined"
         + (f", {done.near_misses} near misses" if near_miss is not None else "")
         + f" → {Path(out)} (enterprises read as {read_as['encoding']})"

@@ -297,7 +297,7 @@ class Displays:
                 shown = display_arrow(self.cb.fields, name, pd.Series(uniques, dtype=values.dtype), None)
             d = pc.dictionary_encode(shown)  # distinct values may read alike (rounding, labels)
             self._values[name] = d.dictionary
-            index = d.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            index = d.indices.to_numpy(zero_copy_only=False).astype(np.int32)  # gathered per pair: half of int64
             self._codes[name] = (index[codes], len(d.dictionary))
         return self._codes[name]
 
@@ -310,6 +310,20 @@ class Displays:
             self._pieces[key] = pc.binary_join_element_wise(
                 pa.scalar(before, string), self._values[name].cast(string), pa.scalar(after, string), pa.scalar("", string))
         return self._pieces[key]
+
+    def pieces_at(self, name: str, before: str, after: str, rows: np.ndarray) -> pa.Array:
+        """:meth:`pieces` of the enterprises ``rows``: gathered from the pieces of every distinct value when those
+        are built already or cost no more than these rows' own, else joined for these rows alone — a field of
+        numbers holds a value per enterprise or so, and the book tests it at many thresholds (``营业收入≥2000万元（``,
+        ``营业收入≥3000万元（`` …): building each test's piece for every distinct value is work (and memory) for
+        values no pair of that policy shows."""
+        codes, card = self.codes(name)
+        at = pa.array(codes[rows])
+        if (name, before, after) in self._pieces or card <= rows.size:
+            return self.pieces(name, before, after).take(at)
+        string = pa.large_string()
+        return pc.binary_join_element_wise(pa.scalar(before, string), self._values[name].cast(string).take(at),
+                                           pa.scalar(after, string), pa.scalar("", string))
 
 
 @dataclass
@@ -439,9 +453,7 @@ def explain_policy(cb: CompiledBook, enc: Encoded, cp, r: np.ndarray, displays: 
         if not with_value:
             parts.append(_literal(before, show))
             continue
-        field_codes = displays.codes(lf.source.field)[0]
-        parts.append(_valid_where(displays.pieces(lf.source.field, before, after).take(pa.array(field_codes[at_rows])),
-                                  show))
+        parts.append(_valid_where(displays.pieces_at(lf.source.field, before, after, at_rows), show))
     string = pa.large_string()
     texts = (pc.binary_join_element_wise(*parts, pa.scalar("；", string), null_handling="skip") if len(parts) > 1
              else parts[0])

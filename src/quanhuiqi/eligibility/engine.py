@@ -288,36 +288,23 @@ def evaluate_planes(
     return planes
 
 
-def _byte_tables() -> tuple[np.ndarray, np.ndarray]:
-    table = np.zeros((256, 8), dtype=np.int64)
-    count = np.zeros(256, dtype=np.int64)
-    for v in range(256):
-        bits = [b for b in range(8) if v >> b & 1]
-        count[v] = len(bits)
-        table[v, : len(bits)] = bits
-    return table, count
-
-
-_BIT_TABLE, _BIT_COUNT = _byte_tables()
-
-
 def _bits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(plane index, bit index) of every set bit in a (P, W) word matrix, in plane-major order.
 
-    Vectorised over bytes: the non-zero bytes, their popcounts and a 256 × 8 table of bit
-    positions give every set bit without one Python step per enterprise."""
+    The words unpacked to one byte a bit and the set ones found in one pass (numpy's ``unpackbits`` and
+    ``flatnonzero``): no Python step per enterprise, and no pass per set bit beyond writing it out — at
+    every density measured (0.1 % to 20 % of bits set) as fast as or faster than gathering bit positions
+    from a table per non-zero byte, 2× at the 3–4 % a policy's pairs have."""
     p, w = words.shape
     if p == 0 or w == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
-    by = np.ascontiguousarray(words).view(np.uint8).reshape(-1)
-    nz = np.flatnonzero(by)
-    vals = by[nz]
-    cnt = _BIT_COUNT[vals]
-    starts = np.cumsum(cnt) - cnt
-    within = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(starts, cnt)
-    pos = np.repeat(nz * 8, cnt) + _BIT_TABLE[np.repeat(vals, cnt), within]
+    flags = np.unpackbits(np.ascontiguousarray(words).view(np.uint8), bitorder="little").view(bool)
+    pos = np.flatnonzero(flags)
     per = w * WORD
-    return (pos // per).astype(np.int32), pos % per
+    if p == 1:
+        return np.zeros(pos.size, np.int32), pos
+    plane = (pos >= per).astype(np.int64) if p == 2 else pos // per
+    return plane.astype(np.int32), pos - plane * per
 
 
 def pairs_of(planes: Planes, chunk_words: int = 1 << 18) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

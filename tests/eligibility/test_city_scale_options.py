@@ -137,3 +137,28 @@ def test_displays_built_per_distinct_value_read_as_per_enterprise(city):
         assert card == len(want.dictionary) and displays._values[name].equals(want.dictionary), name
         np.testing.assert_array_equal(codes, want.indices.to_numpy(zero_copy_only=False), err_msg=name)
         assert displays.text(name).equals(want.dictionary.take(want.indices)), name
+
+
+def test_pieces_for_chosen_rows_read_as_the_pieces_of_every_value(city):
+    """A test's piece of evidence for some enterprises (``Displays.pieces_at``) is the same text whether it is
+    gathered from the pieces of every distinct value (built when that costs no more than the rows asked) or
+    joined for those rows alone (a field with more distinct values than rows asked)."""
+    import datetime as dt
+
+    from quanhuiqi.eligibility.batch import Displays, derived_for
+    from quanhuiqi.eligibility.engine import encode
+
+    book, prof, _ = city
+    cb = book.compiled
+    enc = encode(cb, prof, (), derived_for(cb, prof, None, dt.date.fromisoformat(DAY)))
+    rng = np.random.default_rng(5)
+    for name, before, after in (("revenue", "营业收入≥2000万元（", "）"), ("district_code", "区县=", "")):
+        _, card = Displays(cb, enc).codes(name)
+        for size in (3, card + 50):  # fewer rows than values: joined per row; more: gathered from every value
+            rows = rng.integers(0, len(prof), size)
+            displays = Displays(cb, enc)
+            got = displays.pieces_at(name, before, after, rows)
+            assert ((name, before, after) in displays._pieces) == (card <= size), (name, size)
+            want = Displays(cb, enc).pieces(name, before, after).take(displays.codes(name)[0][rows])
+            assert got.equals(want), (name, size)
+            assert got.to_pylist()[0].startswith(before) and got.to_pylist()[0].endswith(after)

@@ -351,11 +351,12 @@ def _distinct(columns: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.nda
             _, first, inv = np.unique(np.stack([c for c, _ in columns], axis=1), axis=0, return_index=True,
                                       return_inverse=True)
             return inv.reshape(-1).astype(np.int32), first
-        key = key * card + codes
+        np.multiply(key, card, out=key)  # in place: no temporary per column the size of the pairs
+        np.add(key, codes, out=key)
         span *= card
     inv, uniq = pd.factorize(key)
     first = np.empty(len(uniq), dtype=np.int64)
-    first[inv[::-1]] = np.arange(n - 1, -1, -1)
+    first[inv] = np.arange(n)  # any pair of a combination shows its text (the last one scattered)
     return inv.astype(np.int32), first
 
 

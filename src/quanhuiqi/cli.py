@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from quanhuiqi.process import ALLOCATOR_SETTINGS, GC_THRESHOLDS, batch_settings  # noqa: F401 (named here too)
 
 
 def _date(text: str) -> dt.date:
@@ -375,20 +376,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# Arrow's allocator (mimalloc) in a command that builds and drops a few hundred MB of text policy by policy:
-# left to its defaults it asks for transparent huge pages over its arena and hands freed pages back to the
-# kernel after a second (1,834 purges at 100k × 500), so later policies' buffers fault in fresh 2 MB pages the
-# kernel zero-fills first — a fifth of the command's CPU samples were the kernel clearing pages (perf:
-# ``clear_page_erms`` under ``do_huge_pmd_anonymous_page``), most of its system time, varying from run to run.
-# Plain 4 kB pages, and freed memory kept 10 s for the next policies (27 purges), remove that churn.  Read when
-# Arrow loads: set before this process first imports pandas/pyarrow; a user's own setting wins.
-ALLOCATOR_SETTINGS = {"MIMALLOC_ALLOW_THP": "0", "MIMALLOC_PURGE_DELAY": "10000"}
-# The cycle collector ran 560 times in the same command (0.3 CPU s, 0.17 of it in 4 full passes over the
-# interpreter's heap of pandas, Arrow and the parsed book) for the few cycles a batch command leaves: its first
-# generation collected every 50,000 container allocations, not every 2,000 (0.06 s).
-GC_THRESHOLDS = (50_000, 20, 100)
-# The daily job churns the same way partition by partition: at 100k × 2,000 in 10 partitions its system time
-# fell from 23.6 to 10.2 CPU s with these settings (benchmarks/daily_run.py, back to back, same output).
 BATCH_COMMANDS = ("eligibility", "push")
 
 
@@ -396,12 +383,8 @@ def batch_process_settings(command: str | None) -> None:
     """This process's allocator settings and collector thresholds for the batch commands that churn Arrow memory
     and Python objects (:data:`ALLOCATOR_SETTINGS`, :data:`GC_THRESHOLDS`); the allocator's have no effect
     once Arrow is loaded (``main`` called from a process that already imported it)."""
-    if command not in BATCH_COMMANDS:
-        return
-    gc.set_threshold(*GC_THRESHOLDS)
-    if "pyarrow" not in sys.modules:
-        for key, value in ALLOCATOR_SETTINGS.items():
-            os.environ.setdefault(key, value)
+    if command in BATCH_COMMANDS:
+        batch_settings()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

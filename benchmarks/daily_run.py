@@ -157,8 +157,10 @@ def main() -> int:
         "model": a.model or "rules",
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),  # the job's own (the machine is shared)
+        "system_cpu_seconds": round(usage.ru_stime, 1),
         "peak_rss_gb": round(peak_gb, 2),
         "stage_seconds": report["timings_s"],
+        "stage_cpu_s": report.get("cpu_s", {}),
         "summary": report["summary"],
         "history_rows": report["inputs"]["push_history"].get("rows"),
         "load_average_1min_start": load_start,

@@ -32,7 +32,7 @@ DAY = "2025-07-01"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
+def run_job(city: Path, out: Path, master: str, partition_size: int, conf: dict[str, str] | None = None) -> None:
     """In the child: the Spark run, then the driver's own peak RSS on stdout."""
     import logging
 
@@ -80,7 +80,7 @@ def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    spark = local_session(master, "quanhuiqi-bench", **{"spark.driver.memory": "4g"})
+    spark = local_session(master, "quanhuiqi-bench", **{"spark.driver.memory": "4g", **(conf or {})})
     spark.sparkContext.setLogLevel("ERROR")
     stages.mark("session")
     result = run_daily_spark(DAY, city, out, config={"run": {"partition_size": partition_size}}, spark=spark)
@@ -93,16 +93,18 @@ def run_job(city: Path, out: Path, master: str, partition_size: int) -> None:
     jvm_threads: dict[str, float] = {}
     for group, cpu in threads.values():
         jvm_threads[group] = jvm_threads.get(group, 0.0) + cpu
-    tree = {"descendants_cpu_s": round(sum(cpu for cpu, _, _ in seen.values()), 1),
-            "jvm_peak_rss_gb": round(max((hwm for _, hwm, _ in seen.values()), default=0.0), 3),
-            "worker_processes": sum(1 for _, _, kind in seen.values() if kind == "python.worker"),
+    tree = {"descendants_cpu_s": round(sum(cpu for cpu, _, _, _ in seen.values()), 1),
+            "jvm_peak_rss_gb": round(max((hwm for _, hwm, _, _ in seen.values()), default=0.0), 3),
+            "worker_processes": sum(1 for _, _, kind, _ in seen.values() if kind == "python.worker"),
             "cpu_s_by_kind": {k: round(v, 1) for k, v in kinds.items()},
+            "system_cpu_s_by_kind": {k: round(v, 1) for k, v in _system_by_kind(seen).items()},
             "jvm_threads_cpu_s": {k: round(v, 1) for k, v in sorted(jvm_threads.items(), key=lambda kv: -kv[1])
                                   if v >= 0.5},
             "cpu_s_by_stage": {st: {k: round(v, 1) for k, v in d.items() if round(v, 1)} for st, d in by_stage.items()}}
     spark.stop()
     own = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"summary": result.report["summary"], "timings_s": result.report.get("timings_s", {}),
+                      "report_cpu_s": result.report.get("cpu_s", {}),
                       "postings": dict(kv.split("=", 1) for kv in Keep.seen[-1].split()[2:] if "=" in kv)
                       if Keep.seen else None,
                       "driver_peak_rss_gb": round(own.ru_maxrss / 1024**2, 3),
@@ -173,7 +175,7 @@ def _arrow_mb() -> float:
 
 def _tree_cpu(root: int, seen: dict, threads: dict | None = None) -> None:
     """Record into ``seen`` (keyed by pid and start time) each descendant's own CPU seconds (user + system,
-    not what it reaped: every process is counted once), its kind (``jvm``; ``python.daemon``, the PySpark
+    not what it reaped: every process is counted once; and the system part apart), its kind (``jvm``; ``python.daemon``, the PySpark
     daemon the JVM starts; ``python.worker``, the workers it forks; ``other``) and, for the JVM, its peak RSS;
     into ``threads`` (keyed by tid and start time) each JVM thread's CPU seconds under its name, digits
     dropped (``GC Thread``, ``C2 CompilerThre``, ``Executor task l`` …: the kernel keeps 15 characters)."""
@@ -192,6 +194,7 @@ def _tree_cpu(root: int, seen: dict, threads: dict | None = None) -> None:
         try:
             f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             cpu = (int(f[11]) + int(f[12])) / tick  # utime stime
+            system = int(f[12]) / tick
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
             hwm = 0.0
             if "java" in comm:
@@ -204,7 +207,7 @@ def _tree_cpu(root: int, seen: dict, threads: dict | None = None) -> None:
                 kind = "python.daemon" if parent == "jvm" else "python.worker" if parent.startswith("python") else "other"
             else:
                 kind = "other"
-            seen[(pid, f[19])] = (cpu, hwm, kind)  # f[19]: start time
+            seen[(pid, f[19])] = (cpu, hwm, kind, system)  # f[19]: start time
         except (OSError, IndexError, ValueError):
             continue
         todo += [(c, kind) for c in children.get(pid, [])]
@@ -223,11 +226,20 @@ def _thread_cpu(pid: int, tick: int, threads: dict) -> None:
             continue
 
 
+def _system_by_kind(seen: dict) -> dict[str, float]:
+    """System (kernel) CPU seconds by process kind, the driver's own included: page faults and zeroing show here."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    out = {"driver": own.ru_stime}
+    for _, _, kind, system in seen.values():
+        out[kind] = out.get(kind, 0.0) + system
+    return out
+
+
 def _cpu_by_kind(seen: dict, threads: dict) -> dict[str, float]:
     """CPU seconds so far: the driver's own, and the recorded descendants' by kind."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     out = {"driver": own.ru_utime + own.ru_stime}
-    for cpu, _, kind in seen.values():
+    for cpu, _, kind, _ in seen.values():
         out[kind] = out.get(kind, 0.0) + cpu
     return out
 
@@ -242,9 +254,12 @@ def main() -> int:
     ap.add_argument("--run-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--city", default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Spark setting for the session (repeatable), e.g. spark.python.daemon.module=pyspark.daemon")
     args = ap.parse_args()
+    conf = dict(kv.split("=", 1) for kv in args.conf)
     if args.run_only:
-        run_job(Path(args.city), Path(args.out), args.master, args.partition_size)
+        run_job(Path(args.city), Path(args.out), args.master, args.partition_size, conf)
         return 0
     city = Path(args.city or f"/tmp/quanhuiqi_bench_city_{args.enterprises}_{args.policies}")
     if not (city / "enterprises.csv").exists():
@@ -257,7 +272,8 @@ def main() -> int:
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--run-only", "--city", str(city), "--out", str(out),
-                           "--master", args.master, "--partition-size", str(args.partition_size)],
+                           "--master", args.master, "--partition-size", str(args.partition_size),
+                           *[f"--conf={kv}" for kv in args.conf]],
                           capture_output=True, text=True, env={**os.environ, "PYSPARK_PYTHON": sys.executable})
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -270,10 +286,12 @@ def main() -> int:
         "driver_peak_rss_gb": child["driver_peak_rss_gb"], "driver_cpu_s": child["driver_cpu_s"],
         "executors_and_jvm_cpu_s": child["descendants_cpu_s"], "jvm_peak_rss_gb": child["jvm_peak_rss_gb"],
         "cpu_s_total": round(child["driver_cpu_s"] + child["descendants_cpu_s"], 1),
-        "cpu_s_by_kind": child["cpu_s_by_kind"], "worker_processes": child["worker_processes"],
+        "cpu_s_by_kind": child["cpu_s_by_kind"], "system_cpu_s_by_kind": child["system_cpu_s_by_kind"],
+        "worker_processes": child["worker_processes"], "conf": conf,
         "jvm_threads_cpu_s": child["jvm_threads_cpu_s"], "cpu_s_by_stage": child["cpu_s_by_stage"],
         "summary": child["summary"], "postings": child["postings"],
-        "stage_seconds": child["timings_s"], "driver_rss_by_stage_mb": child["driver_rss_by_stage_mb"],
+        "stage_seconds": child["timings_s"], "stage_cpu_s": child["report_cpu_s"],
+        "driver_rss_by_stage_mb": child["driver_rss_by_stage_mb"],
         "load_average_start": load0, "load_average_end": os.getloadavg(),
         "command": "python benchmarks/spark_driver.py " + " ".join(sys.argv[1:]),
     }

@@ -68,6 +68,12 @@ def test_spark_run_equals_local_run_on_the_sample_city(spark, tmp_path, whole_ci
         m["outputs"] = {k: v for k, v in m["outputs"].items() if k.split("/")[0] not in written_as_parts}
     assert manifest == local_manifest
     assert {"partitions", "spark.read", "spark.partitions"} - {"partitions"} <= set(remote.report["timings_s"])
+    # CPU per stage: the partitions' measured where they ran (this process locally, the workers on Spark), and
+    # what only Spark does apart (the tables' conversion from Arrow, each worker's start)
+    stages = {"partitions.profile", "partitions.eligibility", "partitions.rank", "partitions.evidence"}
+    assert stages <= set(local.report["cpu_s"]) and stages <= set(remote.report["cpu_s"])
+    assert {"partitions.spark.tables", "partitions.spark.worker_start", "postings.match"} <= set(remote.report["cpu_s"])
+    assert all(v >= 0 for v in remote.report["cpu_s"].values())
 
 
 def test_executors_stage_the_large_tables_and_the_staging_folder_goes(spark, tmp_path, caplog):

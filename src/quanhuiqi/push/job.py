@@ -30,6 +30,7 @@ from quanhuiqi.push.outputs import DayWriter, crash_point, dumps, input_hash, re
 from quanhuiqi.push.partition import (
     BatchInput,
     DayContext,
+    StageClock,
     count_partition,
     enterprise_batches,
     load_state,
@@ -413,6 +414,8 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
     for s in stats:
         for k, t in s.get("timings", {}).items():
             progress.add_time(f"partitions.{k}", t)
+        for k, t in s.get("cpu", {}).items():  # where the partitions ran: this process, or Spark's workers
+            progress.add_cpu(f"partitions.{k}", t)
     for name, st in streamed.items():
         progress.add_time(f"partitions.write.{name}", st.get("seconds", 0.0))
     prev_day = (day - pd.Timedelta(days=1)).date().isoformat()
@@ -498,6 +501,7 @@ def finish(prep: Prepared, w: DayWriter, tables: dict[str, pd.DataFrame], stream
             crash_point("write:appeals")
         progress.add_time("write.tables", time.perf_counter() - t_write)
         report["timings_s"] = {k: round(v, 3) for k, v in progress.timings.items()}
+        report["cpu_s"] = {k: round(v, 3) for k, v in progress.cpu.items()}
         w.json("report.json", report, record=False)
         if cfg["outputs"]["report_html"]:
             w.text("report.html", render_html(report), record=False)
@@ -628,18 +632,18 @@ def run_daily(
                                                               facts=batch.facts)
                     del batch
                     counts.append(part_counts)
-                    t = time.perf_counter()
+                    clock = StageClock(progress.timings, progress.cpu)
                     staged[p, b] = stage_state(part_state, staging / f"state-{p:06d}-{b:06d}.pkl")
-                    progress.add_time("partitions.stage", time.perf_counter() - t)
+                    clock.lap("partitions.stage")
                     del part_state
             del clean, by_part
             ctx = with_city(prep, counts)
             # pass 2: every partition ranks against the city's statistics (its batches in uscc order)
             for p, b in progress.iterate(sorted(staged), total=len(staged), desc="partitions (rank)", unit="batch"):
-                t = time.perf_counter()
+                clock = StageClock(progress.timings, progress.cpu)
                 part_state = load_state(staged[p, b])
                 os.remove(staged[p, b])
-                progress.add_time("partitions.stage", time.perf_counter() - t)
+                clock.lap("partitions.stage")
                 sink.add(rank_partition(part_state, ctx))
                 del part_state
                 crash_point("partition")
@@ -671,9 +675,9 @@ def with_city(prep: Prepared, counts: list[Any]) -> DayContext:
 
     if not counts:
         return prep.ctx
-    t = time.perf_counter()
+    clock = StageClock(prep.progress.timings, prep.progress.cpu)
     city = CityStatistics.sum(counts).prepared()
-    prep.progress.add_time("partitions.city", time.perf_counter() - t)
+    clock.lap("partitions.city")
     return replace(prep.ctx, city=city)
 
 

@@ -77,6 +77,25 @@ class DayContext:
     city: Any = None  # the day's CityStatistics, summed over the partitions (set between the passes)
 
 
+class StageClock:
+    """Wall and CPU seconds per stage of a partition, added into ``timings`` and ``cpu``: ``lap(name)`` charges
+    what passed since the last lap (or ``restart``).  CPU is this process's (``time.process_time``): a Spark
+    worker's own, comparable with the local run's, whatever else the machine runs."""
+
+    def __init__(self, timings: dict[str, float], cpu: dict[str, float]) -> None:
+        self.timings, self.cpu = timings, cpu
+        self.restart()
+
+    def restart(self) -> None:
+        self.t, self.c = time.perf_counter(), time.process_time()
+
+    def lap(self, name: str) -> None:
+        t, c = time.perf_counter(), time.process_time()
+        self.timings[name] = self.timings.get(name, 0.0) + t - self.t
+        self.cpu[name] = self.cpu.get(name, 0.0) + c - self.c
+        self.t, self.c = t, c
+
+
 @dataclass
 class PartitionState:
     """What the first pass of a partition leaves for the second: its clean enterprises' names, its
@@ -93,6 +112,7 @@ class PartitionState:
     grants: pd.DataFrame | None
     suppressions: pd.DataFrame | None
     timings: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per stage (``timings`` is wall)
     readiness: Any = None  # the partition's readiness counts (policy.readiness), when the report has them
     history_statistics: Any = None  # the partition's push history, fitted (rank.history.HistoryStatistics)
 
@@ -168,34 +188,34 @@ def count_partition(
     from quanhuiqi.rank.history import HistoryStatistics
 
     timings: dict[str, float] = {}
-    t = time.perf_counter()
+    cpu: dict[str, float] = {}
+    clock = StageClock(timings, cpu)
     prof = profile(clean, ctx.as_of)
     if ctx.book.compiled.derived_fields:  # record tests, yearly figures, declarations: columns of the profile
         prof = with_facts(ctx.book, prof, facts, ctx.as_of)
-    timings["profile"] = time.perf_counter() - t
+    clock.lap("profile")
 
-    t = time.perf_counter()
     res = evaluate(ctx.book, prof, ctx.as_of, evidence=False, categorical=True,
                    near_miss_per_enterprise=ctx.near_miss_per_enterprise or None, grants=grants)
     cand = res.pairs.reset_index(drop=True)
-    timings["eligibility"] = time.perf_counter() - t
+    clock.lap("eligibility")
 
     readiness = None
     if ctx.sources is not None:  # 免申即享 readiness: additive counts over the verdicts as they come
         from quanhuiqi.policy.readiness import readiness_counts
 
-        t = time.perf_counter()
+        clock.restart()
         readiness = readiness_counts(res.pairs, prof, ctx.book, ctx.as_of, ctx.sources)
-        timings["readiness"] = time.perf_counter() - t
+        clock.lap("readiness")
 
-    t = time.perf_counter()
+    clock.restart()
     hist = _scorer_history(history)  # fitted once: its city-level totals now, its enterprise tables in pass 2
     fitted = None if hist is None else HistoryStatistics.fit(hist, prof, _rank_policies(ctx))
     counts = CityStatistics.count(cand, prof, ctx.as_of, history=fitted, policies=_rank_policies(ctx))
-    timings["city_counts"] = time.perf_counter() - t
+    clock.lap("city_counts")
     state = PartitionState(names=clean[["uscc", "name"]], enterprises=len(clean), profile=prof, pairs=cand,
                            near_misses=getattr(res, "near_misses", None), blocked=res.blocked, history=history,
-                           grants=grants, suppressions=suppressions, timings=timings, readiness=readiness,
+                           grants=grants, suppressions=suppressions, timings=timings, cpu=cpu, readiness=readiness,
                            history_statistics=fitted)
     return state, counts
 
@@ -210,10 +230,10 @@ def rank_partition(state: PartitionState, ctx: DayContext) -> PartitionResult:
 
     if ctx.city is None:
         raise ValueError("rank_partition needs the city's statistics (ctx.city): sum the partitions' counts first")
-    timings = dict(state.timings)
+    timings, cpu = dict(state.timings), dict(state.cpu)
+    clock = StageClock(timings, cpu)
     prof, cand, history = state.profile, state.pairs, state.history
     grants, suppressions = state.grants, state.suppressions
-    t = time.perf_counter()
     pol = ctx.policies
     at = pd.Index(pol["policy_id"]).get_indexer(cand["policy_id"].cat.categories)
     per_policy = cand["policy_id"].cat.codes.to_numpy()
@@ -229,9 +249,8 @@ def rank_partition(state: PartitionState, ctx: DayContext) -> PartitionResult:
         pre = prescore(cand, ctx.policy_term, _prescore_weights(ctx.scorer), profile=prof,
                        city=ctx.city.population_statistics())
         to_rank = shortlist(holds, pre, ctx.shortlist, ctx.rules)
-    timings["rules_before_ranking"] = time.perf_counter() - t
+    clock.lap("rules_before_ranking")
 
-    t = time.perf_counter()
     score = np.full(len(cand), np.nan)
     ranked = np.flatnonzero(to_rank)
     feats = None
@@ -243,9 +262,8 @@ def rank_partition(state: PartitionState, ctx: DayContext) -> PartitionResult:
         feats = ctx.scorer.features(sub, prof, ctx.book, ctx.as_of, history=hist, city=ctx.city)
         score[ranked] = np.asarray(ctx.scorer.score_features(feats), dtype=np.float64)
     cand["score"] = score
-    timings["rank"] = time.perf_counter() - t
+    clock.lap("rank")
 
-    t = time.perf_counter()
     decision = apply_push_rules(
         cand[CANDIDATE_COLUMNS],
         as_of=ctx.as_of,
@@ -253,9 +271,8 @@ def rank_partition(state: PartitionState, ctx: DayContext) -> PartitionResult:
         names=state.names,
         holds=holds,
     )
-    timings["rules"] = time.perf_counter() - t
+    clock.lap("rules")
 
-    t = time.perf_counter()
     push_list = decision.push_list
     if len(push_list) and feats is not None:
         # the ranker's reason for the pushed pairs only (tags added by the rules stay in front)
@@ -270,7 +287,7 @@ def rank_partition(state: PartitionState, ctx: DayContext) -> PartitionResult:
     auto_grant = decision.auto_grant
     if len(auto_grant):
         auto_grant = auto_grant.assign(evidence=evidence_for(ctx.book, prof, auto_grant))
-    timings["evidence"] = time.perf_counter() - t
+    clock.lap("evidence")
     per_district: dict[str, int] = {}
     if "district_code" in prof and len(push_list):
         d = push_list[["uscc"]].merge(prof[["uscc", "district_code"]].astype("string"), on="uscc", how="left")
@@ -280,6 +297,7 @@ def rank_partition(state: PartitionState, ctx: DayContext) -> PartitionResult:
         "candidates_per_verdict": value_counts(cand["verdict"]) if len(cand) else {},
         "pushed_per_district": per_district,
         "timings": timings,
+        "cpu": cpu,
     }
     if state.readiness is not None:  # 免申即享 readiness: additive counts (first pass), summed on the driver
         stats["readiness"] = state.readiness

@@ -42,26 +42,31 @@ def _ensure_handler() -> None:
 
 
 class Progress:
-    """Stage timings, structured log lines, and a tqdm bar over long loops when stderr is a TTY."""
+    """Stage timings (wall and CPU), structured log lines, and a tqdm bar over long loops when stderr is a TTY."""
 
     def __init__(self, run: str, *, tty: bool | None = None):
         _ensure_handler()
         self.run = run
         self.tty = sys.stderr.isatty() if tty is None else tty
         self.timings: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}  # CPU seconds per stage: this process's, and the partitions' where they ran
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + float(seconds)
+
+    def add_cpu(self, stage: str, seconds: float) -> None:
+        self.cpu[stage] = self.cpu.get(stage, 0.0) + float(seconds)
 
     @contextmanager
     def stage(self, name: str, **fields: Any) -> Iterator[dict[str, Any]]:
         """Time a stage; the caller may add result counts to the yielded dict."""
         info: dict[str, Any] = {}
         log_event("stage_start", run=self.run, stage=name, **fields)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         yield info
         dt = time.perf_counter() - t0
         self.add_time(name, dt)
+        self.add_cpu(name, time.process_time() - c0)
         log_event("stage_done", run=self.run, stage=name, seconds=dt, **info)
 
     def iterate(self, items: Iterable[T], *, total: int, desc: str, unit: str = "part") -> Iterator[T]:

@@ -21,6 +21,7 @@ import pickle
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ from quanhuiqi.push.job import (
 )
 from quanhuiqi.push.outputs import crash_point, write_table_part
 from quanhuiqi.push.partition import (
+    StageClock,
     count_partition,
     load_state,
     n_partitions,
@@ -72,6 +74,29 @@ from quanhuiqi.tables.rejects import concat_rejects
 
 SEP = "__"  # table__column in the unioned frame
 OUT_SCHEMA = "_part long, _kind string, _payload binary"
+
+_WORKER: dict[str, float] = {"tasks": 0, "tag": 0.0}  # per Python worker process: tasks run, the tag UDF's CPU
+
+
+def _task_clock() -> StageClock:
+    """A task's CPU (and wall) account in its Python worker.  A worker's first task is also charged what the
+    worker spent before it — the fork, PySpark's worker and the unpickled task's imports (``spark.worker_start``)
+    — and any task the partition tag's CPU since the last one (``spark.tag``): the read's UDF tasks return
+    no account of their own.  ``spark.*`` stages are work the local run does not do."""
+    clock = StageClock({}, {})
+    if not _WORKER["tasks"]:
+        clock.cpu["spark.worker_start"] = time.process_time() - _WORKER["tag"]
+    if _WORKER["tag"]:
+        clock.cpu["spark.tag"] = _WORKER["tag"]
+        _WORKER["tag"] = 0.0
+    _WORKER["tasks"] += 1
+    return clock
+
+
+def _add_cpu(progress: Any, stage: str, cpu: dict[str, float]) -> None:
+    """A one-task step's CPU account, measured in its worker, into the report's ``cpu_s`` as ``stage.<part>``."""
+    for k, v in cpu.items():
+        progress.add_cpu(f"{stage}.{k}", v)
 
 
 def local_session(master: str = "local[2]", app: str = "quanhuiqi-push", **conf: str) -> Any:
@@ -180,7 +205,10 @@ def _part_column(partitions: int) -> Any:
 
     @F.pandas_udf("long")
     def part_of(uscc: pd.Series) -> pd.Series:
-        return pd.Series(partition_of(uscc, partitions), index=uscc.index)
+        c = time.process_time()
+        out = pd.Series(partition_of(uscc, partitions), index=uscc.index)
+        _WORKER["tag"] += time.process_time() - c
+        return out
 
     return part_of(F.col("uscc"))
 
@@ -268,11 +296,16 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
         from quanhuiqi.tables import validate_enterprises, validate_history
         from quanhuiqi.tables.facts import FactTables
 
+        task = _task_clock()
         frames = list(batches)
+        task.lap("spark.arrow_in")
         if not frames:
             return
         ctx = ctx_bc.value
+        task.lap("spark.broadcast")
         for part, tables in _partition_tables(frames, columns):
+            task.lap("spark.tables")
+            clock, task = task, StageClock({}, {})  # the task's own stages go with its first partition
             rejects, counts = [], {}
             clean, rej, counts["enterprises"] = _validated(validate_enterprises, tables["enterprises"], ctx.as_of, "enterprises")
             rejects.append(rej)
@@ -302,15 +335,18 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
                     setattr(facts, name, frame.drop(columns=[c for c in ("_row",) if c in frame]))
                     rejects.append(rej)
             out: dict[str, Any] = {"rejects": concat_rejects(rejects)}
+            clock.lap("validate")
             if posters_path is not None:  # the clean rows of enterprises that posted, staged for the matcher
                 path = Path(staging) / f"posters-{int(part):06d}.pkl"
                 stage_state(clean[_is_poster(clean["uscc"], posters_path)], path)
                 out["posters"] = str(path)
+                clock.lap("spark.stage")
             prev = None
             if yesterday:  # the previous day's push list, this partition's rows: the report's changes
                 prev = tables["yesterday"].drop(columns="_row") if "yesterday" in tables else None
                 prev = prev if prev is not None else pd.DataFrame({"uscc": [], "policy_id": []}, dtype="string")
-            stats: dict[str, Any] = {"counts": counts, "trend": _trend_counts(tables, ctx)}
+            stats: dict[str, Any] = {"counts": counts, "trend": _trend_counts(tables, ctx), "cpu": clock.cpu}
+            clock.lap("trend")
             if len(clean):  # pass 1: verdicts and counts; the state waits in the staging folder for pass 2
                 part_state, city = count_partition(
                     clean,
@@ -320,20 +356,26 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
                     suppressions=state["suppressions"],
                     facts=facts,
                 )
+                clock.restart()  # count_partition's stages are in the state's own account
                 out["state"] = str(stage_state(part_state, Path(staging) / f"state-{int(part):06d}.pkl"))
+                clock.lap("stage")  # the local run stages its states too
                 out["city"] = str(stage_state(city, Path(staging) / f"city-{int(part):06d}.pkl"))  # summed one at a time
                 if prev is not None:
                     out["yesterday"] = str(stage_state(prev, Path(staging) / f"yesterday-{int(part):06d}.pkl"))
             elif prev is not None and len(prev):  # no enterprise left to push to: only yesterday's pairs count
                 out["push_counts"] = PushListCounts.of(empty_push_list(), prev)
-            out["stats"] = stats
-            yield pa.RecordBatch.from_pydict(
+            clock.lap("spark.stage")
+            out["stats"] = stats  # its CPU account is complete but for the pickling below (charged to the next)
+            batch = pa.RecordBatch.from_pydict(
                 {
                     "_part": pa.array([int(part)] * len(out), pa.int64()),
                     "_kind": pa.array(list(out), pa.string()),
                     "_payload": pa.array([pickle.dumps(v, protocol=5) for v in out.values()], pa.binary()),
                 }
             )
+            task.lap("spark.stage")
+            yield batch
+            task.restart()
 
     return run
 
@@ -376,6 +418,7 @@ class _StatsTotal:
         self.per_verdict: dict[str, int] = {}
         self.per_district: dict[str, int] = {}
         self.timings: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}  # both passes' CPU per stage, measured in the workers
         self.readiness: Any = None
 
     @staticmethod
@@ -386,6 +429,7 @@ class _StatsTotal:
     def add(self, stats: dict[str, Any]) -> None:
         for name, c in stats.get("counts", {}).items():
             self._add(self.counts.setdefault(name, {}), c)
+        self._add(self.cpu, stats.get("cpu", {}))
         if stats.get("trend") is not None:
             self.trend = stats["trend"] if self.trend is None else _sum_trend([self.trend, stats["trend"]])
         if "timings" in stats:  # pass 2
@@ -404,7 +448,7 @@ class _StatsTotal:
         if not self.ranked_parts:
             return []
         return [{"candidates_per_verdict": self.per_verdict, "pushed_per_district": self.per_district,
-                 "timings": self.timings, "readiness": self.readiness}]
+                 "timings": self.timings, "cpu": self.cpu, "readiness": self.readiness}]
 
 
 def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
@@ -414,10 +458,14 @@ def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
 
     def run(item: tuple[int, str, str | None]) -> list[tuple[int, str, bytes]]:
         part, state_path, yesterday_path = item
+        clock = _task_clock()
         ctx = ctx_bc.value
+        clock.lap("spark.broadcast")
         part_state = load_state(state_path)
         os.remove(state_path)
+        clock.lap("stage")  # the local run reads its staged state back too
         r = rank_partition(part_state, ctx)
+        clock.restart()  # rank_partition's stages are in its own account
         out: dict[str, Any] = {}
         push_list = r.push_list.sort_values(PUSH_LIST_ORDER, kind="stable").reset_index(drop=True)
         previous = None
@@ -428,13 +476,15 @@ def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
         if len(push_list):  # an empty part is left out (no schema of its own to disagree with the others')
             out["push_list"] = {fmt: str(write_table_part(push_list, Path(staging) / f"push_list-{int(part):06d}.{fmt}",
                                                           fmt)) for fmt in formats}
+        clock.lap("write.push_list")
         for name in STREAMED:
             part_rows = prepare_part(name, getattr(r, name))
             if part_rows is not None:
                 path = Path(staging) / f"{name}-{int(part):06d}.arrow"
                 write_part(part_rows, path)
                 out[name] = {"path": str(path), "rows": part_rows.rows, "counts": part_rows.counts}
-        out["stats"] = r.stats
+        clock.lap("write.streamed")
+        out["stats"] = {**r.stats, "cpu": {**r.stats["cpu"], **clock.cpu}}  # no stage in both
         # the payload (counts per policy and readiness: a few MB a partition) is staged as a file and only its
         # path travels: the driver reads one at a time, so its memory does not grow with the partitions
         path = stage_state(out, Path(staging) / f"payload-{int(part):06d}.pkl")
@@ -526,14 +576,18 @@ def _postings_read_task(path: str, encoding: str | None, day: Any, staging: str)
     def run(_: int) -> list[bytes]:
         from quanhuiqi.postings import validate_postings
 
+        clock = _task_clock()
         info: dict[str, Any] = {}
         raw = read_table(path, encoding=encoding, report=info)
+        clock.lap("read")
         pv = validate_postings(raw, day, "postings")
         info.update(rows=len(raw), clean=len(pv.clean), rows_rejected=pv.rows_rejected)
+        clock.lap("validate")
         clean = stage_state(pv.clean, Path(staging) / "postings-clean.pkl")
         posters = stage_state(set(pv.clean["uscc"].dropna().astype(str)), Path(staging) / "postings-posters.pkl")
-        return [pickle.dumps({"info": info, "rejects": pv.rejects, "clean": str(clean), "posters": str(posters)},
-                             protocol=5)]
+        clock.lap("spark.stage")
+        return [pickle.dumps({"info": info, "rejects": pv.rejects, "clean": str(clean), "posters": str(posters),
+                              "cpu": clock.cpu}, protocol=5)]
 
     return run
 
@@ -547,13 +601,15 @@ def _appeals_task(path: str, day: Any, cfg: dict, encoding: str | None, loaded: 
     def run(_: int) -> list[bytes]:
         from quanhuiqi.appeals.daily import AppealsDay, appeals_day
 
+        clock = _task_clock()
         read_as: dict[str, Any] = {}
         day_ = appeals_day(Path(path), day, cfg, encoding, read_as, loaded=loaded)
         files = {name: (len(frame), {fmt: str(write_table_part(frame, Path(staging) / f"appeals-{name}.{fmt}", fmt))
                                      for fmt in formats[name]})
                  for name, frame in day_.tables.items()}
         lean = AppealsDay({}, day_.rejects, day_.report, day_.warnings, day_.emerging)
-        return [pickle.dumps({"appeals": lean, "files": files, "read_as": read_as}, protocol=5)]
+        clock.lap("appeals")
+        return [pickle.dumps({"appeals": lean, "files": files, "read_as": read_as, "cpu": clock.cpu}, protocol=5)]
 
     return run
 
@@ -570,6 +626,7 @@ def _appeals_on_spark(spark: Any, prep: Any, staging: Path) -> tuple[Any, dict[s
             formats_of(cfg))).collect()[0])
         appeals = got["appeals"]
         prep.inputs["appeals"].update(got["read_as"])
+        _add_cpu(prep.progress, "appeals", got["cpu"])
         info.update(new=appeals.report["new_appeals"], cases=appeals.report["cases"])
     return appeals, {name: (rows, {fmt: Path(p) for fmt, p in paths.items()})
                      for name, (rows, paths) in got["files"].items()}
@@ -583,6 +640,7 @@ def _postings_index_task(clean_path: str, poster_paths: list[str], interactions:
     def run(_: int) -> list[bytes]:
         from quanhuiqi.postings.partitioned import build_match_index, demand_ranges
 
+        clock = _task_clock()
         clean = load_state(clean_path)
         os.remove(clean_path)
         frames = [load_state(p) for p in poster_paths]
@@ -590,17 +648,21 @@ def _postings_index_task(clean_path: str, poster_paths: list[str], interactions:
             os.remove(p)
         ent = (pd.concat(frames, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
                if frames else None)
+        clock.lap("spark.stage")
         info, rejects, history = {}, [], None
         if interactions is not None:
             history = posting_interactions(read_table(interactions, encoding=encoding, report=info), day,
                                            {"posting_interactions": info}, rejects)
+        clock.lap("interactions")
         mi = build_match_index(clean, day, ent, history)
         del clean, ent, frames, history
+        clock.lap("index")
         path = stage_state(mi, Path(staging) / "postings-index.pkl")
         ranges = demand_ranges(mi.open_demand_ids(), per_task)
+        clock.lap("spark.stage")
         return [pickle.dumps({"index": str(path), "bytes": path.stat().st_size, "ranges": ranges or [None],
-                              "postings": len(mi.index.postings), "info": info, "rejects": concat_rejects(rejects)},
-                             protocol=5)]
+                              "postings": len(mi.index.postings), "info": info, "rejects": concat_rejects(rejects),
+                              "cpu": clock.cpu}, protocol=5)]
 
     return run
 
@@ -612,10 +674,15 @@ def _postings_match_function(index_path: str, scorer: Any, k: int, staging: str,
         from quanhuiqi.postings.partitioned import match_range
 
         i, bounds = item
-        pairs = match_range(_load_cached(index_path), bounds, scorer, k)
+        clock = _task_clock()
+        index = _load_cached(index_path)
+        clock.lap("spark.load_index")
+        pairs = match_range(index, bounds, scorer, k)
+        clock.lap("match")
         paths = {fmt: str(write_table_part(pairs, Path(staging) / f"postings_pairs-{i:06d}.{fmt}", fmt))
                  for fmt in formats}
-        return [pickle.dumps((i, len(pairs), paths), protocol=5)]
+        clock.lap("write")
+        return [pickle.dumps((i, len(pairs), paths, clock.cpu), protocol=5)]
 
     return run
 
@@ -634,6 +701,7 @@ def _match_on_spark(spark: Any, prep: Any, staging: Path, read: dict, poster_pat
         read["clean"], poster_paths, str(inter) if inter is not None else None, prep.encoding, prep.day,
         str(staging), per_task)).collect()[0])
     rejects.append(built["rejects"])
+    _add_cpu(prep.progress, "postings", built["cpu"])
     if inter is not None:
         prep.inputs["posting_interactions"].update(built["info"])
     scorer = resolve_scorer(cfg["postings"]["model"])
@@ -642,8 +710,10 @@ def _match_on_spark(spark: Any, prep: Any, staging: Path, read: dict, poster_pat
                                   formats_of(cfg)["postings_pairs"])
     done = sorted(pickle.loads(b) for b in sc.parallelize(todo, len(todo)).flatMap(fn).collect())
     os.remove(built["index"])
+    for *_, cpu in done:
+        _add_cpu(prep.progress, "postings", cpu)
     info = {"index_mb": round(built["bytes"] / 1e6, 1), "postings": built["postings"], "ranges": len(todo)}
-    return [paths for _, _, paths in done], int(sum(n for _, n, _ in done)), info
+    return [paths for _, _, paths, _ in done], int(sum(n for _, n, _, _ in done)), info
 
 
 def run_daily_spark(
@@ -726,6 +796,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
                 str(prep.paths["postings"]), prep.encoding, day, str(staging))).collect()[0])
             rejects.append(read["rejects"])
             inputs["postings"].update(read["info"])
+            _add_cpu(progress, "spark.postings_read", read["cpu"])
             info.update(rows=read["info"]["rows"])
 
     with progress.stage("spark.partitions", partitions=parts) as info:

@@ -32,7 +32,8 @@ DAY = "2025-07-01"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_job(city: Path, out: Path, master: str, partition_size: int, conf: dict[str, str] | None = None) -> None:
+def run_job(city: Path, out: Path, master: str, partition_size: int, conf: dict[str, str] | None = None,
+            worker_daemon: bool = True) -> None:
     """In the child: the Spark run, then the driver's own peak RSS on stdout."""
     import logging
 
@@ -80,7 +81,8 @@ def run_job(city: Path, out: Path, master: str, partition_size: int, conf: dict[
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    spark = local_session(master, "quanhuiqi-bench", **{"spark.driver.memory": "4g", **(conf or {})})
+    spark = local_session(master, "quanhuiqi-bench", worker_daemon=worker_daemon,
+                          **{"spark.driver.memory": "4g", **(conf or {})})
     spark.sparkContext.setLogLevel("ERROR")
     stages.mark("session")
     result = run_daily_spark(DAY, city, out, config={"run": {"partition_size": partition_size}}, spark=spark)
@@ -256,10 +258,13 @@ def main() -> int:
     ap.add_argument("--out", default=None)
     ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                     help="a Spark setting for the session (repeatable), e.g. spark.python.daemon.module=pyspark.daemon")
+    ap.add_argument("--pyspark-daemon", action="store_true",
+                    help="the workers fork from PySpark's own daemon, without the batch process settings "
+                         "(local_session(worker_daemon=False)): what the library's daemon saves")
     args = ap.parse_args()
     conf = dict(kv.split("=", 1) for kv in args.conf)
     if args.run_only:
-        run_job(Path(args.city), Path(args.out), args.master, args.partition_size, conf)
+        run_job(Path(args.city), Path(args.out), args.master, args.partition_size, conf, not args.pyspark_daemon)
         return 0
     city = Path(args.city or f"/tmp/quanhuiqi_bench_city_{args.enterprises}_{args.policies}")
     if not (city / "enterprises.csv").exists():
@@ -273,7 +278,7 @@ def main() -> int:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--run-only", "--city", str(city), "--out", str(out),
                            "--master", args.master, "--partition-size", str(args.partition_size),
-                           *[f"--conf={kv}" for kv in args.conf]],
+                           *[f"--conf={kv}" for kv in args.conf]] + (["--pyspark-daemon"] if args.pyspark_daemon else []),
                           capture_output=True, text=True, env={**os.environ, "PYSPARK_PYTHON": sys.executable})
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -287,7 +292,7 @@ def main() -> int:
         "executors_and_jvm_cpu_s": child["descendants_cpu_s"], "jvm_peak_rss_gb": child["jvm_peak_rss_gb"],
         "cpu_s_total": round(child["driver_cpu_s"] + child["descendants_cpu_s"], 1),
         "cpu_s_by_kind": child["cpu_s_by_kind"], "system_cpu_s_by_kind": child["system_cpu_s_by_kind"],
-        "worker_processes": child["worker_processes"], "conf": conf,
+        "worker_processes": child["worker_processes"], "conf": conf, "worker_daemon": not args.pyspark_daemon,
         "jvm_threads_cpu_s": child["jvm_threads_cpu_s"], "cpu_s_by_stage": child["cpu_s_by_stage"],
         "summary": child["summary"], "postings": child["postings"],
         "stage_seconds": child["timings_s"], "stage_cpu_s": child["report_cpu_s"],

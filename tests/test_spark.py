@@ -76,6 +76,19 @@ def test_spark_run_equals_local_run_on_the_sample_city(spark, tmp_path, whole_ci
     assert all(v >= 0 for v in remote.report["cpu_s"].values())
 
 
+def test_the_workers_fork_from_the_librarys_daemon(spark):
+    """``local_session`` starts the Python workers from ``quanhuiqi.spark.daemon``: the library imported once,
+    before the fork (its imported heap frozen out of the collector), and the batch process settings (the
+    collector's from the daemon, Arrow's allocator's through the executors' environment)."""
+    import gc
+    import os
+
+    got = spark.sparkContext.parallelize([0], 1).map(lambda _: (
+        "quanhuiqi.push.partition" in sys.modules, gc.get_freeze_count() > 0, gc.get_threshold()[0],
+        os.environ.get("MIMALLOC_ALLOW_THP"))).collect()
+    assert got == [(True, True, 50_000, "0")]
+
+
 def test_executors_stage_the_large_tables_and_the_staging_folder_goes(spark, tmp_path, caplog):
     """held_back / near_miss / 免申即享 come to the driver as staged files, appended one partition at a
     time and removed; a configured ``spark.staging`` folder is used and left empty."""

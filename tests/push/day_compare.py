@@ -15,6 +15,7 @@ GROUPED_BY_PARTITION = {"held_back": ["uscc", "policy_id", "rule"], "near_miss":
 def _report(path: Path) -> dict:
     report = json.loads((path / "report.json").read_text())
     report.pop("timings_s")
+    report.pop("cpu_s", None)  # CPU seconds per stage: timings too
     report["summary"].pop("partitions")
     report["config"]["run"].pop("partitions")
     report["config"]["run"].pop("batch_size")  # how a partition is worked: never the answer

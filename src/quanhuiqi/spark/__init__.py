@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quanhuiqi.process import ALLOCATOR_SETTINGS
 from quanhuiqi.push.job import (
     FACT_TABLES,
     PUSH_LIST_ORDER,
@@ -74,6 +75,7 @@ from quanhuiqi.tables.rejects import concat_rejects
 
 SEP = "__"  # table__column in the unioned frame
 OUT_SCHEMA = "_part long, _kind string, _payload binary"
+DAEMON = "quanhuiqi.spark.daemon"  # the workers fork from a daemon that imported the library (spark.daemon)
 
 _WORKER: dict[str, float] = {"tasks": 0, "tag": 0.0}  # per Python worker process: tasks run, the tag UDF's CPU
 
@@ -99,8 +101,13 @@ def _add_cpu(progress: Any, stage: str, cpu: dict[str, float]) -> None:
         progress.add_cpu(f"{stage}.{k}", v)
 
 
-def local_session(master: str = "local[2]", app: str = "quanhuiqi-push", **conf: str) -> Any:
-    """A Spark session for tests and single-machine runs; the workers use this interpreter."""
+def local_session(master: str = "local[2]", app: str = "quanhuiqi-push", *, worker_daemon: bool = True,
+                  **conf: str) -> Any:
+    """A Spark session for tests and single-machine runs; the workers use this interpreter.  With
+    ``worker_daemon`` (the default) they fork from the library's daemon (:mod:`quanhuiqi.spark.daemon`: the
+    imports done once) and run with the batch process settings the local ``quanhuiqi push`` has (Arrow's
+    allocator through the executors' environment); ``worker_daemon=False``: PySpark's own daemon, no settings.
+    ``conf`` overrides any setting."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
@@ -113,6 +120,10 @@ def local_session(master: str = "local[2]", app: str = "quanhuiqi-push", **conf:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "8")
     )
+    if worker_daemon:
+        b = b.config("spark.python.daemon.module", DAEMON)
+        for k, v in ALLOCATOR_SETTINGS.items():
+            b = b.config(f"spark.executorEnv.{k}", v)
     for k, v in conf.items():
         b = b.config(k, v)
     return b.getOrCreate()

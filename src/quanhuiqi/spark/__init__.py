@@ -316,7 +316,7 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
         task.lap("spark.broadcast")
         for part, tables in _partition_tables(frames, columns):
             task.lap("spark.tables")
-            clock, task = task, StageClock({}, {})  # the task's own stages go with its first partition
+            clock = task  # the task's own stages go with its first partition
             rejects, counts = [], {}
             clean, rej, counts["enterprises"] = _validated(validate_enterprises, tables["enterprises"], ctx.as_of, "enterprises")
             rejects.append(rej)
@@ -376,17 +376,15 @@ def _partition_function(ctx_bc: Any, columns: dict[str, list[str]], posters_path
             elif prev is not None and len(prev):  # no enterprise left to push to: only yesterday's pairs count
                 out["push_counts"] = PushListCounts.of(empty_push_list(), prev)
             clock.lap("spark.stage")
-            out["stats"] = stats  # its CPU account is complete but for the pickling below (charged to the next)
-            batch = pa.RecordBatch.from_pydict(
+            out["stats"] = stats  # its CPU account is complete but for the pickling below (milliseconds)
+            yield pa.RecordBatch.from_pydict(
                 {
                     "_part": pa.array([int(part)] * len(out), pa.int64()),
                     "_kind": pa.array(list(out), pa.string()),
                     "_payload": pa.array([pickle.dumps(v, protocol=5) for v in out.values()], pa.binary()),
                 }
             )
-            task.lap("spark.stage")
-            yield batch
-            task.restart()
+            task = StageClock({}, {})  # the next partition's tables, taken from the task's rows
 
     return run
 

@@ -98,6 +98,12 @@ def _task_clock() -> StageClock:
     return clock
 
 
+def _charge_tag(seconds: float) -> None:
+    """The partition tag's CPU, kept for the worker's next task to report.  A module function: the UDF is pickled
+    by value with copies of the globals it names, so it must not name ``_WORKER`` itself."""
+    _WORKER["tag"] += seconds
+
+
 def _add_cpu(progress: Any, stage: str, cpu: dict[str, float]) -> None:
     """A one-task step's CPU account, measured in its worker, into the report's ``cpu_s`` as ``stage.<part>``."""
     for k, v in cpu.items():
@@ -222,7 +228,7 @@ def _part_column(partitions: int) -> Any:
     def part_of(uscc: pd.Series) -> pd.Series:
         c = time.process_time()
         out = pd.Series(partition_of(uscc, partitions), index=uscc.index)
-        _WORKER["tag"] += time.process_time() - c
+        _charge_tag(time.process_time() - c)
         return out
 
     return part_of(F.col("uscc"))

@@ -76,9 +76,6 @@ from quanhuiqi.tables.rejects import concat_rejects
 SEP = "__"  # table__column in the unioned frame
 OUT_SCHEMA = "_part long, _kind string, _payload binary"
 DAEMON = "quanhuiqi.spark.daemon"  # the workers fork from a daemon that imported the library (spark.daemon)
-# local mode's JVM compiles with C1 only: at 100k the C2 compiler cost 13–14 CPU-s of the JVM's 39–45, and without
-# it the JVM took 30.7 (its task threads 13.9 → 17.2, start and read 19 → 10: benchmarks/spark_driver.py)
-LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 _WORKER: dict[str, float] = {"tasks": 0, "tag": 0.0}  # per Python worker process: tasks run, the tag UDF's CPU
 
@@ -116,7 +113,7 @@ def local_session(master: str = "local[2]", app: str = "quanhuiqi-push", *, work
     ``worker_daemon`` (the default) they fork from the library's daemon (:mod:`quanhuiqi.spark.daemon`: the
     imports done once) and run with the batch process settings the local ``quanhuiqi push`` has (Arrow's
     allocator through the executors' environment); ``worker_daemon=False``: PySpark's own daemon, no settings.
-    The JVM compiles with C1 only (:data:`LOCAL_JAVA_OPTIONS`). ``conf`` overrides any setting."""
+    ``conf`` overrides any setting."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
@@ -128,7 +125,6 @@ def local_session(master: str = "local[2]", app: str = "quanhuiqi-push", *, work
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
     )
     if worker_daemon:
         b = b.config("spark.python.daemon.module", DAEMON)

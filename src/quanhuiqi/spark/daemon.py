@@ -12,7 +12,7 @@ after every task, no longer walk (and copy) the imported heap.  Arrow's allocato
 — ``python -m quanhuiqi.spark.daemon`` imports its package, and Arrow with it, first — so they come through
 the executors' environment (``spark.executorEnv.MIMALLOC_*``, which ``local_session`` sets).
 
-Forking after these imports is safe for what they start: Arrow's jemalloc background thread and OpenBLAS's
+Forking after these imports is safe for what they start: Arrow's allocator and thread pools and OpenBLAS's
 thread pool register fork handlers; no OpenMP region (LightGBM) runs in the daemon.  The task code itself is
 unchanged — a worker forked from this daemon runs PySpark's own ``pyspark.worker.main``.
 """

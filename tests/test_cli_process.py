@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow  # noqa: F401  (loaded, as in any process that ran Arrow before calling main)
 
-from quanhuiqi import cli
+from quanhuiqi import cli, process
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ["--enterprises", str(ROOT / "data_samples" / "enterprises.csv"), "--policies",
@@ -41,15 +41,15 @@ def test_the_daily_job_gets_the_same_settings():
             "os.environ.get('MIMALLOC_PURGE_DELAY'), __import__('gc').get_threshold()[0])\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIMALLOC_")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert out.stdout.split() == ["False", "0", "10000", str(cli.GC_THRESHOLDS[0])]
+    assert out.stdout.split() == ["False", "0", "10000", str(process.GC_THRESHOLDS[0])]
 
 
 def test_other_commands_and_in_process_callers_are_left_alone(monkeypatch, tmp_path):
-    for key in cli.ALLOCATOR_SETTINGS:
+    for key in process.ALLOCATOR_SETTINGS:
         monkeypatch.delenv(key, raising=False)
     before = gc.get_threshold()
     cli.batch_process_settings("profile")
-    assert gc.get_threshold() == before and not any(k in os.environ for k in cli.ALLOCATOR_SETTINGS)
+    assert gc.get_threshold() == before and not any(k in os.environ for k in process.ALLOCATOR_SETTINGS)
     # Arrow is loaded here: the allocator's settings would not be read, so they are not set
     assert cli.main(["eligibility", *SAMPLE, "--out", str(tmp_path / "p.parquet")]) == 0
-    assert gc.get_threshold() == before and not any(k in os.environ for k in cli.ALLOCATOR_SETTINGS)
+    assert gc.get_threshold() == before and not any(k in os.environ for k in process.ALLOCATOR_SETTINGS)

@@ -21,8 +21,6 @@ ALLOCATOR_SETTINGS = {"MIMALLOC_ALLOW_THP": "0", "MIMALLOC_PURGE_DELAY": "10000"
 # interpreter's heap of pandas, Arrow and the parsed book) for the few cycles a batch command leaves: its first
 # generation collected every 50,000 container allocations, not every 2,000 (0.06 s).
 GC_THRESHOLDS = (50_000, 20, 100)
-# The daily job churns the same way partition by partition: at 100k × 2,000 in 10 partitions its system time
-# fell from 23.6 to 10.2 CPU s with these settings (benchmarks/daily_run.py, back to back, same output).
 
 
 def batch_settings() -> None:

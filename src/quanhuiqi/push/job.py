@@ -30,7 +30,6 @@ from quanhuiqi.push.outputs import DayWriter, crash_point, dumps, input_hash, re
 from quanhuiqi.push.partition import (
     BatchInput,
     DayContext,
-    StageClock,
     count_partition,
     enterprise_batches,
     load_state,
@@ -632,7 +631,7 @@ def run_daily(
                                                               facts=batch.facts)
                     del batch
                     counts.append(part_counts)
-                    clock = StageClock(progress.timings, progress.cpu)
+                    clock = progress.clock()
                     staged[p, b] = stage_state(part_state, staging / f"state-{p:06d}-{b:06d}.pkl")
                     clock.lap("partitions.stage")
                     del part_state
@@ -640,7 +639,7 @@ def run_daily(
             ctx = with_city(prep, counts)
             # pass 2: every partition ranks against the city's statistics (its batches in uscc order)
             for p, b in progress.iterate(sorted(staged), total=len(staged), desc="partitions (rank)", unit="batch"):
-                clock = StageClock(progress.timings, progress.cpu)
+                clock = progress.clock()
                 part_state = load_state(staged[p, b])
                 os.remove(staged[p, b])
                 clock.lap("partitions.stage")
@@ -675,7 +674,7 @@ def with_city(prep: Prepared, counts: list[Any]) -> DayContext:
 
     if not counts:
         return prep.ctx
-    clock = StageClock(prep.progress.timings, prep.progress.cpu)
+    clock = prep.progress.clock()
     city = CityStatistics.sum(counts).prepared()
     clock.lap("partitions.city")
     return replace(prep.ctx, city=city)

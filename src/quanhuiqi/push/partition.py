@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from quanhuiqi.push.progress import StageClock
 from quanhuiqi.push.rules import CANDIDATE_COLUMNS, PushRules, apply_push_rules
 from quanhuiqi.tables.uscc import normalize_uscc
 
@@ -75,25 +75,6 @@ class DayContext:
     sources: Any = None  # where the book's facts come from (policy.readiness.SourceMap): readiness counts
     rank_policies: pd.DataFrame | None = None  # the ranker's policy frame (rank.pairs.policy_frame)
     city: Any = None  # the day's CityStatistics, summed over the partitions (set between the passes)
-
-
-class StageClock:
-    """Wall and CPU seconds per stage of a partition, added into ``timings`` and ``cpu``: ``lap(name)`` charges
-    what passed since the last lap (or ``restart``).  CPU is this process's (``time.process_time``): a Spark
-    worker's own, comparable with the local run's, whatever else the machine runs."""
-
-    def __init__(self, timings: dict[str, float], cpu: dict[str, float]) -> None:
-        self.timings, self.cpu = timings, cpu
-        self.restart()
-
-    def restart(self) -> None:
-        self.t, self.c = time.perf_counter(), time.process_time()
-
-    def lap(self, name: str) -> None:
-        t, c = time.perf_counter(), time.process_time()
-        self.timings[name] = self.timings.get(name, 0.0) + t - self.t
-        self.cpu[name] = self.cpu.get(name, 0.0) + c - self.c
-        self.t, self.c = t, c
 
 
 @dataclass

@@ -41,6 +41,28 @@ def _ensure_handler() -> None:
         LOGGER.propagate = False
 
 
+class StageClock:
+    """Wall and CPU seconds per stage (of the run, or of a partition), added into ``timings`` and ``cpu``:
+    ``lap(name)`` charges what passed since the last lap (or ``restart``).  CPU is this process's (``time.process_time``): a Spark
+    worker's own, comparable with the local run's, whatever else the machine runs."""
+
+    def __init__(self, timings: dict[str, float], cpu: dict[str, float]) -> None:
+        self.timings, self.cpu = timings, cpu
+        self.restart()
+
+    def restart(self) -> None:
+        self.t, self.c = time.perf_counter(), time.process_time()
+
+    def lap(self, name: str) -> float:
+        """Charge ``name`` with the time since the last lap; returns its wall seconds."""
+        t, c = time.perf_counter(), time.process_time()
+        wall = t - self.t
+        self.timings[name] = self.timings.get(name, 0.0) + wall
+        self.cpu[name] = self.cpu.get(name, 0.0) + c - self.c
+        self.t, self.c = t, c
+        return wall
+
+
 class Progress:
     """Stage timings (wall and CPU), structured log lines, and a tqdm bar over long loops when stderr is a TTY."""
 
@@ -57,16 +79,18 @@ class Progress:
     def add_cpu(self, stage: str, seconds: float) -> None:
         self.cpu[stage] = self.cpu.get(stage, 0.0) + float(seconds)
 
+    def clock(self) -> StageClock:
+        """A clock whose laps add to this run's timings and CPU seconds."""
+        return StageClock(self.timings, self.cpu)
+
     @contextmanager
     def stage(self, name: str, **fields: Any) -> Iterator[dict[str, Any]]:
         """Time a stage; the caller may add result counts to the yielded dict."""
         info: dict[str, Any] = {}
         log_event("stage_start", run=self.run, stage=name, **fields)
-        t0, c0 = time.perf_counter(), time.process_time()
+        clock = self.clock()
         yield info
-        dt = time.perf_counter() - t0
-        self.add_time(name, dt)
-        self.add_cpu(name, time.process_time() - c0)
+        dt = clock.lap(name)
         log_event("stage_done", run=self.run, stage=name, seconds=dt, **info)
 
     def iterate(self, items: Iterable[T], *, total: int, desc: str, unit: str = "part") -> Iterator[T]:

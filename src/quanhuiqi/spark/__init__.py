@@ -52,7 +52,6 @@ from quanhuiqi.push.job import (
 )
 from quanhuiqi.push.outputs import crash_point, write_table_part
 from quanhuiqi.push.partition import (
-    StageClock,
     count_partition,
     load_state,
     n_partitions,
@@ -60,6 +59,7 @@ from quanhuiqi.push.partition import (
     rank_partition,
     stage_state,
 )
+from quanhuiqi.push.progress import StageClock
 from quanhuiqi.push.report import PushListCounts
 from quanhuiqi.push.sink import (
     MERGED,

@@ -10,7 +10,9 @@ The city is generated once into ``--city`` (reused when its parameters match): e
 postings from ``quanhuiqi.synth.generate_city(history=False)``, ``--policies`` variant policies
 from ``generate_policies``, and a push history of ``--pushes-per-enterprise`` pushes per enterprise
 spread over ``--history-days`` days (with clicks, applications, approvals), grants and suppressions
-drawn at random.  The job then runs in a child process, so its wall time and peak RSS are its own.
+drawn at random.  The job then runs in a child process, so its wall time and peak RSS are its own; with
+``--workers N`` its worker processes are sampled with it (``tree_*``: the tree's summed PSS peak, the
+CPU seconds of every process as last seen).
 Prints the numbers and writes them to ``benchmarks/results/daily_run.json``.
 """
 
@@ -25,6 +27,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from rss import TreeMemory  # benchmarks/rss.py (the script's own folder)
 
 DAY = "2025-07-01"
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,13 +93,13 @@ def build_city(city: Path, n: int, n_policies: int, history_days: int, pushes_pe
 
 
 def run_job(city: Path, out: Path, partition_size: int, model: str | None = None, partitions: int = 0,
-            batch_size: int | None = None) -> None:
+            batch_size: int | None = None, workers: int = 1) -> None:
     from quanhuiqi.cli import batch_process_settings
 
     batch_process_settings("push")  # the process settings `quanhuiqi push` runs with (before Arrow loads)
     from quanhuiqi.push import run_daily
 
-    run = {"partition_size": partition_size, "partitions": partitions}
+    run = {"partition_size": partition_size, "partitions": partitions, "workers": workers}
     if batch_size is not None:
         run["batch_size"] = batch_size
     r = run_daily(DAY, city, out, model=model, config={"run": run,
@@ -116,6 +120,8 @@ def main() -> int:
     ap.add_argument("--partitions", type=int, default=0, help="run.partitions (default 0: rows / partition_size)")
     ap.add_argument("--batch-size", type=int, default=None,
                     help="run.batch_size: enterprises per batch inside a partition (default: the shipped one; 0 = whole)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="run.workers: processes for the partitions and the matching (default 1: the job's own process)")
     ap.add_argument("--result-name", default=None, help="write benchmarks/results/daily_run_<name>.json instead")
     ap.add_argument("--model", default=None, help="NAME@ALIAS of a registered ranker (MLFLOW_TRACKING_URI); default: rules")
     ap.add_argument("--run-only", action="store_true", help=argparse.SUPPRESS)
@@ -123,7 +129,7 @@ def main() -> int:
     city = Path(a.city or f"/tmp/quanhuiqi_bench_city_{a.enterprises}_{a.policies}")
     out = Path(a.out or f"/tmp/quanhuiqi_bench_out_{a.enterprises}_{a.policies}")
     if a.run_only:
-        run_job(city, out, a.partition_size, a.model, a.partitions, a.batch_size)
+        run_job(city, out, a.partition_size, a.model, a.partitions, a.batch_size, a.workers)
         return 0
 
     params = build_city(city, a.enterprises, a.policies, a.history_days, a.pushes_per_enterprise, a.seed)
@@ -136,13 +142,15 @@ def main() -> int:
 
     psize = a.partition_size or default_config()["run"]["partition_size"]
     bsize = default_config()["run"]["batch_size"] if a.batch_size is None else a.batch_size
-    proc = subprocess.run([sys.executable, __file__, "--run-only", "--city", str(city), "--out", str(out),
-                           "--partition-size", str(psize), "--partitions", str(a.partitions), "--batch-size", str(bsize)]
-                          + (["--model", a.model] if a.model else []),
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.Popen([sys.executable, __file__, "--run-only", "--city", str(city), "--out", str(out),
+                             "--partition-size", str(psize), "--partitions", str(a.partitions), "--batch-size",
+                             str(bsize), "--workers", str(a.workers)] + (["--model", a.model] if a.model else []),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with TreeMemory(proc.pid) as tree:  # the job and its workers: their memory summed (PSS), their CPU
+        stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        print(proc.stderr[-4000:], file=sys.stderr)
+        print(stderr[-4000:], file=sys.stderr)
         return proc.returncode
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak_gb = usage.ru_maxrss / 1024**2  # KiB on Linux
@@ -158,7 +166,9 @@ def main() -> int:
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),  # the job's own (the machine is shared)
         "system_cpu_seconds": round(usage.ru_stime, 1),
-        "peak_rss_gb": round(peak_gb, 2),
+        "peak_rss_gb": round(peak_gb, 2),  # the largest single process's
+        "workers": a.workers,
+        **tree.result(),
         "stage_seconds": report["timings_s"],
         "stage_cpu_s": report.get("cpu_s", {}),
         "summary": report["summary"],
@@ -169,7 +179,7 @@ def main() -> int:
         "targets": {"wall_seconds": 600, "peak_rss_gb": 8},
         "command": " ".join([".venv/bin/python", "benchmarks/daily_run.py"] + sys.argv[1:]),
     }
-    print(proc.stdout)
+    print(stdout)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     res_dir = ROOT / "benchmarks" / "results"
     res_dir.mkdir(parents=True, exist_ok=True)

@@ -194,6 +194,8 @@ def cmd_push(args: argparse.Namespace) -> int:
     from quanhuiqi.tables.io import InputError
 
     if args.engine == "spark":
+        if args.workers is not None:
+            raise InputError("--workers is for --engine local (Spark's executors are its own)")
         from quanhuiqi.spark import run_daily_spark, session
 
         spark = session(args.master)
@@ -205,10 +207,12 @@ def cmd_push(args: argparse.Namespace) -> int:
     else:
         if args.master:
             raise InputError("--master is for --engine spark")
+        if args.workers is not None and args.workers < 1:
+            raise InputError(f"--workers must be >= 1, got {args.workers}")
         from quanhuiqi.push import run_daily
 
         result = run_daily(args.date, args.data, args.out, model=args.model, config=args.config,
-                           encoding=args.encoding)
+                           encoding=args.encoding, workers=args.workers)
     print(result.summary())
     return 0
 
@@ -361,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "on Spark executors (pip install 'quanhuiqi[spark]'); the same outputs")
     s.add_argument("--master", help="Spark master URL (local[2], spark://host:7077, yarn); default: the one "
                                     "spark-submit passes, else local[*]")
+    s.add_argument("--workers", type=int, default=None,
+                   help="local: processes for the partitions and the supply–demand matching (default: the "
+                        "configuration's run.workers, shipped 1); the same outputs for any number")
     s.set_defaults(func=cmd_push)
 
     s = sub.add_parser("synth", help="generate a synthetic city")

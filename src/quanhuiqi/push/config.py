@@ -68,6 +68,8 @@ def _check(cfg: dict, source: str) -> None:
     bad = set(cfg["outputs"]["formats"]) - {"parquet", "csv"}
     if bad or not cfg["outputs"]["formats"]:
         raise InputError(f"{source}: outputs.formats must be a non-empty subset of [parquet, csv], got {bad or '[]'}")
+    if cfg["run"]["workers"] < 1:
+        raise InputError(f"{source}: run.workers must be >= 1, got {cfg['run']['workers']}")
     for where, value in (("rank.shortlist", cfg["rank"]["shortlist"]), ("run.batch_size", cfg["run"]["batch_size"]),
                          ("outputs.near_miss_per_enterprise", cfg["outputs"]["near_miss_per_enterprise"])):
         if value < 0:

@@ -540,11 +540,15 @@ def run_daily(
     model: str | None = None,
     config: str | os.PathLike | dict | None = None,
     encoding: str | None = None,
+    workers: int | None = None,
 ) -> RunResult:
     """Run the daily push for ``date`` over the snapshot in ``data_dir``; write ``out_dir/<date>/``.
 
     ``encoding`` names the encoding of every CSV input (default: UTF-8 or GB18030/GBK, detected per file);
-    the report records each input's."""
+    the report records each input's.  ``workers``: processes for the partitions and the supply–demand
+    matching (default: the configuration's ``run.workers``); the outputs are the same for any number.  With
+    more than one, a script calling this must keep its own work under ``if __name__ == "__main__":`` (the
+    workers start from a fork server and import the script's main module, as multiprocessing does)."""
     from quanhuiqi.tables import read_enterprises, validate_enterprises, validate_history
 
     prep = prepare(date, data_dir, out_dir, model, config, encoding)
@@ -599,53 +603,30 @@ def run_daily(
         info.update(enterprises=len(clean))
     crash_point("validate")
 
-    with progress.stage("postings") as info:  # first: its peak comes before the partitions' outputs exist
-        postings_pairs = _postings_pairs(postings_clean, day, posters(clean, postings_clean), cfg, interactions)
-        info.update(pairs=len(postings_pairs))
+    if workers is not None:  # the report and the manifest record what the run used
+        if workers < 1:
+            raise InputError(f"workers must be >= 1, got {workers}")
+        cfg["run"]["workers"] = int(workers)
+    workers = int(cfg["run"]["workers"])
+    postings_job = (postings_clean, day, posters(clean, postings_clean), cfg, interactions)
     del postings_clean, interactions
-    crash_point("postings")
+    postings_pairs = None
+    if workers <= 1:  # with workers, the matching runs in one of them beside the partitions' first pass
+        with progress.stage("postings") as info:  # first: its peak comes before the partitions' outputs exist
+            postings_pairs = _postings_pairs(*postings_job)
+            info.update(pairs=len(postings_pairs))
+        del postings_job
+        crash_point("postings")
 
     parts = n_partitions(cfg, int(inputs["enterprises"]["rows"]))
     with open_writer(prep) as w, PartitionSink(w, formats_of(cfg)) as sink, passes_staging(prep) as staging:
-        with progress.stage("partitions", partitions=parts) as info:
-            groups = pd.Series(partition_of(clean["uscc"], parts)).groupby(partition_of(clean["uscc"], parts)).indices
-            by_part = {name: split_state(state[name], parts) for name in STATE_TABLES}
-            empty = {name: _empty_like(state[name]) for name in STATE_TABLES}
-            fact_parts = {name: (split_state(getattr(facts, name), parts), getattr(facts, name).iloc[:0])
-                          for name in facts.supplied()}
-            del state, facts  # the partitions hold the rows now
-            # pass 1: verdicts and each partition's additive counts; the partition's state waits on disk
-            # (a partition larger than run.batch_size is worked in enterprise batches: partition.enterprise_batches)
-            counts, staged = [], {}
-            for p in progress.iterate(sorted(groups), total=len(groups), desc="partitions (count)", unit="partition"):
-                batches = enterprise_batches(BatchInput(
-                    clean.iloc[groups[p]].reset_index(drop=True),
-                    history=by_part["push_history"].pop(p, empty["push_history"]),
-                    grants=by_part["grants"].pop(p, empty["grants"]),
-                    suppressions=by_part["suppressions"].pop(p, empty["suppressions"]),
-                    facts=partition_facts(fact_parts, p),
-                ), int(cfg["run"]["batch_size"]))
-                for b, batch in enumerate(batches):
-                    part_state, part_counts = count_partition(batch.clean, prep.ctx, history=batch.history,
-                                                              grants=batch.grants, suppressions=batch.suppressions,
-                                                              facts=batch.facts)
-                    del batch
-                    counts.append(part_counts)
-                    clock = progress.clock()
-                    staged[p, b] = stage_state(part_state, staging / f"state-{p:06d}-{b:06d}.pkl")
-                    clock.lap("partitions.stage")
-                    del part_state
-            del clean, by_part
-            ctx = with_city(prep, counts)
-            # pass 2: every partition ranks against the city's statistics (its batches in uscc order)
-            for p, b in progress.iterate(sorted(staged), total=len(staged), desc="partitions (rank)", unit="batch"):
-                clock = progress.clock()
-                part_state = load_state(staged[p, b])
-                os.remove(staged[p, b])
-                clock.lap("partitions.stage")
-                sink.add(rank_partition(part_state, ctx))
-                del part_state
-                crash_point("partition")
+        with progress.stage("partitions", partitions=parts, workers=workers) as info:
+            batches = _partition_batches(clean, state, facts, parts, int(cfg["run"]["batch_size"]))
+            del clean, state, facts  # the batches hold the rows now
+            if workers > 1:
+                postings_pairs = _passes_in_pool(prep, batches, sink, staging, workers, postings_job)
+            else:
+                _passes_here(prep, batches, sink, staging)
             streamed = sink.close()
             tables = {"push_list": combine(sink.push_lists or [empty_push_list()], PUSH_LIST_ORDER)}
             info.update(pushed=len(tables["push_list"]), held_back=streamed["held_back"]["rows"])
@@ -653,6 +634,104 @@ def run_daily(
         tables["postings_pairs"] = postings_pairs
         tables["rejects"] = concat_rejects(rejects_parts)
         return finish(prep, w, tables, streamed, sink.stats, parts)
+
+
+BatchKey = tuple[int, int]  # (partition, batch within it)
+
+
+def _partition_batches(clean: pd.DataFrame, state: dict[str, pd.DataFrame | None], facts: Any, parts: int,
+                       batch_size: int) -> Iterator[tuple[BatchKey, BatchInput]]:
+    """The city's enterprise batches in (partition, batch) order, each with its rows of the state and fact
+    tables; a partition larger than ``batch_size`` is cut into batches (``partition.enterprise_batches``).
+    Handed over: each batch's rows are released once the consumer is done with it."""
+    groups = pd.Series(partition_of(clean["uscc"], parts)).groupby(partition_of(clean["uscc"], parts)).indices
+    by_part = {name: split_state(state[name], parts) for name in STATE_TABLES}
+    empty = {name: _empty_like(state[name]) for name in STATE_TABLES}
+    fact_parts = {name: (split_state(getattr(facts, name), parts), getattr(facts, name).iloc[:0])
+                  for name in facts.supplied()}
+    state.clear()
+    for p in sorted(groups):
+        whole = BatchInput(
+            clean.iloc[groups.pop(p)].reset_index(drop=True),
+            history=by_part["push_history"].pop(p, empty["push_history"]),
+            grants=by_part["grants"].pop(p, empty["grants"]),
+            suppressions=by_part["suppressions"].pop(p, empty["suppressions"]),
+            facts=partition_facts(fact_parts, p),
+        )
+        cut = enterprise_batches(whole, batch_size)
+        del whole  # the batches hold its rows now
+        for b, batch in enumerate(cut):
+            yield (p, b), batch
+            del batch
+
+
+def _passes_here(prep: Prepared, batches: Iterator[tuple[BatchKey, BatchInput]], sink: PartitionSink,
+                 staging: Path) -> None:
+    """Both passes in this process: pass 1 counts every batch and stages its state, pass 2 ranks each
+    against the city's statistics (the batches in (partition, batch) order) into the sink."""
+    progress = prep.progress
+    counts, staged = [], {}
+    for (p, b), batch in progress.iterate(batches, total=None, desc="partitions (count)", unit="batch"):
+        part_state, part_counts = count_partition(batch.clean, prep.ctx, history=batch.history, grants=batch.grants,
+                                                  suppressions=batch.suppressions, facts=batch.facts)
+        del batch
+        counts.append(part_counts)
+        clock = progress.clock()
+        staged[p, b] = stage_state(part_state, staging / f"state-{p:06d}-{b:06d}.pkl")
+        clock.lap("partitions.stage")
+        del part_state
+    ctx = with_city(prep, counts)
+    del counts
+    for key in progress.iterate(sorted(staged), total=len(staged), desc="partitions (rank)", unit="batch"):
+        clock = progress.clock()
+        part_state = load_state(staged[key])
+        os.remove(staged[key])
+        clock.lap("partitions.stage")
+        sink.add(rank_partition(part_state, ctx))
+        del part_state
+        crash_point("partition")
+
+
+def _passes_in_pool(prep: Prepared, batches: Iterator[tuple[BatchKey, BatchInput]], sink: PartitionSink,
+                    staging: Path, workers: int, postings_job: tuple) -> pd.DataFrame:
+    """Both passes on ``workers`` processes (``run.workers``), the supply–demand matching beside the first
+    pass; the sink takes the batches in (partition, batch) order as in one process.  Returns the pairs."""
+    from quanhuiqi.push.workers import count_task, ordered, postings_task, rank_task, worker_pool
+
+    progress = prep.progress
+    ahead = 2 * workers  # tasks in flight: one running and one queued per worker
+    with worker_pool(workers, prep.ctx) as pool:
+        matching = pool.submit(postings_task, postings_job)  # first: the longest single task
+        counts, staged = [], []
+
+        def state_file(key: BatchKey) -> Path:
+            return staging / f"state-{key[0]:06d}-{key[1]:06d}.pkl"
+
+        for (key, _), (part_counts, timings, cpu) in ordered(
+                pool, count_task, batches, lambda kb: (kb[1], str(state_file(kb[0]))), ahead):
+            counts.append(part_counts)
+            staged.append(key)
+            for k in timings:
+                progress.add_time(f"partitions.{k}", timings[k])
+                progress.add_cpu(f"partitions.{k}", cpu[k])
+        clock = progress.clock()
+        ctx = with_city(prep, counts)
+        del counts
+        city_file = stage_state(ctx.city, staging / "city.pkl")
+        clock.lap("partitions.city")
+        for _, ranked in progress.iterate(
+                ordered(pool, rank_task, staged,
+                        lambda k: (str(state_file(k)), str(city_file), str(staging), f"{k[0]:06d}-{k[1]:06d}"), ahead),
+                total=len(staged), desc="partitions (rank)", unit="batch"):
+            sink.add_staged(ranked.push_list, ranked.stats, ranked.staged)
+            crash_point("partition")
+        clock = progress.clock()
+        pairs, seconds, cpu = matching.result()
+        clock.lap("partitions.wait_postings")
+    progress.add_time("postings", seconds)  # in a worker, beside the first pass
+    progress.add_cpu("postings", cpu)
+    log_event("stage_done", run=progress.run, stage="postings", seconds=seconds, pairs=len(pairs), worker=True)
+    return pairs
 
 
 @contextmanager

@@ -93,7 +93,7 @@ class Progress:
         dt = clock.lap(name)
         log_event("stage_done", run=self.run, stage=name, seconds=dt, **info)
 
-    def iterate(self, items: Iterable[T], *, total: int, desc: str, unit: str = "part") -> Iterator[T]:
+    def iterate(self, items: Iterable[T], *, total: int | None, desc: str, unit: str = "part") -> Iterator[T]:
         if self.tty:
             from tqdm import tqdm
 

@@ -407,6 +407,22 @@ class PartitionSink:
         if getattr(result, "stats", None):
             self.stats.append(result.stats)
 
+    def add_staged(self, push_list: pd.DataFrame | None, stats: dict[str, Any] | None,
+                   staged: dict[str, tuple[str, int, dict[str, int]]]) -> None:
+        """One partition's outputs prepared elsewhere (a worker process, a Spark executor): its large tables
+        as Arrow files written by :func:`write_part` (name: path, rows, value counts), taken and removed."""
+        for name, (path, rows, counts) in staged.items():
+            stream = self.streams[name]
+            if name in MERGED:  # merged into one order at the end: the staged file is handed over as is
+                stream.add_prepared(PreparedPart(None, rows, counts), path=path)
+                continue
+            stream.add_prepared(read_part(path, rows, counts))
+            os.remove(path)
+        if push_list is not None:
+            self.push_lists.append(push_list)
+        if stats:
+            self.stats.append(stats)
+
     def close(self) -> dict[str, dict[str, Any]]:
         """Finish every streamed file; return each table's row count and value counts."""
         out = {}

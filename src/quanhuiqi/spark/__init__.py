@@ -62,12 +62,9 @@ from quanhuiqi.push.partition import (
 from quanhuiqi.push.progress import StageClock
 from quanhuiqi.push.report import PushListCounts
 from quanhuiqi.push.sink import (
-    MERGED,
     STREAMED,
     PartitionSink,
-    PreparedPart,
     prepare_part,
-    read_part,
     write_part,
 )
 from quanhuiqi.tables.io import InputError, read_table, require_columns
@@ -912,11 +909,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             for name in STREAMED:
                 sink.streams[name].counts.update(streamed_counts.pop(name))
                 for _, staged in sorted(pieces.pop(name, []), key=lambda t: t[0]):
-                    if name in MERGED:  # merged into one order at the end: the staged file is handed over as is
-                        sink.streams[name].add_prepared(PreparedPart(None, staged["rows"], {}), path=staged["path"])
-                        continue
-                    sink.streams[name].add_prepared(read_part(staged["path"], staged["rows"], {}))
-                    os.remove(staged["path"])
+                    sink.add_staged(None, None, {name: (staged["path"], staged["rows"], {})})
             streamed = sink.close()
         return finish(prep, w, tables, streamed, totals.ranked(), parts,
                       push_counts=push_counts, written=written, trend_counts=totals.trend,

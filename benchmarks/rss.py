@@ -85,46 +85,51 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def _pss_rss_kb(pid: int) -> tuple[int, int]:
-    fields = {}
+def _pss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/smaps_rollup") as fh:
         for line in fh:
             key, _, rest = line.partition(":")
-            if key in ("Rss", "Pss"):
-                fields[key] = int(rest.split()[0])
-    return fields.get("Pss", 0), fields.get("Rss", 0)
+            if key == "Pss":
+                return int(rest.split()[0])
+    return 0
 
 
-def _cpu_s(pid: int) -> float:
+def _stat(pid: int) -> tuple[float, int]:
+    """(CPU seconds, RSS kB) of one process: its own utime + stime, not its children's."""
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime (own, not children's)
+    return ((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+            int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024)
 
 
 class TreeMemory:
-    """A process tree's memory and CPU, sampled every ``interval`` seconds from ``/proc``: the peak of the
-    sum of its processes' PSS (shared pages divided among the processes sharing them: what the tree costs the
-    machine; a forked worker's inherited pages are not counted twice) and of their RSS (shared pages counted
-    in every process), the most processes alive at once, and each process's CPU seconds as last seen (a
-    process's last ``interval`` before it ends is lost)."""
+    """A process tree's memory and CPU, sampled from ``/proc``: every ``interval`` seconds the sum of its
+    processes' RSS (shared pages counted in every process sharing them: an upper bound) and each process's
+    CPU seconds as last seen (a process's last ``interval`` before it ends is lost); every ``pss_every``-th
+    sample the sum of their PSS (shared pages divided among the processes sharing them: what the tree costs
+    the machine; reading it walks every page table, so it is sampled less often).  Peaks of both and the most
+    processes alive at once."""
 
-    def __init__(self, pid: int, interval: float = 0.5):
-        self.pid, self.interval = pid, interval
-        self.peak_pss_kb = self.peak_rss_kb = self.most_processes = 0
+    def __init__(self, pid: int, interval: float = 0.25, pss_every: int = 8):
+        self.pid, self.interval, self.pss_every = pid, interval, pss_every
+        self.peak_pss_kb = self.peak_rss_kb = self.most_processes = self.samples = 0
         self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> None:
+        with_pss = self.samples % self.pss_every == 0
+        self.samples += 1
         pss = rss = alive = 0
         for p in process_tree(self.pid):
             try:
-                a, b = _pss_rss_kb(p)
-                self.cpu[p] = _cpu_s(p)
+                self.cpu[p], kb = _stat(p)
+                pss += _pss_kb(p) if with_pss else 0
             except (OSError, IndexError, ValueError):  # ended meanwhile
                 continue
-            pss, rss, alive = pss + a, rss + b, alive + 1
-        self.peak_pss_kb, self.peak_rss_kb = max(self.peak_pss_kb, pss), max(self.peak_rss_kb, rss)
+            rss, alive = rss + kb, alive + 1
+        self.peak_rss_kb = max(self.peak_rss_kb, rss)
+        self.peak_pss_kb = max(self.peak_pss_kb, pss)
         self.most_processes = max(self.most_processes, alive)
 
     def _run(self) -> None:
@@ -140,7 +145,7 @@ class TreeMemory:
         self._t.join()
 
     def result(self) -> dict[str, float]:
-        return {"tree_peak_pss_gb": round(self.peak_pss_kb / 1024**2, 2),
-                "tree_peak_rss_sum_gb": round(self.peak_rss_kb / 1024**2, 2),
+        return {"tree_peak_rss_sum_gb": round(self.peak_rss_kb / 1024**2, 2),
+                "tree_peak_pss_gb": round(self.peak_pss_kb / 1024**2, 2),
                 "tree_processes_at_most": self.most_processes,
                 "tree_cpu_seconds_sampled": round(sum(self.cpu.values()), 1)}

@@ -608,7 +608,7 @@ def run_daily(
             raise InputError(f"workers must be >= 1, got {workers}")
         cfg["run"]["workers"] = int(workers)
     workers = int(cfg["run"]["workers"])
-    postings_job = (postings_clean, day, posters(clean, postings_clean), cfg, interactions)
+    postings_job = [postings_clean, day, posters(clean, postings_clean), cfg, interactions]
     del postings_clean, interactions
     postings_pairs = None
     if workers <= 1:  # with workers, the matching runs in one of them beside the partitions' first pass
@@ -693,15 +693,18 @@ def _passes_here(prep: Prepared, batches: Iterator[tuple[BatchKey, BatchInput]],
 
 
 def _passes_in_pool(prep: Prepared, batches: Iterator[tuple[BatchKey, BatchInput]], sink: PartitionSink,
-                    staging: Path, workers: int, postings_job: tuple) -> pd.DataFrame:
+                    staging: Path, workers: int, postings_job: list) -> pd.DataFrame:
     """Both passes on ``workers`` processes (``run.workers``), the supply–demand matching beside the first
-    pass; the sink takes the batches in (partition, batch) order as in one process.  Returns the pairs."""
+    pass (``postings_job``: its arguments, handed over and emptied); the sink takes the batches in
+    (partition, batch) order as in one process.  Returns the pairs."""
     from quanhuiqi.push.workers import count_task, ordered, postings_task, rank_task, worker_pool
 
     progress = prep.progress
     ahead = 2 * workers  # tasks in flight: one running and one queued per worker
     with worker_pool(workers, prep.ctx) as pool:
-        matching = pool.submit(postings_task, postings_job)  # first: the longest single task
+        # first: the longest single task; its inputs go through a file, so this process holds them no longer
+        matching = pool.submit(postings_task, str(stage_state(postings_job, staging / "postings.pkl")))
+        postings_job.clear()
         counts, staged = [], []
 
         def state_file(key: BatchKey) -> Path:

@@ -132,12 +132,14 @@ def rank_task(state_path: str, city_path: str, staging: str, key: str) -> Ranked
     return RankedPart(r.push_list, stats, staged)
 
 
-def postings_task(job: tuple) -> tuple[pd.DataFrame, float, float]:
-    """The day's supply–demand matching (``job``: the arguments of the one-process run's call); returns the
-    pairs and the matching's wall and CPU seconds."""
+def postings_task(job_path: str) -> tuple[pd.DataFrame, float, float]:
+    """The day's supply–demand matching (``job_path``: the arguments of the one-process run's call, staged;
+    read and removed); returns the pairs and the matching's wall and CPU seconds."""
     from quanhuiqi.push.job import _postings_pairs
 
     clock = StageClock({}, {})
+    job = load_state(job_path)
+    os.remove(job_path)
     pairs = _postings_pairs(*job)
     del job
     clock.lap("postings")

@@ -113,6 +113,8 @@ class TreeMemory:
     def __init__(self, pid: int, interval: float = 0.25, pss_every: int = 8):
         self.pid, self.interval, self.pss_every = pid, interval, pss_every
         self.peak_pss_kb = self.peak_rss_kb = self.most_processes = self.samples = 0
+        self.peak_at: dict[str, float] = {}  # seconds from the start to each peak (to place it among the stages)
+        self.t0 = time.perf_counter()
         self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
@@ -128,8 +130,11 @@ class TreeMemory:
             except (OSError, IndexError, ValueError):  # ended meanwhile
                 continue
             rss, alive = rss + kb, alive + 1
-        self.peak_rss_kb = max(self.peak_rss_kb, rss)
-        self.peak_pss_kb = max(self.peak_pss_kb, pss)
+        now = round(time.perf_counter() - self.t0, 1)
+        if rss > self.peak_rss_kb:
+            self.peak_rss_kb, self.peak_at["rss_sum"] = rss, now
+        if pss > self.peak_pss_kb:
+            self.peak_pss_kb, self.peak_at["pss"] = pss, now
         self.most_processes = max(self.most_processes, alive)
 
     def _run(self) -> None:
@@ -147,5 +152,6 @@ class TreeMemory:
     def result(self) -> dict[str, float]:
         return {"tree_peak_rss_sum_gb": round(self.peak_rss_kb / 1024**2, 2),
                 "tree_peak_pss_gb": round(self.peak_pss_kb / 1024**2, 2),
+                "tree_peak_at_s": self.peak_at,
                 "tree_processes_at_most": self.most_processes,
                 "tree_cpu_seconds_sampled": round(sum(self.cpu.values()), 1)}

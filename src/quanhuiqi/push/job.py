@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from quanhuiqi.push.config import load_config
+from quanhuiqi.push.matching import postings_pairs
 from quanhuiqi.push.outputs import DayWriter, crash_point, dumps, input_hash, recover
 from quanhuiqi.push.partition import (
     BatchInput,
@@ -333,18 +334,6 @@ def posting_interactions(raw: pd.DataFrame | None, day: pd.Timestamp, inputs: di
     return iv.clean
 
 
-def _postings_pairs(clean_postings: pd.DataFrame | None, as_of: pd.Timestamp, enterprises: pd.DataFrame | None,
-                    cfg: dict, interactions: pd.DataFrame | None = None) -> pd.DataFrame:
-    if clean_postings is None:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in ("demand_id", "supply_id", "rank", "score", "reasons")})
-    from quanhuiqi.postings import match_postings
-    from quanhuiqi.postings.partitioned import order_pairs
-
-    pairs = match_postings(clean_postings, as_of, enterprises=enterprises, model=cfg["postings"]["model"],
-                           k=cfg["postings"]["per_demand"], history=interactions)
-    return order_pairs(pairs)
-
-
 def combine(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
     """Concatenate partition outputs and sort them: the order never depends on the partitioning."""
     nonempty = [f for f in frames if len(f)]
@@ -610,11 +599,11 @@ def run_daily(
     workers = int(cfg["run"]["workers"])
     postings_job = [postings_clean, day, posters(clean, postings_clean), cfg, interactions]
     del postings_clean, interactions
-    postings_pairs = None
+    pairs = None
     if workers <= 1:  # with workers, the matching runs in one of them beside the partitions' first pass
         with progress.stage("postings") as info:  # first: its peak comes before the partitions' outputs exist
-            postings_pairs = _postings_pairs(*postings_job)
-            info.update(pairs=len(postings_pairs))
+            pairs = postings_pairs(*postings_job)
+            info.update(pairs=len(pairs))
         del postings_job
         crash_point("postings")
 
@@ -624,14 +613,14 @@ def run_daily(
             batches = _partition_batches(clean, state, facts, parts, int(cfg["run"]["batch_size"]))
             del clean, state, facts  # the batches hold the rows now
             if workers > 1:
-                postings_pairs = _passes_in_pool(prep, batches, sink, staging, workers, postings_job)
+                pairs = _passes_in_pool(prep, batches, sink, staging, workers, postings_job)
             else:
                 _passes_here(prep, batches, sink, staging)
             streamed = sink.close()
             tables = {"push_list": combine(sink.push_lists or [empty_push_list()], PUSH_LIST_ORDER)}
             info.update(pushed=len(tables["push_list"]), held_back=streamed["held_back"]["rows"])
         crash_point("partitions")
-        tables["postings_pairs"] = postings_pairs
+        tables["postings_pairs"] = pairs
         tables["rejects"] = concat_rejects(rejects_parts)
         return finish(prep, w, tables, streamed, sink.stats, parts)
 

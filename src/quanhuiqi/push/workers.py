@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from quanhuiqi.push.matching import postings_pairs
 from quanhuiqi.push.partition import (
     BatchInput,
     DayContext,
@@ -135,12 +136,10 @@ def rank_task(state_path: str, city_path: str, staging: str, key: str) -> Ranked
 def postings_task(job_path: str) -> tuple[pd.DataFrame, float, float]:
     """The day's supply–demand matching (``job_path``: the arguments of the one-process run's call, staged;
     read and removed); returns the pairs and the matching's wall and CPU seconds."""
-    from quanhuiqi.push.job import _postings_pairs
-
     clock = StageClock({}, {})
     job = load_state(job_path)
     os.remove(job_path)
-    pairs = _postings_pairs(*job)
+    pairs = postings_pairs(*job)
     del job
     clock.lap("postings")
     return pairs, clock.timings["postings"], clock.cpu["postings"]

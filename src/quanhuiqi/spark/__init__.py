@@ -37,7 +37,6 @@ from quanhuiqi.push.job import (
     PUSH_LIST_ORDER,
     STATE_TABLES,
     RunResult,
-    _postings_pairs,
     check_extra_columns,
     clean_columns,
     empty_push_list,
@@ -50,6 +49,7 @@ from quanhuiqi.push.job import (
     prepare,
     with_city,
 )
+from quanhuiqi.push.matching import postings_pairs
 from quanhuiqi.push.outputs import crash_point, write_table_part
 from quanhuiqi.push.partition import (
     count_partition,
@@ -887,7 +887,7 @@ def _run_on_spark(prep: Any, spark: Any, staging: Path) -> RunResult:
             path = prep.paths.get("posting_interactions")
             posting_interactions(read_table(path, encoding=prep.encoding, report=inputs["posting_interactions"])
                                  if path is not None else None, day, inputs, rejects)
-            tables["postings_pairs"] = _postings_pairs(None, day, None, cfg)
+            tables["postings_pairs"] = postings_pairs(None, day, None, cfg)
     appeals, appeal_files = (_appeals_on_spark(spark, prep, staging) if prep.paths.get("appeals") is not None
                              else (None, None))
     tables["rejects"] = concat_rejects(rejects)

@@ -26,7 +26,19 @@ def rss_split_mb() -> dict[str, float]:
     return {"rss": fields.get("VmRSS", 0.0), "anon": fields.get("RssAnon", 0.0), "file": fields.get("RssFile", 0.0)}
 
 
-class PeakRSS:
+class _Sampler:
+    """A sampling thread (``self._t``, stopped by ``self._stop``) that runs while the ``with`` block does."""
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
+class PeakRSS(_Sampler):
     """Peak resident memory of this process sampled every 20 ms, with the samples for per-stage peaks."""
 
     def __init__(self):
@@ -51,14 +63,6 @@ class PeakRSS:
             out[name.removesuffix("_s")] = round(max(inside) / 1e9, 3) if inside else None
             start = end
         return out
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
 
 
 def _children(pid: int) -> list[int]:
@@ -102,7 +106,7 @@ def _stat(pid: int) -> tuple[float, int]:
             int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024)
 
 
-class TreeMemory:
+class TreeMemory(_Sampler):
     """A process tree's memory and CPU, sampled from ``/proc``: every ``interval`` seconds the sum of its
     processes' RSS (shared pages counted in every process sharing them: an upper bound) and each process's
     CPU seconds as last seen (a process's last ``interval`` before it ends is lost); every ``pss_every``-th
@@ -140,14 +144,6 @@ class TreeMemory:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.sample()
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
 
     def result(self) -> dict[str, float]:
         return {"tree_peak_rss_sum_gb": round(self.peak_rss_kb / 1024**2, 2),

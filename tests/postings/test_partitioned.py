@@ -13,7 +13,8 @@ import pytest
 from quanhuiqi.postings import validate_postings
 from quanhuiqi.postings.partitioned import build_match_index, demand_ranges, in_range, match_range
 from quanhuiqi.push.config import load_config
-from quanhuiqi.push.job import _postings_pairs, posters
+from quanhuiqi.push.job import posters
+from quanhuiqi.push.matching import postings_pairs
 from quanhuiqi.tables import read_table, validate_enterprises, validate_history
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
@@ -34,7 +35,7 @@ def _day(city: Path):
 def test_demand_ranges_laid_end_to_end_are_the_whole_days_pairs(where, small_generated_city):
     city = SAMPLES if where == "data_samples" else small_generated_city
     clean, ent, hist = _day(city)
-    whole = _postings_pairs(clean, DAY, ent, load_config(None), hist)
+    whole = postings_pairs(clean, DAY, ent, load_config(None), hist)
     mi = build_match_index(clean, DAY, ent, hist)
     ids = mi.open_demand_ids()
     ranges = demand_ranges(ids, 97)

@@ -628,6 +628,11 @@ def run_daily(
 BatchKey = tuple[int, int]  # (partition, batch within it)
 
 
+def _batch_name(key: BatchKey) -> str:
+    """A batch's name in the staging folder's file names (their order is the batches')."""
+    return f"{key[0]:06d}-{key[1]:06d}"
+
+
 def _partition_batches(clean: pd.DataFrame, state: dict[str, pd.DataFrame | None], facts: Any, parts: int,
                        batch_size: int) -> Iterator[tuple[BatchKey, BatchInput]]:
     """The city's enterprise batches in (partition, batch) order, each with its rows of the state and fact
@@ -660,13 +665,13 @@ def _passes_here(prep: Prepared, batches: Iterator[tuple[BatchKey, BatchInput]],
     against the city's statistics (the batches in (partition, batch) order) into the sink."""
     progress = prep.progress
     counts, staged = [], {}
-    for (p, b), batch in progress.iterate(batches, total=None, desc="partitions (count)", unit="batch"):
+    for key, batch in progress.iterate(batches, total=None, desc="partitions (count)", unit="batch"):
         part_state, part_counts = count_partition(batch.clean, prep.ctx, history=batch.history, grants=batch.grants,
                                                   suppressions=batch.suppressions, facts=batch.facts)
         del batch
         counts.append(part_counts)
         clock = progress.clock()
-        staged[p, b] = stage_state(part_state, staging / f"state-{p:06d}-{b:06d}.pkl")
+        staged[key] = stage_state(part_state, staging / f"state-{_batch_name(key)}.pkl")
         clock.lap("partitions.stage")
         del part_state
     ctx = with_city(prep, counts)
@@ -697,7 +702,7 @@ def _passes_in_pool(prep: Prepared, batches: Iterator[tuple[BatchKey, BatchInput
         counts, staged = [], []
 
         def state_file(key: BatchKey) -> Path:
-            return staging / f"state-{key[0]:06d}-{key[1]:06d}.pkl"
+            return staging / f"state-{_batch_name(key)}.pkl"
 
         for (key, _), (part_counts, timings, cpu) in ordered(
                 pool, count_task, batches, lambda kb: (kb[1], str(state_file(kb[0]))), ahead):
@@ -713,7 +718,7 @@ def _passes_in_pool(prep: Prepared, batches: Iterator[tuple[BatchKey, BatchInput
         clock.lap("partitions.city")
         for _, ranked in progress.iterate(
                 ordered(pool, rank_task, staged,
-                        lambda k: (str(state_file(k)), str(city_file), str(staging), f"{k[0]:06d}-{k[1]:06d}"), ahead),
+                        lambda k: (str(state_file(k)), str(city_file), str(staging), _batch_name(k)), ahead),
                 total=len(staged), desc="partitions (rank)", unit="batch"):
             sink.add_staged(ranked.push_list, ranked.stats, ranked.staged)
             crash_point("partition")

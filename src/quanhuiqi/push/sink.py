@@ -110,6 +110,21 @@ def write_part(part: PreparedPart, path: str | os.PathLike) -> None:
         writer.write_table(part.table)
 
 
+def stage_parts(result: Any, staging: str | os.PathLike, key: str) -> dict[str, tuple[str, int, dict[str, int]]]:
+    """A partition's large tables (``STREAMED`` attributes of ``result``, released as they go) prepared and written
+    as Arrow files ``<name>-<key>.arrow`` in ``staging``, where the partition was computed (a worker process, a
+    Spark executor): name → (path, rows, value counts), what :meth:`PartitionSink.add_staged` takes."""
+    staged = {}
+    for name in STREAMED:
+        part = prepare_part(name, getattr(result, name))
+        setattr(result, name, None)
+        if part is not None:
+            path = Path(staging) / f"{name}-{key}.arrow"
+            write_part(part, path)
+            staged[name] = (str(path), part.rows, part.counts)
+    return staged
+
+
 def read_part(path: str | os.PathLike, rows: int, counts: dict[str, int]) -> PreparedPart:
     with pa.memory_map(str(path), "r") as source:
         table = pa.ipc.open_file(source).read_all()
@@ -410,7 +425,7 @@ class PartitionSink:
     def add_staged(self, push_list: pd.DataFrame | None, stats: dict[str, Any] | None,
                    staged: dict[str, tuple[str, int, dict[str, int]]]) -> None:
         """One partition's outputs prepared elsewhere (a worker process, a Spark executor): its large tables
-        as Arrow files written by :func:`write_part` (name: path, rows, value counts), taken and removed."""
+        as Arrow files written by :func:`stage_parts` (name: path, rows, value counts), taken and removed."""
         for name, (path, rows, counts) in staged.items():
             stream = self.streams[name]
             if name in MERGED:  # merged into one order at the end: the staged file is handed over as is

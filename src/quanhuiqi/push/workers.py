@@ -25,11 +25,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 
+from quanhuiqi.process import batch_settings
 from quanhuiqi.push.matching import postings_pairs
 from quanhuiqi.push.partition import (
     BatchInput,
@@ -40,6 +40,7 @@ from quanhuiqi.push.partition import (
     stage_state,
 )
 from quanhuiqi.push.progress import StageClock
+from quanhuiqi.push.sink import stage_parts
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,8 +64,6 @@ _DAY: dict[str, Any] = {}  # inside a worker process only: the day's context, an
 
 
 def _start(ctx_payload: bytes) -> None:
-    from quanhuiqi.process import batch_settings
-
     batch_settings()  # the collector's thresholds (the allocator's settings came with the environment)
     parent = mp.parent_process()
     if parent is not None:  # a job killed outright (out of memory, SIGKILL) takes its workers with it
@@ -105,8 +104,6 @@ def count_task(batch: BatchInput, state_path: str) -> tuple[Any, dict[str, float
 def rank_task(state_path: str, city_path: str, staging: str, key: str) -> RankedPart:
     """Pass 2 of one staged batch against the city's statistics; its large tables staged as Arrow files
     named after ``key`` in ``staging``."""
-    from quanhuiqi.push.sink import STREAMED, prepare_part, write_part
-
     ctx = _ranking_context(city_path)
     clock = StageClock({}, {})
     state = load_state(state_path)
@@ -115,21 +112,10 @@ def rank_task(state_path: str, city_path: str, staging: str, key: str) -> Ranked
     r = rank_partition(state, ctx)
     del state
     clock.restart()  # rank_partition's stages are in its own account
-    staged = {}
-    for name in STREAMED:
-        part = prepare_part(name, getattr(r, name))
-        setattr(r, name, None)
-        if part is not None:
-            path = Path(staging) / f"{name}-{key}.arrow"
-            write_part(part, path)
-            staged[name] = (str(path), part.rows, part.counts)
+    staged = stage_parts(r, staging, key)
     clock.lap("prepare")  # what the one-process run's sink does before it appends
-    stats = dict(r.stats)
-    for own, into in ((clock.timings, "timings"), (clock.cpu, "cpu")):
-        merged = dict(stats.get(into, {}))
-        for k, v in own.items():
-            merged[k] = merged.get(k, 0.0) + v
-        stats[into] = merged
+    stats = {**r.stats, "timings": {**r.stats["timings"], **clock.timings},  # no stage in both
+             "cpu": {**r.stats["cpu"], **clock.cpu}}
     return RankedPart(r.push_list, stats, staged)
 
 

@@ -64,8 +64,7 @@ from quanhuiqi.push.report import PushListCounts
 from quanhuiqi.push.sink import (
     STREAMED,
     PartitionSink,
-    prepare_part,
-    write_part,
+    stage_parts,
 )
 from quanhuiqi.tables.io import InputError, read_table, require_columns
 from quanhuiqi.tables.rejects import concat_rejects
@@ -489,12 +488,8 @@ def _rank_function(ctx_bc: Any, staging: str, formats: tuple[str, ...]) -> Any:
             out["push_list"] = {fmt: str(write_table_part(push_list, Path(staging) / f"push_list-{int(part):06d}.{fmt}",
                                                           fmt)) for fmt in formats}
         clock.lap("write.push_list")
-        for name in STREAMED:
-            part_rows = prepare_part(name, getattr(r, name))
-            if part_rows is not None:
-                path = Path(staging) / f"{name}-{int(part):06d}.arrow"
-                write_part(part_rows, path)
-                out[name] = {"path": str(path), "rows": part_rows.rows, "counts": part_rows.counts}
+        for name, (path, rows, counts) in stage_parts(r, staging, f"{int(part):06d}").items():
+            out[name] = {"path": path, "rows": rows, "counts": counts}
         clock.lap("write.streamed")
         out["stats"] = {**r.stats, "cpu": {**r.stats["cpu"], **clock.cpu}}  # no stage in both
         # the payload (counts per policy and readiness: a few MB a partition) is staged as a file and only its

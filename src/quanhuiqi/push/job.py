@@ -633,6 +633,11 @@ def _batch_name(key: BatchKey) -> str:
     return f"{key[0]:06d}-{key[1]:06d}"
 
 
+def _state_file(staging: Path, key: BatchKey) -> Path:
+    """Where pass 1 leaves a batch's state for pass 2 (in this process or a worker)."""
+    return staging / f"state-{_batch_name(key)}.pkl"
+
+
 def _partition_batches(clean: pd.DataFrame, state: dict[str, pd.DataFrame | None], facts: Any, parts: int,
                        batch_size: int) -> Iterator[tuple[BatchKey, BatchInput]]:
     """The city's enterprise batches in (partition, batch) order, each with its rows of the state and fact
@@ -671,7 +676,7 @@ def _passes_here(prep: Prepared, batches: Iterator[tuple[BatchKey, BatchInput]],
         del batch
         counts.append(part_counts)
         clock = progress.clock()
-        staged[key] = stage_state(part_state, staging / f"state-{_batch_name(key)}.pkl")
+        staged[key] = stage_state(part_state, _state_file(staging, key))
         clock.lap("partitions.stage")
         del part_state
     ctx = with_city(prep, counts)
@@ -701,11 +706,8 @@ def _passes_in_pool(prep: Prepared, batches: Iterator[tuple[BatchKey, BatchInput
         postings_job.clear()
         counts, staged = [], []
 
-        def state_file(key: BatchKey) -> Path:
-            return staging / f"state-{_batch_name(key)}.pkl"
-
         for (key, _), (part_counts, timings, cpu) in ordered(
-                pool, count_task, batches, lambda kb: (kb[1], str(state_file(kb[0]))), ahead):
+                pool, count_task, batches, lambda kb: (kb[1], str(_state_file(staging, kb[0]))), ahead):
             counts.append(part_counts)
             staged.append(key)
             for k in timings:
@@ -718,7 +720,7 @@ def _passes_in_pool(prep: Prepared, batches: Iterator[tuple[BatchKey, BatchInput
         clock.lap("partitions.city")
         for _, ranked in progress.iterate(
                 ordered(pool, rank_task, staged,
-                        lambda k: (str(state_file(k)), str(city_file), str(staging), _batch_name(k)), ahead),
+                        lambda k: (str(_state_file(staging, k)), str(city_file), str(staging), _batch_name(k)), ahead),
                 total=len(staged), desc="partitions (rank)", unit="batch"):
             sink.add_staged(ranked.push_list, ranked.stats, ranked.staged)
             crash_point("partition")

@@ -47,6 +47,17 @@ SCHEMA = pa.schema([
     ("amount", pa.float64()),
     ("amount_max", pa.float64()),
 ])  # fmt: skip
+# How the pairs file is written.  Text columns go in dictionary-encoded as they were built (the writer hashes
+# each distinct text once, not every row's), without statistics (no reader filters a pairs file by min/max) and LZ4.  Other codecs and
+# encodings were measured on the command's own output (benchmarks/eligibility_writer_options.py): none took
+# the writer's time down without making the file much larger.
+WRITER_OPTIONS = {
+    "compression": "lz4",
+    "write_statistics": False,
+    "store_schema": False,
+    "use_dictionary": [f.name for f in SCHEMA if pa.types.is_dictionary(f.type)],
+    "dictionary_pagesize_limit": 1 << 30,
+}
 
 
 @dataclass
@@ -146,9 +157,7 @@ def write_pairs(
     def parquet(tmp: Path) -> None:
         import pyarrow.parquet as pq
 
-        dictionary = [f.name for f in SCHEMA if pa.types.is_dictionary(f.type)]  # written as built: no hashing
-        with pq.ParquetWriter(tmp, SCHEMA, compression="lz4", write_statistics=False, store_schema=False,
-                              use_dictionary=dictionary, dictionary_pagesize_limit=1 << 30) as w:
+        with pq.ParquetWriter(tmp, SCHEMA, **WRITER_OPTIONS) as w:
             for batch in _batches(cb, enc, planes, uscc, displays, threads):
                 if batch is not None:
                     w.write_batch(batch, row_group_size=batch.num_rows)

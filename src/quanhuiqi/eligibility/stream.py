@@ -50,7 +50,7 @@ SCHEMA = pa.schema([
 # How the pairs file is written: text columns dictionary-encoded as they were built (the writer hashes each
 # distinct text once, not every row's), no column statistics, LZ4.  Other codecs and per-column encodings were
 # measured on the command's own output (benchmarks/eligibility_writer_options.py, docs/push.md): the best took
-# 10-15 % off the writer's thread for a file 1.8 times as large.
+# 9 % off the writer's thread for a file 1.8 times as large.
 WRITER_OPTIONS = {
     "compression": "lz4",
     "write_statistics": False,

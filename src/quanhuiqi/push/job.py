@@ -643,7 +643,9 @@ def _partition_batches(clean: pd.DataFrame, state: dict[str, pd.DataFrame | None
     """The city's enterprise batches in (partition, batch) order, each with its rows of the state and fact
     tables; a partition larger than ``batch_size`` is cut into batches (``partition.enterprise_batches``).
     Handed over: each batch's rows are released once the consumer is done with it."""
-    groups = pd.Series(partition_of(clean["uscc"], parts)).groupby(partition_of(clean["uscc"], parts)).indices
+    numbers = partition_of(clean["uscc"], parts)
+    groups = pd.Series(numbers).groupby(numbers).indices
+    del numbers
     by_part = {name: split_state(state[name], parts) for name in STATE_TABLES}
     empty = {name: _empty_like(state[name]) for name in STATE_TABLES}
     fact_parts = {name: (split_state(getattr(facts, name), parts), getattr(facts, name).iloc[:0])

@@ -84,7 +84,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=Path, required=True, help="a pairs file quanhuiqi eligibility wrote")
     ap.add_argument("--every", type=int, default=1, help="take every k-th row group (memory: a 1M × 2,000 file "
-                                                           "holds about 15 GB of text)")
+                                                           "holds about 10 GB of distinct text)")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT")
     ap.add_argument("--name", default=None, help="result name (default: the pairs file's folder name)")

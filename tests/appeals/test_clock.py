@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quanhuiqi.appeals import WorkingCalendar, load_clock_config, response_clock
-from quanhuiqi.appeals.clock import official_workdays
+from quanhuiqi.appeals.clock import _holiday_years, official_workdays
 from quanhuiqi.tables.io import InputError
 
 CFG = load_clock_config()
@@ -124,6 +124,36 @@ def test_years_the_holiday_package_does_not_know():
         response_clock(frame, "2031-06-03")
     r = response_clock(frame, "2031-06-03", {"outside_known_years": "weekdays"})
     assert "2031" in r.calendar_note and len(r.status) == 6 * 3
+
+
+def test_december_of_the_last_known_year():
+    """The clock's room after its day reaches the next year, which the holiday package does not know yet:
+    not refused while the day and every recorded time lie in known years (it was, from late November on:
+    the daily job failed).  A deadline that falls in the unknown year is given counted Monday-Friday there
+    and marked provisional; its state and working hours count known days only, so they stay exact."""
+    hi = _holiday_years()[1]
+    frame = cases_frame().iloc[:2].assign(
+        received_at=pd.to_datetime([f"{hi}-12-01 09:00", f"{hi}-12-28 09:00"]),
+        assigned_at=pd.to_datetime([f"{hi}-12-01 10:00", f"{hi}-12-28 10:00"]),
+        first_contact_at=pd.NaT, resolved_at=pd.NaT, revisited_at=pd.NaT, closed_at=pd.NaT)
+    early = response_clock(frame, f"{hi}-12-04 16:00")  # C2 not yet received
+    assert early.calendar_note == "calendar: China's official holidays and adjusted working days"
+    assert not early.status["deadline_provisional"].any() and set(early.status["case_id"]) == {"C1"}
+    late = response_clock(frame, f"{hi}-12-29 10:00")
+    s = late.status.set_index(["case_id", "stage"])
+    assert s.loc[("C2", "resolve"), "deadline_provisional"] and s.loc[("C2", "resolve"), "deadline"].year == hi + 1
+    assert not s.loc[("C2", "respond"), "deadline_provisional"] and s.loc[("C2", "respond"), "state"] == "done"
+    assert not s.loc[("C1", "resolve"), "deadline_provisional"]  # 10 working days from 1 December
+    open_ = s.loc[("C2", "resolve")]
+    assert open_["state"] == "open"
+    assert open_["elapsed_working_hours"] + open_["remaining_working_hours"] == pytest.approx(10 * 7)
+    assert f"1 deadline(s) fall in {hi + 1}" in late.calendar_note and "provisional" in late.calendar_note
+    assert "deadline_provisional" in late.overdue.columns and "deadline_provisional" in late.at_risk.columns
+    # the clock's own day in the unknown year is refused by name, unless counted Monday-Friday on purpose
+    with pytest.raises(InputError, match=f"not {hi + 1} \\(the clock's day"):
+        response_clock(frame, f"{hi + 1}-01-05 10:00")
+    weekdays = response_clock(frame, f"{hi + 1}-01-05 10:00", {"outside_known_years": "weekdays"})
+    assert f"{hi + 1} counted Monday-Friday" in weekdays.calendar_note
 
 
 def test_a_million_cases_is_a_vectorised_pass():

@@ -52,3 +52,20 @@ def test_planted_issues_share_the_backgrounds_rhythm(sample_enterprises):
     ordinary = np.isin(kind, ["mon", "tue", "wed", "thu", "fri"])
     ratio = n[kind == "weekend"].mean() / n[ordinary].mean()
     assert abs(ratio - DAY_RHYTHM["weekend"]) < 0.1, ratio  # the old planted × 0.35 sits near 0.35
+
+
+def test_synthetic_appeals_for_a_day_late_in_the_last_known_year(sample_enterprises):
+    """The generator's handling times run 400 days past its day: a year the holiday package does not know
+    yet counts Monday-Friday there instead of refusing every day from 400 days before the package's end."""
+    from quanhuiqi.appeals import response_clock, validate_appeals
+    from quanhuiqi.appeals.dedupe import cases
+    from quanhuiqi.appeals.clock import _holiday_years
+    from quanhuiqi.synth.appeals import generate_appeals
+
+    day = f"{_holiday_years()[1]}-12-06"
+    raw, truth = generate_appeals(sample_enterprises.head(300), seed=5, as_of=day, days=30, n=80)
+    assert len(raw) == len(truth) >= 80
+    received = pd.to_datetime(raw["received_at"], errors="coerce", format="%Y-%m-%d %H:%M:%S")
+    assert received.max() < pd.Timestamp(day)
+    clean = validate_appeals(raw, pd.Timestamp(day)).clean
+    assert len(response_clock(cases(clean), day).status) > 0  # and the day's clock runs on them

@@ -7,9 +7,12 @@ which the working seconds since ``received_at`` reach the stage's limit; elapsed
 differences of that number, so the clock over a million appeals is a few vectorised numpy passes.
 
 The holiday package only knows the years it was released for (``chinese_calendar`` 1.11: 2004–2026).
-A date outside them is refused with an error naming the year (``outside_known_years: error``, the
-default), or counted as Monday–Friday without holidays (``weekdays``), which the result says in
-``calendar_note``.
+A recorded time or the clock's own day outside them is refused with an error naming the year
+(``outside_known_years: error``, the default), or counted as Monday–Friday without holidays
+(``weekdays``), which the result says in ``calendar_note``.  A deadline that falls in such a year
+(a case received late in December) depends on a calendar nobody has loaded yet: it is given counted
+Monday–Friday there and marked ``deadline_provisional`` — its case's elapsed and remaining working time
+and its state are exact, since they count only days the package knows.
 """
 
 from __future__ import annotations
@@ -126,6 +129,17 @@ def _holiday_years() -> tuple[int, int]:
     return min(years), max(years)
 
 
+def _unknown_years(years: list[int], what: str = "") -> InputError:
+    import chinese_calendar
+
+    lo, hi = _holiday_years()
+    return InputError(
+        f"the official holiday calendar (chinese-calendar {getattr(chinese_calendar, '__version__', '?')}) "
+        f"knows {lo}-{hi}, not {', '.join(map(str, years))}{what}: update the package (pip install -U "
+        f"chinese-calendar) or set outside_known_years: weekdays to count Monday-Friday there"
+    )
+
+
 def official_workdays(days: pd.DatetimeIndex, outside_known_years: str = "error") -> tuple[np.ndarray, list[int]]:
     """Is each day a working day on China's official calendar (holidays off, 调休 working weekends on)?
 
@@ -138,12 +152,7 @@ def official_workdays(days: pd.DatetimeIndex, outside_known_years: str = "error"
     weekday = days.dayofweek.to_numpy() < 5
     flags = weekday.copy()
     if outside.any() and outside_known_years == "error":
-        bad = sorted(set(years[outside].tolist()))
-        raise InputError(
-            f"the official holiday calendar (chinese-calendar {getattr(chinese_calendar, '__version__', '?')}) "
-            f"knows {lo}-{hi}, not {', '.join(map(str, bad))}: update the package (pip install -U chinese-calendar) "
-            f"or set outside_known_years: weekdays to count Monday-Friday there"
-        )
+        raise _unknown_years(sorted(set(years[outside].tolist())))
     inside = np.flatnonzero(~outside)
     holidays = {d for d in chinese_calendar.constants.holidays}
     workdays = {d for d in chinese_calendar.constants.workdays}
@@ -244,7 +253,7 @@ class ClockResult:
 
 
 STATUS_COLUMNS = ["case_id", "department", "stage", "stage_name", "limit", "unit", "started_at", "deadline",
-                  "ended_at", "state", "elapsed_working_hours", "remaining_working_hours"]
+                  "deadline_provisional", "ended_at", "state", "elapsed_working_hours", "remaining_working_hours"]
 
 
 def response_clock(cases: pd.DataFrame, as_of, config: str | os.PathLike | dict | None = None) -> ClockResult:
@@ -270,9 +279,17 @@ def response_clock(cases: pd.DataFrame, as_of, config: str | os.PathLike | dict 
     for col in WORKFLOW_TIMES:
         if col in c.columns and c[col].notna().any():
             last_needed = max(last_needed, pd.Timestamp(c[col].max()))
-    # room for the longest limit after the last instant: rest days and long holidays included
+    # room for the longest limit after the last instant: rest days and long holidays included.  The room may
+    # reach a year the holiday package does not know (in December, the next one): only the day and the times
+    # recorded must lie in known years; a deadline beyond them is provisional (module docstring)
     last = last_needed + pd.Timedelta(days=int(longest * 2) + 21)
-    cal = WorkingCalendar.build(first, last, cfg)
+    cal = WorkingCalendar.build(first, last, {**cfg, "outside_known_years": "weekdays"})
+    unknown = np.array(cal.weekday_years, dtype=np.int64)
+    recorded = [received, np.array([as_of_ts.to_datetime64()])]
+    recorded += [c[col].to_numpy(dtype="datetime64[ns]") for col in WORKFLOW_TIMES if col in c.columns]
+    recorded_unknown = sorted(set(_years(np.concatenate(recorded)).tolist()) & set(unknown.tolist()))
+    if recorded_unknown and cfg["outside_known_years"] == "error":
+        raise _unknown_years(recorded_unknown, " (the clock's day or a time recorded in the appeals)")
     limits = stage_limits_seconds(cfg, cal.day_seconds)
     w_start = cal.working_seconds(received)
     w_now = cal.working_seconds(np.array([as_of_ts.to_datetime64()]))[0]
@@ -314,6 +331,8 @@ def response_clock(cases: pd.DataFrame, as_of, config: str | os.PathLike | dict 
     cat = {key: np.concatenate(v) if v else np.zeros(0) for key, v in cols.items()}
     state = cat["state"].astype(np.int8) if k else np.zeros(0, dtype=np.int8)
     has_end = cat["has_end"].astype(bool) if k else np.zeros(0, dtype=bool)
+    deadline = cat["deadline"].astype("datetime64[ns]")
+    provisional = np.isin(_years(deadline), unknown)  # NaT: no year, never provisional
     status = pd.DataFrame({
         "case_id": _take(case_id, row),
         "department": _take(pd.Series(dep_names, dtype="str"), dep_code[row]),
@@ -323,7 +342,8 @@ def response_clock(cases: pd.DataFrame, as_of, config: str | os.PathLike | dict 
         "limit": np.array([float(st["limit"]) for st in stages.values()])[stage_code] if k else np.zeros(0),
         "unit": _take(pd.Series([st["unit"] for st in stages.values()], dtype="str"), stage_code),
         "started_at": np.tile(received, k),
-        "deadline": cat["deadline"].astype("datetime64[ns]"),
+        "deadline": deadline,
+        "deadline_provisional": provisional,
         "ended_at": cat["ended"].astype("datetime64[ns]"),
         "state": _take(pd.Series(STATES, dtype="string"), state),
         "elapsed_working_hours": np.round(cat["elapsed"] / 3600.0, 3),
@@ -337,7 +357,30 @@ def response_clock(cases: pd.DataFrame, as_of, config: str | os.PathLike | dict 
     case_code = pd.factorize(case_id)[0]
     stats = _department_statistics(c, case_code, dep_code, atoms, atom_names, case_code[row][exp_row], exp_dep,
                                    stage_code[exp_row], state[exp_row], names, cal, as_of_ts)
-    return ClockResult(as_of_ts, status, at_risk, overdue, stats, cal.note, cfg)
+    note = _calendar_note(cfg, recorded_unknown, sorted(set(_years(deadline[provisional]).tolist())),
+                          int(provisional.sum()))
+    return ClockResult(as_of_ts, status, at_risk, overdue, stats, note, cfg)
+
+
+def _years(instants: np.ndarray) -> np.ndarray:
+    """The calendar year of each instant (datetime64; NaT gives -1, a year no calendar knows)."""
+    t = np.asarray(instants, dtype="datetime64[ns]")
+    nat = np.isnat(t)
+    years = np.where(nat, np.datetime64(0, "Y"), t.astype("datetime64[Y]")).astype(np.int64) + 1970
+    return np.where(nat, -1, years)
+
+
+def _calendar_note(cfg: dict, recorded_unknown: list[int], deadline_unknown: list[int], provisional: int) -> str:
+    """What the clock counted on: the official calendar, and any year it did not know, for what."""
+    if cfg["calendar"] == "weekdays":
+        return "calendar: Monday-Friday, no holidays (calendar: weekdays)"
+    note = "calendar: China's official holidays and adjusted working days"
+    if recorded_unknown:
+        note += f"; {', '.join(map(str, recorded_unknown))} counted Monday-Friday (not known to chinese-calendar)"
+    if provisional:
+        note += (f"; {provisional} deadline(s) fall in {', '.join(map(str, deadline_unknown))}, not known to "
+                 f"chinese-calendar: provisional (deadline_provisional), counted Monday-Friday there")
+    return note
 
 
 STATES = ["done", "late", "not_recorded", "overdue", "at_risk", "open"]
@@ -372,8 +415,8 @@ def _explode_codes(codes: np.ndarray, atoms: list[np.ndarray]) -> tuple[np.ndarr
 
 def _listing(status: pd.DataFrame, exp_row: np.ndarray, exp_dep: np.ndarray, atom_names: pd.Index,
              keep: np.ndarray) -> pd.DataFrame:
-    cols = ["department", "case_id", "stage", "stage_name", "started_at", "deadline", "elapsed_working_hours",
-            "remaining_working_hours"]
+    cols = ["department", "case_id", "stage", "stage_name", "started_at", "deadline", "deadline_provisional",
+            "elapsed_working_hours", "remaining_working_hours"]
     rows = status.iloc[exp_row[keep]].reset_index(drop=True)
     rows["department"] = _take(pd.Series(atom_names, dtype="str"), exp_dep[keep])
     return rows.sort_values(["department", "remaining_working_hours", "case_id"], kind="stable")[cols].reset_index(drop=True)

@@ -241,7 +241,10 @@ def generate_appeals(enterprises: pd.DataFrame, seed: int = 0, as_of: str = "202
     cats = list(T.CATEGORIES)
     base = np.array([BASE_MIX[c] for c in cats], dtype=float)
     dm = department_map()
-    cfg = load_clock_config()
+    # the handling times run up to 400 days on: a year the holiday package does not know yet counts
+    # Monday-Friday (synthetic times, no deadline anyone reads; any as_of works, not only those 400 days
+    # before the package's last year)
+    cfg = {**load_clock_config(), "outside_known_years": "weekdays"}
     cal = WorkingCalendar.build(as_of_ts - pd.Timedelta(days=days + 2), as_of_ts + pd.Timedelta(days=400), cfg)
 
     # received times: a day (k = 1 … days before as_of, weighted by the day's rhythm), then a working-hours

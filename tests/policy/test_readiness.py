@@ -282,6 +282,22 @@ def test_counts_are_additive_over_slices_of_enterprises(loaded, result, ready):
     pd.testing.assert_frame_equal(t1.actions, t2.actions)
 
 
+def test_a_slice_without_undetermined_pairs(loaded, result):
+    """A partition or a day where every pair is decided (the sample data run on a day after its book ends):
+    no group waits on a fact, and the tables are still whole (the requirements of no group once had no
+    columns, and the daily job failed)."""
+    book, prof, _, _ = loaded
+    smap = source_map(book)
+    decided = result.pairs[result.pairs["verdict"] == "eligible"].reset_index(drop=True)
+    counts = readiness_counts(decided, prof, book, DAY, smap)
+    assert len(counts.groups) == 0 and len(counts.policies) > 0
+    tables = readiness_tables(counts, book, smap)
+    p = tables.policies.set_index("policy_id")
+    assert (p["eligible"] == result.counts.set_index("policy_id")["eligible"].reindex(p.index)).all()
+    assert (p[["undetermined", "all_data_decides", "unless_partial", "needs_declaration", "unsettleable"]] == 0).all().all()
+    assert len(tables.actions) == 0 and tables.summary["undetermined"] == 0
+
+
 def test_the_policy_table_adds_up(ready, result):
     p = ready.policies.set_index("policy_id")
     assert (p["eligible"] + p["ineligible"] + p["undetermined"] == p["evaluated"]).all()

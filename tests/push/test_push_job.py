@@ -230,6 +230,25 @@ def test_sample_city_run_reads_posting_interactions(tmp_path):
     assert "push_list" in result.summary()
 
 
+def test_the_sample_data_on_a_day_after_its_book_ends(tmp_path):
+    """The sample folder run in December of the last year the holiday calendar knows (as it was on the day
+    this was found, 2026-12-06): every policy has ended and the appeals clock's room reaches the next year.
+    The day runs: nothing pushed or granted, a warning says why, the readiness tables are empty but whole,
+    and the clock counts on the official calendar (both failed before)."""
+    from quanhuiqi.appeals.clock import _holiday_years
+
+    samples = Path(__file__).resolve().parents[2] / "data_samples"
+    day = f"{_holiday_years()[1]}-12-06"
+    r = run_daily(day, samples, tmp_path / "out")
+    assert r.report["summary"]["pushed"] == 0 and len(pd.read_parquet(r.files["auto_grant"])) == 0
+    assert [w for w in r.report["warnings"] if "policies: none of the book's" in w and day in w]
+    assert r.report["readiness"]["active_policies"] == 0 and r.report["readiness"]["actions"] == []
+    assert r.report["appeals"]["calendar"] == "calendar: China's official holidays and adjusted working days"
+    overdue = pd.read_parquet(r.out_dir / "appeals_overdue.parquet")
+    assert len(overdue) > 0 and not overdue["deadline_provisional"].any()  # the sample's cases are of 2025
+    assert "push list" in r.summary()
+
+
 def test_streamed_tables_one_row_group_per_partition_sorted_within(city, tmp_path):
     import pyarrow.parquet as pq
 

@@ -170,12 +170,24 @@ def test_warnings_and_reject_reasons_are_glossed_in_chinese_on_the_page():
                       "policy book)").startswith("免申即享就绪度：字段 a_b, c_d 没有")
     assert warning_zh("model r@x unavailable (InputError: gone); ranked with the rule scorer instead") == (
         "排序模型 r@x 不可用（InputError: gone），已改用规则打分")
+    assert warning_zh("policies: none of the book's 61 policies is in force on 2026-12-06 (valid_from … valid_to): "
+                      "nothing to push or grant") == "政策库的 61 项政策在 2026-12-06 均不在有效期内：今日无推送、无免申即享"
     assert warning_zh("a new kind of warning") == "a new kind of warning"  # unknown: shown as it is
     assert reason_zh("enterprises: duplicate uscc: row N kept") == "企业名录：统一社会信用代码重复（保留一行）"
     assert reason_zh("yearly: date after as_of 2025-07-01") == "年度经营数据：日期晚于数据日期 2025-07-01"
     assert reason_zh("certificates: unknown level (expected national, provincial, city or district)") == (
         "资质证书：未知的 level 取值")
     assert reason_zh("extra[0] x.csv: brand new reason") == "extra[0] x.csv：brand new reason"
+    from quanhuiqi.push.report import _calendar_zh
+
+    official = "calendar: China's official holidays and adjusted working days"
+    assert _calendar_zh(official) == "国家法定节假日与调休"
+    assert _calendar_zh(official + "; 2031 counted Monday-Friday (not known to chinese-calendar)") == (
+        "国家法定节假日与调休（2031 年未收录，按周一至周五计）")
+    assert _calendar_zh(official + "; 3 deadline(s) fall in 2027, not known to chinese-calendar: provisional "
+                        "(deadline_provisional), counted Monday-Friday there") == (
+        "国家法定节假日与调休（3 个时限落在未收录的 2027 年，暂按周一至周五计）")
+    assert _calendar_zh("calendar: Monday-Friday, no holidays (calendar: weekdays)") == "周一至周五（不计节假日）"
     page = render_html({**_minimal_report(), "warnings": ["optional input grants is absent: counted as empty"]})
     assert "缺少可选输入 政策享受记录：按空表处理" in page
 

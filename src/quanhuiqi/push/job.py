@@ -256,6 +256,9 @@ def prepare(
         from quanhuiqi.policy import load_book
 
         book = load_book(prep.paths["policies"])
+        if not book.active(day.date()):  # an empty day is legitimate, but never a silent one
+            prep.warnings.append(f"policies: none of the book's {len(book.items)} policies is in force on {date_text} "
+                                 "(valid_from … valid_to): nothing to push or grant")
         scorer, prep.model_info, w = _load_scorer(model or cfg["model"]["alias"], cfg)
         prep.warnings += w
     from quanhuiqi.push.partition import _prescore_weights

@@ -307,6 +307,7 @@ WARNINGS_ZH = (
     (r"appeals: no routing model configured .*", "涉企诉求：未配置分拨模型，新诉求转人工分拨"),
     (r"appeals: routing model (\S+) unavailable \((.*)\); .*", "涉企诉求：分拨模型 {1} 不可用（{2}），新诉求转人工分拨"),
     (r"readiness: no known source for field\(s\) (.*) \(add them .*", "免申即享就绪度：字段 {1} 没有已知的数据来源（请在政策库旁的 sources.csv 中补充）"),
+    (r"policies: none of the book's (\d+) policies is in force on (\S+) .*", "政策库的 {1} 项政策在 {2} 均不在有效期内：今日无推送、无免申即享"),
 )
 
 
@@ -452,12 +453,18 @@ def _model_value(key: str, value: Any) -> Any:
 
 def _calendar_zh(note: str) -> str:
     """The clock's calendar note as an official reads it (the note itself stays in the JSON)."""
-    if note.startswith("calendar: China's official holidays"):
-        years = note.partition("; ")[2].partition(" counted")[0]
-        return "国家法定节假日与调休" + (f"（{years} 年未收录，按周一至周五计）" if years else "")
+    import re
+
     if note.startswith("calendar: Monday-Friday"):
         return "周一至周五（不计节假日）"
-    return note
+    if not note.startswith("calendar: China's official holidays"):
+        return note
+    out = "国家法定节假日与调休"
+    if m := re.search(r"; ([\d, ]+) counted Monday-Friday", note):
+        out += f"（{m.group(1)} 年未收录，按周一至周五计）"
+    if m := re.search(r"; (\d+) deadline\(s\) fall in ([\d, ]+),", note):
+        out += f"（{m.group(1)} 个时限落在未收录的 {m.group(2)} 年，暂按周一至周五计）"
+    return out
 
 
 def _kv_table(d: dict[str, Any]) -> str:

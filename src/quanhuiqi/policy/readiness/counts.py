@@ -211,6 +211,9 @@ class ReadinessCounts:
         )
 
 
+REQUIREMENT_COLUMNS = ["sources", "settleable", "needs_declaration", "n_sources"]
+
+
 def requirements(unknown: pd.Series, partial: pd.Series, smap: SourceMap,
                  maybe_partial: pd.Series | None = None) -> pd.DataFrame:
     """Per (unknown, partial, maybe_partial): the sources that must be supplied (``sources``: ids joined by
@@ -235,7 +238,11 @@ def requirements(unknown: pd.Series, partial: pd.Series, smap: SourceMap,
         out.append({"sources": "+".join(srcs_sorted), "settleable": settleable,
                     "needs_declaration": any(kind.get(s) == "declaration" for s in srcs_sorted),
                     "n_sources": len(srcs_sorted)})
-    df = pd.DataFrame(out).iloc[code].set_axis(unknown.index)
+    # typed even when there is no group (a day without undetermined pairs): a mask of these columns must
+    # select rows, and an empty object column would select columns instead
+    df = (pd.DataFrame(out, columns=REQUIREMENT_COLUMNS)
+          .astype({"settleable": bool, "needs_declaration": bool, "n_sources": np.int64})
+          .iloc[code].set_axis(unknown.index))
     maybe = np.zeros(len(df), bool) if maybe_partial is None else maybe_partial.to_numpy(dtype=bool)
     df["sure"] = df["settleable"].to_numpy(dtype=bool) & ~maybe
     return df

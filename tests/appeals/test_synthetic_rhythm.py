@@ -58,8 +58,8 @@ def test_synthetic_appeals_for_a_day_late_in_the_last_known_year(sample_enterpri
     """The generator's handling times run 400 days past its day: a year the holiday package does not know
     yet counts Monday-Friday there instead of refusing every day from 400 days before the package's end."""
     from quanhuiqi.appeals import response_clock, validate_appeals
-    from quanhuiqi.appeals.dedupe import cases
     from quanhuiqi.appeals.clock import _holiday_years
+    from quanhuiqi.appeals.dedupe import cases
     from quanhuiqi.synth.appeals import generate_appeals
 
     day = f"{_holiday_years()[1]}-12-06"

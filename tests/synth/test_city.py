@@ -153,6 +153,18 @@ def test_same_seed_same_city_other_seed_other_city(tmp_path):
     assert (tmp_path / "a" / "enterprises.csv").read_bytes() != (tmp_path / "c" / "enterprises.csv").read_bytes()
 
 
+def test_a_city_for_a_day_after_its_book_ends(tmp_path):
+    """The synthetic book keeps its templates' windows (2025): a city generated for a later day — today's, say —
+    is made all the same, with no push or grant to simulate, and its summary says no policy is in force (the
+    empty grants once failed in pandas 3's Series.map)."""
+    summary = generate_city(tmp_path / "late", n_enterprises=200, seed=4, as_of="2026-12-06", history_days=14)
+    assert "(0 in force on 2026-12-06)" in summary and " 0 pushes " in summary and " 0 grants" in summary
+    assert list(read_table(tmp_path / "late" / DATA_FILES["grants"]).columns) == GRANT_COLUMNS
+    assert len(read_table(tmp_path / "late" / DATA_FILES["enterprises"])) == 200
+    normal = generate_city(tmp_path / "normal", n_enterprises=200, seed=4, history_days=14)
+    assert "policies (" in normal and "(0 in force" not in normal
+
+
 def test_revealed_tastes_and_exploration_logs(city):
     """The tastes history reveals are in truth/, move the utility as documented, and the loggers'
     exploration slots are recorded."""

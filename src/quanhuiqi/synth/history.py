@@ -190,7 +190,9 @@ def grant_stages(g: pd.DataFrame, first_listed: pd.Series, department: pd.Series
     pay_lag = np.round(rng.gamma(4.0, m / 4.0) * np.where(auto, 0.5, 1.0))
     paid = granted + pd.to_timedelta(pay_lag, unit="D")
     paid = paid.where(paid < as_of)
-    eligible = pd.to_datetime(_key(g["uscc"], g["policy_id"]).map(first_listed)).to_numpy()
+    # a lookup, not Series.map: pandas 3 casts an empty mapper to float64, and a day with no grant (a city
+    # generated after its book's policies end) has an empty one of dates
+    eligible = pd.to_datetime(first_listed.reindex(_key(g["uscc"], g["policy_id"]).to_numpy()).to_numpy())
     eligible = pd.Series(eligible, index=g.index).where(lambda s: s <= granted, granted)
 
     def iso(s: pd.Series) -> pd.Series:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quanhuiqi.appeals import WorkingCalendar, load_clock_config, response_clock
-from quanhuiqi.appeals.clock import _holiday_years, official_workdays
+from quanhuiqi.appeals.clock import _holiday_years, calendar_ending_warning, official_workdays
 from quanhuiqi.tables.io import InputError
 
 CFG = load_clock_config()
@@ -154,6 +154,19 @@ def test_december_of_the_last_known_year():
         response_clock(frame, f"{hi + 1}-01-05 10:00")
     weekdays = response_clock(frame, f"{hi + 1}-01-05 10:00", {"outside_known_years": "weekdays"})
     assert f"{hi + 1} counted Monday-Friday" in weekdays.calendar_note
+
+
+def test_the_last_month_of_the_known_years_warns_ahead():
+    """In the last 31 days of the last year the holiday package knows, a clock that will refuse the next year
+    says so (the daily job's report carries it weeks before its first failing day); not earlier, not when
+    the next year is counted Monday-Friday on purpose or the calendar is plain weekdays."""
+    hi = _holiday_years()[1]
+    warning = calendar_ending_warning(CFG, f"{hi}-12-06")
+    assert warning and f"up to {hi}; from {hi + 1}-01-01" in warning and "outside_known_years" in warning
+    assert calendar_ending_warning(CFG, f"{hi}-12-01") and calendar_ending_warning(CFG, f"{hi}-12-31 23:00")
+    assert calendar_ending_warning(CFG, f"{hi}-11-30") is None
+    assert calendar_ending_warning(load_clock_config({"outside_known_years": "weekdays"}), f"{hi}-12-06") is None
+    assert calendar_ending_warning(load_clock_config({"calendar": "weekdays"}), f"{hi}-12-06") is None
 
 
 def test_a_million_cases_is_a_vectorised_pass():

@@ -244,6 +244,7 @@ def test_the_sample_data_on_a_day_after_its_book_ends(tmp_path):
     assert [w for w in r.report["warnings"] if "policies: none of the book's" in w and day in w]
     assert r.report["readiness"]["active_policies"] == 0 and r.report["readiness"]["actions"] == []
     assert r.report["appeals"]["calendar"] == "calendar: China's official holidays and adjusted working days"
+    assert [w for w in r.report["warnings"] if "holiday calendar" in w and f"from {int(day[:4]) + 1}-01-01" in w]
     overdue = pd.read_parquet(r.out_dir / "appeals_overdue.parquet")
     assert len(overdue) > 0 and not overdue["deadline_provisional"].any()  # the sample's cases are of 2025
     assert "push list" in r.summary()

@@ -172,6 +172,11 @@ def test_warnings_and_reject_reasons_are_glossed_in_chinese_on_the_page():
         "排序模型 r@x 不可用（InputError: gone），已改用规则打分")
     assert warning_zh("policies: none of the book's 61 policies is in force on 2026-12-06 (valid_from … valid_to): "
                       "nothing to push or grant") == "政策库的 61 项政策在 2026-12-06 均不在有效期内：今日无推送、无免申即享"
+    assert warning_zh("appeals: the holiday calendar (chinese-calendar 1.11.0) knows years up to 2026; from "
+                      "2027-01-01 the response clock refuses, and a daily job with appeals with it, until the package "
+                      "knows 2027 (pip install -U chinese-calendar) or outside_known_years is set to weekdays") == (
+        "涉企诉求：节假日日历（chinese-calendar）只收录到 2026 年；自 2027-01-01 起，2110 时限计时将拒绝运行（含本日常任务），"
+        "请更新该软件包，或将 outside_known_years 设为 weekdays")
     assert warning_zh("a new kind of warning") == "a new kind of warning"  # unknown: shown as it is
     assert reason_zh("enterprises: duplicate uscc: row N kept") == "企业名录：统一社会信用代码重复（保留一行）"
     assert reason_zh("yearly: date after as_of 2025-07-01") == "年度经营数据：日期晚于数据日期 2025-07-01"

@@ -140,6 +140,24 @@ def _unknown_years(years: list[int], what: str = "") -> InputError:
     )
 
 
+def calendar_ending_warning(cfg: dict[str, Any], day, notice_days: int = 31) -> str | None:
+    """A warning in the last ``notice_days`` of the last year the holiday package knows, when the clock would
+    refuse the next one (``calendar: china``, ``outside_known_years: error``): a daily job reads it weeks
+    before its first day in that year fails, not on that day."""
+    import chinese_calendar
+
+    if cfg["calendar"] != "china" or cfg["outside_known_years"] != "error":
+        return None
+    hi = _holiday_years()[1]
+    ends = pd.Timestamp(year=hi + 1, month=1, day=1)
+    if not ends - pd.Timedelta(days=notice_days) <= pd.Timestamp(day).normalize() < ends:
+        return None
+    return (f"appeals: the holiday calendar (chinese-calendar {getattr(chinese_calendar, '__version__', '?')}) "
+            f"knows years up to {hi}; from {ends.date()} the response clock refuses, and a daily job with appeals "
+            f"with it, until the package knows {hi + 1} (pip install -U chinese-calendar) or "
+            f"outside_known_years is set to weekdays")
+
+
 def official_workdays(days: pd.DatetimeIndex, outside_known_years: str = "error") -> tuple[np.ndarray, list[int]]:
     """Is each day a working day on China's official calendar (holidays off, 调休 working weekends on)?
 
@@ -486,9 +504,10 @@ def clock_file(appeals: str | os.PathLike, as_of, out: str | os.PathLike,
         write_table(frame, out_dir / f"{name}.parquet")
         write_table(frame, out_dir / f"{name}.csv")
     write_table(v.rejects, out_dir / "rejects.csv")
+    ending = calendar_ending_warning(result.config, as_of_ts)
     return (f"{result.summary()}\n  rows read {v.rows_in} (as {read_as['encoding']}), rejected {v.rows_rejected}, cleared values "
             f"{int((v.rejects['action'] == 'value_cleared').sum())}\n  lists: {out_dir}/at_risk.csv, overdue.csv, "
-            f"department_stats.csv")
+            f"department_stats.csv" + (f"\n  WARNING: {ending}" if ending else ""))
 
 
 def _parse_as_of(as_of) -> pd.Timestamp:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from quanhuiqi.appeals.clock import response_clock
+from quanhuiqi.appeals.clock import calendar_ending_warning, response_clock
 from quanhuiqi.appeals.dedupe import cases
 from quanhuiqi.appeals.route import route_appeals, unrouted
 from quanhuiqi.appeals.triage import TriageRules
@@ -75,6 +75,8 @@ def appeals_day(path: Path, day: pd.Timestamp, cfg: dict[str, Any], encoding: st
         clock = response_clock(cases(clean), day, acfg["clock"])
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from exc
+    if ending := calendar_ending_warning(clock.config, day):
+        warnings.append(ending)
     first = routed.drop_duplicates("case_id")
     report = {
         "rows": v.rows_in,

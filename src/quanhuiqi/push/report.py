@@ -307,6 +307,9 @@ WARNINGS_ZH = (
     (r"appeals: no routing model configured .*", "涉企诉求：未配置分拨模型，新诉求转人工分拨"),
     (r"appeals: routing model (\S+) unavailable \((.*)\); .*", "涉企诉求：分拨模型 {1} 不可用（{2}），新诉求转人工分拨"),
     (r"readiness: no known source for field\(s\) (.*) \(add them .*", "免申即享就绪度：字段 {1} 没有已知的数据来源（请在政策库旁的 sources.csv 中补充）"),
+    (r"appeals: the holiday calendar \(chinese-calendar \S+\) knows years up to (\d+); from (\S+) .*",
+     "涉企诉求：节假日日历（chinese-calendar）只收录到 {1} 年；自 {2} 起，2110 时限计时将拒绝运行（含本日常任务），"
+     "请更新该软件包，或将 outside_known_years 设为 weekdays"),
     (r"policies: none of the book's (\d+) policies is in force on (\S+) .*", "政策库的 {1} 项政策在 {2} 均不在有效期内：今日无推送、无免申即享"),
 )
 

@@ -124,7 +124,8 @@ def generate_city(out_dir: str | Path, n_enterprises: int = 5000, seed: int = 0,
     # later day has policies that have all ended, and says so
     in_force = int(((pol_truth["valid_from"] <= as_of_ts) & (as_of_ts <= pol_truth["valid_to"])).sum())
     return (f"synthetic city (seed {seed}, as_of {as_of_ts.date()}) in {out}: {len(raw)} enterprises, "
-            f"{len(pol_truth)} policies ({in_force} in force on {as_of_ts.date()}), {len(postings)} postings, {len(inter)} posting interactions, "
+            f"{len(pol_truth)} policies ({in_force} in force on {as_of_ts.date()}), {len(postings)} postings, "
+            f"{len(inter)} posting interactions, "
             f"{len(ph)} pushes ({int(ph['clicked'].sum()) if len(ph) else 0} clicked, "
             f"{int(ph['applied'].sum()) if len(ph) else 0} applied, {int(ph['approved'].sum()) if len(ph) else 0} approved), "
             f"{len(hist['grants'])} grants, {len(hist['suppressions'])} suppressions, "

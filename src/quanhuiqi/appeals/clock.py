@@ -129,12 +129,17 @@ def _holiday_years() -> tuple[int, int]:
     return min(years), max(years)
 
 
-def _unknown_years(years: list[int], what: str = "") -> InputError:
+def _package() -> str:
+    """The holiday package as messages name it, with its version (which years it knows depends on it)."""
     import chinese_calendar
 
+    return f"chinese-calendar {getattr(chinese_calendar, '__version__', '?')}"
+
+
+def _unknown_years(years: list[int], what: str = "") -> InputError:
     lo, hi = _holiday_years()
     return InputError(
-        f"the official holiday calendar (chinese-calendar {getattr(chinese_calendar, '__version__', '?')}) "
+        f"the official holiday calendar ({_package()}) "
         f"knows {lo}-{hi}, not {', '.join(map(str, years))}{what}: update the package (pip install -U "
         f"chinese-calendar) or set outside_known_years: weekdays to count Monday-Friday there"
     )
@@ -144,15 +149,13 @@ def calendar_ending_warning(cfg: dict[str, Any], day, notice_days: int = 31) -> 
     """A warning in the last ``notice_days`` of the last year the holiday package knows, when the clock would
     refuse the next one (``calendar: china``, ``outside_known_years: error``): a daily job reads it weeks
     before its first day in that year fails, not on that day."""
-    import chinese_calendar
-
     if cfg["calendar"] != "china" or cfg["outside_known_years"] != "error":
         return None
     hi = _holiday_years()[1]
     ends = pd.Timestamp(year=hi + 1, month=1, day=1)
     if not ends - pd.Timedelta(days=notice_days) <= pd.Timestamp(day).normalize() < ends:
         return None
-    return (f"appeals: the holiday calendar (chinese-calendar {getattr(chinese_calendar, '__version__', '?')}) "
+    return (f"appeals: the holiday calendar ({_package()}) "
             f"knows years up to {hi}; from {ends.date()} the response clock refuses, and a daily job with appeals "
             f"with it, until the package knows {hi + 1} (pip install -U chinese-calendar) or "
             f"outside_known_years is set to weekdays")
@@ -196,12 +199,10 @@ class WorkingCalendar:
         days = pd.date_range(first, last, freq="D")
         if cfg["calendar"] == "weekdays":
             flags, plain = days.dayofweek.to_numpy() < 5, []
-            note = "calendar: Monday-Friday, no holidays (calendar: weekdays)"
         else:
             flags, plain = official_workdays(days, cfg["outside_known_years"])
-            note = ("calendar: China's official holidays and adjusted working days"
-                    + (f"; {', '.join(map(str, plain))} counted Monday-Friday (not known to chinese-calendar)" if plain else ""))
-        return cls(first, last, _windows(cfg["working_hours"]), np.asarray(flags, dtype=bool), note, plain)
+        return cls(first, last, _windows(cfg["working_hours"]), np.asarray(flags, dtype=bool),
+                   _calendar_note(cfg, plain, [], 0), plain)
 
     @property
     def day_seconds(self) -> int:
